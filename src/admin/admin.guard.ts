@@ -1,0 +1,32 @@
+import { applyDecorators, CanActivate, ExecutionContext, Inject, Injectable, UseGuards, UsePipes } from '@nestjs/common';
+import type { Request } from 'express';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { safeEqual } from '../common/crypto.js';
+import { InvalidToken, NotFound } from '../common/oauth-errors.js';
+import { strictValidationPipe } from '../common/validation.js';
+
+/**
+ * Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
+ * Without ADMIN_TOKEN the admin API does not exist over HTTP (404) and only the CLI administers.
+ */
+@Injectable()
+export class AdminGuard implements CanActivate {
+  constructor(@Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const expected = this.config.adminToken;
+    if (!expected) throw new NotFound();
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
+    const match = /^Bearer ([^\s]+)$/i.exec(header);
+    if (!match?.[1] || !safeEqual(match[1], expected)) {
+      const error = match ? 'error="invalid_token", ' : '';
+      throw new InvalidToken('a valid admin bearer token is required').withChallenge(`Bearer realm="gatehouse-admin", ${error}`.replace(/, $/, ''));
+    }
+    return true;
+  }
+}
+
+/** Admin auth plus strict DTO validation: unknown fields are rejected and every error names its field. */
+export function AdminApi() {
+  return applyDecorators(UseGuards(AdminGuard), UsePipes(strictValidationPipe));
+}

@@ -1,0 +1,52 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../database/data-source.js';
+import { AuthorizationCodeEntity } from './authorization-code.entity.js';
+
+export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
+
+@Injectable()
+export class AuthorizationCodeRepository {
+  async insert(tx: Tx, code: NewAuthorizationCode): Promise<void> {
+    await tx.insert(AuthorizationCodeEntity, code);
+  }
+
+  /**
+   * Consumes a code atomically: of any number of concurrent exchanges, exactly one gets the row back.
+   * An expired code is left untouched, so that presenting one changes nothing.
+   */
+  async consume(tx: Tx, codeHash: string): Promise<AuthorizationCodeEntity | null> {
+    const result = await tx
+      .createQueryBuilder()
+      .update(AuthorizationCodeEntity)
+      .set({ consumedAt: () => 'now()' })
+      .where('code_hash = :codeHash AND consumed_at IS NULL AND expires_at > now()', { codeHash })
+      .returning('*')
+      .execute();
+    const row = (result.raw as Array<Record<string, unknown>>)[0];
+    return row ? fromRow(row) : null;
+  }
+
+  findByHash(tx: Tx, codeHash: string): Promise<AuthorizationCodeEntity | null> {
+    return tx.findOne(AuthorizationCodeEntity, { where: { codeHash } });
+  }
+
+  async linkGrant(tx: Tx, codeHash: string, grantId: string): Promise<void> {
+    await tx.update(AuthorizationCodeEntity, { codeHash }, { grantId });
+  }
+}
+
+function fromRow(row: Record<string, unknown>): AuthorizationCodeEntity {
+  return Object.assign(new AuthorizationCodeEntity(), {
+    codeHash: row.code_hash,
+    clientId: row.client_id,
+    userId: row.user_id,
+    resourceId: row.resource_id,
+    scopes: row.scopes,
+    redirectUri: row.redirect_uri,
+    codeChallenge: row.code_challenge,
+    createdAt: new Date(row.created_at as string),
+    expiresAt: new Date(row.expires_at as string),
+    consumedAt: row.consumed_at ? new Date(row.consumed_at as string) : null,
+    grantId: row.grant_id ?? null,
+  });
+}

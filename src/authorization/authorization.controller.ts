@@ -1,0 +1,64 @@
+import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { PAGE_SECURITY_HEADERS } from '../common/html.js';
+import { noStore } from '../common/http.js';
+import { BrowserError } from '../common/oauth-errors.js';
+import { isContentType } from '../common/body-parser.js';
+import { AuthorizationService, type BrowserStep } from './authorization.service.js';
+import { BrowserSession } from './browser-session.js';
+import { GithubCallbackGuard, GithubStartGuard, type SignedInUser } from './github-login.js';
+import { interactionPath } from './browser-session.js';
+
+@Controller()
+export class AuthorizationController {
+  constructor(
+    private readonly authorization: AuthorizationService,
+    private readonly session: BrowserSession,
+  ) {}
+
+  @Get('authorize')
+  async authorize(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const { step, binding } = await this.authorization.authorize(req.query as Record<string, unknown>);
+    if (binding) this.session.bindInteraction(res, binding.id, binding.secret);
+    send(res, step);
+  }
+
+  @Get('interaction/:id')
+  async interaction(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    send(res, await this.authorization.resume(id, req));
+  }
+
+  /** Passport redirects to GitHub from inside the guard; this handler only runs if it did not. */
+  @Get('interaction/:id/login/github')
+  @UseGuards(GithubStartGuard)
+  startGithub(): void {
+    throw new BrowserError(500, 'Sign-in could not start', 'GitHub sign-in did not redirect.');
+  }
+
+  @Post('interaction/:id/consent')
+  async consent(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
+      throw new BrowserError(400, 'Request not accepted', 'The consent form must be submitted as a form.');
+    }
+    const step = await this.authorization.decide(id, req, req.body as Record<string, unknown>);
+    if (step.kind === 'redirect') this.session.releaseInteraction(res, id);
+    send(res, step, 303);
+  }
+
+  @Get('login/github/callback')
+  @UseGuards(GithubCallbackGuard)
+  githubCallback(@Req() req: Request, @Res() res: Response): void {
+    const { userId, interactionId } = req.user as SignedInUser;
+    this.session.signIn(res, userId);
+    send(res, { kind: 'redirect', location: interactionPath(interactionId) });
+  }
+}
+
+function send(res: Response, step: BrowserStep, redirectStatus = 302): void {
+  if (step.kind === 'redirect') {
+    noStore(res);
+    res.redirect(redirectStatus, step.location);
+    return;
+  }
+  res.status(step.status).set(PAGE_SECURITY_HEADERS).type('html').send(step.html);
+}

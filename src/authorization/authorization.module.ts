@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { RegistrationModule } from '../registration/registration.module.js';
+import { ResourcesModule } from '../resources/resources.module.js';
+import { AuthorizationCodeRepository } from './authorization-code.repository.js';
+import { AuthorizationController } from './authorization.controller.js';
+import { AuthorizationService } from './authorization.service.js';
+import { BrowserSession } from './browser-session.js';
+import { ConsentRepository } from './consent.repository.js';
+import { GithubCallbackGuard, GithubLogin, GithubStartGuard } from './github-login.js';
+import { InteractionRepository } from './interaction.repository.js';
+import { UserRepository } from './user.repository.js';
+
+@Module({
+  imports: [RegistrationModule, ResourcesModule],
+  controllers: [AuthorizationController],
+  providers: [
+    AuthorizationService,
+    BrowserSession,
+    GithubLogin,
+    GithubStartGuard,
+    GithubCallbackGuard,
+    InteractionRepository,
+    ConsentRepository,
+    AuthorizationCodeRepository,
+    UserRepository,
+  ],
+  exports: [AuthorizationCodeRepository, UserRepository],
+})
+export class AuthorizationModule {}

@@ -1,0 +1,70 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
+import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
+import { hmac, safeEqual } from '../common/crypto.js';
+
+const SESSION_COOKIE = 'gatehouse_session';
+const INTERACTION_COOKIE = 'gatehouse_interaction';
+
+interface SessionPayload {
+  uid: string;
+  exp: number;
+}
+
+/**
+ * The browser's state: who signed in (a signed, expiring session cookie) and which authorization requests it
+ * started (one cookie per interaction, scoped to that interaction's path, holding the secret that binds it to
+ * this browser and seeds its CSRF token).
+ */
+@Injectable()
+export class BrowserSession {
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    @Inject(GATEHOUSE_SECRETS) private readonly secrets: Secrets,
+  ) {}
+
+  userId(req: Request): string | null {
+    const session = openCookieValue<SessionPayload>(this.secrets.cookieKey, 'session', readCookie(req, SESSION_COOKIE));
+    if (!session || typeof session.uid !== 'string' || typeof session.exp !== 'number') return null;
+    return session.exp > Date.now() / 1000 ? session.uid : null;
+  }
+
+  signIn(res: Response, userId: string): void {
+    const exp = Math.floor(Date.now() / 1000) + this.config.sessionTtlSeconds;
+    setCookie(res, SESSION_COOKIE, sealCookieValue(this.secrets.cookieKey, 'session', { uid: userId, exp }), {
+      secure: this.config.secureCookies,
+      maxAgeSeconds: this.config.sessionTtlSeconds,
+    });
+  }
+
+  bindInteraction(res: Response, interactionId: string, browserSecret: string): void {
+    setCookie(res, INTERACTION_COOKIE, browserSecret, {
+      secure: this.config.secureCookies,
+      maxAgeSeconds: this.config.interactionTtlSeconds,
+      path: interactionPath(interactionId),
+    });
+  }
+
+  releaseInteraction(res: Response, interactionId: string): void {
+    clearCookie(res, INTERACTION_COOKIE, { secure: this.config.secureCookies, path: interactionPath(interactionId) });
+  }
+
+  /** The binding secret this browser holds for the interaction at this request's path, if any. */
+  interactionSecret(req: Request): string | undefined {
+    return readCookie(req, INTERACTION_COOKIE);
+  }
+
+  csrfToken(interactionId: string, browserSecret: string): string {
+    return hmac(this.secrets.cookieKey, `csrf:${interactionId}:${browserSecret}`);
+  }
+
+  csrfValid(interactionId: string, browserSecret: string, presented: unknown): boolean {
+    return typeof presented === 'string' && safeEqual(presented, this.csrfToken(interactionId, browserSecret));
+  }
+}
+
+export function interactionPath(interactionId: string): string {
+  return `/interaction/${interactionId}`;
+}

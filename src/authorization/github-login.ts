@@ -1,0 +1,198 @@
+import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { AuthGuard, PassportStrategy } from '@nestjs/passport';
+import { Strategy, type Profile } from 'passport-github2';
+import type { Request } from 'express';
+import { randomUUID } from 'node:crypto';
+import { GATEHOUSE_CONFIG, type GatehouseConfig, type GithubConfig } from '../config/config.js';
+import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
+import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
+import { randomToken, safeEqual } from '../common/crypto.js';
+import { BrowserError } from '../common/oauth-errors.js';
+import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { UserRepository } from './user.repository.js';
+import { AuthorizationService } from './authorization.service.js';
+
+const STATE_COOKIE = 'gatehouse_github_state';
+export const GITHUB_CALLBACK_PATH = '/login/github/callback';
+const STATE_TTL_SECONDS = 600;
+
+export interface SignedInUser {
+  userId: string;
+  interactionId: string;
+}
+
+interface StatePayload {
+  state: string;
+  interaction: string;
+  exp: number;
+}
+
+type Done = (error: Error | null, ok?: unknown, info?: unknown) => void;
+
+/**
+ * passport-oauth2 state store that keeps the state in a signed, HttpOnly cookie scoped to the callback path and
+ * checks it in constant time, once. The state also carries which interaction the sign-in belongs to.
+ */
+class CookieStateStore {
+  constructor(
+    private readonly key: Buffer,
+    private readonly secure: boolean,
+  ) {}
+
+  store(req: Request, _meta: unknown, done: (error: Error | null, state?: string) => void): void {
+    const state = randomToken();
+    const interaction = String(req.params.id ?? '');
+    const payload: StatePayload = { state, interaction, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
+    setCookie(req.res!, STATE_COOKIE, sealCookieValue(this.key, 'github-state', payload), {
+      secure: this.secure,
+      maxAgeSeconds: STATE_TTL_SECONDS,
+      path: GITHUB_CALLBACK_PATH,
+    });
+    done(null, state);
+  }
+
+  verify(req: Request, provided: string, _meta: unknown, done: Done): void {
+    const payload = openCookieValue<StatePayload>(this.key, 'github-state', readCookie(req, STATE_COOKIE));
+    clearCookie(req.res!, STATE_COOKIE, { secure: this.secure, path: GITHUB_CALLBACK_PATH });
+    if (!payload || payload.exp < Date.now() / 1000 || typeof provided !== 'string' || !safeEqual(provided, payload.state)) {
+      done(null, false, { message: 'state mismatch' });
+      return;
+    }
+    (req as Request & { gatehouseInteraction?: string }).gatehouseInteraction = payload.interaction;
+    done(null, true);
+  }
+}
+
+/**
+ * Sign-in with GitHub (or GitHub Enterprise Server, through the configurable endpoint URLs). Each app instance
+ * registers its strategy under its own name, so several Gatehouse apps can share one process (tests, embedding).
+ */
+@Injectable()
+export class GithubLogin {
+  private readonly logger = new Logger('GithubLogin');
+  readonly strategyName = `github-${randomUUID()}`;
+  private readonly startGuard: CanActivate | null;
+  private readonly callbackGuard: CanActivate | null;
+
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) config: GatehouseConfig,
+    @Inject(GATEHOUSE_SECRETS) secrets: Secrets,
+    private readonly database: Database,
+    private readonly users: UserRepository,
+    private readonly audit: AuditLog,
+  ) {
+    if (!config.github) {
+      this.startGuard = this.callbackGuard = null;
+      return;
+    }
+    this.createStrategy(config.github, `${config.issuer}${GITHUB_CALLBACK_PATH}`, new CookieStateStore(secrets.cookieKey, config.secureCookies));
+    const Base = AuthGuard(this.strategyName);
+    this.startGuard = new Base();
+    class CallbackGuard extends Base {
+      override handleRequest<TUser>(error: unknown, user: TUser | false, info: unknown): TUser {
+        if (error) {
+          throw new BrowserError(502, 'GitHub sign-in failed', 'GitHub could not be reached or refused the sign-in. Return to the application and try again.');
+        }
+        if (!user) {
+          const cancelled = typeof info === 'object' && info !== null && 'message' in info && String((info as { message: unknown }).message) !== 'state mismatch';
+          throw new BrowserError(
+            cancelled ? 400 : 403,
+            cancelled ? 'Sign-in cancelled' : 'Sign-in not accepted',
+            cancelled
+              ? 'Sign-in with GitHub was cancelled. Return to the application and try again.'
+              : 'This sign-in did not start in this browser, or took too long. Return to the application and try again.',
+          );
+        }
+        return user;
+      }
+    }
+    this.callbackGuard = new CallbackGuard();
+  }
+
+  get configured(): boolean {
+    return this.startGuard !== null;
+  }
+
+  startGuardFor(): CanActivate {
+    if (!this.startGuard) throw notConfigured();
+    return this.startGuard;
+  }
+
+  callbackGuardFor(): CanActivate {
+    if (!this.callbackGuard) throw notConfigured();
+    return this.callbackGuard;
+  }
+
+  private createStrategy(github: GithubConfig, callbackURL: string, store: CookieStateStore): void {
+    const login = this;
+    class GithubStrategy extends PassportStrategy(Strategy, this.strategyName) {
+      constructor() {
+        super({
+          clientID: github.clientId,
+          clientSecret: github.clientSecret,
+          callbackURL,
+          authorizationURL: github.authorizationUrl,
+          tokenURL: github.tokenUrl,
+          userProfileURL: github.userProfileUrl,
+          scope: [],
+          store,
+          passReqToCallback: true,
+        } as unknown as ConstructorParameters<typeof Strategy>[0]);
+      }
+
+      async validate(req: Request, _accessToken: string, _refreshToken: string, profile: Profile): Promise<SignedInUser> {
+        return login.signIn(req, profile);
+      }
+    }
+    new GithubStrategy();
+  }
+
+  /** The GitHub account's numeric id is the stable key; the login name can change and is only kept for display. */
+  private async signIn(req: Request, profile: Profile): Promise<SignedInUser> {
+    const interactionId = (req as Request & { gatehouseInteraction?: string }).gatehouseInteraction ?? '';
+    if (!profile.id) throw new Error('GitHub profile has no id');
+    const { userId } = await this.database.transaction(async (tx) => {
+      const result = await this.users.findOrCreateByIdentity(tx, {
+        provider: 'github',
+        subject: String(profile.id),
+        login: profile.username ?? null,
+        displayName: profile.displayName || profile.username || null,
+      });
+      await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, data: { provider: 'github', created: result.created } });
+      return result;
+    });
+    this.logger.debug({ msg: 'github sign-in', user_id: userId });
+    return { userId, interactionId };
+  }
+}
+
+function notConfigured(): BrowserError {
+  return new BrowserError(503, 'GitHub sign-in is not configured', 'Set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET on the server to enable sign-in with GitHub.');
+}
+
+/** Starts GitHub sign-in for an interaction this browser owns. */
+@Injectable()
+export class GithubStartGuard implements CanActivate {
+  constructor(
+    private readonly github: GithubLogin,
+    private readonly authorization: AuthorizationService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<Request>();
+    const guard = this.github.startGuardFor();
+    await this.authorization.loadBound(String(req.params.id ?? ''), req);
+    return (await guard.canActivate(context)) as boolean;
+  }
+}
+
+/** Finishes GitHub sign-in: state checked, code exchanged, profile fetched, user recorded. */
+@Injectable()
+export class GithubCallbackGuard implements CanActivate {
+  constructor(private readonly github: GithubLogin) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    return (await this.github.callbackGuardFor().canActivate(context)) as boolean;
+  }
+}

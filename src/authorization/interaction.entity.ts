@@ -1,0 +1,19 @@
+import { Column, Entity, PrimaryColumn } from 'typeorm';
+
+/** A validated /authorize request waiting for sign-in and consent. Bound to the browser that started it. */
+@Entity('interactions')
+export class InteractionEntity {
+  @PrimaryColumn('text') id!: string;
+  /** SHA-256 of the secret held in the browser's path-scoped interaction cookie. */
+  @Column('text', { name: 'browser_hash' }) browserHash!: string;
+  @Column('text', { name: 'client_id' }) clientId!: string;
+  @Column('uuid', { name: 'resource_id' }) resourceId!: string;
+  @Column('text', { name: 'redirect_uri' }) redirectUri!: string;
+  @Column('text', { array: true }) scopes!: string[];
+  @Column('text', { nullable: true }) state!: string | null;
+  @Column('text', { name: 'code_challenge' }) codeChallenge!: string;
+  @Column('uuid', { name: 'user_id', nullable: true }) userId!: string | null;
+  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
+  @Column('timestamptz', { name: 'completed_at', nullable: true }) completedAt!: Date | null;
+}

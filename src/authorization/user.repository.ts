@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import type { Tx } from '../database/data-source.js';
+import { UserEntity, UserIdentityEntity } from './user.entity.js';
+
+export interface ExternalIdentity {
+  provider: string;
+  subject: string;
+  login: string | null;
+  displayName: string | null;
+}
+
+@Injectable()
+export class UserRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  findById(id: string, tx: Tx = this.dataSource.manager): Promise<UserEntity | null> {
+    return tx.findOne(UserEntity, { where: { id } });
+  }
+
+  /** The user behind an identity, created on first sign-in. Concurrent first sign-ins serialise on a lock. */
+  async findOrCreateByIdentity(tx: Tx, identity: ExternalIdentity): Promise<{ userId: string; created: boolean }> {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${identity.provider}:${identity.subject}`]);
+    const existing = await tx.findOne(UserIdentityEntity, { where: { provider: identity.provider, subject: identity.subject } });
+    if (existing) {
+      if (existing.login !== identity.login) {
+        await tx.update(UserIdentityEntity, { provider: identity.provider, subject: identity.subject }, { login: identity.login, updatedAt: new Date() });
+      }
+      return { userId: existing.userId, created: false };
+    }
+    const userId = randomUUID();
+    await tx.insert(UserEntity, { id: userId, displayName: identity.displayName ?? identity.login });
+    await tx.insert(UserIdentityEntity, { provider: identity.provider, subject: identity.subject, userId, login: identity.login });
+    return { userId, created: true };
+  }
+}

@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { LoggerService } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import type { GatehouseConfig } from './config/config.js';
+import { resolveSecrets } from './config/secrets.js';
+import { AppModule } from './app.module.js';
+import { JsonLogger } from './common/logger.js';
+import { bodyParser } from './common/body-parser.js';
+import { GatehouseExceptionFilter } from './common/exception.filter.js';
+import { requestContext } from './common/request-context.middleware.js';
+import { PUBLIC_CORS_PATHS, publicCors } from './common/cors.middleware.js';
+
+export interface CreateAppOptions {
+  logger?: LoggerService;
+}
+
+/** Builds the HTTP application (not yet listening). Used by main.ts and by the end-to-end tests alike. */
+export async function createApp(config: GatehouseConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const secrets = await resolveSecrets(config);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, secrets), {
+    bodyParser: false,
+    logger: options.logger ?? new JsonLogger(config.logLevel),
+    abortOnError: false,
+  });
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(requestContext);
+  app.use(corsForPublicPaths);
+  app.use(bodyParser(config.maxBodyBytes));
+  app.useGlobalFilters(new GatehouseExceptionFilter());
+  app.enableShutdownHooks();
+  return app;
+}
+
+export async function startServer(config: GatehouseConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
+  const app = await createApp(config, options);
+  await app.listen(config.port, config.host);
+  return app;
+}
+
+function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {
+  const path = req.path;
+  const isPublic = PUBLIC_CORS_PATHS.some((pattern) => (pattern.endsWith('/*path') ? path.startsWith(pattern.slice(0, -5)) : path === pattern));
+  if (isPublic) publicCors(req, res, next);
+  else next();
+}

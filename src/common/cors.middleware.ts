@@ -1,0 +1,28 @@
+import type { NextFunction, Request, Response } from 'express';
+
+/**
+ * Browser-based MCP clients (e.g. MCP Inspector) call metadata, JWKS, registration and token endpoints from
+ * another origin. None of them uses cookies, so a wildcard origin without credentials is safe.
+ */
+export function publicCors(req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate, X-Request-Id');
+  if (req.method === 'OPTIONS') {
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, MCP-Protocol-Version, X-Request-Id');
+    res.setHeader('Access-Control-Max-Age', '86400');
+    res.status(204).end();
+    return;
+  }
+  next();
+}
+
+/** Paths that answer cross-origin requests. */
+export const PUBLIC_CORS_PATHS: readonly string[] = [
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+  '/.well-known/jwks.json',
+  '/register',
+  '/register/*path',
+  '/token',
+];

@@ -1,0 +1,53 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { BrowserError, OAuthError } from './oauth-errors.js';
+import { PAGE_SECURITY_HEADERS, html, page } from './html.js';
+import { pathOf, requestIdOf, sendOAuthError } from './http.js';
+
+/**
+ * The one place errors become responses. OAuth errors render as RFC 6749 JSON; browser errors as an HTML page;
+ * Nest's own HttpExceptions (unknown route, wrong method) map to an OAuth-shaped body; anything else is a bug and
+ * becomes `server_error` carrying only the request id, with the details in the log.
+ */
+@Catch()
+export class GatehouseExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    if (res.headersSent) return;
+    const requestId = requestIdOf(req);
+
+    if (exception instanceof BrowserError) {
+      res.status(exception.status).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(exception.title, exception.detail));
+      return;
+    }
+    if (exception instanceof OAuthError) {
+      sendOAuthError(res, exception, requestId);
+      return;
+    }
+    if (exception instanceof HttpException && exception.getStatus() < 500) {
+      sendOAuthError(res, fromHttpException(exception), requestId);
+      return;
+    }
+    this.logger.error({ msg: 'unhandled error', request_id: requestId, method: req.method, path: pathOf(req) }, exception);
+    sendOAuthError(res, new OAuthError('server_error', `unexpected error; quote request id ${requestId ?? 'unknown'}`), requestId);
+  }
+}
+
+function fromHttpException(exception: HttpException): OAuthError {
+  const status = exception.getStatus();
+  if (status === 404) return new OAuthError('not_found', 'no such endpoint or resource');
+  if (status === 405) return new OAuthError('method_not_allowed', 'method not allowed');
+  if (status === 413) return new OAuthError('request_too_large', 'request body too large');
+  const response = exception.getResponse();
+  const message = typeof response === 'object' && response !== null && 'message' in response ? (response as { message: unknown }).message : exception.message;
+  return new OAuthError('invalid_request', Array.isArray(message) ? message.join('; ') : String(message));
+}
+
+export function errorPage(title: string, detail: string): string {
+  return page(title, html`<div class="card" role="alert"><h1>${title}</h1><p>${detail}</p>
+<p class="muted">You can close this window and try again from the application you came from.</p></div>`);
+}

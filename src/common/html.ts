@@ -1,0 +1,77 @@
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for HTML element content and quoted attribute values. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
+}
+
+/** A tagged template that escapes every interpolated value unless it is already `SafeHtml`. */
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+type HtmlValue = string | number | SafeHtml | readonly SafeHtml[] | null | undefined | false;
+
+export function html(strings: TemplateStringsArray, ...values: HtmlValue[]): SafeHtml {
+  let out = strings[0] ?? '';
+  values.forEach((value, i) => {
+    out += render(value) + (strings[i + 1] ?? '');
+  });
+  return new SafeHtml(out);
+}
+
+function render(value: HtmlValue): string {
+  if (value === null || value === undefined || value === false) return '';
+  if (value instanceof SafeHtml) return value.value;
+  if (Array.isArray(value)) return value.map((item: SafeHtml) => item.value).join('');
+  return escapeHtml(String(value));
+}
+
+/**
+ * The page frame: no scripts at all, inline styles only, and a CSP that forbids everything else.
+ * frame-ancestors 'none' keeps the consent page out of other sites' frames (clickjacking).
+ * No form-action directive: browsers apply it to the redirect after the consent POST, which must reach the client.
+ */
+export const PAGE_SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'",
+  'X-Frame-Options': 'DENY',
+  'Referrer-Policy': 'no-referrer',
+  'X-Content-Type-Options': 'nosniff',
+  'Cache-Control': 'no-store',
+};
+
+export function page(title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title}</title>
+<style>
+  :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#1f6feb; }
+  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; } }
+  * { box-sizing: border-box; }
+  body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
+  main { max-width: 30rem; margin: 2rem auto; padding: 0 1rem; }
+  .card { background:var(--card); border:1px solid var(--line); border-radius:12px; padding:1.5rem; }
+  h1 { font-size:1.25rem; margin:0 0 1rem; }
+  p, li { overflow-wrap:anywhere; }
+  .muted { color:var(--muted); font-size:.9rem; }
+  .brand { display:flex; align-items:center; gap:.75rem; margin-bottom:1rem; }
+  .brand img { width:40px; height:40px; border-radius:8px; }
+  ul.scopes { padding-left:1.2rem; }
+  code { font-size:.9em; }
+  .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
+  button, .button { font:inherit; padding:.6rem 1.2rem; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; text-decoration:none; display:inline-block; }
+  button.primary, .button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
+  button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
+  footer { margin-top:1rem; }
+</style>
+</head>
+<body><main>${body}</main></body>
+</html>`.value;
+}

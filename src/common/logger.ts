@@ -1,0 +1,50 @@
+import type { LoggerService } from '@nestjs/common';
+import type { LogLevel } from '../config/config.js';
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** Field names whose values never reach a log, whatever they hold. */
+const SENSITIVE_KEY = /token|secret|password|authorization|cookie|code|verifier|assertion|key/i;
+
+export function redact(value: unknown, depth = 0): unknown {
+  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) {
+    out[key] = SENSITIVE_KEY.test(key) && item !== undefined && item !== null ? '[redacted]' : redact(item, depth + 1);
+  }
+  return out;
+}
+
+/** JSON-lines logger for Nest: one object per line, sensitive fields redacted by name. */
+export class JsonLogger implements LoggerService {
+  constructor(
+    private readonly level: LogLevel = 'info',
+    private readonly write: (line: string) => void = (line) => process.stdout.write(line + '\n'),
+  ) {}
+
+  log(message: unknown, ...rest: unknown[]): void {
+    this.emit('info', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]): void {
+    this.emit('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]): void {
+    this.emit('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]): void {
+    this.emit('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]): void {
+    this.emit('debug', message, rest);
+  }
+
+  private emit(level: Exclude<LogLevel, 'silent'>, message: unknown, rest: unknown[]): void {
+    if (LEVELS[level] < LEVELS[this.level]) return;
+    // Nest passes the context as the last string argument.
+    const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
+    const fields = typeof message === 'object' && message !== null ? (redact(message) as Record<string, unknown>) : { msg: String(message) };
+    const extra = rest.filter((item) => item !== undefined).map((item) => (item instanceof Error ? item.stack : redact(item)));
+    this.write(JSON.stringify({ time: new Date().toISOString(), level, context, ...fields, ...(extra.length ? { extra } : {}) }));
+  }
+}

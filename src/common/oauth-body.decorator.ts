@@ -1,0 +1,51 @@
+import { createParamDecorator, Injectable, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import type { Observable } from 'rxjs';
+import { noStore } from './http.js';
+import { InvalidRequest } from './oauth-errors.js';
+import { isContentType, type ParsedBody } from './body-parser.js';
+
+const MEDIA_TYPES = {
+  form: ['application/x-www-form-urlencoded'],
+  json: ['application/json'],
+} as const;
+
+/**
+ * The parsed request body, after checking that it came in the media type the endpoint's RFC requires
+ * (form-encoded for /token, JSON for /register); anything else is `invalid_request` naming the expected type.
+ */
+export const OAuthBody = createParamDecorator((kind: keyof typeof MEDIA_TYPES, context: ExecutionContext): ParsedBody => {
+  const req = context.switchToHttp().getRequest<Request>();
+  if (!isContentType(req, ...MEDIA_TYPES[kind]) || req.body === undefined) {
+    throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES[kind][0]}`);
+  }
+  return req.body as ParsedBody;
+});
+
+@Injectable()
+class NoStoreInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    noStore(context.switchToHttp().getResponse<Response>());
+    return next.handle();
+  }
+}
+
+/** OAuth responses carry credentials and must never be cached (RFC 6749 §5.1). On a controller or a handler. */
+export function NoStore() {
+  return UseInterceptors(NoStoreInterceptor);
+}
+
+/** A single-valued string parameter, or undefined; anything else is `invalid_request`. */
+export function stringParam(params: ParsedBody | Record<string, unknown>, name: string, maxLength = 4096): string | undefined {
+  const value = params[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new InvalidRequest(`parameter '${name}' must be given once, as a string`);
+  if (value.length > maxLength) throw new InvalidRequest(`parameter '${name}' is longer than ${maxLength} characters`);
+  return value;
+}
+
+export function requiredParam(params: ParsedBody | Record<string, unknown>, name: string, maxLength = 4096): string {
+  const value = stringParam(params, name, maxLength);
+  if (value === undefined || value === '') throw new InvalidRequest(`missing required parameter '${name}'`);
+  return value;
+}

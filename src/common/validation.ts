@@ -1,0 +1,56 @@
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
+import { registerDecorator, type ValidationOptions } from 'class-validator';
+import { InvalidRequest } from './oauth-errors.js';
+import { isLoopbackHost, parseUrl } from './urls.js';
+
+/** The first constraint message, with the full property path (`branding.logo_uri: must be …`). */
+export function describeValidationErrors(errors: ValidationError[], parent = ''): string {
+  for (const error of errors) {
+    const path = parent ? `${parent}.${error.property}` : error.property;
+    const message = Object.values(error.constraints ?? {})[0];
+    if (message) return message.startsWith(error.property) ? `${parent ? parent + '.' : ''}${message}` : `${path}: ${message}`;
+    if (error.children?.length) return describeValidationErrors(error.children, path);
+  }
+  return 'invalid request body';
+}
+
+/** For Gatehouse's own JSON APIs: unknown fields are an error, and every error names its field. */
+class StrictValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' && (value === undefined || value === null)) {
+      throw new InvalidRequest('request body must be a JSON object sent as Content-Type: application/json');
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+export const strictValidationPipe = new StrictValidationPipe({
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  transform: true,
+  exceptionFactory: (errors) => new InvalidRequest(describeValidationErrors(errors)),
+});
+
+/** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
+export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+
+/** https, or http on a loopback host (for local development); no fragment, no credentials. */
+export function isWebUrl(value: unknown, { allowLoopbackHttp = true } = {}): boolean {
+  if (typeof value !== 'string' || value.length > 2000) return false;
+  const url = parseUrl(value);
+  if (!url || url.hash || url.username || url.password) return false;
+  if (url.protocol === 'https:') return true;
+  return allowLoopbackHttp && url.protocol === 'http:' && isLoopbackHost(url.hostname);
+}
+
+export function IsWebUrl(options?: ValidationOptions) {
+  return (target: object, propertyName: string) =>
+    registerDecorator({
+      name: 'isWebUrl',
+      target: target.constructor,
+      propertyName,
+      options: { message: `${propertyName} must be an https URL (or http on a loopback host) without fragment or credentials`, ...options },
+      validator: { validate: (value: unknown) => isWebUrl(value) },
+    });
+}

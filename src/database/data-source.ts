@@ -1,0 +1,73 @@
+import { DataSource, type EntityManager } from 'typeorm';
+import { PGlite } from '@electric-sql/pglite';
+import { mkdir } from 'node:fs/promises';
+import type { DatabaseConfig } from '../config/config.js';
+import { pglitePoolDriver } from './pglite-pool.js';
+import { lockDataDir } from './data-dir-lock.js';
+import { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { ClientEntity } from '../registration/client.entity.js';
+import { UserEntity, UserIdentityEntity } from '../authorization/user.entity.js';
+import { ConsentEntity } from '../authorization/consent.entity.js';
+import { InteractionEntity } from '../authorization/interaction.entity.js';
+import { AuthorizationCodeEntity } from '../authorization/authorization-code.entity.js';
+import { GrantEntity, RefreshTokenEntity } from '../tokens/grant.entity.js';
+import { SigningKeyEntity } from '../keys/signing-key.entity.js';
+import { AuditEventEntity } from '../audit/audit-event.entity.js';
+
+/** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
+export type Tx = EntityManager;
+
+export const ENTITIES = [
+  ResourceServerEntity,
+  ClientEntity,
+  UserEntity,
+  UserIdentityEntity,
+  ConsentEntity,
+  InteractionEntity,
+  AuthorizationCodeEntity,
+  GrantEntity,
+  RefreshTokenEntity,
+  SigningKeyEntity,
+  AuditEventEntity,
+];
+
+/** PostgreSQL when DATABASE_URL is set, otherwise an embedded PGlite persisted in the data folder. */
+export async function createDataSource(database: DatabaseConfig): Promise<DataSource> {
+  if (database.kind === 'postgres') {
+    return new DataSource({
+      type: 'postgres',
+      url: database.url,
+      entities: ENTITIES,
+      synchronize: false,
+      migrationsRun: false,
+      poolSize: 10,
+      applicationName: 'gatehouse',
+    });
+  }
+  await mkdir(database.dataDir, { recursive: true, mode: 0o700 });
+  const unlock = await lockDataDir(database.dataDir);
+  let pglite: PGlite;
+  try {
+    pglite = await PGlite.create({ dataDir: database.dataDir });
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+  const dataSource = new DataSource({
+    type: 'postgres',
+    driver: pglitePoolDriver(pglite),
+    entities: ENTITIES,
+    synchronize: false,
+    migrationsRun: false,
+  });
+  // Release the folder when the data source closes.
+  const destroy = dataSource.destroy.bind(dataSource);
+  dataSource.destroy = async () => {
+    try {
+      await destroy();
+    } finally {
+      await unlock();
+    }
+  };
+  return dataSource;
+}

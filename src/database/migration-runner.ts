@@ -1,0 +1,76 @@
+import type { DataSource, MigrationInterface } from 'typeorm';
+
+/** Arbitrary but fixed: every Gatehouse instance takes this lock before looking at migrations. */
+const MIGRATION_LOCK = 7_405_614_212;
+
+export interface MigrationReport {
+  applied: string[];
+}
+
+/**
+ * Applies pending migrations in one transaction under a PostgreSQL advisory lock, so several instances may start
+ * at once: the first applies, the others wait and then find nothing to do. A failing migration rolls back whole.
+ */
+export async function runMigrations(
+  dataSource: DataSource,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+): Promise<MigrationReport> {
+  const runner = dataSource.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.startTransaction();
+    await runner.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await runner.query(`CREATE TABLE IF NOT EXISTS gatehouse_migrations (
+      name text PRIMARY KEY,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const rows = (await runner.query('SELECT name FROM gatehouse_migrations')) as Array<{ name: string }>;
+    const done = new Set(rows.map((row) => row.name));
+    const applied: string[] = [];
+    for (const Migration of migrations) {
+      const migration = new Migration();
+      const name = migration.name ?? Migration.name;
+      if (done.has(name)) continue;
+      await migration.up(runner);
+      await runner.query('INSERT INTO gatehouse_migrations (name) VALUES ($1)', [name]);
+      applied.push(name);
+    }
+    await runner.commitTransaction();
+    return { applied };
+  } catch (error) {
+    if (runner.isTransactionActive) await runner.rollbackTransaction();
+    throw error;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Reverts the newest applied migration (CLI: `migrate down`). */
+export async function revertLastMigration(
+  dataSource: DataSource,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+): Promise<string | null> {
+  return dataSource.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    const rows = (await tx.query('SELECT name FROM gatehouse_migrations ORDER BY applied_at DESC, name DESC LIMIT 1')) as Array<{ name: string }>;
+    const last = rows[0]?.name;
+    if (!last) return null;
+    const Migration = migrations.find((candidate) => (new candidate().name ?? candidate.name) === last);
+    if (!Migration) throw new Error(`migration ${last} is applied but not known to this build`);
+    await new Migration().down(tx.queryRunner!);
+    await tx.query('DELETE FROM gatehouse_migrations WHERE name = $1', [last]);
+    return last;
+  });
+}
+
+/** Names of known migrations not yet applied; empty means the schema is current. */
+export async function pendingMigrations(
+  dataSource: DataSource,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+): Promise<string[]> {
+  const rows = (await dataSource.query(
+    `SELECT name FROM gatehouse_migrations`,
+  )) as Array<{ name: string }>;
+  const done = new Set(rows.map((row) => row.name));
+  return migrations.map((Migration) => new Migration().name ?? Migration.name).filter((name) => !done.has(name));
+}

@@ -1,0 +1,49 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { ResourcesService } from '../resources/resources.service.js';
+import { AUTH_METHODS, GRANT_TYPES } from '../registration/client-metadata.js';
+
+/** RFC 8414 authorization server metadata; the same document is served at the OIDC discovery path. */
+export interface AuthorizationServerMetadata {
+  issuer: string;
+  authorization_endpoint: string;
+  token_endpoint: string;
+  registration_endpoint: string;
+  jwks_uri: string;
+  scopes_supported: string[];
+  response_types_supported: string[];
+  response_modes_supported: string[];
+  grant_types_supported: string[];
+  token_endpoint_auth_methods_supported: string[];
+  code_challenge_methods_supported: string[];
+  authorization_response_iss_parameter_supported: boolean;
+  service_documentation?: string;
+}
+
+@Controller()
+export class DiscoveryController {
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    private readonly resources: ResourcesService,
+  ) {}
+
+  @Get(['.well-known/oauth-authorization-server', '.well-known/openid-configuration'])
+  @Header('Cache-Control', 'public, max-age=60')
+  async metadata(): Promise<AuthorizationServerMetadata> {
+    const issuer = this.config.issuer;
+    return {
+      issuer,
+      authorization_endpoint: `${issuer}/authorize`,
+      token_endpoint: `${issuer}/token`,
+      registration_endpoint: `${issuer}/register`,
+      jwks_uri: `${issuer}/.well-known/jwks.json`,
+      scopes_supported: await this.resources.allScopes(),
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      grant_types_supported: [...GRANT_TYPES],
+      token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      code_challenge_methods_supported: ['S256'],
+      authorization_response_iss_parameter_supported: true,
+    };
+  }
+}

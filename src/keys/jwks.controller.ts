@@ -1,0 +1,14 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { KeyService, type PublicJwk } from './key.service.js';
+
+@Controller()
+export class JwksController {
+  constructor(private readonly keys: KeyService) {}
+
+  @Get('/.well-known/jwks.json')
+  @Header('Cache-Control', 'public, max-age=300')
+  @Header('Content-Type', 'application/jwk-set+json')
+  jwks(): { keys: PublicJwk[] } {
+    return this.keys.jwks();
+  }
+}

@@ -1,0 +1,81 @@
+import { Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { safeEqual, sha256 } from '../common/crypto.js';
+import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
+import type { ParsedBody } from '../common/body-parser.js';
+import { ClientRepository } from './client.repository.js';
+import type { ClientEntity } from './client.entity.js';
+import type { TokenEndpointAuthMethod } from './client-metadata.js';
+
+const BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"';
+
+interface PresentedCredentials {
+  method: TokenEndpointAuthMethod;
+  clientId: string;
+  secret: string | null;
+}
+
+/**
+ * Client authentication at the token endpoint (RFC 6749 §2.3, OAuth 2.1 §2.4): exactly one method per request,
+ * and it must be the one the client registered. Secrets are compared as SHA-256 digests in constant time.
+ */
+@Injectable()
+export class ClientAuthenticator {
+  constructor(private readonly clients: ClientRepository) {}
+
+  async authenticate(req: Request, body: ParsedBody): Promise<ClientEntity> {
+    const presented = presentedCredentials(req, body);
+    const fail = (description: string): InvalidClient => {
+      const error = new InvalidClient(description);
+      return presented.method === 'client_secret_basic' ? error.withChallenge(BASIC_CHALLENGE) : error;
+    };
+    const client = await this.clients.findById(presented.clientId);
+    if (!client) throw fail('unknown client');
+    const registered = client.metadata.token_endpoint_auth_method;
+    if (registered !== presented.method) {
+      throw fail(`client is registered for ${registered} authentication, but the request used ${presented.method}`);
+    }
+    if (presented.method !== 'none') {
+      if (!client.secretHash || !safeEqual(sha256(presented.secret ?? ''), client.secretHash)) throw fail('client authentication failed');
+    }
+    return client;
+  }
+}
+
+function presentedCredentials(req: Request, body: ParsedBody): PresentedCredentials {
+  const header = req.headers.authorization;
+  const bodyId = bodyString(body, 'client_id');
+  const bodySecret = bodyString(body, 'client_secret');
+  if (header !== undefined) {
+    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+    if (!match?.[1]) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
+    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
+    // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined and base64-encoded.
+    const clientId = formDecode(decoded.slice(0, colon));
+    const secret = formDecode(decoded.slice(colon + 1));
+    if (clientId === null || secret === null) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
+    if (bodySecret !== undefined) throw new InvalidRequest('use exactly one client authentication method, not Basic and client_secret together');
+    if (bodyId !== undefined && bodyId !== clientId) throw new InvalidRequest('client_id in the body differs from the Basic credentials');
+    return { method: 'client_secret_basic', clientId, secret };
+  }
+  if (bodyId === undefined) throw new InvalidClient('client authentication is required: send client_id');
+  if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
+  return { method: 'none', clientId: bodyId, secret: null };
+}
+
+function formDecode(value: string): string | null {
+  try {
+    return decodeURIComponent(value.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
+function bodyString(body: ParsedBody, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw new InvalidRequest(`${name} must be a string`);
+  return value;
+}

@@ -1,0 +1,145 @@
+import { InvalidClientMetadata, InvalidRedirectUri } from '../common/oauth-errors.js';
+import { isWebUrl, SCOPE_TOKEN } from '../common/validation.js';
+import { isLoopbackHost, parseUrl } from '../common/urls.js';
+
+export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
+export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export type GrantType = (typeof GRANT_TYPES)[number];
+
+/** The RFC 7591 §2 client metadata Gatehouse understands; anything else a client sends is dropped. */
+export interface ClientMetadata {
+  redirect_uris: string[];
+  token_endpoint_auth_method: TokenEndpointAuthMethod;
+  grant_types: GrantType[];
+  response_types: Array<'code'>;
+  client_name?: string;
+  client_uri?: string;
+  logo_uri?: string;
+  tos_uri?: string;
+  policy_uri?: string;
+  scope?: string;
+  contacts?: string[];
+  software_id?: string;
+  software_version?: string;
+}
+
+const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
+const TEXT_FIELDS = ['client_name', 'software_id', 'software_version'] as const;
+const MAX_REDIRECT_URIS = 20;
+const MAX_URI_LENGTH = 2000;
+/** Schemes that execute or read locally instead of navigating: never a redirect target. */
+const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:', 'view-source:']);
+
+/**
+ * Validates registration metadata (RFC 7591 §2, RFC 8252 for native apps) and returns only the fields
+ * Gatehouse understands, normalised. Unknown fields are ignored as RFC 7591 §2 requires, never echoed.
+ */
+export function validateClientMetadata(input: Record<string, unknown>): ClientMetadata {
+  const redirectUris = input.redirect_uris;
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
+    throw new InvalidRedirectUri('redirect_uris must be a non-empty array of URIs');
+  }
+  if (redirectUris.length > MAX_REDIRECT_URIS) throw new InvalidRedirectUri(`at most ${MAX_REDIRECT_URIS} redirect_uris may be registered`);
+  for (const uri of redirectUris) assertRedirectUri(uri);
+
+  const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
+  if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
+    throw new InvalidClientMetadata(`token_endpoint_auth_method must be one of ${AUTH_METHODS.join(', ')}`);
+  }
+
+  const grantTypes = input.grant_types ?? ['authorization_code'];
+  if (!isStringArray(grantTypes) || grantTypes.length === 0 || !grantTypes.every((g) => (GRANT_TYPES as readonly string[]).includes(g))) {
+    throw new InvalidClientMetadata(`grant_types may only contain ${GRANT_TYPES.join(', ')}`);
+  }
+  if (!grantTypes.includes('authorization_code')) throw new InvalidClientMetadata('grant_types must include authorization_code');
+
+  const responseTypes = input.response_types ?? ['code'];
+  if (!isStringArray(responseTypes) || responseTypes.length !== 1 || responseTypes[0] !== 'code') {
+    throw new InvalidClientMetadata('response_types must be ["code"]');
+  }
+
+  const metadata: ClientMetadata = {
+    redirect_uris: [...new Set(redirectUris as string[])],
+    token_endpoint_auth_method: method as TokenEndpointAuthMethod,
+    grant_types: [...new Set(grantTypes)] as GrantType[],
+    response_types: ['code'],
+  };
+
+  for (const field of TEXT_FIELDS) {
+    const value = input[field];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'string' || value.length === 0 || value.length > 200 || /[\u0000-\u001f\u007f]/.test(value)) {
+      throw new InvalidClientMetadata(`${field} must be a string of 1 to 200 printable characters`);
+    }
+    metadata[field] = value;
+  }
+  for (const field of URL_FIELDS) {
+    const value = input[field];
+    if (value === undefined || value === null) continue;
+    if (!isWebUrl(value)) throw new InvalidClientMetadata(`${field} must be an https URL`);
+    metadata[field] = value as string;
+  }
+  if (input.scope !== undefined && input.scope !== null) {
+    const scope = input.scope;
+    if (typeof scope !== 'string' || scope.length > 2000 || !scope.split(' ').every((token) => SCOPE_TOKEN.test(token))) {
+      throw new InvalidClientMetadata('scope must be a space-separated list of scope tokens');
+    }
+    metadata.scope = scope;
+  }
+  if (input.contacts !== undefined && input.contacts !== null) {
+    const contacts = input.contacts;
+    if (!isStringArray(contacts) || contacts.length > 10 || contacts.some((c) => c.length === 0 || c.length > 320)) {
+      throw new InvalidClientMetadata('contacts must be an array of at most 10 strings');
+    }
+    metadata.contacts = contacts;
+  }
+  if (input.jwks !== undefined || input.jwks_uri !== undefined) {
+    throw new InvalidClientMetadata('jwks and jwks_uri are not supported: use none, client_secret_basic or client_secret_post');
+  }
+  return metadata;
+}
+
+/**
+ * Redirect URIs (OAuth 2.1 §2.3.1, RFC 8252 §7): https anywhere; http only on loopback; or a private-use scheme
+ * for native apps (`cursor://…`, `com.example.app:/cb`). No fragments, no credentials, nothing that executes.
+ */
+export function assertRedirectUri(value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > MAX_URI_LENGTH) {
+    throw new InvalidRedirectUri('each redirect URI must be a string of at most 2000 characters');
+  }
+  const url = parseUrl(value);
+  if (!url) throw new InvalidRedirectUri(`redirect URI is not an absolute URI: ${value}`);
+  if (FORBIDDEN_SCHEMES.has(url.protocol)) throw new InvalidRedirectUri(`redirect URI scheme ${url.protocol} is not allowed`);
+  if (value.includes('#')) throw new InvalidRedirectUri('redirect URI must not contain a fragment');
+  if (url.username || url.password) throw new InvalidRedirectUri('redirect URI must not contain credentials');
+  if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {
+    throw new InvalidRedirectUri('http redirect URIs are only allowed on loopback hosts (localhost, 127.0.0.1, [::1]); use https');
+  }
+  if ((url.protocol === 'http:' || url.protocol === 'https:') && !url.hostname) {
+    throw new InvalidRedirectUri('redirect URI must have a host');
+  }
+}
+
+/**
+ * Exact string comparison, except that a loopback http redirect URI may use any port (RFC 8252 §7.3): native
+ * apps bind an ephemeral port at run time. Scheme, host, path and query must still match exactly.
+ */
+export function redirectUriMatches(registered: readonly string[], requested: string): boolean {
+  if (registered.includes(requested)) return true;
+  const asked = parseUrl(requested);
+  if (!asked || asked.protocol !== 'http:' || !isLoopbackHost(asked.hostname)) return false;
+  return registered.some((candidate) => {
+    const known = parseUrl(candidate);
+    if (!known || known.protocol !== 'http:' || known.hostname !== asked.hostname) return false;
+    return withoutPort(candidate) === withoutPort(requested);
+  });
+}
+
+function withoutPort(value: string): string {
+  return value.replace(/^(http:\/\/(?:\[[^\]]+\]|[^/:?#]+))(?::\d+)?/i, '$1');
+}
+
+function isStringArray(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((item) => typeof item === 'string');
+}

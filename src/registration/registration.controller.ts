@@ -1,0 +1,36 @@
+import { Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { NoStore, OAuthBody } from '../common/oauth-body.decorator.js';
+import { requestIdOf } from '../common/http.js';
+import type { ParsedBody } from '../common/body-parser.js';
+import { ClientsService, type ClientRegistrationView } from './clients.service.js';
+
+/** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
+@Controller('register')
+@NoStore()
+export class RegistrationController {
+  constructor(private readonly clients: ClientsService) {}
+
+  @Post()
+  async register(@OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView> {
+    return this.clients.view(await this.clients.register(body, 'dynamic', requestIdOf(req)));
+  }
+
+  @Get(':clientId')
+  async read(@Param('clientId') clientId: string, @Req() req: Request): Promise<ClientRegistrationView> {
+    return this.clients.view(await this.clients.authenticateRegistration(clientId, req.headers.authorization));
+  }
+
+  @Put(':clientId')
+  async update(@Param('clientId') clientId: string, @OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView> {
+    const client = await this.clients.authenticateRegistration(clientId, req.headers.authorization);
+    return this.clients.view(await this.clients.updateRegistration(client, body, requestIdOf(req)));
+  }
+
+  @Delete(':clientId')
+  @HttpCode(204)
+  async delete(@Param('clientId') clientId: string, @Req() req: Request): Promise<void> {
+    await this.clients.authenticateRegistration(clientId, req.headers.authorization);
+    await this.clients.delete(clientId, 'client.deleted', requestIdOf(req));
+  }
+}

@@ -1,0 +1,78 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsInt,
+  IsOptional,
+  IsString,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
+
+export class BrandingDto {
+  @IsOptional() @IsWebUrl() logo_uri?: string;
+  @IsOptional() @IsWebUrl() policy_uri?: string;
+  @IsOptional() @IsWebUrl() tos_uri?: string;
+}
+
+export class CreateResourceServerDto {
+  @IsString() @Length(1, 200) name!: string;
+
+  /** The MCP server's canonical URL (RFC 8707): becomes the `aud` of its tokens. */
+  @IsWebUrl() resource!: string;
+
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100)
+  @IsString({ each: true }) @Length(1, 200, { each: true })
+  @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a scope-token (RFC 6749 §3.3): printable ASCII, no spaces, quotes or backslashes' })
+  scopes!: string[];
+
+  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true })
+  default_scopes?: string[];
+
+  /** Seconds; at most 24 h so that a retired signing key can leave the JWKS a day after rotation. */
+  @IsOptional() @IsInt() @Min(60) @Max(86_400) access_token_ttl?: number;
+
+  /** Seconds; between 5 minutes and 1 year. */
+  @IsOptional() @IsInt() @Min(300) @Max(31_536_000) refresh_token_ttl?: number;
+
+  @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
+
+  @IsOptional() @IsBoolean() is_default?: boolean;
+}
+
+export class UpdateResourceServerDto {
+  @IsOptional() @IsString() @Length(1, 200) name?: string;
+  @IsOptional() @IsWebUrl() resource?: string;
+
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(100)
+  @IsString({ each: true }) @Length(1, 200, { each: true })
+  @Matches(SCOPE_TOKEN, { each: true, message: 'each scope must be a scope-token (RFC 6749 §3.3): printable ASCII, no spaces, quotes or backslashes' })
+  scopes?: string[];
+
+  @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) default_scopes?: string[];
+  @IsOptional() @IsInt() @Min(60) @Max(86_400) access_token_ttl?: number;
+  @IsOptional() @IsInt() @Min(300) @Max(31_536_000) refresh_token_ttl?: number;
+  @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
+  @IsOptional() @IsBoolean() is_default?: boolean;
+}
+
+/** What the admin API returns: never the secret hash. */
+export interface ResourceServerView {
+  id: string;
+  name: string;
+  resource: string;
+  scopes: string[];
+  default_scopes: string[];
+  access_token_ttl: number;
+  refresh_token_ttl: number;
+  branding: { logo_uri: string | null; policy_uri: string | null; tos_uri: string | null };
+  is_default: boolean;
+  created_at: string;
+  updated_at: string;
+}

@@ -1,0 +1,170 @@
+import { Injectable } from '@nestjs/common';
+import { randomToken, sha256 } from '../common/crypto.js';
+import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
+import { parseUrl } from '../common/urls.js';
+import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
+import type { ResourceServerEntity } from './resource-server.entity.js';
+import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
+
+export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
+export const DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 3600;
+const SECRET_PREFIX = 'gh_rs_';
+
+/**
+ * Canonical form of a resource indicator: the WHATWG URL serialisation (lower-case scheme and host, default port
+ * dropped, `/` path for a bare origin). Registered resources are stored in this form and requests are compared
+ * against it exactly, so `https://MCP.example.com` and `https://mcp.example.com/` name the same resource.
+ */
+export function canonicalResource(value: string): string | null {
+  const url = parseUrl(value);
+  if (!url || url.hash) return null;
+  return url.href;
+}
+
+@Injectable()
+export class ResourcesService {
+  constructor(
+    private readonly database: Database,
+    private readonly repository: ResourceServerRepository,
+    private readonly audit: AuditLog,
+  ) {}
+
+  list(): Promise<ResourceServerEntity[]> {
+    return this.repository.list();
+  }
+
+  async get(id: string): Promise<ResourceServerEntity> {
+    const found = isUuid(id) ? await this.repository.findById(id) : null;
+    if (!found) throw new NotFound(`no resource server with id ${id}`);
+    return found;
+  }
+
+  async create(input: CreateResourceServerDto): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+    const values = this.valuesFrom(input);
+    const registrationSecret = SECRET_PREFIX + randomToken();
+    const resource = await this.database.transaction(async (tx) => {
+      if (await this.repository.findByResource(values.resource, tx)) {
+        throw new InvalidRequest(`a resource server for ${values.resource} already exists`);
+      }
+      if (values.isDefault) await this.repository.clearDefault(tx);
+      const created = await this.repository.insert(tx, { ...values, registrationSecretHash: sha256(registrationSecret) });
+      await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id } });
+      return created;
+    });
+    return { resource, registrationSecret };
+  }
+
+  async update(id: string, input: UpdateResourceServerDto): Promise<ResourceServerEntity> {
+    return this.database.transaction(async (tx) => {
+      const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
+      if (!current) throw new NotFound(`no resource server with id ${id}`);
+      const merged = this.valuesFrom({
+        name: input.name ?? current.name,
+        resource: input.resource ?? current.resource,
+        scopes: input.scopes ?? current.scopes,
+        default_scopes: input.default_scopes ?? (input.scopes ? current.defaultScopes.filter((s) => input.scopes!.includes(s)) : current.defaultScopes),
+        access_token_ttl: input.access_token_ttl ?? current.accessTokenTtl,
+        refresh_token_ttl: input.refresh_token_ttl ?? current.refreshTokenTtl,
+        branding: {
+          logo_uri: input.branding ? input.branding.logo_uri : current.logoUri ?? undefined,
+          policy_uri: input.branding ? input.branding.policy_uri : current.policyUri ?? undefined,
+          tos_uri: input.branding ? input.branding.tos_uri : current.tosUri ?? undefined,
+        },
+        is_default: input.is_default ?? current.isDefault,
+      });
+      if (merged.resource !== current.resource) {
+        const clash = await this.repository.findByResource(merged.resource, tx);
+        if (clash) throw new InvalidRequest(`a resource server for ${merged.resource} already exists`);
+      }
+      if (merged.isDefault && !current.isDefault) await this.repository.clearDefault(tx, id);
+      await this.repository.update(tx, id, merged);
+      await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id } });
+      return (await this.repository.findById(id, tx))!;
+    });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.database.transaction(async (tx) => {
+      const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
+      if (!current) throw new NotFound(`no resource server with id ${id}`);
+      await this.repository.delete(tx, id);
+      await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id } });
+    });
+  }
+
+  async rotateSecret(id: string): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+    const registrationSecret = SECRET_PREFIX + randomToken();
+    const resource = await this.database.transaction(async (tx) => {
+      const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
+      if (!current) throw new NotFound(`no resource server with id ${id}`);
+      await this.repository.update(tx, id, { registrationSecretHash: sha256(registrationSecret) });
+      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id } });
+      return (await this.repository.findById(id, tx))!;
+    });
+    return { resource, registrationSecret };
+  }
+
+  /**
+   * The resource a request is for (RFC 8707). With a `resource` parameter it must name a registered resource;
+   * without one, the single registered resource or the default one is used.
+   */
+  async resolve(requested: string | undefined): Promise<ResourceServerEntity> {
+    if (requested !== undefined) {
+      const canonical = canonicalResource(requested);
+      if (!canonical) throw new InvalidTarget('resource must be an absolute URI without a fragment');
+      const found = await this.repository.findByResource(canonical);
+      if (!found) throw new InvalidTarget(`unknown resource ${requested}`);
+      return found;
+    }
+    const implicit = await this.repository.findImplicit();
+    if (!implicit) throw new InvalidTarget('resource parameter is required: several resource servers are registered and none is the default');
+    return implicit;
+  }
+
+  allScopes(): Promise<string[]> {
+    return this.repository.allScopes();
+  }
+
+  private valuesFrom(input: CreateResourceServerDto): Omit<NewResourceServer, 'registrationSecretHash'> {
+    const resource = canonicalResource(input.resource);
+    if (!resource) throw new InvalidRequest('resource must be an absolute URL without a fragment');
+    const scopes = [...new Set(input.scopes)];
+    const defaultScopes = [...new Set(input.default_scopes ?? [])];
+    const unknown = defaultScopes.filter((scope) => !scopes.includes(scope));
+    if (unknown.length) throw new InvalidRequest(`default_scopes must be a subset of scopes; not in scopes: ${unknown.join(' ')}`);
+    return {
+      name: input.name,
+      resource,
+      scopes,
+      defaultScopes,
+      accessTokenTtl: input.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL,
+      refreshTokenTtl: input.refresh_token_ttl ?? DEFAULT_REFRESH_TOKEN_TTL,
+      logoUri: input.branding?.logo_uri ?? null,
+      policyUri: input.branding?.policy_uri ?? null,
+      tosUri: input.branding?.tos_uri ?? null,
+      isDefault: input.is_default ?? false,
+    };
+  }
+}
+
+export function toResourceServerView(entity: ResourceServerEntity): ResourceServerView {
+  return {
+    id: entity.id,
+    name: entity.name,
+    resource: entity.resource,
+    scopes: entity.scopes,
+    default_scopes: entity.defaultScopes,
+    access_token_ttl: entity.accessTokenTtl,
+    refresh_token_ttl: entity.refreshTokenTtl,
+    branding: { logo_uri: entity.logoUri, policy_uri: entity.policyUri, tos_uri: entity.tosUri },
+    is_default: entity.isDefault,
+    created_at: entity.createdAt.toISOString(),
+    updated_at: entity.updatedAt.toISOString(),
+  };
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}

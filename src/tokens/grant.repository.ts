@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { randomUUID } from 'node:crypto';
+import type { Tx } from '../database/data-source.js';
+import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
+
+@Injectable()
+export class GrantRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async insert(tx: Tx, grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'>): Promise<string> {
+    const id = randomUUID();
+    await tx.insert(GrantEntity, { ...grant, id });
+    return id;
+  }
+
+  findById(id: string, tx: Tx = this.dataSource.manager): Promise<GrantEntity | null> {
+    return tx.findOne(GrantEntity, { where: { id } });
+  }
+
+  /** Revokes a grant (its refresh-token family and the access tokens minted from it); false if already revoked. */
+  async revoke(tx: Tx, id: string, reason: string): Promise<boolean> {
+    const result = await tx
+      .createQueryBuilder()
+      .update(GrantEntity)
+      .set({ revokedAt: () => 'now()', revokedReason: reason })
+      .where('id = :id AND revoked_at IS NULL', { id })
+      .execute();
+    return (result.affected ?? 0) === 1;
+  }
+}
+
+@Injectable()
+export class RefreshTokenRepository {
+  async insert(tx: Tx, token: Pick<RefreshTokenEntity, 'tokenHash' | 'grantId' | 'parentHash' | 'expiresAt'>): Promise<void> {
+    await tx.insert(RefreshTokenEntity, token);
+  }
+
+  /**
+   * Marks a live refresh token rotated and returns it; of concurrent rotations of one token exactly one gets a
+   * row (the others wait on the row lock, then find it rotated). Expired tokens are left untouched.
+   */
+  async rotate(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {
+    const result = await tx
+      .createQueryBuilder()
+      .update(RefreshTokenEntity)
+      .set({ rotatedAt: () => 'now()' })
+      .where('token_hash = :tokenHash AND rotated_at IS NULL AND expires_at > now()', { tokenHash })
+      .returning(['token_hash', 'grant_id'])
+      .execute();
+    const row = (result.raw as Array<{ token_hash: string; grant_id: string }>)[0];
+    return row ? Object.assign(new RefreshTokenEntity(), { tokenHash: row.token_hash, grantId: row.grant_id }) : null;
+  }
+
+  findByHash(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {
+    return tx.findOne(RefreshTokenEntity, { where: { tokenHash } });
+  }
+}

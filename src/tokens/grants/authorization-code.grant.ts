@@ -1,0 +1,91 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { safeEqual, sha256 } from '../../common/crypto.js';
+import { InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
+import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
+import { requestIdOf } from '../../common/http.js';
+import { Database } from '../../database/database.module.js';
+import { AuditLog } from '../../audit/audit-log.js';
+import { AuthorizationCodeRepository } from '../../authorization/authorization-code.repository.js';
+import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
+import { GrantRepository } from '../grant.repository.js';
+import { TokenMinter } from '../token-minter.js';
+import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
+
+/** RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~]. */
+const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
+
+/**
+ * authorization_code (OAuth 2.1 §4.1.3): the code is consumed atomically in the same transaction that creates
+ * the grant and its tokens; any failed check rolls the consumption back. A code presented after it was used
+ * revokes the grant it produced (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
+ */
+@Injectable()
+export class AuthorizationCodeGrant implements GrantHandler {
+  readonly grantType = 'authorization_code';
+
+  constructor(
+    private readonly database: Database,
+    private readonly codes: AuthorizationCodeRepository,
+    private readonly grants: GrantRepository,
+    private readonly resources: ResourcesService,
+    private readonly minter: TokenMinter,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
+    const code = requiredParam(params, 'code', 512);
+    const verifier = stringParam(params, 'code_verifier', 512);
+    const redirectUri = stringParam(params, 'redirect_uri', 2000);
+    const resourceParam = stringParam(params, 'resource', 2000);
+    if (verifier === undefined) throw new InvalidRequest("missing required parameter 'code_verifier' (PKCE is required)");
+    if (!CODE_VERIFIER.test(verifier)) throw new InvalidRequest('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~');
+    const codeHash = sha256(code);
+
+    type Outcome = { response: TokenResponse } | { replayedGrant: string | null; userId: string };
+    const outcome = await this.database.transaction(async (tx): Promise<Outcome> => {
+      const stored = await this.codes.consume(tx, codeHash);
+      if (!stored) {
+        const known = await this.codes.findByHash(tx, codeHash);
+        if (known?.consumedAt) return { replayedGrant: known.grantId, userId: known.userId };
+        throw new InvalidGrant(known && !known.consumedAt ? 'authorization code has expired' : 'authorization code is invalid');
+      }
+      if (stored.clientId !== client.id) throw new InvalidGrant('authorization code was issued to another client');
+      if (redirectUri !== undefined && redirectUri !== stored.redirectUri) {
+        throw new InvalidGrant('redirect_uri does not match the one used in the authorization request');
+      }
+      const challenge = createHash('sha256').update(verifier).digest('base64url');
+      if (!safeEqual(challenge, stored.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
+
+      const resource = await this.resources.get(stored.resourceId);
+      if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
+        throw new InvalidTarget('resource does not match the one the code was issued for');
+      }
+      const grantId = await this.grants.insert(tx, { userId: stored.userId, clientId: client.id, resourceId: resource.id, scopes: stored.scopes });
+      await this.codes.linkGrant(tx, codeHash, grantId);
+      const { response, claims } = await this.minter.mint(tx, { grantId, userId: stored.userId, client, resource, scopes: stored.scopes, parentHash: null });
+      await this.audit.record(tx, {
+        type: 'token.issued',
+        clientId: client.id,
+        subject: stored.userId,
+        resource: resource.resource,
+        requestId: requestIdOf(req) ?? null,
+        data: { grant_type: this.grantType, grant_id: grantId, jti: claims.jti, scopes: stored.scopes, refresh_token: response.refresh_token !== undefined },
+      });
+      return { response };
+    });
+
+    if ('response' in outcome) return outcome.response;
+    await this.revokeReplayed(outcome.replayedGrant, outcome.userId, client.id, requestIdOf(req));
+    throw new InvalidGrant('authorization code was already used; the tokens issued from it have been revoked');
+  }
+
+  /** Committed on its own: the revocation must stand although the request fails. */
+  private async revokeReplayed(grantId: string | null, userId: string, clientId: string, requestId: string | undefined): Promise<void> {
+    await this.database.transaction(async (tx) => {
+      const revoked = grantId ? await this.grants.revoke(tx, grantId, 'authorization_code_replayed') : false;
+      await this.audit.record(tx, { type: 'authorization_code.replayed', clientId, subject: userId, requestId, data: { grant_id: grantId, grant_revoked: revoked } });
+      if (revoked) await this.audit.record(tx, { type: 'grant.revoked', clientId, subject: userId, requestId, data: { grant_id: grantId, reason: 'authorization_code_replayed' } });
+    });
+  }
+}

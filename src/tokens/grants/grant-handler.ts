@@ -1,0 +1,26 @@
+import type { Request } from 'express';
+import type { ParsedBody } from '../../common/body-parser.js';
+import type { ClientEntity } from '../../registration/client.entity.js';
+
+/** The token endpoint's success body (RFC 6749 §5.1). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  refresh_token?: string;
+  scope: string;
+}
+
+export interface GrantContext {
+  client: ClientEntity;
+  params: ParsedBody;
+  req: Request;
+}
+
+/** One class per grant type, registered by `grant_type` (as node-oidc-provider's actions/grants). */
+export interface GrantHandler {
+  readonly grantType: string;
+  handle(context: GrantContext): Promise<TokenResponse>;
+}
+
+export const GRANT_HANDLERS = Symbol('GRANT_HANDLERS');

@@ -1,0 +1,61 @@
+import { Injectable } from '@nestjs/common';
+import { randomToken, sha256 } from '../common/crypto.js';
+import type { Tx } from '../database/data-source.js';
+import type { ClientEntity } from '../registration/client.entity.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { AccessTokenIssuer, type AccessTokenClaims } from './access-token.issuer.js';
+import { RefreshTokenRepository } from './grant.repository.js';
+import type { TokenResponse } from './grants/grant-handler.js';
+
+const REFRESH_TOKEN_PREFIX = 'gh_rt_';
+
+export interface MintInput {
+  grantId: string;
+  userId: string;
+  client: ClientEntity;
+  resource: ResourceServerEntity;
+  /** Scopes for this access token: the grant's, or a subset asked for at refresh. */
+  scopes: string[];
+  /** The refresh token this one replaces, when rotating. */
+  parentHash: string | null;
+}
+
+/**
+ * Writes the next refresh token of a grant (inside the caller's transaction) and signs the access token.
+ * A client that did not register the refresh_token grant gets no refresh token (RFC 7591 §2 grant_types).
+ */
+@Injectable()
+export class TokenMinter {
+  constructor(
+    private readonly accessTokens: AccessTokenIssuer,
+    private readonly refreshTokens: RefreshTokenRepository,
+  ) {}
+
+  async mint(tx: Tx, input: MintInput): Promise<{ response: TokenResponse; claims: AccessTokenClaims }> {
+    let refreshToken: string | undefined;
+    if (input.client.metadata.grant_types.includes('refresh_token')) {
+      refreshToken = REFRESH_TOKEN_PREFIX + randomToken();
+      await this.refreshTokens.insert(tx, {
+        tokenHash: sha256(refreshToken),
+        grantId: input.grantId,
+        parentHash: input.parentHash,
+        expiresAt: new Date(Date.now() + input.resource.refreshTokenTtl * 1000),
+      });
+    }
+    const access = this.accessTokens.issue({
+      userId: input.userId,
+      clientId: input.client.id,
+      resource: input.resource,
+      scopes: input.scopes,
+      grantId: input.grantId,
+    });
+    const response: TokenResponse = {
+      access_token: access.token,
+      token_type: 'Bearer',
+      expires_in: access.expiresIn,
+      scope: access.claims.scope,
+    };
+    if (refreshToken) response.refresh_token = refreshToken;
+    return { response, claims: access.claims };
+  }
+}

@@ -1,0 +1,31 @@
+import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { NoStore, OAuthBody, requiredParam } from '../common/oauth-body.decorator.js';
+import { UnsupportedGrantType } from '../common/oauth-errors.js';
+import type { ParsedBody } from '../common/body-parser.js';
+import { ClientAuthenticator } from '../registration/client-authenticator.js';
+import { GRANT_HANDLERS, type GrantHandler, type TokenResponse } from './grants/grant-handler.js';
+
+/** POST /token: parse the form → find the grant handler → authenticate the client → let the handler act. */
+@Controller()
+export class TokensController {
+  private readonly handlers: Map<string, GrantHandler>;
+
+  constructor(
+    private readonly clientAuth: ClientAuthenticator,
+    @Inject(GRANT_HANDLERS) handlers: GrantHandler[],
+  ) {
+    this.handlers = new Map(handlers.map((handler) => [handler.grantType, handler]));
+  }
+
+  @Post('token')
+  @HttpCode(200)
+  @NoStore()
+  async token(@OAuthBody('form') params: ParsedBody, @Req() req: Request): Promise<TokenResponse> {
+    const grantType = requiredParam(params, 'grant_type', 200);
+    const handler = this.handlers.get(grantType);
+    if (!handler) throw new UnsupportedGrantType(`grant_type ${grantType} is not supported; use authorization_code or refresh_token`);
+    const client = await this.clientAuth.authenticate(req, params);
+    return handler.handle({ client, params, req });
+  }
+}
