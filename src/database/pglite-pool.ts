@@ -1,5 +1,7 @@
 import type { PGlite, Results } from '@electric-sql/pglite';
 
+const ACQUIRE_TIMEOUT_MS = 30_000;
+
 type Callback = (error: Error | null, result?: PgResult) => void;
 interface PgResult {
   rows: unknown[];
@@ -24,7 +26,21 @@ export function pglitePoolDriver(db: PGlite): { Pool: new () => unknown } {
     const next = new Promise<void>((resolve) => (release = resolve));
     const ready = tail.then(() => release);
     tail = tail.then(() => next);
-    return ready;
+    // A query issued outside its transaction while that transaction holds the session can never run; fail loudly
+    // instead of hanging. (On PostgreSQL the same mistake silently escapes the transaction.)
+    return new Promise((resolve, reject) => {
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        reject(new Error(`PGlite: no session after ${ACQUIRE_TIMEOUT_MS} ms; is a query running outside its transaction?`));
+      }, ACQUIRE_TIMEOUT_MS);
+      timer.unref();
+      void ready.then((releaseSlot) => {
+        if (timedOut) return releaseSlot();
+        clearTimeout(timer);
+        resolve(releaseSlot);
+      });
+    });
   }
 
   async function run(sql: string, params: unknown[] | undefined): Promise<PgResult> {
@@ -54,16 +70,19 @@ export function pglitePoolDriver(db: PGlite): { Pool: new () => unknown } {
     }
 
     connect(callback: (error: Error | null, connection: unknown, release: () => void) => void): void {
-      void acquire().then((release) => {
-        let released = false;
-        const connection = { query: makeQuery(), on: () => connection, removeListener: () => connection };
-        callback(null, connection, () => {
-          if (!released) {
-            released = true;
-            release();
-          }
-        });
-      });
+      acquire().then(
+        (release) => {
+          let released = false;
+          const connection = { query: makeQuery(), on: () => connection, removeListener: () => connection };
+          callback(null, connection, () => {
+            if (!released) {
+              released = true;
+              release();
+            }
+          });
+        },
+        (error: Error) => callback(error, null, () => undefined),
+      );
     }
 
     /** A one-off query outside any transaction still waits for exclusive use. */

@@ -3,6 +3,7 @@ import { randomToken, sha256 } from '../common/crypto.js';
 import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
+import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
@@ -35,8 +36,8 @@ export class ResourcesService {
     return this.repository.list();
   }
 
-  async get(id: string): Promise<ResourceServerEntity> {
-    const found = isUuid(id) ? await this.repository.findById(id) : null;
+  async get(id: string, tx?: Tx): Promise<ResourceServerEntity> {
+    const found = isUuid(id) ? await this.repository.findById(id, tx) : null;
     if (!found) throw new NotFound(`no resource server with id ${id}`);
     return found;
   }

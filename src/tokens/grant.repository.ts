@@ -46,7 +46,7 @@ export class RefreshTokenRepository {
       .update(RefreshTokenEntity)
       .set({ rotatedAt: () => 'now()' })
       .where('token_hash = :tokenHash AND rotated_at IS NULL AND expires_at > now()', { tokenHash })
-      .returning(['token_hash', 'grant_id'])
+      .returning('*')
       .execute();
     const row = (result.raw as Array<{ token_hash: string; grant_id: string }>)[0];
     return row ? Object.assign(new RefreshTokenEntity(), { tokenHash: row.token_hash, grantId: row.grant_id }) : null;

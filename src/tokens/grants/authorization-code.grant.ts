@@ -57,7 +57,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
       const challenge = createHash('sha256').update(verifier).digest('base64url');
       if (!safeEqual(challenge, stored.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
 
-      const resource = await this.resources.get(stored.resourceId);
+      const resource = await this.resources.get(stored.resourceId, tx);
       if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
         throw new InvalidTarget('resource does not match the one the code was issued for');
       }

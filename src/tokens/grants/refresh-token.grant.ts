@@ -50,7 +50,7 @@ export class RefreshTokenGrant implements GrantHandler {
       if (!grant || grant.revokedAt) throw new InvalidGrant('refresh token has been revoked');
       if (grant.clientId !== client.id) throw new InvalidGrant('refresh token was issued to another client');
 
-      const resource = await this.resources.get(grant.resourceId);
+      const resource = await this.resources.get(grant.resourceId, tx);
       if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
         throw new InvalidTarget('resource does not match the one this refresh token was issued for');
       }

@@ -1,0 +1,84 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { FakeGithub } from '../fakes/fake-github.js';
+import { Browser } from '../support/browser.js';
+import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
+import { postgresUnavailable } from '../support/postgres.js';
+import { FakeResourceServer } from '../support/resource-server.js';
+import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
+
+for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
+  describe(`MCP TypeScript SDK client, end to end (${database})`, { skip: database === 'postgres' && postgresUnavailable() }, () => {
+    let github: FakeGithub;
+    let gatehouse: RunningGatehouse;
+    let mcp: FakeResourceServer;
+
+    before(async () => {
+      github = await new FakeGithub().start();
+      gatehouse = await startGatehouse({ database, github });
+      mcp = await new FakeResourceServer(gatehouse.url, ['tools:read', 'tools:execute']).start();
+      await createResource(gatehouse, { resource: mcp.resource, scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] });
+    });
+
+    after(async () => {
+      await gatehouse?.close();
+      await mcp?.stop();
+      await github?.stop();
+    });
+
+    it('discovers, registers, authorizes through GitHub and consent, exchanges the code, and refreshes', async () => {
+      const redirectUrl = 'http://127.0.0.1:33418/callback';
+      const provider = new InMemoryOAuthProvider(redirectUrl, {
+        client_name: 'SDK e2e client',
+        redirect_uris: [redirectUrl],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      });
+
+      assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'REDIRECT');
+      assert.ok(provider.client?.client_id, 'the SDK registered a client dynamically');
+      const authorizationUrl = provider.authorizationUrl!;
+      assert.equal(authorizationUrl.origin, gatehouse.url);
+      assert.equal(authorizationUrl.searchParams.get('code_challenge_method'), 'S256');
+      assert.equal(authorizationUrl.searchParams.get('resource'), mcp.resource);
+
+      const callback = await new Browser().authorize(authorizationUrl.href, redirectUrl);
+      assert.equal(callback.searchParams.get('iss'), gatehouse.url, 'RFC 9207 iss on the redirect');
+      assert.equal(callback.searchParams.get('state'), authorizationUrl.searchParams.get('state'));
+      const code = callback.searchParams.get('code');
+      assert.ok(code);
+
+      assert.equal(await auth(provider, { serverUrl: mcp.resource, authorizationCode: code }), 'AUTHORIZED');
+      const first = provider.savedTokens!;
+      assert.equal(first.token_type.toLowerCase(), 'bearer');
+      assert.ok(first.refresh_token);
+
+      const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/.well-known/jwks.json`));
+      const { payload, protectedHeader } = await jwtVerify(first.access_token, jwks, {
+        issuer: gatehouse.url,
+        audience: mcp.resource,
+        typ: 'at+jwt',
+        algorithms: ['ES256'],
+      });
+      assert.equal(payload.client_id, provider.client!.client_id);
+      assert.deepEqual(String(payload.scope).split(' ').sort(), ['tools:execute', 'tools:read']);
+      const identities = (await gatehouse.db.query(`SELECT user_id, login FROM user_identities WHERE provider = 'github' AND subject = $1`, [String(github.nextUser.id)])) as Array<{ user_id: string; login: string }>;
+      assert.equal(payload.sub, identities[0]?.user_id, 'sub is the stable Gatehouse subject of the GitHub user');
+      assert.equal(identities[0]?.login, github.nextUser.login);
+      assert.ok(protectedHeader.kid);
+
+      // The SDK refreshes when it holds a refresh token; rotation hands out a new one.
+      assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'AUTHORIZED');
+      const second = provider.savedTokens!;
+      assert.notEqual(second.access_token, first.access_token);
+      assert.ok(second.refresh_token);
+      assert.notEqual(second.refresh_token, first.refresh_token);
+      const refreshed = await jwtVerify(second.access_token, jwks, { issuer: gatehouse.url, audience: mcp.resource, typ: 'at+jwt' });
+      assert.equal(refreshed.payload.sub, payload.sub);
+      assert.equal(refreshed.payload.grant_id, payload.grant_id);
+    });
+  });
+}

@@ -1,0 +1,121 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { LoggerService } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type GatehouseConfig } from '../../src/config/config.js';
+import { createApp } from '../../src/bootstrap.js';
+import { createTestDatabase } from './postgres.js';
+import { freePort } from './net.js';
+import type { FakeGithub } from '../fakes/fake-github.js';
+
+export type DatabaseKind = 'pglite' | 'postgres';
+
+export interface RunningGatehouse {
+  url: string;
+  config: GatehouseConfig;
+  app: NestExpressApplication;
+  db: DataSource;
+  adminToken: string;
+  /** Rows in a table right now: used to prove that a failed request wrote nothing. */
+  count(table: string): Promise<number>;
+  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  database?: DatabaseKind;
+  github?: FakeGithub;
+  env?: Record<string, string>;
+  logger?: LoggerService;
+}
+
+/** Collects log lines in memory, so tests can read them (and assert nothing secret was logged). */
+export class MemoryLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(...args: unknown[]): void {
+    this.lines.push(JSON.stringify(args, replacer));
+  }
+  error(...args: unknown[]): void {
+    this.lines.push(JSON.stringify(args, replacer));
+  }
+  warn(...args: unknown[]): void {
+    this.lines.push(JSON.stringify(args, replacer));
+  }
+  debug(...args: unknown[]): void {
+    this.lines.push(JSON.stringify(args, replacer));
+  }
+  verbose(...args: unknown[]): void {
+    this.lines.push(JSON.stringify(args, replacer));
+  }
+}
+function replacer(_key: string, value: unknown): unknown {
+  return value instanceof Error ? { message: value.message, stack: value.stack } : value;
+}
+
+/** Starts the real Gatehouse application on a loopback port, on PGlite (temp folder) or a fresh PostgreSQL database. */
+export async function startGatehouse(options: StartOptions = {}): Promise<RunningGatehouse> {
+  const port = await freePort();
+  const adminToken = randomBytes(24).toString('hex');
+  const cleanups: Array<() => Promise<void>> = [];
+  const env: Record<string, string> = {
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    ADMIN_TOKEN: adminToken,
+    LOG_LEVEL: 'error',
+    ...options.github?.env,
+    ...options.env,
+  };
+  if ((options.database ?? 'pglite') === 'postgres') {
+    const database = await createTestDatabase();
+    env.DATABASE_URL = database.url;
+    env.ENCRYPTION_KEY = randomBytes(32).toString('hex');
+    cleanups.push(database.drop);
+  } else {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+    env.DATA_DIR = dir;
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  }
+  const config = loadConfig(env);
+  const app = await createApp(config, { logger: options.logger ?? new MemoryLogger() });
+  await app.listen(port, '127.0.0.1');
+  const url = `http://127.0.0.1:${port}`;
+  const db = app.get(DataSource);
+  return {
+    url,
+    config,
+    app,
+    db,
+    adminToken,
+    async count(table: string): Promise<number> {
+      const rows = (await db.query(`SELECT count(*)::int AS n FROM ${table}`)) as Array<{ n: number }>;
+      return rows[0]?.n ?? 0;
+    },
+    async admin(method: string, path: string, body?: unknown) {
+      const response = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async close() {
+      await app.close();
+      for (const cleanup of cleanups.reverse()) await cleanup();
+    },
+  };
+}
+
+/** Registers a resource server through the admin API and returns it with its one-time secret. */
+export async function createResource(
+  gatehouse: RunningGatehouse,
+  input: { name?: string; resource: string; scopes: string[]; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number },
+): Promise<{ id: string; resource: string; registration_secret: string; scopes: string[] }> {
+  const { status, body } = await gatehouse.admin('POST', '/admin/resources', { name: input.name ?? 'Test MCP server', ...input });
+  if (status !== 201) throw new Error(`creating resource failed: ${status} ${JSON.stringify(body)}`);
+  return body;
+}
