@@ -30,7 +30,6 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.use(corsForPublicPaths);
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());
-  app.enableShutdownHooks();
   return app;
 }
 

@@ -14,7 +14,23 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = new JsonLogger(config.logLevel);
-  await startServer(config, { logger });
+  const app = await startServer(config, { logger });
+  // On SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, close the database, exit 0.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log({ msg: 'shutting down', signal });
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ msg: 'shutdown failed' }, error);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
   logger.log({
     msg: 'gatehouse listening',
     issuer: config.issuer,

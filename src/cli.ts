@@ -1,0 +1,201 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplicationContext, Type } from '@nestjs/common';
+import { parseArgs } from 'node:util';
+import { DataSource } from 'typeorm';
+import { ConfigError, loadConfig } from './config/config.js';
+import { resolveSecrets } from './config/secrets.js';
+import { AppModule } from './app.module.js';
+import { JsonLogger } from './common/logger.js';
+import { OAuthError } from './common/oauth-errors.js';
+import { strictValidationPipe } from './common/validation.js';
+import { CreateResourceServerDto, UpdateResourceServerDto } from './resources/dto/resource-server.dto.js';
+import { ResourcesService, toResourceServerView } from './resources/resources.service.js';
+import { ClientsService } from './registration/clients.service.js';
+import { KeyService } from './keys/key.service.js';
+import { pendingMigrations, revertLastMigration } from './database/migration-runner.js';
+import { MIGRATIONS } from '../migrations/index.js';
+
+const USAGE = `Usage: npm run -s cli -- <command>
+
+  resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
+                   [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
+  resources list
+  resources get ID
+  resources update ID [any create option]
+  resources delete ID
+  resources rotate-secret ID
+  clients create --redirect-uri URI [--redirect-uri URI …] [--name NAME] [--auth-method none|client_secret_basic|client_secret_post]
+                 [--grant-types authorization_code,refresh_token] [--scope "a b"]
+  clients create --metadata '<RFC 7591 JSON>'
+  clients list
+  clients delete CLIENT_ID
+  keys rotate        publish a new next key, start signing with the previous next key, retire the active one
+  keys list
+  migrate status | down
+
+Reads the same environment as the server (DATABASE_URL, DATA_DIR, ENCRYPTION_KEY, …). Prints JSON on stdout.`;
+
+const OPTIONS = {
+  name: { type: 'string' },
+  resource: { type: 'string' },
+  scopes: { type: 'string' },
+  'default-scopes': { type: 'string' },
+  'access-token-ttl': { type: 'string' },
+  'refresh-token-ttl': { type: 'string' },
+  'logo-uri': { type: 'string' },
+  'policy-uri': { type: 'string' },
+  'tos-uri': { type: 'string' },
+  default: { type: 'boolean' },
+  'redirect-uri': { type: 'string', multiple: true },
+  'auth-method': { type: 'string' },
+  'grant-types': { type: 'string' },
+  scope: { type: 'string' },
+  metadata: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values: flags, positionals } = parsed;
+  const [group, action, id] = positionals;
+  if (flags.help || !group) {
+    process.stdout.write(USAGE + '\n');
+    return flags.help ? 0 : 2;
+  }
+  const config = loadConfig();
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, await resolveSecrets(config)), {
+    logger: new JsonLogger('warn', (line) => process.stderr.write(line + '\n')),
+    abortOnError: false,
+  });
+  try {
+    const result = await run(app, group, action, id, flags);
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  } finally {
+    await app.close();
+  }
+}
+
+async function run(app: INestApplicationContext, group: string, action: string | undefined, id: string | undefined, flags: Flags): Promise<unknown> {
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UsageError(`${group} ${action}: missing ${what}`);
+    return value;
+  };
+  if (group === 'resources') {
+    const resources = app.get(ResourcesService);
+    switch (action) {
+      case 'create': {
+        const { resource, registrationSecret } = await resources.create(await validated(CreateResourceServerDto, resourceInput(flags)));
+        return { ...toResourceServerView(resource), registration_secret: registrationSecret };
+      }
+      case 'list':
+        return (await resources.list()).map(toResourceServerView);
+      case 'get':
+        return toResourceServerView(await resources.get(need(id, 'ID')));
+      case 'update':
+        return toResourceServerView(await resources.update(need(id, 'ID'), await validated(UpdateResourceServerDto, resourceInput(flags))));
+      case 'delete':
+        await resources.delete(need(id, 'ID'));
+        return { deleted: id };
+      case 'rotate-secret': {
+        const { resource, registrationSecret } = await resources.rotateSecret(need(id, 'ID'));
+        return { ...toResourceServerView(resource), registration_secret: registrationSecret };
+      }
+    }
+  }
+  if (group === 'clients') {
+    const clients = app.get(ClientsService);
+    switch (action) {
+      case 'create':
+        return { ...clients.view(await clients.register(clientInput(flags), 'static')), kind: 'static' };
+      case 'list':
+        return (await clients.list()).map((client) => ({ ...clients.view(client), kind: client.kind }));
+      case 'delete':
+        await clients.delete(need(id, 'CLIENT_ID'), 'admin.client_deleted');
+        return { deleted: id };
+    }
+  }
+  if (group === 'keys') {
+    const keys = app.get(KeyService);
+    if (action === 'rotate') return keys.rotate();
+    if (action === 'list') return keys.jwks();
+  }
+  if (group === 'migrate') {
+    const dataSource = app.get(DataSource);
+    if (action === 'status') return { pending: await pendingMigrations(dataSource, MIGRATIONS) };
+    if (action === 'down') return { reverted: await revertLastMigration(dataSource, MIGRATIONS) };
+  }
+  throw new UsageError(`unknown command: ${[group, action].filter(Boolean).join(' ')}`);
+}
+
+/** Runs the admin API's own validation, so the CLI accepts exactly what POST/PATCH /admin/resources accept. */
+async function validated<T extends object>(type: Type<T>, input: Record<string, unknown>): Promise<T> {
+  return (await strictValidationPipe.transform(input, { type: 'body', metatype: type })) as T;
+}
+
+function resourceInput(flags: Flags): Record<string, unknown> {
+  const input: Record<string, unknown> = {};
+  const list = (value: string | undefined) => (value === undefined ? undefined : value.split(/[\s,]+/).filter(Boolean));
+  const int = (value: string | undefined) => (value === undefined ? undefined : /^\d+$/.test(value) ? Number(value) : value);
+  if (flags.name !== undefined) input.name = flags.name;
+  if (flags.resource !== undefined) input.resource = flags.resource;
+  if (flags.scopes !== undefined) input.scopes = list(flags.scopes);
+  if (flags['default-scopes'] !== undefined) input.default_scopes = list(flags['default-scopes']);
+  if (flags['access-token-ttl'] !== undefined) input.access_token_ttl = int(flags['access-token-ttl']);
+  if (flags['refresh-token-ttl'] !== undefined) input.refresh_token_ttl = int(flags['refresh-token-ttl']);
+  if (flags['logo-uri'] || flags['policy-uri'] || flags['tos-uri']) {
+    input.branding = Object.fromEntries(
+      Object.entries({ logo_uri: flags['logo-uri'], policy_uri: flags['policy-uri'], tos_uri: flags['tos-uri'] }).filter(([, v]) => v !== undefined),
+    );
+  }
+  if (flags.default !== undefined) input.is_default = flags.default;
+  return input;
+}
+
+function clientInput(flags: Flags): Record<string, unknown> {
+  if (flags.metadata !== undefined) {
+    try {
+      const parsed: unknown = JSON.parse(flags.metadata);
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      return parsed as Record<string, unknown>;
+    } catch {
+      throw new UsageError('--metadata must be a JSON object of RFC 7591 client metadata');
+    }
+  }
+  const input: Record<string, unknown> = { redirect_uris: flags['redirect-uri'] ?? [] };
+  if (flags.name !== undefined) input.client_name = flags.name;
+  if (flags['auth-method'] !== undefined) input.token_endpoint_auth_method = flags['auth-method'];
+  if (flags['grant-types'] !== undefined) input.grant_types = flags['grant-types'].split(',').filter(Boolean);
+  if (flags.scope !== undefined) input.scope = flags.scope;
+  return input;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78);
+    }
+    if (error instanceof OAuthError) {
+      process.stderr.write(JSON.stringify({ error: error.code, error_description: error.description }) + '\n');
+      process.exit(1);
+    }
+    process.stderr.write(`${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,81 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCli, startServerProcess, exitOf } from '../support/processes.js';
+import { freePort } from '../support/net.js';
+
+describe('CLI and the start command on the embedded database', () => {
+  let dataDir: string;
+  let env: Record<string, string>;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-cli-'));
+    env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+  });
+  after(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('administers resources, clients and keys without ADMIN_TOKEN, printing JSON', async () => {
+    const created = await runCli(['resources', 'create', '--name', 'Docs MCP', '--resource', 'https://mcp.example.com/mcp', '--scopes', 'docs:read,docs:write', '--default-scopes', 'docs:read'], env);
+    assert.equal(created.code, 0, created.stderr);
+    const resource = JSON.parse(created.stdout) as { id: string; resource: string; default_scopes: string[]; registration_secret: string };
+    assert.equal(resource.resource, 'https://mcp.example.com/mcp');
+    assert.deepEqual(resource.default_scopes, ['docs:read']);
+    assert.match(resource.registration_secret, /^gh_rs_/);
+
+    const listed = await runCli(['resources', 'list'], env);
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ id: string }>).map((r) => r.id), [resource.id]);
+
+    const updated = await runCli(['resources', 'update', resource.id, '--access-token-ttl', '900'], env);
+    assert.equal((JSON.parse(updated.stdout) as { access_token_ttl: number }).access_token_ttl, 900);
+
+    const invalid = await runCli(['resources', 'create', '--name', 'Bad', '--resource', 'http://example.com/mcp', '--scopes', 'a'], env);
+    assert.equal(invalid.code, 1);
+    assert.equal((JSON.parse(invalid.stderr.trim().split('\n').pop()!) as { error: string }).error, 'invalid_request');
+
+    const usage = await runCli(['resources', 'frobnicate'], env);
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /unknown command/);
+
+    const client = await runCli(['clients', 'create', '--redirect-uri', 'http://127.0.0.1/cb', '--name', 'Desktop', '--auth-method', 'none', '--grant-types', 'authorization_code,refresh_token'], env);
+    assert.equal(client.code, 0, client.stderr);
+    assert.equal((JSON.parse(client.stdout) as { kind: string }).kind, 'static');
+
+    const before = JSON.parse((await runCli(['keys', 'list'], env)).stdout) as { keys: Array<{ kid: string }> };
+    const rotation = JSON.parse((await runCli(['keys', 'rotate'], env)).stdout) as { retired: string; active: string; next: string };
+    const afterRotation = JSON.parse((await runCli(['keys', 'list'], env)).stdout) as { keys: Array<{ kid: string }> };
+    assert.equal(before.keys.length, 2, 'active and next are published from the start');
+    assert.ok(before.keys.some((k) => k.kid === rotation.active), 'the key that now signs was already published');
+    assert.deepEqual(afterRotation.keys.map((k) => k.kid).sort(), [rotation.retired, rotation.active, rotation.next].sort(), 'the retired key stays published');
+  });
+
+  it('starts the server with the README command line, serves metadata, refuses a second process on the same data, and stops on SIGTERM', async () => {
+    const port = await freePort();
+    const server = await startServerProcess({ ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    try {
+      const metadata = (await (await fetch(`http://localhost:${port}/.well-known/oauth-authorization-server`)).json()) as { issuer: string; scopes_supported: string[] };
+      assert.equal(metadata.issuer, `http://localhost:${port}`);
+      assert.deepEqual(metadata.scopes_supported, ['docs:read', 'docs:write'], 'sees what the CLI wrote');
+      assert.match(server.output(), /GITHUB_CLIENT_ID/, 'says plainly that GitHub sign-in needs configuring');
+
+      const blocked = await runCli(['resources', 'list'], env);
+      assert.equal(blocked.code, 1);
+      assert.match(blocked.stderr, /in use by process \d+/);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    assert.equal(await exitOf(server.child), 0);
+    await assert.rejects(stat(join(dataDir, 'pglite', 'gatehouse.lock')), 'the lock is released on shutdown');
+  });
+});
+
+describe('configuration errors', () => {
+  it('stop the process with a message naming the variable', async () => {
+    const result = await runCli(['resources', 'list'], { ISSUER: 'http://example.com', DATA_DIR: join(tmpdir(), 'never-created') });
+    assert.equal(result.code, 78);
+    assert.match(result.stderr, /ISSUER/);
+  });
+});
