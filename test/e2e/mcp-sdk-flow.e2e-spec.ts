@@ -4,7 +4,7 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { Browser } from '../support/browser.js';
-import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
+import { createResource, MemoryLogger, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import { FakeResourceServer } from '../support/resource-server.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
@@ -14,10 +14,11 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
     let github: FakeGithub;
     let gatehouse: RunningGatehouse;
     let mcp: FakeResourceServer;
+    const logs = new MemoryLogger();
 
     before(async () => {
       github = await new FakeGithub().start();
-      gatehouse = await startGatehouse({ database, github });
+      gatehouse = await startGatehouse({ database, github, logger: logs });
       mcp = await new FakeResourceServer(gatehouse.url, ['tools:read', 'tools:execute']).start();
       await createResource(gatehouse, { resource: mcp.resource, scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] });
     });
@@ -79,6 +80,15 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const refreshed = await jwtVerify(second.access_token, jwks, { issuer: gatehouse.url, audience: mcp.resource, typ: 'at+jwt' });
       assert.equal(refreshed.payload.sub, payload.sub);
       assert.equal(refreshed.payload.grant_id, payload.grant_id);
+
+      // Nothing secret reaches a log line: not the tokens, the code, nor the registration access token.
+      const secrets = [first.access_token, first.refresh_token, second.access_token, second.refresh_token, code];
+      const registrationToken = (provider.client as { registration_access_token?: string }).registration_access_token;
+      if (registrationToken) secrets.push(registrationToken);
+      assert.ok(logs.lines.length > 0, 'the request log was captured');
+      for (const secret of secrets) {
+        assert.ok(secret && !logs.lines.some((line) => line.includes(secret)), 'a secret value appeared in the logs');
+      }
     });
   });
 }
