@@ -138,6 +138,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (issuerUrl.search || issuerUrl.hash || issuerUrl.username || issuerUrl.password) {
     throw new ConfigError('ISSUER', 'must not carry a query, a fragment or credentials (RFC 8414 §2)');
   }
+  if (issuerUrl.pathname !== '/') {
+    // Every route, including /.well-known/*, is served at the root; an issuer with a path would advertise URLs
+    // that only work behind a path-stripping proxy, and RFC 8414's path-inserted metadata URL would 404.
+    throw new ConfigError('ISSUER', 'must be an origin without a path (e.g. https://auth.example.com)');
+  }
 
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const database: DatabaseConfig = vars.DATABASE_URL

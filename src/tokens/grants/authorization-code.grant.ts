@@ -47,6 +47,9 @@ export class AuthorizationCodeGrant implements GrantHandler {
       const stored = await this.codes.consume(tx, codeHash);
       if (!stored) {
         const known = await this.codes.findByHash(tx, codeHash);
+        // Another client's code is refused without revoking anything (as node-oidc-provider): otherwise anyone who
+        // registers a client could revoke someone else's grant with a leaked, already-used code.
+        if (known && known.clientId !== client.id) throw new InvalidGrant('authorization code was issued to another client');
         if (known?.consumedAt) return { replayedGrant: known.grantId, userId: known.userId };
         throw new InvalidGrant(known && !known.consumedAt ? 'authorization code has expired' : 'authorization code is invalid');
       }

@@ -43,7 +43,12 @@ export class RefreshTokenGrant implements GrantHandler {
       const current = await this.refreshTokens.rotate(tx, tokenHash);
       if (!current) {
         const known = await this.refreshTokens.findByHash(tx, tokenHash);
-        if (known?.rotatedAt) return { reusedGrant: known.grantId };
+        if (known?.rotatedAt) {
+          // Only the client the token belongs to can trigger reuse detection; see the authorization_code grant.
+          const owner = await this.grants.findById(known.grantId, tx);
+          if (owner && owner.clientId !== client.id) throw new InvalidGrant('refresh token was issued to another client');
+          return { reusedGrant: known.grantId };
+        }
         throw new InvalidGrant(known ? 'refresh token has expired' : 'refresh token is invalid');
       }
       const grant = await this.grants.findById(current.grantId, tx);
