@@ -1,6 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { InvalidRequest, OAuthError, RequestTooLarge } from './oauth-errors.js';
 import { requestIdOf, sendOAuthError } from './http.js';
+import { isStorableText } from './validation.js';
 
 /** A parsed form or JSON body. Form values are strings; duplicates are rejected (RFC 6749 §3.1). */
 export type ParsedBody = Record<string, unknown>;
@@ -79,13 +80,28 @@ function parseJson(text: string): ParsedBody {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw new InvalidRequest('request body must be a JSON object');
   }
+  assertStorableJson(value);
   return value as ParsedBody;
+}
+
+/** Every key and string in the document must be storable text (no NUL, no lone surrogate). Iterative: depth is unbounded. */
+function assertStorableJson(root: object): void {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === 'string') {
+      if (!isStorableText(value)) throw new InvalidRequest('request body contains a NUL character or an unpaired surrogate');
+    } else if (typeof value === 'object' && value !== null) {
+      for (const [key, item] of Object.entries(value)) pending.push(key, item);
+    }
+  }
 }
 
 export function parseForm(text: string): ParsedBody {
   const out: ParsedBody = Object.create(null) as ParsedBody;
   for (const [key, value] of new URLSearchParams(text)) {
     if (key in out) throw new InvalidRequest(`parameter '${key}' is included more than once`);
+    if (!isStorableText(key) || !isStorableText(value)) throw new InvalidRequest('request body contains a NUL character');
     out[key] = value;
   }
   return out;

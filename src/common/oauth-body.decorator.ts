@@ -4,6 +4,7 @@ import type { Observable } from 'rxjs';
 import { noStore } from './http.js';
 import { InvalidRequest } from './oauth-errors.js';
 import { isContentType, type ParsedBody } from './body-parser.js';
+import { isStorableText } from './validation.js';
 
 const MEDIA_TYPES = {
   form: ['application/x-www-form-urlencoded'],
@@ -41,6 +42,7 @@ export function stringParam(params: ParsedBody | Record<string, unknown>, name: 
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new InvalidRequest(`parameter '${name}' must be given once, as a string`);
   if (value.length > maxLength) throw new InvalidRequest(`parameter '${name}' is longer than ${maxLength} characters`);
+  if (!isStorableText(value)) throw new InvalidRequest(`parameter '${name}' contains a NUL character`);
   return value;
 }
 

@@ -32,6 +32,17 @@ export const strictValidationPipe = new StrictValidationPipe({
   exceptionFactory: (errors) => new InvalidRequest(describeValidationErrors(errors)),
 });
 
+/** A NUL, or a UTF-16 surrogate without its pair: text PostgreSQL cannot store (in `text` or `jsonb`). */
+const UNSTORABLE_TEXT = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Whether a string can be stored at all. Input that fails this is the client's error (invalid_request), and no
+ * stored value (client id, code, state…) can equal it; passed to the database it would be a 500.
+ */
+export function isStorableText(value: string): boolean {
+  return !UNSTORABLE_TEXT.test(value);
+}
+
 /** RFC 6749 §3.3 scope-token: printable ASCII except space, `"` and `\`. */
 export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 

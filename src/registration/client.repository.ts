@@ -1,13 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { isStorableText } from '../common/validation.js';
 import { ClientEntity } from './client.entity.js';
 
 @Injectable()
 export class ClientRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  findById(id: string, tx: Tx = this.dataSource.manager): Promise<ClientEntity | null> {
+  /** Ids come from requests (query, body, Basic header, path); one the database cannot hold names no client. */
+  async findById(id: string, tx: Tx = this.dataSource.manager): Promise<ClientEntity | null> {
+    if (!isStorableText(id)) return null;
     return tx.findOne(ClientEntity, { where: { id } });
   }
 
@@ -25,6 +28,7 @@ export class ClientRepository {
   }
 
   async delete(tx: Tx, id: string): Promise<boolean> {
+    if (!isStorableText(id)) return false;
     const result = await tx.delete(ClientEntity, { id });
     return (result.affected ?? 0) > 0;
   }
