@@ -36,7 +36,8 @@ export function encrypt(key: Buffer, plaintext: string, context: string): string
 export function decrypt(key: Buffer, sealed: string, context: string): string {
   const [iv, body, tag] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
   if (!iv || !body || !tag) throw new Error('malformed sealed value');
-  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  // Pin the tag to the full 16 bytes encrypt() writes: GCM would otherwise accept a truncated tag (down to 4 bytes).
+  const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
   decipher.setAAD(Buffer.from(context, 'utf8'));
   decipher.setAuthTag(tag);
   return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');

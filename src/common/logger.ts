@@ -7,7 +7,9 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 const SENSITIVE_KEY = /token|secret|password|authorization|cookie|code|verifier|assertion|key/i;
 
 export function redact(value: unknown, depth = 0): unknown {
-  if (depth > 5 || value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object') return value;
+  // Past the depth limit nothing is inspected, so nothing is shown: returning the object as-is would leak its secrets.
+  if (depth > 5) return '[truncated]';
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) {

@@ -52,11 +52,16 @@ export async function revertLastMigration(
 ): Promise<string | null> {
   return dataSource.transaction(async (tx) => {
     await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    const rows = (await tx.query('SELECT name FROM gatehouse_migrations ORDER BY applied_at DESC, name DESC LIMIT 1')) as Array<{ name: string }>;
-    const last = rows[0]?.name;
-    if (!last) return null;
-    const Migration = migrations.find((candidate) => (new candidate().name ?? candidate.name) === last);
-    if (!Migration) throw new Error(`migration ${last} is applied but not known to this build`);
+    // The newest run's migrations share one applied_at (one transaction); within it they were applied in build order.
+    const rows = (await tx.query(
+      'SELECT name FROM gatehouse_migrations WHERE applied_at = (SELECT max(applied_at) FROM gatehouse_migrations)',
+    )) as Array<{ name: string }>;
+    if (rows.length === 0) return null;
+    const order = migrations.map((candidate) => new candidate().name ?? candidate.name);
+    const unknown = rows.find((row) => !order.includes(row.name));
+    if (unknown) throw new Error(`migration ${unknown.name} is applied but not known to this build`);
+    const last = rows.map((row) => row.name).sort((a, b) => order.indexOf(b) - order.indexOf(a))[0]!;
+    const Migration = migrations[order.indexOf(last)]!;
     await new Migration().down(tx.queryRunner!);
     await tx.query('DELETE FROM gatehouse_migrations WHERE name = $1', [last]);
     return last;
@@ -68,9 +73,9 @@ export async function pendingMigrations(
   dataSource: DataSource,
   migrations: ReadonlyArray<new () => MigrationInterface>,
 ): Promise<string[]> {
-  const rows = (await dataSource.query(
-    `SELECT name FROM gatehouse_migrations`,
-  )) as Array<{ name: string }>;
+  // A database that was never migrated has no bookkeeping table yet: everything is pending.
+  const [table] = (await dataSource.query(`SELECT to_regclass('gatehouse_migrations') IS NOT NULL AS present`)) as Array<{ present: boolean }>;
+  const rows = table?.present ? ((await dataSource.query(`SELECT name FROM gatehouse_migrations`)) as Array<{ name: string }>) : [];
   const done = new Set(rows.map((row) => row.name));
   return migrations.map((Migration) => new Migration().name ?? Migration.name).filter((name) => !done.has(name));
 }

@@ -20,7 +20,8 @@ const SECRET_PREFIX = 'gh_rs_';
  */
 export function canonicalResource(value: string): string | null {
   const url = parseUrl(value);
-  if (!url || url.hash) return null;
+  // url.hash is '' for an empty fragment (`https://x/#`), which is still a fragment, and would stay in href.
+  if (!url || url.href.includes('#')) return null;
   return url.href;
 }
 

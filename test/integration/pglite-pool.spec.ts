@@ -1,0 +1,151 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { UserEntity } from '../../src/authorization/user.entity.js';
+import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
+import { insertUser } from '../factories/rows.js';
+
+/** Gives every other pending piece of work a chance to run: where statements could interleave, they would. */
+const yieldToOthers = () => sleep(5);
+
+for (const kind of DATABASE_KINDS) {
+  describe(`transactions on the ${kind} data source`, { skip: skipUnless(kind) }, () => {
+    let db: TestDatabase;
+
+    before(async () => {
+      db = await openTestDatabase(kind);
+    });
+    after(async () => {
+      await db?.close();
+    });
+
+    async function namesLike(prefix: string): Promise<string[]> {
+      const rows = (await db.dataSource.query('SELECT display_name FROM users WHERE display_name LIKE $1 ORDER BY display_name', [`${prefix}%`])) as Array<{ display_name: string }>;
+      return rows.map((row) => row.display_name);
+    }
+
+    for (const throwerFirst of [true, false]) {
+      it(`keeps concurrent transactions apart: only the thrower's rows roll back (${throwerFirst ? 'thrower' : 'committer'} starts first)`, async () => {
+        const tag = randomBytes(6).toString('hex');
+        const failure = new Error('rolled back on purpose');
+        const thrower = () =>
+          db.dataSource.transaction(async (tx) => {
+            await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-rollback-1`]);
+            await yieldToOthers();
+            await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-rollback-2`]);
+            await yieldToOthers();
+            throw failure;
+          });
+        const committer = () =>
+          db.dataSource.transaction(async (tx) => {
+            await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-commit-1`]);
+            await yieldToOthers();
+            await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-commit-2`]);
+            await yieldToOthers();
+            return 'committed';
+          });
+        const [a, b] = throwerFirst ? await Promise.allSettled([thrower(), committer()]) : (await Promise.allSettled([committer(), thrower()])).reverse();
+        assert.deepEqual(a, { status: 'rejected', reason: failure });
+        assert.deepEqual(b, { status: 'fulfilled', value: 'committed' });
+        assert.deepEqual(await namesLike(tag), [`${tag}-commit-1`, `${tag}-commit-2`]);
+      });
+    }
+
+    it('never shows a transaction’s uncommitted rows to a query outside it', async () => {
+      const tag = randomBytes(6).toString('hex');
+      let outside: Promise<Array<{ n: number }>> | undefined;
+      await assert.rejects(
+        db.dataSource.transaction(async (tx) => {
+          await tx.query('INSERT INTO users (display_name) VALUES ($1)', [tag]);
+          outside = db.dataSource.query('SELECT count(*)::int AS n FROM users WHERE display_name = $1', [tag]) as Promise<Array<{ n: number }>>;
+          await yieldToOthers();
+          throw new Error('roll back');
+        }),
+        /roll back/,
+      );
+      assert.ok(outside);
+      assert.deepEqual(await outside, [{ n: 0 }]);
+    });
+
+    it('releases the session after a failed statement, and rolls that transaction back', async () => {
+      const tag = randomBytes(6).toString('hex');
+      await assert.rejects(
+        db.dataSource.transaction(async (tx) => {
+          await tx.query('INSERT INTO users (display_name) VALUES ($1)', [tag]);
+          await tx.query('SELECT * FROM no_such_table');
+        }),
+        /no_such_table/,
+      );
+      assert.deepEqual(await namesLike(tag), []);
+      await db.dataSource.transaction(async (tx) => {
+        await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-after`]);
+      });
+      assert.deepEqual(await namesLike(tag), [`${tag}-after`]);
+    });
+
+    it('runs many concurrent transactions to completion, each committing its own row', async () => {
+      const tag = randomBytes(6).toString('hex');
+      const count = 25;
+      await Promise.all(
+        Array.from({ length: count }, (_, i) =>
+          db.dataSource.transaction(async (tx) => {
+            await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-${String(i).padStart(2, '0')}`]);
+            await yieldToOthers();
+          }),
+        ),
+      );
+      assert.equal((await namesLike(tag)).length, count);
+    });
+
+    it('returns the updated row from UPDATE … RETURNING through the query builder', async () => {
+      const id = await insertUser(db.dataSource, 'before');
+      const renamed = `after-${randomBytes(4).toString('hex')}`;
+      const result = await db.dataSource
+        .createQueryBuilder()
+        .update(UserEntity)
+        .set({ displayName: renamed })
+        .where('id = :id', { id })
+        .returning('*')
+        .execute();
+      assert.equal(result.affected, 1);
+      const rows = result.raw as Array<Record<string, unknown>>;
+      assert.equal(rows.length, 1);
+      assert.equal(rows[0]?.id, id);
+      assert.equal(rows[0]?.display_name, renamed);
+      assert.ok(rows[0]?.created_at, 'every column comes back');
+    });
+
+    it('returns the row from UPDATE … RETURNING inside a transaction, by property names too', async () => {
+      const id = await insertUser(db.dataSource, 'before');
+      const raw = await db.dataSource.transaction(async (tx) => {
+        const result = await tx.createQueryBuilder().update(UserEntity).set({ displayName: 'in-tx' }).where('id = :id', { id }).returning(['id', 'displayName']).execute();
+        return result.raw as Array<Record<string, unknown>>;
+      });
+      assert.deepEqual(raw, [{ id, display_name: 'in-tx' }]);
+    });
+
+    it('returns no rows and affected 0 when UPDATE … RETURNING matches nothing', async () => {
+      const result = await db.dataSource
+        .createQueryBuilder()
+        .update(UserEntity)
+        .set({ displayName: 'nobody' })
+        .where('id = :id', { id: '00000000-0000-4000-8000-000000000000' })
+        .returning('*')
+        .execute();
+      assert.deepEqual(result.raw, []);
+      assert.equal(result.affected, 0);
+    });
+
+    it('counts affected rows of UPDATE and DELETE without RETURNING', async () => {
+      const tag = randomBytes(6).toString('hex');
+      await insertUser(db.dataSource, `${tag}-a`);
+      await insertUser(db.dataSource, `${tag}-b`);
+      const updated = await db.dataSource.createQueryBuilder().update(UserEntity).set({ displayName: () => `display_name || '-x'` }).where('display_name LIKE :p', { p: `${tag}%` }).execute();
+      assert.equal(updated.affected, 2);
+      const deleted = await db.dataSource.createQueryBuilder().delete().from(UserEntity).where('display_name LIKE :p', { p: `${tag}%` }).execute();
+      assert.equal(deleted.affected, 2);
+      assert.deepEqual(await namesLike(tag), []);
+    });
+  });
+}

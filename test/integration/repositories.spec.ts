@@ -1,0 +1,194 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { randomToken, sha256 } from '../../src/common/crypto.js';
+import type { Tx } from '../../src/database/data-source.js';
+import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
+import { AuthorizationCodeEntity } from '../../src/authorization/authorization-code.entity.js';
+import { RefreshTokenRepository } from '../../src/tokens/grant.repository.js';
+import { DATABASE_KINDS, barrier, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
+import { insertParties, type Parties } from '../factories/rows.js';
+
+const N = 10;
+
+for (const kind of DATABASE_KINDS) {
+  describe(`single-use rows under concurrency (${kind})`, { skip: skipUnless(kind) }, () => {
+    let db: TestDatabase;
+    let parties: Parties;
+    /** PostgreSQL only: a separate session that watches the others wait for row locks. */
+    let watcher: pg.Client | undefined;
+    const refreshTokens = new RefreshTokenRepository();
+    const codes = new AuthorizationCodeRepository();
+
+    before(async () => {
+      db = await openTestDatabase(kind);
+      parties = await insertParties(db.dataSource);
+      if (db.config.kind === 'postgres') {
+        watcher = new pg.Client({ connectionString: db.config.url });
+        await watcher.connect();
+      }
+    });
+    after(async () => {
+      await watcher?.end();
+      await db?.close();
+    });
+
+    /** Sessions of this database blocked on a lock right now. */
+    async function lockWaiters(): Promise<number> {
+      const result = await watcher!.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      return result.rows[0]?.n ?? 0;
+    }
+
+    /**
+     * Runs `work` in N transactions at once. On PostgreSQL every transaction is open before any of them acts, and
+     * one that gets a row keeps its transaction open until each of the others is either blocked on a lock or has
+     * finished its work: with a correct implementation they are all blocked on the winner's row lock and decide
+     * after it commits; with a racy one (read, then write) later "winners" follow and are counted.
+     * PGlite has one session, so there the transactions run one after another.
+     */
+    async function race<T>(work: (tx: Tx) => Promise<T | null>): Promise<Array<T | null>> {
+      if (kind === 'pglite') return Promise.all(Array.from({ length: N }, () => db.dataSource.transaction(work)));
+      const arrive = barrier(N);
+      let finished = 0;
+      return Promise.all(
+        Array.from({ length: N }, () =>
+          db.dataSource.transaction(async (tx) => {
+            await arrive();
+            const result = await work(tx);
+            finished++;
+            if (result !== null) {
+              for (let polls = 0; (await lockWaiters()) + finished - 1 < N - 1; polls++) {
+                if (polls > 1000) throw new Error(`of the other ${N - 1} transactions, ${finished - 1} finished and the rest never blocked on a lock`);
+                await sleep(10);
+              }
+            }
+            return result;
+          }),
+        ),
+      );
+    }
+
+    async function refreshToken(expires: 'live' | 'expired'): Promise<string> {
+      const tokenHash = sha256(`gh_rt_${randomToken()}`);
+      await refreshTokens.insert(db.dataSource.manager, { tokenHash, grantId: parties.grantId, parentHash: null, expiresAt: new Date() });
+      const interval = expires === 'live' ? '1 hour' : '-1 minute';
+      await db.dataSource.query(`UPDATE refresh_tokens SET expires_at = now() + $2::interval WHERE token_hash = $1`, [tokenHash, interval]);
+      return tokenHash;
+    }
+
+    async function authorizationCode(expires: 'live' | 'expired'): Promise<{ codeHash: string; codeChallenge: string }> {
+      const codeHash = sha256(randomToken());
+      const codeChallenge = createHash('sha256').update(randomToken(48)).digest('base64url');
+      await codes.insert(db.dataSource.manager, {
+        codeHash,
+        clientId: parties.clientId,
+        userId: parties.userId,
+        resourceId: parties.resourceId,
+        scopes: ['tools:read', 'tools:execute'],
+        redirectUri: 'http://127.0.0.1:49152/callback',
+        codeChallenge,
+        expiresAt: new Date(),
+      });
+      const interval = expires === 'live' ? '1 minute' : '-1 second';
+      await db.dataSource.query(`UPDATE authorization_codes SET expires_at = now() + $2::interval WHERE code_hash = $1`, [codeHash, interval]);
+      return { codeHash, codeChallenge };
+    }
+
+    describe('RefreshTokenRepository.rotate', () => {
+      it(`gives a refresh token to exactly one of ${N} concurrent rotations`, async () => {
+        const tokenHash = await refreshToken('live');
+        const results = await race((tx) => refreshTokens.rotate(tx, tokenHash));
+        const winners = results.filter((result) => result !== null);
+        assert.equal(winners.length, 1, `${winners.length} rotations succeeded`);
+        assert.equal(winners[0]?.tokenHash, tokenHash);
+        assert.equal(winners[0]?.grantId, parties.grantId);
+        const stored = await refreshTokens.findByHash(db.dataSource.manager, tokenHash);
+        assert.ok(stored?.rotatedAt instanceof Date);
+      });
+
+      it('does not rotate a token twice', async () => {
+        const tokenHash = await refreshToken('live');
+        assert.ok(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)));
+        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)), null);
+      });
+
+      it('leaves an expired token untouched', async () => {
+        const tokenHash = await refreshToken('expired');
+        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)), null);
+        const stored = await refreshTokens.findByHash(db.dataSource.manager, tokenHash);
+        assert.ok(stored, 'the row is still there');
+        assert.equal(stored.rotatedAt, null);
+      });
+
+      it('rotates nothing for an unknown token', async () => {
+        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, sha256(randomToken()))), null);
+      });
+
+      it('undoes a rotation whose transaction rolls back', async () => {
+        const tokenHash = await refreshToken('live');
+        await assert.rejects(
+          db.dataSource.transaction(async (tx) => {
+            assert.ok(await refreshTokens.rotate(tx, tokenHash));
+            throw new Error('a later check failed');
+          }),
+          /a later check failed/,
+        );
+        assert.equal((await refreshTokens.findByHash(db.dataSource.manager, tokenHash))?.rotatedAt, null);
+        assert.ok(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)));
+      });
+    });
+
+    describe('AuthorizationCodeRepository.consume', () => {
+      it(`gives a code to exactly one of ${N} concurrent exchanges, with every field`, async () => {
+        const { codeHash, codeChallenge } = await authorizationCode('live');
+        const results = await race((tx) => codes.consume(tx, codeHash));
+        const winners = results.filter((result) => result !== null);
+        assert.equal(winners.length, 1, `${winners.length} exchanges succeeded`);
+        const code = winners[0]!;
+        assert.ok(code instanceof AuthorizationCodeEntity);
+        assert.equal(code.codeHash, codeHash);
+        assert.equal(code.clientId, parties.clientId);
+        assert.equal(code.userId, parties.userId);
+        assert.equal(code.resourceId, parties.resourceId);
+        assert.deepEqual(code.scopes, ['tools:read', 'tools:execute']);
+        assert.equal(code.redirectUri, 'http://127.0.0.1:49152/callback');
+        assert.equal(code.codeChallenge, codeChallenge);
+        assert.equal(code.grantId, null);
+        assert.ok(code.consumedAt instanceof Date && !Number.isNaN(code.consumedAt.getTime()));
+        assert.ok(code.expiresAt.getTime() > code.createdAt.getTime());
+      });
+
+      it('does not consume a code twice', async () => {
+        const { codeHash } = await authorizationCode('live');
+        assert.ok(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)));
+        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), null);
+      });
+
+      it('leaves an expired code untouched', async () => {
+        const { codeHash } = await authorizationCode('expired');
+        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), null);
+        const stored = await db.dataSource.transaction((tx) => codes.findByHash(tx, codeHash));
+        assert.ok(stored, 'the row is still there');
+        assert.equal(stored.consumedAt, null);
+      });
+
+      it('consumes nothing for an unknown code', async () => {
+        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, sha256(randomBytes(32).toString('base64url')))), null);
+      });
+
+      it('undoes a consumption whose transaction rolls back', async () => {
+        const { codeHash } = await authorizationCode('live');
+        await assert.rejects(
+          db.dataSource.transaction(async (tx) => {
+            assert.ok(await codes.consume(tx, codeHash));
+            throw new Error('PKCE verification failed');
+          }),
+          /PKCE/,
+        );
+        assert.ok(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), 'the code can still be exchanged');
+      });
+    });
+  });
+}
