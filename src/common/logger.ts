@@ -47,6 +47,7 @@ export class JsonLogger implements LoggerService {
     const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
     const fields = typeof message === 'object' && message !== null ? (redact(message) as Record<string, unknown>) : { msg: String(message) };
     const extra = rest.filter((item) => item !== undefined).map((item) => (item instanceof Error ? item.stack : redact(item)));
-    this.write(JSON.stringify({ time: new Date().toISOString(), level, context, ...fields, ...(extra.length ? { extra } : {}) }));
+    // time, level and context are written last so that no message field can overwrite them.
+    this.write(JSON.stringify({ ...fields, ...(extra.length ? { extra } : {}), time: new Date().toISOString(), level, context }));
   }
 }

@@ -50,7 +50,7 @@ export const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 export function isWebUrl(value: unknown, { allowLoopbackHttp = true } = {}): boolean {
   if (typeof value !== 'string' || value.length > 2000) return false;
   const url = parseUrl(value);
-  if (!url || url.hash || url.username || url.password) return false;
+  if (!url || value.includes('#') || url.username || url.password) return false;
   if (url.protocol === 'https:') return true;
   return allowLoopbackHttp && url.protocol === 'http:' && isLoopbackHost(url.hostname);
 }

@@ -1,5 +1,6 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 
 /**
  * PGlite is one process's database: two processes opening the same folder would corrupt it. The first process
@@ -9,13 +10,16 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
   const file = join(dir, 'gatehouse.lock');
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(file, String(process.pid), { flag: 'wx', mode: 0o600 });
+      // The pid tells other processes who holds the folder; the token makes sure unlock removes only our own lock.
+      const content = `${process.pid} ${randomBytes(12).toString('hex')}`;
+      await writeFile(file, content, { flag: 'wx', mode: 0o600 });
       return async () => {
-        await rm(file, { force: true });
+        const current = await readFile(file, 'utf8').catch(() => null);
+        if (current === content) await rm(file, { force: true });
       };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim());
+      const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[0]);
       if (holder && holder !== process.pid && isAlive(holder)) {
         throw new Error(
           `the embedded database in ${dir} is in use by process ${holder}; stop that process, or use the admin API while it runs`,

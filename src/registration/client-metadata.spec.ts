@@ -170,7 +170,7 @@ describe('assertRedirectUri', () => {
     }
   });
 
-  it('rejects schemes that execute or read locally, whatever their case', () => {
+  it('rejects schemes that execute, read locally or name another protocol, whatever their case', () => {
     for (const uri of [
       'javascript:alert(1)',
       'JavaScript:alert(document.cookie)',
@@ -180,6 +180,10 @@ describe('assertRedirectUri', () => {
       'blob:https://app.example.com/uuid',
       'about:blank',
       'view-source:https://app.example.com/',
+      'ws://127.0.0.1:8080/cb',
+      'wss://app.example.com/cb',
+      'ftp://app.example.com/cb',
+      'mailto:someone@example.com',
     ]) {
       assertRejects(() => assertRedirectUri(uri), InvalidRedirectUri, uri);
     }

@@ -30,6 +30,8 @@ const MAX_REDIRECT_URIS = 20;
 const MAX_URI_LENGTH = 2000;
 /** Schemes that execute or read locally instead of navigating: never a redirect target. */
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'file:', 'vbscript:', 'blob:', 'about:', 'filesystem:', 'view-source:']);
+/** Schemes that name another protocol rather than an app: never a place to deliver an authorization code. */
+const NON_APP_SCHEMES = new Set(['ws:', 'wss:', 'ftp:', 'sftp:', 'ssh:', 'mailto:', 'tel:', 'sms:', 'news:', 'irc:', 'ldap:', 'gopher:']);
 
 /**
  * Validates registration metadata (RFC 7591 §2, RFC 8252 for native apps) and returns only the fields
@@ -110,7 +112,9 @@ export function assertRedirectUri(value: unknown): void {
   }
   const url = parseUrl(value);
   if (!url) throw new InvalidRedirectUri(`redirect URI is not an absolute URI: ${value}`);
-  if (FORBIDDEN_SCHEMES.has(url.protocol)) throw new InvalidRedirectUri(`redirect URI scheme ${url.protocol} is not allowed`);
+  if (FORBIDDEN_SCHEMES.has(url.protocol) || NON_APP_SCHEMES.has(url.protocol)) {
+    throw new InvalidRedirectUri(`redirect URI scheme ${url.protocol} is not allowed`);
+  }
   if (value.includes('#')) throw new InvalidRedirectUri('redirect URI must not contain a fragment');
   if (url.username || url.password) throw new InvalidRedirectUri('redirect URI must not contain credentials');
   if (url.protocol === 'http:' && !isLoopbackHost(url.hostname)) {

@@ -52,7 +52,7 @@ describe('lockDataDir', () => {
 
   it('writes this process’s pid to gatehouse.lock, readable only by the owner, and unlock removes it', async () => {
     const unlock = await lockDataDir(dir);
-    assert.equal(await readFile(lockFile, 'utf8'), String(process.pid));
+    assert.match(await readFile(lockFile, 'utf8'), new RegExp(`^${process.pid} [0-9a-f]{24}$`));
     assert.equal((await stat(lockFile)).mode & 0o777, 0o600);
     await unlock();
     assert.equal(await exists(lockFile), false);
@@ -79,7 +79,7 @@ describe('lockDataDir', () => {
     await assert.rejects(lockDataDir(dir), /in use/);
     await rm(lockFile); // what the other process's unlock does
     const unlock = await lockDataDir(dir);
-    assert.equal(await readFile(lockFile, 'utf8'), String(process.pid));
+    assert.match(await readFile(lockFile, 'utf8'), new RegExp(`^${process.pid} `));
     await unlock();
   });
 
@@ -87,7 +87,7 @@ describe('lockDataDir', () => {
     const pid = await deadPid();
     await writeFile(lockFile, `${pid}\n`);
     const unlock = await lockDataDir(dir);
-    assert.equal(await readFile(lockFile, 'utf8'), String(process.pid));
+    assert.match(await readFile(lockFile, 'utf8'), new RegExp(`^${process.pid} `));
     await unlock();
     assert.equal(await exists(lockFile), false);
   });
@@ -95,15 +95,25 @@ describe('lockDataDir', () => {
   it('takes over a lock carrying this process’s own pid (left by an earlier run with the same pid, as pid 1 in a container)', async () => {
     await writeFile(lockFile, String(process.pid));
     const unlock = await lockDataDir(dir);
-    assert.equal(await readFile(lockFile, 'utf8'), String(process.pid));
+    assert.match(await readFile(lockFile, 'utf8'), new RegExp(`^${process.pid} `));
     await unlock();
+  });
+
+  it('unlock removes only its own lock, not one taken over since', async () => {
+    const first = await lockDataDir(dir);
+    const second = await lockDataDir(dir); // same pid: takes the folder over
+    const held = await readFile(lockFile, 'utf8');
+    await first();
+    assert.equal(await readFile(lockFile, 'utf8'), held, 'the first holder’s unlock left the second holder’s lock alone');
+    await second();
+    assert.equal(await exists(lockFile), false);
   });
 
   it('takes over an empty or unreadable lock file', async () => {
     for (const content of ['', 'not a pid', '0']) {
       await writeFile(lockFile, content);
       const unlock = await lockDataDir(dir);
-      assert.equal(await readFile(lockFile, 'utf8'), String(process.pid), JSON.stringify(content));
+      assert.match(await readFile(lockFile, 'utf8'), new RegExp(`^${process.pid} `), JSON.stringify(content));
       await unlock();
     }
   });
