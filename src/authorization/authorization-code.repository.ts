@@ -1,11 +1,15 @@
 import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { affected } from '../database/housekeeping.js';
 import { AuthorizationCodeEntity } from './authorization-code.entity.js';
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
 
 @Injectable()
 export class AuthorizationCodeRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
   async insert(tx: Tx, code: NewAuthorizationCode): Promise<void> {
     await tx.insert(AuthorizationCodeEntity, code);
   }
@@ -28,6 +32,18 @@ export class AuthorizationCodeRepository {
 
   findByHash(tx: Tx, codeHash: string): Promise<AuthorizationCodeEntity | null> {
     return tx.findOne(AuthorizationCodeEntity, { where: { codeHash } });
+  }
+
+  /**
+   * Codes are kept long after their 60 s lifetime so that a replay can still be recognised and its grant revoked;
+   * once the refresh tokens they could have led to are long gone, they go. Deletes at most `limit` rows.
+   */
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    const result = await this.dataSource.manager.query(
+      `DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)`,
+      [before, limit],
+    );
+    return affected(result);
   }
 
   async linkGrant(tx: Tx, codeHash: string, grantId: string): Promise<void> {

@@ -3,6 +3,7 @@ import { RegistrationModule } from '../registration/registration.module.js';
 import { ResourcesModule } from '../resources/resources.module.js';
 import { AuthorizationCodeRepository } from './authorization-code.repository.js';
 import { AuthorizationController } from './authorization.controller.js';
+import { AuthorizationHousekeeping } from './authorization-housekeeping.js';
 import { AuthorizationService } from './authorization.service.js';
 import { BrowserSession } from './browser-session.js';
 import { ConsentRepository } from './consent.repository.js';
@@ -15,6 +16,7 @@ import { UserRepository } from './user.repository.js';
   controllers: [AuthorizationController],
   providers: [
     AuthorizationService,
+    AuthorizationHousekeeping,
     BrowserSession,
     GithubLogin,
     GithubStartGuard,
@@ -24,6 +26,6 @@ import { UserRepository } from './user.repository.js';
     AuthorizationCodeRepository,
     UserRepository,
   ],
-  exports: [AuthorizationCodeRepository, UserRepository],
+  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping],
 })
 export class AuthorizationModule {}

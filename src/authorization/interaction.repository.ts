@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { affected } from '../database/housekeeping.js';
 import { InteractionEntity } from './interaction.entity.js';
 
 export type NewInteraction = Omit<InteractionEntity, 'createdAt' | 'completedAt' | 'userId'>;
@@ -32,9 +33,12 @@ export class InteractionRepository {
     return (result.affected ?? 0) === 1;
   }
 
-  /** Housekeeping: interactions are only useful for minutes. */
-  async deleteExpired(before: Date): Promise<number> {
-    const result = await this.dataSource.manager.createQueryBuilder().delete().from(InteractionEntity).where('expires_at < :before', { before }).execute();
-    return result.affected ?? 0;
+  /** Housekeeping: interactions are only useful for minutes. Deletes at most `limit` rows. */
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    const result = await this.dataSource.manager.query(
+      `DELETE FROM interactions WHERE id IN (SELECT id FROM interactions WHERE expires_at < $1 LIMIT $2)`,
+      [before, limit],
+    );
+    return affected(result);
   }
 }

@@ -1,6 +1,8 @@
 import type { LoggerService } from '@nestjs/common';
 import type { LogLevel } from '../config/config.js';
 
+const NEST_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestFactory', 'NestApplication']);
+
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
 /** Field names whose values never reach a log, whatever they hold. */
@@ -26,7 +28,9 @@ export class JsonLogger implements LoggerService {
   ) {}
 
   log(message: unknown, ...rest: unknown[]): void {
-    this.emit('info', message, rest);
+    // Nest's own boot chatter (one line per module and route) is debug detail, not information for operators.
+    const context = rest[rest.length - 1];
+    this.emit(typeof context === 'string' && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.emit('error', message, rest);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
+import { affected } from '../database/housekeeping.js';
 import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
 
 @Injectable()
@@ -32,6 +33,17 @@ export class GrantRepository {
 
 @Injectable()
 export class RefreshTokenRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Expired refresh tokens can neither be used nor meaningfully reused; deletes at most `limit` of them. */
+  async deleteExpired(before: Date, limit: number): Promise<number> {
+    const result = await this.dataSource.manager.query(
+      `DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)`,
+      [before, limit],
+    );
+    return affected(result);
+  }
+
   async insert(tx: Tx, token: Pick<RefreshTokenEntity, 'tokenHash' | 'grantId' | 'parentHash' | 'expiresAt'>): Promise<void> {
     await tx.insert(RefreshTokenEntity, token);
   }

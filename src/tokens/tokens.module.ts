@@ -10,6 +10,7 @@ import { GRANT_HANDLERS } from './grants/grant-handler.js';
 import { RefreshTokenGrant } from './grants/refresh-token.grant.js';
 import { TokenMinter } from './token-minter.js';
 import { TokensController } from './tokens.controller.js';
+import { TokensHousekeeping } from './tokens-housekeeping.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
@@ -17,6 +18,7 @@ import { TokensController } from './tokens.controller.js';
   providers: [
     AccessTokenIssuer,
     TokenMinter,
+    TokensHousekeeping,
     GrantRepository,
     RefreshTokenRepository,
     AuthorizationCodeGrant,

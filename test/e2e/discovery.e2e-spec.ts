@@ -4,23 +4,11 @@ import { createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
+import type { AuthorizationServerMetadata } from '../../src/discovery/discovery.controller.js';
 
 /** RFC 8414 metadata (also at the OIDC discovery path), the JWKS, CORS on the public endpoints, and health checks. */
 
-interface Metadata {
-  issuer: string;
-  authorization_endpoint: string;
-  token_endpoint: string;
-  registration_endpoint: string;
-  jwks_uri: string;
-  scopes_supported: string[];
-  response_types_supported: string[];
-  response_modes_supported: string[];
-  grant_types_supported: string[];
-  token_endpoint_auth_methods_supported: string[];
-  code_challenge_methods_supported: string[];
-  authorization_response_iss_parameter_supported: boolean;
-}
+type Metadata = AuthorizationServerMetadata;
 
 const METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
 /** The members a public EC key may have (RFC 7517 §4, RFC 7518 §6.2.1); the private `d` is not among them. */

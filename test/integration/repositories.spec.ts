@@ -19,11 +19,13 @@ for (const kind of DATABASE_KINDS) {
     let parties: Parties;
     /** PostgreSQL only: a separate session that watches the others wait for row locks. */
     let watcher: pg.Client | undefined;
-    const refreshTokens = new RefreshTokenRepository();
-    const codes = new AuthorizationCodeRepository();
+    let refreshTokens: RefreshTokenRepository;
+    let codes: AuthorizationCodeRepository;
 
     before(async () => {
       db = await openTestDatabase(kind);
+      refreshTokens = new RefreshTokenRepository(db.dataSource);
+      codes = new AuthorizationCodeRepository(db.dataSource);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
         watcher = new pg.Client({ connectionString: db.config.url });
