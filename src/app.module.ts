@@ -11,6 +11,7 @@ import { DiscoveryModule } from './discovery/discovery.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { HealthModule } from './health/health.module.js';
+import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
 
 @Module({})
@@ -28,6 +29,7 @@ export class AppModule {
         DiscoveryModule,
         AuthorizationModule,
         TokensModule,
+        IntrospectionModule,
         HealthModule,
         AdminModule,
       ],

@@ -70,6 +70,18 @@ export const ADMIN_OPENAPI = {
       parameters: [clientIdParam],
       delete: { summary: 'Delete a client and its grants', responses: { '204': { description: 'Deleted' }, ...errors } },
     },
+    '/admin/users/{id}/grants': {
+      parameters: [idParam],
+      get: { summary: "List a user's grants", responses: { '200': { description: 'Grants, oldest first', content: json({ type: 'array', items: { $ref: '#/components/schemas/Grant' } }) }, ...errors } },
+      delete: {
+        summary: "Revoke every live grant of a user (their refresh tokens and access tokens), e.g. on account deactivation",
+        responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
+      },
+    },
+    '/admin/clients/{clientId}/grants': {
+      parameters: [clientIdParam],
+      delete: { summary: 'Revoke every live grant of a client', responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors } },
+    },
     '/admin/openapi.json': {
       get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document' }, ...errors } },
     },
@@ -77,6 +89,19 @@ export const ADMIN_OPENAPI = {
   components: {
     securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN configured on the server' } },
     schemas: {
+      Grant: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          client_id: { type: 'string' },
+          resource_id: { type: 'string', format: 'uuid' },
+          scopes: { type: 'array', items: { type: 'string' } },
+          created_at: { type: 'string', format: 'date-time' },
+          revoked_at: { type: ['string', 'null'], format: 'date-time' },
+          revoked_reason: { type: ['string', 'null'] },
+        },
+      },
+      RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' } } },
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, error_description: { type: 'string' } } },
       ResourceServerInput: { type: 'object', additionalProperties: false, required: ['name', 'resource', 'scopes'], properties: resourceFields },
       ResourceServerPatch: { type: 'object', additionalProperties: false, properties: resourceFields },

@@ -14,6 +14,7 @@ export type AuditEventType =
   | 'authorization_code.replayed'
   | 'token.issued'
   | 'token.refreshed'
+  | 'token.revoked'
   | 'refresh_token.reuse_detected'
   | 'grant.revoked'
   | 'admin.resource_created'
@@ -22,6 +23,7 @@ export type AuditEventType =
   | 'admin.resource_secret_rotated'
   | 'admin.client_created'
   | 'admin.client_deleted'
+  | 'admin.grants_revoked'
   | 'signing_key.rotated';
 
 /** What an event may carry: ids, names, scopes, a jti — never a token, code or secret. */

@@ -25,4 +25,7 @@ export const PUBLIC_CORS_PATHS: readonly string[] = [
   '/register',
   '/register/*path',
   '/token',
+  '/revoke',
+  '/api/oauth/token',
+  '/api/oauth/revoke',
 ];

@@ -9,6 +9,8 @@ import { isStorableText } from './validation.js';
 const MEDIA_TYPES = {
   form: ['application/x-www-form-urlencoded'],
   json: ['application/json'],
+  /** Introspection and revocation: RFC 7662/7009 say form; JSON is accepted too for server-side callers. */
+  formOrJson: ['application/x-www-form-urlencoded', 'application/json'],
 } as const;
 
 /**
@@ -18,7 +20,7 @@ const MEDIA_TYPES = {
 export const OAuthBody = createParamDecorator((kind: keyof typeof MEDIA_TYPES, context: ExecutionContext): ParsedBody => {
   const req = context.switchToHttp().getRequest<Request>();
   if (!isContentType(req, ...MEDIA_TYPES[kind]) || req.body === undefined) {
-    throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES[kind][0]}`);
+    throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES[kind].join(' or ')}`);
   }
   return req.body as ParsedBody;
 });

@@ -62,6 +62,8 @@ export function assertUnreachable(value: never): never {
 export class OAuthError extends Error {
   /** Set on 401s that must carry a challenge (client_secret_basic failures, bearer failures). */
   wwwAuthenticate?: string;
+  /** Where an RFC names a status other than the code's usual one (e.g. a 400 invalid_client for a named client_id). */
+  private statusOverride?: number;
 
   constructor(
     readonly code: OAuthErrorCode,
@@ -72,7 +74,12 @@ export class OAuthError extends Error {
   }
 
   get status(): number {
-    return statusOf(this.code);
+    return this.statusOverride ?? statusOf(this.code);
+  }
+
+  withStatus(status: number): this {
+    this.statusOverride = status;
+    return this;
   }
 
   withChallenge(challenge: string): this {

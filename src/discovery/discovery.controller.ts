@@ -9,12 +9,16 @@ export interface AuthorizationServerMetadata {
   authorization_endpoint: string;
   token_endpoint: string;
   registration_endpoint: string;
+  introspection_endpoint: string;
+  revocation_endpoint: string;
   jwks_uri: string;
   scopes_supported: string[];
   response_types_supported: string[];
   response_modes_supported: string[];
   grant_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
+  introspection_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_methods_supported: string[];
   code_challenge_methods_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
   service_documentation?: string;
@@ -36,12 +40,17 @@ export class DiscoveryController {
       authorization_endpoint: `${issuer}/authorize`,
       token_endpoint: `${issuer}/token`,
       registration_endpoint: `${issuer}/register`,
+      introspection_endpoint: `${issuer}/introspect`,
+      revocation_endpoint: `${issuer}/revoke`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
       scopes_supported: await this.resources.allScopes(),
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: [...GRANT_TYPES],
       token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      // Introspection needs a caller that can prove who it is: no `none`.
+      introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((method) => method !== 'none'),
+      revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
     };

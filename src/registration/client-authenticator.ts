@@ -47,15 +47,7 @@ function presentedCredentials(req: Request, body: ParsedBody): PresentedCredenti
   const bodyId = bodyString(body, 'client_id');
   const bodySecret = bodyString(body, 'client_secret');
   if (header !== undefined) {
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
-    if (!match?.[1]) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
-    const decoded = Buffer.from(match[1], 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon < 0) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
-    // RFC 6749 §2.3.1: id and secret are form-urlencoded before being joined and base64-encoded.
-    const clientId = formDecode(decoded.slice(0, colon));
-    const secret = formDecode(decoded.slice(colon + 1));
-    if (clientId === null || secret === null) throw new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
+    const { id: clientId, secret } = parseBasic(header);
     if (bodySecret !== undefined) throw new InvalidRequest('use exactly one client authentication method, not Basic and client_secret together');
     if (bodyId !== undefined && bodyId !== clientId) throw new InvalidRequest('client_id in the body differs from the Basic credentials');
     return { method: 'client_secret_basic', clientId, secret };
@@ -64,6 +56,22 @@ function presentedCredentials(req: Request, body: ParsedBody): PresentedCredenti
   if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
   return { method: 'none', clientId: bodyId, secret: null };
 }
+
+/** Decodes `Authorization: Basic` credentials; RFC 6749 §2.3.1 form-urlencodes id and secret before base64. */
+export function parseBasic(header: string): { id: string; secret: string } {
+  const malformed = () => new InvalidClient('malformed Basic authorization header').withChallenge(BASIC_CHALLENGE);
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/i.exec(header.trim());
+  if (!match?.[1]) throw malformed();
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw malformed();
+  const id = formDecode(decoded.slice(0, colon));
+  const secret = formDecode(decoded.slice(colon + 1));
+  if (id === null || secret === null) throw malformed();
+  return { id, secret };
+}
+
+export const BASIC_CHALLENGE_HEADER = BASIC_CHALLENGE;
 
 function formDecode(value: string): string | null {
   try {

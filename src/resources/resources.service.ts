@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { randomToken, sha256 } from '../common/crypto.js';
+import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
@@ -123,6 +123,23 @@ export class ResourcesService {
     const implicit = await this.repository.findImplicit();
     if (!implicit) throw new InvalidTarget('resource parameter is required: several resource servers are registered and none is the default');
     return implicit;
+  }
+
+  /** The resource server a registration secret belongs to (looked up by its SHA-256 digest), or null. */
+  async bySecret(secret: string): Promise<ResourceServerEntity | null> {
+    if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
+    return this.repository.findBySecretHash(sha256(secret));
+  }
+
+  /** Basic `resource-id:registration-secret`: the resource if both match (digests compared in constant time). */
+  async byIdAndSecret(id: string, secret: string): Promise<ResourceServerEntity | null> {
+    if (!isUuid(id)) return null;
+    const resource = await this.repository.findById(id);
+    return resource && safeEqual(sha256(secret), resource.registrationSecretHash) ? resource : null;
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return isUuid(id) && (await this.repository.findById(id)) !== null;
   }
 
   allScopes(): Promise<string[]> {

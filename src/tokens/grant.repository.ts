@@ -19,6 +19,18 @@ export class GrantRepository {
     return tx.findOne(GrantEntity, { where: { id } });
   }
 
+  listForUser(userId: string, tx: Tx = this.dataSource.manager): Promise<GrantEntity[]> {
+    return tx.find(GrantEntity, { where: { userId }, order: { createdAt: 'ASC' } });
+  }
+
+  /** Live grants of a user or a client, locked for the rest of the transaction. */
+  listLive(tx: Tx, owner: { userId: string } | { clientId: string }): Promise<GrantEntity[]> {
+    const query = tx.createQueryBuilder(GrantEntity, 'g').where('g.revoked_at IS NULL').setLock('pessimistic_write');
+    if ('userId' in owner) query.andWhere('g.user_id = :userId', { userId: owner.userId });
+    else query.andWhere('g.client_id = :clientId', { clientId: owner.clientId });
+    return query.getMany();
+  }
+
   /** Revokes a grant (its refresh-token family and the access tokens minted from it); false if already revoked. */
   async revoke(tx: Tx, id: string, reason: string): Promise<boolean> {
     const result = await tx

@@ -1,16 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { deleteInBatches, PeriodicJob } from '../database/housekeeping.js';
 import { RefreshTokenRepository } from './grant.repository.js';
+import { TokenStatusRepository } from './token-status.repository.js';
 
-/** Expired refresh tokens are deleted a day after expiry, in batches; grants stay as the record of what was authorized. */
+/**
+ * Expired refresh tokens are deleted a day after expiry, and revoked jtis once their token has expired, in batches;
+ * grants stay as the record of what was authorized.
+ */
 @Injectable()
 export class TokensHousekeeping extends PeriodicJob {
-  constructor(private readonly refreshTokens: RefreshTokenRepository) {
+  constructor(
+    private readonly refreshTokens: RefreshTokenRepository,
+    private readonly status: TokenStatusRepository,
+  ) {
     super(15 * 60_000);
   }
 
   protected async run(): Promise<void> {
     const deleted = await deleteInBatches((limit) => this.refreshTokens.deleteExpired(new Date(Date.now() - 24 * 3600_000), limit));
-    if (deleted) this.logger.log({ msg: 'housekeeping', refresh_tokens_deleted: deleted });
+    // A revoked jti matters only until the token expires; then the signature check alone rejects it.
+    const revocations = await deleteInBatches((limit) => this.status.deleteExpiredRevocations(new Date(), limit));
+    if (deleted || revocations) this.logger.log({ msg: 'housekeeping', refresh_tokens_deleted: deleted, revocations_deleted: revocations });
   }
 }

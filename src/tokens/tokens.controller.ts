@@ -18,7 +18,8 @@ export class TokensController {
     this.handlers = new Map(handlers.map((handler) => [handler.grantType, handler]));
   }
 
-  @Post('token')
+  /** `/api/oauth/token` is the same endpoint under the path product backends already use. */
+  @Post(['token', 'api/oauth/token'])
   @HttpCode(200)
   @NoStore()
   async token(@OAuthBody('form') params: ParsedBody, @Req() req: Request): Promise<TokenResponse> {

@@ -9,15 +9,25 @@ import { AuthorizationCodeGrant } from './grants/authorization-code.grant.js';
 import { GRANT_HANDLERS } from './grants/grant-handler.js';
 import { RefreshTokenGrant } from './grants/refresh-token.grant.js';
 import { TokenMinter } from './token-minter.js';
+import { AccessTokenVerifier } from './access-token.verifier.js';
+import { TokenStatusRepository } from './token-status.repository.js';
+import { GrantsService } from './grants.service.js';
 import { TokensController } from './tokens.controller.js';
+import { MintController } from './mint.controller.js';
+import { AdminGrantsController } from './admin-grants.controller.js';
+import { MintService } from './mint.service.js';
 import { TokensHousekeeping } from './tokens-housekeeping.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
-  controllers: [TokensController],
+  controllers: [TokensController, MintController, AdminGrantsController],
   providers: [
     AccessTokenIssuer,
     TokenMinter,
+    MintService,
+    AccessTokenVerifier,
+    TokenStatusRepository,
+    GrantsService,
     TokensHousekeeping,
     GrantRepository,
     RefreshTokenRepository,
@@ -29,6 +39,6 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
       useFactory: (...handlers: Array<AuthorizationCodeGrant | RefreshTokenGrant>) => handlers,
     },
   ],
-  exports: [TokenMinter, GrantRepository, AccessTokenIssuer],
+  exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, GrantsService],
 })
 export class TokensModule {}

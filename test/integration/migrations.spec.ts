@@ -9,6 +9,8 @@ import { createTestDatabase, postgresUnavailable } from '../support/postgres.js'
 import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 
 const INITIAL = 'InitialSchema1795312800000';
+/** The runner's mechanics are tested on the first migration alone; the build's full list is tested below. */
+const BASE: ReadonlyArray<new () => MigrationInterface> = [InitialSchema1795312800000];
 const SCHEMA_TABLES = [
   'audit_events',
   'authorization_codes',
@@ -80,28 +82,27 @@ for (const kind of DATABASE_KINDS) {
 
     it('reports every migration pending on a database that has never been migrated', async () => {
       assert.deepEqual(await tables(db.dataSource), []);
-      assert.deepEqual(await pendingMigrations(db.dataSource, MIGRATIONS), [INITIAL]);
+      assert.deepEqual(await pendingMigrations(db.dataSource, BASE), [INITIAL]);
     });
 
     it('applies InitialSchema once; a second run applies nothing', async () => {
-      assert.deepEqual(MIGRATIONS, [InitialSchema1795312800000]);
-      assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: [INITIAL] });
+      assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [INITIAL] });
       assert.deepEqual(await tables(db.dataSource), [...SCHEMA_TABLES, 'gatehouse_migrations'].sort());
-      assert.deepEqual(await pendingMigrations(db.dataSource, MIGRATIONS), []);
+      assert.deepEqual(await pendingMigrations(db.dataSource, BASE), []);
 
-      assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: [] });
+      assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [] });
       assert.deepEqual(await recorded(db.dataSource), [INITIAL]);
     });
 
     it('reverts the last migration, dropping its schema, and can apply it again', async () => {
-      await runMigrations(db.dataSource, MIGRATIONS);
-      assert.equal(await revertLastMigration(db.dataSource, MIGRATIONS), INITIAL);
+      await runMigrations(db.dataSource, BASE);
+      assert.equal(await revertLastMigration(db.dataSource, BASE), INITIAL);
       assert.deepEqual(await tables(db.dataSource), ['gatehouse_migrations']);
       assert.deepEqual(await recorded(db.dataSource), []);
-      assert.deepEqual(await pendingMigrations(db.dataSource, MIGRATIONS), [INITIAL]);
-      assert.equal(await revertLastMigration(db.dataSource, MIGRATIONS), null, 'nothing left to revert');
+      assert.deepEqual(await pendingMigrations(db.dataSource, BASE), [INITIAL]);
+      assert.equal(await revertLastMigration(db.dataSource, BASE), null, 'nothing left to revert');
 
-      assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: [INITIAL] });
+      assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [INITIAL] });
       assert.deepEqual(await tables(db.dataSource), [...SCHEMA_TABLES, 'gatehouse_migrations'].sort());
       // The re-created schema works: a row goes in and comes back.
       const rows = (await db.dataSource.query(`INSERT INTO users (display_name) VALUES ('again') RETURNING display_name`)) as Array<{ display_name: string }>;
@@ -109,41 +110,52 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('reports a migration this build knows but the database lacks as pending', async () => {
-      await runMigrations(db.dataSource, MIGRATIONS);
-      const newer = [...MIGRATIONS, CreateWidgets1795400000000, AddGadgets1795500000000];
+      await runMigrations(db.dataSource, BASE);
+      const newer = [...BASE, CreateWidgets1795400000000, AddGadgets1795500000000];
       assert.deepEqual(await pendingMigrations(db.dataSource, newer), ['CreateWidgets1795400000000', 'AddGadgets1795500000000']);
     });
 
     it('reverts migrations applied in one run newest first, in build order, not by name', async () => {
-      const migrations = [...MIGRATIONS, CreateWidgets1795400000000, AddGadgets1795500000000];
-      await revertAll(db.dataSource, MIGRATIONS);
+      const migrations = [...BASE, CreateWidgets1795400000000, AddGadgets1795500000000];
+      await revertAll(db.dataSource, BASE);
       // A fresh install applies all three in one transaction, so they share applied_at.
       assert.deepEqual(await runMigrations(db.dataSource, migrations), { applied: [INITIAL, 'CreateWidgets1795400000000', 'AddGadgets1795500000000'] });
       assert.equal(await revertLastMigration(db.dataSource, migrations), 'AddGadgets1795500000000');
       assert.equal(await revertLastMigration(db.dataSource, migrations), 'CreateWidgets1795400000000');
       assert.equal(await revertLastMigration(db.dataSource, migrations), INITIAL);
       assert.deepEqual(await tables(db.dataSource), ['gatehouse_migrations']);
-      await runMigrations(db.dataSource, MIGRATIONS);
+      await runMigrations(db.dataSource, BASE);
     });
 
     it('refuses to revert a migration this build does not know', async () => {
-      await runMigrations(db.dataSource, [...MIGRATIONS, CreateWidgets1795400000000]);
-      await assert.rejects(revertLastMigration(db.dataSource, MIGRATIONS), /CreateWidgets1795400000000 is applied but not known to this build/);
+      await runMigrations(db.dataSource, [...BASE, CreateWidgets1795400000000]);
+      await assert.rejects(revertLastMigration(db.dataSource, BASE), /CreateWidgets1795400000000 is applied but not known to this build/);
       assert.deepEqual(await recorded(db.dataSource), ['CreateWidgets1795400000000', INITIAL]);
-      assert.equal(await revertLastMigration(db.dataSource, [...MIGRATIONS, CreateWidgets1795400000000]), 'CreateWidgets1795400000000');
+      assert.equal(await revertLastMigration(db.dataSource, [...BASE, CreateWidgets1795400000000]), 'CreateWidgets1795400000000');
     });
 
     it('rolls a failing run back whole: nothing applied, nothing recorded', async () => {
-      await revertAll(db.dataSource, MIGRATIONS);
-      await assert.rejects(runMigrations(db.dataSource, [...MIGRATIONS, BrokenMigration1795600000000]), /fails on purpose/);
+      await revertAll(db.dataSource, BASE);
+      await assert.rejects(runMigrations(db.dataSource, [...BASE, BrokenMigration1795600000000]), /fails on purpose/);
       assert.deepEqual(await tables(db.dataSource), ['gatehouse_migrations']);
       assert.deepEqual(await recorded(db.dataSource), []);
-      assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: [INITIAL] }, 'the data source is still usable');
+      assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [INITIAL] }, 'the data source is still usable');
+    });
+
+    it('applies the build\'s full list in order, and reverts it completely', async () => {
+      await revertAll(db.dataSource, MIGRATIONS);
+      const names = MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name);
+      assert.equal(names[0], INITIAL);
+      assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: names });
+      assert.deepEqual(await tables(db.dataSource), [...SCHEMA_TABLES, 'revoked_access_tokens', 'gatehouse_migrations'].sort());
+      await revertAll(db.dataSource, MIGRATIONS);
+      assert.deepEqual(await tables(db.dataSource), ['gatehouse_migrations']);
+      assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [INITIAL] });
     });
 
     it('applies once when two runs start at the same time on one data source', async () => {
-      await revertAll(db.dataSource, MIGRATIONS);
-      const reports = await Promise.all([runMigrations(db.dataSource, MIGRATIONS), runMigrations(db.dataSource, MIGRATIONS)]);
+      await revertAll(db.dataSource, BASE);
+      const reports = await Promise.all([runMigrations(db.dataSource, BASE), runMigrations(db.dataSource, BASE)]);
       assert.deepEqual(reports.map((report) => report.applied.length).sort(), [0, 1]);
       assert.deepEqual(await recorded(db.dataSource), [INITIAL]);
     });
@@ -161,9 +173,9 @@ describe('migration runner, two instances on one PostgreSQL database', { skip: p
           await dataSource.initialize();
           instances.push(dataSource);
         }
-        const reports = await Promise.all(instances.map((dataSource) => runMigrations(dataSource, MIGRATIONS)));
+        const reports = await Promise.all(instances.map((dataSource) => runMigrations(dataSource, BASE)));
         assert.deepEqual(reports.map((report) => report.applied).sort((a, b) => a.length - b.length), [[], [INITIAL]]);
-        for (const dataSource of instances) assert.deepEqual(await pendingMigrations(dataSource, MIGRATIONS), []);
+        for (const dataSource of instances) assert.deepEqual(await pendingMigrations(dataSource, BASE), []);
         assert.deepEqual(await recorded(instances[0]!), [INITIAL]);
       } finally {
         for (const dataSource of instances) await dataSource.destroy();

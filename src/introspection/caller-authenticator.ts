@@ -1,0 +1,45 @@
+import { Injectable } from '@nestjs/common';
+import type { Request } from 'express';
+import { InvalidClient, InvalidToken } from '../common/oauth-errors.js';
+import type { ParsedBody } from '../common/body-parser.js';
+import { BASIC_CHALLENGE_HEADER, ClientAuthenticator, parseBasic } from '../registration/client-authenticator.js';
+import type { ClientEntity } from '../registration/client.entity.js';
+import { ResourcesService } from '../resources/resources.service.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+
+/** Who is asking at /introspect and /revoke: an OAuth client, or a resource server (an MCP server or its backend). */
+export type Caller = { kind: 'client'; client: ClientEntity } | { kind: 'resource'; resource: ResourceServerEntity };
+
+/**
+ * A resource server authenticates with `Authorization: Basic <resource id>:<registration secret>` or
+ * `Authorization: Bearer <registration secret>`; anything else is client authentication exactly as at /token.
+ */
+@Injectable()
+export class CallerAuthenticator {
+  constructor(
+    private readonly clients: ClientAuthenticator,
+    private readonly resources: ResourcesService,
+  ) {}
+
+  async authenticate(req: Request, body: ParsedBody, options: { publicClients: boolean }): Promise<Caller> {
+    const header = req.headers.authorization;
+    if (header && /^Bearer /i.test(header)) {
+      const resource = await this.resources.bySecret(header.slice(7).trim());
+      if (!resource) throw new InvalidToken('unknown registration secret').withChallenge('Bearer error="invalid_token"');
+      return { kind: 'resource', resource };
+    }
+    if (header && /^Basic /i.test(header)) {
+      const { id, secret } = parseBasic(header);
+      if (await this.resources.exists(id)) {
+        const resource = await this.resources.byIdAndSecret(id, secret);
+        if (!resource) throw new InvalidClient('resource server authentication failed').withChallenge(BASIC_CHALLENGE_HEADER);
+        return { kind: 'resource', resource };
+      }
+    }
+    const client = await this.clients.authenticate(req, body);
+    if (!options.publicClients && client.metadata.token_endpoint_auth_method === 'none') {
+      throw new InvalidClient('public clients cannot use this endpoint: it needs a confidential client or a resource server');
+    }
+    return { kind: 'client', client };
+  }
+}

@@ -1,0 +1,115 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { sha256 } from '../common/crypto.js';
+import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { AccessTokenVerifier } from '../tokens/access-token.verifier.js';
+import { TokenStatusRepository } from '../tokens/token-status.repository.js';
+import { GrantsService } from '../tokens/grants.service.js';
+import type { Caller } from './caller-authenticator.js';
+
+/** RFC 7662 §2.2. An inactive answer says nothing else, whatever the reason. */
+export type IntrospectionResponse =
+  | { active: false }
+  | {
+      active: true;
+      scope: string;
+      client_id: string;
+      sub: string;
+      aud: string;
+      iss: string;
+      exp: number;
+      iat: number;
+      jti?: string;
+      token_type: 'Bearer' | 'refresh_token';
+    };
+
+const INACTIVE: IntrospectionResponse = { active: false };
+const REFRESH_TOKEN = /^gh_rt_[A-Za-z0-9_-]{43}$/;
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009) of both token kinds. Access tokens are verified locally and
+ * then checked against their grant and the revoked-jti list; refresh tokens are looked up by digest.
+ * A caller only ever sees or touches its own tokens: a client those issued to it, a resource server those whose
+ * audience it is. Anything else is inactive (introspection) or silently left alone (revocation).
+ */
+@Injectable()
+export class TokenInspector {
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    private readonly database: Database,
+    private readonly verifier: AccessTokenVerifier,
+    private readonly status: TokenStatusRepository,
+    private readonly grants: GrantsService,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async introspect(caller: Caller, token: string): Promise<IntrospectionResponse> {
+    const now = Math.floor(Date.now() / 1000);
+    const claims = this.verifier.verify(token);
+    if (claims) {
+      if (claims.exp <= now || !owns(caller, claims.aud, claims.client_id)) return INACTIVE;
+      const standing = await this.status.accessTokenStanding(claims.grant_id, claims.jti);
+      if (!standing.grantLive || standing.jtiRevoked) return INACTIVE;
+      const { scope, client_id, sub, aud, iss, exp, iat, jti } = claims;
+      return { active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' };
+    }
+    if (!REFRESH_TOKEN.test(token)) return INACTIVE;
+    const record = await this.status.refreshToken(sha256(token));
+    if (!record || record.rotated || record.grantRevoked || record.expiresAt.getTime() <= Date.now()) return INACTIVE;
+    if (!owns(caller, record.resource, record.clientId)) return INACTIVE;
+    return {
+      active: true,
+      scope: record.scopes.join(' '),
+      client_id: record.clientId,
+      sub: record.userId,
+      aud: record.resource,
+      iss: this.config.issuer,
+      exp: Math.floor(record.expiresAt.getTime() / 1000),
+      iat: Math.floor(record.createdAt.getTime() / 1000),
+      token_type: 'refresh_token',
+    };
+  }
+
+  /**
+   * Revokes an access token (its jti, until it expires) or a refresh token (its whole grant: the family and the
+   * access tokens minted from it). Unknown, foreign, expired or already-revoked tokens change nothing.
+   */
+  async revoke(caller: Caller, token: string, requestId?: string): Promise<void> {
+    const claims = this.verifier.verify(token);
+    if (claims) {
+      if (claims.exp <= Date.now() / 1000 || !owns(caller, claims.aud, claims.client_id)) return;
+      await this.database.transaction(async (tx) => {
+        if (!(await this.status.revokeJti(tx, claims.jti, claims.client_id, new Date(claims.exp * 1000)))) return;
+        await this.audit.record(tx, {
+          type: 'token.revoked',
+          clientId: claims.client_id,
+          subject: claims.sub,
+          resource: claims.aud,
+          requestId,
+          data: { token_type: 'access_token', jti: claims.jti, grant_id: claims.grant_id, by: caller.kind },
+        });
+      });
+      return;
+    }
+    if (!REFRESH_TOKEN.test(token)) return;
+    const record = await this.status.refreshToken(sha256(token));
+    if (!record || record.grantRevoked || !owns(caller, record.resource, record.clientId)) return;
+    await this.database.transaction(async (tx) => {
+      const grant = { id: record.grantId, clientId: record.clientId, userId: record.userId };
+      if (!(await this.grants.revoke(tx, grant, `revoked_by_${caller.kind}`, requestId))) return;
+      await this.audit.record(tx, {
+        type: 'token.revoked',
+        clientId: record.clientId,
+        subject: record.userId,
+        resource: record.resource,
+        requestId,
+        data: { token_type: 'refresh_token', grant_id: record.grantId, by: caller.kind },
+      });
+    });
+  }
+}
+
+function owns(caller: Caller, audience: string, clientId: string): boolean {
+  return caller.kind === 'resource' ? caller.resource.resource === audience : caller.client.id === clientId;
+}

@@ -1,0 +1,38 @@
+import { applyDecorators, createParamDecorator, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import { InvalidToken } from '../common/oauth-errors.js';
+import { ResourcesService } from './resources.service.js';
+import type { ResourceServerEntity } from './resource-server.entity.js';
+
+type RequestWithResource = Request & { resourceServer?: ResourceServerEntity };
+
+/** Server-to-server calls from a product backend: `Authorization: Bearer <registration secret>` names the resource. */
+@Injectable()
+export class RegistrationSecretGuard implements CanActivate {
+  constructor(private readonly resources: ResourcesService) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<RequestWithResource>();
+    const secret = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const resource = secret ? await this.resources.bySecret(secret) : null;
+    if (!resource) {
+      throw new InvalidToken('a valid registration secret is required as the bearer token').withChallenge(
+        secret ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"',
+      );
+    }
+    req.resourceServer = resource;
+    return true;
+  }
+}
+
+/** The route is called by a resource server's backend with its registration secret. */
+export function ResourceServerApi() {
+  return applyDecorators(UseGuards(RegistrationSecretGuard));
+}
+
+/** The resource server the registration secret identified. */
+export const CallingResource = createParamDecorator((_: unknown, context: ExecutionContext): ResourceServerEntity => {
+  const resource = context.switchToHttp().getRequest<RequestWithResource>().resourceServer;
+  if (!resource) throw new Error('CallingResource used without ResourceServerApi()');
+  return resource;
+});

@@ -1,0 +1,40 @@
+import { Controller, Delete, Get, Param } from '@nestjs/common';
+import { AdminApi } from '../admin/admin.guard.js';
+import { NotFound } from '../common/oauth-errors.js';
+import { UserRepository } from '../authorization/user.repository.js';
+import { ClientsService } from '../registration/clients.service.js';
+import { isUuid } from '../resources/resources.service.js';
+import { GrantsService, toGrantView, type GrantView } from './grants.service.js';
+
+/** A user's grants (e.g. to cut everything off on account deactivation), and revoking all of a client's. */
+@Controller('admin')
+@AdminApi()
+export class AdminGrantsController {
+  constructor(
+    private readonly grants: GrantsService,
+    private readonly users: UserRepository,
+    private readonly clients: ClientsService,
+  ) {}
+
+  @Get('users/:id/grants')
+  async list(@Param('id') id: string): Promise<GrantView[]> {
+    await this.requireUser(id);
+    return (await this.grants.listForUser(id)).map(toGrantView);
+  }
+
+  @Delete('users/:id/grants')
+  async revokeForUser(@Param('id') id: string): Promise<{ revoked: number }> {
+    await this.requireUser(id);
+    return { revoked: await this.grants.revokeAll({ userId: id }, 'revoked_by_admin') };
+  }
+
+  @Delete('clients/:clientId/grants')
+  async revokeForClient(@Param('clientId') clientId: string): Promise<{ revoked: number }> {
+    if (!(await this.clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
+    return { revoked: await this.grants.revokeAll({ clientId }, 'revoked_by_admin') };
+  }
+
+  private async requireUser(id: string): Promise<void> {
+    if (!isUuid(id) || !(await this.users.findById(id))) throw new NotFound(`no user with id ${id}`);
+  }
+}

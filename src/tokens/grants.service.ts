@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '../database/database.module.js';
+import type { Tx } from '../database/data-source.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { GrantRepository } from './grant.repository.js';
+import type { GrantEntity } from './grant.entity.js';
+
+export interface GrantView {
+  id: string;
+  client_id: string;
+  resource_id: string;
+  scopes: string[];
+  created_at: string;
+  revoked_at: string | null;
+  revoked_reason: string | null;
+}
+
+/**
+ * Revoking a grant revokes its refresh-token family and, because access tokens carry `grant_id` and
+ * introspection checks it, every access token minted from it.
+ */
+@Injectable()
+export class GrantsService {
+  constructor(
+    private readonly database: Database,
+    private readonly grants: GrantRepository,
+    private readonly audit: AuditLog,
+  ) {}
+
+  /** Inside the caller's transaction; records `grant.revoked` when this call revoked it. */
+  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, requestId?: string | null): Promise<boolean> {
+    const revoked = await this.grants.revoke(tx, grant.id, reason);
+    if (revoked) {
+      await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, requestId, data: { grant_id: grant.id, reason } });
+    }
+    return revoked;
+  }
+
+  listForUser(userId: string): Promise<GrantEntity[]> {
+    return this.grants.listForUser(userId);
+  }
+
+  /** Revokes every live grant of a user (e.g. on account deactivation) or of a client; returns how many. */
+  async revokeAll(owner: { userId: string } | { clientId: string }, reason: string): Promise<number> {
+    return this.database.transaction(async (tx) => {
+      const live = await this.grants.listLive(tx, owner);
+      let count = 0;
+      for (const grant of live) if (await this.revoke(tx, grant, reason)) count++;
+      return count;
+    });
+  }
+}
+
+export function toGrantView(grant: GrantEntity): GrantView {
+  return {
+    id: grant.id,
+    client_id: grant.clientId,
+    resource_id: grant.resourceId,
+    scopes: grant.scopes,
+    created_at: grant.createdAt.toISOString(),
+    revoked_at: grant.revokedAt?.toISOString() ?? null,
+    revoked_reason: grant.revokedReason,
+  };
+}

@@ -1,0 +1,25 @@
+import { Body, Controller, HttpCode, Post, Req, UsePipes } from '@nestjs/common';
+import type { Request } from 'express';
+import { NoStore } from '../common/oauth-body.decorator.js';
+import { requestIdOf } from '../common/http.js';
+import { strictValidationPipe } from '../common/validation.js';
+import { CallingResource, ResourceServerApi } from '../resources/registration-secret.guard.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { MintTokenDto } from './dto/mint-token.dto.js';
+import { MintService } from './mint.service.js';
+import type { TokenResponse } from './grants/grant-handler.js';
+
+/** POST /api/oauth/token/exchange — a product backend mints tokens for its own signed-in users. */
+@Controller('api/oauth/token/exchange')
+@NoStore()
+export class MintController {
+  constructor(private readonly mint: MintService) {}
+
+  @Post()
+  @HttpCode(200)
+  @ResourceServerApi()
+  @UsePipes(strictValidationPipe)
+  async exchange(@CallingResource() resource: ResourceServerEntity, @Body() body: MintTokenDto, @Req() req: Request): Promise<TokenResponse> {
+    return this.mint.mint(resource, body, requestIdOf(req));
+  }
+}

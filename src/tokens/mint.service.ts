@@ -1,0 +1,58 @@
+import { Injectable } from '@nestjs/common';
+import { InvalidClient, InvalidScope } from '../common/oauth-errors.js';
+import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { UserRepository } from '../authorization/user.repository.js';
+import { ClientsService } from '../registration/clients.service.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { GrantRepository } from './grant.repository.js';
+import { TokenMinter } from './token-minter.js';
+import type { TokenResponse } from './grants/grant-handler.js';
+import type { MintTokenDto } from './dto/mint-token.dto.js';
+
+/**
+ * Tokens for users a product has already authenticated: no redirect, no consent screen. The product's user id
+ * becomes an external identity scoped to the calling resource server (`external:<resource id>:<subject>`), so two
+ * products' "user 42" are two Gatehouse subjects. The result is an ordinary grant: it refreshes and revokes like
+ * one from the browser flow.
+ */
+@Injectable()
+export class MintService {
+  constructor(
+    private readonly database: Database,
+    private readonly clients: ClientsService,
+    private readonly users: UserRepository,
+    private readonly grants: GrantRepository,
+    private readonly minter: TokenMinter,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async mint(resource: ResourceServerEntity, input: MintTokenDto, requestId?: string): Promise<TokenResponse> {
+    const client = await this.clients.find(input.client_id);
+    if (!client) throw new InvalidClient(`unknown client_id ${input.client_id}`).withStatus(400);
+    const scopes = input.scopes === undefined ? [...resource.defaultScopes] : [...new Set(input.scopes)];
+    if (scopes.length === 0) throw new InvalidScope(`no scopes requested and ${resource.name} defines no default scopes`);
+    const unknown = scopes.filter((scope) => !resource.scopes.includes(scope));
+    if (unknown.length) throw new InvalidScope(`not scopes of ${resource.resource}: ${unknown.join(' ')}`);
+
+    return this.database.transaction(async (tx) => {
+      const { userId } = await this.users.findOrCreateByIdentity(tx, {
+        provider: 'external',
+        subject: `${resource.id}:${input.subject}`,
+        login: null,
+        displayName: null,
+      });
+      const grantId = await this.grants.insert(tx, { userId, clientId: client.id, resourceId: resource.id, scopes });
+      const { response, claims } = await this.minter.mint(tx, { grantId, userId, client, resource, scopes, parentHash: null });
+      await this.audit.record(tx, {
+        type: 'token.issued',
+        clientId: client.id,
+        subject: userId,
+        resource: resource.resource,
+        requestId,
+        data: { grant_type: 'mint', grant_id: grantId, jti: claims.jti, scopes, refresh_token: response.refresh_token !== undefined },
+      });
+      return response;
+    });
+  }
+}
