@@ -10,6 +10,7 @@ import { AuthorizationCodeRepository } from '../../authorization/authorization-c
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
 import { GrantRepository } from '../grant.repository.js';
 import { TokenMinter } from '../token-minter.js';
+import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
 
 /** RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~]. */
@@ -31,6 +32,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     private readonly resources: ResourcesService,
     private readonly minter: TokenMinter,
     private readonly audit: AuditLog,
+    private readonly grantsService: GrantsService,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
@@ -86,9 +88,9 @@ export class AuthorizationCodeGrant implements GrantHandler {
   /** Committed on its own: the revocation must stand although the request fails. */
   private async revokeReplayed(grantId: string | null, userId: string, clientId: string, requestId: string | undefined): Promise<void> {
     await this.database.transaction(async (tx) => {
-      const revoked = grantId ? await this.grants.revoke(tx, grantId, 'authorization_code_replayed') : false;
-      await this.audit.record(tx, { type: 'authorization_code.replayed', clientId, subject: userId, requestId, data: { grant_id: grantId, grant_revoked: revoked } });
-      if (revoked) await this.audit.record(tx, { type: 'grant.revoked', clientId, subject: userId, requestId, data: { grant_id: grantId, reason: 'authorization_code_replayed' } });
+      // The detection first, then (if it was still live) the revocation it caused: events in causal order.
+      await this.audit.record(tx, { type: 'authorization_code.replayed', clientId, subject: userId, requestId, data: { grant_id: grantId } });
+      if (grantId) await this.grantsService.revoke(tx, { id: grantId, clientId, userId }, 'authorization_code_replayed', requestId);
     });
   }
 }

@@ -8,6 +8,7 @@ import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
 import { GrantRepository, RefreshTokenRepository } from '../grant.repository.js';
 import { TokenMinter } from '../token-minter.js';
+import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
 
 /**
@@ -27,6 +28,7 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly resources: ResourcesService,
     private readonly minter: TokenMinter,
     private readonly audit: AuditLog,
+    private readonly grantsService: GrantsService,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
@@ -75,11 +77,17 @@ export class RefreshTokenGrant implements GrantHandler {
 
     if ('response' in outcome) return outcome.response;
     await this.database.transaction(async (tx) => {
+      const requestId = requestIdOf(req) ?? null;
       const grant = await this.grants.findById(outcome.reusedGrant, tx);
-      const revoked = await this.grants.revoke(tx, outcome.reusedGrant, 'refresh_token_reuse');
-      const context = { clientId: client.id, subject: grant?.userId ?? null, requestId: requestIdOf(req) ?? null };
-      await this.audit.record(tx, { type: 'refresh_token.reuse_detected', ...context, data: { grant_id: outcome.reusedGrant, grant_revoked: revoked } });
-      if (revoked) await this.audit.record(tx, { type: 'grant.revoked', ...context, data: { grant_id: outcome.reusedGrant, reason: 'refresh_token_reuse' } });
+      // The detection first, then (if it was still live) the revocation it caused: events in causal order.
+      await this.audit.record(tx, {
+        type: 'refresh_token.reuse_detected',
+        clientId: client.id,
+        subject: grant?.userId ?? null,
+        requestId,
+        data: { grant_id: outcome.reusedGrant },
+      });
+      if (grant) await this.grantsService.revoke(tx, grant, 'refresh_token_reuse', requestId);
     });
     throw new InvalidGrant('refresh token was already used; the grant has been revoked');
   }
