@@ -7,10 +7,12 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
 import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/logger.js';
-import { OAuthError } from './common/oauth-errors.js';
+import { NotFound, OAuthError } from './common/oauth-errors.js';
+import { GrantsService, toGrantView } from './tokens/grants.service.js';
+import { UserRepository } from './authorization/user.repository.js';
 import { strictValidationPipe } from './common/validation.js';
 import { CreateResourceServerDto, UpdateResourceServerDto } from './resources/dto/resource-server.dto.js';
-import { ResourcesService, toResourceServerView } from './resources/resources.service.js';
+import { isUuid, ResourcesService, toResourceServerView } from './resources/resources.service.js';
 import { ClientsService } from './registration/clients.service.js';
 import { KeyService } from './keys/key.service.js';
 import { pendingMigrations, revertLastMigration } from './database/migration-runner.js';
@@ -30,6 +32,9 @@ const USAGE = `Usage: npm run -s cli -- <command>
   clients create --metadata '<RFC 7591 JSON>'
   clients list
   clients delete CLIENT_ID
+  clients revoke-grants CLIENT_ID   revoke every live grant of a client
+  users grants USER_ID              list a user's grants
+  users revoke-grants USER_ID       revoke every live grant of a user (e.g. on account deactivation)
   keys rotate        publish a new next key, start signing with the previous next key, retire the active one
   keys list
   migrate status | down
@@ -123,7 +128,19 @@ async function run(app: INestApplicationContext, group: string, action: string |
       case 'delete':
         await clients.delete(need(id, 'CLIENT_ID'), 'admin.client_deleted');
         return { deleted: id };
+      case 'revoke-grants': {
+        const clientId = need(id, 'CLIENT_ID');
+        if (!(await clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
+        return { revoked: await app.get(GrantsService).revokeAll({ clientId }, 'revoked_by_admin') };
+      }
     }
+  }
+  if (group === 'users') {
+    const grants = app.get(GrantsService);
+    const userId = need(id, 'USER_ID');
+    if (!isUuid(userId) || !(await app.get(UserRepository).findById(userId))) throw new NotFound(`no user with id ${userId}`);
+    if (action === 'grants') return (await grants.listForUser(userId)).map(toGrantView);
+    if (action === 'revoke-grants') return { revoked: await grants.revokeAll({ userId }, 'revoked_by_admin') };
   }
   if (group === 'keys') {
     const keys = app.get(KeyService);

@@ -44,6 +44,13 @@ describe('CLI and the start command on the embedded database', () => {
     assert.equal(client.code, 0, client.stderr);
     assert.equal((JSON.parse(client.stdout) as { kind: string }).kind, 'static');
 
+    const clientId = (JSON.parse(client.stdout) as { client_id: string }).client_id;
+    const revokedNone = await runCli(['clients', 'revoke-grants', clientId], env);
+    assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0 });
+    const unknownUser = await runCli(['users', 'grants', '00000000-0000-4000-8000-000000000000'], env);
+    assert.equal(unknownUser.code, 1);
+    assert.equal((JSON.parse(unknownUser.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');
+
     const before = JSON.parse((await runCli(['keys', 'list'], env)).stdout) as { keys: Array<{ kid: string }> };
     const rotation = JSON.parse((await runCli(['keys', 'rotate'], env)).stdout) as { retired: string; active: string; next: string };
     const afterRotation = JSON.parse((await runCli(['keys', 'list'], env)).stdout) as { keys: Array<{ kid: string }> };
