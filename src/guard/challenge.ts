@@ -1,0 +1,28 @@
+/** The RFC 9728 Protected Resource Metadata URL for a resource: the well-known segment goes between host and path. */
+export function protectedResourceMetadataUrl(resource: string): string {
+  const url = new URL(resource);
+  const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '');
+  return `${url.origin}/.well-known/oauth-protected-resource${path}`;
+}
+
+export interface ChallengeParts {
+  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
+  errorDescription?: string;
+  scope?: string[];
+  resourceMetadata: string;
+}
+
+/** `WWW-Authenticate: Bearer …` per RFC 6750 §3 and RFC 9728 §5.1, values quoted and escaped. */
+export function bearerChallenge(parts: ChallengeParts): string {
+  const params: string[] = [];
+  if (parts.error) params.push(`error="${quote(parts.error)}"`);
+  if (parts.errorDescription) params.push(`error_description="${quote(parts.errorDescription)}"`);
+  if (parts.scope?.length) params.push(`scope="${quote(parts.scope.join(' '))}"`);
+  params.push(`resource_metadata="${quote(parts.resourceMetadata)}"`);
+  return `Bearer ${params.join(', ')}`;
+}
+
+/** RFC 6750 allows %x20-21 / %x23-5B / %x5D-7E inside the quotes; escape `"` and `\`, drop the rest. */
+function quote(value: string): string {
+  return value.replace(/[^\x20-\x7E]/g, '').replace(/["\\]/g, '\\$&');
+}

@@ -1,0 +1,118 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.options.js';
+import { ExpiringLru } from './lru.js';
+
+/** What a guarded handler learns about its caller. */
+export interface GatehouseAuth {
+  /** Gatehouse's stable subject for the user. */
+  sub: string;
+  clientId: string;
+  scopes: string[];
+  /** The bearer token itself, e.g. to call Gatehouse's introspection. Never log it. */
+  token: string;
+  claims: JWTPayload;
+}
+
+/** The token is not acceptable: the message is safe to send back in `error_description`. */
+export class TokenRejected extends Error {}
+
+/** Gatehouse could not be reached (its JWKS, or its introspection): the guard answers 503 rather than guess. */
+export class AuthorizationServerUnavailable extends Error {}
+
+const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'];
+
+/**
+ * Verifies Gatehouse access tokens locally against the issuer's JWKS: signature (asymmetric algorithms only),
+ * `typ: at+jwt`, `iss`, `aud` = this resource (tokens minted for other servers are refused: no passthrough),
+ * `exp`/`nbf` with a small skew. The JWKS is fetched lazily, cached, and refetched at most once per cool-down when
+ * an unknown `kid` shows up. A verified token is remembered under its SHA-256 until it expires — or, with the
+ * introspection check on, until its next check is due.
+ */
+@Injectable()
+export class GatehouseTokenVerifier {
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+  private readonly cache: ExpiringLru<GatehouseAuth>;
+  private readonly resource: string;
+
+  constructor(@Inject(GATEHOUSE_GUARD_OPTIONS) private readonly options: GatehouseGuardOptions) {
+    this.resource = new URL(options.resource).href;
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/.well-known/jwks.json`), {
+      cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 600_000,
+      cooldownDuration: options.jwks?.cooldownMs ?? 30_000,
+      timeoutDuration: options.jwks?.timeoutMs ?? 5_000,
+    });
+    this.cache = new ExpiringLru(options.cacheMaxEntries ?? 10_000);
+  }
+
+  async verify(token: string): Promise<GatehouseAuth> {
+    const key = createHash('sha256').update(token).digest('base64url');
+    const now = Date.now();
+    const cached = this.cache.get(key, now);
+    if (cached) return cached;
+
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, this.jwks, {
+        issuer: this.options.issuer,
+        audience: this.resource,
+        typ: 'at+jwt',
+        algorithms: ALGORITHMS,
+        clockTolerance: this.options.clockToleranceSeconds ?? 5,
+        requiredClaims: ['exp', 'iat', 'sub'],
+      }));
+    } catch (error) {
+      // A JWKS that cannot be fetched is Gatehouse's problem, not the token's: 503, so clients retry later.
+      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
+        throw new AuthorizationServerUnavailable('the signing keys could not be fetched from the authorization server');
+      }
+      throw new TokenRejected(describe(error));
+    }
+    const scope = typeof claims.scope === 'string' ? claims.scope : '';
+    const clientId = typeof claims.client_id === 'string' ? claims.client_id : '';
+    if (!claims.sub || !clientId) throw new TokenRejected('token lacks sub or client_id');
+    const auth: GatehouseAuth = { sub: claims.sub, clientId, scopes: scope.split(' ').filter(Boolean), token, claims };
+
+    let validUntil = (claims.exp ?? 0) * 1000;
+    const revocation = this.options.revocation;
+    if (revocation?.mode === 'introspect') {
+      if (!(await this.introspect(token, revocation.registrationSecret))) throw new TokenRejected('token has been revoked');
+      validUntil = Math.min(validUntil, now + (revocation.cacheTtlMs ?? 30_000));
+    }
+    this.cache.set(key, auth, validUntil);
+    return auth;
+  }
+
+  private async introspect(token: string, registrationSecret: string): Promise<boolean> {
+    let response: Response;
+    try {
+      response = await fetch(`${this.options.issuer.replace(/\/$/, '')}/introspect`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${registrationSecret}`, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }).toString(),
+        signal: AbortSignal.timeout(this.options.jwks?.timeoutMs ?? 5_000),
+      });
+    } catch {
+      throw new AuthorizationServerUnavailable('the authorization server could not be reached to check revocation');
+    }
+    if (!response.ok) throw new AuthorizationServerUnavailable(`the authorization server's introspection answered ${response.status}`);
+    const body = (await response.json().catch(() => ({}))) as { active?: unknown };
+    return body.active === true;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return 'token has expired';
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === 'aud') return 'token was issued for another resource';
+    if (error.claim === 'iss') return 'token was issued by another authorization server';
+    if (error.claim === 'nbf') return 'token is not yet valid';
+    if (error.claim === 'typ') return 'token is not an access token (typ must be at+jwt)';
+    return `token claim ${error.claim} is invalid`;
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return 'token algorithm is not allowed';
+  if (error instanceof errors.JWKSNoMatchingKey) return 'token was signed with an unknown key';
+  if (error instanceof errors.JWSSignatureVerificationFailed) return 'token signature is invalid';
+  return 'token is malformed';
+}
