@@ -131,7 +131,7 @@ async function run(app: INestApplicationContext, group: string, action: string |
       case 'revoke-grants': {
         const clientId = need(id, 'CLIENT_ID');
         if (!(await clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-        return { revoked: await app.get(GrantsService).revokeAll({ clientId }, 'revoked_by_admin') };
+        return { revoked: await app.get(GrantsService).revokeAll({ clientId }) };
       }
     }
   }
@@ -140,7 +140,7 @@ async function run(app: INestApplicationContext, group: string, action: string |
     const userId = need(id, 'USER_ID');
     if (!isUuid(userId) || !(await app.get(UserRepository).findById(userId))) throw new NotFound(`no user with id ${userId}`);
     if (action === 'grants') return (await grants.listForUser(userId)).map(toGrantView);
-    if (action === 'revoke-grants') return { revoked: await grants.revokeAll({ userId }, 'revoked_by_admin') };
+    if (action === 'revoke-grants') return { revoked: await grants.revokeAll({ userId }) };
   }
   if (group === 'keys') {
     const keys = app.get(KeyService);

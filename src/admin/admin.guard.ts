@@ -4,6 +4,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { safeEqual } from '../common/crypto.js';
 import { InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { strictValidationPipe } from '../common/validation.js';
+import { JsonOnly } from '../common/oauth-body.decorator.js';
 
 /**
  * Admin routes need `Authorization: Bearer <ADMIN_TOKEN>`, compared in constant time.
@@ -28,5 +29,5 @@ export class AdminGuard implements CanActivate {
 
 /** Admin auth plus strict DTO validation: unknown fields are rejected and every error names its field. */
 export function AdminApi() {
-  return applyDecorators(UseGuards(AdminGuard), UsePipes(strictValidationPipe));
+  return applyDecorators(UseGuards(AdminGuard), JsonOnly(), UsePipes(strictValidationPipe));
 }

@@ -38,6 +38,26 @@ export function NoStore() {
   return UseInterceptors(NoStoreInterceptor);
 }
 
+@Injectable()
+class JsonOnlyInterceptor implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const req = context.switchToHttp().getRequest<Request>();
+    // Requests that carry no body (GET, DELETE, a bare POST action) have no media type to check.
+    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+    if (hasBody && !isContentType(req, ...MEDIA_TYPES.json)) throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES.json.join(' or ')}`);
+    return next.handle();
+  }
+}
+
+/**
+ * For JSON APIs whose body is a validated DTO (`@Body()`): any other media type is `invalid_request`. The body
+ * parser also parses forms, and a form with the right fields would otherwise pass DTO validation. Interceptors run
+ * after guards and before pipes: authentication is still checked first, validation only for JSON.
+ */
+export function JsonOnly() {
+  return UseInterceptors(JsonOnlyInterceptor);
+}
+
 /** A single-valued string parameter, or undefined; anything else is `invalid_request`. */
 export function stringParam(params: ParsedBody | Record<string, unknown>, name: string, maxLength = 4096): string | undefined {
   const value = params[name];

@@ -25,7 +25,7 @@ export class CallerAuthenticator {
     const header = req.headers.authorization;
     if (header && /^Bearer /i.test(header)) {
       const resource = await this.resources.bySecret(header.slice(7).trim());
-      if (!resource) throw new InvalidToken('unknown registration secret').withChallenge('Bearer error="invalid_token"');
+      if (!resource) throw new InvalidToken('unknown registration secret').withChallenge('Bearer realm="gatehouse", error="invalid_token"');
       return { kind: 'resource', resource };
     }
     if (header && /^Basic /i.test(header)) {

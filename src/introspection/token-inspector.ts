@@ -80,6 +80,8 @@ export class TokenInspector {
     if (claims) {
       if (claims.exp <= Date.now() / 1000 || !owns(caller, claims.aud, claims.client_id)) return;
       await this.database.transaction(async (tx) => {
+        // A token whose grant is already revoked is already dead: recording it again would audit a second revocation.
+        if (!(await this.status.accessTokenStanding(claims.grant_id, claims.jti, tx)).grantLive) return;
         if (!(await this.status.revokeJti(tx, claims.jti, claims.client_id, new Date(claims.exp * 1000)))) return;
         await this.audit.record(tx, {
           type: 'token.revoked',

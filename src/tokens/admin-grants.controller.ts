@@ -25,13 +25,13 @@ export class AdminGrantsController {
   @Delete('users/:id/grants')
   async revokeForUser(@Param('id') id: string): Promise<{ revoked: number }> {
     await this.requireUser(id);
-    return { revoked: await this.grants.revokeAll({ userId: id }, 'revoked_by_admin') };
+    return { revoked: await this.grants.revokeAll({ userId: id }) };
   }
 
   @Delete('clients/:clientId/grants')
   async revokeForClient(@Param('clientId') clientId: string): Promise<{ revoked: number }> {
     if (!(await this.clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-    return { revoked: await this.grants.revokeAll({ clientId }, 'revoked_by_admin') };
+    return { revoked: await this.grants.revokeAll({ clientId }) };
   }
 
   private async requireUser(id: string): Promise<void> {

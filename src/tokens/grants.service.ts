@@ -40,12 +40,20 @@ export class GrantsService {
     return this.grants.listForUser(userId);
   }
 
-  /** Revokes every live grant of a user (e.g. on account deactivation) or of a client; returns how many. */
-  async revokeAll(owner: { userId: string } | { clientId: string }, reason: string): Promise<number> {
+  /** An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client. */
+  async revokeAll(owner: { userId: string } | { clientId: string }): Promise<number> {
     return this.database.transaction(async (tx) => {
       const live = await this.grants.listLive(tx, owner);
       let count = 0;
-      for (const grant of live) if (await this.revoke(tx, grant, reason)) count++;
+      for (const grant of live) if (await this.revoke(tx, grant, 'revoked_by_admin')) count++;
+      // Events record changes: a bulk revocation that found nothing live records nothing.
+      if (count === 0) return count;
+      await this.audit.record(tx, {
+        type: 'admin.grants_revoked',
+        clientId: 'clientId' in owner ? owner.clientId : null,
+        subject: 'userId' in owner ? owner.userId : null,
+        data: { revoked: count },
+      });
       return count;
     });
   }

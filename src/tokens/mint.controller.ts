@@ -1,6 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, UsePipes } from '@nestjs/common';
 import type { Request } from 'express';
-import { NoStore } from '../common/oauth-body.decorator.js';
+import { JsonOnly, NoStore } from '../common/oauth-body.decorator.js';
 import { requestIdOf } from '../common/http.js';
 import { strictValidationPipe } from '../common/validation.js';
 import { CallingResource, ResourceServerApi } from '../resources/registration-secret.guard.js';
@@ -18,6 +18,7 @@ export class MintController {
   @Post()
   @HttpCode(200)
   @ResourceServerApi()
+  @JsonOnly()
   @UsePipes(strictValidationPipe)
   async exchange(@CallingResource() resource: ResourceServerEntity, @Body() body: MintTokenDto, @Req() req: Request): Promise<TokenResponse> {
     return this.mint.mint(resource, body, requestIdOf(req));

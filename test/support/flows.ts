@@ -6,7 +6,8 @@ import type { RunningGatehouse } from './gatehouse.js';
 /**
  * Building blocks for tests that talk OAuth to a running Gatehouse over HTTP: PKCE pairs, dynamic registration,
  * authorization URLs, getting a code through the browser (GitHub sign-in and consent), token requests with each
- * client authentication method, database snapshots, and assertions on the exact shape of errors.
+ * client authentication method, the mint API, introspection and revocation as a resource server or a client,
+ * database snapshots, and assertions on the exact shape of errors.
  */
 
 // ---------------------------------------------------------------------------------------------- PKCE, registration
@@ -218,13 +219,14 @@ export function basicAuthorization(clientId: string, secret: string): string {
 }
 
 /**
- * POST /token. `params` are sent form-encoded; `undefined` values are left out. The client authenticates with
- * the given (or its registered) method.
+ * POST /token (or `options.path`, e.g. `/api/oauth/token`). `params` are sent form-encoded; `undefined` values are
+ * left out. The client authenticates with the given (or its registered) method.
  */
 export async function tokenRequest(
   gatehouse: Pick<RunningGatehouse, 'url'>,
   credentials: ClientCredentials,
   params: Record<string, string | undefined>,
+  options: { path?: string } = {},
 ): Promise<JsonResponse> {
   const method = credentials.method ?? credentials.client.token_endpoint_auth_method;
   const secret = credentials.secret ?? credentials.client.client_secret ?? '';
@@ -234,7 +236,7 @@ export async function tokenRequest(
   else form.client_id = credentials.client.client_id;
   if (method === 'client_secret_post') form.client_secret = secret;
   for (const [key, value] of Object.entries(params)) if (value !== undefined) form[key] = value;
-  return postForm(`${gatehouse.url}/token`, form, headers);
+  return postForm(`${gatehouse.url}${options.path ?? '/token'}`, form, headers);
 }
 
 /** The authorization_code grant; `params` adds or replaces parameters (`undefined` removes one). */
@@ -258,13 +260,114 @@ export function refreshTokens(
   credentials: ClientCredentials,
   refreshToken: string,
   params: Record<string, string | undefined> = {},
+  options: { path?: string } = {},
 ): Promise<JsonResponse> {
-  return tokenRequest(gatehouse, credentials, { grant_type: 'refresh_token', refresh_token: refreshToken, ...params });
+  return tokenRequest(gatehouse, credentials, { grant_type: 'refresh_token', refresh_token: refreshToken, ...params }, options);
+}
+
+// ---------------------------------------------------------------------------------------------- mint, introspection, revocation
+
+/** What a test keeps of a resource server created through the admin API. */
+export interface TestResource {
+  id: string;
+  resource: string;
+  registration_secret: string;
+}
+
+/** POST /api/oauth/token/exchange as a product backend: `Authorization: Bearer <registration secret>`, a JSON body. */
+export function mintToken(gatehouse: Pick<RunningGatehouse, 'url'>, resource: Pick<TestResource, 'registration_secret'>, body: unknown): Promise<JsonResponse> {
+  return postJson(`${gatehouse.url}/api/oauth/token/exchange`, body, { authorization: `Bearer ${resource.registration_secret}` });
+}
+
+/** The access token, refresh token and their claims from a mint that must succeed. */
+export interface MintedTokens {
+  accessToken: string;
+  refreshToken: string;
+  claims: { iss: string; sub: string; aud: string; client_id: string; scope: string; iat: number; exp: number; jti: string; grant_id: string };
+  scope: string;
+}
+
+/** Mints for `subject` and fails the test unless Gatehouse answers 200 with an access and a refresh token. */
+export async function mintTokens(
+  gatehouse: Pick<RunningGatehouse, 'url'>,
+  resource: Pick<TestResource, 'registration_secret'>,
+  body: { client_id: string; subject: string; scopes?: string[] },
+): Promise<MintedTokens> {
+  const response = await mintToken(gatehouse, resource, body);
+  assert.equal(response.status, 200, `mint failed: ${response.text}`);
+  const { access_token: accessToken, refresh_token: refreshToken, scope } = response.body as Record<string, unknown>;
+  assert.ok(typeof accessToken === 'string' && typeof refreshToken === 'string' && typeof scope === 'string', response.text);
+  const [, payload] = accessToken.split('.');
+  const claims = JSON.parse(Buffer.from(payload ?? '', 'base64url').toString('utf8')) as MintedTokens['claims'];
+  return { accessToken, refreshToken, claims, scope };
+}
+
+/**
+ * Who calls /introspect or /revoke: a resource server with `Basic <resource id>:<registration secret>` or
+ * `Bearer <registration secret>` (`secret` overrides the real one), or an OAuth client as at /token.
+ */
+export type TokenCaller =
+  | { resource: Pick<TestResource, 'id' | 'registration_secret'>; via: 'basic' | 'bearer'; secret?: string }
+  | ClientCredentials;
+
+export type BodyEncoding = 'form' | 'json';
+
+/** POSTs `params` (undefined values left out) to `path`, authenticated as `caller`, form-encoded or as JSON. */
+export function callerRequest(
+  gatehouse: Pick<RunningGatehouse, 'url'>,
+  path: string,
+  caller: TokenCaller,
+  params: Record<string, string | undefined>,
+  encoding: BodyEncoding = 'form',
+): Promise<JsonResponse> {
+  const body: Record<string, string> = {};
+  const headers: Record<string, string> = {};
+  if ('resource' in caller) {
+    const secret = caller.secret ?? caller.resource.registration_secret;
+    headers.authorization = caller.via === 'basic' ? basicAuthorization(caller.resource.id, secret) : `Bearer ${secret}`;
+  } else {
+    const method = caller.method ?? caller.client.token_endpoint_auth_method;
+    const secret = caller.secret ?? caller.client.client_secret ?? '';
+    if (method === 'client_secret_basic') headers.authorization = basicAuthorization(caller.client.client_id, secret);
+    else body.client_id = caller.client.client_id;
+    if (method === 'client_secret_post') body.client_secret = secret;
+  }
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) body[key] = value;
+  const url = `${gatehouse.url}${path}`;
+  return encoding === 'json' ? postJson(url, body, headers) : postForm(url, body, headers);
+}
+
+/** POST /introspect (RFC 7662). */
+export function introspect(
+  gatehouse: Pick<RunningGatehouse, 'url'>,
+  caller: TokenCaller,
+  token: string,
+  options: { encoding?: BodyEncoding; params?: Record<string, string | undefined> } = {},
+): Promise<JsonResponse> {
+  return callerRequest(gatehouse, '/introspect', caller, { token, ...options.params }, options.encoding);
+}
+
+/** POST /revoke (RFC 7009), or its alias `/api/oauth/revoke` with `path`. */
+export function revoke(
+  gatehouse: Pick<RunningGatehouse, 'url'>,
+  caller: TokenCaller,
+  token: string,
+  options: { encoding?: BodyEncoding; path?: '/revoke' | '/api/oauth/revoke'; params?: Record<string, string | undefined> } = {},
+): Promise<JsonResponse> {
+  return callerRequest(gatehouse, options.path ?? '/revoke', caller, { token, ...options.params }, options.encoding);
+}
+
+/** Whether introspection says the token is active; fails the test on anything but a 200 with a boolean `active`. */
+export async function isActive(gatehouse: Pick<RunningGatehouse, 'url'>, caller: TokenCaller, token: string): Promise<boolean> {
+  const response = await introspect(gatehouse, caller, token);
+  assert.equal(response.status, 200, response.text);
+  assert.equal(typeof response.body?.active, 'boolean', response.text);
+  return response.body.active as boolean;
 }
 
 // ---------------------------------------------------------------------------------------------- database
 
-const COUNTED_TABLES = ['clients', 'users', 'user_identities', 'consents', 'interactions', 'authorization_codes', 'grants', 'refresh_tokens', 'audit_events'] as const;
+const COUNTED_TABLES = ['clients', 'users', 'user_identities', 'consents', 'interactions', 'authorization_codes', 'grants', 'refresh_tokens', 'revoked_access_tokens', 'audit_events'] as const;
 
 const COUNTED_STATES: Record<string, string> = {
   'interactions.completed': 'SELECT count(*)::int AS n FROM interactions WHERE completed_at IS NOT NULL',
