@@ -47,11 +47,15 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
           authorization_endpoint: `${issuer}/authorize`,
           token_endpoint: `${issuer}/token`,
           registration_endpoint: `${issuer}/register`,
+          introspection_endpoint: `${issuer}/introspect`,
+          revocation_endpoint: `${issuer}/revoke`,
           jwks_uri: `${issuer}/.well-known/jwks.json`,
           response_types_supported: ['code'],
           response_modes_supported: ['query'],
           grant_types_supported: ['authorization_code', 'refresh_token'],
           token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+          introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+          revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
           code_challenge_methods_supported: ['S256'],
           authorization_response_iss_parameter_supported: true,
         });
@@ -81,6 +85,13 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const registration = await fetch(body.registration_endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(registration.status, 400);
       assert.equal(((await registration.json()) as { error: string }).error, 'invalid_redirect_uri');
+
+      // Introspection and revocation exist and want a token first (then a caller).
+      for (const endpoint of [body.introspection_endpoint, body.revocation_endpoint]) {
+        const answer = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
+        assert.equal(answer.status, 400, endpoint);
+        assert.equal(((await answer.json()) as { error: string }).error, 'invalid_request');
+      }
 
       // Without a client there is nowhere safe to redirect to: the browser gets a page, not a redirect.
       const authorize = await fetch(body.authorization_endpoint, { redirect: 'manual' });
