@@ -22,7 +22,10 @@ export function bearerChallenge(parts: ChallengeParts): string {
   return `Bearer ${params.join(', ')}`;
 }
 
-/** RFC 6750 allows %x20-21 / %x23-5B / %x5D-7E inside the quotes; escape `"` and `\`, drop the rest. */
+/**
+ * RFC 6750 §3 allows only %x20-21 / %x23-5B / %x5D-7E inside these quotes: `"` and `\` are not escaped but left
+ * out (clients such as the MCP SDK read a value up to the next quote), and so is everything non-printable.
+ */
 function quote(value: string): string {
-  return value.replace(/[^\x20-\x7E]/g, '').replace(/["\\]/g, '\\$&');
+  return value.replace(/[^\x20\x21\x23-\x5B\x5D-\x7E]/g, '');
 }

@@ -32,7 +32,10 @@ export function mcpToolScopes(toolScopes: Record<string, string[]>, base: string
     for (const message of Array.isArray(body) ? body : [body]) {
       if (typeof message !== 'object' || message === null) continue;
       const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-      if (method === 'tools/call' && typeof params?.name === 'string') for (const scope of toolScopes[params.name] ?? []) needed.add(scope);
+      // Own keys only: a tool called "constructor" or "__proto__" is an unknown tool, not Object.prototype's member.
+      if (method === 'tools/call' && typeof params?.name === 'string' && Object.hasOwn(toolScopes, params.name)) {
+        for (const scope of toolScopes[params.name] ?? []) needed.add(scope);
+      }
     }
     return [...needed];
   };

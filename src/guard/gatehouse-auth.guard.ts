@@ -52,7 +52,8 @@ export class GatehouseAuthGuard implements CanActivate {
 
     let auth: GatehouseAuth;
     try {
-      auth = await this.verifier.verify(token!);
+      // A controller-level and a handler-level decorator both attach this guard: verify once per request.
+      auth = req.gatehouseAuth?.token === token ? req.gatehouseAuth : await this.verifier.verify(token!);
     } catch (error) {
       if (error instanceof TokenRejected) {
         this.reject(res, 401, { error: 'invalid_token', errorDescription: error.message, scope: required }, 'invalid_token', error.message);
@@ -74,7 +75,8 @@ export class GatehouseAuthGuard implements CanActivate {
   private reject(res: unknown, status: number, challenge: Omit<ChallengeParts, 'resourceMetadata'>, error: string, description: string): never {
     const adapter = this.adapterHost.httpAdapter;
     adapter.setHeader(res, 'WWW-Authenticate', bearerChallenge({ ...challenge, resourceMetadata: this.resourceMetadata }));
-    adapter.setHeader(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
+    // Appended, not set: the application may expose headers of its own (e.g. Mcp-Session-Id).
+    adapter.appendHeader(res, 'Access-Control-Expose-Headers', 'WWW-Authenticate');
     adapter.setHeader(res, 'Cache-Control', 'no-store');
     // A request without any token gets a challenge but no error code (RFC 6750 §3.1).
     const body = status === 401 && !challenge.error ? { error: 'unauthorized', error_description: description } : { error, error_description: description };

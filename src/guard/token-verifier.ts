@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.options.js';
 import { ExpiringLru } from './lru.js';
 
@@ -54,7 +54,7 @@ export class GatehouseTokenVerifier {
 
     let claims: JWTPayload;
     try {
-      ({ payload: claims } = await jwtVerify(token, this.jwks, {
+      ({ payload: claims } = await jwtVerify(token, this.keyFor, {
         issuer: this.options.issuer,
         audience: this.resource,
         typ: 'at+jwt',
@@ -63,10 +63,8 @@ export class GatehouseTokenVerifier {
         requiredClaims: ['exp', 'iat', 'sub'],
       }));
     } catch (error) {
-      // A JWKS that cannot be fetched is Gatehouse's problem, not the token's: 503, so clients retry later.
-      if (error instanceof errors.JWKSTimeout || !(error instanceof errors.JOSEError)) {
-        throw new AuthorizationServerUnavailable('the signing keys could not be fetched from the authorization server');
-      }
+      if (error instanceof AuthorizationServerUnavailable) throw error;
+      if (!(error instanceof errors.JOSEError)) throw unavailableKeys();
       throw new TokenRejected(describe(error));
     }
     const scope = typeof claims.scope === 'string' ? claims.scope : '';
@@ -80,9 +78,23 @@ export class GatehouseTokenVerifier {
       if (!(await this.introspect(token, revocation.registrationSecret))) throw new TokenRejected('token has been revoked');
       validUntil = Math.min(validUntil, now + (revocation.cacheTtlMs ?? 30_000));
     }
-    this.cache.set(key, auth, validUntil);
+    if (validUntil > now) this.cache.set(key, auth, validUntil);
     return auth;
   }
+
+  /**
+   * The key for a token's header, from the remote JWKS. A kid the key set lacks is the token's problem (401); a JWKS
+   * that cannot be fetched — unreachable, timed out, not 200, not JSON, not a key set — is Gatehouse's: 503, so
+   * clients retry later. (jose reports a non-200 or unparsable JWKS as a plain JOSEError, like a malformed token.)
+   */
+  private readonly keyFor: JWTVerifyGetKey = async (header, token) => {
+    try {
+      return await this.jwks(header, token);
+    } catch (error) {
+      if (error instanceof errors.JWKSNoMatchingKey || error instanceof errors.JWKSMultipleMatchingKeys) throw error;
+      throw unavailableKeys();
+    }
+  };
 
   private async introspect(token: string, registrationSecret: string): Promise<boolean> {
     let response: Response;
@@ -100,6 +112,10 @@ export class GatehouseTokenVerifier {
     const body = (await response.json().catch(() => ({}))) as { active?: unknown };
     return body.active === true;
   }
+}
+
+function unavailableKeys(): AuthorizationServerUnavailable {
+  return new AuthorizationServerUnavailable('the signing keys could not be fetched from the authorization server');
 }
 
 function describe(error: unknown): string {
