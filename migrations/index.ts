@@ -1,6 +1,15 @@
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795312800000 } from './1795312800000-InitialSchema.js';
 import { RevokedAccessTokens1795316400000 } from './1795316400000-RevokedAccessTokens.js';
+import { ClientMetadataDocuments1795320000000 } from './1795320000000-ClientMetadataDocuments.js';
+import { ExternalLoginAndConsent1795323600000 } from './1795323600000-ExternalLoginAndConsent.js';
+import { AuditDelivery1795327200000 } from './1795327200000-AuditDelivery.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
-export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [InitialSchema1795312800000, RevokedAccessTokens1795316400000];
+export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
+  InitialSchema1795312800000,
+  RevokedAccessTokens1795316400000,
+  ClientMetadataDocuments1795320000000,
+  ExternalLoginAndConsent1795323600000,
+  AuditDelivery1795327200000,
+];

@@ -4,6 +4,8 @@ import type { Secrets } from './config/secrets.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { AuditModule } from './audit/audit.module.js';
+import type { AuditModuleOptions } from './audit/audit-options.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { ResourcesModule } from './resources/resources.module.js';
 import { RegistrationModule } from './registration/registration.module.js';
@@ -13,16 +15,27 @@ import { TokensModule } from './tokens/tokens.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
+import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
+
+/** What the embedding program (main.ts, the CLI, tests) may choose besides the configuration. */
+export interface AppModuleOptions {
+  /** How client metadata document hosts are resolved: the system resolver unless a test fakes DNS. */
+  hostResolver?: HostResolver;
+  /** Audit delivery on or off (off in the CLI), extra sinks, in-process hooks. */
+  audit?: AuditModuleOptions;
+}
 
 @Module({})
 export class AppModule {
-  static forRoot(config: GatehouseConfig, secrets: Secrets): DynamicModule {
+  static forRoot(config: GatehouseConfig, secrets: Secrets, options: AppModuleOptions = {}): DynamicModule {
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config, secrets),
+        HostResolverModule.forRoot(options.hostResolver ?? systemHostResolver),
         DatabaseModule,
-        AuditModule,
+        MetricsModule,
+        AuditModule.forRoot(options.audit),
         KeysModule,
         ResourcesModule,
         RegistrationModule,

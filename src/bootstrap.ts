@@ -5,21 +5,23 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
 import type { GatehouseConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
-import { AppModule } from './app.module.js';
+import { AppModule, type AppModuleOptions } from './app.module.js';
 import { JsonLogger } from './common/logger.js';
 import { bodyParser } from './common/body-parser.js';
 import { GatehouseExceptionFilter } from './common/exception.filter.js';
 import { requestContext } from './common/request-context.middleware.js';
+import { MetricsService } from './metrics/metrics.service.js';
+import { httpMetrics } from './metrics/http-metrics.js';
 import { PUBLIC_CORS_PATHS, publicCors } from './common/cors.middleware.js';
 
-export interface CreateAppOptions {
+export interface CreateAppOptions extends AppModuleOptions {
   logger?: LoggerService;
 }
 
 /** Builds the HTTP application (not yet listening). Used by main.ts and by the end-to-end tests alike. */
 export async function createApp(config: GatehouseConfig, options: CreateAppOptions = {}): Promise<NestExpressApplication> {
   const secrets = await resolveSecrets(config);
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, secrets), {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, secrets, { hostResolver: options.hostResolver, audit: options.audit }), {
     bodyParser: false,
     logger: options.logger ?? new JsonLogger(config.logLevel),
     abortOnError: false,
@@ -27,6 +29,7 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestContext);
+  app.use(httpMetrics(app.get(MetricsService)));
   app.use(corsForPublicPaths);
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());

@@ -22,6 +22,7 @@ const USAGE = `Usage: npm run -s cli -- <command>
 
   resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
                    [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
+                   [--login-method github|external] [--login-uri URL] [--consent-uri URL]
   resources list
   resources get ID
   resources update ID [any create option]
@@ -52,6 +53,9 @@ const OPTIONS = {
   'policy-uri': { type: 'string' },
   'tos-uri': { type: 'string' },
   default: { type: 'boolean' },
+  'login-method': { type: 'string' },
+  'login-uri': { type: 'string' },
+  'consent-uri': { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
   'auth-method': { type: 'string' },
   'grant-types': { type: 'string' },
@@ -78,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
     return flags.help ? 0 : 2;
   }
   const config = loadConfig();
-  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, await resolveSecrets(config)), {
+  const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, await resolveSecrets(config), { audit: { delivery: false } }), {
     logger: new JsonLogger('warn', (line) => process.stderr.write(line + '\n')),
     abortOnError: false,
   });
@@ -176,6 +180,9 @@ function resourceInput(flags: Flags): Record<string, unknown> {
     );
   }
   if (flags.default !== undefined) input.is_default = flags.default;
+  if (flags['login-method'] !== undefined) input.login_method = flags['login-method'];
+  if (flags['login-uri'] !== undefined) input.login_uri = flags['login-uri'];
+  if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
   return input;
 }
 

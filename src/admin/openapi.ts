@@ -19,6 +19,9 @@ const resourceFields = {
     },
   },
   is_default: { type: 'boolean', description: 'Used for requests that send no resource parameter.' },
+  login_method: { enum: ['github', 'external'], default: 'github', description: "external: users sign in on the product's page at login_uri" },
+  login_uri: { type: ['string', 'null'], format: 'uri', description: 'Required with login_method external; receives ?external_auth_id=…' },
+  consent_uri: { type: ['string', 'null'], format: 'uri', description: 'A product-hosted consent page; receives ?interaction_id=… and the request details' },
 } as const;
 
 const error = { $ref: '#/components/schemas/Error' } as const;
@@ -30,6 +33,12 @@ const errors = {
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } } as const;
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } } as const;
 const json = (schema: object) => ({ 'application/json': { schema } });
+const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
+const auditFilters = [
+  query('type', 'Event types or prefixes, comma-separated: `token.issued,admin.*`'),
+  query('client_id', 'Only events about this client'),
+  query('sub', 'Only events about this user (the tokens\' `sub`)'),
+] as const;
 
 export const ADMIN_OPENAPI = {
   openapi: '3.1.0',
@@ -59,7 +68,7 @@ export const ADMIN_OPENAPI = {
       post: { summary: 'Rotate the registration secret', responses: { '200': { description: 'The new secret, shown this once', content: json({ $ref: '#/components/schemas/ResourceServerWithSecret' }) }, ...errors } },
     },
     '/admin/clients': {
-      get: { summary: 'List clients (dynamic and pre-registered)', responses: { '200': { description: 'Clients', content: json({ type: 'array', items: { $ref: '#/components/schemas/Client' } }) }, ...errors } },
+      get: { summary: 'List clients (dynamic, pre-registered, and recorded client metadata documents)', responses: { '200': { description: 'Clients', content: json({ type: 'array', items: { $ref: '#/components/schemas/Client' } }) }, ...errors } },
       post: {
         summary: 'Pre-register a client with RFC 7591 metadata',
         requestBody: { required: true, content: json({ $ref: '#/components/schemas/ClientMetadata' }) },
@@ -82,6 +91,43 @@ export const ADMIN_OPENAPI = {
       parameters: [clientIdParam],
       delete: { summary: 'Revoke every live grant of a client', responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors } },
     },
+    '/admin/audit': {
+      get: {
+        summary: 'Audit events, oldest first, cursor-paginated by seq',
+        parameters: [
+          ...auditFilters,
+          query('since', 'Only events at or after this time', { type: 'string', format: 'date-time' }),
+          query('until', 'Only events before this time', { type: 'string', format: 'date-time' }),
+          query('cursor', 'next_cursor of the previous page: events after this seq', { type: 'string', pattern: '^[0-9]+$' }),
+          query('limit', 'Page size', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+        ],
+        responses: {
+          '200': {
+            description: 'A page of events; next_cursor is null on the last page',
+            content: json({
+              type: 'object',
+              required: ['events', 'next_cursor'],
+              properties: { events: { type: 'array', items: { $ref: '#/components/schemas/AuditEvent' } }, next_cursor: { type: ['string', 'null'] } },
+            }),
+          },
+          ...errors,
+        },
+      },
+    },
+    '/admin/audit/stream': {
+      get: {
+        summary: 'Live audit events as Server-Sent Events: `id:` is the seq, `data:` the event; resumable with Last-Event-ID',
+        parameters: [
+          ...auditFilters,
+          query('cursor', 'Start after this seq (Last-Event-ID wins); default: only events from now on', { type: 'string', pattern: '^[0-9]+$' }),
+          { name: 'Last-Event-ID', in: 'header', required: false, description: 'The id of the last event received: the stream resumes after it', schema: { type: 'string', pattern: '^[0-9]+$' } },
+        ],
+        responses: {
+          '200': { description: 'An endless text/event-stream; comment lines are heartbeats', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          ...errors,
+        },
+      },
+    },
     '/admin/openapi.json': {
       get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document' }, ...errors } },
     },
@@ -102,6 +148,28 @@ export const ADMIN_OPENAPI = {
         },
       },
       RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' } } },
+      AuditEvent: {
+        type: 'object',
+        description: 'Audit event, schema 1. Never holds a token, code or secret.',
+        required: ['schema', 'seq', 'id', 'type', 'time', 'actor', 'outcome', 'data'],
+        properties: {
+          schema: { const: 1 },
+          seq: { type: 'integer', description: 'Position in the outbox, increasing in commit order' },
+          id: { type: 'string', format: 'uuid', description: 'Unique; the webhook idempotency key' },
+          type: { type: 'string', examples: ['token.issued'] },
+          time: { type: 'string', format: 'date-time' },
+          actor: { type: 'object', properties: { kind: { enum: ['user', 'client', 'resource', 'admin', 'system'] }, id: { type: ['string', 'null'] } } },
+          subject: { type: ['string', 'null'] },
+          client_id: { type: ['string', 'null'] },
+          resource: { type: ['string', 'null'] },
+          scopes: { type: ['array', 'null'], items: { type: 'string' } },
+          ip: { type: ['string', 'null'] },
+          user_agent: { type: ['string', 'null'] },
+          request_id: { type: ['string', 'null'] },
+          outcome: { enum: ['success', 'failure', 'denied', 'active', 'inactive'] },
+          data: { type: 'object', description: 'Type-specific ids, names and flags (grant_id, jti, reason…)' },
+        },
+      },
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' }, error_description: { type: 'string' } } },
       ResourceServerInput: { type: 'object', additionalProperties: false, required: ['name', 'resource', 'scopes'], properties: resourceFields },
       ResourceServerPatch: { type: 'object', additionalProperties: false, properties: resourceFields },
@@ -141,7 +209,8 @@ export const ADMIN_OPENAPI = {
               client_id_issued_at: { type: 'integer' },
               client_secret: { type: 'string' },
               client_secret_expires_at: { type: 'integer' },
-              kind: { enum: ['dynamic', 'static'] },
+              kind: { enum: ['dynamic', 'static', 'metadata_document'], description: 'metadata_document: the client_id is a client metadata document URL; the row records its last valid document.' },
+              metadata_expires_at: { type: 'string', format: 'date-time', description: 'metadata_document only: until when the recorded document is used without fetching it again.' },
             },
           },
         ],

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { PAGE_SECURITY_HEADERS } from '../common/html.js';
-import { noStore } from '../common/http.js';
+import { noStore, requestIdOf } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
 import { isContentType } from '../common/body-parser.js';
 import { AuthorizationService, type BrowserStep } from './authorization.service.js';
@@ -18,7 +18,7 @@ export class AuthorizationController {
 
   @Get('authorize')
   async authorize(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const { step, binding } = await this.authorization.authorize(req.query as Record<string, unknown>);
+    const { step, binding } = await this.authorization.authorize(req.query as Record<string, unknown>, requestIdOf(req));
     if (binding) this.session.bindInteraction(res, binding.id, binding.secret);
     send(res, step);
   }

@@ -10,12 +10,19 @@ import { ConsentRepository } from './consent.repository.js';
 import { GithubCallbackGuard, GithubLogin, GithubStartGuard } from './github-login.js';
 import { InteractionRepository } from './interaction.repository.js';
 import { UserRepository } from './user.repository.js';
+import { CodeIssuer } from './code-issuer.js';
+import { InteractionHandleRepository } from './interaction-handle.repository.js';
+import { ProductCompletionController } from './product-completion.controller.js';
+import { ProductCompletionService } from './product-completion.service.js';
 
 @Module({
   imports: [RegistrationModule, ResourcesModule],
-  controllers: [AuthorizationController],
+  controllers: [AuthorizationController, ProductCompletionController],
   providers: [
     AuthorizationService,
+    CodeIssuer,
+    InteractionHandleRepository,
+    ProductCompletionService,
     AuthorizationHousekeeping,
     BrowserSession,
     GithubLogin,

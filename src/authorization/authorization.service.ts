@@ -4,21 +4,24 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { BrowserError, InvalidRequest, InvalidScope, OAuthError, UnsupportedResponseType } from '../common/oauth-errors.js';
 import { stringParam } from '../common/oauth-body.decorator.js';
-import { parseUrl } from '../common/urls.js';
+import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { SCOPE_TOKEN } from '../common/validation.js';
 import { Database } from '../database/database.module.js';
-import { AuditLog } from '../audit/audit-log.js';
 import { ClientsService } from '../registration/clients.service.js';
 import { redirectUriMatches } from '../registration/client-metadata.js';
 import type { ClientEntity } from '../registration/client.entity.js';
+import type { ResolvedClient } from '../registration/client-metadata-document.js';
+import { MetadataDocumentError } from '../registration/metadata-document-error.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
-import { AuthorizationCodeRepository } from './authorization-code.repository.js';
 import { ConsentRepository } from './consent.repository.js';
 import { InteractionRepository } from './interaction.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage } from './views.js';
+import { CodeIssuer, expiredInteraction } from './code-issuer.js';
+import { ProductCompletionService } from './product-completion.service.js';
+import { UserRepository } from './user.repository.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
@@ -38,17 +41,19 @@ export class AuthorizationService {
     private readonly resources: ResourcesService,
     private readonly interactions: InteractionRepository,
     private readonly consents: ConsentRepository,
-    private readonly codes: AuthorizationCodeRepository,
     private readonly session: BrowserSession,
-    private readonly audit: AuditLog,
+    private readonly users: UserRepository,
+    private readonly codeIssuer: CodeIssuer,
+    private readonly completion: ProductCompletionService,
   ) {}
 
   /**
    * GET /authorize. The client and redirect URI are checked first: if either is wrong there is no safe place
    * to send an error, so the browser gets a page. Every later error goes back to the client's redirect URI.
    */
-  async authorize(query: Record<string, unknown>): Promise<{ step: BrowserStep; binding?: { id: string; secret: string } }> {
-    const { client, redirectUri } = await this.checkClientAndRedirect(query);
+  async authorize(query: Record<string, unknown>, requestId?: string): Promise<{ step: BrowserStep; binding?: { id: string; secret: string } }> {
+    const { resolved, redirectUri } = await this.checkClientAndRedirect(query, requestId);
+    const client = resolved.client;
     let state: string | undefined;
     try {
       state = stringParam(query, 'state', 2048);
@@ -65,16 +70,23 @@ export class AuthorizationService {
 
       const id = randomToken(24);
       const secret = randomToken();
-      await this.interactions.insert({
-        id,
-        browserHash: sha256(secret),
-        clientId: client.id,
-        resourceId: resource.id,
-        redirectUri,
-        scopes,
-        state: state ?? null,
-        codeChallenge: challenge,
-        expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+      await this.database.transaction(async (tx) => {
+        // A metadata document fetched for this request is recorded only now that the request is valid.
+        await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+        await this.interactions.insert(
+          {
+            id,
+            browserHash: sha256(secret),
+            clientId: client.id,
+            resourceId: resource.id,
+            redirectUri,
+            scopes,
+            state: state ?? null,
+            codeChallenge: challenge,
+            expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+          },
+          tx,
+        );
       });
       return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
@@ -87,13 +99,18 @@ export class AuthorizationService {
   async resume(interactionId: string, req: Request): Promise<BrowserStep> {
     const interaction = await this.loadBound(interactionId, req);
     const { client, resource } = await this.parties(interaction);
-    const userId = this.session.userId(req);
+    // With the product's own login, the user is who the product said signed in for this interaction.
+    if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
+      return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource) };
+    }
+    const userId = resource.loginMethod === 'external' ? interaction.userId : this.session.userId(req);
     if (!userId) {
       return {
         kind: 'page',
         status: 200,
         html: signInPage({
           clientName: clientName(client),
+          clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
           githubHref: this.config.github ? `${interactionPath(interactionId)}/login/github` : null,
           githubMissing: this.config.githubMissing,
@@ -104,7 +121,11 @@ export class AuthorizationService {
 
     const granted = (await this.consents.grantedScopes(userId, client.id, resource.id)) ?? [];
     const missing = interaction.scopes.filter((scope) => !granted.includes(scope));
-    if (missing.length === 0) return this.finish(interaction, userId, req, 'remembered');
+    if (missing.length === 0) return this.finish(interaction, userId, 'remembered');
+    if (resource.consentUri) {
+      const productUserId = resource.loginMethod === 'external' ? await this.users.externalId(this.database.manager, userId, resource.id) : null;
+      return { kind: 'redirect', location: await this.completion.beginConsent(interaction, resource, client, userId, productUserId) };
+    }
 
     const secret = this.session.interactionSecret(req)!;
     return {
@@ -113,6 +134,8 @@ export class AuthorizationService {
       html: consentPage({
         clientName: clientName(client),
         clientUri: client.metadata.client_uri ?? null,
+        metadataDocument: client.kind === 'metadata_document' ? { url: client.id, host: metadataDocumentHost(client) ?? client.id } : null,
+        runsLocally: client.metadata.redirect_uris.every(isLocalRedirect),
         redirectHost: describeRedirect(interaction.redirectUri),
         resourceName: resource.name,
         resourceUrl: resource.resource,
@@ -134,56 +157,23 @@ export class AuthorizationService {
     if (!this.session.csrfValid(interactionId, secret, form.csrf_token)) {
       throw new BrowserError(403, 'Request not accepted', 'The consent form was not submitted from this server’s consent page (missing or invalid CSRF token).');
     }
-    const userId = this.session.userId(req);
+    const { resource } = await this.parties(interaction);
+    const userId = resource.loginMethod === 'external' ? (interaction.loginCompletedAt ? interaction.userId : null) : this.session.userId(req);
     if (!userId || userId !== interaction.userId) {
       throw new BrowserError(403, 'Request not accepted', 'You are not signed in as the user this consent was shown to.');
     }
     const decision = form.decision;
-    if (decision === 'approve') return this.finish(interaction, userId, req, 'approved');
+    if (decision === 'approve') return this.finish(interaction, userId, 'approved');
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
-
-    const { client, resource } = await this.parties(interaction);
-    await this.database.transaction(async (tx) => {
-      if (!(await this.interactions.complete(tx, interaction.id))) throw expiredInteraction();
-      await this.audit.record(tx, { type: 'consent.denied', clientId: client.id, subject: userId, resource: resource.resource, data: { scopes: interaction.scopes } });
-    });
-    return { kind: 'redirect', location: this.errorRedirect(interaction.redirectUri, new OAuthError('access_denied', 'the user denied the request'), interaction.state ?? undefined) };
+    const location = await this.database.transaction((tx) => this.codeIssuer.deny(tx, interaction, resource, userId));
+    return { kind: 'redirect', location };
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
-  private async finish(interaction: InteractionEntity, userId: string, req: Request, how: 'approved' | 'remembered'): Promise<BrowserStep> {
+  private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered'): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const code = randomToken();
-    await this.database.transaction(async (tx) => {
-      if (!(await this.interactions.complete(tx, interaction.id))) throw expiredInteraction();
-      if (how === 'approved') {
-        await this.consents.grant(tx, userId, interaction.clientId, interaction.resourceId, interaction.scopes);
-        await this.audit.record(tx, { type: 'consent.granted', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes: interaction.scopes } });
-      }
-      await this.codes.insert(tx, {
-        codeHash: sha256(code),
-        clientId: interaction.clientId,
-        userId,
-        resourceId: interaction.resourceId,
-        scopes: interaction.scopes,
-        redirectUri: interaction.redirectUri,
-        codeChallenge: interaction.codeChallenge,
-        expiresAt: new Date(Date.now() + this.config.authorizationCodeTtlSeconds * 1000),
-      });
-      await this.audit.record(tx, {
-        type: 'authorization_code.issued',
-        clientId: interaction.clientId,
-        subject: userId,
-        resource: resource.resource,
-        requestId: (req as Request & { requestId?: string }).requestId ?? null,
-        data: { scopes: interaction.scopes, consent: how },
-      });
-    });
-    const location = new URL(interaction.redirectUri);
-    location.searchParams.set('code', code);
-    if (interaction.state !== null) location.searchParams.set('state', interaction.state);
-    location.searchParams.set('iss', this.config.issuer);
-    return { kind: 'redirect', location: location.href };
+    const location = await this.database.transaction((tx) => this.codeIssuer.approve(tx, interaction, resource, userId, interaction.scopes, how));
+    return { kind: 'redirect', location };
   }
 
   /** The interaction, if this browser started it and it is still open; otherwise a page saying to start again. */
@@ -197,21 +187,43 @@ export class AuthorizationService {
     return interaction;
   }
 
-  private async checkClientAndRedirect(query: Record<string, unknown>): Promise<{ client: ClientEntity; redirectUri: string }> {
+  private async checkClientAndRedirect(query: Record<string, unknown>, requestId: string | undefined): Promise<{ resolved: ResolvedClient; redirectUri: string }> {
     const clientId = optionalParam(query, 'client_id', 2000, true);
     if (!clientId) throw new BrowserError(400, 'Invalid request', 'The request has no client_id.');
-    const client = await this.clients.find(clientId);
-    if (!client) throw new BrowserError(400, 'Unknown application', 'The application that sent you here is not registered with this server.');
+    const resolved = await this.resolveClient(clientId, requestId);
+    if (!resolved) throw new BrowserError(400, 'Unknown application', 'The application that sent you here is not registered with this server.');
+    const { client } = resolved;
+    const document = client.kind === 'metadata_document';
     const requested = optionalParam(query, 'redirect_uri', 2000, true);
     const registered = client.metadata.redirect_uris;
     if (requested === undefined) {
-      if (registered.length === 1 && registered[0]) return { client, redirectUri: registered[0] };
-      throw new BrowserError(400, 'Invalid request', 'The request has no redirect_uri, and the application registered more than one.');
+      if (registered.length === 1 && registered[0]) return { resolved, redirectUri: registered[0] };
+      throw new BrowserError(400, 'Invalid request', `The request has no redirect_uri, and the application ${document ? 'lists' : 'registered'} more than one.`);
     }
     if (!redirectUriMatches(registered, requested)) {
-      throw new BrowserError(400, 'Invalid redirect', 'The redirect_uri in the request is not one the application registered.');
+      throw new BrowserError(
+        400,
+        'Invalid redirect',
+        document
+          ? `The redirect_uri in the request is not one of the redirect_uris in the application's client metadata document (${clientId}).`
+          : 'The redirect_uri in the request is not one the application registered.',
+      );
     }
-    return { client, redirectUri: requested };
+    return { resolved, redirectUri: requested };
+  }
+
+  /** A metadata document that cannot be used is shown to the person: there is no trusted redirect URI yet. */
+  private async resolveClient(clientId: string, requestId: string | undefined): Promise<ResolvedClient | null> {
+    try {
+      return await this.clients.resolve(clientId, requestId);
+    } catch (error) {
+      if (!(error instanceof MetadataDocumentError)) throw error;
+      throw new BrowserError(
+        400,
+        'Application not accepted',
+        `The application identifies itself with the client metadata document ${clientId}, which this server cannot use: ${error.description}.`,
+      );
+    }
   }
 
   private async parties(interaction: InteractionEntity): Promise<{ client: ClientEntity; resource: ResourceServerEntity }> {
@@ -221,12 +233,7 @@ export class AuthorizationService {
   }
 
   private errorRedirect(redirectUri: string, error: OAuthError, state: string | undefined): string {
-    const location = new URL(redirectUri);
-    location.searchParams.set('error', error.code);
-    location.searchParams.set('error_description', error.description);
-    if (state !== undefined) location.searchParams.set('state', state);
-    location.searchParams.set('iss', this.config.issuer);
-    return location.href;
+    return this.codeIssuer.errorRedirect(redirectUri, error, state);
   }
 }
 
@@ -257,12 +264,22 @@ function clientName(client: ClientEntity): string {
   return client.metadata.client_name ?? `Unnamed application (${client.id})`;
 }
 
+/** The host of a metadata-document client's URL: who vouches for this client, as far as anyone can tell. */
+function metadataDocumentHost(client: ClientEntity): string | null {
+  return client.kind === 'metadata_document' ? (parseUrl(client.id)?.host ?? null) : null;
+}
+
+/** Loopback http, or a private-use scheme (`cursor://…`): the code goes to a program on the person's own device. */
+function isLocalRedirect(redirectUri: string): boolean {
+  const url = parseUrl(redirectUri);
+  if (!url) return false;
+  if (url.protocol === 'http:') return isLoopbackHost(url.hostname);
+  return url.protocol !== 'https:';
+}
+
 function describeRedirect(redirectUri: string): string {
   const url = parseUrl(redirectUri);
   if (!url) return redirectUri;
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : `${url.protocol}//${url.host}`;
 }
 
-function expiredInteraction(): BrowserError {
-  return new BrowserError(400, 'Sign-in request expired', 'This authorization request has expired or was already completed. Return to the application and start again.');
-}

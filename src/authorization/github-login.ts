@@ -165,6 +165,15 @@ export class GithubLogin {
     this.logger.debug({ msg: 'github sign-in', user_id: userId });
     return { userId, interactionId };
   }
+
+  /** `login.failed`: the callback was refused (state), cancelled at GitHub, or GitHub failed (by the page's status). */
+  async recordFailure(error: BrowserError): Promise<void> {
+    const reason = error.status === 403 ? 'state_mismatch' : error.status === 400 ? 'cancelled' : 'provider_error';
+    // The person still gets the error page if the event cannot be written; the failure to record it is logged.
+    await this.database
+      .transaction((tx) => this.audit.record(tx, { type: 'login.failed', data: { provider: 'github', reason } }))
+      .catch((failure: unknown) => this.logger.warn({ msg: 'login.failed not recorded' }, failure));
+  }
 }
 
 function notConfigured(): BrowserError {
@@ -193,6 +202,12 @@ export class GithubCallbackGuard implements CanActivate {
   constructor(private readonly github: GithubLogin) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    return (await this.github.callbackGuardFor().canActivate(context)) as boolean;
+    const guard = this.github.callbackGuardFor();
+    try {
+      return (await guard.canActivate(context)) as boolean;
+    } catch (error) {
+      if (error instanceof BrowserError) await this.github.recordFailure(error);
+      throw error;
+    }
   }
 }

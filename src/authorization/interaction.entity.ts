@@ -16,4 +16,12 @@ export class InteractionEntity {
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
   @Column('timestamptz', { name: 'completed_at', nullable: true }) completedAt!: Date | null;
+  /** External login: SHA-256 of the single-use `external_auth_id` handed to the product's login page. */
+  @Column('text', { name: 'external_auth_hash', nullable: true }) externalAuthHash!: string | null;
+  @Column('timestamptz', { name: 'external_auth_expires_at', nullable: true }) externalAuthExpiresAt!: Date | null;
+  /** Set when the product completed its login for this interaction (then `userId` is its external user). */
+  @Column('timestamptz', { name: 'login_completed_at', nullable: true }) loginCompletedAt!: Date | null;
+  /** Custom consent: SHA-256 of the single-use `interaction_id` handed to the product's consent page. */
+  @Column('text', { name: 'consent_handle_hash', nullable: true }) consentHandleHash!: string | null;
+  @Column('timestamptz', { name: 'consent_handle_expires_at', nullable: true }) consentHandleExpiresAt!: Date | null;
 }

@@ -4,14 +4,17 @@ import type { Tx } from '../database/data-source.js';
 import { affected } from '../database/housekeeping.js';
 import { InteractionEntity } from './interaction.entity.js';
 
-export type NewInteraction = Omit<InteractionEntity, 'createdAt' | 'completedAt' | 'userId'>;
+export type NewInteraction = Omit<
+  InteractionEntity,
+  'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
+>;
 
 @Injectable()
 export class InteractionRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async insert(interaction: NewInteraction): Promise<void> {
-    await this.dataSource.manager.insert(InteractionEntity, interaction);
+  async insert(interaction: NewInteraction, tx: Tx = this.dataSource.manager): Promise<void> {
+    await tx.insert(InteractionEntity, interaction);
   }
 
   findById(id: string): Promise<InteractionEntity | null> {

@@ -3,6 +3,10 @@ import { html, page, type SafeHtml } from '../common/html.js';
 export interface ConsentView {
   clientName: string;
   clientUri: string | null;
+  /** Set when the client is identified by a client metadata document URL rather than a registration. */
+  metadataDocument?: { url: string; host: string } | null;
+  /** Every redirect URI the client has goes to this device (loopback or a private-use scheme). */
+  runsLocally?: boolean;
   redirectHost: string;
   resourceName: string;
   resourceUrl: string;
@@ -16,33 +20,59 @@ export interface ConsentView {
 }
 
 export function consentPage(view: ConsentView): string {
-  const scopeItems = view.scopes.map((scope) => html`<li><code>${scope}</code>${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already granted)</span>`}</li>`);
+  const scopeItems = view.scopes.map(
+    (scope) => html`<li><code>${scope}</code>${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
+  );
   const links: SafeHtml[] = [];
-  if (view.policyUri) links.push(html`<a href="${view.policyUri}" rel="noopener noreferrer">Privacy policy</a> `);
+  if (view.policyUri) links.push(html`<a href="${view.policyUri}" rel="noopener noreferrer">Privacy policy</a>`);
   if (view.tosUri) links.push(html`<a href="${view.tosUri}" rel="noopener noreferrer">Terms of service</a>`);
   return page(
-    `Authorize ${view.clientName}`,
+    `Allow ${view.clientName} to use ${view.resourceName}?`,
     html`<div class="card">
-  <div class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="">` : ''}<span class="muted">${view.resourceName}</span></div>
-  <h1><strong>${view.clientName}</strong> wants to access ${view.resourceName}</h1>
-  <p>After you approve, you will be sent to <strong>${view.redirectHost}</strong>.</p>
-  <p>It is asking for:</p>
-  <ul class="scopes">${scopeItems}</ul>
-  <p class="muted">Resource: <code>${view.resourceUrl}</code>${view.clientUri ? html`<br>Application site: <code>${view.clientUri}</code>` : ''}</p>
-  <form method="post" action="${view.formAction}">
+  <header class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="${view.resourceName} logo" width="40" height="40">` : ''}<span class="app">${view.resourceName}</span></header>
+  <h1 id="consent-title">Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?</h1>
+  ${view.metadataDocument ? documentIdentity(view.metadataDocument) : ''}
+  <section aria-labelledby="scopes-title">
+    <h2 id="scopes-title">${view.clientName} is asking to</h2>
+    <ul class="scopes">${scopeItems}</ul>
+  </section>
+  <p class="callout">After you decide, you will be sent to <strong>${view.redirectHost}</strong>.</p>
+  ${view.metadataDocument && view.runsLocally ? localAppWarning(view.clientName, view.metadataDocument.host) : ''}
+  <form method="post" action="${view.formAction}" aria-labelledby="consent-title">
     <input type="hidden" name="csrf_token" value="${view.csrfToken}">
     <div class="actions">
       <button type="submit" name="decision" value="approve" class="primary">Approve</button>
       <button type="submit" name="decision" value="deny">Deny</button>
     </div>
   </form>
-  ${links.length ? html`<footer class="muted">${links}</footer>` : ''}
+  <p class="muted small">Approve only if you trust ${view.clientName} and started this yourself.</p>
+  <dl class="details">
+    <dt>Resource</dt><dd><code>${view.resourceUrl}</code></dd>
+    ${view.clientUri ? html`<dt>Application site</dt><dd><code>${view.clientUri}</code></dd>` : ''}
+  </dl>
+  ${links.length ? html`<footer class="muted small"><nav aria-label="Legal">${links.map((link, i) => html`${i ? ' · ' : ''}${link}`)}</nav></footer>` : ''}
 </div>`,
   );
 }
 
+/** The name comes from the document, so anyone can claim any name: the URL's host is what identifies the client. */
+function documentIdentity(document: { url: string; host: string }): SafeHtml {
+  return html`<p>This application is identified by <strong>${document.host}</strong>, which publishes its description at <code>${document.url}</code>. The name above is what that description says; check the address you expected.</p>`;
+}
+
+/**
+ * Every redirect goes to this device: any program on it could use this client's identity, so the person must
+ * know they started the application themselves (draft-ietf-oauth-client-id-metadata-document, security
+ * considerations on loopback redirect URIs).
+ */
+function localAppWarning(clientName: string, host: string): SafeHtml {
+  return html`<p role="alert"><strong>This application runs on your computer.</strong> The authorization is handed to a program on this device, not to ${host}. Approve only if you started ${clientName} yourself just now.</p>`;
+}
+
 export interface SignInView {
   clientName: string;
+  /** The host of the client's metadata document URL, for a client identified that way. */
+  clientHost?: string | null;
   resourceName: string;
   githubHref: string | null;
   githubMissing: string[];
@@ -57,7 +87,7 @@ export function signInPage(view: SignInView): string {
     'Sign in',
     html`<div class="card">
   <h1>Sign in to continue</h1>
-  <p><strong>${view.clientName}</strong> is asking to access <strong>${view.resourceName}</strong>. Sign in first.</p>
+  <p><strong>${view.clientName}</strong>${view.clientHost ? html` (identified by <strong>${view.clientHost}</strong>)` : ''} is asking to access <strong>${view.resourceName}</strong>. Sign in first.</p>
   ${action}
 </div>`,
   );

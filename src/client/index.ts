@@ -77,6 +77,41 @@ export async function mintToken(
   return toTokenSet(answer);
 }
 
+/**
+ * Login method `external`: Gatehouse sent the browser to your login page with `?external_auth_id=…`. Once your
+ * user has signed in, call this from your backend and send the browser to the returned `redirectUri`.
+ */
+export async function completeLogin(
+  options: GatehouseOptions & { registrationSecret: string; externalAuthId: string; user: { id: string; email?: string; name?: string } },
+): Promise<{ redirectUri: string }> {
+  const answer = await call(options, '/api/login/complete', {
+    headers: { authorization: `Bearer ${options.registrationSecret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ external_auth_id: options.externalAuthId, user: options.user }),
+  });
+  return { redirectUri: redirectUriOf(answer) };
+}
+
+/**
+ * Custom consent: Gatehouse sent the browser to your consent page with `?interaction_id=…&user_id=…` and the
+ * request's details. Report the decision (optionally approving fewer scopes) and send the browser to `redirectUri`.
+ */
+export async function completeConsent(
+  options: GatehouseOptions & { registrationSecret: string; interactionId: string; userId: string; decision: 'approve' | 'deny'; scopes?: string[] },
+): Promise<{ redirectUri: string }> {
+  const body: Record<string, unknown> = { interaction_id: options.interactionId, user_id: options.userId, decision: options.decision };
+  if (options.scopes) body.scopes = options.scopes;
+  const answer = await call(options, '/api/consent/complete', {
+    headers: { authorization: `Bearer ${options.registrationSecret}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { redirectUri: redirectUriOf(answer) };
+}
+
+function redirectUriOf(answer: Record<string, unknown>): string {
+  if (typeof answer.redirect_uri !== 'string') throw new GatehouseError('server_error', 'the response has no redirect_uri', 200);
+  return answer.redirect_uri;
+}
+
 /** The refresh_token grant. The refresh token rotates: keep the new one from the result. */
 export async function refreshToken(
   options: GatehouseOptions & ClientCredentials & { refreshToken: string; scopes?: string[]; resource?: string },

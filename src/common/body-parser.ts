@@ -1,4 +1,5 @@
 import type { NextFunction, Request, Response } from 'express';
+import { AsyncResource } from 'node:async_hooks';
 import { InvalidRequest, OAuthError, RequestTooLarge } from './oauth-errors.js';
 import { requestIdOf, sendOAuthError } from './http.js';
 import { isStorableText } from './validation.js';
@@ -41,7 +42,9 @@ export function bodyParser(maxBytes: number) {
     req.on('error', () => {
       failed = true;
     });
-    req.on('end', () => {
+    // 'end' is emitted from the socket's context, not this request's: bind it, or the request context
+    // (currentRequestContext) would be lost for everything after the body is read.
+    req.on('end', AsyncResource.bind(() => {
       if (failed) return;
       try {
         const text = Buffer.concat(chunks).toString('utf8');
@@ -50,7 +53,7 @@ export function bodyParser(maxBytes: number) {
       } catch (error) {
         reject(req, res, error instanceof OAuthError ? error : new InvalidRequest('malformed request body'));
       }
-    });
+    }));
   };
 }
 

@@ -61,8 +61,15 @@ export function page(title: string, body: SafeHtml): string {
   h1 { font-size:1.25rem; margin:0 0 1rem; }
   p, li { overflow-wrap:anywhere; }
   .muted { color:var(--muted); font-size:.9rem; }
-  .brand { display:flex; align-items:center; gap:.75rem; margin-bottom:1rem; }
-  .brand img { width:40px; height:40px; border-radius:8px; }
+  .brand { display:flex; align-items:center; gap:.75rem; margin-bottom:1.25rem; }
+  .brand img { width:40px; height:40px; border-radius:8px; object-fit:contain; }
+  .brand .app { font-weight:600; }
+  h2 { font-size:1rem; margin:1.25rem 0 .5rem; }
+  .callout { background:var(--bg); border:1px solid var(--line); border-radius:8px; padding:.75rem 1rem; }
+  .small { font-size:.85rem; }
+  dl.details { display:grid; grid-template-columns:auto 1fr; gap:.25rem .75rem; font-size:.85rem; color:var(--muted); margin:1rem 0 0; }
+  dl.details dd { margin:0; overflow-wrap:anywhere; }
+  footer a { color:var(--muted); }
   ul.scopes { padding-left:1.2rem; }
   code { font-size:.9em; }
   .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
@@ -70,6 +77,7 @@ export function page(title: string, body: SafeHtml): string {
   button.primary, .button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
   footer { margin-top:1rem; }
+  @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>
 <body><main>${body}</main></body>

@@ -9,6 +9,8 @@ export function noStore(res: Response): void {
 
 export function sendOAuthError(res: Response, error: OAuthError, requestId?: string): void {
   noStore(res);
+  // Read by the HTTP metrics when the response finishes (errors by OAuth error code).
+  if (res.locals) res.locals.oauthError = error.code;
   if (error.wwwAuthenticate) res.setHeader('WWW-Authenticate', error.wwwAuthenticate);
   const body: Record<string, string> = { error: error.code, error_description: error.description };
   if (error.code === 'server_error' && requestId) body.request_id = requestId;

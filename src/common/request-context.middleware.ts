@@ -1,12 +1,32 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { pathOf } from './http.js';
 
 const logger = new Logger('HTTP');
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const MAX_USER_AGENT = 512;
 
-/** Gives every request an id (honouring a sane incoming X-Request-Id) and logs one line when it finishes. */
+/** Who is asking, for code far from the request (audit events): set once per request, read anywhere below it. */
+export interface RequestContext {
+  requestId: string;
+  /** The peer address of the connection (behind a proxy, the proxy's). */
+  ip: string | null;
+  userAgent: string | null;
+}
+
+const storage = new AsyncLocalStorage<RequestContext>();
+
+/** The context of the request this code runs for, or undefined outside any request (CLI, background jobs). */
+export function currentRequestContext(): RequestContext | undefined {
+  return storage.getStore();
+}
+
+/**
+ * Gives every request an id (honouring a sane incoming X-Request-Id), makes it, the peer address and the user agent
+ * available through currentRequestContext(), and logs one line when the request finishes.
+ */
 export function requestContext(req: Request, res: Response, next: NextFunction): void {
   const incoming = req.headers['x-request-id'];
   const requestId = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
@@ -18,5 +38,12 @@ export function requestContext(req: Request, res: Response, next: NextFunction):
     // Path only: query strings carry codes and state, and must never reach a log.
     logger.debug({ msg: 'request', request_id: requestId, method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
   });
-  next();
+  storage.run({ requestId, ip: req.socket.remoteAddress ?? null, userAgent: userAgentOf(req) }, next);
+}
+
+/** Printable ASCII only (the header is attacker-controlled and ends up in events), and bounded. */
+function userAgentOf(req: Request): string | null {
+  const value = req.headers['user-agent'];
+  if (typeof value !== 'string' || value === '') return null;
+  return value.replace(/[^\x20-\x7E]/g, '?').slice(0, MAX_USER_AGENT);
 }

@@ -135,3 +135,74 @@ describe('loadConfig', () => {
     assertConfigError({ GITHUB_TOKEN_URL: 'not a url' }, 'GITHUB_TOKEN_URL');
   });
 });
+
+describe('loadConfig, client metadata documents', () => {
+  it('defaults: enabled, no host lists, loopback refused, 5 s, 5 min to 24 h, 5 kB', () => {
+    assert.deepEqual(loadConfig({}).cimd, {
+      enabled: true,
+      allowedHosts: [],
+      deniedHosts: [],
+      allowLoopback: false,
+      extraCaPem: null,
+      fetchTimeoutMs: 5000,
+      cacheMinSeconds: 300,
+      cacheMaxSeconds: 86400,
+      maxDocumentBytes: 5120,
+    });
+  });
+
+  it('reads the switches, the host lists (trimmed, lower-cased) and the numbers', () => {
+    const cimd = loadConfig({
+      CIMD_ENABLED: 'false',
+      CIMD_ALLOW_LOOPBACK: 'true',
+      CIMD_ALLOWED_HOSTS: ' *.Example.com, app.example.org ,,',
+      CIMD_DENIED_HOSTS: 'evil.example.com,[::1],10.0.0.1',
+      CIMD_FETCH_TIMEOUT_MS: '300',
+      CIMD_CACHE_MIN_SECONDS: '0',
+      CIMD_CACHE_MAX_SECONDS: '600',
+    }).cimd;
+    assert.equal(cimd.enabled, false);
+    assert.equal(cimd.allowLoopback, true);
+    assert.deepEqual(cimd.allowedHosts, ['*.example.com', 'app.example.org']);
+    assert.deepEqual(cimd.deniedHosts, ['evil.example.com', '[::1]', '10.0.0.1']);
+    assert.equal(cimd.fetchTimeoutMs, 300);
+    assert.equal(cimd.cacheMinSeconds, 0);
+    assert.equal(cimd.cacheMaxSeconds, 600);
+  });
+
+  it('rejects malformed values, naming the variable', () => {
+    assertConfigError({ CIMD_ENABLED: 'yes' }, 'CIMD_ENABLED');
+    assertConfigError({ CIMD_ALLOW_LOOPBACK: '1' }, 'CIMD_ALLOW_LOOPBACK');
+    assertConfigError({ CIMD_ALLOWED_HOSTS: 'https://app.example.com' }, 'CIMD_ALLOWED_HOSTS');
+    assertConfigError({ CIMD_ALLOWED_HOSTS: 'app.*.example.com' }, 'CIMD_ALLOWED_HOSTS');
+    assertConfigError({ CIMD_DENIED_HOSTS: 'example.com/path' }, 'CIMD_DENIED_HOSTS');
+    assertConfigError({ CIMD_DENIED_HOSTS: '*' }, 'CIMD_DENIED_HOSTS');
+    for (const value of ['abc', '-1', '1.5', '10', '60001']) assertConfigError({ CIMD_FETCH_TIMEOUT_MS: value }, 'CIMD_FETCH_TIMEOUT_MS');
+    assertConfigError({ CIMD_CACHE_MIN_SECONDS: 'soon' }, 'CIMD_CACHE_MIN_SECONDS');
+    assertConfigError({ CIMD_CACHE_MAX_SECONDS: '99999999' }, 'CIMD_CACHE_MAX_SECONDS');
+    assertConfigError({ CIMD_CACHE_MIN_SECONDS: '600', CIMD_CACHE_MAX_SECONDS: '599' }, 'CIMD_CACHE_MAX_SECONDS');
+  });
+
+  it('reads CIMD_EXTRA_CA_FILE at boot, and refuses a missing file or one without a certificate', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { mkdtemp, rm, writeFile, readFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(resolve(tmpdir(), 'gatehouse-ca-'));
+    try {
+      const cert = resolve(dir, 'ca.pem');
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=test CA', '-keyout', resolve(dir, 'key.pem'), '-out', cert], { stdio: 'pipe' });
+      assert.equal(loadConfig({ CIMD_EXTRA_CA_FILE: cert }).cimd.extraCaPem, await readFile(cert, 'utf8'));
+      assertConfigError({ CIMD_EXTRA_CA_FILE: resolve(dir, 'missing.pem') }, 'CIMD_EXTRA_CA_FILE');
+      const notPem = resolve(dir, 'not.pem');
+      await writeFile(notPem, 'hello');
+      assertConfigError({ CIMD_EXTRA_CA_FILE: notPem }, 'CIMD_EXTRA_CA_FILE');
+      const broken = resolve(dir, 'broken.pem');
+      await writeFile(broken, '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n');
+      assertConfigError({ CIMD_EXTRA_CA_FILE: broken }, 'CIMD_EXTRA_CA_FILE');
+      // The private key next to it is not a certificate either.
+      assertConfigError({ CIMD_EXTRA_CA_FILE: resolve(dir, 'key.pem') }, 'CIMD_EXTRA_CA_FILE');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -12,6 +12,8 @@ import {
   MinLength,
   validateSync,
 } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { resolve } from 'node:path';
 import { isLoopbackHost } from '../common/urls.js';
 
@@ -60,6 +62,60 @@ class EnvironmentVariables {
 
   @IsOptional() @IsIn(['debug', 'info', 'warn', 'error', 'silent'])
   LOG_LEVEL?: LogLevel;
+
+  @IsOptional() @IsIn(['true', 'false'], { message: 'CIMD_ENABLED must be true or false' })
+  CIMD_ENABLED?: string;
+
+  @IsOptional() @IsString()
+  CIMD_ALLOWED_HOSTS?: string;
+
+  @IsOptional() @IsString()
+  CIMD_DENIED_HOSTS?: string;
+
+  @IsOptional() @IsIn(['true', 'false'], { message: 'CIMD_ALLOW_LOOPBACK must be true or false' })
+  CIMD_ALLOW_LOOPBACK?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  CIMD_EXTRA_CA_FILE?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_FETCH_TIMEOUT_MS must be a whole number of milliseconds' })
+  CIMD_FETCH_TIMEOUT_MS?: string;
+
+  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'CIMD_CACHE_MIN_SECONDS must be a whole number of seconds' })
+  CIMD_CACHE_MIN_SECONDS?: string;
+
+  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'CIMD_CACHE_MAX_SECONDS must be a whole number of seconds' })
+  CIMD_CACHE_MAX_SECONDS?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  AUDIT_LOG?: string;
+
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'AUDIT_WEBHOOK_URL must be an http(s) URL' })
+  AUDIT_WEBHOOK_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'AUDIT_WEBHOOK_SECRET must be at least 32 characters' })
+  AUDIT_WEBHOOK_SECRET?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds' })
+  AUDIT_WEBHOOK_TIMEOUT_MS?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_RETRY_BASE_MS must be a whole number of milliseconds' })
+  AUDIT_RETRY_BASE_MS?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_RETRY_MAX_MS must be a whole number of milliseconds' })
+  AUDIT_RETRY_MAX_MS?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_POLL_INTERVAL_MS must be a whole number of milliseconds' })
+  AUDIT_POLL_INTERVAL_MS?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'AUDIT_RETENTION_DAYS must be a whole number of days' })
+  AUDIT_RETENTION_DAYS?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_STREAM_HEARTBEAT_MS must be a whole number of milliseconds' })
+  AUDIT_STREAM_HEARTBEAT_MS?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'METRICS_TOKEN must be at least 32 characters' })
+  METRICS_TOKEN?: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -72,9 +128,36 @@ export interface GithubConfig {
   userProfileUrl: string;
 }
 
+/**
+ * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document): a `client_id` that is an https URL
+ * is resolved by fetching that URL. These settings bound what Gatehouse will fetch and for how long it keeps it.
+ */
+export interface CimdConfig {
+  enabled: boolean;
+  /** Host patterns (`app.example.com`, `*.example.com`); empty means every host not denied. */
+  allowedHosts: string[];
+  /** Host patterns never fetched from; checked before the allow-list. */
+  deniedHosts: string[];
+  /** Local development and tests only: lets loopback addresses through (and nothing else that is not public). */
+  allowLoopback: boolean;
+  /** PEM of extra certificate authorities trusted for these fetches, in addition to Node's bundled roots. */
+  extraCaPem: string | null;
+  /** One deadline for DNS, connect, TLS and the whole response. */
+  fetchTimeoutMs: number;
+  /** Bounds on how long a fetched document is used before it is fetched again, whatever its cache headers say. */
+  cacheMinSeconds: number;
+  cacheMaxSeconds: number;
+  /** The draft's recommended cap on a document (§ Maximum Response Size); the response is aborted beyond it. */
+  maxDocumentBytes: number;
+}
+
 export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
 
 export interface GatehouseConfig {
+  /** Audit event delivery, query and retention. */
+  audit: AuditConfig;
+  /** Bearer token for GET /metrics; null: only loopback callers that came through no proxy. */
+  metricsToken: string | null;
   port: number;
   host: string;
   /** Exactly as advertised in metadata and put in `iss`; never has a trailing slash. */
@@ -96,6 +179,7 @@ export interface GatehouseConfig {
   authorizationCodeTtlSeconds: number;
   interactionTtlSeconds: number;
   sessionTtlSeconds: number;
+  cimd: CimdConfig;
 }
 
 export class ConfigError extends Error {
@@ -167,8 +251,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         }
       : null;
 
+  const cimd = cimdConfig(vars);
+
   return {
     port,
+    audit: auditConfig(vars),
+    metricsToken: vars.METRICS_TOKEN ?? null,
     host: vars.HOST ?? '0.0.0.0',
     issuer,
     secureCookies: !(loopbackIssuer && issuerUrl.protocol === 'http:'),
@@ -184,10 +272,130 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authorizationCodeTtlSeconds: 60,
     interactionTtlSeconds: 600,
     sessionTtlSeconds: 12 * 3600,
+    cimd,
+  };
+}
+
+/** `app.example.com`, `*.example.com` (any subdomain, not the apex), an IPv4 address, or a bracketed IPv6 one. */
+const HOST_PATTERN = /^(\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
+
+function hostPatterns(variable: 'CIMD_ALLOWED_HOSTS' | 'CIMD_DENIED_HOSTS', value: string | undefined): string[] {
+  const patterns = (value ?? '').split(',').map((pattern) => pattern.trim().toLowerCase()).filter(Boolean);
+  const bad = patterns.find((pattern) => !HOST_PATTERN.test(pattern));
+  if (bad !== undefined) throw new ConfigError(variable, `${JSON.stringify(bad)} is not a host pattern (use app.example.com or *.example.com, comma-separated)`);
+  return patterns;
+}
+
+function wholeNumber(variable: keyof EnvironmentVariables, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (number < min || number > max) throw new ConfigError(variable, `must be between ${min} and ${max}`);
+  return number;
+}
+
+function cimdConfig(vars: EnvironmentVariables): CimdConfig {
+  const cacheMinSeconds = wholeNumber('CIMD_CACHE_MIN_SECONDS', vars.CIMD_CACHE_MIN_SECONDS, 300, 0, 7 * 86400);
+  const cacheMaxSeconds = wholeNumber('CIMD_CACHE_MAX_SECONDS', vars.CIMD_CACHE_MAX_SECONDS, 86400, 0, 7 * 86400);
+  if (cacheMaxSeconds < cacheMinSeconds) throw new ConfigError('CIMD_CACHE_MAX_SECONDS', `must not be less than CIMD_CACHE_MIN_SECONDS (${cacheMinSeconds})`);
+  return {
+    enabled: vars.CIMD_ENABLED !== 'false',
+    allowedHosts: hostPatterns('CIMD_ALLOWED_HOSTS', vars.CIMD_ALLOWED_HOSTS),
+    deniedHosts: hostPatterns('CIMD_DENIED_HOSTS', vars.CIMD_DENIED_HOSTS),
+    allowLoopback: vars.CIMD_ALLOW_LOOPBACK === 'true',
+    extraCaPem: vars.CIMD_EXTRA_CA_FILE === undefined ? null : readCaFile(vars.CIMD_EXTRA_CA_FILE),
+    fetchTimeoutMs: wholeNumber('CIMD_FETCH_TIMEOUT_MS', vars.CIMD_FETCH_TIMEOUT_MS, 5000, 50, 60_000),
+    cacheMinSeconds,
+    cacheMaxSeconds,
+    maxDocumentBytes: 5 * 1024,
+  };
+}
+
+/** Read once at boot, so a missing or malformed file stops the process instead of failing every fetch later. */
+function readCaFile(path: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(resolve(path), 'utf8');
+  } catch (error) {
+    throw new ConfigError('CIMD_EXTRA_CA_FILE', `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const certificates = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (certificates.length === 0) throw new ConfigError('CIMD_EXTRA_CA_FILE', `${path} holds no PEM certificate`);
+  for (const certificate of certificates) {
+    try {
+      new X509Certificate(certificate);
+    } catch {
+      throw new ConfigError('CIMD_EXTRA_CA_FILE', `${path} holds a certificate that cannot be parsed`);
+    }
+  }
+  return pem;
+}
+
+/** Where and how audit events are delivered (see the README's "Audit events"). */
+export interface AuditConfig {
+  /** JSON lines of events: to stdout, appended to a file, or not at all. */
+  log: { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'off' };
+  /** The global webhook; null when AUDIT_WEBHOOK_URL is unset. */
+  webhook: { url: string; secret: string; timeoutMs: number } | null;
+  /** Exponential backoff between failed deliveries: base × 2^(attempt−1), capped, with jitter. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** How often sinks and streams look for events committed by other instances. */
+  pollIntervalMs: number;
+  /** Events older than this are pruned once every sink has delivered them; 0 keeps them forever. */
+  retentionDays: number;
+  streamHeartbeatMs: number;
+}
+
+function auditNumber(variable: keyof EnvironmentVariables, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min || number > max) throw new ConfigError(variable, `must be between ${min} and ${max}`);
+  return number;
+}
+
+function auditConfig(vars: EnvironmentVariables): AuditConfig {
+  const log: AuditConfig['log'] =
+    vars.AUDIT_LOG === undefined || vars.AUDIT_LOG === 'stdout'
+      ? { kind: 'stdout' }
+      : vars.AUDIT_LOG === 'off'
+        ? { kind: 'off' }
+        : { kind: 'file', path: resolve(vars.AUDIT_LOG) };
+  let webhook: AuditConfig['webhook'] = null;
+  if (vars.AUDIT_WEBHOOK_URL !== undefined) {
+    const url = new URL(vars.AUDIT_WEBHOOK_URL);
+    // Events name users, clients and addresses: they travel encrypted unless the receiver is on this machine.
+    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) throw new ConfigError('AUDIT_WEBHOOK_URL', 'must be an https URL unless its host is loopback');
+    if (url.username || url.password || url.hash) throw new ConfigError('AUDIT_WEBHOOK_URL', 'must not carry credentials or a fragment');
+    if (!vars.AUDIT_WEBHOOK_SECRET) throw new ConfigError('AUDIT_WEBHOOK_SECRET', 'is required when AUDIT_WEBHOOK_URL is set (at least 32 characters; deliveries are signed with it)');
+    webhook = { url: url.href, secret: vars.AUDIT_WEBHOOK_SECRET, timeoutMs: auditNumber('AUDIT_WEBHOOK_TIMEOUT_MS', vars.AUDIT_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000) };
+  } else if (vars.AUDIT_WEBHOOK_SECRET !== undefined) {
+    throw new ConfigError('AUDIT_WEBHOOK_SECRET', 'is set but AUDIT_WEBHOOK_URL is not');
+  }
+  const retryBaseMs = auditNumber('AUDIT_RETRY_BASE_MS', vars.AUDIT_RETRY_BASE_MS, 1000, 1, 3_600_000);
+  const retryMaxMs = auditNumber('AUDIT_RETRY_MAX_MS', vars.AUDIT_RETRY_MAX_MS, 300_000, 1, 86_400_000);
+  if (retryMaxMs < retryBaseMs) throw new ConfigError('AUDIT_RETRY_MAX_MS', `must not be less than AUDIT_RETRY_BASE_MS (${retryBaseMs})`);
+  return {
+    log,
+    webhook,
+    retryBaseMs,
+    retryMaxMs,
+    pollIntervalMs: auditNumber('AUDIT_POLL_INTERVAL_MS', vars.AUDIT_POLL_INTERVAL_MS, 1000, 10, 60_000),
+    retentionDays: auditNumber('AUDIT_RETENTION_DAYS', vars.AUDIT_RETENTION_DAYS, 90, 0, 36_500),
+    streamHeartbeatMs: auditNumber('AUDIT_STREAM_HEARTBEAT_MS', vars.AUDIT_STREAM_HEARTBEAT_MS, 15_000, 100, 300_000),
   };
 }
 
 const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
+  AUDIT_LOG: true,
+  AUDIT_WEBHOOK_URL: true,
+  AUDIT_WEBHOOK_SECRET: true,
+  AUDIT_WEBHOOK_TIMEOUT_MS: true,
+  AUDIT_RETRY_BASE_MS: true,
+  AUDIT_RETRY_MAX_MS: true,
+  AUDIT_POLL_INTERVAL_MS: true,
+  AUDIT_RETENTION_DAYS: true,
+  AUDIT_STREAM_HEARTBEAT_MS: true,
+  METRICS_TOKEN: true,
   PORT: true,
   HOST: true,
   ISSUER: true,
@@ -202,6 +410,14 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   SESSION_SECRET: true,
   ENCRYPTION_KEY: true,
   LOG_LEVEL: true,
+  CIMD_ENABLED: true,
+  CIMD_ALLOWED_HOSTS: true,
+  CIMD_DENIED_HOSTS: true,
+  CIMD_ALLOW_LOOPBACK: true,
+  CIMD_EXTRA_CA_FILE: true,
+  CIMD_FETCH_TIMEOUT_MS: true,
+  CIMD_CACHE_MIN_SECONDS: true,
+  CIMD_CACHE_MAX_SECONDS: true,
 };
 
 function decodeKey(value: string): Buffer {

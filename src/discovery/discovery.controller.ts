@@ -21,6 +21,8 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported: string[];
   code_challenge_methods_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
+  /** draft-ietf-oauth-client-id-metadata-document §6: an https URL may be used as client_id. */
+  client_id_metadata_document_supported: boolean;
   service_documentation?: string;
 }
 
@@ -53,6 +55,7 @@ export class DiscoveryController {
       revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
+      client_id_metadata_document_supported: this.config.cimd.enabled,
     };
   }
 }

@@ -25,6 +25,17 @@ export type IntrospectionResponse =
     };
 
 const INACTIVE: IntrospectionResponse = { active: false };
+
+/** What `token.introspected` records about the token: ids only, and only the caller's own token's. */
+interface IntrospectionFacts {
+  tokenType: 'access_token' | 'refresh_token' | 'unknown';
+  jti: string | null;
+  grantId: string | null;
+  clientId: string | null;
+  subject: string | null;
+  resource: string | null;
+  reason: 'expired' | 'revoked' | 'rotated' | 'not_owner' | 'unknown';
+}
 const REFRESH_TOKEN = /^gh_rt_[A-Za-z0-9_-]{43}$/;
 
 /**
@@ -44,30 +55,60 @@ export class TokenInspector {
     private readonly audit: AuditLog,
   ) {}
 
+  /** Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token). */
   async introspect(caller: Caller, token: string): Promise<IntrospectionResponse> {
+    const { response, facts } = await this.inspect(caller, token);
+    await this.database.transaction((tx) =>
+      this.audit.record(tx, {
+        type: 'token.introspected',
+        actor: caller.kind === 'client' ? { kind: 'client', id: caller.client.id } : { kind: 'resource', id: caller.resource.resource },
+        outcome: response.active ? 'active' : 'inactive',
+        clientId: facts.clientId,
+        subject: facts.subject,
+        resource: facts.resource,
+        data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason: response.active ? null : facts.reason },
+      }),
+    );
+    return response;
+  }
+
+  private async inspect(caller: Caller, token: string): Promise<{ response: IntrospectionResponse; facts: IntrospectionFacts }> {
     const now = Math.floor(Date.now() / 1000);
     const claims = this.verifier.verify(token);
     if (claims) {
-      if (claims.exp <= now || !owns(caller, claims.aud, claims.client_id)) return INACTIVE;
+      // What the event may name: the token's own claims when the caller owns it; only the jti otherwise.
+      const facts: IntrospectionFacts = { tokenType: 'access_token', jti: claims.jti, grantId: null, clientId: null, subject: null, resource: null, reason: 'not_owner' };
+      if (!owns(caller, claims.aud, claims.client_id)) return { response: INACTIVE, facts };
+      Object.assign(facts, { grantId: claims.grant_id, clientId: claims.client_id, subject: claims.sub, resource: claims.aud });
+      if (claims.exp <= now) return { response: INACTIVE, facts: { ...facts, reason: 'expired' } };
       const standing = await this.status.accessTokenStanding(claims.grant_id, claims.jti);
-      if (!standing.grantLive || standing.jtiRevoked) return INACTIVE;
+      if (!standing.grantLive || standing.jtiRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
       const { scope, client_id, sub, aud, iss, exp, iat, jti } = claims;
-      return { active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' };
+      return { response: { active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' }, facts };
     }
-    if (!REFRESH_TOKEN.test(token)) return INACTIVE;
+    const unknown: IntrospectionFacts = { tokenType: 'unknown', jti: null, grantId: null, clientId: null, subject: null, resource: null, reason: 'unknown' };
+    if (!REFRESH_TOKEN.test(token)) return { response: INACTIVE, facts: unknown };
     const record = await this.status.refreshToken(sha256(token));
-    if (!record || record.rotated || record.grantRevoked || record.expiresAt.getTime() <= Date.now()) return INACTIVE;
-    if (!owns(caller, record.resource, record.clientId)) return INACTIVE;
+    if (!record) return { response: INACTIVE, facts: { ...unknown, tokenType: 'refresh_token' } };
+    const facts: IntrospectionFacts = { tokenType: 'refresh_token', jti: null, grantId: null, clientId: null, subject: null, resource: null, reason: 'not_owner' };
+    if (!owns(caller, record.resource, record.clientId)) return { response: INACTIVE, facts };
+    Object.assign(facts, { grantId: record.grantId, clientId: record.clientId, subject: record.userId, resource: record.resource });
+    if (record.rotated) return { response: INACTIVE, facts: { ...facts, reason: 'rotated' } };
+    if (record.grantRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
+    if (record.expiresAt.getTime() <= Date.now()) return { response: INACTIVE, facts: { ...facts, reason: 'expired' } };
     return {
-      active: true,
-      scope: record.scopes.join(' '),
-      client_id: record.clientId,
-      sub: record.userId,
-      aud: record.resource,
-      iss: this.config.issuer,
-      exp: Math.floor(record.expiresAt.getTime() / 1000),
-      iat: Math.floor(record.createdAt.getTime() / 1000),
-      token_type: 'refresh_token',
+      response: {
+        active: true,
+        scope: record.scopes.join(' '),
+        client_id: record.clientId,
+        sub: record.userId,
+        aud: record.resource,
+        iss: this.config.issuer,
+        exp: Math.floor(record.expiresAt.getTime() / 1000),
+        iat: Math.floor(record.createdAt.getTime() / 1000),
+        token_type: 'refresh_token',
+      },
+      facts,
     };
   }
 

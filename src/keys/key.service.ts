@@ -4,6 +4,7 @@ import { calculateJwkThumbprint } from 'jose';
 import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { decrypt, encrypt } from '../common/crypto.js';
 import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
 import { SigningKeyRepository } from './signing-key.repository.js';
 import type { EcPublicJwk, SigningKeyEntity } from './signing-key.entity.js';
 
@@ -43,6 +44,7 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     private readonly database: Database,
     private readonly repository: SigningKeyRepository,
     @Inject(GATEHOUSE_SECRETS) private readonly secrets: Secrets,
+    private readonly audit: AuditLog,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -72,6 +74,7 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       await this.repository.setState(tx, next.kid, 'active', now);
       const fresh = await this.generate(tx, 'next');
       await this.repository.deleteRetiredBefore(tx, new Date(now.getTime() - RETIRED_KEY_RETENTION_SECONDS * 1000));
+      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh } });
       return { retired: active.kid, active: next.kid, next: fresh };
     });
     await this.reload();

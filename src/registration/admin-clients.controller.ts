@@ -17,9 +17,14 @@ export class AdminClientsController {
     return { ...this.clients.view(await this.clients.register(body, 'static', requestIdOf(req))), kind: 'static' };
   }
 
+  /** Every client, including the records of metadata-document clients (with until when their document is used). */
   @Get()
-  async list(): Promise<Array<ClientRegistrationView & { kind: string }>> {
-    return (await this.clients.list()).map((client) => ({ ...this.clients.view(client), kind: client.kind }));
+  async list(): Promise<Array<ClientRegistrationView & { kind: string; metadata_expires_at?: string }>> {
+    return (await this.clients.list()).map((client) => ({
+      ...this.clients.view(client),
+      kind: client.kind,
+      ...(client.metadataExpiresAt ? { metadata_expires_at: client.metadataExpiresAt.toISOString() } : {}),
+    }));
   }
 
   @Delete(':clientId')

@@ -3,9 +3,12 @@ import type { Request } from 'express';
 import { safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
-import { ClientRepository } from './client.repository.js';
+import { requestIdOf } from '../common/http.js';
 import type { ClientEntity } from './client.entity.js';
 import type { TokenEndpointAuthMethod } from './client-metadata.js';
+import { isClientIdUrl } from './client-metadata-document.js';
+import { ClientsService } from './clients.service.js';
+import { MetadataDocumentError } from './metadata-document-error.js';
 
 const BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"';
 
@@ -18,10 +21,11 @@ interface PresentedCredentials {
 /**
  * Client authentication at the token endpoint (RFC 6749 §2.3, OAuth 2.1 §2.4): exactly one method per request,
  * and it must be the one the client registered. Secrets are compared as SHA-256 digests in constant time.
+ * A client_id that is a metadata document URL names a public client: `none` only, resolved from its document.
  */
 @Injectable()
 export class ClientAuthenticator {
-  constructor(private readonly clients: ClientRepository) {}
+  constructor(private readonly clients: ClientsService) {}
 
   async authenticate(req: Request, body: ParsedBody): Promise<ClientEntity> {
     const presented = presentedCredentials(req, body);
@@ -29,7 +33,11 @@ export class ClientAuthenticator {
       const error = new InvalidClient(description);
       return presented.method === 'client_secret_basic' ? error.withChallenge(BASIC_CHALLENGE) : error;
     };
-    const client = await this.clients.findById(presented.clientId);
+    if (isClientIdUrl(presented.clientId) && presented.method !== 'none') {
+      // Checked before fetching anything: such a client has no secret, so no secret can be right.
+      throw fail(`a client identified by a metadata document URL has no secret: authenticate with none (send only client_id), not ${presented.method}`);
+    }
+    const client = await this.resolve(presented.clientId, requestIdOf(req), fail);
     if (!client) throw fail('unknown client');
     const registered = client.metadata.token_endpoint_auth_method;
     if (registered !== presented.method) {
@@ -39,6 +47,19 @@ export class ClientAuthenticator {
       if (!client.secretHash || !safeEqual(sha256(presented.secret ?? ''), client.secretHash)) throw fail('client authentication failed');
     }
     return client;
+  }
+
+  /** A freshly fetched document refreshes the recorded client (there is one if any grant can exist for it). */
+  private async resolve(clientId: string, requestId: string | undefined, fail: (description: string) => InvalidClient): Promise<ClientEntity | null> {
+    try {
+      const resolved = await this.clients.resolve(clientId, requestId);
+      if (!resolved) return null;
+      await this.clients.recordFetchedAlone(resolved, 'update', requestId);
+      return resolved.client;
+    } catch (error) {
+      if (error instanceof MetadataDocumentError) throw fail(`client metadata document rejected: ${error.description}`);
+      throw error;
+    }
   }
 }
 

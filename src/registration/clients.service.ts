@@ -4,10 +4,12 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
+import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ClientRepository } from './client.repository.js';
 import type { ClientEntity } from './client.entity.js';
 import { validateClientMetadata, type ClientMetadata } from './client-metadata.js';
+import { ClientMetadataDocuments, isClientIdUrl, type ResolvedClient } from './client-metadata-document.js';
 
 const CLIENT_SECRET_PREFIX = 'gh_cs_';
 const REGISTRATION_TOKEN_PREFIX = 'gh_rat_';
@@ -35,10 +37,37 @@ export class ClientsService {
     private readonly database: Database,
     private readonly repository: ClientRepository,
     private readonly audit: AuditLog,
+    private readonly documents: ClientMetadataDocuments,
   ) {}
 
+  /**
+   * The client row as recorded: for admin operations and for steps that follow a request already checked at
+   * /authorize (the consent pages). Never fetches anything.
+   */
   find(clientId: string): Promise<ClientEntity | null> {
     return this.repository.findById(clientId);
+  }
+
+  /**
+   * The client a request names, as /authorize, /token and the mint API see it: a registered client, or (when
+   * CIMD is enabled) the client a metadata document URL describes, fetched unless a recorded copy is still fresh.
+   * Null for an unknown id; a URL that cannot be used throws MetadataDocumentError. A freshly fetched document is
+   * not written yet: see `recordFetched`.
+   */
+  async resolve(clientId: string, requestId?: string): Promise<ResolvedClient | null> {
+    if (isClientIdUrl(clientId)) return this.config.cimd.enabled ? this.documents.resolve(clientId, requestId) : null;
+    const client = await this.repository.findById(clientId);
+    return client && client.kind !== 'metadata_document' ? { client, fetched: null } : null;
+  }
+
+  /** Writes a document `resolve` fetched, inside the transaction of the change the request makes. */
+  recordFetched(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
+    return this.documents.record(tx, resolved, mode, requestId);
+  }
+
+  /** The same, for a request that makes no other change. */
+  recordFetchedAlone(resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
+    return this.documents.recordAlone(resolved, mode, requestId);
   }
 
   list(): Promise<ClientEntity[]> {
@@ -46,7 +75,7 @@ export class ClientsService {
   }
 
   /** Dynamic registration (RFC 7591) or, with kind `static`, pre-registration by an administrator. */
-  async register(input: Record<string, unknown>, kind: ClientEntity['kind'], requestId?: string): Promise<RegisteredClient> {
+  async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', requestId?: string): Promise<RegisteredClient> {
     const metadata = validateClientMetadata(input);
     const clientSecret = metadata.token_endpoint_auth_method === 'none' ? null : CLIENT_SECRET_PREFIX + randomToken();
     // Pre-registered clients are managed through the admin API, not RFC 7592.
@@ -75,7 +104,8 @@ export class ClientsService {
     const token = /^Bearer ([^\s]+)$/i.exec(authorization ?? '')?.[1];
     const challenge = token ? 'Bearer error="invalid_token"' : 'Bearer';
     const client = token ? await this.repository.findById(clientId) : null;
-    if (!token || !client?.registrationTokenHash || !safeEqual(sha256(token), client.registrationTokenHash)) {
+    // Only dynamic registrations have a configuration endpoint; metadata-document clients are managed by their URL.
+    if (!token || client?.kind !== 'dynamic' || !client.registrationTokenHash || !safeEqual(sha256(token), client.registrationTokenHash)) {
       throw new InvalidToken('a valid registration access token is required').withChallenge(challenge);
     }
     return client;

@@ -75,6 +75,9 @@ export class ResourcesService {
           tos_uri: input.branding ? input.branding.tos_uri : current.tosUri ?? undefined,
         },
         is_default: input.is_default ?? current.isDefault,
+        login_method: input.login_method ?? current.loginMethod,
+        login_uri: input.login_uri === null ? undefined : (input.login_uri ?? current.loginUri ?? undefined),
+        consent_uri: input.consent_uri === null ? undefined : (input.consent_uri ?? current.consentUri ?? undefined),
       });
       if (merged.resource !== current.resource) {
         const clash = await this.repository.findByResource(merged.resource, tx);
@@ -153,6 +156,8 @@ export class ResourcesService {
     const defaultScopes = [...new Set(input.default_scopes ?? [])];
     const unknown = defaultScopes.filter((scope) => !scopes.includes(scope));
     if (unknown.length) throw new InvalidRequest(`default_scopes must be a subset of scopes; not in scopes: ${unknown.join(' ')}`);
+    const loginMethod = input.login_method ?? 'github';
+    if (loginMethod === 'external' && !input.login_uri) throw new InvalidRequest('login_uri is required when login_method is external');
     return {
       name: input.name,
       resource,
@@ -164,6 +169,9 @@ export class ResourcesService {
       policyUri: input.branding?.policy_uri ?? null,
       tosUri: input.branding?.tos_uri ?? null,
       isDefault: input.is_default ?? false,
+      loginMethod,
+      loginUri: input.login_uri ?? null,
+      consentUri: input.consent_uri ?? null,
     };
   }
 }
@@ -179,6 +187,9 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     refresh_token_ttl: entity.refreshTokenTtl,
     branding: { logo_uri: entity.logoUri, policy_uri: entity.policyUri, tos_uri: entity.tosUri },
     is_default: entity.isDefault,
+    login_method: entity.loginMethod,
+    login_uri: entity.loginUri,
+    consent_uri: entity.consentUri,
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };

@@ -4,6 +4,8 @@ import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { UserRepository } from '../authorization/user.repository.js';
 import { ClientsService } from '../registration/clients.service.js';
+import type { ResolvedClient } from '../registration/client-metadata-document.js';
+import { MetadataDocumentError } from '../registration/metadata-document-error.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { GrantRepository } from './grant.repository.js';
 import { TokenMinter } from './token-minter.js';
@@ -28,14 +30,16 @@ export class MintService {
   ) {}
 
   async mint(resource: ResourceServerEntity, input: MintTokenDto, requestId?: string): Promise<TokenResponse> {
-    const client = await this.clients.find(input.client_id);
-    if (!client) throw new InvalidClient(`unknown client_id ${input.client_id}`).withStatus(400);
+    const resolved = await this.resolveClient(input.client_id, requestId);
+    const client = resolved.client;
     const scopes = input.scopes === undefined ? [...resource.defaultScopes] : [...new Set(input.scopes)];
     if (scopes.length === 0) throw new InvalidScope(`no scopes requested and ${resource.name} defines no default scopes`);
     const unknown = scopes.filter((scope) => !resource.scopes.includes(scope));
     if (unknown.length) throw new InvalidScope(`not scopes of ${resource.resource}: ${unknown.join(' ')}`);
 
     return this.database.transaction(async (tx) => {
+      // A metadata-document client fetched just now is recorded with the grant that references it.
+      await this.clients.recordFetched(tx, resolved, 'insert', requestId);
       const { userId } = await this.users.findOrCreateByIdentity(tx, {
         provider: 'external',
         subject: `${resource.id}:${input.subject}`,
@@ -54,5 +58,17 @@ export class MintService {
       });
       return response;
     });
+  }
+
+  private async resolveClient(clientId: string, requestId: string | undefined): Promise<ResolvedClient> {
+    let resolved: ResolvedClient | null;
+    try {
+      resolved = await this.clients.resolve(clientId, requestId);
+    } catch (error) {
+      if (error instanceof MetadataDocumentError) throw new InvalidClient(`client metadata document rejected: ${error.description}`).withStatus(400);
+      throw error;
+    }
+    if (!resolved) throw new InvalidClient(`unknown client_id ${clientId}`).withStatus(400);
+    return resolved;
   }
 }

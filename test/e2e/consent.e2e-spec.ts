@@ -79,7 +79,7 @@ describe('consent', () => {
     const more = await browser.navigate(authorizeUrl(gatehouse, clientId, 'docs:read docs:write'), atClient);
     assert.ok(!('stoppedAt' in more));
     assert.ok(consentForm(more));
-    assert.match(more.html, /docs:read<\/code> <span class="muted">\(already granted\)/);
+    assert.match(more.html, /docs:read<\/code> <span class="muted">\(already allowed\)/);
 
     // Another client is asked separately.
     const other = await register(gatehouse, 'Other');

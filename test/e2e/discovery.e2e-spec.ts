@@ -58,6 +58,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
           revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
           code_challenge_methods_supported: ['S256'],
           authorization_response_iss_parameter_supported: true,
+          client_id_metadata_document_supported: true,
         });
         assert.deepEqual([...scopes].sort(), ['files:write', 'tools:execute', 'tools:read'], 'the union of the registered resources’ scopes, each once');
         documents.push(body);

@@ -241,7 +241,14 @@ describe('introspection (pglite)', () => {
           checked++;
         }
       }
-      assert.deepEqual(await databaseCounts(gatehouse), before, `${callerCase.name}: introspection writes nothing`);
+      // Introspection changes nothing; it only records one token.introspected event per answer, active or not.
+      const answers = 2 * rows.length;
+      assert.deepEqual(await databaseCounts(gatehouse), { ...before, audit_events: before.audit_events! + answers }, `${callerCase.name}: introspection writes only its events`);
+      const recorded = (await gatehouse.db.query(`SELECT type, outcome FROM audit_events ORDER BY seq DESC LIMIT $1`, [answers])) as Array<{ type: string; outcome: string }>;
+      assert.deepEqual(
+        recorded.reverse().map((event) => `${event.type}:${event.outcome}`),
+        [...rows, ...rows].map((row) => `token.introspected:${row.expected.active ? 'active' : 'inactive'}`),
+      );
     }
     assert.ok(checked > 100);
   });

@@ -311,7 +311,8 @@ describe('negative paths (pglite)', () => {
         assert.match(await assertErrorPage(response, 400), /Sign-in cancelled/);
         assert.equal(github.denyNext, false, 'GitHub was asked, and refused');
 
-        assert.deepEqual(await databaseCounts(gatehouse), changed(before, { interactions: 1 }), 'only the interaction itself: no user, identity, login event or code');
+        assert.deepEqual(await databaseCounts(gatehouse), changed(before, { interactions: 1, audit_events: 1 }), 'only the interaction and a login.failed event: no user, identity, sign-in or code');
+        assert.deepEqual((await auditEvents(gatehouse, 'login.failed')).at(-1)?.data, { provider: 'github', reason: 'cancelled' });
         const identities = (await gatehouse.db.query(`SELECT count(*)::int AS n FROM user_identities WHERE subject = $1`, [String(github.nextUser.id)])) as Array<{ n: number }>;
         assert.equal(identities[0]?.n, 0);
       } finally {

@@ -22,6 +22,8 @@ export interface Page {
 export class Browser {
   private cookies: Cookie[] = [];
   readonly visited: string[] = [];
+  /** Every page shown (not redirects), in order: tests read what the person saw. */
+  readonly pages: Page[] = [];
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const target = new URL(url);
@@ -47,7 +49,9 @@ export class Browser {
         request = {};
         continue;
       }
-      return { url: current, status: response.status, html: await response.text(), headers: response.headers };
+      const page = { url: current, status: response.status, html: await response.text(), headers: response.headers };
+      this.pages.push(page);
+      return page;
     }
     throw new Error('too many redirects');
   }

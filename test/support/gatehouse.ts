@@ -10,6 +10,8 @@ import { createApp } from '../../src/bootstrap.js';
 import { createTestDatabase } from './postgres.js';
 import { freePort } from './net.js';
 import type { FakeGithub } from '../fakes/fake-github.js';
+import type { HostResolver } from '../../src/registration/host-resolver.js';
+import type { AuditModuleOptions } from '../../src/audit/audit-options.js';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -22,7 +24,18 @@ export interface RunningGatehouse {
   /** Rows in a table right now: used to prove that a failed request wrote nothing. */
   count(table: string): Promise<number>;
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
-  close(): Promise<void>;
+  /** Where its data lives: pass it to another startGatehouse to run on the same database. */
+  storage: TestStorage;
+  /** Stops the app; its data is removed unless `keepStorage` (then whoever reuses the storage removes it). */
+  close(options?: { keepStorage?: boolean }): Promise<void>;
+  /** Stops this app and starts a new one on the same data and port (a restart), with the same options. */
+  restart(): Promise<RunningGatehouse>;
+}
+
+/** A database a Gatehouse runs on: the environment that points at it, and how to remove it. */
+export interface TestStorage {
+  env: Record<string, string>;
+  dispose(): Promise<void>;
 }
 
 export interface StartOptions {
@@ -30,6 +43,14 @@ export interface StartOptions {
   github?: FakeGithub;
   env?: Record<string, string>;
   logger?: LoggerService;
+  /** Replaces DNS for client metadata document fetches (see FakeDns). */
+  hostResolver?: HostResolver;
+  /** Run on an existing database (from RunningGatehouse.storage) instead of a fresh one; the new app owns it. */
+  storage?: TestStorage;
+  /** Listen on this port (default: a free one). */
+  port?: number;
+  /** Audit module options (extra sinks, hooks). */
+  audit?: AuditModuleOptions;
 }
 
 /** Collects log lines in memory, so tests can read them (and assert nothing secret was logged). */
@@ -57,30 +78,23 @@ function replacer(_key: string, value: unknown): unknown {
 
 /** Starts the real Gatehouse application on a loopback port, on PGlite (temp folder) or a fresh PostgreSQL database. */
 export async function startGatehouse(options: StartOptions = {}): Promise<RunningGatehouse> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const adminToken = randomBytes(24).toString('hex');
-  const cleanups: Array<() => Promise<void>> = [];
+  const storage = options.storage ?? (await createStorage(options.database ?? 'pglite'));
   const env: Record<string, string> = {
     PORT: String(port),
     HOST: '127.0.0.1',
     ISSUER: `http://127.0.0.1:${port}`,
     ADMIN_TOKEN: adminToken,
     LOG_LEVEL: 'error',
+    // Audit events as JSON lines on stdout would be noise in test output; tests that want them set AUDIT_LOG.
+    AUDIT_LOG: 'off',
     ...options.github?.env,
     ...options.env,
+    ...storage.env,
   };
-  if ((options.database ?? 'pglite') === 'postgres') {
-    const database = await createTestDatabase();
-    env.DATABASE_URL = database.url;
-    env.ENCRYPTION_KEY = randomBytes(32).toString('hex');
-    cleanups.push(database.drop);
-  } else {
-    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
-    env.DATA_DIR = dir;
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
-  }
   const config = loadConfig(env);
-  const app = await createApp(config, { logger: options.logger ?? new MemoryLogger() });
+  const app = await createApp(config, { logger: options.logger ?? new MemoryLogger(), hostResolver: options.hostResolver, audit: options.audit });
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   const db = app.get(DataSource);
@@ -103,11 +117,25 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
       const text = await response.text();
       return { status: response.status, body: text ? JSON.parse(text) : undefined };
     },
-    async close() {
+    storage,
+    async close({ keepStorage = false } = {}) {
       await app.close();
-      for (const cleanup of cleanups.reverse()) await cleanup();
+      if (!keepStorage) await storage.dispose();
+    },
+    async restart() {
+      await app.close();
+      return startGatehouse({ ...options, storage, port });
     },
   };
+}
+
+async function createStorage(kind: DatabaseKind): Promise<TestStorage> {
+  if (kind === 'postgres') {
+    const database = await createTestDatabase();
+    return { env: { DATABASE_URL: database.url, ENCRYPTION_KEY: randomBytes(32).toString('hex') }, dispose: database.drop };
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  return { env: { DATA_DIR: dir }, dispose: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** Registers a resource server through the admin API and returns it with its one-time secret. */

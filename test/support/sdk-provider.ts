@@ -1,7 +1,11 @@
 import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 
-/** An in-memory OAuthClientProvider, as an MCP client keeps it; the authorization URL is captured, not opened. */
+/**
+ * An in-memory OAuthClientProvider, as an MCP client keeps it; the authorization URL is captured, not opened.
+ * With `clientMetadataUrl`, the SDK uses that URL as its client_id when the server supports client metadata
+ * documents, instead of registering.
+ */
 export class InMemoryOAuthProvider implements OAuthClientProvider {
   client: OAuthClientInformationMixed | undefined;
   savedTokens: OAuthTokens | undefined;
@@ -11,6 +15,7 @@ export class InMemoryOAuthProvider implements OAuthClientProvider {
   constructor(
     readonly redirectUrl: string,
     readonly clientMetadata: OAuthClientMetadata,
+    readonly clientMetadataUrl?: string,
   ) {}
 
   clientInformation(): OAuthClientInformationMixed | undefined {

@@ -1,5 +1,6 @@
 import { Type } from 'class-transformer';
 import {
+  IsIn,
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
@@ -44,6 +45,12 @@ export class CreateResourceServerDto {
   @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
 
   @IsOptional() @IsBoolean() is_default?: boolean;
+
+  /** `github` (default) or `external`: users sign in on the product's own page at `login_uri`. */
+  @IsOptional() @IsIn(['github', 'external']) login_method?: 'github' | 'external';
+  @IsOptional() @IsWebUrl() login_uri?: string;
+  /** A product-hosted consent page; Gatehouse's own is used when unset. */
+  @IsOptional() @IsWebUrl() consent_uri?: string;
 }
 
 export class UpdateResourceServerDto {
@@ -60,6 +67,10 @@ export class UpdateResourceServerDto {
   @IsOptional() @IsInt() @Min(300) @Max(31_536_000) refresh_token_ttl?: number;
   @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
   @IsOptional() @IsBoolean() is_default?: boolean;
+  @IsOptional() @IsIn(['github', 'external']) login_method?: 'github' | 'external';
+  /** `null` clears it. */
+  @IsOptional() @IsWebUrl() login_uri?: string | null;
+  @IsOptional() @IsWebUrl() consent_uri?: string | null;
 }
 
 /** What the admin API returns: never the secret hash. */
@@ -73,6 +84,9 @@ export interface ResourceServerView {
   refresh_token_ttl: number;
   branding: { logo_uri: string | null; policy_uri: string | null; tos_uri: string | null };
   is_default: boolean;
+  login_method: 'github' | 'external';
+  login_uri: string | null;
+  consent_uri: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,0 +1,161 @@
+import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
+import type { AuditEventType } from './audit-log.js';
+
+export const AUDIT_SCHEMA_VERSION = 1;
+
+/**
+ * An audit event as every consumer sees it (query API, SSE stream, webhooks, log lines, hooks): schema 1.
+ * Fields are only ever added within a schema version; a rename or a change of meaning is a new version.
+ */
+export interface AuditEventV1 {
+  schema: 1;
+  /** Position in the outbox: strictly increasing in commit order. Cursors and the stream's `id:` are seqs. */
+  seq: number;
+  /** Unique per event; webhooks send it as the idempotency key. */
+  id: string;
+  type: AuditEventType;
+  /** ISO 8601, when the change was made. Order by `seq`, not by time. */
+  time: string;
+  actor: AuditActor;
+  /** The Gatehouse user (`sub`) the event is about. */
+  subject: string | null;
+  client_id: string | null;
+  /** The resource server (its canonical URL, the tokens' `aud`). */
+  resource: string | null;
+  scopes: string[] | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  outcome: AuditOutcome;
+  /** Type-specific details: ids (grant_id, jti, kid…), names, counts and flags. Never a token, code or secret. */
+  data: AuditEventData;
+}
+
+export interface AuditActor {
+  kind: AuditActorKind;
+  /** user: the subject; client: the client_id; resource: the resource URL; admin: `api` or `cli`; system: null. */
+  id: string | null;
+}
+
+/**
+ * How the actor of each type is found when the caller does not say: a fixed kind, or
+ * `caller` (data.by: the client or resource server that called /introspect or /revoke),
+ * `grant_type` (a mint is done by a resource server's backend, other grants by the client),
+ * `revocation_reason` (grant.revoked: an administrator, the caller of /revoke, or Gatehouse on replay or reuse).
+ */
+type ActorRule = AuditActorKind | 'caller' | 'grant_type' | 'revocation_reason';
+
+interface CatalogueEntry {
+  description: string;
+  actor: ActorRule;
+  outcome: AuditOutcome;
+}
+
+/** Every event type, what it means, and its defaults. A type missing here does not compile. */
+export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
+  'client.registered': { description: 'A client registered itself (RFC 7591).', actor: 'client', outcome: 'success' },
+  'client.updated': { description: 'A client changed its registration (RFC 7592).', actor: 'client', outcome: 'success' },
+  'client.deleted': { description: 'A client deleted its registration (RFC 7592).', actor: 'client', outcome: 'success' },
+  'client.metadata_fetched': { description: 'A client metadata document was fetched and recorded.', actor: 'client', outcome: 'success' },
+  'client.metadata_rejected': { description: 'A client metadata document could not be used (data.reason).', actor: 'client', outcome: 'failure' },
+  'login.succeeded': { description: 'A user signed in (data.provider).', actor: 'user', outcome: 'success' },
+  'login.failed': { description: 'A sign-in was refused, cancelled or failed (data.provider, data.reason).', actor: 'user', outcome: 'failure' },
+  'consent.granted': { description: 'A user approved a client for scopes of a resource.', actor: 'user', outcome: 'success' },
+  'consent.denied': { description: 'A user denied a client.', actor: 'user', outcome: 'denied' },
+  'authorization_code.issued': { description: 'An authorization code was issued after sign-in and consent.', actor: 'user', outcome: 'success' },
+  'authorization_code.replayed': { description: 'A used authorization code was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },
+  'token.issued': { description: 'A new grant and its first tokens (data.grant_type: authorization_code or mint).', actor: 'grant_type', outcome: 'success' },
+  'token.refreshed': { description: 'A refresh token was rotated and a new access token issued.', actor: 'client', outcome: 'success' },
+  'token.revoked': { description: 'A token was revoked at /revoke (data.token_type, data.jti for access tokens).', actor: 'caller', outcome: 'success' },
+  'token.introspected': { description: 'A token was introspected; outcome active or inactive (data.reason).', actor: 'caller', outcome: 'active' },
+  'refresh_token.reuse_detected': { description: 'A rotated refresh token was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },
+  'grant.revoked': { description: 'A grant and every token from it were revoked (data.reason).', actor: 'revocation_reason', outcome: 'success' },
+  'admin.resource_created': { description: 'A resource server was registered.', actor: 'admin', outcome: 'success' },
+  'admin.resource_updated': { description: 'A resource server was changed.', actor: 'admin', outcome: 'success' },
+  'admin.resource_deleted': { description: 'A resource server was deleted with its grants.', actor: 'admin', outcome: 'success' },
+  'admin.resource_secret_rotated': { description: "A resource server's registration secret was rotated.", actor: 'admin', outcome: 'success' },
+  'admin.client_created': { description: 'A client was pre-registered by an administrator.', actor: 'admin', outcome: 'success' },
+  'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
+  'admin.grants_revoked': { description: "Every live grant of a user or client was revoked (data.revoked).", actor: 'admin', outcome: 'success' },
+  'signing_key.rotated': { description: 'The signing keys were rotated (data.retired, data.active, data.next kids).', actor: 'admin', outcome: 'success' },
+  'rate_limit.exceeded': { description: 'A caller went over a rate limit (reserved; not emitted yet).', actor: 'client', outcome: 'failure' },
+};
+
+export const AUDIT_EVENT_TYPES = Object.keys(AUDIT_CATALOGUE) as AuditEventType[];
+
+export function isAuditEventType(value: string): value is AuditEventType {
+  return Object.hasOwn(AUDIT_CATALOGUE, value);
+}
+
+interface ActorFacts {
+  clientId: string | null;
+  subject: string | null;
+  resource: string | null;
+  data: AuditEventData;
+}
+
+/** The actor an event names when its recorder does not say; `inRequest` tells the admin API from the CLI. */
+export function defaultActor(type: AuditEventType, facts: ActorFacts, inRequest: boolean): AuditActor {
+  const rule = AUDIT_CATALOGUE[type].actor;
+  const of = (kind: AuditActorKind): AuditActor => {
+    switch (kind) {
+      case 'user':
+        return { kind, id: facts.subject };
+      case 'client':
+        return { kind, id: facts.clientId };
+      case 'resource':
+        return { kind, id: facts.resource };
+      case 'admin':
+        return { kind, id: inRequest ? 'api' : 'cli' };
+      case 'system':
+        return { kind, id: null };
+    }
+  };
+  switch (rule) {
+    case 'caller':
+      return of(facts.data.by === 'resource' ? 'resource' : 'client');
+    case 'grant_type':
+      return of(facts.data.grant_type === 'mint' ? 'resource' : 'client');
+    case 'revocation_reason': {
+      const reason = String(facts.data.reason ?? '');
+      if (reason === 'revoked_by_admin') return of('admin');
+      if (reason === 'revoked_by_client') return of('client');
+      if (reason === 'revoked_by_resource') return of('resource');
+      return of('system');
+    }
+    default:
+      return of(rule);
+  }
+}
+
+export function defaultOutcome(type: AuditEventType): AuditOutcome {
+  return AUDIT_CATALOGUE[type].outcome;
+}
+
+/** Values that are Gatehouse secrets by their prefix (client secret, registration token and secret, refresh token), or JWTs. */
+const SECRET_VALUE = /(?:^|[^A-Za-z0-9_-])(?:gh_(?:cs|rat|rs|rt)_[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)/;
+
+/**
+ * Defence in depth: recorders pass ids only, but a value that looks like a token or secret is replaced before it
+ * reaches the outbox (and so every sink). Returns the names of the fields it replaced.
+ */
+export function scrubSecrets(data: AuditEventData): { data: AuditEventData; redacted: string[] | null } {
+  const redacted: string[] = [];
+  const out: AuditEventData = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (typeof value === 'string' && SECRET_VALUE.test(value)) {
+      out[key] = '[redacted]';
+      redacted.push(key);
+    } else if (Array.isArray(value) && value.some((item) => SECRET_VALUE.test(item))) {
+      out[key] = value.map((item) => (SECRET_VALUE.test(item) ? '[redacted]' : item));
+      redacted.push(key);
+    } else {
+      out[key] = value;
+    }
+  }
+  return { data: out, redacted: redacted.length ? redacted : null };
+}
+
+export function looksSecret(value: string): boolean {
+  return SECRET_VALUE.test(value);
+}

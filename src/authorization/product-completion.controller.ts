@@ -1,0 +1,34 @@
+import { Body, Controller, HttpCode, Post, UsePipes } from '@nestjs/common';
+import { JsonOnly, NoStore } from '../common/oauth-body.decorator.js';
+import { strictValidationPipe } from '../common/validation.js';
+import { CallingResource, ResourceServerApi } from '../resources/registration-secret.guard.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
+import { ProductCompletionService } from './product-completion.service.js';
+
+/** Server-to-server calls from a product backend, authenticated by the resource server's registration secret. */
+@Controller('api')
+@NoStore()
+export class ProductCompletionController {
+  constructor(private readonly completion: ProductCompletionService) {}
+
+  /** The product's login page signed its user in: continue the authorization (consent, then the code). */
+  @Post('login/complete')
+  @HttpCode(200)
+  @ResourceServerApi()
+  @JsonOnly()
+  @UsePipes(strictValidationPipe)
+  completeLogin(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteLoginDto): Promise<{ redirect_uri: string }> {
+    return this.completion.completeLogin(resource, body);
+  }
+
+  /** The product's consent page has the user's decision: the answer is the client redirect (code or access_denied). */
+  @Post('consent/complete')
+  @HttpCode(200)
+  @ResourceServerApi()
+  @JsonOnly()
+  @UsePipes(strictValidationPipe)
+  completeConsent(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteConsentDto): Promise<{ redirect_uri: string }> {
+    return this.completion.completeConsent(resource, body);
+  }
+}

@@ -1,0 +1,148 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { FakeProduct } from '../fakes/product-app.js';
+import { Browser } from '../support/browser.js';
+import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { databaseCounts, obtainCode, pkce, postJson, registerClient, authorizationUrl, type TestClient } from '../support/flows.js';
+import { FakeResourceServer } from '../support/resource-server.js';
+import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
+
+/** Bring your own login (login_method external) and custom consent pages, end to end and refused precisely. */
+describe('external login and custom consent', () => {
+  let gatehouse: RunningGatehouse;
+  let product: FakeProduct;
+  let mcp: FakeResourceServer;
+  let resource: { id: string; registration_secret: string };
+  let other: { id: string; registration_secret: string };
+  let client: TestClient;
+
+  before(async () => {
+    gatehouse = await startGatehouse(); // no GitHub at all: the product's login is the only sign-in
+    product = await new FakeProduct(gatehouse.url).start();
+    mcp = await new FakeResourceServer(gatehouse.url, ['projects:read', 'projects:write']).start();
+    resource = await createResource(gatehouse, { name: 'Projects', resource: mcp.resource, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
+    assert.equal((await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { login_method: 'external', login_uri: `${product.url}/login` })).status, 200);
+    product.registrationSecret = resource.registration_secret;
+    other = await createResource(gatehouse, { name: 'Other', resource: 'https://other.example.com/mcp', scopes: ['x'], default_scopes: ['x'] });
+    client = await registerClient(gatehouse);
+  });
+  after(async () => {
+    await gatehouse?.close();
+    await product?.stop();
+    await mcp?.stop();
+  });
+
+  it('the MCP SDK client completes the flow through the product login; sub maps to the product user', async () => {
+    const redirectUrl = 'http://127.0.0.1:33420/callback';
+    const provider = new InMemoryOAuthProvider(redirectUrl, {
+      client_name: 'SDK via product login',
+      redirect_uris: [redirectUrl],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    });
+    assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'REDIRECT');
+    const callback = await new Browser().authorize(provider.authorizationUrl!.href, redirectUrl);
+    assert.equal(product.loginRequests.length, 1, 'the browser went through the product login page');
+    assert.match(product.loginRequests[0]!.searchParams.get('external_auth_id') ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(await auth(provider, { serverUrl: mcp.resource, authorizationCode: callback.searchParams.get('code')! }), 'AUTHORIZED');
+
+    const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(provider.savedTokens!.access_token, jwks, { issuer: gatehouse.url, audience: mcp.resource });
+    const identity = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:${product.currentUser.id}`])) as Array<{ user_id: string }>;
+    assert.equal(payload.sub, identity[0]?.user_id, "sub is Gatehouse's subject for the product's user");
+
+    // The same product user minted through the mint API is the same subject.
+    const minted = await postJson(`${gatehouse.url}/api/oauth/token/exchange`, { client_id: client.client_id, subject: product.currentUser.id }, { authorization: `Bearer ${resource.registration_secret}` });
+    assert.equal((await jwtVerify(minted.body.access_token, jwks)).payload.sub, payload.sub);
+  });
+
+  it('refuses unknown, reused, expired and foreign external_auth_ids, and empty or 10 kB user ids, issuing nothing', async () => {
+    const complete = (secret: string, body: unknown) => postJson(`${gatehouse.url}/api/login/complete`, body, { authorization: `Bearer ${secret}` });
+    // Start an authorization and stop at the product's login page, holding the external_auth_id.
+    const browser = new Browser();
+    const built = authorizationUrl(gatehouse.url, { client, resource: mcp.resource, pkce: pkce() });
+    const stop = await browser.navigate(built.url, (location) => location.startsWith(`${product.url}/login`));
+    assert.ok('stoppedAt' in stop);
+    const handle = new URL(stop.stoppedAt).searchParams.get('external_auth_id')!;
+    const user = { id: 'someone' };
+    const before = await databaseCounts(gatehouse);
+
+    const cases: Array<[string, unknown, number, string]> = [
+      [resource.registration_secret, { external_auth_id: 'x'.repeat(43), user }, 400, 'invalid_grant'],
+      [other.registration_secret, { external_auth_id: handle, user }, 400, 'invalid_grant'],
+      [resource.registration_secret, { external_auth_id: handle, user: { id: '' } }, 400, 'invalid_request'],
+      [resource.registration_secret, { external_auth_id: handle, user: { id: 'u'.repeat(10_000) } }, 400, 'invalid_request'],
+      [resource.registration_secret, { external_auth_id: handle }, 400, 'invalid_request'],
+      ['gh_rs_wrong', { external_auth_id: handle, user }, 401, 'invalid_token'],
+    ];
+    for (const [secret, body, status, error] of cases) {
+      const answer = await complete(secret, body);
+      assert.equal(answer.status, status, JSON.stringify(body).slice(0, 100));
+      assert.equal(answer.body.error, error);
+    }
+    assert.deepEqual(await databaseCounts(gatehouse), before, 'nothing written by refused completions');
+
+    // Completed once: fine. A second time: the handle is spent.
+    const first = await complete(resource.registration_secret, { external_auth_id: handle, user });
+    assert.equal(first.status, 200);
+    assert.equal(first.body.redirect_uri, `${gatehouse.url}${new URL(first.body.redirect_uri).pathname}`);
+    const again = await complete(resource.registration_secret, { external_auth_id: handle, user });
+    assert.equal(again.status, 400);
+    assert.equal(again.body.error, 'invalid_grant');
+
+    // Another browser cannot continue with it: the interaction is bound to the browser that started it.
+    const stranger = await new Browser().fetch(first.body.redirect_uri);
+    assert.equal(stranger.status, 403);
+
+    // Expired: a fresh handle whose deadline has passed.
+    const late = new Browser();
+    const lateStop = await late.navigate(authorizationUrl(gatehouse.url, { client, resource: mcp.resource }).url, (location) => location.startsWith(`${product.url}/login`));
+    assert.ok('stoppedAt' in lateStop);
+    const lateHandle = new URL(lateStop.stoppedAt).searchParams.get('external_auth_id')!;
+    await gatehouse.db.query(`UPDATE interactions SET external_auth_expires_at = now() - interval '1 second' WHERE external_auth_expires_at IS NOT NULL AND login_completed_at IS NULL`);
+    const expired = await complete(resource.registration_secret, { external_auth_id: lateHandle, user });
+    assert.equal(expired.status, 400);
+    assert.equal(expired.body.error, 'invalid_grant');
+  });
+
+  it('custom consent: approve issues a code, deny sends access_denied, and a replayed interaction_id is refused', async () => {
+    assert.equal((await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: `${product.url}/consent` })).status, 200);
+    try {
+      product.currentUser = { id: 'consenting-user' };
+      product.consentDecision = 'approve';
+      const approved = await obtainCode(gatehouse, { client, resource: mcp.resource, scope: 'projects:read projects:write' });
+      const seen = product.consentRequests.at(-1)!;
+      assert.equal(seen.searchParams.get('user_id'), 'consenting-user');
+      assert.equal(seen.searchParams.get('scope'), 'projects:read projects:write');
+      assert.equal(seen.searchParams.get('resource'), mcp.resource);
+      assert.equal(seen.searchParams.get('client_name'), 'Test client');
+      assert.ok(approved.code);
+
+      // Replaying the interaction_id: refused, nothing issued.
+      const before = await databaseCounts(gatehouse);
+      const replay = await postJson(
+        `${gatehouse.url}/api/consent/complete`,
+        { interaction_id: seen.searchParams.get('interaction_id'), user_id: 'consenting-user', decision: 'approve' },
+        { authorization: `Bearer ${resource.registration_secret}` },
+      );
+      assert.equal(replay.status, 400);
+      assert.equal(replay.body.error, 'invalid_grant');
+      assert.deepEqual(await databaseCounts(gatehouse), before);
+
+      // Deny: the client hears access_denied, with state and iss.
+      product.currentUser = { id: 'refusing-user' };
+      product.consentDecision = 'deny';
+      const built = authorizationUrl(gatehouse.url, { client, resource: mcp.resource });
+      const denied = await new Browser().authorize(built.url, built.redirectUri);
+      assert.equal(denied.searchParams.get('error'), 'access_denied');
+      assert.equal(denied.searchParams.get('state'), built.state);
+      assert.equal(denied.searchParams.get('iss'), gatehouse.url);
+    } finally {
+      product.consentDecision = 'approve';
+      await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: null });
+    }
+  });
+});

@@ -1,0 +1,126 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { Database } from '../../src/database/database.module.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
+import { AuditEventRepository } from '../../src/audit/audit-event.repository.js';
+import { AuditNotifier } from '../../src/audit/audit-notifier.js';
+import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
+import { DATABASE_KINDS, deferred, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
+
+for (const kind of DATABASE_KINDS) {
+  describe(`audit outbox (${kind})`, { skip: skipUnless(kind) }, () => {
+    let db: TestDatabase;
+    let database: Database;
+    let audit: AuditLog;
+    const committed: AuditEventV1[] = [];
+
+    before(async () => {
+      db = await openTestDatabase(kind);
+      database = new Database(db.dataSource);
+      const notifier = new AuditNotifier();
+      notifier.onCommitted((events) => committed.push(...events));
+      audit = new AuditLog(database, new AuditEventRepository(database), notifier);
+      // A constraint checked at COMMIT: the way to make a transaction fail after its events were inserted.
+      await db.dataSource.query('CREATE TABLE test_deferred (id integer, CONSTRAINT test_deferred_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)');
+    });
+    after(async () => {
+      await db?.close();
+    });
+
+    /** Events visible to `on` (a transaction, or by default a fresh read outside any). */
+    async function count(on: { query: (sql: string) => Promise<unknown> } = db.dataSource): Promise<number> {
+      const rows = (await on.query('SELECT count(*)::int AS n FROM audit_events')) as Array<{ n: number }>;
+      return rows[0]?.n ?? 0;
+    }
+
+    it('writes the event in the transaction and announces it only after COMMIT', async () => {
+      const before = committed.length;
+      const seen = await database.transaction(async (tx) => {
+        await audit.record(tx, { type: 'admin.resource_created', resource: 'https://mcp.example.com/', data: { resource_id: 'r1' } });
+        assert.equal(committed.length, before, 'not announced before commit');
+        return count(tx);
+      });
+      assert.equal(seen, 0, 'held until the end of the transaction');
+      assert.equal(await count(), 1);
+      assert.equal(committed.length, before + 1);
+      assert.equal(committed.at(-1)?.type, 'admin.resource_created');
+      assert.deepEqual(committed.at(-1)?.actor, { kind: 'admin', id: 'cli' });
+    });
+
+    it('leaves no event when the work throws after recording it', async () => {
+      const rows = await count();
+      const before = committed.length;
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await audit.record(tx, { type: 'grant.revoked', clientId: 'c', subject: 's', data: { grant_id: 'g', reason: 'revoked_by_admin' } });
+          throw new Error('the change failed');
+        }),
+        /the change failed/,
+      );
+      assert.equal(await count(), rows);
+      assert.equal(committed.length, before, 'nothing announced');
+    });
+
+    it('leaves no event when COMMIT itself fails after the event rows were inserted', async () => {
+      const rows = await count();
+      const before = committed.length;
+      let insertedBeforeCommit = -1;
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await audit.record(tx, { type: 'token.revoked', clientId: 'c', data: { jti: 'j', by: 'client' } });
+          await tx.query('INSERT INTO test_deferred (id) VALUES (1), (1)');
+          // Registered after the audit flush, so it runs after it: the row is in the transaction at this point.
+          database.beforeCommit(tx, async () => {
+            const found = (await tx.query(`SELECT count(*)::int AS n FROM audit_events WHERE type = 'token.revoked'`)) as Array<{ n: number }>;
+            insertedBeforeCommit = found[0]?.n ?? 0;
+          });
+        }),
+        /test_deferred_unique|duplicate key/,
+      );
+      assert.equal(insertedBeforeCommit, 1, 'the event row had been written inside the transaction');
+      assert.equal(await count(), rows, 'and went away with it');
+      assert.equal(committed.length, before, 'nothing announced');
+    });
+
+    it('gives events seqs in commit order: a transaction that records first but commits last gets the larger seq', async () => {
+      const recorded = deferred();
+      const release = deferred();
+      // On PGlite transactions run one at a time, so the second cannot start while the first waits: it only
+      // checks that each gets a seq. On PostgreSQL they overlap.
+      const overlapping = kind === 'postgres';
+      const slow = database.transaction(async (tx) => {
+        await audit.record(tx, { type: 'client.updated', clientId: 'slow' });
+        recorded.resolve();
+        if (overlapping) await release.promise;
+      });
+      await recorded.promise;
+      const fast = database.transaction((tx) => audit.record(tx, { type: 'client.updated', clientId: 'fast' }));
+      if (overlapping) {
+        await fast;
+        release.resolve();
+      }
+      await Promise.all([slow, fast]);
+      const rows = (await db.dataSource.query(`SELECT client_id, seq::int AS seq FROM audit_events WHERE type = 'client.updated' ORDER BY seq`)) as Array<{ client_id: string; seq: number }>;
+      assert.deepEqual(rows.map((row) => row.client_id), overlapping ? ['fast', 'slow'] : ['slow', 'fast']);
+    });
+
+    it('inserts several events of one transaction in the order they were recorded', async () => {
+      const events = await database.transaction(async (tx) => {
+        await audit.record(tx, { type: 'refresh_token.reuse_detected', clientId: 'c', data: { grant_id: 'g2' } });
+        await audit.record(tx, { type: 'grant.revoked', clientId: 'c', data: { grant_id: 'g2', reason: 'refresh_token_reuse' } });
+        return null;
+      }).then(() => committed.slice(-2));
+      assert.deepEqual(events.map((event) => event.type), ['refresh_token.reuse_detected', 'grant.revoked']);
+      assert.ok(events[0]!.seq < events[1]!.seq);
+      assert.deepEqual(events.map((event) => event.outcome), ['failure', 'success']);
+      assert.deepEqual(events[1]!.actor, { kind: 'system', id: null });
+    });
+
+    it('replaces a secret-looking value a recorder passed by mistake', async () => {
+      await database.transaction((tx) =>
+        audit.record(tx, { type: 'token.revoked', clientId: 'c', data: { jti: 'j', note: `gh_rt_${'A'.repeat(43)}`, token: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' } }),
+      );
+      assert.deepEqual(committed.at(-1)?.data, { jti: 'j', note: '[redacted]', token: '[redacted]' });
+    });
+  });
+}
