@@ -5,8 +5,8 @@ const PRINTABLE = /^[^\p{Cc}\p{Cs}]+$/u;
 
 /** POST /api/oauth/token/exchange: a product backend vouches for one of its own users. */
 export class MintTokenDto {
-  /** The MCP client the token is for; it can later refresh it. */
-  @IsString() @Length(1, 200) client_id!: string;
+  /** The MCP client the token is for (a registered id, or a Client ID Metadata Document URL); it can later refresh it. */
+  @IsString() @Length(1, 2000) client_id!: string;
 
   /** The product's own opaque user id. */
   @IsString()
