@@ -14,8 +14,14 @@ import {
 } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isLoopbackHost } from '../common/urls.js';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_POLICY_NAMES, type RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
+
+/** `<requests>/<window>` with the window in s, m or h (`300/1m`), or `off`. */
+const RATE_LIMIT_PATTERN = /^(?:\d{1,7}\/\d{1,5}[smh]|off)$/;
+const RATE_LIMIT_MESSAGE = 'must be <requests>/<window> with the window in s, m or h (e.g. 300/1m), or off';
 
 /** The environment as Gatehouse reads it. This file is the only place that touches process.env. */
 class EnvironmentVariables {
@@ -116,6 +122,43 @@ class EnvironmentVariables {
 
   @IsOptional() @IsString() @MinLength(32, { message: 'METRICS_TOKEN must be at least 32 characters' })
   METRICS_TOKEN?: string;
+
+  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString()
+  TRUSTED_PROXIES?: string;
+
+  @IsOptional() @IsIn(['on', 'off'], { message: 'RATE_LIMITS must be on or off' })
+  RATE_LIMITS?: string;
+
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_DISCOVERY?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_AUTHORIZE?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_REGISTER?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_TOKEN?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_INTROSPECT?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_LOGIN_COMPLETE?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_MINT?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_ADMIN?: string;
+  @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_DEFAULT?: string;
+
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'DCR_MAX_CLIENTS must be a whole number' })
+  DCR_MAX_CLIENTS?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DCR_UNUSED_CLIENT_HOURS must be a whole number of hours' })
+  DCR_UNUSED_CLIENT_HOURS?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DCR_IDLE_CLIENT_DAYS must be a whole number of days' })
+  DCR_IDLE_CLIENT_DAYS?: string;
+
+  @IsOptional() @IsIn(['true', 'false'], { message: 'DCR_REQUIRE_INITIAL_ACCESS_TOKEN must be true or false' })
+  DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
+
+  @IsOptional() @Matches(/^\d{1,5}$/, { message: 'KEY_RELOAD_SECONDS must be a whole number of seconds' })
+  KEY_RELOAD_SECONDS?: string;
+
+  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'SHUTDOWN_GRACE_SECONDS must be a whole number of seconds' })
+  SHUTDOWN_GRACE_SECONDS?: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -180,6 +223,42 @@ export interface GatehouseConfig {
   interactionTtlSeconds: number;
   sessionTtlSeconds: number;
   cimd: CimdConfig;
+  rateLimits: RateLimitConfig;
+  registration: RegistrationConfig;
+  /** Shared state for several instances (rate-limit counters); null: in-process only. */
+  redisUrl: string | null;
+  /**
+   * Peers whose X-Forwarded-For is believed (Express `trust proxy` values: addresses, CIDRs, or loopback,
+   * linklocal, uniquelocal). Empty: the socket address is the client address.
+   */
+  trustedProxies: string[];
+  /** How often each instance re-reads the signing keys, so a rotation made elsewhere is seen. */
+  keyReloadSeconds: number;
+  /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
+  shutdownGraceSeconds: number;
+}
+
+/** One limit: at most `limit` requests per `windowMs` for one tracker; null means the policy is off. */
+export interface RateLimit {
+  limit: number;
+  windowMs: number;
+}
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  policies: Record<RateLimitPolicy, RateLimit | null>;
+}
+
+/** Dynamic client registration hygiene (RFC 7591 endpoints only; pre-registered clients never expire). */
+export interface RegistrationConfig {
+  /** Most dynamic clients that may exist at once; registration beyond it is refused until some expire. */
+  maxDynamicClients: number;
+  /** A dynamic client never used this long after registering is deleted. */
+  unusedClientTtlMs: number;
+  /** A dynamic client not used for this long, with no live refresh token, is deleted; 0 keeps them. */
+  idleClientTtlMs: number;
+  /** Closed deployments: POST /register needs an initial access token issued by an administrator (RFC 7591 §3). */
+  requireInitialAccessToken: boolean;
 }
 
 export class ConfigError extends Error {
@@ -273,7 +352,74 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     interactionTtlSeconds: 600,
     sessionTtlSeconds: 12 * 3600,
     cimd,
+    rateLimits: rateLimitConfig(vars),
+    registration: registrationConfig(vars),
+    redisUrl: vars.REDIS_URL ?? null,
+    trustedProxies: trustedProxies(vars.TRUSTED_PROXIES),
+    keyReloadSeconds: wholeNumber('KEY_RELOAD_SECONDS', vars.KEY_RELOAD_SECONDS, 30, 1, 3600),
+    shutdownGraceSeconds: wholeNumber('SHUTDOWN_GRACE_SECONDS', vars.SHUTDOWN_GRACE_SECONDS, 10, 0, 3600),
   };
+}
+
+const RATE_LIMIT_VARIABLES: Record<RateLimitPolicy, keyof EnvironmentVariables> = {
+  discovery: 'RATE_LIMIT_DISCOVERY',
+  authorize: 'RATE_LIMIT_AUTHORIZE',
+  register: 'RATE_LIMIT_REGISTER',
+  token: 'RATE_LIMIT_TOKEN',
+  introspect: 'RATE_LIMIT_INTROSPECT',
+  login_complete: 'RATE_LIMIT_LOGIN_COMPLETE',
+  mint: 'RATE_LIMIT_MINT',
+  admin: 'RATE_LIMIT_ADMIN',
+  default: 'RATE_LIMIT_DEFAULT',
+};
+
+const WINDOW_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+function rateLimitConfig(vars: EnvironmentVariables): RateLimitConfig {
+  const policies = {} as Record<RateLimitPolicy, RateLimit | null>;
+  for (const policy of RATE_LIMIT_POLICY_NAMES) {
+    const variable = RATE_LIMIT_VARIABLES[policy];
+    const value = vars[variable] as string | undefined;
+    if (value === undefined) {
+      policies[policy] = { ...RATE_LIMIT_DEFAULTS[policy] };
+      continue;
+    }
+    if (value === 'off') {
+      policies[policy] = null;
+      continue;
+    }
+    const [, limit, amount, unit] = /^(\d+)\/(\d+)([smh])$/.exec(value)!;
+    const windowMs = Number(amount) * WINDOW_UNIT_MS[unit as keyof typeof WINDOW_UNIT_MS];
+    if (Number(limit) < 1 || windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(variable, 'needs at least 1 request and a window between 1s and 24h');
+    policies[policy] = { limit: Number(limit), windowMs };
+  }
+  return { enabled: vars.RATE_LIMITS !== 'off', policies };
+}
+
+function registrationConfig(vars: EnvironmentVariables): RegistrationConfig {
+  return {
+    maxDynamicClients: wholeNumber('DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, 10_000, 1, 100_000_000),
+    unusedClientTtlMs: wholeNumber('DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, 24, 1, 24 * 365) * 3_600_000,
+    idleClientTtlMs: wholeNumber('DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, 90, 0, 36_500) * 86_400_000,
+    requireInitialAccessToken: vars.DCR_REQUIRE_INITIAL_ACCESS_TOKEN === 'true',
+  };
+}
+
+const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function trustedProxies(value: string | undefined): string[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_NAMES.has(entry)) continue;
+    const [address, prefix, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxPrefix = family === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (family === 0 || !prefixOk || extra !== undefined) {
+      throw new ConfigError('TRUSTED_PROXIES', `${JSON.stringify(entry)} is not an address, a CIDR range, or one of loopback, linklocal, uniquelocal`);
+    }
+  }
+  return entries;
 }
 
 /** `app.example.com`, `*.example.com` (any subdomain, not the apex), an IPv4 address, or a bracketed IPv6 one. */
@@ -418,6 +564,24 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   CIMD_FETCH_TIMEOUT_MS: true,
   CIMD_CACHE_MIN_SECONDS: true,
   CIMD_CACHE_MAX_SECONDS: true,
+  REDIS_URL: true,
+  TRUSTED_PROXIES: true,
+  RATE_LIMITS: true,
+  RATE_LIMIT_DISCOVERY: true,
+  RATE_LIMIT_AUTHORIZE: true,
+  RATE_LIMIT_REGISTER: true,
+  RATE_LIMIT_TOKEN: true,
+  RATE_LIMIT_INTROSPECT: true,
+  RATE_LIMIT_LOGIN_COMPLETE: true,
+  RATE_LIMIT_MINT: true,
+  RATE_LIMIT_ADMIN: true,
+  RATE_LIMIT_DEFAULT: true,
+  DCR_MAX_CLIENTS: true,
+  DCR_UNUSED_CLIENT_HOURS: true,
+  DCR_IDLE_CLIENT_DAYS: true,
+  DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
+  KEY_RELOAD_SECONDS: true,
+  SHUTDOWN_GRACE_SECONDS: true,
 };
 
 function decodeKey(value: string): Buffer {
