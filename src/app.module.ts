@@ -15,6 +15,7 @@ import { TokensModule } from './tokens/tokens.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
+import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
 
 /** What the embedding program (main.ts, the CLI, tests) may choose besides the configuration. */
@@ -45,6 +46,7 @@ export class AppModule {
         IntrospectionModule,
         HealthModule,
         AdminModule,
+        RateLimitModule,
       ],
     };
   }

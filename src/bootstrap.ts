@@ -28,6 +28,8 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   });
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // X-Forwarded-For is believed only from these peers; req.ip is then the client address for limits and audit.
+  app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.use(requestContext);
   app.use(httpMetrics(app.get(MetricsService)));
   app.use(corsForPublicPaths);

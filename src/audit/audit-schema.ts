@@ -78,7 +78,7 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.grants_revoked': { description: "Every live grant of a user or client was revoked (data.revoked).", actor: 'admin', outcome: 'success' },
   'signing_key.rotated': { description: 'The signing keys were rotated (data.retired, data.active, data.next kids).', actor: 'admin', outcome: 'success' },
-  'rate_limit.exceeded': { description: 'A caller went over a rate limit (reserved; not emitted yet).', actor: 'client', outcome: 'failure' },
+  'rate_limit.exceeded': { description: 'A caller went over a rate limit: once per tracker, policy and block (data.policy, data.tracker, data.retry_after).', actor: 'client', outcome: 'failure' },
 };
 
 export const AUDIT_EVENT_TYPES = Object.keys(AUDIT_CATALOGUE) as AuditEventType[];

@@ -8,6 +8,7 @@ import { AuditEventRepository } from './audit-event.repository.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { AUDIT_EVENT_TYPES, isAuditEventType, type AuditEventV1 } from './audit-schema.js';
 import { AuditQueryDto, AuditStreamQueryDto } from './dto/audit-query.dto.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -42,6 +43,7 @@ export class AuditStreams implements BeforeApplicationShutdown {
 
 /** Ops' view of the outbox: a cursor-paginated query, and a live Server-Sent Events stream. */
 @Controller('admin/audit')
+@RateLimit('admin')
 @UseGuards(AdminGuard)
 export class AuditController {
   constructor(

@@ -8,8 +8,10 @@ import { AuthorizationService, type BrowserStep } from './authorization.service.
 import { BrowserSession } from './browser-session.js';
 import { GithubCallbackGuard, GithubStartGuard, type SignedInUser } from './github-login.js';
 import { interactionPath } from './browser-session.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 @Controller()
+@RateLimit('authorize')
 export class AuthorizationController {
   constructor(
     private readonly authorization: AuthorizationService,

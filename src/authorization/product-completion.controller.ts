@@ -5,9 +5,11 @@ import { CallingResource, ResourceServerApi } from '../resources/registration-se
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 import { ProductCompletionService } from './product-completion.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** Server-to-server calls from a product backend, authenticated by the resource server's registration secret. */
 @Controller('api')
+@RateLimit('login_complete')
 @NoStore()
 export class ProductCompletionController {
   constructor(private readonly completion: ProductCompletionService) {}

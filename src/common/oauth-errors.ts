@@ -19,6 +19,7 @@ export type OAuthErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'request_too_large'
+  | 'too_many_requests'
   | 'server_error'
   | 'temporarily_unavailable';
 
@@ -36,6 +37,8 @@ export function statusOf(code: OAuthErrorCode): number {
       return 405;
     case 'request_too_large':
       return 413;
+    case 'too_many_requests':
+      return 429;
     case 'server_error':
       return 500;
     case 'temporarily_unavailable':
@@ -163,6 +166,16 @@ export class RequestTooLarge extends OAuthError {
  * An error shown to a person in the browser as an HTML page, never as a redirect: used where redirecting would be
  * unsafe (unknown client, unregistered redirect URI) or where there is nowhere to redirect to.
  */
+/**
+ * Over a rate limit. OAuth defines no code for it; `too_many_requests` is what the MCP SDK's own servers send and
+ * what its client maps to a typed error. `Retry-After` says when the budget is back.
+ */
+export class TooManyRequests extends OAuthError {
+  constructor(readonly retryAfterSeconds: number) {
+    super('too_many_requests', `rate limit exceeded; retry after ${retryAfterSeconds} s`);
+  }
+}
+
 export class BrowserError extends Error {
   constructor(
     readonly status: number,

@@ -11,7 +11,7 @@ const MAX_USER_AGENT = 512;
 /** Who is asking, for code far from the request (audit events): set once per request, read anywhere below it. */
 export interface RequestContext {
   requestId: string;
-  /** The peer address of the connection (behind a proxy, the proxy's). */
+  /** The client address: the peer's, or what a trusted proxy forwarded (TRUSTED_PROXIES). */
   ip: string | null;
   userAgent: string | null;
 }
@@ -38,7 +38,7 @@ export function requestContext(req: Request, res: Response, next: NextFunction):
     // Path only: query strings carry codes and state, and must never reach a log.
     logger.debug({ msg: 'request', request_id: requestId, method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
   });
-  storage.run({ requestId, ip: req.socket.remoteAddress ?? null, userAgent: userAgentOf(req) }, next);
+  storage.run({ requestId, ip: req.ip ?? req.socket.remoteAddress ?? null, userAgent: userAgentOf(req) }, next);
 }
 
 /** Printable ASCII only (the header is attacker-controlled and ends up in events), and bounded. */

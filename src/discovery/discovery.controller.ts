@@ -2,6 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { AUTH_METHODS, GRANT_TYPES } from '../registration/client-metadata.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** RFC 8414 authorization server metadata; the same document is served at the OIDC discovery path. */
 export interface AuthorizationServerMetadata {
@@ -27,6 +28,7 @@ export interface AuthorizationServerMetadata {
 }
 
 @Controller()
+@RateLimit('discovery')
 export class DiscoveryController {
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,

@@ -3,12 +3,19 @@ import type { Response } from 'express';
 import { DataSource } from 'typeorm';
 import { pendingMigrations } from '../database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { RateLimitStorage } from '../rate-limit/rate-limit-storage.js';
 
-type Readiness = { status: 'ready' } | { status: 'unavailable'; reason: string; pending?: string[] };
+type RateLimitStoreMode = RateLimitStorage['mode'];
+type Readiness =
+  | { status: 'ready'; rate_limit_store: RateLimitStoreMode }
+  | { status: 'unavailable'; reason: string; pending?: string[] };
 
 @Controller()
 export class HealthController {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly rateLimits: RateLimitStorage,
+  ) {}
 
   /** The process is up and serving HTTP. */
   @Get('healthz')
@@ -17,7 +24,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** The database answers and every migration this build knows has been applied; 503 otherwise. */
+  /**
+   * The database answers and every migration this build knows has been applied; 503 otherwise. An unreachable
+   * Redis does not make an instance unready (it counts in memory meanwhile): `rate_limit_store` says which.
+   */
   @Get('readyz')
   @Header('Cache-Control', 'no-store')
   async ready(@Res({ passthrough: true }) res: Response): Promise<Readiness> {
@@ -32,6 +42,6 @@ export class HealthController {
       res.status(503);
       return { status: 'unavailable', reason: 'migrations pending', pending };
     }
-    return { status: 'ready' };
+    return { status: 'ready', rate_limit_store: this.rateLimits.mode };
   }
 }

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Request } from 'express';
 import { InvalidClient, InvalidToken } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
+import { memoForRequest } from '../common/request-memo.js';
 import { BASIC_CHALLENGE_HEADER, ClientAuthenticator, parseBasic } from '../registration/client-authenticator.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import { ResourcesService } from '../resources/resources.service.js';
@@ -22,6 +23,19 @@ export class CallerAuthenticator {
   ) {}
 
   async authenticate(req: Request, body: ParsedBody, options: { publicClients: boolean }): Promise<Caller> {
+    const caller = await this.identify(req, body);
+    if (caller.kind === 'client' && !options.publicClients && caller.client.metadata.token_endpoint_auth_method === 'none') {
+      throw new InvalidClient('public clients cannot use this endpoint: it needs a confidential client or a resource server');
+    }
+    return caller;
+  }
+
+  /** Who the credentials prove the caller is, once per request (the rate limiter asks first). */
+  identify(req: Request, body: ParsedBody): Promise<Caller> {
+    return memoForRequest(req, 'caller-authentication', () => this.identifyOnce(req, body));
+  }
+
+  private async identifyOnce(req: Request, body: ParsedBody): Promise<Caller> {
     const header = req.headers.authorization;
     if (header && /^Bearer /i.test(header)) {
       const resource = await this.resources.bySecret(header.slice(7).trim());
@@ -36,10 +50,6 @@ export class CallerAuthenticator {
         return { kind: 'resource', resource };
       }
     }
-    const client = await this.clients.authenticate(req, body);
-    if (!options.publicClients && client.metadata.token_endpoint_auth_method === 'none') {
-      throw new InvalidClient('public clients cannot use this endpoint: it needs a confidential client or a resource server');
-    }
-    return { kind: 'client', client };
+    return { kind: 'client', client: await this.clients.authenticate(req, body) };
   }
 }

@@ -5,10 +5,12 @@ import { requestIdOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { CallerAuthenticator } from './caller-authenticator.js';
 import { TokenInspector, type IntrospectionResponse } from './token-inspector.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 const MAX_TOKEN = 4096;
 
 @Controller()
+@RateLimit('introspect')
 @NoStore()
 export class IntrospectionController {
   constructor(

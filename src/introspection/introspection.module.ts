@@ -11,5 +11,6 @@ import { TokenInspector } from './token-inspector.js';
   imports: [RegistrationModule, ResourcesModule, TokensModule],
   controllers: [IntrospectionController],
   providers: [CallerAuthenticator, TokenInspector],
+  exports: [CallerAuthenticator],
 })
 export class IntrospectionModule {}

@@ -1,7 +1,9 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { KeyService, type PublicJwk } from './key.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 @Controller()
+@RateLimit('discovery')
 export class JwksController {
   constructor(private readonly keys: KeyService) {}
 

@@ -51,6 +51,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly rateLimited = new Counter({
+    name: 'gatehouse_rate_limited_total',
+    help: 'Requests refused with 429 by rate-limit policy',
+    labelNames: ['policy'] as const,
+    registers: [this.registry],
+  });
+
+  readonly rateLimitStoreDegraded = new Gauge({
+    name: 'gatehouse_rate_limit_store_degraded',
+    help: '1 while REDIS_URL is set but Redis is unreachable and this instance counts in memory, else 0',
+    registers: [this.registry],
+  });
+
   readonly deliveryLag = new Gauge({
     name: 'gatehouse_audit_delivery_lag_seconds',
     help: 'Age of the oldest event a sink has not delivered yet (0 when caught up)',

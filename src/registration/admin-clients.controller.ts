@@ -5,9 +5,11 @@ import { OAuthBody } from '../common/oauth-body.decorator.js';
 import { requestIdOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientsService, type ClientRegistrationView } from './clients.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** Pre-registered clients: the same RFC 7591 metadata as dynamic registration, created by an administrator. */
 @Controller('admin/clients')
+@RateLimit('admin')
 @UseGuards(AdminGuard)
 export class AdminClientsController {
   constructor(private readonly clients: ClientsService) {}

@@ -4,6 +4,7 @@ import { safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { requestIdOf } from '../common/http.js';
+import { memoForRequest } from '../common/request-memo.js';
 import type { ClientEntity } from './client.entity.js';
 import type { TokenEndpointAuthMethod } from './client-metadata.js';
 import { isClientIdUrl } from './client-metadata-document.js';
@@ -27,7 +28,12 @@ interface PresentedCredentials {
 export class ClientAuthenticator {
   constructor(private readonly clients: ClientsService) {}
 
-  async authenticate(req: Request, body: ParsedBody): Promise<ClientEntity> {
+  /** Authenticates once per request: the rate limiter's earlier call and the route's share the outcome. */
+  authenticate(req: Request, body: ParsedBody): Promise<ClientEntity> {
+    return memoForRequest(req, 'client-authentication', () => this.authenticateOnce(req, body));
+  }
+
+  private async authenticateOnce(req: Request, body: ParsedBody): Promise<ClientEntity> {
     const presented = presentedCredentials(req, body);
     const fail = (description: string): InvalidClient => {
       const error = new InvalidClient(description);

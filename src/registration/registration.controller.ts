@@ -4,9 +4,11 @@ import { NoStore, OAuthBody } from '../common/oauth-body.decorator.js';
 import { requestIdOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientsService, type ClientRegistrationView } from './clients.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
 @Controller('register')
+@RateLimit('register')
 @NoStore()
 export class RegistrationController {
   constructor(private readonly clients: ClientsService) {}

@@ -2,8 +2,10 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@ne
 import { AdminApi } from '../admin/admin.guard.js';
 import { CreateResourceServerDto, UpdateResourceServerDto, type ResourceServerView } from './dto/resource-server.dto.js';
 import { ResourcesService, toResourceServerView } from './resources.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 @Controller('admin/resources')
+@RateLimit('admin')
 @AdminApi()
 export class AdminResourcesController {
   constructor(private readonly resources: ResourcesService) {}

@@ -1,6 +1,7 @@
 import { applyDecorators, createParamDecorator, Injectable, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { InvalidToken } from '../common/oauth-errors.js';
+import { memoForRequest } from '../common/request-memo.js';
 import { ResourcesService } from './resources.service.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
 
@@ -13,8 +14,8 @@ export class RegistrationSecretGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<RequestWithResource>();
-    const secret = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    const resource = secret ? await this.resources.bySecret(secret) : null;
+    const secret = bearerOf(req);
+    const resource = await resourceFromBearer(req, this.resources);
     if (!resource) {
       throw new InvalidToken('a valid registration secret is required as the bearer token').withChallenge(
         secret ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"',
@@ -23,6 +24,17 @@ export class RegistrationSecretGuard implements CanActivate {
     req.resourceServer = resource;
     return true;
   }
+}
+
+function bearerOf(req: Request): string | undefined {
+  return /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
+}
+
+/** The resource server whose registration secret the request carries as its bearer token, looked up once per request. */
+export function resourceFromBearer(req: Request, resources: ResourcesService): Promise<ResourceServerEntity | null> {
+  const secret = bearerOf(req);
+  if (!secret) return Promise.resolve(null);
+  return memoForRequest(req, 'resource-bearer', () => resources.bySecret(secret));
 }
 
 /** The route is called by a resource server's backend with its registration secret. */

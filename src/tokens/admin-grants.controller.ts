@@ -5,9 +5,11 @@ import { UserRepository } from '../authorization/user.repository.js';
 import { ClientsService } from '../registration/clients.service.js';
 import { isUuid } from '../resources/resources.service.js';
 import { GrantsService, toGrantView, type GrantView } from './grants.service.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** A user's grants (e.g. to cut everything off on account deactivation), and revoking all of a client's. */
 @Controller('admin')
+@RateLimit('admin')
 @AdminApi()
 export class AdminGrantsController {
   constructor(

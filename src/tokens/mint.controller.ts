@@ -8,9 +8,11 @@ import type { ResourceServerEntity } from '../resources/resource-server.entity.j
 import { MintTokenDto } from './dto/mint-token.dto.js';
 import { MintService } from './mint.service.js';
 import type { TokenResponse } from './grants/grant-handler.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** POST /api/oauth/token/exchange — a product backend mints tokens for its own signed-in users. */
 @Controller('api/oauth/token/exchange')
+@RateLimit('mint')
 @NoStore()
 export class MintController {
   constructor(private readonly mint: MintService) {}

@@ -5,9 +5,11 @@ import { UnsupportedGrantType } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
 import { GRANT_HANDLERS, type GrantHandler, type TokenResponse } from './grants/grant-handler.js';
+import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 
 /** POST /token: parse the form → find the grant handler → authenticate the client → let the handler act. */
 @Controller()
+@RateLimit('token')
 export class TokensController {
   private readonly handlers: Map<string, GrantHandler>;
 

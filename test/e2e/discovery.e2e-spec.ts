@@ -168,7 +168,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
       const ready = await fetch(`${gatehouse.url}/readyz`);
       assert.equal(ready.status, 200);
-      assert.deepEqual(await ready.json(), { status: 'ready' });
+      assert.deepEqual(await ready.json(), { status: 'ready', rate_limit_store: 'memory' });
       assert.equal(ready.headers.get('cache-control'), 'no-store');
     });
   });

@@ -52,7 +52,8 @@ interface Setup {
 
 async function setUp(database: DatabaseKind): Promise<Setup> {
   const github = await new FakeGithub().start();
-  const gatehouse = await startGatehouse({ database, github });
+  // This file registers far more clients from one address than the default /register budget allows.
+  const gatehouse = await startGatehouse({ database, github, env: { RATE_LIMIT_REGISTER: '1000/1m' } });
   const resource = (await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] })).resource;
   const otherResource = (await createResource(gatehouse, { name: 'Other MCP server', resource: 'https://other.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] })).resource;
   const client = await registerClient(gatehouse);

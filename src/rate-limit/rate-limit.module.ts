@@ -1,0 +1,47 @@
+import { Global, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { getStorageToken, ThrottlerModule } from '@nestjs/throttler';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { RegistrationModule } from '../registration/registration.module.js';
+import { ResourcesModule } from '../resources/resources.module.js';
+import { IntrospectionModule } from '../introspection/introspection.module.js';
+import { RATE_LIMIT_POLICY_NAMES } from './rate-limit-policies.js';
+import { RateLimitStorage, connectRedis } from './rate-limit-storage.js';
+import { RateLimitGuard } from './rate-limit.guard.js';
+import { RequestTracker } from './request-tracker.js';
+
+/**
+ * Rate limits on every route (see RateLimitGuard), counted in Redis when REDIS_URL is set so that all instances
+ * share one budget, in memory otherwise.
+ */
+@Global()
+@Module({
+  imports: [
+    ThrottlerModule.forRootAsync({
+      inject: [GATEHOUSE_CONFIG],
+      useFactory: (config: GatehouseConfig) => ({
+        throttlers: RATE_LIMIT_POLICY_NAMES.flatMap((name) => {
+          const budget = config.rateLimits.policies[name];
+          return budget ? [{ name, limit: budget.limit, ttl: budget.windowMs }] : [];
+        }),
+      }),
+    }),
+    RegistrationModule,
+    ResourcesModule,
+    IntrospectionModule,
+  ],
+  providers: [
+    {
+      provide: RateLimitStorage,
+      inject: [GATEHOUSE_CONFIG, MetricsService],
+      useFactory: (config: GatehouseConfig, metrics: MetricsService) =>
+        new RateLimitStorage(config.redisUrl ? connectRedis(config.redisUrl) : null, (degraded) => metrics.rateLimitStoreDegraded.set(degraded ? 1 : 0)),
+    },
+    { provide: getStorageToken(), useExisting: RateLimitStorage },
+    RequestTracker,
+    { provide: APP_GUARD, useClass: RateLimitGuard },
+  ],
+  exports: [RateLimitStorage],
+})
+export class RateLimitModule {}
