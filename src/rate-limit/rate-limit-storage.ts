@@ -26,7 +26,7 @@ export class RateLimitStorage implements ThrottlerStorage, OnModuleDestroy {
   ) {
     this.shared = redis ? new ThrottlerStorageRedisService(redis) : null;
     redis?.on('error', (error: Error) => this.markDegraded(error));
-    redis?.on('ready', () => this.logger.log({ msg: 'rate-limit store connected', store: 'redis' }));
+    redis?.on('ready', () => this.markHealthy());
   }
 
   /** Where counts go right now: `redis`, `memory` (no REDIS_URL), or `memory-fallback` (Redis unreachable). */
