@@ -4,6 +4,7 @@ import { RevokedAccessTokens1795316400000 } from './1795316400000-RevokedAccessT
 import { ClientMetadataDocuments1795320000000 } from './1795320000000-ClientMetadataDocuments.js';
 import { ExternalLoginAndConsent1795323600000 } from './1795323600000-ExternalLoginAndConsent.js';
 import { AuditDelivery1795327200000 } from './1795327200000-AuditDelivery.js';
+import { ClientHygiene1795330800000 } from './1795330800000-ClientHygiene.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ClientMetadataDocuments1795320000000,
   ExternalLoginAndConsent1795323600000,
   AuditDelivery1795327200000,
+  ClientHygiene1795330800000,
 ];

@@ -14,6 +14,8 @@ import { strictValidationPipe } from './common/validation.js';
 import { CreateResourceServerDto, UpdateResourceServerDto } from './resources/dto/resource-server.dto.js';
 import { isUuid, ResourcesService, toResourceServerView } from './resources/resources.service.js';
 import { ClientsService } from './registration/clients.service.js';
+import { InitialAccessTokens, toInitialAccessTokenView } from './registration/initial-access-tokens.service.js';
+import { CreateInitialAccessTokenDto } from './registration/dto/initial-access-token.dto.js';
 import { KeyService } from './keys/key.service.js';
 import { pendingMigrations, revertLastMigration } from './database/migration-runner.js';
 import { MIGRATIONS } from '../migrations/index.js';
@@ -34,6 +36,10 @@ const USAGE = `Usage: npm run -s cli -- <command>
   clients list
   clients delete CLIENT_ID
   clients revoke-grants CLIENT_ID   revoke every live grant of a client
+  initial-access-tokens create [--description TEXT] [--max-registrations N] [--expires-in SECONDS]
+                                    a token for POST /register (RFC 7591 §3), printed once
+  initial-access-tokens list
+  initial-access-tokens revoke ID
   users grants USER_ID              list a user's grants
   users revoke-grants USER_ID       revoke every live grant of a user (e.g. on account deactivation)
   keys rotate        publish a new next key, start signing with the previous next key, retire the active one
@@ -61,6 +67,9 @@ const OPTIONS = {
   'grant-types': { type: 'string' },
   scope: { type: 'string' },
   metadata: { type: 'string' },
+  description: { type: 'string' },
+  'max-registrations': { type: 'string' },
+  'expires-in': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -139,6 +148,19 @@ async function run(app: INestApplicationContext, group: string, action: string |
       }
     }
   }
+  if (group === 'initial-access-tokens') {
+    const tokens = app.get(InitialAccessTokens);
+    switch (action) {
+      case 'create': {
+        const { token, secret } = await tokens.create(await validated(CreateInitialAccessTokenDto, initialAccessTokenInput(flags)));
+        return { ...toInitialAccessTokenView(token), token: secret };
+      }
+      case 'list':
+        return (await tokens.list()).map((token) => toInitialAccessTokenView(token));
+      case 'revoke':
+        return toInitialAccessTokenView(await tokens.revoke(need(id, 'ID')));
+    }
+  }
   if (group === 'users') {
     const grants = app.get(GrantsService);
     const userId = need(id, 'USER_ID');
@@ -183,6 +205,15 @@ function resourceInput(flags: Flags): Record<string, unknown> {
   if (flags['login-method'] !== undefined) input.login_method = flags['login-method'];
   if (flags['login-uri'] !== undefined) input.login_uri = flags['login-uri'];
   if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
+  return input;
+}
+
+function initialAccessTokenInput(flags: Flags): Record<string, unknown> {
+  const int = (value: string) => (/^\d+$/.test(value) ? Number(value) : value);
+  const input: Record<string, unknown> = {};
+  if (flags.description !== undefined) input.description = flags.description;
+  if (flags['max-registrations'] !== undefined) input.max_registrations = int(flags['max-registrations']);
+  if (flags['expires-in'] !== undefined) input.expires_in = int(flags['expires-in']);
   return input;
 }
 

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { startServer } from './bootstrap.js';
 import { JsonLogger } from './common/logger.js';
+import { GracefulShutdown } from './common/graceful-shutdown.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,22 +16,15 @@ async function main(): Promise<void> {
   }
   const logger = new JsonLogger(config.logLevel);
   const app = await startServer(config, { logger });
-  // On SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, close the database, exit 0.
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log({ msg: 'shutting down', signal });
-    app.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ msg: 'shutdown failed' }, error);
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  // SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, end streams, close the database,
+  // exit 0 — or exit 1 if that takes longer than SHUTDOWN_GRACE_SECONDS.
+  new GracefulShutdown({
+    server: app.getHttpServer(),
+    close: () => app.close(),
+    graceMs: config.shutdownGraceSeconds * 1000,
+    logger,
+    exit: (code) => process.exit(code),
+  }).listen();
   logger.log({
     msg: 'gatehouse listening',
     issuer: config.issuer,

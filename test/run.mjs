@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every test tier: unit specs (dist/src/**/*.spec.js), integration and end-to-end specs (dist/test/**).
 // The PostgreSQL tier needs a server: TEST_DATABASE_URL if set, otherwise a throwaway cluster started here from
-// the machine's PostgreSQL binaries (apt-get install postgresql). Without either, those tests are reported as
-// skipped with the reason, except under CI=true, where a missing PostgreSQL is a failure.
+// the machine's PostgreSQL binaries (apt-get install postgresql). The Redis-backed tests (several instances, shared
+// rate limits) start their own throwaway servers from `redis-server` (apt-get install redis-server), whose path is
+// passed on as TEST_REDIS_SERVER. Without PostgreSQL or redis-server, the tests that need them are reported as
+// skipped with the reason, except under CI=true, where either missing is a failure.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -73,6 +75,16 @@ async function startPostgres() {
   };
 }
 
+/** The redis-server binary: TEST_REDIS_SERVER if set, else the one on PATH or Debian's. Tests start their own servers. */
+function findRedisServer() {
+  const fromPath = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).stdout.trim();
+  const path = process.env.TEST_REDIS_SERVER || fromPath || (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : '');
+  if (!path) return { reason: 'no redis-server binary found (apt-get install redis-server, or set TEST_REDIS_SERVER)' };
+  const version = spawnSync(path, ['--version'], { encoding: 'utf8' });
+  if (version.status !== 0) return { reason: `${path} --version failed: ${(version.stderr || String(version.error ?? '')).trim()}` };
+  return { path };
+}
+
 const files = [...specFiles(join(dist, 'src')), ...specFiles(join(dist, 'test'))]
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
   .filter((file) => statSync(file).isFile());
@@ -82,6 +94,20 @@ if (files.length === 0) {
 }
 
 const env = { ...process.env, NODE_ENV: 'test' };
+const redis = findRedisServer();
+if (redis.path) {
+  env.TEST_REDIS_SERVER = redis.path;
+  delete env.TEST_REDIS_UNAVAILABLE;
+  console.log(`Redis-backed tests: throwaway servers from ${redis.path}`);
+} else if (process.env.CI) {
+  console.error(`Redis-backed tests cannot run under CI: ${redis.reason}`);
+  process.exit(1);
+} else {
+  delete env.TEST_REDIS_SERVER;
+  env.TEST_REDIS_UNAVAILABLE = redis.reason;
+  console.log(`Redis-backed tests will be skipped: ${redis.reason}`);
+}
+
 let stop = () => {};
 if (!env.TEST_DATABASE_URL) {
   const pg = await startPostgres();

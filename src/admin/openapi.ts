@@ -79,6 +79,21 @@ export const ADMIN_OPENAPI = {
       parameters: [clientIdParam],
       delete: { summary: 'Delete a client and its grants', responses: { '204': { description: 'Deleted' }, ...errors } },
     },
+    '/admin/initial-access-tokens': {
+      get: {
+        summary: 'List initial access tokens for dynamic registration (never the tokens themselves)',
+        responses: { '200': { description: 'Tokens, oldest first', content: json({ type: 'array', items: { $ref: '#/components/schemas/InitialAccessToken' } }) }, ...errors },
+      },
+      post: {
+        summary: 'Create an initial access token (RFC 7591 §3) for POST /register',
+        requestBody: { required: true, content: json({ $ref: '#/components/schemas/InitialAccessTokenInput' }) },
+        responses: { '201': { description: 'Created; token is shown this once', content: json({ $ref: '#/components/schemas/InitialAccessTokenWithToken' }) }, ...errors },
+      },
+    },
+    '/admin/initial-access-tokens/{id}': {
+      parameters: [idParam],
+      delete: { summary: 'Revoke an initial access token (clients it registered stay)', responses: { '204': { description: 'Revoked' }, ...errors } },
+    },
     '/admin/users/{id}/grants': {
       parameters: [idParam],
       get: { summary: "List a user's grants", responses: { '200': { description: 'Grants, oldest first', content: json({ type: 'array', items: { $ref: '#/components/schemas/Grant' } }) }, ...errors } },
@@ -90,6 +105,13 @@ export const ADMIN_OPENAPI = {
     '/admin/clients/{clientId}/grants': {
       parameters: [clientIdParam],
       delete: { summary: 'Revoke every live grant of a client', responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors } },
+    },
+    '/admin/keys/rotate': {
+      post: {
+        summary: 'Rotate the signing keys: retire the active key, sign with the published next key, publish a fresh next key',
+        description: 'This instance signs with the new key at once; other instances within KEY_RELOAD_SECONDS. Retired keys stay in the JWKS for 24 h.',
+        responses: { '200': { description: 'The kids the rotation moved', content: json({ $ref: '#/components/schemas/KeyRotation' }) }, ...errors },
+      },
     },
     '/admin/audit': {
       get: {
@@ -148,6 +170,43 @@ export const ADMIN_OPENAPI = {
         },
       },
       RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' } } },
+      InitialAccessTokenInput: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          description: { type: 'string', minLength: 1, maxLength: 200 },
+          max_registrations: { type: 'integer', minimum: 1, maximum: 1000000, description: 'How many clients it may register; omitted: no limit' },
+          expires_in: { type: 'integer', minimum: 60, maximum: 31536000, description: 'Seconds until it expires; omitted: never (revoke it instead)' },
+        },
+      },
+      InitialAccessToken: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          description: { type: ['string', 'null'] },
+          max_registrations: { type: ['integer', 'null'] },
+          registrations: { type: 'integer', description: 'Registrations made with it so far' },
+          status: { enum: ['active', 'revoked', 'expired', 'used_up'] },
+          expires_at: { type: ['string', 'null'], format: 'date-time' },
+          created_at: { type: 'string', format: 'date-time' },
+          revoked_at: { type: ['string', 'null'], format: 'date-time' },
+        },
+      },
+      InitialAccessTokenWithToken: {
+        allOf: [
+          { $ref: '#/components/schemas/InitialAccessToken' },
+          { type: 'object', properties: { token: { type: 'string', description: 'Send as Authorization: Bearer <token> to POST /register; stored only as its SHA-256' } } },
+        ],
+      },
+      KeyRotation: {
+        type: 'object',
+        required: ['retired', 'active', 'next'],
+        properties: {
+          retired: { type: 'string', description: 'kid of the key that signed until now (still published)' },
+          active: { type: 'string', description: 'kid of the key that signs from now on (it was the published next key)' },
+          next: { type: 'string', description: 'kid of the freshly published next key' },
+        },
+      },
       AuditEvent: {
         type: 'object',
         description: 'Audit event, schema 1. Never holds a token, code or secret.',

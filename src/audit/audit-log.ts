@@ -11,6 +11,7 @@ export type AuditEventType =
   | 'client.registered'
   | 'client.updated'
   | 'client.deleted'
+  | 'client.expired'
   | 'client.metadata_fetched'
   | 'client.metadata_rejected'
   | 'login.succeeded'
@@ -32,6 +33,8 @@ export type AuditEventType =
   | 'admin.client_created'
   | 'admin.client_deleted'
   | 'admin.grants_revoked'
+  | 'admin.initial_access_token_created'
+  | 'admin.initial_access_token_revoked'
   | 'signing_key.rotated'
   | 'rate_limit.exceeded';
 

@@ -60,6 +60,13 @@ describe('scrubSecrets', () => {
     assert.deepEqual(redacted, ['note', 'list', 'access']);
   });
 
+  it('replaces initial access tokens too', () => {
+    assert.deepEqual(scrubSecrets({ token: `gh_iat_${'z'.repeat(43)}`, initial_access_token_id: '0f8b6c1e-0000-4000-8000-000000000000' }), {
+      data: { token: '[redacted]', initial_access_token_id: '0f8b6c1e-0000-4000-8000-000000000000' },
+      redacted: ['token'],
+    });
+  });
+
   it('reports nothing when nothing looks secret', () => {
     assert.deepEqual(scrubSecrets({ scopes: ['a', 'b'], url: 'https://app.example.com/client.json' }), { data: { scopes: ['a', 'b'], url: 'https://app.example.com/client.json' }, redacted: null });
   });

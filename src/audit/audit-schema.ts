@@ -56,6 +56,11 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'client.registered': { description: 'A client registered itself (RFC 7591).', actor: 'client', outcome: 'success' },
   'client.updated': { description: 'A client changed its registration (RFC 7592).', actor: 'client', outcome: 'success' },
   'client.deleted': { description: 'A client deleted its registration (RFC 7592).', actor: 'client', outcome: 'success' },
+  'client.expired': {
+    description: 'A dynamic client was deleted by Gatehouse (data.reason: never_used, idle, or superseded by an identical registration, data.superseded_by).',
+    actor: 'system',
+    outcome: 'success',
+  },
   'client.metadata_fetched': { description: 'A client metadata document was fetched and recorded.', actor: 'client', outcome: 'success' },
   'client.metadata_rejected': { description: 'A client metadata document could not be used (data.reason).', actor: 'client', outcome: 'failure' },
   'login.succeeded': { description: 'A user signed in (data.provider).', actor: 'user', outcome: 'success' },
@@ -77,6 +82,8 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.client_created': { description: 'A client was pre-registered by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.grants_revoked': { description: "Every live grant of a user or client was revoked (data.revoked).", actor: 'admin', outcome: 'success' },
+  'admin.initial_access_token_created': { description: 'An initial access token for dynamic registration was created (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
+  'admin.initial_access_token_revoked': { description: 'An initial access token was revoked (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
   'signing_key.rotated': { description: 'The signing keys were rotated (data.retired, data.active, data.next kids).', actor: 'admin', outcome: 'success' },
   'rate_limit.exceeded': { description: 'A caller went over a rate limit: once per tracker, policy and block (data.policy, data.tracker, data.retry_after).', actor: 'client', outcome: 'failure' },
 };
@@ -132,8 +139,8 @@ export function defaultOutcome(type: AuditEventType): AuditOutcome {
   return AUDIT_CATALOGUE[type].outcome;
 }
 
-/** Values that are Gatehouse secrets by their prefix (client secret, registration token and secret, refresh token), or JWTs. */
-const SECRET_VALUE = /(?:^|[^A-Za-z0-9_-])(?:gh_(?:cs|rat|rs|rt)_[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)/;
+/** Values that are Gatehouse secrets by their prefix (client secret, registration token and secret, refresh token, initial access token), or JWTs. */
+const SECRET_VALUE = /(?:^|[^A-Za-z0-9_-])(?:gh_(?:cs|rat|rs|rt|iat)_[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)/;
 
 /**
  * Defence in depth: recorders pass ids only, but a value that looks like a token or secret is replaced before it

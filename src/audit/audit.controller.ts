@@ -24,19 +24,26 @@ interface Filter {
 @Injectable()
 export class AuditStreams implements BeforeApplicationShutdown {
   private readonly open = new Set<AbortController>();
+  private closing = false;
 
   get size(): number {
     return this.open.size;
   }
 
+  /** A stream's abort handle; already aborted once shutdown has begun (the stream then ends at once). */
   add(): AbortController {
     const controller = new AbortController();
+    if (this.closing) {
+      controller.abort();
+      return controller;
+    }
     this.open.add(controller);
     controller.signal.addEventListener('abort', () => this.open.delete(controller), { once: true });
     return controller;
   }
 
   beforeApplicationShutdown(): void {
+    this.closing = true;
     for (const controller of [...this.open]) controller.abort();
   }
 }

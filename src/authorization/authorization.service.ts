@@ -73,6 +73,8 @@ export class AuthorizationService {
       await this.database.transaction(async (tx) => {
         // A metadata document fetched for this request is recorded only now that the request is valid.
         await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+        // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
+        await this.clients.recordUse(tx, client);
         await this.interactions.insert(
           {
             id,

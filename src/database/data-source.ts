@@ -6,6 +6,7 @@ import { pglitePoolDriver } from './pglite-pool.js';
 import { lockDataDir } from './data-dir-lock.js';
 import { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ClientEntity } from '../registration/client.entity.js';
+import { InitialAccessTokenEntity } from '../registration/initial-access-token.entity.js';
 import { UserEntity, UserIdentityEntity } from '../authorization/user.entity.js';
 import { ConsentEntity } from '../authorization/consent.entity.js';
 import { InteractionEntity } from '../authorization/interaction.entity.js';
@@ -20,6 +21,7 @@ export type Tx = EntityManager;
 export const ENTITIES = [
   ResourceServerEntity,
   ClientEntity,
+  InitialAccessTokenEntity,
   UserEntity,
   UserIdentityEntity,
   ConsentEntity,

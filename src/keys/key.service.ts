@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { decrypt, encrypt } from '../common/crypto.js';
 import { Database } from '../database/database.module.js';
@@ -11,8 +12,6 @@ import type { EcPublicJwk, SigningKeyEntity } from './signing-key.entity.js';
 export const SIGNING_ALG = 'ES256';
 /** Retired keys stay in the JWKS this long: longer than the longest access token lifetime a resource may set. */
 export const RETIRED_KEY_RETENTION_SECONDS = 24 * 3600 + 300;
-/** How often an instance re-reads keys, so that a rotation done elsewhere (CLI, another instance) is picked up. */
-const RELOAD_INTERVAL_MS = 30_000;
 
 interface LoadedKey {
   kid: string;
@@ -30,6 +29,13 @@ export interface PublicJwk extends EcPublicJwk {
 /**
  * Signing keys: generated on first boot, kept encrypted at rest, rotated next → active → retired.
  * A `next` key is published before it signs anything, so resource servers' JWKS caches know it in time.
+ *
+ * Several instances share the keys through the database. Each re-reads them every KEY_RELOAD_SECONDS, so a rotation
+ * made elsewhere (another instance, the CLI) is served and used for signing within that time. Until then the other
+ * instances still verify the tokens the rotating instance signs, because its new active key is the `next` key
+ * they already hold; and what they sign meanwhile with the just-retired key stays verifiable, because retired keys
+ * stay published.
+ *
  * Signatures use node:crypto directly: ES256 there is ~9× faster than going through WebCrypto.
  */
 @Injectable()
@@ -39,11 +45,15 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
   private active: LoadedKey | null = null;
   private jwksDocument: { keys: PublicJwk[] } = { keys: [] };
   private timer: NodeJS.Timeout | undefined;
+  /** Reloads started and the newest one applied: a slow reload that read before a rotation must not undo it. */
+  private reloadsStarted = 0;
+  private reloadApplied = 0;
 
   constructor(
     private readonly database: Database,
     private readonly repository: SigningKeyRepository,
     @Inject(GATEHOUSE_SECRETS) private readonly secrets: Secrets,
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly audit: AuditLog,
   ) {}
 
@@ -54,7 +64,10 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       if (!(await this.repository.findByState(tx, 'next'))) await this.generate(tx, 'next');
     });
     await this.reload();
-    this.timer = setInterval(() => void this.reload().catch((error: unknown) => this.logger.warn({ msg: 'key reload failed' }, error)), RELOAD_INTERVAL_MS);
+    this.timer = setInterval(
+      () => void this.reload().catch((error: unknown) => this.logger.warn({ msg: 'key reload failed' }, error)),
+      this.config.keyReloadSeconds * 1000,
+    );
     this.timer.unref();
   }
 
@@ -103,8 +116,11 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async reload(): Promise<void> {
+    const ticket = ++this.reloadsStarted;
     const since = new Date(Date.now() - RETIRED_KEY_RETENTION_SECONDS * 1000);
     const rows = await this.repository.findPublishable(since);
+    if (ticket < this.reloadApplied) return;
+    this.reloadApplied = ticket;
     const previous = new Map(this.keys.map((key) => [key.kid, key]));
     this.keys = rows.map((row) => ({
       kid: row.kid,

@@ -181,6 +181,8 @@ export class ClientMetadataDocuments {
         updatedAt: now,
         lastUsedAt: recorded?.lastUsedAt ?? null,
         metadataExpiresAt: expiresAt,
+        metadataFingerprint: null,
+        initialAccessTokenId: null,
       } satisfies ClientEntity);
       return { client, fetched: { metadata, expiresAt, cacheSeconds } };
     } catch (error) {

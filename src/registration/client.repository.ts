@@ -3,8 +3,33 @@ import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { isStorableText } from '../common/validation.js';
 import { affected } from '../database/housekeeping.js';
+import { returnedRows } from '../database/returned-rows.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { ClientEntity } from './client.entity.js';
+
+/** Distinct from the migration, audit and key locks. */
+const DYNAMIC_REGISTRATION_LOCK = 7_405_614_301;
+
+export type ExpiryReason = 'never_used' | 'idle' | 'superseded';
+
+/** A dynamic client the expiry job or a re-registration deleted. */
+export interface ExpiredClient {
+  id: string;
+  reason: ExpiryReason;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
+interface ExpiredClientRow {
+  id: string;
+  reason: ExpiryReason;
+  created_at: Date | string;
+  last_used_at: Date | string | null;
+}
+
+function toExpiredClient(row: ExpiredClientRow): ExpiredClient {
+  return { id: row.id, reason: row.reason, createdAt: new Date(row.created_at), lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at) };
+}
 
 @Injectable()
 export class ClientRepository {
@@ -20,13 +45,94 @@ export class ClientRepository {
     return tx.find(ClientEntity, { order: { createdAt: 'ASC' } });
   }
 
-  async insert(tx: Tx, client: Pick<ClientEntity, 'id' | 'kind' | 'metadata' | 'secretHash' | 'registrationTokenHash'> & { kind: 'dynamic' | 'static' }): Promise<ClientEntity> {
+  async insert(
+    tx: Tx,
+    client: Pick<ClientEntity, 'id' | 'kind' | 'metadata' | 'secretHash' | 'registrationTokenHash'> &
+      Partial<Pick<ClientEntity, 'metadataFingerprint' | 'initialAccessTokenId'>> & { kind: 'dynamic' | 'static' },
+  ): Promise<ClientEntity> {
     await tx.insert(ClientEntity, client);
     return tx.findOneOrFail(ClientEntity, { where: { id: client.id } });
   }
 
-  async updateMetadata(tx: Tx, id: string, metadata: ClientEntity['metadata'], secretHash: string | null): Promise<void> {
-    await tx.update(ClientEntity, { id }, { metadata, secretHash, updatedAt: new Date() });
+  async updateMetadata(tx: Tx, id: string, metadata: ClientEntity['metadata'], secretHash: string | null, metadataFingerprint: string | null): Promise<void> {
+    await tx.update(ClientEntity, { id }, { metadata, secretHash, metadataFingerprint, updatedAt: new Date() });
+  }
+
+  /**
+   * Records a use of the client unless one was recorded less than `resolutionSeconds` ago. Callers skip the call
+   * when the row they already read is that fresh; the condition here settles concurrent uses without a second write.
+   */
+  async recordUse(tx: Tx, id: string, resolutionSeconds: number): Promise<void> {
+    await tx.query(
+      `UPDATE clients SET last_used_at = now()
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2::double precision))`,
+      [id, resolutionSeconds],
+    );
+  }
+
+  /**
+   * Serialises dynamic registrations on every instance until the transaction ends, so that counting the clients
+   * and inserting one cannot interleave with another registration (which could otherwise overshoot the cap).
+   */
+  async lockDynamicRegistrations(tx: Tx): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [DYNAMIC_REGISTRATION_LOCK]);
+  }
+
+  /** Dynamic clients that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
+  async countDynamic(tx: Tx, atMost: number): Promise<number> {
+    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = 'dynamic' LIMIT $1) AS dynamic`, [atMost])) as Array<{ n: number }>;
+    return rows[0]?.n ?? 0;
+  }
+
+  /**
+   * Deletes earlier registrations that a new identical one replaces: dynamic, same metadata fingerprint, registered
+   * with the same initial access token (or both with none), never used, without any grant, and registered before
+   * `registeredBefore` seconds ago. Rows another transaction holds (a use being recorded) are left alone.
+   */
+  async deleteSuperseded(tx: Tx, match: { fingerprint: string; initialAccessTokenId: string | null; registeredBeforeSeconds: number; limit: number }): Promise<ExpiredClient[]> {
+    const result: unknown = await tx.query(
+      `DELETE FROM clients WHERE id IN (
+         SELECT c.id FROM clients c
+          WHERE c.kind = 'dynamic' AND c.metadata_fingerprint = $1 AND c.initial_access_token_id IS NOT DISTINCT FROM $2::uuid
+            AND c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => $3::double precision)
+            AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
+          ORDER BY c.created_at
+          LIMIT $4
+          FOR UPDATE OF c SKIP LOCKED)
+       RETURNING id, created_at, last_used_at, 'superseded' AS reason`,
+      [match.fingerprint, match.initialAccessTokenId, match.registeredBeforeSeconds, match.limit],
+    );
+    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
+  }
+
+  /**
+   * Deletes up to `limit` dynamic clients that have expired: never used and registered more than
+   * `unusedSeconds` ago, or (when `idleSeconds` is not null) last used more than `idleSeconds` ago — and never one
+   * with a live refresh token (an unrevoked grant with an unrotated, unexpired refresh token), however idle. Static
+   * and metadata-document clients are never touched. Rows another transaction holds (a use being recorded, a grant
+   * being inserted) are skipped this time. Deleting a client deletes its consents, codes, interactions and grants.
+   */
+  async deleteExpired(tx: Tx, ttl: { unusedSeconds: number; idleSeconds: number | null }, limit: number): Promise<ExpiredClient[]> {
+    const result: unknown = await tx.query(
+      `WITH doomed AS (
+         SELECT c.id, CASE WHEN c.last_used_at IS NULL THEN 'never_used' ELSE 'idle' END AS reason
+           FROM clients c
+          WHERE c.kind = 'dynamic'
+            AND (
+              (c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => $1::double precision))
+              OR ($2::double precision IS NOT NULL AND c.last_used_at < now() - make_interval(secs => $2::double precision))
+            )
+            AND NOT EXISTS (
+              SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
+               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())
+          LIMIT $3
+          FOR UPDATE OF c SKIP LOCKED
+       )
+       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
+       RETURNING clients.id, clients.created_at, clients.last_used_at, doomed.reason`,
+      [ttl.unusedSeconds, ttl.idleSeconds, limit],
+    );
+    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
   }
 
   /**

@@ -1,18 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { GATEHOUSE_CONFIG, type GatehouseConfig, type RegistrationConfig } from '../config/config.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
-import { InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
+import { AccessDenied, InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
-import { AuditLog } from '../audit/audit-log.js';
-import { ClientRepository } from './client.repository.js';
+import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
+import { ClientRepository, type ExpiredClient } from './client.repository.js';
 import type { ClientEntity } from './client.entity.js';
 import { validateClientMetadata, type ClientMetadata } from './client-metadata.js';
 import { ClientMetadataDocuments, isClientIdUrl, type ResolvedClient } from './client-metadata-document.js';
+import { metadataFingerprint } from './client-fingerprint.js';
+import { InitialAccessTokens, type PresentedInitialAccessToken } from './initial-access-tokens.service.js';
 
 const CLIENT_SECRET_PREFIX = 'gh_cs_';
 const REGISTRATION_TOKEN_PREFIX = 'gh_rat_';
+
+/**
+ * How precisely a client's last use is recorded: a use within this long of the recorded one writes nothing, so
+ * /token and /authorize add no write (and no round trip) for a client in regular use.
+ */
+export const CLIENT_USE_RESOLUTION_MS = 3600_000;
+
+/** Earlier identical registrations a new one may remove at once (there are only as many as arrived recently). */
+const SUPERSEDE_LIMIT = 100;
 
 /** RFC 7591 §3.2.1 registration response: the metadata plus what the server assigned. */
 export interface ClientRegistrationView extends ClientMetadata {
@@ -38,6 +49,7 @@ export class ClientsService {
     private readonly repository: ClientRepository,
     private readonly audit: AuditLog,
     private readonly documents: ClientMetadataDocuments,
+    private readonly initialAccessTokens: InitialAccessTokens,
   ) {}
 
   /**
@@ -74,29 +86,82 @@ export class ClientsService {
     return this.repository.list();
   }
 
-  /** Dynamic registration (RFC 7591) or, with kind `static`, pre-registration by an administrator. */
-  async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', requestId?: string): Promise<RegisteredClient> {
+  /**
+   * Dynamic registration (RFC 7591) or, with kind `static`, pre-registration by an administrator. A dynamic
+   * registration presents its initial access token (if any) in `authorization`; that is checked first, then the
+   * metadata, then in one transaction under the registration lock: identical unused earlier registrations are
+   * removed, the cap is enforced, one use of the initial access token is spent, and the client is inserted. A
+   * refusal at any step writes nothing.
+   */
+  async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', requestId?: string, authorization?: string): Promise<RegisteredClient> {
+    const initialAccessToken = kind === 'dynamic' ? await this.initialAccessTokens.presented(authorization) : null;
     const metadata = validateClientMetadata(input);
     const clientSecret = metadata.token_endpoint_auth_method === 'none' ? null : CLIENT_SECRET_PREFIX + randomToken();
     // Pre-registered clients are managed through the admin API, not RFC 7592.
     const registrationAccessToken = kind === 'dynamic' ? REGISTRATION_TOKEN_PREFIX + randomToken() : null;
+    const id = randomUUID();
+    const fingerprint = kind === 'dynamic' ? metadataFingerprint(metadata) : null;
     const client = await this.database.transaction(async (tx) => {
+      const initialAccessTokenId = fingerprint ? await this.admitDynamic(tx, { id, fingerprint, initialAccessToken }, requestId) : null;
       const created = await this.repository.insert(tx, {
-        id: randomUUID(),
+        id,
         kind,
         metadata,
         secretHash: clientSecret ? sha256(clientSecret) : null,
         registrationTokenHash: registrationAccessToken ? sha256(registrationAccessToken) : null,
+        metadataFingerprint: fingerprint,
+        initialAccessTokenId,
       });
       await this.audit.record(tx, {
         type: kind === 'dynamic' ? 'client.registered' : 'admin.client_created',
         clientId: created.id,
         requestId,
-        data: { client_name: metadata.client_name ?? null, auth_method: metadata.token_endpoint_auth_method },
+        data: {
+          client_name: metadata.client_name ?? null,
+          auth_method: metadata.token_endpoint_auth_method,
+          ...(initialAccessTokenId ? { initial_access_token_id: initialAccessTokenId } : {}),
+        },
       });
       return created;
     });
     return { client, clientSecret, registrationAccessToken };
+  }
+
+  /**
+   * The steps of a dynamic registration that need the registration lock; returns the initial access token used.
+   *
+   * Identical re-registrations: software that registers on every start (the same metadata each time) would leave a
+   * new idle row per start. Earlier rows with the same fingerprint and initial access token that were never used,
+   * hold no grant, and are older than an authorization can take (so none is mid-authorization) are deleted here.
+   * The rows are replaced, never shared: each registration gets its own client secret and registration access
+   * token, so handing an existing client to whoever sends identical metadata would give them control of someone
+   * else's client (its RFC 7592 configuration, and its secret-authenticated token requests).
+   */
+  private async admitDynamic(
+    tx: Tx,
+    registration: { id: string; fingerprint: string; initialAccessToken: PresentedInitialAccessToken | null },
+    requestId: string | undefined,
+  ): Promise<string | null> {
+    await this.repository.lockDynamicRegistrations(tx);
+    const superseded = await this.repository.deleteSuperseded(tx, {
+      fingerprint: registration.fingerprint,
+      initialAccessTokenId: registration.initialAccessToken?.id ?? null,
+      registeredBeforeSeconds: this.config.interactionTtlSeconds,
+      limit: SUPERSEDE_LIMIT,
+    });
+    for (const client of superseded) await this.audit.record(tx, { ...clientExpiredEvent(client, { superseded_by: registration.id }), requestId });
+    const max = this.config.registration.maxDynamicClients;
+    if ((await this.repository.countDynamic(tx, max)) >= max) throw registrationLimitReached(this.config.registration);
+    return registration.initialAccessToken ? this.initialAccessTokens.consume(tx, registration.initialAccessToken) : null;
+  }
+
+  /**
+   * Records that the client was used (an accepted /authorize, a token issued to it), inside the transaction of that
+   * use. Nothing is written when the row the caller already read shows a use within CLIENT_USE_RESOLUTION_MS.
+   */
+  async recordUse(tx: Tx, client: Pick<ClientEntity, 'id' | 'lastUsedAt'>): Promise<void> {
+    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < CLIENT_USE_RESOLUTION_MS) return;
+    await this.repository.recordUse(tx, client.id, CLIENT_USE_RESOLUTION_MS / 1000);
   }
 
   /** RFC 7592: the registration access token is the only credential for the client's configuration endpoint. */
@@ -125,7 +190,7 @@ export class ClientsService {
     const clientSecret = !isPublic && wasPublic ? CLIENT_SECRET_PREFIX + randomToken() : null;
     const secretHash = isPublic ? null : clientSecret ? sha256(clientSecret) : client.secretHash;
     const updated = await this.database.transaction(async (tx) => {
-      await this.repository.updateMetadata(tx, client.id, metadata, secretHash);
+      await this.repository.updateMetadata(tx, client.id, metadata, secretHash, client.kind === 'dynamic' ? metadataFingerprint(metadata) : null);
       await this.audit.record(tx, { type: 'client.updated', clientId: client.id, requestId });
       return (await this.repository.findById(client.id, tx))!;
     });
@@ -153,4 +218,29 @@ export class ClientsService {
     if (client.kind === 'dynamic') view.registration_client_uri = `${this.config.issuer}/register/${encodeURIComponent(client.id)}`;
     return view;
   }
+}
+
+/** The audit event for a dynamic client deleted because it expired or an identical registration replaced it. */
+export function clientExpiredEvent(client: ExpiredClient, extra: Record<string, string> = {}): AuditEvent {
+  return {
+    type: 'client.expired',
+    clientId: client.id,
+    data: {
+      reason: client.reason,
+      registered_at: client.createdAt.toISOString(),
+      last_used_at: client.lastUsedAt?.toISOString() ?? null,
+      ...extra,
+    },
+  };
+}
+
+/** 403 access_denied that says what the limit is and when room is made. */
+export function registrationLimitReached(config: RegistrationConfig): AccessDenied {
+  const unused = `unused clients expire after ${count(config.unusedClientTtlMs / 3_600_000, 'hour')}`;
+  const idle = config.idleClientTtlMs > 0 ? `, idle ones ${count(config.idleClientTtlMs / 86_400_000, 'day')} after their last use` : '';
+  return new AccessDenied(`dynamic client registration limit reached (${config.maxDynamicClients} clients); ${unused}${idle}`);
+}
+
+function count(n: number, unit: string): string {
+  return `${n} ${unit}${n === 1 ? '' : 's'}`;
 }

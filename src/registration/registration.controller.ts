@@ -15,7 +15,8 @@ export class RegistrationController {
 
   @Post()
   async register(@OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView> {
-    return this.clients.view(await this.clients.register(body, 'dynamic', requestIdOf(req)));
+    // RFC 7591 §3: an initial access token, when one is presented or required, comes as a bearer token.
+    return this.clients.view(await this.clients.register(body, 'dynamic', requestIdOf(req), req.headers.authorization));
   }
 
   @Get(':clientId')

@@ -1,16 +1,29 @@
 import { Module } from '@nestjs/common';
 import { AdminClientsController } from './admin-clients.controller.js';
+import { AdminInitialAccessTokensController } from './admin-initial-access-tokens.controller.js';
 import { ClientAuthenticator } from './client-authenticator.js';
 import { ClientRepository } from './client.repository.js';
 import { ClientsService } from './clients.service.js';
+import { ClientsHousekeeping } from './clients-housekeeping.js';
+import { InitialAccessTokenRepository } from './initial-access-token.repository.js';
+import { InitialAccessTokens } from './initial-access-tokens.service.js';
 import { ClientMetadataDocuments } from './client-metadata-document.js';
 import { MetadataFetcher } from './metadata-fetcher.js';
 import { RegistrationController } from './registration.controller.js';
 
 @Module({
-  controllers: [RegistrationController, AdminClientsController],
+  controllers: [RegistrationController, AdminClientsController, AdminInitialAccessTokensController],
   // MetadataFetcher needs HOST_RESOLVER, which the application provides (HostResolverModule).
-  providers: [ClientsService, ClientRepository, ClientAuthenticator, ClientMetadataDocuments, MetadataFetcher],
-  exports: [ClientsService, ClientAuthenticator],
+  providers: [
+    ClientsService,
+    ClientRepository,
+    ClientAuthenticator,
+    ClientMetadataDocuments,
+    MetadataFetcher,
+    InitialAccessTokens,
+    InitialAccessTokenRepository,
+    ClientsHousekeeping,
+  ],
+  exports: [ClientsService, ClientAuthenticator, InitialAccessTokens],
 })
 export class RegistrationModule {}

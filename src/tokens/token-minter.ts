@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomToken, sha256 } from '../common/crypto.js';
 import type { Tx } from '../database/data-source.js';
 import type { ClientEntity } from '../registration/client.entity.js';
+import { ClientsService } from '../registration/clients.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { AccessTokenIssuer, type AccessTokenClaims } from './access-token.issuer.js';
 import { RefreshTokenRepository } from './grant.repository.js';
@@ -23,15 +24,19 @@ export interface MintInput {
 /**
  * Writes the next refresh token of a grant (inside the caller's transaction) and signs the access token.
  * A client that did not register the refresh_token grant gets no refresh token (RFC 7591 §2 grant_types).
+ * Every grant that issues tokens comes through here (authorization_code, refresh_token, the mint API), so this is
+ * also where a client's use is recorded — in the same transaction, and only when the recorded use is stale.
  */
 @Injectable()
 export class TokenMinter {
   constructor(
     private readonly accessTokens: AccessTokenIssuer,
     private readonly refreshTokens: RefreshTokenRepository,
+    private readonly clients: ClientsService,
   ) {}
 
   async mint(tx: Tx, input: MintInput): Promise<{ response: TokenResponse; claims: AccessTokenClaims }> {
+    await this.clients.recordUse(tx, input.client);
     let refreshToken: string | undefined;
     if (input.client.metadata.grant_types.includes('refresh_token')) {
       refreshToken = REFRESH_TOKEN_PREFIX + randomToken();

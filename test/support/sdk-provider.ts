@@ -39,4 +39,12 @@ export class InMemoryOAuthProvider implements OAuthClientProvider {
   codeVerifier(): string {
     return this.verifier;
   }
+  /** What the SDK asked to forget, in order (it does so after invalid_client or invalid_grant, then retries). */
+  readonly invalidated: string[] = [];
+  invalidateCredentials(scope: 'all' | 'client' | 'tokens' | 'verifier' | 'discovery'): void {
+    this.invalidated.push(scope);
+    if (scope === 'all' || scope === 'client') this.client = undefined;
+    if (scope === 'all' || scope === 'tokens') this.savedTokens = undefined;
+    if (scope === 'all' || scope === 'verifier') this.verifier = '';
+  }
 }

@@ -1,0 +1,174 @@
+import { describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { loadConfig, type GatehouseConfig } from '../config/config.js';
+import { sha256 } from '../common/crypto.js';
+import { AccessDenied, InvalidToken, OAuthError } from '../common/oauth-errors.js';
+import type { Database } from '../database/database.module.js';
+import type { Tx } from '../database/data-source.js';
+import type { AuditEvent, AuditLog } from '../audit/audit-log.js';
+import type { ClientRepository, ExpiredClient } from './client.repository.js';
+import type { ClientMetadataDocuments } from './client-metadata-document.js';
+import { ClientEntity } from './client.entity.js';
+import { metadataFingerprint } from './client-fingerprint.js';
+import { validateClientMetadata } from './client-metadata.js';
+import type { InitialAccessTokenRepository } from './initial-access-token.repository.js';
+import { InitialAccessTokens } from './initial-access-tokens.service.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService, registrationLimitReached } from './clients.service.js';
+
+const TX = { marker: 'tx' } as unknown as Tx;
+const METADATA = { client_name: 'Editor', redirect_uris: ['http://127.0.0.1:7777/cb'], token_endpoint_auth_method: 'none' };
+
+/** A ClientsService over recording fakes: every repository call is logged in order, as `name` or `name:detail`. */
+function setup(options: { registration?: Partial<GatehouseConfig['registration']>; dynamicCount?: number; superseded?: ExpiredClient[]; usableToken?: string | null; consumable?: boolean } = {}) {
+  const base = loadConfig({});
+  const config: GatehouseConfig = { ...base, registration: { ...base.registration, ...options.registration } };
+  const calls: string[] = [];
+  const events: AuditEvent[] = [];
+  let transactions = 0;
+  const inserted: Array<Record<string, unknown>> = [];
+  const database = {
+    transaction: async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => {
+      transactions++;
+      return work(TX);
+    },
+  } as unknown as Database;
+  const audit = { record: async (_tx: Tx, event: AuditEvent) => void events.push(event) } as unknown as AuditLog;
+  const repository = {
+    lockDynamicRegistrations: async () => void calls.push('lock'),
+    deleteSuperseded: async (_tx: Tx, match: { fingerprint: string; initialAccessTokenId: string | null; registeredBeforeSeconds: number }) => {
+      calls.push(`supersede:${match.initialAccessTokenId ?? 'none'}:${match.registeredBeforeSeconds}`);
+      return options.superseded ?? [];
+    },
+    countDynamic: async (_tx: Tx, atMost: number) => {
+      calls.push(`count:${atMost}`);
+      return options.dynamicCount ?? 0;
+    },
+    insert: async (_tx: Tx, client: Record<string, unknown>) => {
+      calls.push('insert');
+      inserted.push(client);
+      return Object.assign(new ClientEntity(), client, { createdAt: new Date(), updatedAt: new Date(), lastUsedAt: null, metadataExpiresAt: null });
+    },
+    recordUse: async (_tx: Tx, id: string, seconds: number) => void calls.push(`use:${id}:${seconds}`),
+  } as unknown as ClientRepository;
+  const tokenRepository = {
+    findUsable: async (hash: string) => {
+      calls.push('iat-lookup');
+      return options.usableToken !== undefined && options.usableToken !== null && hash === sha256(options.usableToken) ? 'iat-1' : null;
+    },
+    consume: async () => {
+      calls.push('iat-consume');
+      return options.consumable === false ? null : 'iat-1';
+    },
+  } as unknown as InitialAccessTokenRepository;
+  const tokens = new InitialAccessTokens(config, database, tokenRepository, audit);
+  const service = new ClientsService(config, database, repository, audit, {} as ClientMetadataDocuments, tokens);
+  return { service, calls, events, inserted, transactions: () => transactions };
+}
+
+async function assertOAuth(promise: Promise<unknown>, type: new (...args: never[]) => OAuthError, status: number, pattern?: RegExp): Promise<OAuthError> {
+  let caught: unknown;
+  await promise.catch((error: unknown) => (caught = error));
+  assert.ok(caught instanceof type, `expected ${type.name}, got ${String(caught)}`);
+  assert.equal(caught.status, status);
+  if (pattern) assert.match(caught.description, pattern);
+  return caught;
+}
+
+describe('ClientsService.register (dynamic), with fake repositories', () => {
+  it('locks, replaces identical unused registrations, checks the cap, then inserts with the fingerprint', async () => {
+    const superseded: ExpiredClient[] = [{ id: 'old-1', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
+    const { service, calls, events, inserted } = setup({ superseded, dynamicCount: 9_999 });
+    const { client } = await service.register(METADATA, 'dynamic', 'req-1');
+    assert.deepEqual(calls, ['lock', 'supersede:none:600', 'count:10000', 'insert']);
+    assert.equal(inserted[0]?.metadataFingerprint, metadataFingerprint(validateClientMetadata(METADATA)));
+    assert.equal(inserted[0]?.initialAccessTokenId, null);
+    assert.deepEqual(
+      events.map((event) => [event.type, event.clientId, event.data?.reason ?? null, event.data?.superseded_by ?? null]),
+      [
+        ['client.expired', 'old-1', 'superseded', client.id],
+        ['client.registered', client.id, null, null],
+      ],
+    );
+  });
+
+  it('refuses at the cap with 403 access_denied saying the limit and the lifetimes, and inserts nothing', async () => {
+    const { service, calls, events } = setup({ registration: { maxDynamicClients: 3 }, dynamicCount: 3 });
+    await assertOAuth(
+      service.register(METADATA, 'dynamic'),
+      AccessDenied,
+      403,
+      /^dynamic client registration limit reached \(3 clients\); unused clients expire after 24 hours, idle ones 90 days after their last use$/,
+    );
+    assert.deepEqual(calls, ['lock', 'supersede:none:600', 'count:3']);
+    assert.deepEqual(events, [], 'no event is recorded for a refused registration');
+  });
+
+  it('with DCR_REQUIRE_INITIAL_ACCESS_TOKEN, refuses a request without a bearer token before looking at anything', async () => {
+    const { service, calls, transactions } = setup({ registration: { requireInitialAccessToken: true } });
+    const error = await assertOAuth(service.register({ redirect_uris: 'not even valid' }, 'dynamic', undefined, undefined), InvalidToken, 401);
+    assert.equal(error.wwwAuthenticate, 'Bearer');
+    await assertOAuth(service.register(METADATA, 'dynamic', undefined, 'Basic dXNlcjpwYXNz'), InvalidToken, 401);
+    assert.deepEqual(calls, []);
+    assert.equal(transactions(), 0);
+  });
+
+  it('refuses an unusable initial access token with invalid_token, whether or not one is required', async () => {
+    for (const requireInitialAccessToken of [true, false]) {
+      const { service, calls } = setup({ registration: { requireInitialAccessToken }, usableToken: 'gh_iat_good' });
+      const error = await assertOAuth(service.register(METADATA, 'dynamic', undefined, 'Bearer gh_iat_wrong'), InvalidToken, 401, /unknown, revoked, expired or used up/);
+      assert.equal(error.wwwAuthenticate, 'Bearer error="invalid_token"');
+      assert.deepEqual(calls, ['iat-lookup']);
+    }
+  });
+
+  it('spends one use of a valid token inside the transaction, after the cap check, and records it on the client', async () => {
+    const { service, calls, inserted, events } = setup({ registration: { requireInitialAccessToken: true }, usableToken: 'gh_iat_good' });
+    await service.register(METADATA, 'dynamic', undefined, 'Bearer gh_iat_good');
+    assert.deepEqual(calls, ['iat-lookup', 'lock', 'supersede:iat-1:600', 'count:10000', 'iat-consume', 'insert']);
+    assert.equal(inserted[0]?.initialAccessTokenId, 'iat-1');
+    assert.equal(events.at(-1)?.data?.initial_access_token_id, 'iat-1');
+  });
+
+  it('refuses when the token was used up between the check and the transaction, before inserting', async () => {
+    const { service, calls } = setup({ usableToken: 'gh_iat_good', consumable: false });
+    await assertOAuth(service.register(METADATA, 'dynamic', undefined, 'Bearer gh_iat_good'), InvalidToken, 401);
+    assert.ok(!calls.includes('insert'), calls.join(', '));
+  });
+
+  it('without a token and none required, registers openly', async () => {
+    const { service, calls } = setup();
+    await service.register(METADATA, 'dynamic');
+    assert.ok(!calls.includes('iat-lookup') && calls.includes('insert'));
+  });
+});
+
+describe('ClientsService.register (static)', () => {
+  it('takes no lock, counts nothing, never reads the admin bearer as an initial access token, and stores no fingerprint', async () => {
+    const { service, calls, inserted } = setup({ registration: { requireInitialAccessToken: true, maxDynamicClients: 1 }, dynamicCount: 5 });
+    await service.register(METADATA, 'static', undefined, 'Bearer the-admin-token');
+    assert.deepEqual(calls, ['insert']);
+    assert.equal(inserted[0]?.metadataFingerprint, null);
+  });
+});
+
+describe('ClientsService.recordUse', () => {
+  it('writes nothing when the row read shows a use within the resolution, and a conditional update otherwise', async () => {
+    const { service, calls } = setup();
+    await service.recordUse(TX, { id: 'fresh', lastUsedAt: new Date(Date.now() - CLIENT_USE_RESOLUTION_MS + 60_000) });
+    assert.deepEqual(calls, []);
+    await service.recordUse(TX, { id: 'stale', lastUsedAt: new Date(Date.now() - CLIENT_USE_RESOLUTION_MS - 1000) });
+    await service.recordUse(TX, { id: 'never', lastUsedAt: null });
+    assert.deepEqual(calls, ['use:stale:3600', 'use:never:3600']);
+  });
+});
+
+describe('registrationLimitReached', () => {
+  it('names the cap and the lifetimes, and leaves idle expiry out when it is off', () => {
+    const error = registrationLimitReached({ maxDynamicClients: 1, unusedClientTtlMs: 3_600_000, idleClientTtlMs: 0, requireInitialAccessToken: false });
+    assert.equal(error.code, 'access_denied');
+    assert.equal(error.status, 403);
+    assert.equal(error.description, 'dynamic client registration limit reached (1 clients); unused clients expire after 1 hour');
+    const withIdle = registrationLimitReached({ maxDynamicClients: 50, unusedClientTtlMs: 48 * 3_600_000, idleClientTtlMs: 86_400_000, requireInitialAccessToken: false });
+    assert.equal(withIdle.description, 'dynamic client registration limit reached (50 clients); unused clients expire after 48 hours, idle ones 1 day after their last use');
+  });
+});
