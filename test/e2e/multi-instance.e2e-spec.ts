@@ -21,7 +21,9 @@ import { assertOAuthError, introspect, mintTokens, refreshTokens, revoke, type C
  */
 
 const RESOURCE = 'http://127.0.0.1:1/multi-instance-mcp';
-const CLUSTER_ENV: Record<string, string> = {};
+// Registrations are counted per client address behind the (trusted, loopback) load balancer: the shared-budget case
+// below spends one address's /register budget and nothing else (the other cases register through the admin API).
+const CLUSTER_ENV: Record<string, string> = { TRUSTED_PROXIES: 'loopback', RATE_LIMIT_REGISTER: '4/1m' };
 
 interface Jwks {
   keys: Array<{ kid: string }>;
@@ -168,6 +170,19 @@ describe('several instances on one PostgreSQL and one Redis', { skip: postgresUn
       const keys = createRemoteJWKSet(new URL(`${instance.url}/.well-known/jwks.json`));
       for (const token of [signedBefore, signedByA, signedByB]) await jwtVerify(token.accessToken, keys, { issuer: cluster.issuer, audience: RESOURCE });
     }
+  });
+
+  it('spend one rate-limit budget between them', async () => {
+    const register = (instance: GatehouseProcess, address: string) =>
+      fetch(`${instance.url}/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+        body: JSON.stringify({ client_name: 'Budget', redirect_uris: ['http://127.0.0.1:47014/callback'], token_endpoint_auth_method: 'none' }),
+      });
+    const statuses: number[] = [];
+    for (const instance of [a, b, a, b, a, b]) statuses.push((await register(instance, '198.51.100.77')).status);
+    assert.deepEqual(statuses, [201, 201, 201, 201, 429, 429], 'four registrations in all, whichever instance answers');
+    assert.equal((await register(b, '198.51.100.78')).status, 201, 'another client address is not held back');
   });
 
   it('stay up and keep serving while Redis is down, and count in Redis again once it is back', async () => {
