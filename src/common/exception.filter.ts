@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { BrowserError, OAuthError } from './oauth-errors.js';
+import { BrowserError, InvalidClient, OAuthError } from './oauth-errors.js';
 import { PAGE_SECURITY_HEADERS, html, page } from './html.js';
 import { pathOf, requestIdOf, sendOAuthError } from './http.js';
 
@@ -28,6 +28,11 @@ export class GatehouseExceptionFilter implements ExceptionFilter {
       sendOAuthError(res, exception, requestId);
       return;
     }
+    if (referencesVanishedClient(exception)) {
+      // The client expired or was deleted while this request for it was in flight: what any later request gets.
+      sendOAuthError(res, new InvalidClient('the client no longer exists (it expired or was deleted); register again'), requestId);
+      return;
+    }
     if (exception instanceof HttpException && exception.getStatus() < 500) {
       sendOAuthError(res, fromHttpException(exception), requestId);
       return;
@@ -35,6 +40,14 @@ export class GatehouseExceptionFilter implements ExceptionFilter {
     this.logger.error({ msg: 'unhandled error', request_id: requestId, method: req.method, path: pathOf(req) }, exception);
     sendOAuthError(res, new OAuthError('server_error', `unexpected error; quote request id ${requestId ?? 'unknown'}`), requestId);
   }
+}
+
+/** A foreign-key violation on a `client_id` column (PostgreSQL and PGlite alike report code 23503 and the constraint). */
+export function referencesVanishedClient(exception: unknown): boolean {
+  if (typeof exception !== 'object' || exception === null) return false;
+  const { driverError } = exception as { driverError?: unknown };
+  const source = (typeof driverError === 'object' && driverError !== null ? driverError : exception) as { code?: unknown; constraint?: unknown };
+  return source.code === '23503' && typeof source.constraint === 'string' && source.constraint.endsWith('_client_id_fkey');
 }
 
 function fromHttpException(exception: HttpException): OAuthError {
