@@ -65,8 +65,7 @@ export class AuditEventRepository {
   /** Inserts events in order, under the lock that makes seq order commit order; returns them as written. */
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-    const params: unknown[] = [];
+    const params: unknown[] = [APPEND_LOCK];
     const tuples = events.map((event) => {
       const values = [
         AUDIT_SCHEMA_VERSION,
@@ -86,12 +85,15 @@ export class AuditEventRepository {
       ];
       const base = params.length;
       params.push(...values);
-      const casts = ['::smallint', '', '::timestamptz', '', '', '', '', '', '::text[]', '', '', '', '', '::jsonb'];
+      const casts = ['::smallint', '::text', '::timestamptz', '::text', '::text', '::text', '::text', '::text', '::text[]', '::text', '::text', '::text', '::text', '::jsonb'];
       return `(${values.map((_, i) => `$${base + i + 1}${casts[i]}`).join(', ')})`;
     });
+    // One round trip: the ordering lock is taken (by the join) before any row, and so any seq, is produced.
     const rows = (await tx.query(
-      `INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       VALUES ${tuples.join(', ')} RETURNING ${COLUMNS}`,
+      `WITH ordering AS (SELECT pg_advisory_xact_lock($1))
+       INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, (VALUES ${tuples.join(', ')}) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING ${COLUMNS}`,
       params,
     )) as AuditEventRow[];
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
