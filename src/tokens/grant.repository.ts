@@ -43,6 +43,14 @@ export class GrantRepository {
   }
 }
 
+/** What a successful rotation tells the refresh grant about the grant it continues. */
+export interface RotatedGrant {
+  grantId: string;
+  userId: string;
+  resourceId: string;
+  scopes: string[];
+}
+
 @Injectable()
 export class RefreshTokenRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -74,6 +82,31 @@ export class RefreshTokenRepository {
       .execute();
     const row = (result.raw as Array<{ token_hash: string; grant_id: string }>)[0];
     return row ? Object.assign(new RefreshTokenEntity(), { tokenHash: row.token_hash, grantId: row.grant_id }) : null;
+  }
+
+  /**
+   * The refresh grant's write in one statement: rotates a live token of a live grant of `clientId` and stores its
+   * successor (expiring after the resource server's refresh lifetime). Null when nothing qualified, and then nothing
+   * was written: the caller finds out why. Of concurrent rotations of one token exactly one gets a row.
+   */
+  async rotateAndReplace(tx: Tx, rotation: { tokenHash: string; clientId: string; nextHash: string }): Promise<RotatedGrant | null> {
+    const rows = (await tx.query(
+      `WITH rotated AS (
+         UPDATE refresh_tokens rt SET rotated_at = now()
+           FROM grants g
+          WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL AND rt.expires_at > now()
+            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
+         RETURNING rt.grant_id, g.user_id, g.resource_id, g.scopes
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
+         SELECT $3, r.grant_id, $1, now() + rs.refresh_token_ttl * interval '1 second'
+           FROM rotated r JOIN resource_servers rs ON rs.id = r.resource_id
+       )
+       SELECT grant_id, user_id, resource_id, scopes FROM rotated`,
+      [rotation.tokenHash, rotation.clientId, rotation.nextHash],
+    )) as Array<{ grant_id: string; user_id: string; resource_id: string; scopes: string[] }>;
+    const row = rows[0];
+    return row ? { grantId: row.grant_id, userId: row.user_id, resourceId: row.resource_id, scopes: row.scopes } : null;
   }
 
   findByHash(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {

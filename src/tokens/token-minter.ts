@@ -8,7 +8,7 @@ import { AccessTokenIssuer, type AccessTokenClaims } from './access-token.issuer
 import { RefreshTokenRepository } from './grant.repository.js';
 import type { TokenResponse } from './grants/grant-handler.js';
 
-const REFRESH_TOKEN_PREFIX = 'gh_rt_';
+export const REFRESH_TOKEN_PREFIX = 'gh_rt_';
 
 export interface MintInput {
   grantId: string;
@@ -19,6 +19,8 @@ export interface MintInput {
   scopes: string[];
   /** The refresh token this one replaces, when rotating. */
   parentHash: string | null;
+  /** A successor refresh token the caller has already stored (the refresh grant writes it with the rotation). */
+  storedRefreshToken?: string;
 }
 
 /**
@@ -37,8 +39,8 @@ export class TokenMinter {
 
   async mint(tx: Tx, input: MintInput): Promise<{ response: TokenResponse; claims: AccessTokenClaims }> {
     await this.clients.recordUse(tx, input.client);
-    let refreshToken: string | undefined;
-    if (input.client.metadata.grant_types.includes('refresh_token')) {
+    let refreshToken = input.storedRefreshToken;
+    if (refreshToken === undefined && input.client.metadata.grant_types.includes('refresh_token')) {
       refreshToken = REFRESH_TOKEN_PREFIX + randomToken();
       await this.refreshTokens.insert(tx, {
         tokenHash: sha256(refreshToken),

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { sha256 } from '../../common/crypto.js';
+import { randomToken, sha256 } from '../../common/crypto.js';
+import type { Tx } from '../../database/data-source.js';
 import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { requestIdOf } from '../../common/http.js';
@@ -7,7 +8,7 @@ import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
 import { GrantRepository, RefreshTokenRepository } from '../grant.repository.js';
-import { TokenMinter } from '../token-minter.js';
+import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
 
@@ -41,36 +42,32 @@ export class RefreshTokenGrant implements GrantHandler {
     const tokenHash = sha256(presented);
 
     type Outcome = { response: TokenResponse } | { reusedGrant: string };
+    const successor = REFRESH_TOKEN_PREFIX + randomToken();
     const outcome = await this.database.transaction(async (tx): Promise<Outcome> => {
-      const current = await this.refreshTokens.rotate(tx, tokenHash);
-      if (!current) {
-        const known = await this.refreshTokens.findByHash(tx, tokenHash);
-        if (known?.rotatedAt) {
-          // Only the client the token belongs to can trigger reuse detection; see the authorization_code grant.
-          const owner = await this.grants.findById(known.grantId, tx);
-          if (owner && owner.clientId !== client.id) throw new InvalidGrant('refresh token was issued to another client');
-          return { reusedGrant: known.grantId };
-        }
-        throw new InvalidGrant(known ? 'refresh token has expired' : 'refresh token is invalid');
-      }
-      const grant = await this.grants.findById(current.grantId, tx);
-      if (!grant || grant.revokedAt) throw new InvalidGrant('refresh token has been revoked');
-      if (grant.clientId !== client.id) throw new InvalidGrant('refresh token was issued to another client');
-
-      const resource = await this.resources.get(grant.resourceId, tx);
+      const rotated = await this.refreshTokens.rotateAndReplace(tx, { tokenHash, clientId: client.id, nextHash: sha256(successor) });
+      if (!rotated) return this.refusal(tx, tokenHash, client.id);
+      const resource = await this.resources.get(rotated.resourceId, tx);
       if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
         throw new InvalidTarget('resource does not match the one this refresh token was issued for');
       }
-      const scopes = narrowedScopes(scopeParam, grant.scopes);
-      const { response, claims } = await this.minter.mint(tx, { grantId: grant.id, userId: grant.userId, client, resource, scopes, parentHash: tokenHash });
+      const scopes = narrowedScopes(scopeParam, rotated.scopes);
+      const { response, claims } = await this.minter.mint(tx, {
+        grantId: rotated.grantId,
+        userId: rotated.userId,
+        client,
+        resource,
+        scopes,
+        parentHash: tokenHash,
+        storedRefreshToken: successor,
+      });
       // RFC 6749 §5.1: the refresh token keeps the grant's scope; the response's scope is the access token's.
       await this.audit.record(tx, {
         type: 'token.refreshed',
         clientId: client.id,
-        subject: grant.userId,
+        subject: rotated.userId,
         resource: resource.resource,
         requestId: requestIdOf(req) ?? null,
-        data: { grant_id: grant.id, jti: claims.jti, scopes },
+        data: { grant_id: rotated.grantId, jti: claims.jti, scopes },
       });
       return { response };
     });
@@ -90,6 +87,18 @@ export class RefreshTokenGrant implements GrantHandler {
       if (grant) await this.grantsService.revoke(tx, grant, 'refresh_token_reuse', requestId);
     });
     throw new InvalidGrant('refresh token was already used; the grant has been revoked');
+  }
+
+  /** Nothing was rotated: says why (reads only; the write path never touched a token it refuses). */
+  private async refusal(tx: Tx, tokenHash: string, clientId: string): Promise<{ reusedGrant: string }> {
+    const known = await this.refreshTokens.findByHash(tx, tokenHash);
+    if (!known) throw new InvalidGrant('refresh token is invalid');
+    const owner = await this.grants.findById(known.grantId, tx);
+    // Only the client the token belongs to can trigger reuse detection; see the authorization_code grant.
+    if (owner && owner.clientId !== clientId) throw new InvalidGrant('refresh token was issued to another client');
+    if (known.rotatedAt) return { reusedGrant: known.grantId };
+    if (!owner || owner.revokedAt) throw new InvalidGrant('refresh token has been revoked');
+    throw new InvalidGrant('refresh token has expired');
   }
 }
 
