@@ -46,9 +46,6 @@ export class AuthorizationCodeRepository {
     return affected(result);
   }
 
-  async linkGrant(tx: Tx, codeHash: string, grantId: string): Promise<void> {
-    await tx.update(AuthorizationCodeEntity, { codeHash }, { grantId });
-  }
 }
 
 function fromRow(row: Record<string, unknown>): AuthorizationCodeEntity {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { safeEqual, sha256 } from '../../common/crypto.js';
+import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { requestIdOf } from '../../common/http.js';
@@ -9,7 +9,7 @@ import { AuditLog } from '../../audit/audit-log.js';
 import { AuthorizationCodeRepository } from '../../authorization/authorization-code.repository.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
 import { GrantRepository } from '../grant.repository.js';
-import { TokenMinter } from '../token-minter.js';
+import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
 
@@ -66,9 +66,16 @@ export class AuthorizationCodeGrant implements GrantHandler {
       if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
         throw new InvalidTarget('resource does not match the one the code was issued for');
       }
-      const grantId = await this.grants.insert(tx, { userId: stored.userId, clientId: client.id, resourceId: resource.id, scopes: stored.scopes });
-      await this.codes.linkGrant(tx, codeHash, grantId);
-      const { response, claims } = await this.minter.mint(tx, { grantId, userId: stored.userId, client, resource, scopes: stored.scopes, parentHash: null });
+      const refreshToken = client.metadata.grant_types.includes('refresh_token') ? REFRESH_TOKEN_PREFIX + randomToken() : undefined;
+      const grantId = await this.grants.insertFromCode(tx, {
+        userId: stored.userId,
+        clientId: client.id,
+        resourceId: resource.id,
+        scopes: stored.scopes,
+        codeHash,
+        refreshToken: refreshToken ? { hash: sha256(refreshToken), expiresAt: new Date(Date.now() + resource.refreshTokenTtl * 1000) } : null,
+      });
+      const { response, claims } = await this.minter.mint(tx, { grantId, userId: stored.userId, client, resource, scopes: stored.scopes, parentHash: null, storedRefreshToken: refreshToken });
       await this.audit.record(tx, {
         type: 'token.issued',
         clientId: client.id,
