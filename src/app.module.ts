@@ -3,6 +3,7 @@ import type { GatehouseConfig } from './config/config.js';
 import type { Secrets } from './config/secrets.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { RecordCacheModule } from './database/record-cache.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AuditModuleOptions } from './audit/audit-options.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         ConfigModule.forRoot(config, secrets),
         HostResolverModule.forRoot(options.hostResolver ?? systemHostResolver),
         DatabaseModule,
+        RecordCacheModule,
         MetricsModule,
         AuditModule.forRoot(options.audit),
         KeysModule,

@@ -27,6 +27,8 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
     abortOnError: false,
   });
   app.disable('x-powered-by');
+  // No SHA-1 ETag over every JSON body: OAuth responses are no-store, and the documents carry max-age.
+  app.set('etag', false);
   app.set('query parser', 'simple');
   // X-Forwarded-For is believed only from these peers; req.ip is then the client address for limits and audit.
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);

@@ -81,6 +81,18 @@ export class AuditDeliveryRepository {
     return updatedRows(result).length === 1;
   }
 
+  /**
+   * Moves the cursor forward to `seq`, never back, unless another instance holds the lease (`force`: ignore that).
+   * For a sink with nobody to deliver to: what it skips, nobody would have received.
+   */
+  async skipTo(sink: string, owner: string, seq: number, force: boolean): Promise<void> {
+    await this.database.manager.query(
+      `UPDATE audit_deliveries SET delivered_seq = greatest(delivered_seq, $3::bigint), updated_at = now()
+       WHERE sink = $1 AND ($4::boolean OR leased_by IS NULL OR leased_by = $2 OR lease_until < now())`,
+      [sink, owner, seq, force],
+    );
+  }
+
   async release(sink: string, owner: string): Promise<void> {
     await this.database.manager.query(`UPDATE audit_deliveries SET leased_by = NULL, lease_until = NULL WHERE sink = $1 AND leased_by = $2`, [sink, owner]);
   }

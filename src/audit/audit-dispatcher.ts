@@ -12,6 +12,13 @@ import { AUDIT_MODULE_OPTIONS, type AuditModuleOptions } from './audit-options.j
 const LEASE_MS = 30_000;
 
 /**
+ * How long a loop woken by a commit waits before reading, so that one read and one cursor update carry every event
+ * committed meanwhile: under load a cycle per window instead of one per commit (each statement costs the database
+ * a round trip), at the price of delivering that much later. Well under anything a person or a webhook notices.
+ */
+export const COALESCE_MS = 25;
+
+/**
  * Exponential backoff with jitter: base × 2^(attempt−1), capped at max, then a random 50–100 % of that, so that
  * many instances or sinks retrying one receiver spread out.
  */
@@ -22,8 +29,10 @@ export function backoffMs(attempt: number, baseMs: number, maxMs: number, random
 
 /**
  * Feeds every sink from the outbox after commit: one loop per sink, each from its own cursor in the database, so a
- * slow or failing sink holds back only itself and a restart resumes where delivery stopped. Loops wake at once on
- * a commit in this process (AuditNotifier) and otherwise poll, which finds other instances' events.
+ * slow or failing sink holds back only itself and a restart resumes where delivery stopped. Loops wake on a commit in
+ * this process (AuditNotifier), then wait COALESCE_MS so one read takes every event committed meanwhile; otherwise
+ * they poll, which finds other instances' events. A sink with nobody to deliver to (hooks without a listener) gets
+ * no reads at all.
  */
 @Injectable()
 export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -31,6 +40,8 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
   private readonly owner = randomUUID();
   private readonly stop = new AbortController();
   private readonly loops: Array<Promise<void>> = [];
+  /** The newest seq when delivery started: with the notifier's, the newest event this instance knows of. */
+  private bootSeq = 0;
 
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
@@ -54,6 +65,7 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
     if (!this.enabled) return;
     await this.deliveries.forgetAllBut(this.sinks.map((sink) => sink.id));
     for (const sink of this.sinks) await this.deliveries.ensure(sink.id);
+    if (this.sinks.some((sink) => sink.isActive)) this.bootSeq = await this.events.maxSeq();
     this.metrics.setDeliverySource(() => this.deliveries.status());
     for (const sink of this.sinks) this.loops.push(this.run(sink));
   }
@@ -74,8 +86,16 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
     const force = this.config.database.kind === 'pglite';
     let state: { deliveredSeq: number; attempts: number } | null = null;
     let leasedAt = 0;
+    const watch = new ActivityWatch(sink, () => this.knownSeq());
     while (!signal.aborted) {
       try {
+        if (!watch.active) {
+          // Handing the lease back lets an instance whose hooks have listeners deliver them.
+          if (state) await this.deliveries.release(sink.id, this.owner);
+          state = null;
+          await this.standBy(sink, watch, force, signal);
+          continue;
+        }
         if (!state || Date.now() - leasedAt > LEASE_MS / 3) {
           const claimed = await this.deliveries.claim(sink.id, this.owner, LEASE_MS, force);
           leasedAt = Date.now();
@@ -92,9 +112,11 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
             continue;
           }
         }
+        // Noted before the read: if it is unchanged after delivery, the read saw every event committed here so far.
+        const seen = this.notifier.commits;
         const batch = await this.events.after(state.deliveredSeq, sink.batchSize);
         if (batch.length === 0) {
-          await this.notifier.wait(this.config.audit.pollIntervalMs, signal);
+          await this.awaitEvents(seen, signal);
           continue;
         }
         try {
@@ -115,6 +137,8 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
         if (await this.deliveries.advance(sink.id, this.owner, LEASE_MS, last)) {
           state = { deliveredSeq: last, attempts: 0 };
           leasedAt = Date.now();
+          // A short batch was all there was when it was read: no need to read again to find nothing.
+          if (batch.length < sink.batchSize) await this.awaitEvents(seen, signal);
         } else {
           // Another instance took the sink over (our lease had expired); it starts from the stored cursor.
           state = null;
@@ -126,5 +150,96 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
         await sleep(this.config.audit.pollIntervalMs, signal);
       }
     }
+    watch.close();
+  }
+
+  private knownSeq(): number {
+    return Math.max(this.bootSeq, this.notifier.latestSeq);
+  }
+
+  /**
+   * Until this instance commits after `seen` — then COALESCE_MS more, so the next read takes everything committed
+   * meanwhile — or until the poll interval (other instances' events), or stop.
+   */
+  private async awaitEvents(seen: number, signal: AbortSignal): Promise<void> {
+    if (await this.notifier.nextCommit(seen, this.config.audit.pollIntervalMs, signal)) await sleep(COALESCE_MS, signal);
+  }
+
+  /**
+   * While `sink` has nobody to deliver to: no reads and no lease. Its cursor is moved up to the newest event this
+   * instance knows of when it goes idle, then at most once per poll interval and only after this instance committed
+   * events, so that an idle sink holds back neither retention nor the backlog metric (other instances move it for
+   * their own events). Returns once the sink is active again (or on stop), with the cursor moved up to what this
+   * instance knew when it turned active: a listener added then receives every event committed after it was added,
+   * since each of those has a larger seq, and no earlier one.
+   */
+  private async standBy(sink: AuditSink, watch: ActivityWatch, force: boolean, signal: AbortSignal): Promise<void> {
+    let settledAt: number | null = null;
+    while (!signal.aborted) {
+      if (watch.active) {
+        await this.deliveries.skipTo(sink.id, this.owner, watch.takeActiveFrom(), force);
+        return;
+      }
+      if (settledAt !== this.notifier.commits) {
+        settledAt = this.notifier.commits;
+        await this.deliveries.skipTo(sink.id, this.owner, this.knownSeq(), force);
+        // Turned active meanwhile: go now rather than after the wait.
+        if (watch.active) continue;
+      }
+      await watch.changed(this.config.audit.pollIntervalMs, signal);
+    }
+  }
+}
+
+/**
+ * A sink's activity, followed for its loop's whole life: notes the newest seq known at the moment the sink turns
+ * active (not when its loop gets round to it), and wakes a stand-by wait.
+ */
+class ActivityWatch {
+  private activeFrom: number | null = null;
+  private wake: (() => void) | null = null;
+  private readonly unsubscribe: (() => void) | undefined;
+
+  constructor(
+    private readonly sink: AuditSink,
+    private readonly knownSeq: () => number,
+  ) {
+    this.unsubscribe = sink.onActivityChange?.(() => {
+      if (this.active) this.activeFrom ??= knownSeq();
+      else this.activeFrom = null;
+      this.wake?.();
+    });
+  }
+
+  get active(): boolean {
+    return this.sink.isActive?.() !== false;
+  }
+
+  /** Where delivery resumes after an idle spell: the newest seq known when the sink turned active. */
+  takeActiveFrom(): number {
+    const from = this.activeFrom ?? this.knownSeq();
+    this.activeFrom = null;
+    return from;
+  }
+
+  /** Resolves when the activity changes, after `ms`, or when `signal` aborts. */
+  changed(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wake = null;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      this.wake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  close(): void {
+    this.unsubscribe?.();
   }
 }

@@ -55,6 +55,40 @@ interface AuditEventRow {
   data: AuditEventData | string;
 }
 
+/**
+ * `INSERT … SELECT` of `events` joined with the CTE `ordering` (so the lock is held before any seq is drawn),
+ * their values appended to `params`.
+ */
+function insertEvents(events: readonly NewAuditEvent[], params: unknown[]): string {
+  const casts = ['::smallint', '::text', '::timestamptz', '::text', '::text', '::text', '::text', '::text', '::text[]', '::text', '::text', '::text', '::text', '::jsonb'];
+  const tuples = events.map((event) => {
+    const values = [
+      AUDIT_SCHEMA_VERSION,
+      event.type,
+      event.time,
+      event.actor.kind,
+      event.actor.id,
+      event.clientId,
+      event.subject,
+      event.resource,
+      event.scopes,
+      event.ip,
+      event.userAgent,
+      event.requestId,
+      event.outcome,
+      JSON.stringify(event.data),
+    ];
+    const base = params.length;
+    params.push(...values);
+    return `(${values.map((_, i) => `$${base + i + 1}${casts[i]}`).join(', ')})`;
+  });
+  return `INSERT INTO audit_events (${INSERT_COLUMNS})
+       SELECT v.* FROM ordering, (VALUES ${tuples.join(', ')}) AS v(${INSERT_COLUMNS})
+       RETURNING ${COLUMNS}`;
+}
+
+const INSERT_COLUMNS = 'schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data';
+
 const COLUMNS = 'seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data';
 
 /** The outbox table: appends inside a feature's transaction, reads for the query API, the stream and delivery. */
@@ -66,34 +100,25 @@ export class AuditEventRepository {
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
     const params: unknown[] = [APPEND_LOCK];
-    const tuples = events.map((event) => {
-      const values = [
-        AUDIT_SCHEMA_VERSION,
-        event.type,
-        event.time,
-        event.actor.kind,
-        event.actor.id,
-        event.clientId,
-        event.subject,
-        event.resource,
-        event.scopes,
-        event.ip,
-        event.userAgent,
-        event.requestId,
-        event.outcome,
-        JSON.stringify(event.data),
-      ];
-      const base = params.length;
-      params.push(...values);
-      const casts = ['::smallint', '::text', '::timestamptz', '::text', '::text', '::text', '::text', '::text', '::text[]', '::text', '::text', '::text', '::text', '::jsonb'];
-      return `(${values.map((_, i) => `$${base + i + 1}${casts[i]}`).join(', ')})`;
-    });
-    // One round trip: the ordering lock is taken (by the join) before any row, and so any seq, is produced.
     const rows = (await tx.query(
       `WITH ordering AS (SELECT pg_advisory_xact_lock($1))
-       INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, (VALUES ${tuples.join(', ')}) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       RETURNING ${COLUMNS}`,
+       ${insertEvents(events, params)}`,
+      params,
+    )) as AuditEventRow[];
+    return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
+  }
+
+  /**
+   * A change and its events as one statement, so one implicit transaction and one round trip: `change.sql` is a
+   * list of CTEs (`WITH a AS (…), b AS (…)`) using `$1…$n` of `change.params`; the events are written only if
+   * the CTE named `change.gate` yields a row (the change happened), and then under the ordering lock, taken after
+   * the change's own row locks. Returns the events as written: empty when the gate yielded nothing.
+   */
+  async appendWith(change: { sql: string; params: unknown[]; gate: string }, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
+    const params = [...change.params, APPEND_LOCK];
+    const rows = (await this.database.manager.query(
+      `${change.sql}, ordering AS (SELECT pg_advisory_xact_lock($${params.length}) FROM ${change.gate})
+       ${insertEvents(events, params)}`,
       params,
     )) as AuditEventRow[];
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);

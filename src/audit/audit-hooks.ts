@@ -40,8 +40,11 @@ export const AUDIT_HOOKS_OPTIONS = Symbol('AUDIT_HOOKS_OPTIONS');
 /**
  * In-process hooks for code that embeds Gatehouse's modules: `onTokenIssued`, `onRevocation`, `onEvent`. Listeners
  * are called after the change has committed, in seq order, one event at a time, from the dispatcher (so events
- * committed just before a crash reach them after the restart). A listener that throws is logged and not retried:
- * a bug in one hook must not hold back the others.
+ * committed just before a crash reach listeners registered at boot after the restart). A listener that throws is
+ * logged and not retried: a bug in one hook must not hold back the others.
+ *
+ * With no listener the sink is inactive and costs no database work; a listener added later receives the events
+ * committed from then on.
  */
 @Injectable()
 export class AuditHooks implements AuditSink {
@@ -51,6 +54,7 @@ export class AuditHooks implements AuditSink {
   private readonly events = new Set<Listener<AuditEventV1>>();
   private readonly issued = new Set<Listener<TokenIssuedHookEvent>>();
   private readonly revocations = new Set<Listener<RevocationHookEvent>>();
+  private readonly activity = new Set<() => void>();
 
   constructor(@Optional() @Inject(AUDIT_HOOKS_OPTIONS) options?: AuditHooksOptions) {
     if (options?.onEvent) this.onEvent(options.onEvent);
@@ -60,18 +64,37 @@ export class AuditHooks implements AuditSink {
 
   /** Every event. Returns a function that removes the listener. */
   onEvent(listener: Listener<AuditEventV1>): () => void {
-    this.events.add(listener);
-    return () => this.events.delete(listener);
+    return this.subscribe(this.events, listener);
   }
 
   onTokenIssued(listener: Listener<TokenIssuedHookEvent>): () => void {
-    this.issued.add(listener);
-    return () => this.issued.delete(listener);
+    return this.subscribe(this.issued, listener);
   }
 
   onRevocation(listener: Listener<RevocationHookEvent>): () => void {
-    this.revocations.add(listener);
-    return () => this.revocations.delete(listener);
+    return this.subscribe(this.revocations, listener);
+  }
+
+  /** Whether any listener is registered: without one there is nothing to deliver to. */
+  isActive(): boolean {
+    return this.events.size + this.issued.size + this.revocations.size > 0;
+  }
+
+  onActivityChange(listener: () => void): () => void {
+    this.activity.add(listener);
+    return () => this.activity.delete(listener);
+  }
+
+  private subscribe<T>(listeners: Set<Listener<T>>, listener: Listener<T>): () => void {
+    listeners.add(listener);
+    this.changed();
+    return () => {
+      if (listeners.delete(listener)) this.changed();
+    };
+  }
+
+  private changed(): void {
+    for (const notify of this.activity) notify();
   }
 
   async deliver(events: readonly AuditEventV1[]): Promise<void> {

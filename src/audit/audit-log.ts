@@ -1,11 +1,13 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
 import { currentRequestContext } from '../common/request-context.middleware.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
 import { AuditEventRepository, type NewAuditEvent } from './audit-event.repository.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventV1 } from './audit-schema.js';
+import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
 
 export type AuditEventType =
   | 'client.registered'
@@ -55,6 +57,16 @@ export interface AuditEvent {
   data?: AuditEventData;
 }
 
+/** How observations (recordObservation) are written behind. */
+export const OBSERVATION_WRITES: WriteBehindLimits = {
+  // One multi-row INSERT per window instead of a transaction per introspection, yet in the table (and on its way to
+  // the sinks) sooner than anyone could look for it.
+  maxDelayMs: 25,
+  batchSize: 200,
+  // About 10 MB of waiting events: as far as a database outage may grow memory. Beyond it, events are dropped and counted.
+  maxPending: 10_000,
+};
+
 interface Pending {
   rows: NewAuditEvent[];
   written: AuditEventV1[];
@@ -70,17 +82,39 @@ interface Pending {
  * never later see a smaller seq commit (without that, concurrent PostgreSQL transactions would commit out of seq
  * order and a seq cursor could skip events). Taking the lock last, after every row lock the transaction needs,
  * also means it cannot take part in a deadlock.
+ *
+ * The exception: an event that describes no change (recordObservation) has no transaction to join and is written
+ * behind, in batches, by a queue flushed at shutdown.
  */
 @Injectable()
-export class AuditLog {
+export class AuditLog implements BeforeApplicationShutdown {
   private readonly logger = new Logger('AuditLog');
   private readonly pending = new WeakMap<Tx, Pending>();
+  private readonly observations: WriteBehindQueue<NewAuditEvent>;
+  /** Set while observations are being refused (queue full), so that an outage logs one warning, not thousands. */
+  private refusing = false;
 
   constructor(
     private readonly database: Database,
     private readonly events: AuditEventRepository,
     private readonly notifier: AuditNotifier,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    this.observations = new WriteBehindQueue((rows) => this.writeObservations(rows), OBSERVATION_WRITES, {
+      failed: (error, { retrying, dropped }) => {
+        this.metrics.auditWriteFailures.inc();
+        if (dropped) this.metrics.auditEventsDropped.inc({ reason: 'write_failed' }, dropped);
+        // The error message only: the rows are not logged (the logger's redaction still applies to what is).
+        this.logger.warn({ msg: 'writing audit observations failed', retrying, dropped, error: error instanceof Error ? error.message : String(error) });
+      },
+      refused: () => {
+        this.metrics.auditEventsDropped.inc({ reason: 'queue_full' });
+        if (this.refusing) return;
+        this.refusing = true;
+        this.logger.warn({ msg: 'audit observations dropped: too many waiting to be written', limit: OBSERVATION_WRITES.maxPending });
+      },
+    });
+  }
 
   async record(tx: Tx, event: AuditEvent): Promise<void> {
     const row = this.prepare(event);
@@ -106,6 +140,50 @@ export class AuditLog {
     }
     this.pending.set(tx, created);
     this.database.afterCommit(tx, () => this.notifier.committed(created.written));
+  }
+
+  /**
+   * Records an event that describes no change (`token.introspected`): it has no transaction to join, so it is
+   * queued and written behind, within OBSERVATION_WRITES.maxDelayMs, many to one INSERT. Time and request context
+   * are taken now. Unlike record(), the event may be lost — on a crash before the write, when the write fails twice,
+   * or when too many are waiting (each counted in gatehouse_audit_events_dropped_total) — and its seq reflects when
+   * it was written, not when it happened (`time` does). Never use it for an event that describes a change.
+   */
+  recordObservation(event: AuditEvent): void {
+    this.observations.push(this.prepare(event));
+  }
+
+  /** Writes every observation still queued (and waits for the one under way). */
+  flushObservations(): Promise<void> {
+    return this.observations.flush();
+  }
+
+  /**
+   * Nest calls this after the HTTP server has been drained (graceful shutdown) and before the database closes:
+   * the last observations are written. Any recorded later still are written at once, not queued.
+   */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.observations.close();
+  }
+
+  /**
+   * One statement, its own transaction: the ordering lock is taken in it and held until its commit, like a
+   * change's events (see append), so seq order stays commit order.
+   */
+  private async writeObservations(rows: NewAuditEvent[]): Promise<void> {
+    const written = await this.events.append(this.database.manager, rows);
+    this.refusing = false;
+    this.notifier.committed(written);
+  }
+
+  /**
+   * A change that is a single statement (see AuditEventRepository.appendWith) with its events: both commit
+   * together or not at all, in one round trip. Returns the events written: none when the change did not happen.
+   */
+  async recordWith(change: { sql: string; params: unknown[]; gate: string }, events: AuditEvent[]): Promise<AuditEventV1[]> {
+    const written = await this.events.appendWith(change, events.map((event) => this.prepare(event)));
+    if (written.length > 0) this.notifier.committed(written);
+    return written;
   }
 
   private prepare(event: AuditEvent): NewAuditEvent {

@@ -12,9 +12,26 @@ export class AuditNotifier {
   private readonly logger = new Logger('AuditNotifier');
   private readonly listeners = new Set<CommittedListener>();
   private waiters = new Set<() => void>();
+  private commitCount = 0;
+  private newestSeq = 0;
+
+  /**
+   * How many commits have been announced. A reader that notes it before reading the table and finds it unchanged
+   * afterwards knows its read saw every event this instance committed up to then (announcements follow COMMIT).
+   */
+  get commits(): number {
+    return this.commitCount;
+  }
+
+  /** The largest seq announced so far (0 before the first): later commits of this instance have larger ones. */
+  get latestSeq(): number {
+    return this.newestSeq;
+  }
 
   /** Called after a transaction that recorded events has committed. */
   committed(events: readonly AuditEventV1[]): void {
+    this.commitCount++;
+    for (const event of events) if (event.seq > this.newestSeq) this.newestSeq = event.seq;
     for (const listener of this.listeners) {
       try {
         listener(events);
@@ -33,19 +50,30 @@ export class AuditNotifier {
   }
 
   /** Resolves at the next commit, after `ms`, or when `signal` aborts, whichever comes first. */
-  wait(ms: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted) return Promise.resolve();
+  async wait(ms: number, signal?: AbortSignal): Promise<void> {
+    await this.nextCommit(this.commitCount, ms, signal);
+  }
+
+  /**
+   * True once a commit has been announced after `seen` (a value of `commits`): at once if one already was, else at
+   * the next. False after `ms`, or when `signal` aborts, without one.
+   */
+  nextCommit(seen: number, ms: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.commitCount !== seen) return Promise.resolve(true);
+    if (signal?.aborted) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const done = () => {
+      const done = (committed: boolean) => {
         clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
+        this.waiters.delete(onCommit);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(committed);
       };
-      const timer = setTimeout(done, ms);
+      const onCommit = () => done(true);
+      const onAbort = () => done(false);
+      const timer = setTimeout(onAbort, ms);
       timer.unref();
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
+      this.waiters.add(onCommit);
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

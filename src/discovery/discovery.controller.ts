@@ -47,7 +47,9 @@ export class DiscoveryController {
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
-      scopes_supported: await this.resources.allScopes(),
+      // From the RecordCache: no database round trip per request while its listener is up (any resource write
+      // makes every instance forget the union).
+      scopes_supported: [...(await this.resources.allScopes())],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: [...GRANT_TYPES],

@@ -4,10 +4,11 @@ import { DataSource } from 'typeorm';
 import { pendingMigrations } from '../database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { RateLimitStorage } from '../rate-limit/rate-limit-storage.js';
+import { RecordCache, type RecordCacheMode } from '../database/record-cache.js';
 
 type RateLimitStoreMode = RateLimitStorage['mode'];
 type Readiness =
-  | { status: 'ready'; rate_limit_store: RateLimitStoreMode }
+  | { status: 'ready'; rate_limit_store: RateLimitStoreMode; record_cache: RecordCacheMode }
   | { status: 'unavailable'; reason: string; pending?: string[] };
 
 @Controller()
@@ -15,6 +16,7 @@ export class HealthController {
   constructor(
     private readonly dataSource: DataSource,
     private readonly rateLimits: RateLimitStorage,
+    private readonly recordCache: RecordCache,
   ) {}
 
   /** The process is up and serving HTTP. */
@@ -26,7 +28,8 @@ export class HealthController {
 
   /**
    * The database answers and every migration this build knows has been applied; 503 otherwise. An unreachable
-   * Redis does not make an instance unready (it counts in memory meanwhile): `rate_limit_store` says which.
+   * Redis does not make an instance unready (it counts in memory meanwhile): `rate_limit_store` says which. Nor
+   * does a record cache listener that is down (every read goes to the database meanwhile): `record_cache` says so.
    */
   @Get('readyz')
   @Header('Cache-Control', 'no-store')
@@ -42,6 +45,6 @@ export class HealthController {
       res.status(503);
       return { status: 'unavailable', reason: 'migrations pending', pending };
     }
-    return { status: 'ready', rate_limit_store: this.rateLimits.mode };
+    return { status: 'ready', rate_limit_store: this.rateLimits.mode, record_cache: this.recordCache.mode };
   }
 }

@@ -4,6 +4,7 @@ import { InvalidClient, InvalidToken } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { memoForRequest } from '../common/request-memo.js';
 import { BASIC_CHALLENGE_HEADER, ClientAuthenticator, parseBasic } from '../registration/client-authenticator.js';
+import { ClientsService } from '../registration/clients.service.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
@@ -20,6 +21,7 @@ export class CallerAuthenticator {
   constructor(
     private readonly clients: ClientAuthenticator,
     private readonly resources: ResourcesService,
+    private readonly registeredClients: ClientsService,
   ) {}
 
   async authenticate(req: Request, body: ParsedBody, options: { publicClients: boolean }): Promise<Caller> {
@@ -44,7 +46,9 @@ export class CallerAuthenticator {
     }
     if (header && /^Basic /i.test(header)) {
       const { id, secret } = parseBasic(header);
-      if (await this.resources.exists(id)) {
+      // An id the record cache holds as a client's is a client's (client and resource ids are independent random
+      // UUIDs): no resource lookup, which would miss on every request. Otherwise resources are checked first.
+      if (!this.registeredClients.isCached(id) && (await this.resources.exists(id))) {
         const resource = await this.resources.byIdAndSecret(id, secret);
         if (!resource) throw new InvalidClient('resource server authentication failed').withChallenge(BASIC_CHALLENGE_HEADER);
         return { kind: 'resource', resource };

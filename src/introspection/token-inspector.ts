@@ -55,20 +55,21 @@ export class TokenInspector {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token). */
+  /**
+   * Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token).
+   * Introspection changes nothing, so its event has no transaction to join: it is written behind.
+   */
   async introspect(caller: Caller, token: string): Promise<IntrospectionResponse> {
     const { response, facts } = await this.inspect(caller, token);
-    await this.database.transaction((tx) =>
-      this.audit.record(tx, {
-        type: 'token.introspected',
-        actor: caller.kind === 'client' ? { kind: 'client', id: caller.client.id } : { kind: 'resource', id: caller.resource.resource },
-        outcome: response.active ? 'active' : 'inactive',
-        clientId: facts.clientId,
-        subject: facts.subject,
-        resource: facts.resource,
-        data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason: response.active ? null : facts.reason },
-      }),
-    );
+    this.audit.recordObservation({
+      type: 'token.introspected',
+      actor: caller.kind === 'client' ? { kind: 'client', id: caller.client.id } : { kind: 'resource', id: caller.resource.resource },
+      outcome: response.active ? 'active' : 'inactive',
+      clientId: facts.clientId,
+      subject: facts.subject,
+      resource: facts.resource,
+      data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason: response.active ? null : facts.reason },
+    });
     return response;
   }
 

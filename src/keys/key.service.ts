@@ -17,6 +17,7 @@ interface LoadedKey {
   kid: string;
   state: SigningKeyEntity['state'];
   publicJwk: EcPublicJwk;
+  publicKey: KeyObject;
   privateKey: KeyObject | null;
 }
 
@@ -111,8 +112,7 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
 
   /** Public key by kid, for verifying tokens Gatehouse issued (introspection, revocation). */
   publicKey(kid: string): KeyObject | null {
-    const key = this.keys.find((candidate) => candidate.kid === kid);
-    return key ? createPublicKey({ key: { ...key.publicJwk }, format: 'jwk' }) : null;
+    return this.keys.find((candidate) => candidate.kid === kid)?.publicKey ?? null;
   }
 
   async reload(): Promise<void> {
@@ -126,6 +126,8 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       kid: row.kid,
       state: row.state,
       publicJwk: row.publicJwk,
+      // Built once per key, not per verification (importing a JWK costs about as much as verifying with it).
+      publicKey: previous.get(row.kid)?.publicKey ?? createPublicKey({ key: { ...row.publicJwk }, format: 'jwk' }),
       // Only the active key's private half is ever decrypted into memory.
       privateKey:
         row.state === 'active'

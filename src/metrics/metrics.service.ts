@@ -44,6 +44,19 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly auditEventsDropped = new Counter({
+    name: 'gatehouse_audit_events_dropped_total',
+    help: 'Written-behind audit events (token.introspected) never stored: reason=queue_full (too many waiting) or write_failed (the write failed twice)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly auditWriteFailures = new Counter({
+    name: 'gatehouse_audit_write_behind_failures_total',
+    help: 'Failed writes of written-behind audit events (each is retried once)',
+    registers: [this.registry],
+  });
+
   readonly deliveries = new Counter({
     name: 'gatehouse_audit_deliveries_total',
     help: 'Audit event deliveries by sink: result=delivered counts events, result=failed counts failed attempts',

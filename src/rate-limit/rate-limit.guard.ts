@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -12,7 +12,6 @@ import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { TooManyRequests } from '../common/oauth-errors.js';
-import { Database } from '../database/database.module.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -31,7 +30,6 @@ const MAX_REPORTED = 10_000;
  */
 @Injectable()
 export class RateLimitGuard extends ThrottlerGuard {
-  private readonly events = new Logger('RateLimits');
   private readonly reported = new Map<string, number>();
 
   constructor(
@@ -40,7 +38,6 @@ export class RateLimitGuard extends ThrottlerGuard {
     reflector: Reflector,
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly tracker: RequestTracker,
-    private readonly database: Database,
     private readonly audit: AuditLog,
     private readonly metrics: MetricsService,
   ) {
@@ -84,7 +81,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     return true;
   }
 
-  /** One `rate_limit.exceeded` per tracker, policy and block, written off the request path. */
+  /** One `rate_limit.exceeded` per tracker, policy and block. */
   private report(policy: RateLimitPolicy, key: string, tracker: Tracker, retryAfterSeconds: number): void {
     const now = Date.now();
     const until = this.reported.get(key);
@@ -101,7 +98,8 @@ export class RateLimitGuard extends ThrottlerGuard {
       actor: actorOf(tracker),
       data: { policy, tracker: tracker.kind, retry_after: retryAfterSeconds },
     };
-    this.database.transaction((tx) => this.audit.record(tx, event)).catch((error: unknown) => this.events.warn({ msg: 'could not record rate_limit.exceeded', policy }, error));
+    // A refusal changes nothing: written behind, batched with other observations, never delaying the 429.
+    this.audit.recordObservation(event);
   }
 }
 

@@ -59,15 +59,19 @@ export class ClientRepository {
   }
 
   /**
-   * Records a use of the client unless one was recorded less than `resolutionSeconds` ago. Callers skip the call
-   * when the row they already read is that fresh; the condition here settles concurrent uses without a second write.
+   * Records a use of the client unless one was recorded less than `resolutionSeconds` ago, and returns the time
+   * recorded (null when nothing was written). Callers skip the call when the row they already read is that fresh;
+   * the condition here settles concurrent uses without a second write.
    */
-  async recordUse(tx: Tx, id: string, resolutionSeconds: number): Promise<void> {
-    await tx.query(
+  async recordUse(tx: Tx, id: string, resolutionSeconds: number): Promise<Date | null> {
+    const result: unknown = await tx.query(
       `UPDATE clients SET last_used_at = now()
-        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2::double precision))`,
+        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2::double precision))
+       RETURNING last_used_at`,
       [id, resolutionSeconds],
     );
+    const [row] = returnedRows<{ last_used_at: Date | string }>(result);
+    return row ? new Date(row.last_used_at) : null;
   }
 
   /**

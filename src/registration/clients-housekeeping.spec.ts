@@ -4,6 +4,7 @@ import { Logger } from '@nestjs/common';
 import { loadConfig, type GatehouseConfig } from '../config/config.js';
 import type { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
+import type { RecordCache, RecordKind } from '../database/record-cache.js';
 import type { AuditEvent, AuditLog } from '../audit/audit-log.js';
 import type { ClientRepository, ExpiredClient } from './client.repository.js';
 import { ClientsHousekeeping } from './clients-housekeeping.js';
@@ -25,8 +26,10 @@ function setup(registration: Partial<GatehouseConfig['registration']>, batches: 
   } as unknown as ClientRepository;
   const database = { transaction: async <T>(work: (tx: Tx) => Promise<T>) => (transactions++, work({} as Tx)) } as unknown as Database;
   const audit = { record: async (_tx: Tx, event: AuditEvent) => void events.push(event) } as unknown as AuditLog;
-  const job = new ClientsHousekeeping(config, database, repository, audit);
-  return { job, deleteCalls, events, transactions: () => transactions };
+  const announced: Array<{ kind: RecordKind; ids: readonly string[] }> = [];
+  const cache = { invalidate: async (_tx: Tx, kind: RecordKind, ids: readonly string[]) => void announced.push({ kind, ids }) } as unknown as RecordCache;
+  const job = new ClientsHousekeeping(config, database, repository, audit, cache);
+  return { job, deleteCalls, events, announced, transactions: () => transactions };
 }
 
 // The job logs how many clients it deleted; not on the test's output.
@@ -46,10 +49,12 @@ describe('ClientsHousekeeping', () => {
   });
 
   it('runs batches of 1000 until a short one, each in its own transaction, with one client.expired event per client', async () => {
-    const { job, deleteCalls, events, transactions } = setup({}, [1000, 1000, 7]);
+    const { job, deleteCalls, events, announced, transactions } = setup({}, [1000, 1000, 7]);
     await job.tick();
     assert.deepEqual(deleteCalls.map((call) => call.limit), [1000, 1000, 1000]);
     assert.equal(transactions(), 3);
+    // Each batch tells every instance's record cache to forget the clients it deleted.
+    assert.deepEqual(announced.map(({ kind, ids }) => [kind, ids.length, ids[0]]), [['client', 1000, 'c-1-0'], ['client', 1000, 'c-2-0'], ['client', 7, 'c-3-0']]);
     assert.equal(events.length, 2007);
     assert.deepEqual(events[0], { type: 'client.expired', clientId: 'c-1-0', data: { reason: 'never_used', registered_at: new Date(0).toISOString(), last_used_at: null } });
     assert.equal(events[1]?.data?.reason, 'idle');

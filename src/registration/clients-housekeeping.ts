@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { Database } from '../database/database.module.js';
 import { deleteInBatches, PeriodicJob } from '../database/housekeeping.js';
+import { RecordCache } from '../database/record-cache.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ClientRepository } from './client.repository.js';
 import { CLIENT_USE_RESOLUTION_MS, clientExpiredEvent } from './clients.service.js';
@@ -26,6 +27,7 @@ export class ClientsHousekeeping extends PeriodicJob {
     private readonly database: Database,
     private readonly clients: ClientRepository,
     private readonly audit: AuditLog,
+    private readonly cache: RecordCache,
   ) {
     super(EVERY_MS);
   }
@@ -54,6 +56,8 @@ export class ClientsHousekeeping extends PeriodicJob {
     const ttl = { unusedSeconds: unusedClientTtlMs / 1000, idleSeconds: idleClientTtlMs > 0 ? (idleClientTtlMs + CLIENT_USE_RESOLUTION_MS) / 1000 : null };
     return this.database.transaction(async (tx) => {
       const expired = await this.clients.deleteExpired(tx, ttl, limit);
+      // Every instance forgets them when this batch commits: their next request gets invalid_client everywhere.
+      await this.cache.invalidate(tx, 'client', expired.map((client) => client.id));
       for (const client of expired) await this.audit.record(tx, clientExpiredEvent(client));
       return expired.length;
     });

@@ -5,6 +5,7 @@ import { sha256 } from '../common/crypto.js';
 import { AccessDenied, InvalidToken, OAuthError } from '../common/oauth-errors.js';
 import type { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
+import { RecordCache } from '../database/record-cache.js';
 import type { AuditEvent, AuditLog } from '../audit/audit-log.js';
 import type { ClientRepository, ExpiredClient } from './client.repository.js';
 import type { ClientMetadataDocuments } from './client-metadata-document.js';
@@ -19,19 +20,34 @@ const TX = { marker: 'tx' } as unknown as Tx;
 const METADATA = { client_name: 'Editor', redirect_uris: ['http://127.0.0.1:7777/cb'], token_endpoint_auth_method: 'none' };
 
 /** A ClientsService over recording fakes: every repository call is logged in order, as `name` or `name:detail`. */
-function setup(options: { registration?: Partial<GatehouseConfig['registration']>; dynamicCount?: number; superseded?: ExpiredClient[]; usableToken?: string | null; consumable?: boolean } = {}) {
+function setup(
+  options: {
+    registration?: Partial<GatehouseConfig['registration']>;
+    dynamicCount?: number;
+    superseded?: ExpiredClient[];
+    usableToken?: string | null;
+    consumable?: boolean;
+    rows?: ClientEntity[];
+    recordedUse?: Date | null;
+  } = {},
+) {
   const base = loadConfig({});
   const config: GatehouseConfig = { ...base, registration: { ...base.registration, ...options.registration } };
   const calls: string[] = [];
   const events: AuditEvent[] = [];
   let transactions = 0;
   const inserted: Array<Record<string, unknown>> = [];
+  const afterCommit: Array<() => void> = [];
   const database = {
     transaction: async <T>(work: (tx: Tx) => Promise<T>): Promise<T> => {
       transactions++;
-      return work(TX);
+      const result = await work(TX);
+      for (const hook of afterCommit.splice(0)) hook();
+      return result;
     },
+    afterCommit: (_tx: Tx, hook: () => void) => (afterCommit.push(hook), true),
   } as unknown as Database;
+  const rows = new Map<string, ClientEntity>(options.rows?.map((row) => [row.id, row]));
   const audit = { record: async (_tx: Tx, event: AuditEvent) => void events.push(event) } as unknown as AuditLog;
   const repository = {
     lockDynamicRegistrations: async () => void calls.push('lock'),
@@ -48,7 +64,9 @@ function setup(options: { registration?: Partial<GatehouseConfig['registration']
       inserted.push(client);
       return Object.assign(new ClientEntity(), client, { createdAt: new Date(), updatedAt: new Date(), lastUsedAt: null, metadataExpiresAt: null });
     },
-    recordUse: async (_tx: Tx, id: string, seconds: number) => void calls.push(`use:${id}:${seconds}`),
+    recordUse: async (_tx: Tx, id: string, seconds: number) => (calls.push(`use:${id}:${seconds}`), options.recordedUse ?? null),
+    findById: async (id: string) => (calls.push(`find:${id}`), rows.get(id) ?? null),
+    delete: async (_tx: Tx, id: string) => (calls.push(`delete:${id}`), rows.delete(id)),
   } as unknown as ClientRepository;
   const tokenRepository = {
     findUsable: async (hash: string) => {
@@ -61,8 +79,13 @@ function setup(options: { registration?: Partial<GatehouseConfig['registration']
     },
   } as unknown as InitialAccessTokenRepository;
   const tokens = new InitialAccessTokens(config, database, tokenRepository, audit);
-  const service = new ClientsService(config, database, repository, audit, {} as ClientMetadataDocuments, tokens);
-  return { service, calls, events, inserted, transactions: () => transactions };
+  // A real cache, as on PGlite (local eviction).
+  const cache = new RecordCache(config, database);
+  const service = new ClientsService(config, database, repository, audit, {} as ClientMetadataDocuments, tokens, cache);
+  const commit = () => {
+    for (const hook of afterCommit.splice(0)) hook();
+  };
+  return { service, calls, events, inserted, cache, commit, transactions: () => transactions };
 }
 
 async function assertOAuth(promise: Promise<unknown>, type: new (...args: never[]) => OAuthError, status: number, pattern?: RegExp): Promise<OAuthError> {
@@ -159,6 +182,70 @@ describe('ClientsService.recordUse', () => {
     await service.recordUse(TX, { id: 'stale', lastUsedAt: new Date(Date.now() - CLIENT_USE_RESOLUTION_MS - 1000) });
     await service.recordUse(TX, { id: 'never', lastUsedAt: null });
     assert.deepEqual(calls, ['use:stale:3600', 'use:never:3600']);
+  });
+});
+
+describe('ClientsService and the RecordCache', () => {
+  const row = (id: string, kind: ClientEntity['kind'], lastUsedAt: Date | null = null): ClientEntity =>
+    Object.assign(new ClientEntity(), { id, kind, metadata: validateClientMetadata(METADATA), secretHash: null, registrationTokenHash: null, createdAt: new Date(0), updatedAt: new Date(0), lastUsedAt, metadataExpiresAt: null, metadataFingerprint: null, initialAccessTokenId: null });
+
+  it('resolves registered clients through the cache, and never caches an unknown id', async () => {
+    const { service, calls, cache } = setup({ rows: [row('dyn', 'dynamic'), row('static', 'static')] });
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await service.resolve('dyn'))?.client.id, 'dyn');
+      assert.equal((await service.resolve('static'))?.client.id, 'static');
+      assert.equal(await service.resolve('unknown'), null);
+    }
+    assert.deepEqual(calls, ['find:dyn', 'find:static', 'find:unknown', 'find:unknown', 'find:unknown']);
+    assert.equal(cache.has('client', 'unknown'), false);
+  });
+
+  it('never caches a metadata-document row, even under an id that is not a URL', async () => {
+    const { service, calls } = setup({ rows: [row('odd', 'metadata_document')] });
+    assert.equal(await service.resolve('odd'), null);
+    assert.equal(await service.resolve('odd'), null);
+    assert.deepEqual(calls, ['find:odd', 'find:odd']);
+  });
+
+  it('a deleted client is forgotten once the deletion commits', async () => {
+    const { service, calls } = setup({ rows: [row('dyn', 'dynamic')] });
+    await service.resolve('dyn');
+    await service.delete('dyn', 'admin.client_deleted');
+    assert.equal(await service.resolve('dyn'), null);
+    assert.deepEqual(calls, ['find:dyn', 'delete:dyn', 'find:dyn']);
+  });
+
+  it('identical registrations that a new one replaces are forgotten', async () => {
+    const superseded: ExpiredClient[] = [{ id: 'old', reason: 'superseded', createdAt: new Date(0), lastUsedAt: null }];
+    const { service, cache } = setup({ rows: [row('old', 'dynamic')], superseded });
+    await service.resolve('old');
+    assert.equal(cache.has('client', 'old'), true);
+    await service.register(METADATA, 'dynamic');
+    assert.equal(cache.has('client', 'old'), false);
+  });
+
+  it('recordUse gives the cached client the use it wrote, after the commit: the next requests write nothing', async () => {
+    const recorded = new Date();
+    const stale = new Date(Date.now() - CLIENT_USE_RESOLUTION_MS - 1000);
+    const { service, calls, commit } = setup({ rows: [row('dyn', 'dynamic', stale)], recordedUse: recorded });
+    const client = (await service.resolve('dyn'))!.client;
+    await service.recordUse(TX, client);
+    assert.equal((await service.resolve('dyn'))!.client.lastUsedAt, stale, 'not before the commit');
+    commit();
+    const cached = (await service.resolve('dyn'))!.client;
+    assert.equal(cached.lastUsedAt, recorded);
+    assert.ok(cached instanceof ClientEntity && Object.isFrozen(cached));
+    await service.recordUse(TX, cached);
+    assert.deepEqual(calls, ['find:dyn', `use:dyn:${CLIENT_USE_RESOLUTION_MS / 1000}`], 'one write, no re-read');
+  });
+
+  it('recordUse evicts the cached client when another instance had recorded a more recent use', async () => {
+    const stale = new Date(Date.now() - CLIENT_USE_RESOLUTION_MS - 1000);
+    const { service, calls, commit } = setup({ rows: [row('dyn', 'dynamic', stale)], recordedUse: null });
+    await service.recordUse(TX, (await service.resolve('dyn'))!.client);
+    commit();
+    await service.resolve('dyn');
+    assert.deepEqual(calls, ['find:dyn', `use:dyn:${CLIENT_USE_RESOLUTION_MS / 1000}`, 'find:dyn'], 'read again to learn the recorded use');
   });
 });
 

@@ -4,6 +4,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig, type RegistrationConfig } from 
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { AccessDenied, InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
+import { RecordCache } from '../database/record-cache.js';
 import type { Tx } from '../database/data-source.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { ClientRepository, type ExpiredClient } from './client.repository.js';
@@ -50,6 +51,7 @@ export class ClientsService {
     private readonly audit: AuditLog,
     private readonly documents: ClientMetadataDocuments,
     private readonly initialAccessTokens: InitialAccessTokens,
+    private readonly cache: RecordCache,
   ) {}
 
   /**
@@ -64,12 +66,18 @@ export class ClientsService {
    * The client a request names, as /authorize, /token and the mint API see it: a registered client, or (when
    * CIMD is enabled) the client a metadata document URL describes, fetched unless a recorded copy is still fresh.
    * Null for an unknown id; a URL that cannot be used throws MetadataDocumentError. A freshly fetched document is
-   * not written yet: see `recordFetched`.
+   * not written yet: see `recordFetched`. Registered clients come from the RecordCache (they are read on every
+   * /token, /introspect and /revoke request); the returned entity is frozen.
    */
   async resolve(clientId: string, requestId?: string): Promise<ResolvedClient | null> {
     if (isClientIdUrl(clientId)) return this.config.cimd.enabled ? this.documents.resolve(clientId, requestId) : null;
-    const client = await this.repository.findById(clientId);
-    return client && client.kind !== 'metadata_document' ? { client, fetched: null } : null;
+    const client = await this.cache.read('client', clientId, () => this.repository.findById(clientId), { keep: isRegistered });
+    return isRegistered(client) ? { client, fetched: null } : null;
+  }
+
+  /** Whether the RecordCache holds `clientId` as a registered client right now (reads nothing). */
+  isCached(clientId: string): boolean {
+    return this.cache.has('client', clientId);
   }
 
   /** Writes a document `resolve` fetched, inside the transaction of the change the request makes. */
@@ -149,6 +157,7 @@ export class ClientsService {
       registeredBeforeSeconds: this.config.interactionTtlSeconds,
       limit: SUPERSEDE_LIMIT,
     });
+    await this.cache.invalidate(tx, 'client', superseded.map((client) => client.id));
     for (const client of superseded) await this.audit.record(tx, { ...clientExpiredEvent(client, { superseded_by: registration.id }), requestId });
     const max = this.config.registration.maxDynamicClients;
     if ((await this.repository.countDynamic(tx, max)) >= max) throw registrationLimitReached(this.config.registration);
@@ -161,7 +170,23 @@ export class ClientsService {
    */
   async recordUse(tx: Tx, client: Pick<ClientEntity, 'id' | 'lastUsedAt'>): Promise<void> {
     if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < CLIENT_USE_RESOLUTION_MS) return;
-    await this.repository.recordUse(tx, client.id, CLIENT_USE_RESOLUTION_MS / 1000);
+    this.useRecorded(tx, client.id, await this.repository.recordUse(tx, client.id, CLIENT_USE_RESOLUTION_MS / 1000));
+  }
+
+  /**
+   * After `tx` commits, brings the RecordCache's copy of the client's last use up to date, so that the requests
+   * that follow skip the write again for CLIENT_USE_RESOLUTION_MS instead of attempting it on every request: to
+   * `recordedAt` when `tx` wrote it, otherwise (null: a more recent use recorded by another instance made the
+   * conditional update write nothing, or the caller cannot tell) by evicting the client, so that the next request
+   * reads the recorded use. Other instances are not told: a stale last use costs each of them that same one
+   * attempt. recordUse calls this itself; a statement that records a use on its own must call it too.
+   */
+  useRecorded(tx: Tx, clientId: string, recordedAt: Date | null): void {
+    const refresh = () => {
+      if (recordedAt) this.cache.update<ClientEntity>('client', clientId, (cached) => withLastUse(cached, recordedAt));
+      else this.cache.evict('client', [clientId]);
+    };
+    if (!this.database.afterCommit(tx, refresh)) refresh();
   }
 
   /** RFC 7592: the registration access token is the only credential for the client's configuration endpoint. */
@@ -190,6 +215,7 @@ export class ClientsService {
     const clientSecret = !isPublic && wasPublic ? CLIENT_SECRET_PREFIX + randomToken() : null;
     const secretHash = isPublic ? null : clientSecret ? sha256(clientSecret) : client.secretHash;
     const updated = await this.database.transaction(async (tx) => {
+      await this.cache.invalidate(tx, 'client', [client.id]);
       await this.repository.updateMetadata(tx, client.id, metadata, secretHash, client.kind === 'dynamic' ? metadataFingerprint(metadata) : null);
       await this.audit.record(tx, { type: 'client.updated', clientId: client.id, requestId });
       return (await this.repository.findById(client.id, tx))!;
@@ -200,6 +226,7 @@ export class ClientsService {
   async delete(clientId: string, type: 'client.deleted' | 'admin.client_deleted', requestId?: string): Promise<void> {
     await this.database.transaction(async (tx) => {
       if (!(await this.repository.delete(tx, clientId))) throw new NotFound(`no client with id ${clientId}`);
+      await this.cache.invalidate(tx, 'client', [clientId]);
       await this.audit.record(tx, { type, clientId, requestId });
     });
   }
@@ -218,6 +245,16 @@ export class ClientsService {
     if (client.kind === 'dynamic') view.registration_client_uri = `${this.config.issuer}/register/${encodeURIComponent(client.id)}`;
     return view;
   }
+}
+
+/** What the RecordCache keeps: registered clients. Metadata-document clients have their own freshness rules. */
+function isRegistered(client: ClientEntity | null): client is ClientEntity {
+  return client !== null && client.kind !== 'metadata_document';
+}
+
+/** A copy of a (frozen) client with another last use. */
+function withLastUse(client: ClientEntity, lastUsedAt: Date): ClientEntity {
+  return Object.assign(Object.create(Object.getPrototypeOf(client) as object) as ClientEntity, client, { lastUsedAt });
 }
 
 /** The audit event for a dynamic client deleted because it expired or an identical registration replaced it. */

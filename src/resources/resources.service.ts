@@ -3,6 +3,7 @@ import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
+import { RecordCache } from '../database/record-cache.js';
 import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
@@ -25,20 +26,28 @@ export function canonicalResource(value: string): string | null {
   return url.href;
 }
 
+/**
+ * Resource servers are read on many requests (the refresh grant, a backend authenticating with its registration
+ * secret, /authorize, the metadata document) and change only through the admin API: reads go through the
+ * RecordCache (entities returned are frozen), and every write announces itself with `cache.invalidate`, which
+ * makes every instance forget all cached resource data (the scope union and the default resource depend on every row).
+ */
 @Injectable()
 export class ResourcesService {
   constructor(
     private readonly database: Database,
     private readonly repository: ResourceServerRepository,
     private readonly audit: AuditLog,
+    private readonly cache: RecordCache,
   ) {}
 
   list(): Promise<ResourceServerEntity[]> {
     return this.repository.list();
   }
 
+  /** The resource server `id`, or NotFound. Inside `tx` when given (a transaction that has not changed resources). */
   async get(id: string, tx?: Tx): Promise<ResourceServerEntity> {
-    const found = isUuid(id) ? await this.repository.findById(id, tx) : null;
+    const found = await this.byId(id, tx);
     if (!found) throw new NotFound(`no resource server with id ${id}`);
     return found;
   }
@@ -52,6 +61,7 @@ export class ResourcesService {
       }
       if (values.isDefault) await this.repository.clearDefault(tx);
       const created = await this.repository.insert(tx, { ...values, registrationSecretHash: sha256(registrationSecret) });
+      await this.cache.invalidate(tx, 'resource', [created.id]);
       await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id } });
       return created;
     });
@@ -83,6 +93,7 @@ export class ResourcesService {
         const clash = await this.repository.findByResource(merged.resource, tx);
         if (clash) throw new InvalidRequest(`a resource server for ${merged.resource} already exists`);
       }
+      await this.cache.invalidate(tx, 'resource', [id]);
       if (merged.isDefault && !current.isDefault) await this.repository.clearDefault(tx, id);
       await this.repository.update(tx, id, merged);
       await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id } });
@@ -94,6 +105,7 @@ export class ResourcesService {
     await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
+      await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.delete(tx, id);
       await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id } });
     });
@@ -104,6 +116,7 @@ export class ResourcesService {
     const resource = await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
+      await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.update(tx, id, { registrationSecretHash: sha256(registrationSecret) });
       await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id } });
       return (await this.repository.findById(id, tx))!;
@@ -119,11 +132,12 @@ export class ResourcesService {
     if (requested !== undefined) {
       const canonical = canonicalResource(requested);
       if (!canonical) throw new InvalidTarget('resource must be an absolute URI without a fragment');
-      const found = await this.repository.findByResource(canonical);
+      const found = await this.cache.read('resource', `url:${canonical}`, () => this.repository.findByResource(canonical));
       if (!found) throw new InvalidTarget(`unknown resource ${requested}`);
       return found;
     }
-    const implicit = await this.repository.findImplicit();
+    // Derived from every row, so "none" is cached too: any resource write forgets it.
+    const implicit = await this.cache.read('resource', 'implicit', () => this.repository.findImplicit(), { keep: () => true });
     if (!implicit) throw new InvalidTarget('resource parameter is required: several resource servers are registered and none is the default');
     return implicit;
   }
@@ -131,22 +145,28 @@ export class ResourcesService {
   /** The resource server a registration secret belongs to (looked up by its SHA-256 digest), or null. */
   async bySecret(secret: string): Promise<ResourceServerEntity | null> {
     if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
-    return this.repository.findBySecretHash(sha256(secret));
+    const hash = sha256(secret);
+    return this.cache.read('resource', `secret:${hash}`, () => this.repository.findBySecretHash(hash));
   }
 
   /** Basic `resource-id:registration-secret`: the resource if both match (digests compared in constant time). */
   async byIdAndSecret(id: string, secret: string): Promise<ResourceServerEntity | null> {
-    if (!isUuid(id)) return null;
-    const resource = await this.repository.findById(id);
+    const resource = await this.byId(id);
     return resource && safeEqual(sha256(secret), resource.registrationSecretHash) ? resource : null;
   }
 
   async exists(id: string): Promise<boolean> {
-    return isUuid(id) && (await this.repository.findById(id)) !== null;
+    return (await this.byId(id)) !== null;
   }
 
-  allScopes(): Promise<string[]> {
-    return this.repository.allScopes();
+  /** The union of every resource server's scopes (`scopes_supported`), sorted. */
+  allScopes(): Promise<readonly string[]> {
+    return this.cache.read('resource', 'scopes', () => this.repository.allScopes(), { keep: () => true });
+  }
+
+  private async byId(id: string, tx?: Tx): Promise<ResourceServerEntity | null> {
+    if (!isUuid(id)) return null;
+    return this.cache.read('resource', `id:${id.toLowerCase()}`, () => this.repository.findById(id, tx), { tx });
   }
 
   private valuesFrom(input: CreateResourceServerDto): Omit<NewResourceServer, 'registrationSecretHash'> {

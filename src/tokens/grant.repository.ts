@@ -64,10 +64,14 @@ export class GrantRepository {
   }
 }
 
-/** What a successful rotation tells the refresh grant about the grant it continues. */
-export interface RotatedGrant {
+/** A presented refresh token and the grant it belongs to. */
+export interface PresentedRefreshToken {
   grantId: string;
+  rotated: boolean;
+  expired: boolean;
+  revoked: boolean;
   userId: string;
+  clientId: string;
   resourceId: string;
   scopes: string[];
 }
@@ -105,29 +109,56 @@ export class RefreshTokenRepository {
     return row ? Object.assign(new RefreshTokenEntity(), { tokenHash: row.token_hash, grantId: row.grant_id }) : null;
   }
 
-  /**
-   * The refresh grant's write in one statement: rotates a live token of a live grant of `clientId` and stores its
-   * successor (expiring after the resource server's refresh lifetime). Null when nothing qualified, and then nothing
-   * was written: the caller finds out why. Of concurrent rotations of one token exactly one gets a row.
-   */
-  async rotateAndReplace(tx: Tx, rotation: { tokenHash: string; clientId: string; nextHash: string }): Promise<RotatedGrant | null> {
-    const rows = (await tx.query(
-      `WITH rotated AS (
-         UPDATE refresh_tokens rt SET rotated_at = now()
-           FROM grants g
-          WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL AND rt.expires_at > now()
-            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
-         RETURNING rt.grant_id, g.user_id, g.resource_id, g.scopes
-       ), successor AS (
-         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
-         SELECT $3, r.grant_id, $1, now() + rs.refresh_token_ttl * interval '1 second'
-           FROM rotated r JOIN resource_servers rs ON rs.id = r.resource_id
-       )
-       SELECT grant_id, user_id, resource_id, scopes FROM rotated`,
-      [rotation.tokenHash, rotation.clientId, rotation.nextHash],
-    )) as Array<{ grant_id: string; user_id: string; resource_id: string; scopes: string[] }>;
+  /** A refresh token with what its grant says about it, in one read; null for an unknown token. */
+  async inspect(tokenHash: string): Promise<PresentedRefreshToken | null> {
+    const rows = (await this.dataSource.manager.query(
+      `SELECT rt.grant_id, rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
+              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
+         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+        WHERE rt.token_hash = $1`,
+      [tokenHash],
+    )) as Array<{ grant_id: string; rotated: boolean; expired: boolean; user_id: string; client_id: string; resource_id: string; scopes: string[]; revoked: boolean }>;
     const row = rows[0];
-    return row ? { grantId: row.grant_id, userId: row.user_id, resourceId: row.resource_id, scopes: row.scopes } : null;
+    if (!row) return null;
+    return {
+      grantId: row.grant_id,
+      rotated: row.rotated,
+      expired: row.expired,
+      revoked: row.revoked,
+      userId: row.user_id,
+      clientId: row.client_id,
+      resourceId: row.resource_id,
+      scopes: row.scopes,
+    };
+  }
+
+  /**
+   * The refresh grant's change, for AuditLog.recordWith: rotates the token if it is still live and its grant
+   * unrevoked (checked again here: a concurrent refresh or revocation may have won since `inspect`), stores its
+   * successor, and records the client's use when `recordUseOf` is set. The CTE `rotated` yields a row only if it
+   * rotated; of concurrent rotations of one token exactly one does (the row lock serialises them).
+   */
+  rotation(change: { tokenHash: string; grantId: string; successorHash: string; successorExpiresAt: Date; recordUseOf: string | null; useResolutionSeconds: number }): {
+    sql: string;
+    params: unknown[];
+    gate: string;
+  } {
+    return {
+      sql: `WITH rotated AS (
+         UPDATE refresh_tokens SET rotated_at = now()
+          WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > now()
+            AND EXISTS (SELECT 1 FROM grants WHERE id = $2 AND revoked_at IS NULL)
+         RETURNING grant_id
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at) SELECT $3, grant_id, $1, $4 FROM rotated
+       ), used AS (
+         UPDATE clients SET last_used_at = now()
+          WHERE id = $5 AND EXISTS (SELECT 1 FROM rotated)
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $6::double precision))
+       )`,
+      params: [change.tokenHash, change.grantId, change.successorHash, change.successorExpiresAt, change.recordUseOf, change.useResolutionSeconds],
+      gate: 'rotated',
+    };
   }
 
   findByHash(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {

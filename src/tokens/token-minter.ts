@@ -49,6 +49,11 @@ export class TokenMinter {
         expiresAt: new Date(Date.now() + input.resource.refreshTokenTtl * 1000),
       });
     }
+    return this.sign(input, refreshToken);
+  }
+
+  /** Signs the access token and shapes the response; writes nothing (the caller stored `refreshToken`, if any). */
+  sign(input: Omit<MintInput, 'parentHash' | 'storedRefreshToken'>, refreshToken: string | undefined): { response: TokenResponse; claims: AccessTokenClaims } {
     const access = this.accessTokens.issue({
       userId: input.userId,
       clientId: input.client.id,

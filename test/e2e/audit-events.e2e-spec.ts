@@ -92,6 +92,9 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
       const introspected = await introspect(gatehouse, { resource, via: 'bearer' }, secondAccess);
       assert.equal(introspected.body.active, true);
+      // token.introspected is written behind (within tens of ms): wait for it, so that the order below is the
+      // order of the requests rather than of a race between this write and the revocation's transaction.
+      await eventually(async () => (await queryAudit(gatehouse, { cursor: String(start), type: 'token.introspected' })).length === 1, 'the introspection is recorded');
       assert.equal((await revoke(gatehouse, { client }, secondAccess)).status, 200);
       const reuse = await refreshTokens(gatehouse, { client }, firstRefresh);
       assert.equal(reuse.body.error, 'invalid_grant');
@@ -193,6 +196,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       };
       for (const [name, value] of Object.entries(secrets)) assert.ok(typeof value === 'string' && value.length >= 20, `${name} was captured`);
 
+      // The introspections' events are written behind: have them in the haystacks too.
+      await eventually(async () => (await queryAudit(gatehouse, { cursor: String(start), type: 'token.introspected' })).length >= 2, 'the introspections are recorded');
       const events = await queryAudit(gatehouse, { cursor: String(start) });
       assert.ok(events.length >= 8, `the flow recorded events (${events.length})`);
       const last = events[events.length - 1]!;

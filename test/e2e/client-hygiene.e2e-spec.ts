@@ -22,6 +22,7 @@ import {
 } from '../support/flows.js';
 import { clientIds, countRows, insertClientRow, insertClientRows, insertGrantRow, insertResourceRow } from '../factories/clients.js';
 import { ClientsHousekeeping } from '../../src/registration/clients-housekeeping.js';
+import { RecordCache } from '../../src/database/record-cache.js';
 
 /**
  * Dynamic registration hygiene through the running server: which clients the expiry job deletes (and what it
@@ -47,8 +48,13 @@ async function lastUsedAt(gatehouse: RunningGatehouse, clientId: string): Promis
   return rows[0]!.last_used_at === null ? null : new Date(rows[0]!.last_used_at);
 }
 
+/**
+ * Stands for time passing since the client's last use. The row is changed behind the server's back, so the server's
+ * cached copy is dropped too: it would have aged just the same.
+ */
 async function setLastUsed(gatehouse: RunningGatehouse, clientId: string, ago: string | null): Promise<Date | null> {
   await gatehouse.db.query(`UPDATE clients SET last_used_at = now() - $2::interval WHERE id = $1`, [clientId, ago]);
+  gatehouse.app.get(RecordCache).evict('client', [clientId]);
   return lastUsedAt(gatehouse, clientId);
 }
 

@@ -3,12 +3,16 @@ import { strict as assert } from 'node:assert';
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { KeyService } from '../../src/keys/key.service.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { latestSeq } from '../support/audit.js';
 import {
   assertOAuthError,
+  basicAuthorization,
   databaseCounts,
   introspect,
   mintTokens,
+  postForm,
   refreshTokens,
   registerClient,
   revoke,
@@ -241,7 +245,8 @@ describe('introspection (pglite)', () => {
           checked++;
         }
       }
-      // Introspection changes nothing; it only records one token.introspected event per answer, active or not.
+      // Introspection changes nothing; it only records one token.introspected event per answer, active or not
+      // (written behind; databaseCounts writes what is still queued first).
       const answers = 2 * rows.length;
       assert.deepEqual(await databaseCounts(gatehouse), { ...before, audit_events: before.audit_events! + answers }, `${callerCase.name}: introspection writes only its events`);
       const recorded = (await gatehouse.db.query(`SELECT type, outcome FROM audit_events ORDER BY seq DESC LIMIT $1`, [answers])) as Array<{ type: string; outcome: string }>;
@@ -301,5 +306,29 @@ describe('introspection (pglite)', () => {
     // The same tokens are active for the right credentials: the 401s were about the caller, not the token.
     assertAnswer(await introspect(gatehouse, { resource: resourceA, via: 'basic' }, minted.accessToken), accessAnswer(minted), 'control');
     assertAnswer(await introspect(gatehouse, { client: basicClient }, minted.refreshToken), await refreshAnswer(minted.refreshToken, minted), 'control');
+  });
+
+  it('writes token.introspected behind the answer, with the request’s context, and writes what is queued before the database closes on shutdown', async () => {
+    const minted = await mintTokens(gatehouse, resourceA, { client_id: basicClient.client_id, subject: `behind-${randomUUID()}` });
+    // Earlier tests' introspections may still be queued: written now, they are not counted below.
+    await gatehouse.app.get(AuditLog).flushObservations();
+    const start = await latestSeq(gatehouse);
+    const answers = await Promise.all(
+      [1, 2, 3].map((n) =>
+        postForm(`${gatehouse.url}/introspect`, { token: minted.accessToken }, {
+          authorization: basicAuthorization(resourceA.id, resourceA.registration_secret),
+          'x-request-id': `behind-${n}`,
+          'user-agent': `Behind/${n}`,
+        }),
+      ),
+    );
+    assert.deepEqual(answers.map((answer) => answer.body.active), [true, true, true]);
+    // Stopped at once: the events are most likely still queued (the queue waits tens of ms), and must not be lost.
+    gatehouse = await gatehouse.restart();
+    const rows = (await gatehouse.db.query(`SELECT type, request_id, user_agent, data->>'jti' AS jti FROM audit_events WHERE seq > $1 ORDER BY request_id`, [start])) as Array<Record<string, string>>;
+    assert.deepEqual(
+      rows,
+      [1, 2, 3].map((n) => ({ type: 'token.introspected', request_id: `behind-${n}`, user_agent: `Behind/${n}`, jti: minted.claims.jti })),
+    );
   });
 });

@@ -172,6 +172,30 @@ describe('several instances on one PostgreSQL and one Redis', { skip: postgresUn
     }
   });
 
+  it('forget, through PostgreSQL NOTIFY, a client the other deleted: cached at b, refused by b once a has deleted it', async () => {
+    for (const instance of [a, b]) {
+      const ready = (await (await fetch(`${instance.url}/readyz`)).json()) as { record_cache: string };
+      assert.equal(ready.record_cache, 'listening', `${instance.name}'s record cache listener is up`);
+    }
+    const created = await cluster.admin(a, 'POST', '/admin/clients', {
+      client_name: 'Deleted through a',
+      redirect_uris: ['http://127.0.0.1:47014/callback'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const confidential: ClientCredentials = { client: created.body };
+    // Authenticated at b twice: read once, then served from b's cache.
+    for (let i = 0; i < 2; i++) assert.equal((await revoke(b, confidential, 'not-a-token')).status, 200);
+    assert.equal((await cluster.admin(a, 'DELETE', `/admin/clients/${created.body.client_id}`)).status, 204);
+    const deadline = Date.now() + 3000;
+    let status = 200;
+    while (status !== 401 && Date.now() < deadline) {
+      status = (await revoke(b, confidential, 'not-a-token')).status;
+      if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(status, 401, 'b refuses the deleted client');
+  });
+
   it('spend one rate-limit budget between them', async () => {
     const register = (instance: GatehouseProcess, address: string) =>
       fetch(`${instance.url}/register`, {

@@ -4,6 +4,7 @@ import { Database } from '../../src/database/database.module.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditEventRepository } from '../../src/audit/audit-event.repository.js';
 import { AuditNotifier } from '../../src/audit/audit-notifier.js';
+import { MetricsService } from '../../src/metrics/metrics.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
 import { DATABASE_KINDS, deferred, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 
@@ -19,7 +20,7 @@ for (const kind of DATABASE_KINDS) {
       database = new Database(db.dataSource);
       const notifier = new AuditNotifier();
       notifier.onCommitted((events) => committed.push(...events));
-      audit = new AuditLog(database, new AuditEventRepository(database), notifier);
+      audit = new AuditLog(database, new AuditEventRepository(database), notifier, new MetricsService());
       // A constraint checked at COMMIT: the way to make a transaction fail after its events were inserted.
       await db.dataSource.query('CREATE TABLE test_deferred (id integer, CONSTRAINT test_deferred_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)');
     });

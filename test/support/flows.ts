@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { Browser, consentForm, type Page } from './browser.js';
 import type { RunningGatehouse } from './gatehouse.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 
 /**
  * Building blocks for tests that talk OAuth to a running Gatehouse over HTTP: PKCE pairs, dynamic registration,
@@ -381,8 +382,11 @@ export type DatabaseCounts = Record<string, number>;
 /**
  * Row counts of every table a request could write, plus the single-use states (codes consumed, interactions
  * completed, refresh tokens rotated, grants revoked). Compare two snapshots to prove a request changed nothing.
+ * Audit events written behind (token.introspected) are written first, so that a snapshot holds every event
+ * recorded before it: none lands later, inside the next comparison.
  */
-export async function databaseCounts(gatehouse: Pick<RunningGatehouse, 'count' | 'db'>): Promise<DatabaseCounts> {
+export async function databaseCounts(gatehouse: Pick<RunningGatehouse, 'count' | 'db' | 'app'>): Promise<DatabaseCounts> {
+  await gatehouse.app.get(AuditLog).flushObservations();
   const counts: DatabaseCounts = {};
   for (const table of COUNTED_TABLES) counts[table] = await gatehouse.count(table);
   for (const [name, sql] of Object.entries(COUNTED_STATES)) {

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { randomToken, sha256 } from '../../common/crypto.js';
-import type { Tx } from '../../database/data-source.js';
 import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { requestIdOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
-import { GrantRepository, RefreshTokenRepository } from '../grant.repository.js';
+import { GrantRepository, RefreshTokenRepository, type PresentedRefreshToken } from '../grant.repository.js';
+import type { ClientEntity } from '../../registration/client.entity.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
@@ -30,47 +31,23 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly minter: TokenMinter,
     private readonly audit: AuditLog,
     private readonly grantsService: GrantsService,
+    private readonly clients: ClientsService,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
     if (!client.metadata.grant_types.includes('refresh_token')) {
       throw new UnauthorizedClient('client is not registered for the refresh_token grant');
     }
-    const presented = requiredParam(params, 'refresh_token', 512);
+    const tokenHash = sha256(requiredParam(params, 'refresh_token', 512));
     const scopeParam = stringParam(params, 'scope');
     const resourceParam = stringParam(params, 'resource', 2000);
-    const tokenHash = sha256(presented);
 
-    type Outcome = { response: TokenResponse } | { reusedGrant: string };
-    const successor = REFRESH_TOKEN_PREFIX + randomToken();
-    const outcome = await this.database.transaction(async (tx): Promise<Outcome> => {
-      const rotated = await this.refreshTokens.rotateAndReplace(tx, { tokenHash, clientId: client.id, nextHash: sha256(successor) });
-      if (!rotated) return this.refusal(tx, tokenHash, client.id);
-      const resource = await this.resources.get(rotated.resourceId, tx);
-      if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
-        throw new InvalidTarget('resource does not match the one this refresh token was issued for');
-      }
-      const scopes = narrowedScopes(scopeParam, rotated.scopes);
-      const { response, claims } = await this.minter.mint(tx, {
-        grantId: rotated.grantId,
-        userId: rotated.userId,
-        client,
-        resource,
-        scopes,
-        parentHash: tokenHash,
-        storedRefreshToken: successor,
-      });
-      // RFC 6749 §5.1: the refresh token keeps the grant's scope; the response's scope is the access token's.
-      await this.audit.record(tx, {
-        type: 'token.refreshed',
-        clientId: client.id,
-        subject: rotated.userId,
-        resource: resource.resource,
-        requestId: requestIdOf(req) ?? null,
-        data: { grant_id: rotated.grantId, jti: claims.jti, scopes },
-      });
-      return { response };
-    });
+    // One read, then one statement that rotates, stores the successor and writes the event (no BEGIN/COMMIT).
+    const presented = await this.refreshTokens.inspect(tokenHash);
+    const outcome =
+      presented !== null && usable(presented, client.id)
+        ? await this.rotate(presented, client, tokenHash, scopeParam, resourceParam, req)
+        : { reusedGrant: refusal(presented, client.id) };
 
     if ('response' in outcome) return outcome.response;
     await this.database.transaction(async (tx) => {
@@ -89,17 +66,71 @@ export class RefreshTokenGrant implements GrantHandler {
     throw new InvalidGrant('refresh token was already used; the grant has been revoked');
   }
 
-  /** Nothing was rotated: says why (reads only; the write path never touched a token it refuses). */
-  private async refusal(tx: Tx, tokenHash: string, clientId: string): Promise<{ reusedGrant: string }> {
-    const known = await this.refreshTokens.findByHash(tx, tokenHash);
-    if (!known) throw new InvalidGrant('refresh token is invalid');
-    const owner = await this.grants.findById(known.grantId, tx);
-    // Only the client the token belongs to can trigger reuse detection; see the authorization_code grant.
-    if (owner && owner.clientId !== clientId) throw new InvalidGrant('refresh token was issued to another client');
-    if (known.rotatedAt) return { reusedGrant: known.grantId };
-    if (!owner || owner.revokedAt) throw new InvalidGrant('refresh token has been revoked');
-    throw new InvalidGrant('refresh token has expired');
+  private async rotate(
+    presented: PresentedRefreshToken,
+    client: ClientEntity,
+    tokenHash: string,
+    scopeParam: string | undefined,
+    resourceParam: string | undefined,
+    req: GrantContext['req'],
+  ): Promise<{ response: TokenResponse } | { reusedGrant: string }> {
+    const resource = await this.resources.get(presented.resourceId);
+    if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
+      throw new InvalidTarget('resource does not match the one this refresh token was issued for');
+    }
+    const scopes = narrowedScopes(scopeParam, presented.scopes);
+    const successor = REFRESH_TOKEN_PREFIX + randomToken();
+    const { response, claims } = this.minter.sign({ grantId: presented.grantId, userId: presented.userId, client, resource, scopes }, successor);
+    const stale = !client.lastUsedAt || Date.now() - client.lastUsedAt.getTime() >= CLIENT_USE_RESOLUTION_MS;
+    const written = await this.audit.recordWith(
+      this.refreshTokens.rotation({
+        tokenHash,
+        grantId: presented.grantId,
+        successorHash: sha256(successor),
+        successorExpiresAt: new Date(Date.now() + resource.refreshTokenTtl * 1000),
+        recordUseOf: stale ? client.id : null,
+        useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
+      }),
+      [
+        {
+          // RFC 6749 §5.1: the refresh token keeps the grant's scope; the response's scope is the access token's.
+          type: 'token.refreshed',
+          clientId: client.id,
+          subject: presented.userId,
+          resource: resource.resource,
+          requestId: requestIdOf(req) ?? null,
+          data: { grant_id: presented.grantId, jti: claims.jti, scopes },
+        },
+      ],
+    );
+    if (written.length > 0) {
+      // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
+      if (stale) this.clients.useRecorded(this.database.manager, client.id, new Date());
+      return { response };
+    }
+    // Something won the race since the read (a concurrent refresh, a revocation): the signed token is discarded.
+    const now = await this.refreshTokens.inspect(tokenHash);
+    return { reusedGrant: refusal(now, client.id) };
   }
+}
+
+/** Whether the token can be rotated by this client now. */
+function usable(token: PresentedRefreshToken, clientId: string): boolean {
+  return token.clientId === clientId && !token.rotated && !token.revoked && !token.expired;
+}
+
+/**
+ * Why a token cannot be rotated: throws the answer, or returns the grant to revoke when a rotated token was
+ * presented again by its own client (reuse). Another client's token never triggers anything (see the
+ * authorization_code grant).
+ */
+function refusal(token: PresentedRefreshToken | null, clientId: string): string {
+  if (!token) throw new InvalidGrant('refresh token is invalid');
+  if (token.clientId !== clientId) throw new InvalidGrant('refresh token was issued to another client');
+  if (token.rotated) return token.grantId;
+  if (token.revoked) throw new InvalidGrant('refresh token has been revoked');
+  if (token.expired) throw new InvalidGrant('refresh token has expired');
+  throw new InvalidGrant('refresh token could not be rotated; try again');
 }
 
 function narrowedScopes(requested: string | undefined, granted: string[]): string[] {

@@ -1,0 +1,112 @@
+/** Types shared by the auth benchmark's orchestrator (run.ts), its servers (peer.ts, hello.ts) and its load generator (load.ts). */
+
+/** The two authorization servers compared. */
+export const SIDES = ['gatehouse', 'peer'] as const;
+export type Side = (typeof SIDES)[number];
+
+export const SIDE_LABELS: Record<Side, string> = { gatehouse: 'Gatehouse', peer: 'oidc-provider' };
+
+/** Measured scenarios, in table order. `memory` is not a throughput scenario: it issues BENCH_MEMORY_TOKENS on Gatehouse. */
+export const SCENARIOS = ['refresh', 'introspect', 'flow', 'metadata', 'jwks'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+export const SCENARIO_LABELS: Record<Scenario, string> = {
+  refresh: 'refresh_token grant (rotation)',
+  introspect: 'introspection, valid access token',
+  flow: 'full flow: authorize → login → consent → token',
+  metadata: 'metadata document',
+  jwks: 'JWKS',
+};
+
+/** Everything a client (the load generator, or the orchestrator's checks) needs to talk OAuth to one side. */
+export interface SideTarget {
+  side: Side;
+  issuer: string;
+  authorizationEndpoint: string;
+  tokenEndpoint: string;
+  introspectionEndpoint: string;
+  metadataUrl: string;
+  jwksUrl: string;
+  client: { id: string; secret: string; redirectUri: string };
+  /** The resource (RFC 8707) whose access tokens are JWTs. */
+  resource: string;
+  /** The resource whose access tokens the introspection scenario asks about (the peer cannot introspect JWTs). */
+  introspectionResource: string;
+  scope: string;
+  /** Gatehouse only: the product side of login_method external + consent_uri. */
+  product?: { loginUri: string; consentUri: string; registrationSecret: string };
+}
+
+/** Handed to the peer process in the BENCH_PEER environment variable, as JSON. */
+export interface PeerConfig {
+  databaseUrl: string;
+  resource: string;
+  opaqueResource: string;
+  scopes: string[];
+  client: { id: string; secret: string; redirectUri: string };
+}
+
+/** A server process's first message: where it listens. */
+export interface ServerReady {
+  port: number;
+}
+
+/** One autocannon measurement of a fixed request. */
+export interface FixedLoad {
+  kind: 'fixed';
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  durationSeconds: number;
+  connections: number;
+}
+
+/** Refresh-token rotation under autocannon: one chain per in-flight request, always the newest token of its chain. */
+export interface RefreshLoad {
+  kind: 'refresh';
+  target: SideTarget;
+  connections: number;
+  /** Run for this long, or (when set) until this many refreshes have been answered. */
+  durationSeconds: number;
+  amount?: number;
+}
+
+/** N concurrent authorization-code flows, each one timed from /authorize to the token response. */
+export interface FlowLoad {
+  kind: 'flow';
+  target: SideTarget;
+  durationSeconds: number;
+  concurrency: number;
+}
+
+/** Before refresh measurements: make sure the load generator holds enough live refresh-token chains for a side. */
+export interface PrepareChains {
+  kind: 'prepare';
+  target: SideTarget;
+  /** Top the pool up to this many chains when it holds fewer than `minimum`. */
+  chains: number;
+  minimum: number;
+}
+
+export type LoadRequest = FixedLoad | RefreshLoad | FlowLoad | PrepareChains;
+
+export interface LoadResult {
+  /** Requests (or, for flows, completed flows) per second. */
+  perSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  latencyMeanMs: number;
+  completed: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Refresh only: answers without a new refresh token (rotation did not happen). */
+  notRotated?: number;
+  /** Flows only: the first failure, to say what went wrong. */
+  firstError?: string;
+  /** Prepare only: chains held after topping up. */
+  chains?: number;
+}
+
+export type LoadAnswer = { ok: true; result: LoadResult } | { ok: false; error: string };
