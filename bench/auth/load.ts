@@ -1,4 +1,5 @@
-import autocannon, { type Result } from 'autocannon';
+import autocannon from 'autocannon';
+import { summarise } from '../child.js';
 import { performance } from 'node:perf_hooks';
 import { basicAuthorization, form, HttpClient } from './http.js';
 import { fullFlow } from './flow.js';
@@ -37,18 +38,6 @@ function handle(message: LoadRequest): Promise<LoadResult> {
   }
 }
 
-function summarise(result: Result): LoadResult {
-  return {
-    perSecond: result.requests.average,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    latencyMeanMs: result.latency.mean,
-    completed: result['2xx'] + result.non2xx,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
-}
 
 async function fixed(load: FixedLoad): Promise<LoadResult> {
   return summarise(

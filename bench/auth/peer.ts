@@ -5,7 +5,8 @@ import pg from 'pg';
 import { exportJWK, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { ADAPTER_SCHEMA, postgresAdapter } from './pg-adapter.js';
-import type { PeerConfig, ServerReady } from './protocol.js';
+import type { PeerConfig } from './protocol.js';
+import { serveChild } from '../child.js';
 
 /**
  * The peer: node-oidc-provider (panva) on loopback, configured as close to Gatehouse as it goes — a resource
@@ -136,11 +137,4 @@ async function interaction(provider: Provider, req: IncomingMessage, res: Server
   throw new Error(`unexpected prompt ${prompt.name}`);
 }
 
-process.on('disconnect', () => process.exit(0));
-start().then(
-  (port) => process.send!({ port } satisfies ServerReady),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+serveChild(start);

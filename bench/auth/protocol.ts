@@ -1,3 +1,4 @@
+import type { Measurement } from '../child.js';
 /** Types shared by the auth benchmark's orchestrator (run.ts), its servers (peer.ts, hello.ts) and its load generator (load.ts). */
 
 /** The two authorization servers compared. */
@@ -46,10 +47,7 @@ export interface PeerConfig {
   client: { id: string; secret: string; redirectUri: string };
 }
 
-/** A server process's first message: where it listens. */
-export interface ServerReady {
-  port: number;
-}
+export type { ServerReady } from '../child.js';
 
 /** One autocannon measurement of a fixed request. */
 export interface FixedLoad {
@@ -91,16 +89,7 @@ export interface PrepareChains {
 
 export type LoadRequest = FixedLoad | RefreshLoad | FlowLoad | PrepareChains;
 
-export interface LoadResult {
-  /** Requests (or, for flows, completed flows) per second. */
-  perSecond: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-  latencyMeanMs: number;
-  completed: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
+export interface LoadResult extends Measurement {
   /** Refresh only: answers without a new refresh token (rotation did not happen). */
   notRotated?: number;
   /** Flows only: the first failure, to say what went wrong. */

@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import type { LoadRequest, LoadResult } from './protocol.js';
+import { summarise } from '../child.js';
 
 /**
  * The load generator, a process of its own so that it does not share an event loop with any server it measures.
@@ -20,14 +21,7 @@ async function measure(request: LoadRequest): Promise<LoadResult> {
     duration: request.durationSeconds,
     headers: { authorization: `Bearer ${request.token}` },
   });
-  return {
-    requestsPerSecond: result.requests.average,
-    latencyP50Ms: result.latency.p50,
-    latencyP99Ms: result.latency.p99,
-    latencyMeanMs: result.latency.mean,
-    completed: result['2xx'] + result.non2xx,
-    non2xx: result.non2xx,
-    errors: result.errors,
-    timeouts: result.timeouts,
-  };
+  const { perSecond, ...rest } = summarise(result);
+  return { requestsPerSecond: perSecond, ...rest };
+
 }

@@ -1,3 +1,4 @@
+import type { Measurement } from '../child.js';
 /** Messages between the benchmark's orchestrator (run.ts), its server processes (server.ts) and its load generator (load.ts). */
 
 export const VARIANTS = ['plain', 'guard', 'guard-uncached', 'sdk'] as const;
@@ -18,10 +19,7 @@ export interface ServerConfig {
   resource: string;
 }
 
-/** A server process's first message: where it listens. */
-export interface ServerReady {
-  port: number;
-}
+export type { ServerReady } from '../child.js';
 
 export interface LoadRequest {
   url: string;
@@ -30,13 +28,4 @@ export interface LoadRequest {
   connections: number;
 }
 
-export interface LoadResult {
-  requestsPerSecond: number;
-  latencyP50Ms: number;
-  latencyP99Ms: number;
-  latencyMeanMs: number;
-  completed: number;
-  non2xx: number;
-  errors: number;
-  timeouts: number;
-}
+export type LoadResult = Omit<Measurement, 'perSecond'> & { requestsPerSecond: number };

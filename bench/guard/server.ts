@@ -9,7 +9,8 @@ import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middlew
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
 import { GatehouseGuardModule, Protected, protectedResourceMetadataUrl } from '../../src/guard/index.js';
-import type { ServerConfig, ServerReady } from './protocol.js';
+import type { ServerConfig } from './protocol.js';
+import { serveChild } from '../child.js';
 
 /**
  * One benchmark server, in a process of its own: `GET /mcp` answering `{ ok: true }`, unguarded (plain), behind
@@ -102,11 +103,4 @@ async function start(): Promise<number> {
   return (app.getHttpServer().address() as AddressInfo).port;
 }
 
-process.on('disconnect', () => process.exit(0));
-start().then(
-  (port) => process.send!({ port } satisfies ServerReady),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+serveChild(start);
