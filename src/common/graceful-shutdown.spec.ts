@@ -5,6 +5,7 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { once } from 'node:events';
 import type { LoggerService } from '@nestjs/common';
 import { GracefulShutdown } from './graceful-shutdown.js';
+import { connectionOutcome } from '../../test/support/net.js';
 
 /** The shutdown sequence on a bare HTTP server; the end-to-end test runs it in the real process. */
 
@@ -67,17 +68,6 @@ async function startRequest(port: number, body: string, sent: number): Promise<{
   return { socket, finish: () => socket.write(body.slice(sent)), reply };
 }
 
-function refused(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
-}
-
 /** Echoes the body once it has all arrived; `arrived` resolves when a POST /work reached the handler. */
 function echo(): { handler: Handler; arrived: Promise<void> } {
   let resolveArrived!: () => void;
@@ -118,7 +108,7 @@ describe('GracefulShutdown', { timeout: 10_000 }, () => {
     assert.equal(shutdown.inFlightCount, 1);
 
     const stopping = shutdown.shutdown('SIGTERM');
-    assert.equal(await refused(port), 'ECONNREFUSED', 'no new connections once stopping');
+    assert.equal(await connectionOutcome(port), 'ECONNREFUSED', 'no new connections once stopping');
     await idleClosed;
     assert.deepEqual(steps, [], 'the application is not closed while a request is in flight');
     assert.deepEqual(exits, []);

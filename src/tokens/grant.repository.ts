@@ -93,22 +93,6 @@ export class RefreshTokenRepository {
     await tx.insert(RefreshTokenEntity, token);
   }
 
-  /**
-   * Marks a live refresh token rotated and returns it; of concurrent rotations of one token exactly one gets a
-   * row (the others wait on the row lock, then find it rotated). Expired tokens are left untouched.
-   */
-  async rotate(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {
-    const result = await tx
-      .createQueryBuilder()
-      .update(RefreshTokenEntity)
-      .set({ rotatedAt: () => 'now()' })
-      .where('token_hash = :tokenHash AND rotated_at IS NULL AND expires_at > now()', { tokenHash })
-      .returning('*')
-      .execute();
-    const row = (result.raw as Array<{ token_hash: string; grant_id: string }>)[0];
-    return row ? Object.assign(new RefreshTokenEntity(), { tokenHash: row.token_hash, grantId: row.grant_id }) : null;
-  }
-
   /** A refresh token with what its grant says about it, in one read; null for an unknown token. */
   async inspect(tokenHash: string): Promise<PresentedRefreshToken | null> {
     const rows = (await this.dataSource.manager.query(
@@ -159,9 +143,5 @@ export class RefreshTokenRepository {
       params: [change.tokenHash, change.grantId, change.successorHash, change.successorExpiresAt, change.recordUseOf, change.useResolutionSeconds],
       gate: 'rotated',
     };
-  }
-
-  findByHash(tx: Tx, tokenHash: string): Promise<RefreshTokenEntity | null> {
-    return tx.findOne(RefreshTokenEntity, { where: { tokenHash } });
   }
 }

@@ -7,7 +7,7 @@ import { connect, type Socket } from 'node:net';
 import { once } from 'node:events';
 import { Agent, request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { freePort } from '../support/net.js';
+import { freePort, connectionOutcome } from '../support/net.js';
 import { adminRequest, spawnGatehouse, waitUntilReady, type GatehouseProcess } from '../support/instances.js';
 import { mintTokens } from '../support/flows.js';
 
@@ -56,17 +56,6 @@ function parseResponse(raw: string): RawResponse {
     headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
   }
   return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
-}
-
-function connectionRefused(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.on('connect', () => {
-      socket.destroy();
-      resolve('connected');
-    });
-    socket.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
-  });
 }
 
 async function logged(instance: GatehouseProcess, msg: string): Promise<Record<string, unknown>> {
@@ -135,7 +124,7 @@ describe('graceful shutdown of the server process', { concurrency: true, timeout
     instance.child.kill('SIGTERM');
     const stopping = await logged(instance, 'shutting down');
     assert.equal(stopping.in_flight, 2, 'the refresh and the audit stream');
-    assert.equal(await connectionRefused(instance.port), 'ECONNREFUSED', 'no new connections after the signal');
+    assert.equal(await connectionOutcome(instance.port), 'ECONNREFUSED', 'no new connections after the signal');
     await idleClosed;
     assert.equal(instance.running, true, 'still running while the refresh is in flight');
 

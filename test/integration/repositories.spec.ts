@@ -98,47 +98,65 @@ for (const kind of DATABASE_KINDS) {
       return { codeHash, codeChallenge };
     }
 
-    describe('RefreshTokenRepository.rotate', () => {
-      it(`gives a refresh token to exactly one of ${N} concurrent rotations`, async () => {
+    /** The refresh grant's write (RefreshTokenRepository.rotation), run as the grant runs it: one statement. */
+    async function rotate(tx: Tx, tokenHash: string): Promise<{ grantId: string } | null> {
+      const change = refreshTokens.rotation({
+        tokenHash,
+        grantId: parties.grantId,
+        successorHash: sha256(randomToken()),
+        successorExpiresAt: new Date(Date.now() + 60_000),
+        recordUseOf: null,
+        useResolutionSeconds: 3600,
+      });
+      const rows = (await tx.query(`${change.sql} SELECT grant_id FROM ${change.gate}`, change.params)) as Array<{ grant_id: string }>;
+      return rows[0] ? { grantId: rows[0].grant_id } : null;
+    }
+
+    const successors = async (tokenHash: string): Promise<number> =>
+      ((await db.dataSource.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE parent_hash = $1`, [tokenHash])) as Array<{ n: number }>)[0]!.n;
+
+    describe('RefreshTokenRepository.rotation', () => {
+      it(`gives a refresh token to exactly one of ${N} concurrent rotations, and stores exactly one successor`, async () => {
         const tokenHash = await refreshToken('live');
-        const results = await race((tx) => refreshTokens.rotate(tx, tokenHash));
+        const results = await race((tx) => rotate(tx, tokenHash));
         const winners = results.filter((result) => result !== null);
         assert.equal(winners.length, 1, `${winners.length} rotations succeeded`);
-        assert.equal(winners[0]?.tokenHash, tokenHash);
         assert.equal(winners[0]?.grantId, parties.grantId);
-        const stored = await refreshTokens.findByHash(db.dataSource.manager, tokenHash);
-        assert.ok(stored?.rotatedAt instanceof Date);
+        assert.equal((await refreshTokens.inspect(tokenHash))?.rotated, true);
+        assert.equal(await successors(tokenHash), 1);
       });
 
       it('does not rotate a token twice', async () => {
         const tokenHash = await refreshToken('live');
-        assert.ok(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)));
-        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)), null);
+        assert.ok(await db.dataSource.transaction((tx) => rotate(tx, tokenHash)));
+        assert.equal(await db.dataSource.transaction((tx) => rotate(tx, tokenHash)), null);
       });
 
-      it('leaves an expired token untouched', async () => {
+      it('leaves an expired token untouched and stores no successor', async () => {
         const tokenHash = await refreshToken('expired');
-        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)), null);
-        const stored = await refreshTokens.findByHash(db.dataSource.manager, tokenHash);
+        assert.equal(await db.dataSource.transaction((tx) => rotate(tx, tokenHash)), null);
+        const stored = await refreshTokens.inspect(tokenHash);
         assert.ok(stored, 'the row is still there');
-        assert.equal(stored.rotatedAt, null);
+        assert.deepEqual({ rotated: stored.rotated, expired: stored.expired }, { rotated: false, expired: true });
+        assert.equal(await successors(tokenHash), 0);
       });
 
       it('rotates nothing for an unknown token', async () => {
-        assert.equal(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, sha256(randomToken()))), null);
+        assert.equal(await db.dataSource.transaction((tx) => rotate(tx, sha256(randomToken()))), null);
       });
 
       it('undoes a rotation whose transaction rolls back', async () => {
         const tokenHash = await refreshToken('live');
         await assert.rejects(
           db.dataSource.transaction(async (tx) => {
-            assert.ok(await refreshTokens.rotate(tx, tokenHash));
+            assert.ok(await rotate(tx, tokenHash));
             throw new Error('a later check failed');
           }),
           /a later check failed/,
         );
-        assert.equal((await refreshTokens.findByHash(db.dataSource.manager, tokenHash))?.rotatedAt, null);
-        assert.ok(await db.dataSource.transaction((tx) => refreshTokens.rotate(tx, tokenHash)));
+        assert.equal((await refreshTokens.inspect(tokenHash))?.rotated, false);
+        assert.equal(await successors(tokenHash), 0);
+        assert.ok(await db.dataSource.transaction((tx) => rotate(tx, tokenHash)));
       });
     });
 
