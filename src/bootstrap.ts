@@ -13,6 +13,12 @@ import { requestContext } from './common/request-context.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { PUBLIC_CORS_PATHS, publicCors } from './common/cors.middleware.js';
+import { FastLane } from './fast-lane/fast-lane.js';
+import { DiscoveryController } from './discovery/discovery.controller.js';
+import { JwksController } from './keys/jwks.controller.js';
+import { TokensController } from './tokens/tokens.controller.js';
+import { IntrospectionController } from './introspection/introspection.controller.js';
+import { RateLimiter } from './rate-limit/rate-limit.guard.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
   logger?: LoggerService;
@@ -37,6 +43,7 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.use(corsForPublicPaths);
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());
+  installFastLane(app, config);
   return app;
 }
 
@@ -44,6 +51,18 @@ export async function startServer(config: GatehouseConfig, options: CreateAppOpt
   const app = await createApp(config, options);
   await app.listen(config.port, config.host);
   return app;
+}
+
+/** The hottest routes skip Express and Nest's pipeline (src/fast-lane/fast-lane.ts); the rest go through it. */
+function installFastLane(app: NestExpressApplication, config: GatehouseConfig): void {
+  const controller = <T>(type: new (...args: never[]) => T): T => app.get(type, { strict: false });
+  const handlers = {
+    discovery: controller(DiscoveryController),
+    jwks: controller(JwksController),
+    tokens: controller(TokensController),
+    introspection: controller(IntrospectionController),
+  };
+  new FastLane(config, handlers, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
 }
 
 function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {

@@ -1,7 +1,7 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AsyncResource } from 'node:async_hooks';
 import { InvalidRequest, OAuthError, RequestTooLarge } from './oauth-errors.js';
-import { requestIdOf, sendOAuthError } from './http.js';
+import { requestIdOf, sendOAuthError, type HttpRequest } from './http.js';
 import { isStorableText } from './validation.js';
 
 /** A parsed form or JSON body. Form values are strings; duplicates are rejected (RFC 6749 §3.1). */
@@ -9,15 +9,18 @@ export type ParsedBody = Record<string, unknown>;
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Express's Request or the fast lane's IncomingMessage: the body is read from the stream and left on `body`. */
+type BodyRequest = IncomingMessage & HttpRequest;
+
 /**
  * Reads and parses request bodies with a hard size cap. Replaces Nest's body-parser so that malformed JSON,
  * oversized bodies and duplicated form parameters get OAuth-shaped errors instead of framework HTML.
  * Bodies of other content types are left unread; endpoints reject them with a precise message.
  */
 export function bodyParser(maxBytes: number) {
-  return (req: Request, res: Response, next: NextFunction): void => {
+  return (req: BodyRequest, res: ServerResponse, next: () => void): void => {
     req.body = undefined;
-    if (!BODY_METHODS.has(req.method)) return next();
+    if (!BODY_METHODS.has(req.method ?? '')) return next();
     const kind = bodyKind(req);
     if (kind === null) {
       req.resume();
@@ -57,7 +60,7 @@ export function bodyParser(maxBytes: number) {
   };
 }
 
-function reject(req: Request, res: Response, error: OAuthError): void {
+function reject(req: BodyRequest, res: ServerResponse, error: OAuthError): void {
   if (res.headersSent) return;
   // Close the connection on oversized bodies so the rest is never read.
   if (error instanceof RequestTooLarge) res.setHeader('Connection', 'close');
@@ -65,7 +68,7 @@ function reject(req: Request, res: Response, error: OAuthError): void {
   req.resume();
 }
 
-function bodyKind(req: Request): 'json' | 'form' | null {
+function bodyKind(req: HttpRequest): 'json' | 'form' | null {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'application/json' || type.endsWith('+json')) return 'json';
   if (type === 'application/x-www-form-urlencoded') return 'form';
@@ -111,7 +114,7 @@ export function parseForm(text: string): ParsedBody {
 }
 
 /** Whether the request declared one of the given media types. */
-export function isContentType(req: Request, ...types: string[]): boolean {
+export function isContentType(req: HttpRequest, ...types: string[]): boolean {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   return types.includes(type);
 }

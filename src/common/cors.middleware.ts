@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
 /**
@@ -5,8 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
  * another origin. None of them uses cookies, so a wildcard origin without credentials is safe.
  */
 export function publicCors(req: Request, res: Response, next: NextFunction): void {
-  res.setHeader('Access-Control-Allow-Origin', '*');
-  res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate, X-Request-Id');
+  allowAnyOrigin(res);
   if (req.method === 'OPTIONS') {
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
     res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, MCP-Protocol-Version, X-Request-Id');
@@ -15,6 +15,12 @@ export function publicCors(req: Request, res: Response, next: NextFunction): voi
     return;
   }
   next();
+}
+
+/** The headers every answer on a public path carries (preflights get more: publicCors). */
+export function allowAnyOrigin(res: ServerResponse): void {
+  res.setHeader('Access-Control-Allow-Origin', '*');
+  res.setHeader('Access-Control-Expose-Headers', 'WWW-Authenticate, X-Request-Id');
 }
 
 /** Paths that answer cross-origin requests. */

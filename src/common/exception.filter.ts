@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Request, Response } from 'express';
 import { BrowserError, InvalidClient, OAuthError } from './oauth-errors.js';
 import { PAGE_SECURITY_HEADERS, html, page } from './html.js';
-import { pathOf, requestIdOf, sendOAuthError } from './http.js';
+import { pathOf, requestIdOf, sendOAuthError, type HttpRequest } from './http.js';
 
 /**
  * The one place errors become responses. OAuth errors render as RFC 6749 JSON; browser errors as an HTML page;
@@ -24,22 +24,22 @@ export class GatehouseExceptionFilter implements ExceptionFilter {
       res.status(exception.status).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(exception.title, exception.detail));
       return;
     }
-    if (exception instanceof OAuthError) {
-      sendOAuthError(res, exception, requestId);
-      return;
-    }
-    if (referencesVanishedClient(exception)) {
-      // The client expired or was deleted while this request for it was in flight: what any later request gets.
-      sendOAuthError(res, new InvalidClient('the client no longer exists (it expired or was deleted); register again'), requestId);
-      return;
-    }
-    if (exception instanceof HttpException && exception.getStatus() < 500) {
-      sendOAuthError(res, fromHttpException(exception), requestId);
-      return;
-    }
-    this.logger.error({ msg: 'unhandled error', request_id: requestId, method: req.method, path: pathOf(req) }, exception);
-    sendOAuthError(res, new OAuthError('server_error', `unexpected error; quote request id ${requestId ?? 'unknown'}`), requestId);
+    sendOAuthError(res, oauthErrorFor(exception, req, this.logger), requestId);
   }
+}
+
+/**
+ * The OAuth error an API request answers with when `exception` escapes its handler. Anything unexpected is a bug:
+ * logged here with the request id, answered as `server_error`. The filter and the fast lane both use this.
+ */
+export function oauthErrorFor(exception: unknown, req: HttpRequest & { originalUrl?: string }, logger: Pick<Logger, 'error'>): OAuthError {
+  if (exception instanceof OAuthError) return exception;
+  // The client expired or was deleted while this request for it was in flight: what any later request gets.
+  if (referencesVanishedClient(exception)) return new InvalidClient('the client no longer exists (it expired or was deleted); register again');
+  if (exception instanceof HttpException && exception.getStatus() < 500) return fromHttpException(exception);
+  const requestId = requestIdOf(req);
+  logger.error({ msg: 'unhandled error', request_id: requestId, method: req.method, path: pathOf(req) }, exception);
+  return new OAuthError('server_error', `unexpected error; quote request id ${requestId ?? 'unknown'}`);
 }
 
 /** A foreign-key violation on a `client_id` column (PostgreSQL and PGlite alike report code 23503 and the constraint). */

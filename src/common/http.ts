@@ -1,28 +1,57 @@
-import type { Request, Response } from 'express';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import { OAuthError, TooManyRequests } from './oauth-errors.js';
 
+/**
+ * What the services read from a request. Express's Request has all of it, and so does the fast lane's plain
+ * IncomingMessage (src/common/fast-lane.ts): code below the controllers works the same behind either.
+ */
+export interface HttpRequest {
+  readonly method?: string;
+  readonly url?: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly socket: { readonly remoteAddress?: string };
+  /** The client address: the peer's, or what a trusted proxy forwarded (TRUSTED_PROXIES). */
+  readonly ip?: string;
+  /** The parsed body (src/common/body-parser.ts), when the request had one of the parsed media types. */
+  body?: unknown;
+  requestId?: string;
+}
+
 /** Every OAuth response, success or error, must not be cached (RFC 6749 §5.1, §5.2). */
-export function noStore(res: Response): void {
+export function noStore(res: ServerResponse): void {
   res.setHeader('Cache-Control', 'no-store');
   res.setHeader('Pragma', 'no-cache');
 }
 
-export function sendOAuthError(res: Response, error: OAuthError, requestId?: string): void {
+/** The OAuth error code each errored response carried, for the HTTP metrics (read when the response finishes). */
+const errorCodes = new WeakMap<ServerResponse, string>();
+
+export function oauthErrorCodeOf(res: ServerResponse): string | undefined {
+  return errorCodes.get(res);
+}
+
+export function sendOAuthError(res: ServerResponse, error: OAuthError, requestId?: string): void {
   noStore(res);
-  // Read by the HTTP metrics when the response finishes (errors by OAuth error code).
-  if (res.locals) res.locals.oauthError = error.code;
+  errorCodes.set(res, error.code);
   if (error.wwwAuthenticate) res.setHeader('WWW-Authenticate', error.wwwAuthenticate);
   if (error instanceof TooManyRequests) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   const body: Record<string, string> = { error: error.code, error_description: error.description };
   if (error.code === 'server_error' && requestId) body.request_id = requestId;
-  res.status(error.status).json(body);
+  sendJson(res, error.status, body);
 }
 
-export function requestIdOf(req: Request): string | undefined {
-  return (req as Request & { requestId?: string }).requestId;
+/** A JSON response as Express's res.json() writes it (same Content-Type), without Express. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, contentType = 'application/json; charset=utf-8'): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', contentType);
+  res.end(JSON.stringify(body));
+}
+
+export function requestIdOf(req: HttpRequest): string | undefined {
+  return req.requestId;
 }
 
 /** The request path without its query string: query strings can carry codes and must not be logged. */
-export function pathOf(req: Request): string {
-  return (req.originalUrl ?? req.url).split('?')[0] ?? '/';
+export function pathOf(req: { originalUrl?: string; url?: string }): string {
+  return (req.originalUrl ?? req.url ?? '/').split('?')[0] ?? '/';
 }

@@ -2,7 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { pathOf } from './http.js';
+import type { ServerResponse } from 'node:http';
+import { pathOf, type HttpRequest } from './http.js';
 
 const logger = new Logger('HTTP');
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -28,9 +29,14 @@ export function currentRequestContext(): RequestContext | undefined {
  * available through currentRequestContext(), and logs one line when the request finishes.
  */
 export function requestContext(req: Request, res: Response, next: NextFunction): void {
+  runInRequestContext(req, res, req.ip ?? req.socket.remoteAddress ?? null, next);
+}
+
+/** requestContext for any request, Express's or the fast lane's: `ip` is the client address already resolved. */
+export function runInRequestContext(req: HttpRequest, res: ServerResponse, ip: string | null, next: () => void): void {
   const incoming = req.headers['x-request-id'];
   const requestId = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
-  (req as Request & { requestId: string }).requestId = requestId;
+  req.requestId = requestId;
   res.setHeader('X-Request-Id', requestId);
   const started = process.hrtime.bigint();
   res.on('finish', () => {
@@ -38,11 +44,11 @@ export function requestContext(req: Request, res: Response, next: NextFunction):
     // Path only: query strings carry codes and state, and must never reach a log.
     logger.debug({ msg: 'request', request_id: requestId, method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
   });
-  storage.run({ requestId, ip: req.ip ?? req.socket.remoteAddress ?? null, userAgent: userAgentOf(req) }, next);
+  storage.run({ requestId, ip, userAgent: userAgentOf(req) }, next);
 }
 
 /** Printable ASCII only (the header is attacker-controlled and ends up in events), and bounded. */
-function userAgentOf(req: Request): string | null {
+function userAgentOf(req: HttpRequest): string | null {
   const value = req.headers['user-agent'];
   if (typeof value !== 'string' || value === '') return null;
   return value.replace(/[^\x20-\x7E]/g, '?').slice(0, MAX_USER_AGENT);

@@ -38,6 +38,16 @@ export class DiscoveryController {
   @Get(['.well-known/oauth-authorization-server', '.well-known/openid-configuration'])
   @Header('Cache-Control', 'public, max-age=60')
   async metadata(): Promise<AuthorizationServerMetadata> {
+    // From the RecordCache: no database round trip per request while its listener is up (any resource write
+    // makes every instance forget the union, and this document is then built again).
+    const scopes = await this.resources.allScopes();
+    if (this.document?.scopes !== scopes) this.document = { scopes, body: this.build(scopes) };
+    return this.document.body;
+  }
+
+  private document: { scopes: readonly string[]; body: AuthorizationServerMetadata } | undefined;
+
+  private build(scopes: readonly string[]): AuthorizationServerMetadata {
     const issuer = this.config.issuer;
     return {
       issuer,
@@ -47,9 +57,7 @@ export class DiscoveryController {
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,
-      // From the RecordCache: no database round trip per request while its listener is up (any resource write
-      // makes every instance forget the union).
-      scopes_supported: [...(await this.resources.allScopes())],
+      scopes_supported: [...scopes],
       response_types_supported: ['code'],
       response_modes_supported: ['query'],
       grant_types_supported: [...GRANT_TYPES],

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Request } from 'express';
+import type { HttpRequest } from '../common/http.js';
 import { InvalidClient, InvalidToken } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { memoForRequest } from '../common/request-memo.js';
@@ -24,7 +24,7 @@ export class CallerAuthenticator {
     private readonly registeredClients: ClientsService,
   ) {}
 
-  async authenticate(req: Request, body: ParsedBody, options: { publicClients: boolean }): Promise<Caller> {
+  async authenticate(req: HttpRequest, body: ParsedBody, options: { publicClients: boolean }): Promise<Caller> {
     const caller = await this.identify(req, body);
     if (caller.kind === 'client' && !options.publicClients && caller.client.metadata.token_endpoint_auth_method === 'none') {
       throw new InvalidClient('public clients cannot use this endpoint: it needs a confidential client or a resource server');
@@ -33,11 +33,11 @@ export class CallerAuthenticator {
   }
 
   /** Who the credentials prove the caller is, once per request (the rate limiter asks first). */
-  identify(req: Request, body: ParsedBody): Promise<Caller> {
+  identify(req: HttpRequest, body: ParsedBody): Promise<Caller> {
     return memoForRequest(req, 'caller-authentication', () => this.identifyOnce(req, body));
   }
 
-  private async identifyOnce(req: Request, body: ParsedBody): Promise<Caller> {
+  private async identifyOnce(req: HttpRequest, body: ParsedBody): Promise<Caller> {
     const header = req.headers.authorization;
     if (header && /^Bearer /i.test(header)) {
       const resource = await this.resources.bySecret(header.slice(7).trim());

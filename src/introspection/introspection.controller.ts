@@ -1,7 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
-import type { Request } from 'express';
 import { NoStore, OAuthBody, requiredParam, stringParam } from '../common/oauth-body.decorator.js';
-import { requestIdOf } from '../common/http.js';
+import { requestIdOf, type HttpRequest } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { CallerAuthenticator } from './caller-authenticator.js';
 import { TokenInspector, type IntrospectionResponse } from './token-inspector.js';
@@ -21,7 +20,7 @@ export class IntrospectionController {
   /** RFC 7662. Confidential clients and resource servers only: a public client cannot prove who is asking. */
   @Post('introspect')
   @HttpCode(200)
-  async introspect(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: Request): Promise<IntrospectionResponse> {
+  async introspect(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<IntrospectionResponse> {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
     const caller = await this.callers.authenticate(req, params, { publicClients: false });
@@ -34,7 +33,7 @@ export class IntrospectionController {
    */
   @Post(['revoke', 'api/oauth/revoke'])
   @HttpCode(200)
-  async revoke(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: Request): Promise<void> {
+  async revoke(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<void> {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
     const caller = await this.callers.authenticate(req, params, { publicClients: true });

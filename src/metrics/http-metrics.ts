@@ -1,24 +1,34 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+import { oauthErrorCodeOf } from '../common/http.js';
 import type { MetricsService } from './metrics.service.js';
 
 /**
  * Latency per route pattern (`/register/:clientId`, never the raw path: no ids or query strings in labels) and
- * OAuth errors by code (sendOAuthError leaves the code in res.locals). Requests no route matched are `unmatched`.
+ * OAuth errors by code (sendOAuthError remembers the code per response). Requests no route matched are `unmatched`.
  */
 export function httpMetrics(metrics: MetricsService) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
-      const route = routeOf(req);
-      const error: unknown = res.locals.oauthError;
-      if (typeof error === 'string') metrics.oauthErrors.inc({ error, route });
       // Long-lived streams would only skew the latency histogram.
-      if (res.locals.longLived === true) return;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      metrics.httpDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      if (res.locals.longLived === true) countError(metrics, res, routeOf(req));
+      else observeRequest(metrics, req.method, routeOf(req), res, started);
     });
     next();
   };
+}
+
+/** One finished request: its latency, and its OAuth error if it answered one. The fast lane calls this too. */
+export function observeRequest(metrics: MetricsService, method: string, route: string, res: ServerResponse, started: bigint): void {
+  countError(metrics, res, route);
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  metrics.httpDuration.observe({ method, route, status: String(res.statusCode) }, seconds);
+}
+
+function countError(metrics: MetricsService, res: ServerResponse, route: string): void {
+  const error = oauthErrorCodeOf(res);
+  if (error !== undefined) metrics.oauthErrors.inc({ error, route });
 }
 
 export function routeOf(req: Request): string {

@@ -1,17 +1,11 @@
-import { Inject, Injectable, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import {
-  InjectThrottlerOptions,
-  InjectThrottlerStorage,
-  ThrottlerGuard,
-  type ThrottlerModuleOptions,
-  type ThrottlerRequest,
-  type ThrottlerStorage,
-} from '@nestjs/throttler';
-import type { Request, Response } from 'express';
+import { InjectThrottlerStorage, type ThrottlerStorage } from '@nestjs/throttler';
+import type { ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { TooManyRequests } from '../common/oauth-errors.js';
+import type { HttpRequest } from '../common/http.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -23,53 +17,37 @@ import { RequestTracker, type Tracker } from './request-tracker.js';
 const MAX_REPORTED = 10_000;
 
 /**
- * The one global guard that applies a route's rate-limit policy. It keeps @nestjs/throttler's storage contract
- * and request hooks, and changes three things: each route spends exactly one named budget (its policy, whose
- * limits come from config) instead of every throttler; the tracker is what the request proves (see
- * RequestTracker); and going over answers an OAuth-shaped 429 with Retry-After, once audited.
+ * Spends a request from one named budget (a policy, whose limits come from config) for what the request proves
+ * (see RequestTracker), in @nestjs/throttler's storage (Redis or memory: RateLimitStorage). Going over answers an
+ * OAuth-shaped 429 with Retry-After, audited once per block. Used by RateLimitGuard and by the fast lane alike.
  */
 @Injectable()
-export class RateLimitGuard extends ThrottlerGuard {
+export class RateLimiter {
   private readonly reported = new Map<string, number>();
 
   constructor(
-    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
-    @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
+    @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly tracker: RequestTracker,
     private readonly audit: AuditLog,
     private readonly metrics: MetricsService,
-  ) {
-    super(options, storage, reflector);
+  ) {}
+
+  /** Whether `policy` limits anything (RATE_LIMITS=off or RATE_LIMIT_<POLICY>=off turn it off). */
+  enabled(policy: RateLimitPolicy): boolean {
+    return this.config.rateLimits.enabled && this.config.rateLimits.policies[policy] !== undefined;
   }
 
-  override async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (!this.config.rateLimits.enabled || context.getType() !== 'http') return true;
-    const policy = this.reflector.getAllAndOverride<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, [context.getHandler(), context.getClass()]) ?? 'default';
-    const budget = this.config.rateLimits.policies[policy];
-    if (!budget) return true;
-    return this.handleRequest({
-      context,
-      limit: budget.limit,
-      ttl: budget.windowMs,
-      blockDuration: budget.windowMs,
-      throttler: { name: policy, limit: budget.limit, ttl: budget.windowMs },
-      getTracker: () => '',
-      generateKey: () => '',
-    });
-  }
-
-  protected override async handleRequest({ context, limit, ttl, blockDuration, throttler }: ThrottlerRequest): Promise<boolean> {
-    const policy = throttler.name as RateLimitPolicy;
-    const http = context.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<Response>();
+  /** Counts the request and sets the RateLimit headers; throws TooManyRequests when the budget is spent. */
+  async consume(policy: RateLimitPolicy, req: HttpRequest, res: ServerResponse): Promise<void> {
+    const budget = this.config.rateLimits.enabled ? this.config.rateLimits.policies[policy] : undefined;
+    if (!budget) return;
+    const { limit, windowMs } = budget;
     const tracker = await this.tracker.track(req, RATE_LIMIT_PROOF[policy]);
     // Hashed: counters in a shared store name no client, resource or address.
     const key = createHash('sha256').update(`${policy}\n${tracker.key}`).digest('base64url');
-    const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storageService.increment(key, ttl, limit, blockDuration, policy);
-    res.setHeader('RateLimit-Policy', `${limit};w=${Math.ceil(ttl / 1000)}`);
+    const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storage.increment(key, windowMs, limit, windowMs, policy);
+    res.setHeader('RateLimit-Policy', `${limit};w=${Math.ceil(windowMs / 1000)}`);
     if (isBlocked) {
       const retryAfter = Math.max(1, timeToBlockExpire);
       res.setHeader('RateLimit', `limit=${limit}, remaining=0, reset=${retryAfter}`);
@@ -78,7 +56,6 @@ export class RateLimitGuard extends ThrottlerGuard {
       throw new TooManyRequests(retryAfter);
     }
     res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - totalHits)}, reset=${Math.max(0, timeToExpire)}`);
-    return true;
   }
 
   /** One `rate_limit.exceeded` per tracker, policy and block. */
@@ -100,6 +77,24 @@ export class RateLimitGuard extends ThrottlerGuard {
     };
     // A refusal changes nothing: written behind, batched with other observations, never delaying the 429.
     this.audit.recordObservation(event);
+  }
+}
+
+/** The one global guard: each route spends exactly one budget, the policy its @RateLimit names (`default` otherwise). */
+@Injectable()
+export class RateLimitGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly limiter: RateLimiter,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const policy = this.reflector.getAllAndOverride<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, [context.getHandler(), context.getClass()]) ?? 'default';
+    if (!this.limiter.enabled(policy)) return true;
+    const http = context.switchToHttp();
+    await this.limiter.consume(policy, http.getRequest<HttpRequest>(), http.getResponse<ServerResponse>());
+    return true;
   }
 }
 

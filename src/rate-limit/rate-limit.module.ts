@@ -1,14 +1,13 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { getStorageToken, ThrottlerModule } from '@nestjs/throttler';
+import { getStorageToken } from '@nestjs/throttler';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RegistrationModule } from '../registration/registration.module.js';
 import { ResourcesModule } from '../resources/resources.module.js';
 import { IntrospectionModule } from '../introspection/introspection.module.js';
-import { RATE_LIMIT_POLICY_NAMES } from './rate-limit-policies.js';
 import { RateLimitStorage, connectRedis } from './rate-limit-storage.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
+import { RateLimitGuard, RateLimiter } from './rate-limit.guard.js';
 import { RequestTracker } from './request-tracker.js';
 
 /**
@@ -18,15 +17,6 @@ import { RequestTracker } from './request-tracker.js';
 @Global()
 @Module({
   imports: [
-    ThrottlerModule.forRootAsync({
-      inject: [GATEHOUSE_CONFIG],
-      useFactory: (config: GatehouseConfig) => ({
-        throttlers: RATE_LIMIT_POLICY_NAMES.flatMap((name) => {
-          const budget = config.rateLimits.policies[name];
-          return budget ? [{ name, limit: budget.limit, ttl: budget.windowMs }] : [];
-        }),
-      }),
-    }),
     RegistrationModule,
     ResourcesModule,
     IntrospectionModule,
@@ -40,8 +30,9 @@ import { RequestTracker } from './request-tracker.js';
     },
     { provide: getStorageToken(), useExisting: RateLimitStorage },
     RequestTracker,
+    RateLimiter,
     { provide: APP_GUARD, useClass: RateLimitGuard },
   ],
-  exports: [RateLimitStorage],
+  exports: [RateLimitStorage, RateLimiter],
 })
 export class RateLimitModule {}

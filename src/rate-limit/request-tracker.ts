@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { normalizeIp } from '@nestjs/throttler';
-import type { Request } from 'express';
+import type { HttpRequest } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { safeEqual } from '../common/crypto.js';
 import type { ParsedBody } from '../common/body-parser.js';
@@ -34,7 +34,7 @@ export class RequestTracker {
     private readonly resources: ResourcesService,
   ) {}
 
-  async track(req: Request, proof: RateLimitProof): Promise<Tracker> {
+  async track(req: HttpRequest, proof: RateLimitProof): Promise<Tracker> {
     const ip = clientAddress(req);
     const byAddress: Tracker = { key: `ip:${ip}`, kind: 'ip', ip };
     try {
@@ -63,7 +63,7 @@ export class RequestTracker {
     }
   }
 
-  private isAdmin(req: Request): boolean {
+  private isAdmin(req: HttpRequest): boolean {
     const expected = this.config.adminToken;
     const presented = /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
     return expected !== undefined && presented !== undefined && safeEqual(presented, expected);
@@ -85,13 +85,13 @@ function clientTracker(clientId: string, isPublic: boolean, ip: string): Tracker
  * The client address: the socket peer, or what a trusted proxy forwarded (Express applies TRUSTED_PROXIES to
  * req.ip). IPv4-mapped IPv6 is unwrapped, and IPv6 is counted per /64, the smallest block a host usually gets.
  */
-export function clientAddress(req: Request): string {
+export function clientAddress(req: HttpRequest): string {
   const raw = req.ip ?? req.socket.remoteAddress ?? 'unknown';
   const unmapped = raw.startsWith('::ffff:') && raw.includes('.') ? raw.slice(7) : raw;
   return unmapped.includes(':') ? normalizeIp(unmapped, 64) : unmapped;
 }
 
-function bodyOf(req: Request): ParsedBody {
+function bodyOf(req: HttpRequest): ParsedBody {
   const body: unknown = req.body;
   return typeof body === 'object' && body !== null && !Array.isArray(body) ? (body as ParsedBody) : {};
 }

@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { Request } from 'express';
 import { safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
-import { requestIdOf } from '../common/http.js';
+import { requestIdOf, type HttpRequest } from '../common/http.js';
 import { memoForRequest } from '../common/request-memo.js';
 import type { ClientEntity } from './client.entity.js';
 import type { TokenEndpointAuthMethod } from './client-metadata.js';
@@ -29,11 +28,11 @@ export class ClientAuthenticator {
   constructor(private readonly clients: ClientsService) {}
 
   /** Authenticates once per request: the rate limiter's earlier call and the route's share the outcome. */
-  authenticate(req: Request, body: ParsedBody): Promise<ClientEntity> {
+  authenticate(req: HttpRequest, body: ParsedBody): Promise<ClientEntity> {
     return memoForRequest(req, 'client-authentication', () => this.authenticateOnce(req, body));
   }
 
-  private async authenticateOnce(req: Request, body: ParsedBody): Promise<ClientEntity> {
+  private async authenticateOnce(req: HttpRequest, body: ParsedBody): Promise<ClientEntity> {
     const presented = presentedCredentials(req, body);
     const fail = (description: string): InvalidClient => {
       const error = new InvalidClient(description);
@@ -69,7 +68,7 @@ export class ClientAuthenticator {
   }
 }
 
-function presentedCredentials(req: Request, body: ParsedBody): PresentedCredentials {
+function presentedCredentials(req: HttpRequest, body: ParsedBody): PresentedCredentials {
   const header = req.headers.authorization;
   const bodyId = bodyString(body, 'client_id');
   const bodySecret = bodyString(body, 'client_secret');

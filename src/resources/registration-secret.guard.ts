@@ -2,6 +2,7 @@ import { applyDecorators, createParamDecorator, Injectable, UseGuards, type CanA
 import type { Request } from 'express';
 import { InvalidToken } from '../common/oauth-errors.js';
 import { memoForRequest } from '../common/request-memo.js';
+import type { HttpRequest } from '../common/http.js';
 import { ResourcesService } from './resources.service.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
 
@@ -26,12 +27,12 @@ export class RegistrationSecretGuard implements CanActivate {
   }
 }
 
-function bearerOf(req: Request): string | undefined {
+function bearerOf(req: HttpRequest): string | undefined {
   return /^Bearer ([^\s]+)$/i.exec(req.headers.authorization ?? '')?.[1];
 }
 
 /** The resource server whose registration secret the request carries as its bearer token, looked up once per request. */
-export function resourceFromBearer(req: Request, resources: ResourcesService): Promise<ResourceServerEntity | null> {
+export function resourceFromBearer(req: HttpRequest, resources: ResourcesService): Promise<ResourceServerEntity | null> {
   const secret = bearerOf(req);
   if (!secret) return Promise.resolve(null);
   return memoForRequest(req, 'resource-bearer', () => resources.bySecret(secret));

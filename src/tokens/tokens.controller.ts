@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Inject, Post, Req } from '@nestjs/common';
-import type { Request } from 'express';
 import { NoStore, OAuthBody, requiredParam } from '../common/oauth-body.decorator.js';
+import type { HttpRequest } from '../common/http.js';
 import { UnsupportedGrantType } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
@@ -24,7 +24,7 @@ export class TokensController {
   @Post(['token', 'api/oauth/token'])
   @HttpCode(200)
   @NoStore()
-  async token(@OAuthBody('form') params: ParsedBody, @Req() req: Request): Promise<TokenResponse> {
+  async token(@OAuthBody('form') params: ParsedBody, @Req() req: HttpRequest): Promise<TokenResponse> {
     const grantType = requiredParam(params, 'grant_type', 200);
     const handler = this.handlers.get(grantType);
     if (!handler) throw new UnsupportedGrantType(`grant_type ${grantType} is not supported; use authorization_code or refresh_token`);

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { HttpRequest } from '../../common/http.js';
 import type { ParsedBody } from '../../common/body-parser.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 
@@ -14,7 +14,7 @@ export interface TokenResponse {
 export interface GrantContext {
   client: ClientEntity;
   params: ParsedBody;
-  req: Request;
+  req: HttpRequest;
 }
 
 /** One class per grant type, registered by `grant_type` (as node-oidc-provider's actions/grants). */

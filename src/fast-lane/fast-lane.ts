@@ -1,0 +1,153 @@
+import { Logger } from '@nestjs/common';
+import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import proxyAddr from 'proxy-addr';
+import type { GatehouseConfig } from '../config/config.js';
+import { bodyParser } from '../common/body-parser.js';
+import { allowAnyOrigin } from '../common/cors.middleware.js';
+import { oauthErrorFor } from '../common/exception.filter.js';
+import { noStore, sendJson, sendOAuthError, type HttpRequest } from '../common/http.js';
+import { oauthBody } from '../common/oauth-body.decorator.js';
+import { runInRequestContext } from '../common/request-context.middleware.js';
+import { DiscoveryController } from '../discovery/discovery.controller.js';
+import { IntrospectionController } from '../introspection/introspection.controller.js';
+import { JwksController } from '../keys/jwks.controller.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { observeRequest } from '../metrics/http-metrics.js';
+import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
+import { RATE_LIMIT_POLICY } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimiter } from '../rate-limit/rate-limit.guard.js';
+import { TokensController } from '../tokens/tokens.controller.js';
+
+/** A request the fast lane answers: Node's own, with what the services read (HttpRequest) filled in here. */
+type FastRequest = IncomingMessage & HttpRequest & { ip: string };
+
+interface FastRoute {
+  /** The route pattern Nest registers for it: the metrics label, the same either way. */
+  readonly route: string;
+  readonly policy: RateLimitPolicy;
+  /** Answers cross-origin callers (the path is in PUBLIC_CORS_PATHS). */
+  readonly cors: boolean;
+  /** Reads the body first (src/common/body-parser.ts: the same size cap and parsing as everywhere). */
+  readonly body: boolean;
+  answer(req: FastRequest, res: ServerResponse): Promise<void>;
+}
+
+/** What the fast lane calls: the very controllers Nest routes to. */
+export interface FastLaneHandlers {
+  discovery: DiscoveryController;
+  jwks: JwksController;
+  tokens: TokensController;
+  introspection: IntrospectionController;
+}
+
+/**
+ * The hottest routes — the token endpoint, introspection, the metadata and JWKS documents — answered straight from
+ * Node's HTTP server, in front of Express and Nest's router, guard and interceptor chain (most of their cost, see
+ * the README's benchmark section). Everything the full path does for these routes happens here too, through the
+ * same functions: request id and context, HTTP metrics, CORS, the body parser, the route's rate-limit policy, the
+ * controller method itself, OAuth-shaped errors with no-store. Any other method or path, including a HEAD, an
+ * OPTIONS preflight or a path Express would only match loosely (`/token/`, `/TOKEN`), goes to Express unchanged.
+ * test/e2e/fast-lane.e2e-spec.ts holds the two paths to identical answers.
+ */
+export class FastLane {
+  private readonly logger = new Logger('Errors');
+  private readonly routes = new Map<string, FastRoute>();
+  private readonly readBody: ReturnType<typeof bodyParser>;
+  private readonly trust: ((address: string, hop: number) => boolean) | null;
+  /** Serialised documents, by the (cached, immutable) object they were made from. */
+  private readonly documents = new WeakMap<object, Buffer>();
+
+  constructor(
+    config: GatehouseConfig,
+    handlers: FastLaneHandlers,
+    private readonly limiter: RateLimiter,
+    private readonly metrics: MetricsService,
+  ) {
+    this.readBody = bodyParser(config.maxBodyBytes);
+    this.trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
+    const { discovery, jwks, tokens, introspection } = handlers;
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      this.add('GET', path, { policy: policyOf(DiscoveryController), cors: true, body: false }, async (_req, res) =>
+        this.sendDocument(res, await discovery.metadata(), 'application/json; charset=utf-8', 'public, max-age=60'),
+      );
+    }
+    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), cors: true, body: false }, async (_req, res) =>
+      this.sendDocument(res, jwks.jwks(), 'application/jwk-set+json; charset=utf-8', 'public, max-age=300'),
+    );
+    for (const path of ['/token', '/api/oauth/token']) {
+      this.add('POST', path, { policy: policyOf(TokensController), cors: true, body: true }, async (req, res) => {
+        noStore(res);
+        sendJson(res, 200, await tokens.token(oauthBody(req, 'form'), req));
+      });
+    }
+    this.add('POST', '/introspect', { policy: policyOf(IntrospectionController), cors: false, body: true }, async (req, res) => {
+      noStore(res);
+      sendJson(res, 200, await introspection.introspect(oauthBody(req, 'formOrJson'), req));
+    });
+  }
+
+  /** Puts the fast lane in front of `fallback` (the Express application) as `server`'s request handler. */
+  install(server: Server, fallback: RequestListener): void {
+    server.removeListener('request', fallback);
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const route = this.match(req);
+      if (route) this.handle(route, req as FastRequest, res);
+      else fallback(req, res);
+    });
+  }
+
+  /** The route for an exact method and path (the query string aside), if the fast lane serves it. */
+  match(req: IncomingMessage): FastRoute | undefined {
+    const url = req.url ?? '';
+    const query = url.indexOf('?');
+    return this.routes.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
+  }
+
+  private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
+    const started = process.hrtime.bigint();
+    req.ip = this.clientAddress(req);
+    res.on('finish', () => observeRequest(this.metrics, req.method ?? 'GET', route.route, res, started));
+    runInRequestContext(req, res, req.ip, () => {
+      if (route.cors) allowAnyOrigin(res);
+      if (route.body) this.readBody(req, res, () => void this.answer(route, req, res));
+      else void this.answer(route, req, res);
+    });
+  }
+
+  /** Rate limit, then the route: as RateLimitGuard runs before a controller. Errors become OAuth errors. */
+  private async answer(route: FastRoute, req: FastRequest, res: ServerResponse): Promise<void> {
+    try {
+      if (this.limiter.enabled(route.policy)) await this.limiter.consume(route.policy, req, res);
+      await route.answer(req, res);
+    } catch (error) {
+      if (!res.headersSent) sendOAuthError(res, oauthErrorFor(error, req, this.logger), req.requestId);
+    }
+  }
+
+  private sendDocument(res: ServerResponse, document: object, contentType: string, cacheControl: string): void {
+    let body = this.documents.get(document);
+    if (!body) {
+      body = Buffer.from(JSON.stringify(document));
+      this.documents.set(document, body);
+    }
+    res.statusCode = 200;
+    res.setHeader('Cache-Control', cacheControl);
+    res.setHeader('Content-Type', contentType);
+    res.end(body);
+  }
+
+  /** What Express's req.ip is: the peer, or with TRUSTED_PROXIES the nearest address they did not forward. */
+  private clientAddress(req: IncomingMessage): string {
+    return this.trust ? proxyAddr(req, this.trust) : (req.socket.remoteAddress ?? '');
+  }
+
+  private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'answer'>, answer: FastRoute['answer']): void {
+    this.routes.set(`${method} ${path}`, { route: path, ...options, answer });
+  }
+}
+
+/** The policy @RateLimit gives a controller class: the fast lane spends the same budget as the guard would. */
+function policyOf(controller: abstract new (...args: never[]) => unknown): RateLimitPolicy {
+  const policy: unknown = Reflect.getMetadata(RATE_LIMIT_POLICY, controller);
+  return typeof policy === 'string' ? (policy as RateLimitPolicy) : 'default';
+}
