@@ -54,8 +54,11 @@ export class FastLane {
   private readonly routes = new Map<string, FastRoute>();
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
-  /** Serialised documents, by the (cached, immutable) object they were made from. */
-  private readonly documents = new WeakMap<object, Buffer>();
+  /**
+   * Serialised documents, by the (cached, immutable) object they were made from. Strings, not Buffers: Node sends
+   * a string body in the same write as the headers, a Buffer in a second one.
+   */
+  private readonly documents = new WeakMap<object, string>();
 
   constructor(
     config: GatehouseConfig,
@@ -127,7 +130,7 @@ export class FastLane {
   private sendDocument(res: ServerResponse, document: object, contentType: string, cacheControl: string): void {
     let body = this.documents.get(document);
     if (!body) {
-      body = Buffer.from(JSON.stringify(document));
+      body = JSON.stringify(document);
       this.documents.set(document, body);
     }
     res.statusCode = 200;
