@@ -232,3 +232,16 @@ describe('loadConfig, dynamic registration hygiene', () => {
     for (const value of ['yes', '1', 'TRUE']) assertConfigError({ DCR_REQUIRE_INITIAL_ACCESS_TOKEN: value }, 'DCR_REQUIRE_INITIAL_ACCESS_TOKEN');
   });
 });
+
+describe('loadConfig, verified access token cache', () => {
+  it('remembers 10000 tokens by default; ACCESS_TOKEN_CACHE_ENTRIES sets the bound and 0 turns the cache off', () => {
+    assert.equal(loadConfig({}).accessTokenCacheEntries, 10_000);
+    assert.equal(loadConfig({ ACCESS_TOKEN_CACHE_ENTRIES: '250' }).accessTokenCacheEntries, 250);
+    assert.equal(loadConfig({ ACCESS_TOKEN_CACHE_ENTRIES: '0' }).accessTokenCacheEntries, 0);
+    assert.equal(loadConfig({ ACCESS_TOKEN_CACHE_ENTRIES: '1000000' }).accessTokenCacheEntries, 1_000_000);
+  });
+
+  it('rejects malformed or out-of-range values, naming the variable', () => {
+    for (const value of ['-1', '1.5', 'off', '1e3', '1000001', '12345678']) assertConfigError({ ACCESS_TOKEN_CACHE_ENTRIES: value }, 'ACCESS_TOKEN_CACHE_ENTRIES');
+  });
+});

@@ -159,6 +159,9 @@ class EnvironmentVariables {
 
   @IsOptional() @Matches(/^\d{1,4}$/, { message: 'SHUTDOWN_GRACE_SECONDS must be a whole number of seconds' })
   SHUTDOWN_GRACE_SECONDS?: string;
+
+  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'ACCESS_TOKEN_CACHE_ENTRIES must be a whole number' })
+  ACCESS_TOKEN_CACHE_ENTRIES?: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -236,6 +239,8 @@ export interface GatehouseConfig {
   keyReloadSeconds: number;
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   shutdownGraceSeconds: number;
+  /** Most verified access tokens remembered so that introspecting one again skips its signature check; 0: none. */
+  accessTokenCacheEntries: number;
 }
 
 /** One limit: at most `limit` requests per `windowMs` for one tracker; null means the policy is off. */
@@ -358,6 +363,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     trustedProxies: trustedProxies(vars.TRUSTED_PROXIES),
     keyReloadSeconds: wholeNumber('KEY_RELOAD_SECONDS', vars.KEY_RELOAD_SECONDS, 30, 1, 3600),
     shutdownGraceSeconds: wholeNumber('SHUTDOWN_GRACE_SECONDS', vars.SHUTDOWN_GRACE_SECONDS, 10, 0, 3600),
+    accessTokenCacheEntries: wholeNumber('ACCESS_TOKEN_CACHE_ENTRIES', vars.ACCESS_TOKEN_CACHE_ENTRIES, 10_000, 0, 1_000_000),
   };
 }
 
@@ -582,6 +588,7 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
   KEY_RELOAD_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
+  ACCESS_TOKEN_CACHE_ENTRIES: true,
 };
 
 function decodeKey(value: string): Buffer {
