@@ -12,7 +12,7 @@ import { GatehouseExceptionFilter } from './common/exception.filter.js';
 import { requestContext } from './common/request-context.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
-import { PUBLIC_CORS_PATHS, publicCors } from './common/cors.middleware.js';
+import { isPublicCorsPath, publicCors } from './common/cors.middleware.js';
 import { FastLane } from './fast-lane/fast-lane.js';
 import { DiscoveryController } from './discovery/discovery.controller.js';
 import { JwksController } from './keys/jwks.controller.js';
@@ -66,8 +66,6 @@ function installFastLane(app: NestExpressApplication, config: GatehouseConfig): 
 }
 
 function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {
-  const path = req.path;
-  const isPublic = PUBLIC_CORS_PATHS.some((pattern) => (pattern.endsWith('/*path') ? path.startsWith(pattern.slice(0, -5)) : path === pattern));
-  if (isPublic) publicCors(req, res, next);
+  if (isPublicCorsPath(req.path)) publicCors(req, res, next);
   else next();
 }

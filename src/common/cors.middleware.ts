@@ -35,3 +35,12 @@ export const PUBLIC_CORS_PATHS: readonly string[] = [
   '/api/oauth/token',
   '/api/oauth/revoke',
 ];
+
+/**
+ * Whether a request path is one of PUBLIC_CORS_PATHS as Express's router would match it: in any case, with or
+ * without one trailing slash (`/TOKEN`, `/token/` reach the token endpoint, so they answer cross-origin callers too).
+ */
+export function isPublicCorsPath(path: string): boolean {
+  const normal = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
+  return PUBLIC_CORS_PATHS.some((pattern) => (pattern.endsWith('/*path') ? normal.startsWith(pattern.slice(0, -'*path'.length)) : normal === pattern));
+}

@@ -3,7 +3,7 @@ import { OAuthError, TooManyRequests } from './oauth-errors.js';
 
 /**
  * What the services read from a request. Express's Request has all of it, and so does the fast lane's plain
- * IncomingMessage (src/common/fast-lane.ts): code below the controllers works the same behind either.
+ * IncomingMessage (src/fast-lane/fast-lane.ts): code below the controllers works the same behind either.
  */
 export interface HttpRequest {
   readonly method?: string;

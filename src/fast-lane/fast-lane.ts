@@ -3,7 +3,7 @@ import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'n
 import proxyAddr from 'proxy-addr';
 import type { GatehouseConfig } from '../config/config.js';
 import { bodyParser } from '../common/body-parser.js';
-import { allowAnyOrigin } from '../common/cors.middleware.js';
+import { allowAnyOrigin, isPublicCorsPath } from '../common/cors.middleware.js';
 import { oauthErrorFor } from '../common/exception.filter.js';
 import { noStore, sendJson, sendOAuthError, type HttpRequest } from '../common/http.js';
 import { oauthBody } from '../common/oauth-body.decorator.js';
@@ -12,7 +12,7 @@ import { DiscoveryController } from '../discovery/discovery.controller.js';
 import { IntrospectionController } from '../introspection/introspection.controller.js';
 import { JwksController } from '../keys/jwks.controller.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { observeRequest } from '../metrics/http-metrics.js';
+import { observeRequest, UNMATCHED_ROUTE } from '../metrics/http-metrics.js';
 import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
 import { RATE_LIMIT_POLICY } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimiter } from '../rate-limit/rate-limit.guard.js';
@@ -25,7 +25,7 @@ interface FastRoute {
   /** The route pattern Nest registers for it: the metrics label, the same either way. */
   readonly route: string;
   readonly policy: RateLimitPolicy;
-  /** Answers cross-origin callers (the path is in PUBLIC_CORS_PATHS). */
+  /** Answers cross-origin callers: the path is a public one (isPublicCorsPath, as the Express path decides). */
   readonly cors: boolean;
   /** Reads the body first (src/common/body-parser.ts: the same size cap and parsing as everywhere). */
   readonly body: boolean;
@@ -70,20 +70,20 @@ export class FastLane {
     this.trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
     const { discovery, jwks, tokens, introspection } = handlers;
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      this.add('GET', path, { policy: policyOf(DiscoveryController), cors: true, body: false }, async (_req, res) =>
+      this.add('GET', path, { policy: policyOf(DiscoveryController), body: false }, async (_req, res) =>
         this.sendDocument(res, await discovery.metadata(), 'application/json; charset=utf-8', 'public, max-age=60'),
       );
     }
-    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), cors: true, body: false }, async (_req, res) =>
+    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), body: false }, async (_req, res) =>
       this.sendDocument(res, jwks.jwks(), 'application/jwk-set+json; charset=utf-8', 'public, max-age=300'),
     );
     for (const path of ['/token', '/api/oauth/token']) {
-      this.add('POST', path, { policy: policyOf(TokensController), cors: true, body: true }, async (req, res) => {
+      this.add('POST', path, { policy: policyOf(TokensController), body: true }, async (req, res) => {
         noStore(res);
         sendJson(res, 200, await tokens.token(oauthBody(req, 'form'), req));
       });
     }
-    this.add('POST', '/introspect', { policy: policyOf(IntrospectionController), cors: false, body: true }, async (req, res) => {
+    this.add('POST', '/introspect', { policy: policyOf(IntrospectionController), body: true }, async (req, res) => {
       noStore(res);
       sendJson(res, 200, await introspection.introspect(oauthBody(req, 'formOrJson'), req));
     });
@@ -109,11 +109,17 @@ export class FastLane {
   private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
     const started = process.hrtime.bigint();
     req.ip = this.clientAddress(req);
-    res.on('finish', () => observeRequest(this.metrics, req.method ?? 'GET', route.route, res, started));
+    // On the full path the body parser runs before Express's router: a body it refuses is answered before any
+    // route is known, and counted as `unmatched` (routeOf). Here too: the route's label only once the body is read.
+    let label = route.body ? UNMATCHED_ROUTE : route.route;
+    res.on('finish', () => observeRequest(this.metrics, req.method ?? 'GET', label, res, started));
     runInRequestContext(req, res, req.ip, () => {
       if (route.cors) allowAnyOrigin(res);
-      if (route.body) this.readBody(req, res, () => void this.answer(route, req, res));
-      else void this.answer(route, req, res);
+      if (!route.body) return void this.answer(route, req, res);
+      this.readBody(req, res, () => {
+        label = route.route;
+        void this.answer(route, req, res);
+      });
     });
   }
 
@@ -144,8 +150,8 @@ export class FastLane {
     return this.trust ? proxyAddr(req, this.trust) : (req.socket.remoteAddress ?? '');
   }
 
-  private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'answer'>, answer: FastRoute['answer']): void {
-    this.routes.set(`${method} ${path}`, { route: path, ...options, answer });
+  private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): void {
+    this.routes.set(`${method} ${path}`, { route: path, cors: isPublicCorsPath(path), ...options, answer });
   }
 }
 

@@ -31,7 +31,10 @@ function countError(metrics: MetricsService, res: ServerResponse, route: string)
   if (error !== undefined) metrics.oauthErrors.inc({ error, route });
 }
 
+/** The label of requests no route matched (an unknown path, or a body refused before routing). */
+export const UNMATCHED_ROUTE = 'unmatched';
+
 export function routeOf(req: Request): string {
   const path: unknown = (req.route as { path?: unknown } | undefined)?.path;
-  return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : 'unmatched';
+  return typeof path === 'string' ? `${req.baseUrl ?? ''}${path}` : UNMATCHED_ROUTE;
 }
