@@ -10,6 +10,7 @@ import { createResource, startGatehouse, type DatabaseKind, type RunningGatehous
 import { postgresUnavailable } from '../support/postgres.js';
 import { introspect, mintTokens, postForm, refreshTokens, registerClient, type JsonResponse } from '../support/flows.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/database/record-cache-listener.js';
+import { AuditLog } from '../../src/audit/audit-log.js';
 
 /**
  * What the token paths cost in database round trips, counted where the statements leave the process: node-postgres's
@@ -25,16 +26,21 @@ interface Sent {
 }
 
 const RESOURCE = 'http://127.0.0.1:1/statements-mcp';
-/** Long enough for an introspection's event to be written behind (OBSERVATION_WRITES.maxDelayMs is 25). */
-const SETTLE_MS = 150;
+const SETTLE_MS = 50;
 
-/** The statements the app sent while `request` ran and for SETTLE_MS after. */
-async function statementsOf(kind: DatabaseKind, request: () => Promise<JsonResponse>): Promise<{ response: JsonResponse; sent: Sent[] }> {
+/**
+ * The statements `gatehouse` sent for `request`: from its start (once earlier requests' written-behind events are
+ * out) until its own written-behind event is (and SETTLE_MS more, for anything else it set off).
+ */
+async function statementsOf(gatehouse: RunningGatehouse, kind: DatabaseKind, request: () => Promise<JsonResponse>): Promise<{ response: JsonResponse; sent: Sent[] }> {
+  const audit = gatehouse.app.get(AuditLog);
+  await audit.flushObservations();
   const spies = kind === 'postgres' ? [mock.method(pg.Client.prototype, 'query')] : [mock.method(PGlite.prototype, 'query'), mock.method(PGlite.prototype, 'exec')];
   const calls = (): Array<{ first: unknown; self: unknown }> =>
     spies.flatMap((spy) => (spy.mock.calls as ReadonlyArray<{ arguments: readonly unknown[]; this: unknown }>).map((call) => ({ first: call.arguments[0], self: call.this })));
   try {
     const response = await request();
+    await audit.flushObservations();
     await sleep(SETTLE_MS);
     const sent: Sent[] = [];
     for (const { first, self } of calls()) {
@@ -97,7 +103,7 @@ for (const database of ['postgres', 'pglite'] as DatabaseKind[]) {
 
     it('a code exchange: one transaction whose hot statements are prepared', async () => {
       const { clientId, redirectUri, code, verifier } = await codeForNewClient();
-      const { response, sent } = await statementsOf(database, () =>
+      const { response, sent } = await statementsOf(gatehouse, database, () =>
         token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri, resource: RESOURCE }),
       );
       assert.equal(response.status, 200, response.text);
@@ -117,7 +123,7 @@ for (const database of ['postgres', 'pglite'] as DatabaseKind[]) {
       let refreshToken = issued.body.refresh_token as string;
       const requests: Array<Record<string, string>> = [{}, { resource: RESOURCE, scope: 'tools:read' }, { scope: 'tools:write tools:read' }];
       for (const extra of requests) {
-        const { response, sent } = await statementsOf(database, () => token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken, ...extra }));
+        const { response, sent } = await statementsOf(gatehouse, database, () => token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: refreshToken, ...extra }));
         assert.equal(response.status, 200, response.text);
         assert.equal(sent.length, 1, `${JSON.stringify(extra)}: ${describeSent(sent)}`);
         assert.match(sent[0]!.text, /UPDATE refresh_tokens/);
@@ -130,7 +136,7 @@ for (const database of ['postgres', 'pglite'] as DatabaseKind[]) {
     it('a refused refresh: the statement that rotates nothing, then one read to say why', async () => {
       const { clientId, redirectUri, code, verifier } = await codeForNewClient();
       const issued = await token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri, resource: RESOURCE });
-      const { response, sent } = await statementsOf(database, () =>
+      const { response, sent } = await statementsOf(gatehouse, database, () =>
         token({ grant_type: 'refresh_token', client_id: clientId, refresh_token: issued.body.refresh_token as string, scope: 'tools:admin' }),
       );
       assert.equal(response.status, 400);
@@ -144,7 +150,7 @@ for (const database of ['postgres', 'pglite'] as DatabaseKind[]) {
       const caller = { resource, via: 'basic' as const };
       // The first one looks the resource server up by its secret; the record cache keeps it.
       assert.equal((await introspect(gatehouse, caller, issued.body.access_token as string)).body.active, true);
-      const { response, sent } = await statementsOf(database, () => introspect(gatehouse, caller, issued.body.access_token as string));
+      const { response, sent } = await statementsOf(gatehouse, database, () => introspect(gatehouse, caller, issued.body.access_token as string));
       assert.equal(response.body.active, true, response.text);
       assert.equal(sent.length, 2, describeSent(sent));
       assert.match(sent[0]!.text, /grant_live/);
@@ -168,11 +174,11 @@ describe('DATABASE_PREPARED_STATEMENTS=off (postgres)', { skip: postgresUnavaila
     const resource = await createResource(gatehouse, { resource: RESOURCE, scopes: ['tools:read'], default_scopes: ['tools:read'] });
     const client = await registerClient(gatehouse);
     const minted = await mintTokens(gatehouse, resource, { client_id: client.client_id, subject: 'statement-counter' });
-    const refreshed = await statementsOf('postgres', () => refreshTokens(gatehouse, { client }, minted.refreshToken));
+    const refreshed = await statementsOf(gatehouse, 'postgres', () => refreshTokens(gatehouse, { client }, minted.refreshToken));
     assert.equal(refreshed.response.status, 200, refreshed.response.text);
     assert.equal(refreshed.sent.length, 1, describeSent(refreshed.sent));
     const caller = { resource, via: 'basic' as const };
-    const introspected = await statementsOf('postgres', () => introspect(gatehouse, caller, minted.accessToken));
+    const introspected = await statementsOf(gatehouse, 'postgres', () => introspect(gatehouse, caller, minted.accessToken));
     assert.equal(introspected.response.body.active, true, introspected.response.text);
     for (const { sent } of [refreshed, introspected]) assert.deepEqual(sent.filter((statement) => statement.name !== undefined), [], describeSent(sent));
     const prepared = (await gatehouse.db.query('SELECT count(*)::int AS n FROM pg_prepared_statements')) as Array<{ n: number }>;
