@@ -69,6 +69,8 @@ export class Database implements OnApplicationShutdown {
    */
   private nodePostgres(tx: Tx | undefined): pg.Pool | pg.ClientBase | null {
     if (tx?.queryRunner) {
+      // A released runner's connection is back in the pool, maybe someone else's now: TypeORM's path refuses it.
+      if (tx.queryRunner.isReleased) return null;
       const connection: unknown = (tx.queryRunner as { databaseConnection?: unknown }).databaseConnection;
       return connection instanceof pg.Client ? connection : null;
     }

@@ -64,6 +64,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(after[0]?.revoked_reason, null);
     });
 
+    it('refuses a transaction handle used after its transaction ended, as TypeORM does', async () => {
+      const database = new Database(db.dataSource);
+      const stale = await database.transaction(async (tx) => tx);
+      await assert.rejects(database.hot('test_standing', STANDING, [parties.grantId], stale), /released/i);
+    });
+
     it('fails as TypeORM’s queries do: a QueryFailedError whose driver error carries the code and constraint the filter reads', async () => {
       const database = new Database(db.dataSource);
       const insert = `INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4)`;
