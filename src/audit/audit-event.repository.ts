@@ -56,36 +56,95 @@ interface AuditEventRow {
 }
 
 /**
- * `INSERT … SELECT` of `events` joined with the CTE `ordering` (so the lock is held before any seq is drawn),
- * their values appended to `params`.
+ * In an event written with its change (appendWith): a value the change computes, a column of the row its gate
+ * CTE yields — what the change found, such as the subject of a grant it rotated, unknown before the statement.
  */
-function insertEvents(events: readonly NewAuditEvent[], params: unknown[]): string {
-  const casts = ['::smallint', '::text', '::timestamptz', '::text', '::text', '::text', '::text', '::text', '::text[]', '::text', '::text', '::text', '::text', '::jsonb'];
+export class ChangeColumn {
+  constructor(readonly column: string) {
+    // Written into the statement's text: a plain identifier only.
+    if (!/^[a-z_][a-z0-9_]*$/.test(column)) throw new Error(`not a column name: ${column}`);
+  }
+}
+
+/** A value known before the statement, or one the change computes. */
+export type Computed<T> = T | ChangeColumn;
+
+/** An event of appendWith: a NewAuditEvent some of whose values may come from the change. */
+export interface NewChangeEvent extends Omit<NewAuditEvent, 'actor' | 'subject' | 'resource' | 'scopes' | 'data'> {
+  actor: { kind: AuditActorKind; id: Computed<string | null> };
+  subject: Computed<string | null>;
+  resource: Computed<string | null>;
+  scopes: Computed<string[] | null>;
+  data: Record<string, Computed<AuditEventData[string]>>;
+}
+
+/** A change written with its events in one statement (appendWith). */
+export interface AuditedChange<Row> {
+  /** Names the statement (see Database.hot). */
+  name: string;
+  /** CTEs, `WITH a AS (…), b AS (…)`, using `$1…$n` of `params`. */
+  sql: string;
+  params: unknown[];
+  /** The CTE that yields the changed row — one row at most — when the change happened, and none otherwise. */
+  gate: string;
+  /** What the caller needs of the gate's row, from its JSON form. */
+  row(json: Record<string, unknown>): Row;
+}
+
+/**
+ * `INSERT … SELECT` of `events` joined with the CTE `ordering` (so the lock is held before any seq is drawn) and,
+ * when the events take values from a change, with its `gate` row as `change`; their values appended to `params`.
+ */
+function insertEvents(events: readonly NewChangeEvent[], params: unknown[], gate: string | null): string {
+  const param = (value: unknown): string => {
+    params.push(value);
+    return `$${params.length}`;
+  };
+  const value = (item: unknown, cast: string): string => {
+    if (!(item instanceof ChangeColumn)) return `${param(item)}${cast}`;
+    if (gate === null) throw new Error(`an event value from a change (${item.column}) without a change`);
+    return `change.${item.column}${cast}`;
+  };
+  const data = (entries: NewChangeEvent['data']): string => {
+    const known: AuditEventData = {};
+    const computed: string[] = [];
+    for (const [key, item] of Object.entries(entries)) {
+      if (item instanceof ChangeColumn) computed.push(`${param(key)}::text, ${value(item, '')}`);
+      else known[key] = item;
+    }
+    const json = `${param(JSON.stringify(known))}::jsonb`;
+    return computed.length ? `(${json} || jsonb_build_object(${computed.join(', ')}))` : json;
+  };
   const tuples = events.map((event) => {
     const values = [
-      AUDIT_SCHEMA_VERSION,
-      event.type,
-      event.time,
-      event.actor.kind,
-      event.actor.id,
-      event.clientId,
-      event.subject,
-      event.resource,
-      event.scopes,
-      event.ip,
-      event.userAgent,
-      event.requestId,
-      event.outcome,
-      JSON.stringify(event.data),
+      value(AUDIT_SCHEMA_VERSION, '::smallint'),
+      value(event.type, '::text'),
+      value(event.time, '::timestamptz'),
+      value(event.actor.kind, '::text'),
+      value(event.actor.id, '::text'),
+      value(event.clientId, '::text'),
+      value(event.subject, '::text'),
+      value(event.resource, '::text'),
+      value(event.scopes, '::text[]'),
+      value(event.ip, '::text'),
+      value(event.userAgent, '::text'),
+      value(event.requestId, '::text'),
+      value(event.outcome, '::text'),
+      data(event.data),
     ];
-    const base = params.length;
-    params.push(...values);
-    return `(${values.map((_, i) => `$${base + i + 1}${casts[i]}`).join(', ')})`;
+    return `(${values.join(', ')})`;
   });
+  const from = gate === null ? `ordering, (VALUES ${tuples.join(', ')})` : `ordering, ${gate} AS change, LATERAL (VALUES ${tuples.join(', ')})`;
   return `INSERT INTO audit_events (${INSERT_COLUMNS})
-       SELECT v.* FROM ordering, (VALUES ${tuples.join(', ')}) AS v(${INSERT_COLUMNS})
+       SELECT v.* FROM ${from} AS v(${INSERT_COLUMNS})
        RETURNING ${COLUMNS}`;
 }
+
+/**
+ * Transactions write one to a few events, so their inserts come in a few shapes that are worth preparing; the
+ * write-behind's batches come in every size up to 200, and each size would stay prepared on every connection.
+ */
+const PREPARED_EVENTS_MAX = 4;
 
 const INSERT_COLUMNS = 'schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data';
 
@@ -100,28 +159,33 @@ export class AuditEventRepository {
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
     const params: unknown[] = [APPEND_LOCK];
-    const rows = (await tx.query(
-      `WITH ordering AS (SELECT pg_advisory_xact_lock($1))
-       ${insertEvents(events, params)}`,
-      params,
-    )) as AuditEventRow[];
+    const sql = `WITH ordering AS (SELECT pg_advisory_xact_lock($1))
+       ${insertEvents(events, params, null)}`;
+    const rows =
+      events.length <= PREPARED_EVENTS_MAX ? await this.database.hot<AuditEventRow>('audit_append', sql, params, tx) : ((await tx.query(sql, params)) as AuditEventRow[]);
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
   /**
-   * A change and its events as one statement, so one implicit transaction and one round trip: `change.sql` is a
-   * list of CTEs (`WITH a AS (…), b AS (…)`) using `$1…$n` of `change.params`; the events are written only if
-   * the CTE named `change.gate` yields a row (the change happened), and then under the ordering lock, taken after
-   * the change's own row locks. Returns the events as written: empty when the gate yielded nothing.
+   * A change and its events as one statement, so one implicit transaction and one round trip: the events (at least
+   * one) are written only if the change's gate yields a row (the change happened), and then under the ordering
+   * lock, taken after the change's own row locks; their ChangeColumn values are read from that row. Returns the
+   * events as written and the gate's row: none and null when the change did not happen.
    */
-  async appendWith(change: { sql: string; params: unknown[]; gate: string }, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
+  async appendWith<Row>(change: AuditedChange<Row>, events: readonly NewChangeEvent[]): Promise<{ events: AuditEventV1[]; row: Row | null }> {
+    if (events.length === 0) throw new Error('appendWith needs an event: its rows are what says the change happened');
     const params = [...change.params, APPEND_LOCK];
-    const rows = (await this.database.manager.query(
-      `${change.sql}, ordering AS (SELECT pg_advisory_xact_lock($${params.length}) FROM ${change.gate})
-       ${insertEvents(events, params)}`,
+    const lock = `$${params.length}`;
+    const rows = await this.database.hot<AuditEventRow & { change: Record<string, unknown> | string }>(
+      change.name,
+      `${change.sql}, ordering AS (SELECT pg_advisory_xact_lock(${lock}) FROM ${change.gate}),
+       appended AS (${insertEvents(events, params, change.gate)})
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, ${change.gate} AS change`,
       params,
-    )) as AuditEventRow[];
-    return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
+    );
+    const first = rows[0];
+    const row = first ? change.row(typeof first.change === 'string' ? (JSON.parse(first.change) as Record<string, unknown>) : first.change) : null;
+    return { events: rows.map(toEvent).sort((a, b) => a.seq - b.seq), row };
   }
 
   /** Events matching `filter`, oldest first. */

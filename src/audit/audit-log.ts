@@ -4,7 +4,7 @@ import { Database } from '../database/database.module.js';
 import { currentRequestContext } from '../common/request-context.middleware.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
-import { AuditEventRepository, type NewAuditEvent } from './audit-event.repository.js';
+import { AuditEventRepository, ChangeColumn, type AuditedChange, type Computed, type NewAuditEvent, type NewChangeEvent } from './audit-event.repository.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventV1 } from './audit-schema.js';
 import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
@@ -55,6 +55,17 @@ export interface AuditEvent {
   /** Absent: the current request's id (request context). */
   requestId?: string | null;
   data?: AuditEventData;
+}
+
+/**
+ * An event recorded with its change (recordWith): its subject, resource, scopes and data values may be columns of
+ * the changed row (ChangeColumn), for what only the change finds out. The actor is derived from the other values.
+ */
+export interface ChangeEvent extends Omit<AuditEvent, 'subject' | 'resource' | 'scopes' | 'data'> {
+  subject?: Computed<string | null>;
+  resource?: Computed<string | null>;
+  scopes?: Computed<string[] | null>;
+  data?: Record<string, Computed<AuditEventData[string]>>;
 }
 
 /** How observations (recordObservation) are written behind. */
@@ -178,12 +189,46 @@ export class AuditLog implements BeforeApplicationShutdown {
 
   /**
    * A change that is a single statement (see AuditEventRepository.appendWith) with its events: both commit
-   * together or not at all, in one round trip. Returns the events written: none when the change did not happen.
+   * together or not at all, in one round trip. Returns the events written and the changed row: none and null when
+   * the change did not happen.
    */
-  async recordWith(change: { sql: string; params: unknown[]; gate: string }, events: AuditEvent[]): Promise<AuditEventV1[]> {
-    const written = await this.events.appendWith(change, events.map((event) => this.prepare(event)));
-    if (written.length > 0) this.notifier.committed(written);
+  async recordWith<Row>(change: AuditedChange<Row>, events: ChangeEvent[]): Promise<{ events: AuditEventV1[]; row: Row | null }> {
+    const written = await this.events.appendWith(change, events.map((event) => this.prepareChange(event)));
+    if (written.events.length > 0) this.notifier.committed(written.events);
     return written;
+  }
+
+  /**
+   * What is known of `event` is prepared (and scrubbed) as any event's values are; the values the change computes
+   * are columns of its row (ids, URLs, scope lists) and are put back afterwards, in the same places.
+   */
+  private prepareChange(event: ChangeEvent): NewChangeEvent {
+    const known: AuditEventData = {};
+    const computed: Record<string, ChangeColumn> = {};
+    for (const [key, value] of Object.entries(event.data ?? {})) {
+      if (value instanceof ChangeColumn) computed[key] = value;
+      else known[key] = value;
+    }
+    const { subject, resource, scopes } = event;
+    const prepared = this.prepare({
+      ...event,
+      subject: subject instanceof ChangeColumn ? null : subject,
+      resource: resource instanceof ChangeColumn ? null : resource,
+      scopes: scopes instanceof ChangeColumn ? null : scopes,
+      data: known,
+    });
+    let actorId: Computed<string | null> = prepared.actor.id;
+    if (event.actor === undefined && prepared.actor.kind === 'user' && subject instanceof ChangeColumn) actorId = subject;
+    if (event.actor === undefined && prepared.actor.kind === 'resource' && resource instanceof ChangeColumn) actorId = resource;
+    return {
+      ...prepared,
+      actor: { kind: prepared.actor.kind, id: actorId },
+      subject: subject instanceof ChangeColumn ? subject : prepared.subject,
+      resource: resource instanceof ChangeColumn ? resource : prepared.resource,
+      // As prepare does: the event's scopes, else data.scopes.
+      scopes: scopes instanceof ChangeColumn ? scopes : scopes == null && computed.scopes ? computed.scopes : prepared.scopes,
+      data: { ...prepared.data, ...computed },
+    };
   }
 
   private prepare(event: AuditEvent): NewAuditEvent {

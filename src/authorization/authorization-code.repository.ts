@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { Database } from '../database/database.module.js';
 import { affected } from '../database/housekeeping.js';
 import { AuthorizationCodeEntity } from './authorization-code.entity.js';
 
@@ -8,7 +8,7 @@ export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | '
 
 @Injectable()
 export class AuthorizationCodeRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: Database) {}
 
   async insert(tx: Tx, code: NewAuthorizationCode): Promise<void> {
     await tx.insert(AuthorizationCodeEntity, code);
@@ -19,14 +19,16 @@ export class AuthorizationCodeRepository {
    * An expired code is left untouched, so that presenting one changes nothing.
    */
   async consume(tx: Tx, codeHash: string): Promise<AuthorizationCodeEntity | null> {
-    const result = await tx
-      .createQueryBuilder()
-      .update(AuthorizationCodeEntity)
-      .set({ consumedAt: () => 'now()' })
-      .where('code_hash = :codeHash AND consumed_at IS NULL AND expires_at > now()', { codeHash })
-      .returning('*')
-      .execute();
-    const row = (result.raw as Array<Record<string, unknown>>)[0];
+    // Columns named, not `*`: a prepared statement's result shape must not change under it (a migration adding one).
+    const rows = await this.database.hot<Record<string, unknown>>(
+      'code_consume',
+      `UPDATE authorization_codes SET consumed_at = now()
+        WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()
+        RETURNING code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, created_at, expires_at, consumed_at, grant_id`,
+      [codeHash],
+      tx,
+    );
+    const row = rows[0];
     return row ? fromRow(row) : null;
   }
 
@@ -39,7 +41,7 @@ export class AuthorizationCodeRepository {
    * once the refresh tokens they could have led to are long gone, they go. Deletes at most `limit` rows.
    */
   async deleteExpired(before: Date, limit: number): Promise<number> {
-    const result = await this.dataSource.manager.query(
+    const result = await this.database.manager.query(
       `DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)`,
       [before, limit],
     );

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
 import { referencesVanishedClient } from './exception.filter.js';
 
 describe('referencesVanishedClient', () => {
@@ -17,6 +19,16 @@ describe('referencesVanishedClient', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('recognises it as node-postgres raises it (hot statements) and as TypeORM wraps that', () => {
+    // What node-postgres's protocol parser builds from PostgreSQL's error message.
+    const violation = new pg.DatabaseError('insert or update on table "grants" violates foreign key constraint "grants_client_id_fkey"', 120, 'error');
+    Object.assign(violation, { severity: 'ERROR', code: '23503', table: 'grants', constraint: 'grants_client_id_fkey' });
+    assert.equal(referencesVanishedClient(violation), true);
+    assert.equal(referencesVanishedClient(new QueryFailedError('INSERT INTO grants …', [], violation)), true);
+    const other = Object.assign(new pg.DatabaseError('violates foreign key constraint "grants_resource_id_fkey"', 80, 'error'), { code: '23503', constraint: 'grants_resource_id_fkey' });
+    assert.equal(referencesVanishedClient(new QueryFailedError('INSERT INTO grants …', [], other)), false);
   });
 
   it('leaves every other failure alone', () => {

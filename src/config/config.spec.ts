@@ -94,9 +94,21 @@ describe('loadConfig', () => {
     const key = randomBytes(32);
     for (const encoded of [key.toString('hex'), key.toString('base64url')]) {
       const config = loadConfig({ DATABASE_URL: 'postgresql://gatehouse@db.internal:5432/gatehouse', ENCRYPTION_KEY: encoded });
-      assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://gatehouse@db.internal:5432/gatehouse' });
+      assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://gatehouse@db.internal:5432/gatehouse', preparedStatements: true });
       assert.ok(config.encryptionKey?.equals(key));
     }
+  });
+
+  it('turns prepared statements off with DATABASE_PREPARED_STATEMENTS=off (on by default), and rejects other values', () => {
+    const base = { DATABASE_URL: 'postgres://gatehouse@pgbouncer.internal:6432/gatehouse', ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const preparedStatements = (env: Record<string, string>) => {
+      const { database } = loadConfig({ ...base, ...env });
+      return database.kind === 'postgres' ? database.preparedStatements : assert.fail('expected PostgreSQL');
+    };
+    assert.equal(preparedStatements({}), true);
+    assert.equal(preparedStatements({ DATABASE_PREPARED_STATEMENTS: 'on' }), true);
+    assert.equal(preparedStatements({ DATABASE_PREPARED_STATEMENTS: 'off' }), false);
+    assertConfigError({ ...base, DATABASE_PREPARED_STATEMENTS: 'false' }, 'DATABASE_PREPARED_STATEMENTS');
   });
 
   it('rejects a DATABASE_URL that is not postgres://, and a malformed ENCRYPTION_KEY', () => {

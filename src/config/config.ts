@@ -37,6 +37,9 @@ class EnvironmentVariables {
   @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
   DATABASE_URL?: string;
 
+  @IsOptional() @IsIn(['on', 'off'], { message: 'DATABASE_PREPARED_STATEMENTS must be on or off' })
+  DATABASE_PREPARED_STATEMENTS?: string;
+
   @IsOptional() @IsString() @MinLength(1)
   DATA_DIR?: string;
 
@@ -197,7 +200,11 @@ export interface CimdConfig {
   maxDocumentBytes: number;
 }
 
-export type DatabaseConfig = { kind: 'postgres'; url: string } | { kind: 'pglite'; dataDir: string };
+/**
+ * `preparedStatements`: hot statements are named prepared statements, parsed and planned once per connection
+ * (DATABASE_PREPARED_STATEMENTS; off behind a pooler that cannot keep them, such as PgBouncer in transaction mode).
+ */
+export type DatabaseConfig = { kind: 'postgres'; url: string; preparedStatements: boolean } | { kind: 'pglite'; dataDir: string };
 
 export interface GatehouseConfig {
   /** Audit event delivery, query and retention. */
@@ -314,7 +321,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const database: DatabaseConfig = vars.DATABASE_URL
-    ? { kind: 'postgres', url: vars.DATABASE_URL }
+    ? { kind: 'postgres', url: vars.DATABASE_URL, preparedStatements: vars.DATABASE_PREPARED_STATEMENTS !== 'off' }
     : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') };
 
   const encryptionKey = vars.ENCRYPTION_KEY ? decodeKey(vars.ENCRYPTION_KEY) : undefined;
@@ -552,6 +559,7 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   HOST: true,
   ISSUER: true,
   DATABASE_URL: true,
+  DATABASE_PREPARED_STATEMENTS: true,
   DATA_DIR: true,
   ADMIN_TOKEN: true,
   GITHUB_CLIENT_ID: true,

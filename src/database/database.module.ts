@@ -1,9 +1,35 @@
-import { Global, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { DataSource, QueryFailedError } from 'typeorm';
+import pg from 'pg';
+import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { createDataSource, type Tx } from './data-source.js';
+import { returnedRows } from './returned-rows.js';
 import { runMigrations } from './migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
+
+export interface DatabaseOptions {
+  /**
+   * Hot statements as named prepared statements (PostgreSQL parses and plans each once per connection). Off for a
+   * pooler that does not keep them per client, such as PgBouncer in transaction mode: then they go unnamed.
+   */
+  preparedStatements: boolean;
+}
+
+/** Hot statements' names by their text: a name stands for exactly one text on every connection. */
+const STATEMENT_NAMES = new Map<string, string>();
+/** Hot texts are a fixed few; a bound only guards against a caller that builds endless variants. */
+const STATEMENT_NAMES_MAX = 1000;
+
+function statementName(label: string, sql: string): string {
+  let name = STATEMENT_NAMES.get(sql);
+  if (name === undefined) {
+    name = `${label}_${createHash('sha256').update(sql).digest('hex').slice(0, 12)}`;
+    if (STATEMENT_NAMES.size >= STATEMENT_NAMES_MAX) STATEMENT_NAMES.clear();
+    STATEMENT_NAMES.set(sql, name);
+  }
+  return name;
+}
 
 interface TransactionHooks {
   beforeCommit: Array<() => Promise<void>>;
@@ -11,12 +37,46 @@ interface TransactionHooks {
 }
 
 /** Runs work in one transaction; repositories receive the handle. */
-@Injectable()
 export class Database implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   private readonly hooks = new WeakMap<Tx, TransactionHooks>();
 
-  constructor(readonly dataSource: DataSource) {}
+  constructor(
+    readonly dataSource: DataSource,
+    private readonly options: DatabaseOptions = { preparedStatements: true },
+  ) {}
+
+  /**
+   * Runs a hot statement of fixed text and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
+   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement named
+   * after `label` and the text (unless prepared statements are off); on PGlite it takes the ordinary path. Inside
+   * `tx` it runs on that transaction's connection. Fails as TypeORM's queries do, with a QueryFailedError.
+   */
+  async hot<Row>(label: string, sql: string, params: unknown[], tx?: Tx): Promise<Row[]> {
+    const connection = this.nodePostgres(tx);
+    if (!connection) return returnedRows<Row>(await (tx ?? this.manager).query(sql, params));
+    const config = this.options.preparedStatements ? { name: statementName(label, sql), text: sql, values: params } : { text: sql, values: params };
+    try {
+      return (await connection.query(config)).rows as Row[];
+    } catch (error) {
+      throw new QueryFailedError(sql, params, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /**
+   * Where `hot` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
+   * Null on PGlite, whose pool and connections only look like node-postgres's to TypeORM.
+   */
+  private nodePostgres(tx: Tx | undefined): pg.Pool | pg.ClientBase | null {
+    if (tx?.queryRunner) {
+      // A released runner's connection is back in the pool, maybe someone else's now: TypeORM's path refuses it.
+      if (tx.queryRunner.isReleased) return null;
+      const connection: unknown = (tx.queryRunner as { databaseConnection?: unknown }).databaseConnection;
+      return connection instanceof pg.Client ? connection : null;
+    }
+    const pool: unknown = (this.dataSource.driver as { master?: unknown }).master;
+    return pool instanceof pg.Pool ? pool : null;
+  }
 
   async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const hooks: TransactionHooks = { beforeCommit: [], afterCommit: [] };
@@ -75,7 +135,12 @@ export class Database implements OnApplicationShutdown {
         return dataSource;
       },
     },
-    Database,
+    {
+      provide: Database,
+      inject: [DataSource, GATEHOUSE_CONFIG],
+      useFactory: (dataSource: DataSource, config: GatehouseConfig) =>
+        new Database(dataSource, { preparedStatements: config.database.kind === 'postgres' && config.database.preparedStatements }),
+    },
   ],
   exports: [DataSource, Database],
 })

@@ -17,6 +17,9 @@ export interface AccessTokenClaims {
   grant_id: string;
 }
 
+/** What an access token needs of its resource server: the audience and the lifetime. */
+export type TokenAudience = Pick<ResourceServerEntity, 'resource' | 'accessTokenTtl'>;
+
 export interface IssuedAccessToken {
   token: string;
   claims: AccessTokenClaims;
@@ -30,7 +33,8 @@ export class AccessTokenIssuer {
     private readonly keys: KeyService,
   ) {}
 
-  issue(input: { userId: string; clientId: string; resource: ResourceServerEntity; scopes: string[]; grantId: string }): IssuedAccessToken {
+  /** `jti`: one the caller chose already (the refresh grant records it before it signs); a new one otherwise. */
+  issue(input: { userId: string; clientId: string; resource: TokenAudience; scopes: string[]; grantId: string; jti?: string }): IssuedAccessToken {
     const iat = Math.floor(Date.now() / 1000);
     const expiresIn = input.resource.accessTokenTtl;
     const claims: AccessTokenClaims = {
@@ -41,7 +45,7 @@ export class AccessTokenIssuer {
       scope: input.scopes.join(' '),
       iat,
       exp: iat + expiresIn,
-      jti: randomUUID(),
+      jti: input.jti ?? randomUUID(),
       grant_id: input.grantId,
     };
     return { token: this.keys.signJwt({ ...claims }, 'at+jwt'), claims, expiresIn };

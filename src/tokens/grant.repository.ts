@@ -2,12 +2,17 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
+import { Database } from '../database/database.module.js';
 import { affected } from '../database/housekeeping.js';
+import { ChangeColumn, type AuditedChange } from '../audit/audit-event.repository.js';
 import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
 
 @Injectable()
 export class GrantRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
   async insert(tx: Tx, grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'>): Promise<string> {
     const id = randomUUID();
@@ -24,7 +29,8 @@ export class GrantRepository {
     grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'> & { codeHash: string; refreshToken: { hash: string; expiresAt: Date } | null },
   ): Promise<string> {
     const id = randomUUID();
-    await tx.query(
+    await this.database.hot(
+      'grant_from_code',
       `WITH created AS (
          INSERT INTO grants (id, user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4, $5::text[]) RETURNING id
        ), linked AS (
@@ -32,6 +38,7 @@ export class GrantRepository {
        )
        INSERT INTO refresh_tokens (token_hash, grant_id, expires_at) SELECT $7, id, $8 FROM created WHERE $7::text IS NOT NULL`,
       [id, grant.userId, grant.clientId, grant.resourceId, grant.scopes, grant.codeHash, grant.refreshToken?.hash ?? null, grant.refreshToken?.expiresAt ?? null],
+      tx,
     );
     return id;
   }
@@ -76,13 +83,32 @@ export interface PresentedRefreshToken {
   scopes: string[];
 }
 
+/** What a rotation found: the grant, and what signing the access token needs of it and of its resource. */
+export interface RotatedRefreshToken {
+  grantId: string;
+  userId: string;
+  /** The access token's: the scopes asked for, or the grant's. */
+  scopes: string[];
+  /** The resource's canonical URL (the token's `aud`) and access token lifetime, read with the rotation. */
+  resource: string;
+  accessTokenTtl: number;
+}
+
+/** The columns of the rotation's `rotated` row that its events name (for AuditLog.recordWith). */
+export const ROTATED = {
+  grantId: new ChangeColumn('grant_id'),
+  userId: new ChangeColumn('user_id'),
+  resource: new ChangeColumn('resource'),
+  scopes: new ChangeColumn('scopes'),
+};
+
 @Injectable()
 export class RefreshTokenRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly database: Database) {}
 
   /** Expired refresh tokens can neither be used nor meaningfully reused; deletes at most `limit` of them. */
   async deleteExpired(before: Date, limit: number): Promise<number> {
-    const result = await this.dataSource.manager.query(
+    const result = await this.database.manager.query(
       `DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)`,
       [before, limit],
     );
@@ -95,13 +121,14 @@ export class RefreshTokenRepository {
 
   /** A refresh token with what its grant says about it, in one read; null for an unknown token. */
   async inspect(tokenHash: string): Promise<PresentedRefreshToken | null> {
-    const rows = (await this.dataSource.manager.query(
+    const rows = await this.database.hot<{ grant_id: string; rotated: boolean; expired: boolean; user_id: string; client_id: string; resource_id: string; scopes: string[]; revoked: boolean }>(
+      'refresh_inspect',
       `SELECT rt.grant_id, rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
               g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
          FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
         WHERE rt.token_hash = $1`,
       [tokenHash],
-    )) as Array<{ grant_id: string; rotated: boolean; expired: boolean; user_id: string; client_id: string; resource_id: string; scopes: string[]; revoked: boolean }>;
+    );
     const row = rows[0];
     if (!row) return null;
     return {
@@ -117,31 +144,50 @@ export class RefreshTokenRepository {
   }
 
   /**
-   * The refresh grant's change, for AuditLog.recordWith: rotates the token if it is still live and its grant
-   * unrevoked (checked again here: a concurrent refresh or revocation may have won since `inspect`), stores its
-   * successor, and records the client's use when `recordUseOf` is set. The CTE `rotated` yields a row only if it
-   * rotated; of concurrent rotations of one token exactly one does (the row lock serialises them).
+   * The whole refresh grant's change, for AuditLog.recordWith: rotates the presented token only if it can be
+   * used for this request — not rotated, not expired, its grant unrevoked and the client's, the resource (when
+   * asked for, canonical) the grant's, the scopes (when asked for) within the grant's — stores its successor
+   * (living the resource's refresh token lifetime), and records the client's use when `recordUseOf` is set. The
+   * CTE `rotated` yields a row only if it rotated; of concurrent rotations of one token exactly one does (the
+   * row lock serialises them, and the losers find `rotated_at` set when they get it). When it yields none,
+   * `inspect` tells why.
    */
-  rotation(change: { tokenHash: string; grantId: string; successorHash: string; successorExpiresAt: Date; recordUseOf: string | null; useResolutionSeconds: number }): {
-    sql: string;
-    params: unknown[];
-    gate: string;
-  } {
+  rotation(change: {
+    tokenHash: string;
+    clientId: string;
+    resource: string | null;
+    scopes: string[] | null;
+    successorHash: string;
+    recordUseOf: string | null;
+    useResolutionSeconds: number;
+  }): AuditedChange<RotatedRefreshToken> {
     return {
+      name: 'refresh_rotation',
       sql: `WITH rotated AS (
-         UPDATE refresh_tokens SET rotated_at = now()
-          WHERE token_hash = $1 AND rotated_at IS NULL AND expires_at > now()
-            AND EXISTS (SELECT 1 FROM grants WHERE id = $2 AND revoked_at IS NULL)
-         RETURNING grant_id
+         UPDATE refresh_tokens rt SET rotated_at = now()
+           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
+          WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL AND rt.expires_at > now()
+            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
+            AND ($3::text IS NULL OR r.resource = $3::text)
+            AND ($4::text[] IS NULL OR $4::text[] <@ g.scopes)
+         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes
        ), successor AS (
-         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at) SELECT $3, grant_id, $1, $4 FROM rotated
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
+         SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM rotated
        ), used AS (
          UPDATE clients SET last_used_at = now()
-          WHERE id = $5 AND EXISTS (SELECT 1 FROM rotated)
-            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $6::double precision))
+          WHERE id = $6 AND EXISTS (SELECT 1 FROM rotated)
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $7::double precision))
        )`,
-      params: [change.tokenHash, change.grantId, change.successorHash, change.successorExpiresAt, change.recordUseOf, change.useResolutionSeconds],
+      params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.recordUseOf, change.useResolutionSeconds],
       gate: 'rotated',
+      row: (json) => ({
+        grantId: String(json.grant_id),
+        userId: String(json.user_id),
+        scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
+        resource: String(json.resource),
+        accessTokenTtl: Number(json.access_token_ttl),
+      }),
     };
   }
 }

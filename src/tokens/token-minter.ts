@@ -4,7 +4,7 @@ import type { Tx } from '../database/data-source.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import { ClientsService } from '../registration/clients.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
-import { AccessTokenIssuer, type AccessTokenClaims } from './access-token.issuer.js';
+import { AccessTokenIssuer, type AccessTokenClaims, type TokenAudience } from './access-token.issuer.js';
 import { RefreshTokenRepository } from './grant.repository.js';
 import type { TokenResponse } from './grants/grant-handler.js';
 
@@ -52,14 +52,21 @@ export class TokenMinter {
     return this.sign(input, refreshToken);
   }
 
-  /** Signs the access token and shapes the response; writes nothing (the caller stored `refreshToken`, if any). */
-  sign(input: Omit<MintInput, 'parentHash' | 'storedRefreshToken'>, refreshToken: string | undefined): { response: TokenResponse; claims: AccessTokenClaims } {
+  /**
+   * Signs the access token and shapes the response; writes nothing (the caller stored `refreshToken`, if any).
+   * `jti`: the one the caller already recorded, if it did.
+   */
+  sign(
+    input: Pick<MintInput, 'grantId' | 'userId' | 'client' | 'scopes'> & { resource: TokenAudience; jti?: string },
+    refreshToken: string | undefined,
+  ): { response: TokenResponse; claims: AccessTokenClaims } {
     const access = this.accessTokens.issue({
       userId: input.userId,
       clientId: input.client.id,
       resource: input.resource,
       scopes: input.scopes,
       grantId: input.grantId,
+      jti: input.jti,
     });
     const response: TokenResponse = {
       access_token: access.token,

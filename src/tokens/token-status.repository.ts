@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { Database } from '../database/database.module.js';
 import { affected } from '../database/housekeeping.js';
 
 export interface AccessTokenStanding {
@@ -26,15 +27,20 @@ export interface RefreshTokenRecord {
 /** The revocation state that introspection and revocation consult: revoked jtis and grant standing. */
 @Injectable()
 export class TokenStatusRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
-  /** One round trip: is the grant live, and was this jti revoked? */
-  async accessTokenStanding(grantId: string, jti: string, tx: Tx = this.dataSource.manager): Promise<AccessTokenStanding> {
-    const rows = (await tx.query(
+  /** One round trip: is the grant live, and was this jti revoked? Every introspection of a live access token asks. */
+  async accessTokenStanding(grantId: string, jti: string, tx?: Tx): Promise<AccessTokenStanding> {
+    const rows = await this.database.hot<{ grant_live: boolean; jti_revoked: boolean }>(
+      'token_standing',
       `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL) AS grant_live,
               EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) AS jti_revoked`,
       [grantId, jti],
-    )) as Array<{ grant_live: boolean; jti_revoked: boolean }>;
+      tx,
+    );
     return { grantLive: rows[0]?.grant_live === true, jtiRevoked: rows[0]?.jti_revoked === true };
   }
 

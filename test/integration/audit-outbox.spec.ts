@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Database } from '../../src/database/database.module.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
-import { AuditEventRepository } from '../../src/audit/audit-event.repository.js';
+import { AuditEventRepository, ChangeColumn, type AuditedChange } from '../../src/audit/audit-event.repository.js';
 import { AuditNotifier } from '../../src/audit/audit-notifier.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
@@ -115,6 +115,48 @@ for (const kind of DATABASE_KINDS) {
       assert.ok(events[0]!.seq < events[1]!.seq);
       assert.deepEqual(events.map((event) => event.outcome), ['failure', 'success']);
       assert.deepEqual(events[1]!.actor, { kind: 'system', id: null });
+    });
+
+    /** A change whose gate yields one row when `happens`: values only it knows (a subject, scopes, an id). */
+    const change = (happens: boolean): AuditedChange<{ id: string }> => ({
+      name: 'test_change',
+      sql: `WITH found AS (SELECT 'user-from-row'::text AS user_id, ARRAY['tools:read', 'tools:write'] AS scopes, 42 AS id WHERE $1::boolean)`,
+      params: [happens],
+      gate: 'found',
+      row: (json) => ({ id: String(json.id) }),
+    });
+
+    it('recordWith: writes the events in the change’s statement, with the values the change computed, and returns its row', async () => {
+      const before = committed.length;
+      const written = await audit.recordWith(change(true), [
+        {
+          type: 'consent.granted',
+          clientId: 'c',
+          subject: new ChangeColumn('user_id'),
+          requestId: 'r-1',
+          data: { consent: 'new', scopes: new ChangeColumn('scopes'), note: `gh_rt_${'A'.repeat(43)}`, id: new ChangeColumn('id') },
+        },
+      ]);
+      assert.deepEqual(written.row, { id: '42' });
+      assert.equal(written.events.length, 1);
+      const [event] = written.events;
+      assert.equal(event?.subject, 'user-from-row');
+      assert.deepEqual(event?.actor, { kind: 'user', id: 'user-from-row' }, 'the actor a user event names is the subject the change found');
+      assert.deepEqual(event?.scopes, ['tools:read', 'tools:write'], 'the scopes column follows data.scopes, as for any event');
+      assert.deepEqual(event?.data, { consent: 'new', scopes: ['tools:read', 'tools:write'], note: '[redacted]', id: 42 });
+      assert.equal(event?.request_id, 'r-1');
+      assert.deepEqual(committed.slice(before), written.events, 'announced once written');
+      const stored = (await db.dataSource.query('SELECT subject, scopes, data FROM audit_events WHERE seq = $1', [event?.seq])) as Array<{ subject: string; scopes: string[]; data: unknown }>;
+      assert.deepEqual(stored[0], { subject: 'user-from-row', scopes: ['tools:read', 'tools:write'], data: event?.data });
+    });
+
+    it('recordWith: writes nothing and announces nothing when the change did not happen', async () => {
+      const before = await count();
+      const announced = committed.length;
+      const written = await audit.recordWith(change(false), [{ type: 'consent.granted', clientId: 'c', subject: new ChangeColumn('user_id') }]);
+      assert.deepEqual(written, { events: [], row: null });
+      assert.equal(await count(), before);
+      assert.equal(committed.length, announced);
     });
 
     it('replaces a secret-looking value a recorder passed by mistake', async () => {

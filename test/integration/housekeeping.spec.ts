@@ -6,6 +6,7 @@ import { insertParties, type Parties } from '../factories/rows.js';
 import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
 import { InteractionRepository } from '../../src/authorization/interaction.repository.js';
 import { RefreshTokenRepository } from '../../src/tokens/grant.repository.js';
+import { Database } from '../../src/database/database.module.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`housekeeping deletes only what is past its use, in batches (${kind})`, { skip: skipUnless(kind) }, () => {
@@ -56,9 +57,9 @@ for (const kind of DATABASE_KINDS) {
       await token(`now() - interval '2 days'`);
       await token(`now() + interval '2 days'`);
 
-      assert.equal(await new AuthorizationCodeRepository(db.dataSource).deleteExpired(new Date(Date.now() - 31 * 24 * 3600_000), 1000), 1);
+      assert.equal(await new AuthorizationCodeRepository(new Database(db.dataSource)).deleteExpired(new Date(Date.now() - 31 * 24 * 3600_000), 1000), 1);
       assert.equal(await count('authorization_codes'), 1);
-      assert.equal(await new RefreshTokenRepository(db.dataSource).deleteExpired(new Date(Date.now() - 24 * 3600_000), 1000), 1);
+      assert.equal(await new RefreshTokenRepository(new Database(db.dataSource)).deleteExpired(new Date(Date.now() - 24 * 3600_000), 1000), 1);
       assert.equal(await count('refresh_tokens'), 1);
     });
   });

@@ -169,7 +169,7 @@ describe('migration runner, two instances on one PostgreSQL database', { skip: p
       const instances: DataSource[] = [];
       try {
         for (let i = 0; i < 2; i++) {
-          const dataSource = await createDataSource({ kind: 'postgres', url: database.url });
+          const dataSource = await createDataSource({ kind: 'postgres', url: database.url, preparedStatements: true });
           await dataSource.initialize();
           instances.push(dataSource);
         }

@@ -7,7 +7,9 @@ import { randomToken, sha256 } from '../../src/common/crypto.js';
 import type { Tx } from '../../src/database/data-source.js';
 import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
 import { AuthorizationCodeEntity } from '../../src/authorization/authorization-code.entity.js';
-import { RefreshTokenRepository } from '../../src/tokens/grant.repository.js';
+import { RefreshTokenRepository, ROTATED } from '../../src/tokens/grant.repository.js';
+import { Database } from '../../src/database/database.module.js';
+import { AuditEventRepository, type NewChangeEvent } from '../../src/audit/audit-event.repository.js';
 import { DATABASE_KINDS, barrier, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 import { insertParties, type Parties } from '../factories/rows.js';
 
@@ -21,11 +23,14 @@ for (const kind of DATABASE_KINDS) {
     let watcher: pg.Client | undefined;
     let refreshTokens: RefreshTokenRepository;
     let codes: AuthorizationCodeRepository;
+    let events: AuditEventRepository;
 
     before(async () => {
       db = await openTestDatabase(kind);
-      refreshTokens = new RefreshTokenRepository(db.dataSource);
-      codes = new AuthorizationCodeRepository(db.dataSource);
+      const database = new Database(db.dataSource);
+      refreshTokens = new RefreshTokenRepository(database);
+      codes = new AuthorizationCodeRepository(database);
+      events = new AuditEventRepository(database);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
         watcher = new pg.Client({ connectionString: db.config.url });
@@ -98,19 +103,41 @@ for (const kind of DATABASE_KINDS) {
       return { codeHash, codeChallenge };
     }
 
-    /** The refresh grant's write (RefreshTokenRepository.rotation), run as the grant runs it: one statement. */
-    async function rotate(tx: Tx, tokenHash: string): Promise<{ grantId: string } | null> {
-      const change = refreshTokens.rotation({
+    type Rotation = Parameters<RefreshTokenRepository['rotation']>[0];
+    const rotation = (tokenHash: string, request: Partial<Rotation> = {}) =>
+      refreshTokens.rotation({
         tokenHash,
-        grantId: parties.grantId,
+        clientId: parties.clientId,
+        resource: null,
+        scopes: null,
         successorHash: sha256(randomToken()),
-        successorExpiresAt: new Date(Date.now() + 60_000),
         recordUseOf: null,
         useResolutionSeconds: 3600,
+        ...request,
       });
-      const rows = (await tx.query(`${change.sql} SELECT grant_id FROM ${change.gate}`, change.params)) as Array<{ grant_id: string }>;
-      return rows[0] ? { grantId: rows[0].grant_id } : null;
+
+    /** The refresh grant's change (RefreshTokenRepository.rotation) without its event, inside `tx`. */
+    async function rotate(tx: Tx, tokenHash: string, request: Partial<Rotation> = {}): Promise<{ grantId: string; scopes: string[] } | null> {
+      const change = rotation(tokenHash, request);
+      const rows = (await tx.query(`${change.sql} SELECT grant_id, scopes FROM ${change.gate}`, change.params)) as Array<{ grant_id: string; scopes: string[] }>;
+      return rows[0] ? { grantId: rows[0].grant_id, scopes: rows[0].scopes } : null;
     }
+
+    /** The event the refresh grant writes with its change. */
+    const refreshed = (): NewChangeEvent => ({
+      type: 'token.refreshed',
+      time: new Date(),
+      actor: { kind: 'client', id: parties.clientId },
+      clientId: parties.clientId,
+      subject: ROTATED.userId,
+      resource: ROTATED.resource,
+      scopes: ROTATED.scopes,
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      outcome: 'success',
+      data: { grant_id: ROTATED.grantId, jti: randomToken(), scopes: ROTATED.scopes },
+    });
 
     const successors = async (tokenHash: string): Promise<number> =>
       ((await db.dataSource.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE parent_hash = $1`, [tokenHash])) as Array<{ n: number }>)[0]!.n;
@@ -124,6 +151,46 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(winners[0]?.grantId, parties.grantId);
         assert.equal((await refreshTokens.inspect(tokenHash))?.rotated, true);
         assert.equal(await successors(tokenHash), 1);
+      });
+
+      it(`as the grant runs it, one statement with its event: exactly one of ${N} concurrent refreshes rotates, and one event is written`, async () => {
+        const tokenHash = await refreshToken('live');
+        const results = await Promise.all(Array.from({ length: N }, () => events.appendWith(rotation(tokenHash), [refreshed()])));
+        const winners = results.filter((result) => result.row !== null);
+        assert.equal(winners.length, 1, `${winners.length} rotations succeeded`);
+        assert.ok(results.every((result) => (result.row === null) === (result.events.length === 0)), 'an event exactly when a row');
+        const [event] = winners[0]!.events;
+        assert.equal(event?.subject, parties.userId);
+        assert.equal(event?.data.grant_id, parties.grantId);
+        assert.deepEqual(event?.scopes, ['tools:read']);
+        assert.deepEqual(event?.data.scopes, ['tools:read']);
+        assert.equal(await successors(tokenHash), 1);
+        const written = (await db.dataSource.query(`SELECT count(*)::int AS n FROM audit_events WHERE type = 'token.refreshed' AND data->>'jti' = $1`, [event?.data.jti])) as Array<{ n: number }>;
+        assert.equal(written[0]?.n, 1);
+      });
+
+      it('rotates only for the grant’s client, its resource and scopes within the grant’s, and returns the access token’s scopes', async () => {
+        const resource = ((await db.dataSource.query('SELECT resource FROM resource_servers WHERE id = $1', [parties.resourceId])) as Array<{ resource: string }>)[0]!.resource;
+        const tokenHash = await refreshToken('live');
+        for (const request of [{ clientId: randomToken() }, { resource: `${resource}/other` }, { scopes: ['tools:read', 'tools:execute'] }, { scopes: ['admin'] }]) {
+          assert.equal(await db.dataSource.transaction((tx) => rotate(tx, tokenHash, request)), null, JSON.stringify(request));
+        }
+        assert.equal(await successors(tokenHash), 0);
+        assert.deepEqual(await db.dataSource.transaction((tx) => rotate(tx, tokenHash, { resource, scopes: ['tools:read'] })), { grantId: parties.grantId, scopes: ['tools:read'] });
+      });
+
+      it('gives the successor the resource’s refresh token lifetime', async () => {
+        const tokenHash = await refreshToken('live');
+        const { row } = await events.appendWith(rotation(tokenHash), [refreshed()]);
+        assert.ok(row);
+        const [lifetime] = (await db.dataSource.query(
+          `SELECT extract(epoch FROM t.expires_at - t.created_at)::int AS seconds, r.refresh_token_ttl AS ttl
+             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id WHERE t.parent_hash = $1`,
+          [tokenHash],
+        )) as Array<{ seconds: number; ttl: number }>;
+        assert.ok(lifetime && Math.abs(lifetime.seconds - lifetime.ttl) <= 1, JSON.stringify(lifetime));
+        assert.deepEqual(row, { grantId: parties.grantId, userId: parties.userId, scopes: ['tools:read'], resource: row.resource, accessTokenTtl: row.accessTokenTtl });
+        assert.ok(row.accessTokenTtl > 0 && row.resource.startsWith('https://'));
       });
 
       it('does not rotate a token twice', async () => {

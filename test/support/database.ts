@@ -33,7 +33,7 @@ export async function openTestDatabase(kind: DatabaseKind, { migrate = true } = 
   let dispose: () => Promise<void>;
   if (kind === 'postgres') {
     const database = await createTestDatabase();
-    config = { kind: 'postgres', url: database.url };
+    config = { kind: 'postgres', url: database.url, preparedStatements: true };
     dispose = database.drop;
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-it-'));

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { Request } from 'express';
-import { InvalidGrant } from '../../common/oauth-errors.js';
+import { InvalidGrant, InvalidScope, InvalidTarget, type OAuthError } from '../../common/oauth-errors.js';
 import type { Database } from '../../database/database.module.js';
-import type { AuditEvent, AuditLog } from '../../audit/audit-log.js';
+import type { AuditEvent, AuditLog, ChangeEvent } from '../../audit/audit-log.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import type { ClientsService } from '../../registration/clients.service.js';
 import { ResourceServerEntity } from '../../resources/resource-server.entity.js';
@@ -18,17 +18,23 @@ const CLIENT = { id: 'client-1', lastUsedAt: new Date(), metadata: { grant_types
 const LIVE: PresentedRefreshToken = { grantId: 'grant-1', rotated: false, expired: false, revoked: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'] };
 const RESOURCE = Object.assign(new ResourceServerEntity(), { id: 'rs-1', resource: 'https://mcp.example.com/mcp', refreshTokenTtl: 3600 });
 
-/** A RefreshTokenGrant over fakes: `inspections` are what successive reads find; `rotates` whether the write happens. */
+const ROTATED_ROW = { grantId: 'grant-1', userId: 'user-1', scopes: ['tools:read'], resource: RESOURCE.resource, accessTokenTtl: 60 };
+
+/**
+ * A RefreshTokenGrant over fakes: `rotates` whether the one statement rotates; `inspections` are what successive
+ * reads of the diagnosis find.
+ */
 function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: boolean) {
-  const calls = { writes: 0, revoked: [] as string[], events: [] as string[] };
+  const calls = { writes: 0, reads: 0, revoked: [] as string[], events: [] as string[], signed: [] as Array<{ jti: string | undefined; scopes: string[] }> };
   const refreshTokens = {
-    inspect: async () => inspections.shift() ?? null,
-    rotation: () => ({ sql: 'WITH rotated AS (SELECT 1)', params: [], gate: 'rotated' }),
+    inspect: async () => (calls.reads++, inspections.shift() ?? null),
+    rotation: () => ({ name: 'rotation', sql: 'WITH rotated AS (SELECT 1)', params: [], gate: 'rotated', row: () => ROTATED_ROW }),
   } as unknown as RefreshTokenRepository;
   const audit = {
-    recordWith: async (_change: unknown, events: AuditEvent[]) => {
+    recordWith: async (_change: unknown, events: ChangeEvent[]) => {
       calls.writes++;
-      return rotates ? events : [];
+      if (rotates) calls.events.push(...events.map((event) => event.type));
+      return rotates ? { events, row: ROTATED_ROW } : { events: [], row: null };
     },
     record: async (_tx: unknown, event: AuditEvent) => void calls.events.push(event.type),
   } as unknown as AuditLog;
@@ -36,55 +42,80 @@ function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: bo
   const grantsService = { revoke: async (_tx: unknown, grant: GrantEntity) => void calls.revoked.push(grant.id) } as unknown as GrantsService;
   const database = { transaction: async (work: (tx: unknown) => Promise<unknown>) => work({}), manager: {} } as unknown as Database;
   const resources = { get: async () => RESOURCE } as unknown as ResourcesService;
-  const minter = { sign: () => ({ response: { access_token: 'at', token_type: 'Bearer', expires_in: 60, scope: 'tools:read', refresh_token: 'rt' }, claims: { jti: 'jti-1' } }) } as unknown as TokenMinter;
+  const minter = {
+    sign: (input: { jti?: string; scopes: string[] }) => (
+      calls.signed.push({ jti: input.jti, scopes: input.scopes }),
+      { response: { access_token: 'at', token_type: 'Bearer', expires_in: 60, scope: input.scopes.join(' '), refresh_token: 'rt' }, claims: { jti: input.jti } }
+    ),
+  } as unknown as TokenMinter;
   const clients = { useRecorded: () => undefined } as unknown as ClientsService;
   const handler = new RefreshTokenGrant(database, grants, refreshTokens, resources, minter, audit, grantsService, clients);
-  const refresh = () => handler.handle({ client: CLIENT, params: { grant_type: 'refresh_token', refresh_token: 'gh_rt_presented' }, req: {} as Request });
+  const refresh = (extra: Record<string, string> = {}) =>
+    handler.handle({ client: CLIENT, params: { grant_type: 'refresh_token', refresh_token: 'gh_rt_presented', ...extra }, req: {} as Request });
   return { refresh, calls };
 }
 
-const rejectsWith = (promise: Promise<unknown>, description: RegExp) =>
-  assert.rejects(promise, (error: unknown) => error instanceof InvalidGrant && description.test(error.description));
+const rejectsWith = (promise: Promise<unknown>, description: RegExp, type: new (...args: never[]) => OAuthError = InvalidGrant) =>
+  assert.rejects(promise, (error: unknown) => error instanceof type && description.test(error.description));
 
 describe('RefreshTokenGrant', () => {
-  it('answers with the signed tokens when the one write rotated', async () => {
-    const { refresh, calls } = grantWith([LIVE], true);
+  it('answers with tokens signed from what the one statement found, without reading first', async () => {
+    const { refresh, calls } = grantWith([], true);
     const response = await refresh();
     assert.equal(response.access_token, 'at');
     assert.equal(calls.writes, 1);
+    assert.equal(calls.reads, 0);
+    assert.deepEqual(calls.events, ['token.refreshed']);
+    assert.equal(calls.signed.length, 1);
+    assert.ok(calls.signed[0]?.jti, 'the jti the event was written with');
     assert.deepEqual(calls.revoked, []);
   });
 
   it('treats a write that lost the race to a concurrent refresh as reuse: the grant is revoked', async () => {
-    const { refresh, calls } = grantWith([LIVE, { ...LIVE, rotated: true }], false);
+    const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false);
     await rejectsWith(refresh(), /already used; the grant has been revoked/);
     assert.deepEqual(calls.revoked, ['grant-1']);
     assert.deepEqual(calls.events, ['refresh_token.reuse_detected']);
+    assert.equal(calls.signed.length, 0);
   });
 
   it('refuses without revoking when the race was lost to a revocation', async () => {
-    const { refresh, calls } = grantWith([LIVE, { ...LIVE, revoked: true }], false);
+    const { refresh, calls } = grantWith([{ ...LIVE, revoked: true }], false);
     await rejectsWith(refresh(), /has been revoked/);
     assert.deepEqual(calls.revoked, []);
   });
 
-  it('never writes for an unknown, foreign, revoked or expired token, and revokes only on its own client’s reuse', async () => {
+  it('diagnoses an unknown, foreign, revoked or expired token with one read, and revokes only on its own client’s reuse', async () => {
     const cases: Array<[PresentedRefreshToken | null, RegExp]> = [
       [null, /is invalid/],
       [{ ...LIVE, clientId: 'someone-else' }, /issued to another client/],
       [{ ...LIVE, clientId: 'someone-else', rotated: true }, /issued to another client/],
       [{ ...LIVE, revoked: true }, /has been revoked/],
       [{ ...LIVE, expired: true }, /has expired/],
+      [LIVE, /could not be rotated; try again/],
     ];
     for (const [token, description] of cases) {
-      const { refresh, calls } = grantWith([token], true);
+      const { refresh, calls } = grantWith([token], false);
       await rejectsWith(refresh(), description);
-      assert.equal(calls.writes, 0, String(description));
+      assert.equal(calls.reads, 1, String(description));
       assert.deepEqual(calls.revoked, [], String(description));
+      assert.equal(calls.signed.length, 0, String(description));
     }
-    const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], true);
+    const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false);
     await rejectsWith(refresh(), /already used/);
-    assert.equal(calls.writes, 0);
     assert.deepEqual(calls.revoked, ['grant-1']);
+  });
+
+  it('answers invalid_target and invalid_scope for a usable token the request does not fit, the token’s own faults first', async () => {
+    await rejectsWith(grantWith([LIVE], false).refresh({ resource: 'https://elsewhere.example.com/mcp' }), /resource does not match/, InvalidTarget);
+    await rejectsWith(grantWith([LIVE], false).refresh({ scope: 'tools:read tools:execute' }), /scope exceeds what was granted: tools:execute/, InvalidScope);
+    await rejectsWith(grantWith([LIVE], false).refresh({ resource: 'https://elsewhere.example.com/mcp', scope: 'admin' }), /resource does not match/, InvalidTarget);
+    await rejectsWith(grantWith([{ ...LIVE, expired: true }], false).refresh({ resource: 'https://elsewhere.example.com/mcp' }), /has expired/);
+  });
+
+  it('does not even try to rotate for a resource that is not a URL', async () => {
+    const { refresh, calls } = grantWith([LIVE], true);
+    await rejectsWith(refresh({ resource: 'not a url' }), /resource does not match/, InvalidTarget);
+    assert.equal(calls.writes, 0);
   });
 });

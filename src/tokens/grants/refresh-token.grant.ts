@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { randomToken, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
@@ -6,7 +7,7 @@ import { requestIdOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
-import { GrantRepository, RefreshTokenRepository, type PresentedRefreshToken } from '../grant.repository.js';
+import { GrantRepository, RefreshTokenRepository, ROTATED, type PresentedRefreshToken } from '../grant.repository.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
@@ -41,76 +42,92 @@ export class RefreshTokenGrant implements GrantHandler {
     const tokenHash = sha256(requiredParam(params, 'refresh_token', 512));
     const scopeParam = stringParam(params, 'scope');
     const resourceParam = stringParam(params, 'resource', 2000);
+    const resource = resourceParam === undefined ? null : canonicalResource(resourceParam);
 
-    // One read, then one statement that rotates, stores the successor and writes the event (no BEGIN/COMMIT).
-    const presented = await this.refreshTokens.inspect(tokenHash);
-    const outcome =
-      presented !== null && usable(presented, client.id)
-        ? await this.rotate(presented, client, tokenHash, scopeParam, resourceParam, req)
-        : { reusedGrant: refusal(presented, client.id) };
+    // On success one statement checks, rotates, stores the successor and writes the event (no read before, no
+    // BEGIN/COMMIT). A resource that is no URL can match no grant: only the diagnosis is left to do.
+    const rotated = resourceParam !== undefined && resource === null ? null : await this.rotate(client, tokenHash, resource, requestedScopes(scopeParam), req);
+    if (rotated) return rotated;
 
-    if ('response' in outcome) return outcome.response;
+    // Nothing rotated: a second look says why, in the order the checks have always been made.
+    const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam);
     await this.database.transaction(async (tx) => {
       const requestId = requestIdOf(req) ?? null;
-      const grant = await this.grants.findById(outcome.reusedGrant, tx);
+      const grant = await this.grants.findById(reusedGrant, tx);
       // The detection first, then (if it was still live) the revocation it caused: events in causal order.
       await this.audit.record(tx, {
         type: 'refresh_token.reuse_detected',
         clientId: client.id,
         subject: grant?.userId ?? null,
         requestId,
-        data: { grant_id: outcome.reusedGrant },
+        data: { grant_id: reusedGrant },
       });
       if (grant) await this.grantsService.revoke(tx, grant, 'refresh_token_reuse', requestId);
     });
     throw new InvalidGrant('refresh token was already used; the grant has been revoked');
   }
 
+  /**
+   * The rotation and its `token.refreshed` event as one statement; then the access token is signed from what the
+   * statement found. Null when it rotated nothing (an unknown, used, revoked, expired or foreign token, or a
+   * request the grant does not cover).
+   */
   private async rotate(
-    presented: PresentedRefreshToken,
     client: ClientEntity,
     tokenHash: string,
-    scopeParam: string | undefined,
-    resourceParam: string | undefined,
+    resource: string | null,
+    scopes: string[] | null,
     req: GrantContext['req'],
-  ): Promise<{ response: TokenResponse } | { reusedGrant: string }> {
-    const resource = await this.resources.get(presented.resourceId);
-    if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
-      throw new InvalidTarget('resource does not match the one this refresh token was issued for');
-    }
-    const scopes = narrowedScopes(scopeParam, presented.scopes);
+  ): Promise<TokenResponse | null> {
     const successor = REFRESH_TOKEN_PREFIX + randomToken();
-    const { response, claims } = this.minter.sign({ grantId: presented.grantId, userId: presented.userId, client, resource, scopes }, successor);
+    // Chosen before signing so that the event, written first, can name it.
+    const jti = randomUUID();
     const stale = !client.lastUsedAt || Date.now() - client.lastUsedAt.getTime() >= CLIENT_USE_RESOLUTION_MS;
-    const written = await this.audit.recordWith(
+    const { row } = await this.audit.recordWith(
       this.refreshTokens.rotation({
         tokenHash,
-        grantId: presented.grantId,
+        clientId: client.id,
+        resource,
+        scopes,
         successorHash: sha256(successor),
-        successorExpiresAt: new Date(Date.now() + resource.refreshTokenTtl * 1000),
         recordUseOf: stale ? client.id : null,
         useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
       }),
       [
         {
-          // RFC 6749 §5.1: the refresh token keeps the grant's scope; the response's scope is the access token's.
+          // RFC 6749 §5.1: the refresh token keeps the grant's scope; the event's scopes are the access token's.
           type: 'token.refreshed',
           clientId: client.id,
-          subject: presented.userId,
-          resource: resource.resource,
+          subject: ROTATED.userId,
+          resource: ROTATED.resource,
           requestId: requestIdOf(req) ?? null,
-          data: { grant_id: presented.grantId, jti: claims.jti, scopes },
+          data: { grant_id: ROTATED.grantId, jti, scopes: ROTATED.scopes },
         },
       ],
     );
-    if (written.length > 0) {
-      // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
-      if (stale) this.clients.useRecorded(this.database.manager, client.id, new Date());
-      return { response };
+    if (!row) return null;
+    // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
+    if (stale) this.clients.useRecorded(this.database.manager, client.id, new Date());
+    const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
+    return this.minter.sign({ grantId: row.grantId, userId: row.userId, client, resource: audience, scopes: row.scopes, jti }, successor).response;
+  }
+
+  /**
+   * Why nothing was rotated: throws the answer, or returns the grant to revoke when a rotated token was presented
+   * again by its own client (reuse).
+   */
+  private async diagnose(tokenHash: string, clientId: string, scopeParam: string | undefined, resourceParam: string | undefined): Promise<string> {
+    const presented = await this.refreshTokens.inspect(tokenHash);
+    if (presented && usable(presented, clientId)) {
+      // The token was fine, so the request asked for more than its grant holds.
+      const resource = await this.resources.get(presented.resourceId);
+      if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
+        throw new InvalidTarget('resource does not match the one this refresh token was issued for');
+      }
+      const wider = (requestedScopes(scopeParam) ?? []).filter((scope) => !presented.scopes.includes(scope));
+      if (wider.length) throw new InvalidScope(`scope exceeds what was granted: ${wider.join(' ')}`);
     }
-    // Something won the race since the read (a concurrent refresh, a revocation): the signed token is discarded.
-    const now = await this.refreshTokens.inspect(tokenHash);
-    return { reusedGrant: refusal(now, client.id) };
+    return refusal(presented, clientId);
   }
 }
 
@@ -130,13 +147,12 @@ function refusal(token: PresentedRefreshToken | null, clientId: string): string 
   if (token.rotated) return token.grantId;
   if (token.revoked) throw new InvalidGrant('refresh token has been revoked');
   if (token.expired) throw new InvalidGrant('refresh token has expired');
+  // Usable and covering the request now: whatever stopped the rotation has passed.
   throw new InvalidGrant('refresh token could not be rotated; try again');
 }
 
-function narrowedScopes(requested: string | undefined, granted: string[]): string[] {
-  if (requested === undefined || requested.trim() === '') return granted;
-  const scopes = [...new Set(requested.split(' ').filter(Boolean))];
-  const wider = scopes.filter((scope) => !granted.includes(scope));
-  if (wider.length) throw new InvalidScope(`scope exceeds what was granted: ${wider.join(' ')}`);
-  return scopes;
+/** The narrower scopes asked for (each once, in the order given), or null for the grant's. */
+function requestedScopes(requested: string | undefined): string[] | null {
+  if (requested === undefined || requested.trim() === '') return null;
+  return [...new Set(requested.split(' ').filter(Boolean))];
 }

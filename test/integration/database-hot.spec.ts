@@ -1,0 +1,151 @@
+import { after, before, describe, it, mock } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { QueryFailedError } from 'typeorm';
+import { Database } from '../../src/database/database.module.js';
+import { referencesVanishedClient } from '../../src/common/exception.filter.js';
+import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
+import { insertParties, type Parties } from '../factories/rows.js';
+
+/** What node-postgres was asked to run while `work` ran: each query's name (undefined: unnamed) and text. */
+async function sentToNodePostgres(work: () => Promise<unknown>): Promise<Array<{ name: string | undefined; text: string }>> {
+  const spy = mock.method(pg.Client.prototype, 'query');
+  try {
+    await work();
+    return spy.mock.calls.map((call) => {
+      const first: unknown = call.arguments[0];
+      if (typeof first === 'string') return { name: undefined, text: first };
+      const config = first as { name?: string; text: string };
+      return { name: config.name, text: config.text };
+    });
+  } finally {
+    spy.mock.restore();
+  }
+}
+
+const STANDING = `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL) AS grant_live`;
+
+for (const kind of DATABASE_KINDS) {
+  describe(`Database.hot (${kind})`, { skip: skipUnless(kind) }, () => {
+    let db: TestDatabase;
+    let parties: Parties;
+
+    before(async () => {
+      db = await openTestDatabase(kind);
+      parties = await insertParties(db.dataSource);
+    });
+    after(async () => {
+      await db?.close();
+    });
+
+    it('returns the rows of a SELECT, and an UPDATE’s RETURNING rows (not TypeORM’s [rows, count]), outside and inside a transaction', async () => {
+      const database = new Database(db.dataSource);
+      assert.deepEqual(await database.hot('test_standing', STANDING, [parties.grantId]), [{ grant_live: true }]);
+      const update = `UPDATE grants SET scopes = scopes WHERE id = $1 RETURNING id`;
+      assert.deepEqual(await database.hot('test_touch', update, [parties.grantId]), [{ id: parties.grantId }]);
+      assert.deepEqual(await database.hot('test_touch', update, [randomUUID()]), []);
+      const inside = await database.transaction((tx) => database.hot<{ id: string }>('test_touch', update, [parties.grantId], tx));
+      assert.deepEqual(inside, [{ id: parties.grantId }]);
+    });
+
+    it('runs inside the transaction it is given: its write is rolled back with it', async () => {
+      const database = new Database(db.dataSource);
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await database.hot('test_revoke', `UPDATE grants SET revoked_reason = $2 WHERE id = $1`, [parties.grantId, 'rolled back'], tx);
+          const seen = await database.hot<{ revoked_reason: string }>('test_reason', `SELECT revoked_reason FROM grants WHERE id = $1`, [parties.grantId], tx);
+          assert.equal(seen[0]?.revoked_reason, 'rolled back', 'the transaction sees its own write');
+          throw new Error('undo');
+        }),
+        /undo/,
+      );
+      const after = (await db.dataSource.query(`SELECT revoked_reason FROM grants WHERE id = $1`, [parties.grantId])) as Array<{ revoked_reason: string | null }>;
+      assert.equal(after[0]?.revoked_reason, null);
+    });
+
+    it('refuses a transaction handle used after its transaction ended, as TypeORM does', async () => {
+      const database = new Database(db.dataSource);
+      const stale = await database.transaction(async (tx) => tx);
+      await assert.rejects(database.hot('test_standing', STANDING, [parties.grantId], stale), /released/i);
+    });
+
+    it('fails as TypeORM’s queries do: a QueryFailedError whose driver error carries the code and constraint the filter reads', async () => {
+      const database = new Database(db.dataSource);
+      const insert = `INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4)`;
+      const values = [parties.userId, 'a-client-that-is-gone', parties.resourceId, ['tools:read']];
+      for (const run of [() => database.hot('test_orphan', insert, values), () => database.transaction((tx) => database.hot('test_orphan', insert, values, tx))]) {
+        const error = await run().then(
+          () => assert.fail('the insert should have failed'),
+          (failure: unknown) => failure,
+        );
+        assert.ok(error instanceof QueryFailedError, String(error));
+        const driverError = error.driverError as { code?: string; constraint?: string };
+        assert.equal(driverError.code, '23503');
+        assert.equal(driverError.constraint, 'grants_client_id_fkey');
+        assert.equal(referencesVanishedClient(error), true);
+        assert.equal(referencesVanishedClient(error.driverError), true, 'the raw driver error too');
+      }
+      const typeorm = await db.dataSource.query(insert, values).then(
+        () => assert.fail('the insert should have failed'),
+        (failure: unknown) => failure,
+      );
+      assert.ok(typeorm instanceof QueryFailedError && referencesVanishedClient(typeorm), 'as the ordinary path fails');
+    });
+
+    if (kind === 'pglite') {
+      it('takes the ordinary path on PGlite: nothing reaches node-postgres', async () => {
+        const database = new Database(db.dataSource);
+        const sent = await sentToNodePostgres(() => database.hot('test_standing', STANDING, [parties.grantId]));
+        assert.deepEqual(sent, []);
+      });
+      return;
+    }
+
+    it('sends a named statement to node-postgres, the same name for the same text and another for another text', async () => {
+      const database = new Database(db.dataSource);
+      const other = `${STANDING}, true AS other`;
+      const sent = await sentToNodePostgres(async () => {
+        await database.hot('test_standing', STANDING, [parties.grantId]);
+        await database.hot('test_standing', STANDING, [randomUUID()]);
+        await database.hot('test_standing', other, [parties.grantId]);
+        await database.transaction((tx) => database.hot('test_standing', STANDING, [parties.grantId], tx));
+      });
+      const ours = sent.filter((query) => query.text.startsWith(STANDING));
+      assert.equal(ours.length, 4, JSON.stringify(sent));
+      const [first, second, third, fourth] = ours.map((query) => query.name);
+      assert.ok(first?.startsWith('test_standing_'), `named after its label: ${first}`);
+      assert.equal(second, first);
+      assert.equal(fourth, first);
+      assert.ok(third?.startsWith('test_standing_') && third !== first, 'another text, another name');
+    });
+
+    it('leaves the statement prepared on the connection: PostgreSQL parses and plans it once per connection', async () => {
+      const database = new Database(db.dataSource);
+      const prepared = await database.transaction(async (tx) => {
+        await database.hot('test_standing', STANDING, [parties.grantId], tx);
+        await database.hot('test_standing', STANDING, [randomUUID()], tx);
+        return (await tx.query(`SELECT name, statement FROM pg_prepared_statements WHERE statement = $1`, [STANDING])) as Array<{ name: string }>;
+      });
+      assert.equal(prepared.length, 1, JSON.stringify(prepared));
+      assert.ok(prepared[0]?.name.startsWith('test_standing_'));
+    });
+
+    it('with prepared statements off (DATABASE_PREPARED_STATEMENTS=off), sends unnamed statements and leaves none prepared', async () => {
+      const database = new Database(db.dataSource, { preparedStatements: false });
+      const text = `${STANDING}, 'unprepared' AS mode`;
+      let prepared: unknown[] = [];
+      const sent = await sentToNodePostgres(async () => {
+        assert.deepEqual(await database.hot('test_unprepared', text, [parties.grantId]), [{ grant_live: true, mode: 'unprepared' }]);
+        prepared = await database.transaction(async (tx) => {
+          await database.hot('test_unprepared', text, [parties.grantId], tx);
+          return (await tx.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [text])) as unknown[];
+        });
+      });
+      const ours = sent.filter((query) => query.text === text);
+      assert.equal(ours.length, 2, JSON.stringify(sent));
+      assert.ok(ours.every((query) => query.name === undefined), JSON.stringify(ours));
+      assert.deepEqual(prepared, []);
+    });
+  });
+}
