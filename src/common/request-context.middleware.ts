@@ -34,6 +34,15 @@ export function requestContext(req: Request, res: Response, next: NextFunction):
 
 /** requestContext for any request, Express's or the fast lane's: `ip` is the client address already resolved. */
 export function runInRequestContext(req: HttpRequest, res: ServerResponse, ip: string | null, next: () => void): void {
+  const requestId = identifyRequest(req, res);
+  storage.run({ requestId, ip, userAgent: userAgentOf(req) }, next);
+}
+
+/**
+ * The part of the request context every answer needs, for requests whose handling reads no context (the fast lane's
+ * documents): the id, on the request and in X-Request-Id, and the log line when the request finishes.
+ */
+export function identifyRequest(req: HttpRequest, res: ServerResponse): string {
   const incoming = req.headers['x-request-id'];
   const requestId = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
   req.requestId = requestId;
@@ -44,7 +53,7 @@ export function runInRequestContext(req: HttpRequest, res: ServerResponse, ip: s
     // Path only: query strings carry codes and state, and must never reach a log.
     logger.debug({ msg: 'request', request_id: requestId, method: req.method, path: pathOf(req), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
   });
-  storage.run({ requestId, ip, userAgent: userAgentOf(req) }, next);
+  return requestId;
 }
 
 /** Printable ASCII only (the header is attacker-controlled and ends up in events), and bounded. */

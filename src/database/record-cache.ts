@@ -99,6 +99,13 @@ export class RecordCache {
     return value;
   }
 
+  /** The cached (fresh) value for `key` without loading anything, as read() would return it; undefined otherwise. */
+  peek<T>(kind: RecordKind, key: string): T | undefined {
+    if (!this.active) return undefined;
+    const entry = this.stores[kind].peek(key);
+    return entry !== undefined && Date.now() - entry.loadedAt < RECORD_MAX_AGE_MS ? (entry.value as T) : undefined;
+  }
+
   /** True when `key` is cached (and fresh); reads nothing. */
   has(kind: RecordKind, key: string): boolean {
     const entry = this.stores[kind].peek(key);

@@ -45,6 +45,14 @@ export class DiscoveryController {
     return this.document.body;
   }
 
+  /** The document when it can be had without waiting (the scopes are cached); undefined otherwise. */
+  metadataNow(): AuthorizationServerMetadata | undefined {
+    const scopes = this.resources.cachedScopes();
+    if (scopes === undefined) return undefined;
+    if (this.document?.scopes !== scopes) this.document = { scopes, body: this.build(scopes) };
+    return this.document.body;
+  }
+
   private document: { scopes: readonly string[]; body: AuthorizationServerMetadata } | undefined;
 
   private build(scopes: readonly string[]): AuthorizationServerMetadata {

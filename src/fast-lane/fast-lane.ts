@@ -7,7 +7,7 @@ import { allowAnyOrigin, isPublicCorsPath } from '../common/cors.middleware.js';
 import { oauthErrorFor } from '../common/exception.filter.js';
 import { noStore, sendJson, sendOAuthError, type HttpRequest } from '../common/http.js';
 import { oauthBody } from '../common/oauth-body.decorator.js';
-import { runInRequestContext } from '../common/request-context.middleware.js';
+import { identifyRequest, runInRequestContext } from '../common/request-context.middleware.js';
 import { DiscoveryController } from '../discovery/discovery.controller.js';
 import { IntrospectionController } from '../introspection/introspection.controller.js';
 import { JwksController } from '../keys/jwks.controller.js';
@@ -30,6 +30,8 @@ interface FastRoute {
   /** Reads the body first (src/common/body-parser.ts: the same size cap and parsing as everywhere). */
   readonly body: boolean;
   answer(req: FastRequest, res: ServerResponse): Promise<void>;
+  /** A document route: the document when it is at hand without waiting (cached), and how it is sent. */
+  readonly document?: { now(): object | undefined; contentType: string; cacheControl: string };
 }
 
 /** What the fast lane calls: the very controllers Nest routes to. */
@@ -69,13 +71,15 @@ export class FastLane {
     this.readBody = bodyParser(config.maxBodyBytes);
     this.trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
     const { discovery, jwks, tokens, introspection } = handlers;
+    const metadata = { now: () => discovery.metadataNow(), contentType: 'application/json; charset=utf-8', cacheControl: 'public, max-age=60' };
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      this.add('GET', path, { policy: policyOf(DiscoveryController), body: false }, async (_req, res) =>
-        this.sendDocument(res, await discovery.metadata(), 'application/json; charset=utf-8', 'public, max-age=60'),
+      this.add('GET', path, { policy: policyOf(DiscoveryController), body: false, document: metadata }, async (_req, res) =>
+        this.sendDocument(res, await discovery.metadata(), metadata),
       );
     }
-    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), body: false }, async (_req, res) =>
-      this.sendDocument(res, jwks.jwks(), 'application/jwk-set+json; charset=utf-8', 'public, max-age=300'),
+    const jwksDocument = { now: () => jwks.jwks(), contentType: 'application/jwk-set+json; charset=utf-8', cacheControl: 'public, max-age=300' };
+    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), body: false, document: jwksDocument }, async (_req, res) =>
+      this.sendDocument(res, jwks.jwks(), jwksDocument),
     );
     for (const path of ['/token', '/api/oauth/token']) {
       this.add('POST', path, { policy: policyOf(TokensController), body: true }, async (req, res) => {
@@ -109,6 +113,16 @@ export class FastLane {
   private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
     const started = process.hrtime.bigint();
     req.ip = this.clientAddress(req);
+    const sending = route.document;
+    const document = sending && !this.limiter.enabled(route.policy) ? sending.now() : undefined;
+    if (sending && document) {
+      // Nothing to wait for (no budget to spend, the document cached), and nothing below reads the request
+      // context: answered at once, with what every answer carries.
+      res.on('finish', () => observeRequest(this.metrics, 'GET', route.route, res, started));
+      identifyRequest(req, res);
+      if (route.cors) allowAnyOrigin(res);
+      return this.sendDocument(res, document, sending);
+    }
     // On the full path the body parser runs before Express's router: a body it refuses is answered before any
     // route is known, and counted as `unmatched` (routeOf). Here too: the route's label only once the body is read.
     let label = route.body ? UNMATCHED_ROUTE : route.route;
@@ -133,7 +147,7 @@ export class FastLane {
     }
   }
 
-  private sendDocument(res: ServerResponse, document: object, contentType: string, cacheControl: string): void {
+  private sendDocument(res: ServerResponse, document: object, { contentType, cacheControl }: NonNullable<FastRoute['document']>): void {
     let body = this.documents.get(document);
     if (!body) {
       body = JSON.stringify(document);

@@ -99,6 +99,11 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     return this.jwksDocument;
   }
 
+  /** Throws unless signJwt can sign now. For callers that commit a change before they sign (the refresh grant). */
+  assertCanSign(): void {
+    if (!this.active?.privateKey) throw new Error('no active signing key');
+  }
+
   /** Signs a JWT with the active key. `typ` distinguishes access tokens (`at+jwt`, RFC 9068 §2.1). */
   signJwt(claims: Record<string, unknown>, typ: string): string {
     const key = this.active;

@@ -160,6 +160,11 @@ export class ResourcesService {
   }
 
   /** The union of every resource server's scopes (`scopes_supported`), sorted. */
+  /** allScopes() when the record cache holds it: no promise, for the fast lane's synchronous documents. */
+  cachedScopes(): readonly string[] | undefined {
+    return this.cache.peek('resource', 'scopes');
+  }
+
   allScopes(): Promise<readonly string[]> {
     return this.cache.read('resource', 'scopes', () => this.repository.allScopes(), { keep: () => true });
   }

@@ -13,6 +13,7 @@ import type { GrantRepository, PresentedRefreshToken, RefreshTokenRepository } f
 import type { GrantsService } from '../grants.service.js';
 import type { TokenMinter } from '../token-minter.js';
 import { RefreshTokenGrant } from './refresh-token.grant.js';
+import type { KeyService } from '../../keys/key.service.js';
 
 const CLIENT = { id: 'client-1', lastUsedAt: new Date(), metadata: { grant_types: ['authorization_code', 'refresh_token'] } } as unknown as ClientEntity;
 const LIVE: PresentedRefreshToken = { grantId: 'grant-1', rotated: false, expired: false, revoked: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'] };
@@ -24,7 +25,7 @@ const ROTATED_ROW = { grantId: 'grant-1', userId: 'user-1', scopes: ['tools:read
  * A RefreshTokenGrant over fakes: `rotates` whether the one statement rotates; `inspections` are what successive
  * reads of the diagnosis find.
  */
-function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: boolean) {
+function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: boolean, canSign = true) {
   const calls = { writes: 0, reads: 0, revoked: [] as string[], events: [] as string[], signed: [] as Array<{ jti: string | undefined; scopes: string[] }> };
   const refreshTokens = {
     inspect: async () => (calls.reads++, inspections.shift() ?? null),
@@ -49,7 +50,12 @@ function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: bo
     ),
   } as unknown as TokenMinter;
   const clients = { useRecorded: () => undefined } as unknown as ClientsService;
-  const handler = new RefreshTokenGrant(database, grants, refreshTokens, resources, minter, audit, grantsService, clients);
+  const keys = {
+    assertCanSign: () => {
+      if (!canSign) throw new Error('no active signing key');
+    },
+  } as unknown as KeyService;
+  const handler = new RefreshTokenGrant(database, grants, refreshTokens, resources, minter, audit, grantsService, clients, keys);
   const refresh = (extra: Record<string, string> = {}) =>
     handler.handle({ client: CLIENT, params: { grant_type: 'refresh_token', refresh_token: 'gh_rt_presented', ...extra }, req: {} as Request });
   return { refresh, calls };
@@ -69,6 +75,13 @@ describe('RefreshTokenGrant', () => {
     assert.equal(calls.signed.length, 1);
     assert.ok(calls.signed[0]?.jti, 'the jti the event was written with');
     assert.deepEqual(calls.revoked, []);
+  });
+
+  it('rotates nothing when no token could be signed afterwards (signing follows the commit)', async () => {
+    const { refresh, calls } = grantWith([], true, false);
+    await assert.rejects(refresh(), /no active signing key/);
+    assert.equal(calls.writes, 0);
+    assert.deepEqual(calls.events, []);
   });
 
   it('treats a write that lost the race to a concurrent refresh as reuse: the grant is revoked', async () => {

@@ -12,6 +12,7 @@ import type { ClientEntity } from '../../registration/client.entity.js';
 import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
+import { KeyService } from '../../keys/key.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
 
 /**
@@ -33,6 +34,7 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly audit: AuditLog,
     private readonly grantsService: GrantsService,
     private readonly clients: ClientsService,
+    private readonly keys: KeyService,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
@@ -79,6 +81,9 @@ export class RefreshTokenGrant implements GrantHandler {
     scopes: string[] | null,
     req: GrantContext['req'],
   ): Promise<TokenResponse | null> {
+    // Signing comes after the commit: a key problem must surface before anything is rotated, not leave the
+    // client with a consumed token and no successor.
+    this.keys.assertCanSign();
     const successor = REFRESH_TOKEN_PREFIX + randomToken();
     // Chosen before signing so that the event, written first, can name it.
     const jti = randomUUID();
