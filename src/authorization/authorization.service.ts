@@ -7,7 +7,7 @@ import { stringParam } from '../common/oauth-body.decorator.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { SCOPE_TOKEN } from '../common/validation.js';
 import { Database } from '../database/database.module.js';
-import { ClientsService } from '../registration/clients.service.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../registration/clients.service.js';
 import { redirectUriMatches } from '../registration/client-metadata.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResolvedClient } from '../registration/client-metadata-document.js';
@@ -15,7 +15,7 @@ import { MetadataDocumentError } from '../registration/metadata-document-error.j
 import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ConsentRepository } from './consent.repository.js';
-import { InteractionRepository } from './interaction.repository.js';
+import { InteractionRepository, type NewInteraction } from './interaction.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage } from './views.js';
@@ -70,26 +70,31 @@ export class AuthorizationService {
 
       const id = randomToken(24);
       const secret = randomToken();
-      await this.database.transaction(async (tx) => {
-        // A metadata document fetched for this request is recorded only now that the request is valid.
-        await this.clients.recordFetched(tx, resolved, 'insert', requestId);
-        // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
-        await this.clients.recordUse(tx, client);
-        await this.interactions.insert(
-          {
-            id,
-            browserHash: sha256(secret),
-            clientId: client.id,
-            resourceId: resource.id,
-            redirectUri,
-            scopes,
-            state: state ?? null,
-            codeChallenge: challenge,
-            expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
-          },
-          tx,
-        );
-      });
+      const interaction: NewInteraction = {
+        id,
+        browserHash: sha256(secret),
+        clientId: client.id,
+        resourceId: resource.id,
+        redirectUri,
+        scopes,
+        state: state ?? null,
+        codeChallenge: challenge,
+        expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+      };
+      // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
+      if (resolved.fetched) {
+        await this.database.transaction(async (tx) => {
+          // A metadata document fetched for this request is recorded only now that the request is valid.
+          await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+          await this.clients.recordUse(tx, client);
+          await this.interactions.insert(interaction, tx);
+        });
+      } else {
+        // Nothing else to write: one statement, so no BEGIN/COMMIT round trips.
+        const due = this.clients.useDue(client);
+        const recordedAt = await this.interactions.insertAlone(interaction, due ? { resolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000 } : null);
+        if (due) this.clients.useRecorded(this.database.manager, client.id, recordedAt);
+      }
       return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
       if (error instanceof OAuthError) return { step: { kind: 'redirect', location: this.errorRedirect(redirectUri, error, state) } };

@@ -17,6 +17,44 @@ export class InteractionRepository {
     await tx.insert(InteractionEntity, interaction);
   }
 
+  /**
+   * Inserts an interaction as a statement of its own (no BEGIN/COMMIT). With `recordUse`, the same statement records
+   * a use of the interaction's client unless one was recorded less than `resolutionSeconds` ago (as
+   * ClientRepository.recordUse does) and returns the time recorded; null when it recorded none.
+   */
+  async insertAlone(interaction: NewInteraction, recordUse: { resolutionSeconds: number } | null): Promise<Date | null> {
+    const params: unknown[] = [
+      interaction.id,
+      interaction.browserHash,
+      interaction.clientId,
+      interaction.resourceId,
+      interaction.redirectUri,
+      interaction.scopes,
+      interaction.state,
+      interaction.codeChallenge,
+      interaction.expiresAt,
+    ];
+    const insert = `INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9)`;
+    if (!recordUse) {
+      await this.dataSource.manager.query(insert, params);
+      return null;
+    }
+    params.push(recordUse.resolutionSeconds);
+    const rows = (await this.dataSource.manager.query(
+      `WITH used AS (
+         UPDATE clients SET last_used_at = now()
+          WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $10::double precision))
+         RETURNING last_used_at
+       )
+       ${insert}
+       RETURNING (SELECT last_used_at FROM used) AS used_at`,
+      params,
+    )) as Array<{ used_at: Date | string | null }>;
+    const usedAt = rows[0]?.used_at;
+    return usedAt ? new Date(usedAt) : null;
+  }
+
   findById(id: string): Promise<InteractionEntity | null> {
     return this.dataSource.manager.findOne(InteractionEntity, { where: { id } });
   }
