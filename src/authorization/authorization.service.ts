@@ -172,14 +172,16 @@ export class AuthorizationService {
     const decision = form.decision;
     if (decision === 'approve') return this.finish(interaction, userId, 'approved');
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
-    const location = await this.database.transaction((tx) => this.codeIssuer.deny(tx, interaction, resource, userId));
+    const location = await this.codeIssuer.deny(interaction, resource, userId);
+    if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
   private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered'): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const location = await this.database.transaction((tx) => this.codeIssuer.approve(tx, interaction, resource, userId, interaction.scopes, how));
+    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how);
+    if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
 

@@ -31,7 +31,7 @@ export class UserRepository {
 
   /** The user behind an identity, created on first sign-in. Concurrent first sign-ins serialise on a lock. */
   async findOrCreateByIdentity(tx: Tx, identity: ExternalIdentity): Promise<{ userId: string; created: boolean }> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${identity.provider}:${identity.subject}`]);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [identityLockKey(identity)]);
     const existing = await tx.findOne(UserIdentityEntity, { where: { provider: identity.provider, subject: identity.subject } });
     if (existing) {
       if (existing.login !== identity.login) {
@@ -44,4 +44,9 @@ export class UserRepository {
     await tx.insert(UserIdentityEntity, { provider: identity.provider, subject: identity.subject, userId, login: identity.login });
     return { userId, created: true };
   }
+}
+
+/** What first sign-ins of one identity serialise on (`pg_advisory_xact_lock(hashtext(key))`), on every path. */
+export function identityLockKey(identity: Pick<ExternalIdentity, 'provider' | 'subject'>): string {
+  return `identity:${identity.provider}:${identity.subject}`;
 }

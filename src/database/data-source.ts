@@ -18,6 +18,16 @@ import { AuditEventEntity } from '../audit/audit-event.entity.js';
 /** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
 export type Tx = EntityManager;
 
+/**
+ * A change written as one statement (so no BEGIN/COMMIT) together with its audit events, for AuditLog.recordWith:
+ * CTEs (`WITH a AS (…), b AS (…)`) over `$1…$n` of `params`; the change happened when the CTE `gate` yields a row.
+ */
+export interface StatementChange {
+  sql: string;
+  params: unknown[];
+  gate: string;
+}
+
 export const ENTITIES = [
   ResourceServerEntity,
   ClientEntity,
