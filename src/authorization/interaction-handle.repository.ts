@@ -17,6 +17,24 @@ export interface PresentedConsent {
   externalSubject: string | null;
 }
 
+/** Handles for the product's login and consent pages, offered to `visit` before it is known which one is needed. */
+export interface OfferedHandles {
+  loginHash: string;
+  consentHash: string;
+  expiresAt: Date;
+}
+
+/** An interaction as a browser visit finds it, with what the next step needs to know. */
+export interface VisitedInteraction {
+  interaction: InteractionEntity;
+  /** What the interaction's user has granted its client for its resource; null when nothing (or there is no user yet). */
+  grantedScopes: string[] | null;
+  /** The product's id for the interaction's user, when that user signed in through the external login of its resource. */
+  productUserId: string | null;
+  /** The offered handle `visit` stored, if any. */
+  stored: 'login' | 'consent' | null;
+}
+
 /** The single-use handles a product completes server to server: `external_auth_id` (login) and `interaction_id` (consent). */
 @Injectable()
 export class InteractionHandleRepository {
@@ -28,6 +46,54 @@ export class InteractionHandleRepository {
 
   async setConsentHandle(id: string, hash: string, expiresAt: Date): Promise<void> {
     await this.dataSource.manager.update(InteractionEntity, { id }, { consentHandleHash: hash, consentHandleExpiresAt: expiresAt });
+  }
+
+  /**
+   * A browser's visit to its interaction, in one statement: the interaction with its user's consent and product id,
+   * and — when it is open, bound to `browserHash`, and its resource uses the product's login — the handle the
+   * product page it is due for needs: the login handle until the login is complete, then the consent handle when
+   * the resource has a consent page and scopes are still to be granted. Which one (if any) was stored is returned:
+   * the caller decides the step, and stores the handle itself when it needs one `visit` did not store.
+   */
+  async visit(id: string, browserHash: string | null, offered: OfferedHandles): Promise<VisitedInteraction | null> {
+    const rows = (await this.dataSource.manager.query(
+      `WITH found AS (
+         SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
+                c.scopes AS granted_scopes, ui.subject AS external_subject
+           FROM interactions i
+           JOIN resource_servers r ON r.id = i.resource_id
+           LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
+           LEFT JOIN LATERAL (
+             SELECT u.subject FROM user_identities u
+              WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
+              LIMIT 1
+           ) ui ON true
+          WHERE i.id = $1
+       ), login AS (
+         UPDATE interactions t SET external_auth_hash = $3, external_auth_expires_at = $5
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND t.browser_hash = $2 AND t.completed_at IS NULL AND t.expires_at > now()
+            AND t.login_completed_at IS NULL
+         RETURNING t.id
+       ), consent AS (
+         UPDATE interactions t SET consent_handle_hash = $4, consent_handle_expires_at = $5
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = $2 AND t.completed_at IS NULL
+            AND t.expires_at > now() AND t.login_completed_at IS NOT NULL AND NOT (f.scopes <@ coalesce(f.granted_scopes, '{}'))
+         RETURNING t.id
+       )
+       SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
+      [id, browserHash, offered.loginHash, offered.consentHash, offered.expiresAt],
+    )) as Array<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>;
+    const row = rows[0];
+    if (!row) return null;
+    const prefix = `${row.resource_id}:`;
+    return {
+      interaction: interactionFromRow(row),
+      grantedScopes: row.granted_scopes,
+      productUserId: row.external_subject?.startsWith(prefix) ? row.external_subject.slice(prefix.length) : null,
+      stored: row.login_stored ? 'login' : row.consent_stored ? 'consent' : null,
+    };
   }
 
   /**

@@ -8,7 +8,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
-import { InteractionHandleRepository, type PresentedConsent } from './interaction-handle.repository.js';
+import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { interactionPath } from './browser-session.js';
 import type { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
@@ -32,10 +32,23 @@ export class ProductCompletionService {
     private readonly audit: AuditLog,
   ) {}
 
-  /** Where to send the browser to sign in on the product's page (login_method `external`). */
-  async beginLogin(interaction: InteractionEntity, resource: ResourceServerEntity): Promise<string> {
-    const handle = randomToken();
-    await this.handles.setExternalAuth(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
+  /**
+   * Fresh login and consent handles, for the read of a browser's visit to store the one it turns out to need (see
+   * InteractionHandleRepository.visit); the handles themselves are kept here, only their digests go to the database.
+   */
+  offerHandles(): { login: string; consent: string; offered: OfferedHandles } {
+    const login = randomToken();
+    const consent = randomToken();
+    return { login, consent, offered: { loginHash: sha256(login), consentHash: sha256(consent), expiresAt: new Date(Date.now() + HANDLE_TTL_MS) } };
+  }
+
+  /**
+   * Where to send the browser to sign in on the product's page (login_method `external`): with `stored`, a handle
+   * already stored for the interaction, otherwise a new one stored now.
+   */
+  async beginLogin(interaction: InteractionEntity, resource: ResourceServerEntity, stored: string | null = null): Promise<string> {
+    const handle = stored ?? randomToken();
+    if (stored === null) await this.handles.setExternalAuth(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
     const location = new URL(resource.loginUri!);
     location.searchParams.set('external_auth_id', handle);
     return location.href;
@@ -73,10 +86,17 @@ export class ProductCompletionService {
     throw new InvalidGrant(`external_auth_id ${UNUSABLE}`);
   }
 
-  /** Where to send the browser for the product's consent page, with what the page needs to show. */
-  async beginConsent(interaction: InteractionEntity, resource: ResourceServerEntity, client: ClientEntity, userId: string, productUserId: string | null): Promise<string> {
-    const handle = randomToken();
-    await this.handles.setConsentHandle(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
+  /** Where to send the browser for the product's consent page, with what the page needs to show (`stored`: as for beginLogin). */
+  async beginConsent(
+    interaction: InteractionEntity,
+    resource: ResourceServerEntity,
+    client: ClientEntity,
+    userId: string,
+    productUserId: string | null,
+    stored: string | null = null,
+  ): Promise<string> {
+    const handle = stored ?? randomToken();
+    if (stored === null) await this.handles.setConsentHandle(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
     const redirect = parseUrl(interaction.redirectUri);
     const location = new URL(resource.consentUri!);
     const details: Record<string, string> = {

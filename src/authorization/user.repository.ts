@@ -19,16 +19,6 @@ export class UserRepository {
     return tx.findOne(UserEntity, { where: { id } });
   }
 
-  /** The product's own id for a user it signed in through external login at this resource server, if any. */
-  async externalId(tx: Tx, userId: string, resourceId: string): Promise<string | null> {
-    const prefix = `${resourceId}:`;
-    const identity = await tx
-      .createQueryBuilder(UserIdentityEntity, 'i')
-      .where(`i.user_id = :userId AND i.provider = 'external' AND left(i.subject, :length) = :prefix`, { userId, length: prefix.length, prefix })
-      .getOne();
-    return identity ? identity.subject.slice(prefix.length) : null;
-  }
-
   /** The user behind an identity, created on first sign-in. Concurrent first sign-ins serialise on a lock. */
   async findOrCreateByIdentity(tx: Tx, identity: ExternalIdentity): Promise<{ userId: string; created: boolean }> {
     await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [identityLockKey(identity)]);
