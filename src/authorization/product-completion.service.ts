@@ -62,6 +62,7 @@ export class ProductCompletionService {
   async completeLogin(resource: ResourceServerEntity, input: CompleteLoginDto): Promise<{ redirect_uri: string }> {
     const handleHash = sha256(input.external_auth_id);
     const subject = `${resource.id}:${input.user.id}`;
+    // A second try is needed only when another sign-in created the identity after the read (the next read finds it).
     for (let attempt = 1; attempt <= 3; attempt++) {
       const presented = await this.handles.presentedLogin(handleHash, subject);
       const interaction = presented?.interaction;
