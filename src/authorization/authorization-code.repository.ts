@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import type { Tx } from '../database/data-source.js';
+import { NO_ROW, type StatementChange, type Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
 import { affected } from '../database/housekeeping.js';
 import { AuthorizationCodeEntity } from './authorization-code.entity.js';
+import { grantedCte, type GrantedConsent } from './consent.repository.js';
+import { completedCte, type CompletionGuard } from './interaction.repository.js';
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
 
@@ -12,6 +14,28 @@ export class AuthorizationCodeRepository {
 
   async insert(tx: Tx, code: NewAuthorizationCode): Promise<void> {
     await tx.insert(AuthorizationCodeEntity, code);
+  }
+
+  /**
+   * The end of an approved interaction as one change, for AuditLog.recordWith: completes the interaction (see
+   * completedCte: once, while open, while `guard` holds), records `consent` when given, and inserts the code — all
+   * or nothing. The gate `issued` yields a row only when all of it happened; it reads the other CTEs, so that their
+   * row locks are taken before the audit ordering lock.
+   */
+  issuance(change: { interactionId: string; guard: CompletionGuard | null; consent: GrantedConsent | null; code: NewAuthorizationCode }): StatementChange {
+    const params: unknown[] = [];
+    const ctes = [completedCte(params, change.interactionId, change.guard)];
+    if (change.consent) ctes.push(grantedCte(params, 'completed', change.consent));
+    const { code } = change;
+    params.push(code.codeHash, code.clientId, code.userId, code.resourceId, code.scopes, code.redirectUri, code.codeChallenge, code.expiresAt);
+    const n = params.length;
+    ctes.push(`issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT $${n - 7}, $${n - 6}, $${n - 5}::uuid, $${n - 4}::uuid, $${n - 3}::text[], $${n - 2}, $${n - 1}, $${n}::timestamptz
+           FROM completed${change.consent ? ' WHERE EXISTS (SELECT 1 FROM granted)' : ''}
+         RETURNING code_hash
+       )`);
+    return { name: 'code_issuance', sql: `WITH ${ctes.join(', ')}`, params, gate: 'issued', row: NO_ROW };
   }
 
   /**

@@ -7,7 +7,7 @@ import { stringParam } from '../common/oauth-body.decorator.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { SCOPE_TOKEN } from '../common/validation.js';
 import { Database } from '../database/database.module.js';
-import { ClientsService } from '../registration/clients.service.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../registration/clients.service.js';
 import { redirectUriMatches } from '../registration/client-metadata.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResolvedClient } from '../registration/client-metadata-document.js';
@@ -15,13 +15,13 @@ import { MetadataDocumentError } from '../registration/metadata-document-error.j
 import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ConsentRepository } from './consent.repository.js';
-import { InteractionRepository } from './interaction.repository.js';
+import { InteractionRepository, type NewInteraction } from './interaction.repository.js';
+import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage } from './views.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
-import { UserRepository } from './user.repository.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
@@ -40,9 +40,9 @@ export class AuthorizationService {
     private readonly clients: ClientsService,
     private readonly resources: ResourcesService,
     private readonly interactions: InteractionRepository,
+    private readonly handles: InteractionHandleRepository,
     private readonly consents: ConsentRepository,
     private readonly session: BrowserSession,
-    private readonly users: UserRepository,
     private readonly codeIssuer: CodeIssuer,
     private readonly completion: ProductCompletionService,
   ) {}
@@ -70,26 +70,31 @@ export class AuthorizationService {
 
       const id = randomToken(24);
       const secret = randomToken();
-      await this.database.transaction(async (tx) => {
-        // A metadata document fetched for this request is recorded only now that the request is valid.
-        await this.clients.recordFetched(tx, resolved, 'insert', requestId);
-        // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
-        await this.clients.recordUse(tx, client);
-        await this.interactions.insert(
-          {
-            id,
-            browserHash: sha256(secret),
-            clientId: client.id,
-            resourceId: resource.id,
-            redirectUri,
-            scopes,
-            state: state ?? null,
-            codeChallenge: challenge,
-            expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
-          },
-          tx,
-        );
-      });
+      const interaction: NewInteraction = {
+        id,
+        browserHash: sha256(secret),
+        clientId: client.id,
+        resourceId: resource.id,
+        redirectUri,
+        scopes,
+        state: state ?? null,
+        codeChallenge: challenge,
+        expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+      };
+      // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
+      if (resolved.fetched) {
+        await this.database.transaction(async (tx) => {
+          // A metadata document fetched for this request is recorded only now that the request is valid.
+          await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+          await this.clients.recordUse(tx, client);
+          await this.interactions.insert(interaction, tx);
+        });
+      } else {
+        // Nothing else to write: one statement, so no BEGIN/COMMIT round trips.
+        const due = this.clients.useDue(client);
+        const recordedAt = await this.interactions.insertAlone(interaction, due ? { resolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000 } : null);
+        if (due) this.clients.useRecorded(this.database.manager, client.id, recordedAt);
+      }
       return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
       if (error instanceof OAuthError) return { step: { kind: 'redirect', location: this.errorRedirect(redirectUri, error, state) } };
@@ -99,11 +104,15 @@ export class AuthorizationService {
 
   /** GET /interaction/:id — sign in, then consent (or straight to the code when consent was already given). */
   async resume(interactionId: string, req: Request): Promise<BrowserStep> {
-    const interaction = await this.loadBound(interactionId, req);
+    // One statement reads what every step needs and stores the product page's handle when one is due.
+    const secret = this.session.interactionSecret(req);
+    const handles = this.completion.offerHandles();
+    const visited = VALID_INTERACTION_ID.test(interactionId) ? await this.handles.visit(interactionId, secret ? sha256(secret) : null, handles.offered) : null;
+    const interaction = bound(visited?.interaction ?? null, secret);
     const { client, resource } = await this.parties(interaction);
     // With the product's own login, the user is who the product said signed in for this interaction.
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
-      return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource) };
+      return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
     const userId = resource.loginMethod === 'external' ? interaction.userId : this.session.userId(req);
     if (!userId) {
@@ -119,17 +128,20 @@ export class AuthorizationService {
         }),
       };
     }
-    if (interaction.userId !== userId) await this.interactions.setUser(interaction.id, userId);
-
-    const granted = (await this.consents.grantedScopes(userId, client.id, resource.id)) ?? [];
-    const missing = interaction.scopes.filter((scope) => !granted.includes(scope));
+    // What the visit read about consent is the interaction's user's: another user signed in here is asked afresh.
+    let granted = visited?.grantedScopes ?? null;
+    if (interaction.userId !== userId) {
+      await this.interactions.setUser(interaction.id, userId);
+      granted = await this.consents.grantedScopes(userId, client.id, resource.id);
+    }
+    const missing = interaction.scopes.filter((scope) => !(granted ?? []).includes(scope));
     if (missing.length === 0) return this.finish(interaction, userId, 'remembered');
     if (resource.consentUri) {
-      const productUserId = resource.loginMethod === 'external' ? await this.users.externalId(this.database.manager, userId, resource.id) : null;
-      return { kind: 'redirect', location: await this.completion.beginConsent(interaction, resource, client, userId, productUserId) };
+      const productUserId = resource.loginMethod === 'external' ? (visited?.productUserId ?? null) : null;
+      const stored = visited?.stored === 'consent' ? handles.consent : null;
+      return { kind: 'redirect', location: await this.completion.beginConsent(interaction, resource, client, userId, productUserId, stored) };
     }
 
-    const secret = this.session.interactionSecret(req)!;
     return {
       kind: 'page',
       status: 200,
@@ -147,7 +159,7 @@ export class AuthorizationService {
         scopes: interaction.scopes,
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
-        csrfToken: this.session.csrfToken(interactionId, secret),
+        csrfToken: this.session.csrfToken(interactionId, secret!),
       }),
     };
   }
@@ -167,26 +179,23 @@ export class AuthorizationService {
     const decision = form.decision;
     if (decision === 'approve') return this.finish(interaction, userId, 'approved');
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
-    const location = await this.database.transaction((tx) => this.codeIssuer.deny(tx, interaction, resource, userId));
+    const location = await this.codeIssuer.deny(interaction, resource, userId);
+    if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
   private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered'): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const location = await this.database.transaction((tx) => this.codeIssuer.approve(tx, interaction, resource, userId, interaction.scopes, how));
+    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how);
+    if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
 
   /** The interaction, if this browser started it and it is still open; otherwise a page saying to start again. */
   async loadBound(interactionId: string, req: Request): Promise<InteractionEntity> {
     const secret = this.session.interactionSecret(req);
-    const interaction = /^[A-Za-z0-9_-]{32}$/.test(interactionId) ? await this.interactions.findById(interactionId) : null;
-    if (!interaction || interaction.completedAt || interaction.expiresAt.getTime() <= Date.now()) throw expiredInteraction();
-    if (!secret || !safeEqual(sha256(secret), interaction.browserHash)) {
-      throw new BrowserError(403, 'Sign-in request not recognised', 'This authorization request was started in another browser, or its cookie is missing. Return to the application and start again.');
-    }
-    return interaction;
+    return bound(VALID_INTERACTION_ID.test(interactionId) ? await this.interactions.findById(interactionId) : null, secret);
   }
 
   private async checkClientAndRedirect(query: Record<string, unknown>, requestId: string | undefined): Promise<{ resolved: ResolvedClient; redirectUri: string }> {
@@ -237,6 +246,17 @@ export class AuthorizationService {
   private errorRedirect(redirectUri: string, error: OAuthError, state: string | undefined): string {
     return this.codeIssuer.errorRedirect(redirectUri, error, state);
   }
+}
+
+const VALID_INTERACTION_ID = /^[A-Za-z0-9_-]{32}$/;
+
+/** `interaction` if it is still open and `secret` (the browser's interaction cookie) is the one it is bound to. */
+function bound(interaction: InteractionEntity | null, secret: string | undefined): InteractionEntity {
+  if (!interaction || interaction.completedAt || interaction.expiresAt.getTime() <= Date.now()) throw expiredInteraction();
+  if (!secret || !safeEqual(sha256(secret), interaction.browserHash)) {
+    throw new BrowserError(403, 'Sign-in request not recognised', 'This authorization request was started in another browser, or its cookie is missing. Return to the application and start again.');
+  }
+  return interaction;
 }
 
 /** Requested scopes (RFC 6749 §3.3), which must all be the resource's; none requested → its default scopes. */

@@ -2,12 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { BrowserError, OAuthError } from '../common/oauth-errors.js';
-import type { Tx } from '../database/data-source.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { AuthorizationCodeRepository } from './authorization-code.repository.js';
-import { ConsentRepository } from './consent.repository.js';
-import { InteractionRepository } from './interaction.repository.js';
+import { InteractionRepository, type CompletionGuard } from './interaction.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 
 export type ConsentSource = 'approved' | 'remembered' | 'product';
@@ -15,49 +13,60 @@ export type ConsentSource = 'approved' | 'remembered' | 'product';
 /**
  * The end of every interaction, whichever page asked for consent (Gatehouse's, or the product's): complete the
  * interaction exactly once, record consent, issue a single-use code bound to PKCE and the redirect URI — or send
- * the client `access_denied`. Everything in the caller's transaction.
+ * the client `access_denied`. Each as one statement with its audit events (no BEGIN/COMMIT): all of it or nothing.
  */
 @Injectable()
 export class CodeIssuer {
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly interactions: InteractionRepository,
-    private readonly consents: ConsentRepository,
     private readonly codes: AuthorizationCodeRepository,
     private readonly audit: AuditLog,
   ) {}
 
-  /** Returns the client redirect carrying `code`, `state` and `iss` (RFC 9207). */
-  async approve(tx: Tx, interaction: InteractionEntity, resource: ResourceServerEntity, userId: string, scopes: string[], how: ConsentSource): Promise<string> {
-    if (!(await this.interactions.complete(tx, interaction.id))) throw expiredInteraction();
-    if (how !== 'remembered') {
-      await this.consents.grant(tx, userId, interaction.clientId, interaction.resourceId, scopes);
-      await this.audit.record(tx, { type: 'consent.granted', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes, via: how } });
-    }
+  /**
+   * Returns the client redirect carrying `code`, `state` and `iss` (RFC 9207); null when nothing happened because
+   * the interaction was already completed, has expired, or no longer meets `guard`.
+   */
+  async approve(
+    interaction: InteractionEntity,
+    resource: ResourceServerEntity,
+    userId: string,
+    scopes: string[],
+    how: ConsentSource,
+    guard: CompletionGuard | null = null,
+  ): Promise<string | null> {
     const code = randomToken();
-    await this.codes.insert(tx, {
-      codeHash: sha256(code),
-      clientId: interaction.clientId,
-      userId,
-      resourceId: interaction.resourceId,
-      scopes,
-      redirectUri: interaction.redirectUri,
-      codeChallenge: interaction.codeChallenge,
-      expiresAt: new Date(Date.now() + this.config.authorizationCodeTtlSeconds * 1000),
+    const change = this.codes.issuance({
+      interactionId: interaction.id,
+      guard,
+      consent: how === 'remembered' ? null : { userId, clientId: interaction.clientId, resourceId: interaction.resourceId, scopes },
+      code: {
+        codeHash: sha256(code),
+        clientId: interaction.clientId,
+        userId,
+        resourceId: interaction.resourceId,
+        scopes,
+        redirectUri: interaction.redirectUri,
+        codeChallenge: interaction.codeChallenge,
+        expiresAt: new Date(Date.now() + this.config.authorizationCodeTtlSeconds * 1000),
+      },
     });
-    await this.audit.record(tx, {
-      type: 'authorization_code.issued',
-      clientId: interaction.clientId,
-      subject: userId,
-      resource: resource.resource,
-      data: { scopes, consent: how },
-    });
-    return this.clientRedirect(interaction, { code });
+    const events: AuditEvent[] = [];
+    if (how !== 'remembered') {
+      events.push({ type: 'consent.granted', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes, via: how } });
+    }
+    events.push({ type: 'authorization_code.issued', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes, consent: how } });
+    const written = await this.audit.recordWith(change, events);
+    return written.events.length > 0 ? this.clientRedirect(interaction, { code }) : null;
   }
 
-  async deny(tx: Tx, interaction: InteractionEntity, resource: ResourceServerEntity, userId: string | null): Promise<string> {
-    if (!(await this.interactions.complete(tx, interaction.id))) throw expiredInteraction();
-    await this.audit.record(tx, { type: 'consent.denied', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes: interaction.scopes } });
+  /** Returns the client redirect carrying `access_denied`; null when nothing happened (see approve). */
+  async deny(interaction: InteractionEntity, resource: ResourceServerEntity, userId: string | null, guard: CompletionGuard | null = null): Promise<string | null> {
+    const written = await this.audit.recordWith(this.interactions.denial(interaction.id, guard), [
+      { type: 'consent.denied', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes: interaction.scopes } },
+    ]);
+    if (written.events.length === 0) return null;
     return this.errorRedirect(interaction.redirectUri, new OAuthError('access_denied', 'the user denied the request'), interaction.state ?? undefined);
   }
 

@@ -1,7 +1,39 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import type { Tx } from '../database/data-source.js';
+import { NO_ROW, type StatementChange } from '../database/data-source.js';
 import { InteractionEntity } from './interaction.entity.js';
+import { interactionFromRow, type InteractionRow } from './interaction.repository.js';
+import { identityLockKey } from './user.repository.js';
+
+/** An interaction a login handle names, with the user of the external identity signing in if it exists. */
+export interface PresentedLogin {
+  interaction: InteractionEntity;
+  identityUserId: string | null;
+}
+
+/** An interaction a consent handle names, with its user's subject at the external login of `resourceId`, if any. */
+export interface PresentedConsent {
+  interaction: InteractionEntity;
+  externalSubject: string | null;
+}
+
+/** Handles for the product's login and consent pages, offered to `visit` before it is known which one is needed. */
+export interface OfferedHandles {
+  loginHash: string;
+  consentHash: string;
+  expiresAt: Date;
+}
+
+/** An interaction as a browser visit finds it, with what the next step needs to know. */
+export interface VisitedInteraction {
+  interaction: InteractionEntity;
+  /** What the interaction's user has granted its client for its resource; null when nothing (or there is no user yet). */
+  grantedScopes: string[] | null;
+  /** The product's id for the interaction's user, when that user signed in through the external login of its resource. */
+  productUserId: string | null;
+  /** The offered handle `visit` stored, if any. */
+  stored: 'login' | 'consent' | null;
+}
 
 /** The single-use handles a product completes server to server: `external_auth_id` (login) and `interaction_id` (consent). */
 @Injectable()
@@ -16,16 +48,124 @@ export class InteractionHandleRepository {
     await this.dataSource.manager.update(InteractionEntity, { id }, { consentHandleHash: hash, consentHandleExpiresAt: expiresAt });
   }
 
-  /** The interaction a handle names, locked for the rest of the transaction (so a handle is used at most once). */
-  findByExternalAuth(tx: Tx, hash: string): Promise<InteractionEntity | null> {
-    return tx.createQueryBuilder(InteractionEntity, 'i').where('i.external_auth_hash = :hash', { hash }).setLock('pessimistic_write').getOne();
+  /**
+   * A browser's visit to its interaction, in one statement: the interaction with its user's consent and product id,
+   * and — when it is open, bound to `browserHash`, and its resource uses the product's login — the handle the
+   * product page it is due for needs: the login handle until the login is complete, then the consent handle when
+   * the resource has a consent page and scopes are still to be granted. Which one (if any) was stored is returned:
+   * the caller decides the step, and stores the handle itself when it needs one `visit` did not store.
+   */
+  async visit(id: string, browserHash: string | null, offered: OfferedHandles): Promise<VisitedInteraction | null> {
+    const rows = (await this.dataSource.manager.query(
+      `WITH found AS (
+         SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
+                c.scopes AS granted_scopes, ui.subject AS external_subject
+           FROM interactions i
+           JOIN resource_servers r ON r.id = i.resource_id
+           LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
+           LEFT JOIN LATERAL (
+             SELECT u.subject FROM user_identities u
+              WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
+              LIMIT 1
+           ) ui ON true
+          WHERE i.id = $1
+       ), login AS (
+         UPDATE interactions t SET external_auth_hash = $3, external_auth_expires_at = $5
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND t.browser_hash = $2 AND t.completed_at IS NULL AND t.expires_at > now()
+            AND t.login_completed_at IS NULL
+         RETURNING t.id
+       ), consent AS (
+         UPDATE interactions t SET consent_handle_hash = $4, consent_handle_expires_at = $5
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = $2 AND t.completed_at IS NULL
+            AND t.expires_at > now() AND t.login_completed_at IS NOT NULL AND NOT (f.scopes <@ coalesce(f.granted_scopes, '{}'))
+         RETURNING t.id
+       )
+       SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
+      [id, browserHash, offered.loginHash, offered.consentHash, offered.expiresAt],
+    )) as Array<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>;
+    const row = rows[0];
+    if (!row) return null;
+    const prefix = `${row.resource_id}:`;
+    return {
+      interaction: interactionFromRow(row),
+      grantedScopes: row.granted_scopes,
+      productUserId: row.external_subject?.startsWith(prefix) ? row.external_subject.slice(prefix.length) : null,
+      stored: row.login_stored ? 'login' : row.consent_stored ? 'consent' : null,
+    };
   }
 
-  findByConsentHandle(tx: Tx, hash: string): Promise<InteractionEntity | null> {
-    return tx.createQueryBuilder(InteractionEntity, 'i').where('i.consent_handle_hash = :hash', { hash }).setLock('pessimistic_write').getOne();
+  /**
+   * The interaction a login handle names and the external identity `subject`, in one read without locks: the change
+   * that follows (loginCompletion) checks again whatever may have changed since.
+   */
+  async presentedLogin(hash: string, subject: string): Promise<PresentedLogin | null> {
+    const rows = (await this.dataSource.manager.query(
+      `SELECT i.*, ui.user_id AS identity_user_id
+         FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = $2
+        WHERE i.external_auth_hash = $1`,
+      [hash, subject],
+    )) as Array<InteractionRow & { identity_user_id: string | null }>;
+    const row = rows[0];
+    if (!row) return null;
+    return { interaction: interactionFromRow(row), identityUserId: row.identity_user_id };
   }
 
-  async completeLogin(tx: Tx, id: string, userId: string): Promise<void> {
-    await tx.update(InteractionEntity, { id }, { userId, loginCompletedAt: new Date() });
+  /**
+   * The change that completes a product's login, for AuditLog.recordWith. It happens only while the interaction
+   * still holds `handleHash` and neither its login nor the interaction is complete (checked under its row lock).
+   * With `create`, the external identity `subject` and its user `userId` are created first, under the advisory lock
+   * UserRepository.findOrCreateByIdentity takes, so that first sign-ins of one subject serialise whichever path
+   * they take; an identity created meanwhile (committed after this statement began) makes it change nothing, and
+   * the caller reads again. Without, the identity exists and belongs to `userId` (external identities carry no login
+   * name to update). Gate `signed_in`: the interaction's login was completed for `userId`.
+   */
+  loginCompletion(change: { interactionId: string; handleHash: string; userId: string; create: { subject: string; displayName: string | null } | null }): StatementChange {
+    const params: unknown[] = [change.interactionId, change.handleHash, change.userId];
+    const ctes = [
+      `target AS (
+         SELECT id FROM interactions
+          WHERE id = $1 AND external_auth_hash = $2 AND login_completed_at IS NULL AND completed_at IS NULL
+         FOR UPDATE
+       )`,
+    ];
+    let signedInFrom = 'target';
+    if (change.create) {
+      const { subject, displayName } = change.create;
+      params.push(subject, identityLockKey({ provider: 'external', subject }), displayName);
+      ctes.push(
+        `serialised AS (SELECT pg_advisory_xact_lock(hashtext($5)) FROM target)`,
+        `identity AS (
+         INSERT INTO user_identities (provider, subject, user_id) SELECT 'external', $4, $3::uuid FROM serialised
+         ON CONFLICT (provider, subject) DO NOTHING
+         RETURNING user_id
+       )`,
+        // The identity references the user: foreign keys are checked at the end of the statement.
+        `created AS (INSERT INTO users (id, display_name) SELECT user_id, $6 FROM identity RETURNING id)`,
+      );
+      signedInFrom = 'created';
+    }
+    ctes.push(`signed_in AS (
+         UPDATE interactions SET user_id = $3::uuid, login_completed_at = now() FROM ${signedInFrom} WHERE interactions.id = $1
+         RETURNING interactions.id
+       )`);
+    return { name: 'login_completion', sql: `WITH ${ctes.join(', ')}`, params, gate: 'signed_in', row: NO_ROW };
+  }
+
+  /** The interaction a consent handle names, in one read without locks (the completion checks again what it relies on). */
+  async presentedConsent(hash: string, resourceId: string): Promise<PresentedConsent | null> {
+    const prefix = `${resourceId}:`;
+    const rows = (await this.dataSource.manager.query(
+      `SELECT i.*,
+              (SELECT ui.subject FROM user_identities ui
+                WHERE ui.user_id = i.user_id AND ui.provider = 'external' AND left(ui.subject, $2) = $3 LIMIT 1) AS external_subject
+         FROM interactions i
+        WHERE i.consent_handle_hash = $1`,
+      [hash, prefix.length, prefix],
+    )) as Array<InteractionRow & { external_subject: string | null }>;
+    const row = rows[0];
+    if (!row) return null;
+    return { interaction: interactionFromRow(row), externalSubject: row.external_subject === null ? null : row.external_subject.slice(prefix.length) };
   }
 }

@@ -1,16 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { InvalidGrant, InvalidRequest, InvalidScope } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
-import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
-import { CodeIssuer } from './code-issuer.js';
-import { InteractionHandleRepository } from './interaction-handle.repository.js';
+import { CodeIssuer, expiredInteraction } from './code-issuer.js';
+import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
-import { UserRepository } from './user.repository.js';
 import { interactionPath } from './browser-session.js';
 import type { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 
@@ -28,25 +27,45 @@ const UNUSABLE = 'is unknown, expired, already used, or belongs to another resou
 export class ProductCompletionService {
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
-    private readonly database: Database,
     private readonly handles: InteractionHandleRepository,
-    private readonly users: UserRepository,
     private readonly codes: CodeIssuer,
     private readonly audit: AuditLog,
   ) {}
 
-  /** Where to send the browser to sign in on the product's page (login_method `external`). */
-  async beginLogin(interaction: InteractionEntity, resource: ResourceServerEntity): Promise<string> {
-    const handle = randomToken();
-    await this.handles.setExternalAuth(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
+  /**
+   * Fresh login and consent handles, for the read of a browser's visit to store the one it turns out to need (see
+   * InteractionHandleRepository.visit); the handles themselves are kept here, only their digests go to the database.
+   */
+  offerHandles(): { login: string; consent: string; offered: OfferedHandles } {
+    const login = randomToken();
+    const consent = randomToken();
+    return { login, consent, offered: { loginHash: sha256(login), consentHash: sha256(consent), expiresAt: new Date(Date.now() + HANDLE_TTL_MS) } };
+  }
+
+  /**
+   * Where to send the browser to sign in on the product's page (login_method `external`): with `stored`, a handle
+   * already stored for the interaction, otherwise a new one stored now.
+   */
+  async beginLogin(interaction: InteractionEntity, resource: ResourceServerEntity, stored: string | null = null): Promise<string> {
+    const handle = stored ?? randomToken();
+    if (stored === null) await this.handles.setExternalAuth(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
     const location = new URL(resource.loginUri!);
     location.searchParams.set('external_auth_id', handle);
     return location.href;
   }
 
+  /**
+   * One read, then one statement that completes the login, creates the user on a first sign-in and records the
+   * event (no BEGIN/COMMIT). When that statement changes nothing, something changed since the read: read again,
+   * which answers as a serial run would have (or, for an identity another sign-in just created, signs in as it).
+   */
   async completeLogin(resource: ResourceServerEntity, input: CompleteLoginDto): Promise<{ redirect_uri: string }> {
-    return this.database.transaction(async (tx) => {
-      const interaction = await this.handles.findByExternalAuth(tx, sha256(input.external_auth_id));
+    const handleHash = sha256(input.external_auth_id);
+    const subject = `${resource.id}:${input.user.id}`;
+    // A second try is needed only when another sign-in created the identity after the read (the next read finds it).
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const presented = await this.handles.presentedLogin(handleHash, subject);
+      const interaction = presented?.interaction;
       if (
         !interaction ||
         interaction.resourceId !== resource.id ||
@@ -55,24 +74,30 @@ export class ProductCompletionService {
         !interaction.externalAuthExpiresAt ||
         interaction.externalAuthExpiresAt.getTime() <= Date.now()
       ) {
-        throw new InvalidGrant(`external_auth_id ${UNUSABLE}`);
+        break;
       }
-      const { userId, created } = await this.users.findOrCreateByIdentity(tx, {
-        provider: 'external',
-        subject: `${resource.id}:${input.user.id}`,
-        login: null,
-        displayName: input.user.name ?? null,
-      });
-      await this.handles.completeLogin(tx, interaction.id, userId);
-      await this.audit.record(tx, { type: 'login.succeeded', subject: userId, clientId: interaction.clientId, resource: resource.resource, data: { provider: 'external', created } });
-      return { redirect_uri: `${this.config.issuer}${interactionPath(interaction.id)}` };
-    });
+      const created = presented.identityUserId === null;
+      const userId = presented.identityUserId ?? randomUUID();
+      const written = await this.audit.recordWith(
+        this.handles.loginCompletion({ interactionId: interaction.id, handleHash, userId, create: created ? { subject, displayName: input.user.name ?? null } : null }),
+        [{ type: 'login.succeeded', subject: userId, clientId: interaction.clientId, resource: resource.resource, data: { provider: 'external', created } }],
+      );
+      if (written.events.length > 0) return { redirect_uri: `${this.config.issuer}${interactionPath(interaction.id)}` };
+    }
+    throw new InvalidGrant(`external_auth_id ${UNUSABLE}`);
   }
 
-  /** Where to send the browser for the product's consent page, with what the page needs to show. */
-  async beginConsent(interaction: InteractionEntity, resource: ResourceServerEntity, client: ClientEntity, userId: string, productUserId: string | null): Promise<string> {
-    const handle = randomToken();
-    await this.handles.setConsentHandle(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
+  /** Where to send the browser for the product's consent page, with what the page needs to show (`stored`: as for beginLogin). */
+  async beginConsent(
+    interaction: InteractionEntity,
+    resource: ResourceServerEntity,
+    client: ClientEntity,
+    userId: string,
+    productUserId: string | null,
+    stored: string | null = null,
+  ): Promise<string> {
+    const handle = stored ?? randomToken();
+    if (stored === null) await this.handles.setConsentHandle(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
     const redirect = parseUrl(interaction.redirectUri);
     const location = new URL(resource.consentUri!);
     const details: Record<string, string> = {
@@ -88,27 +113,45 @@ export class ProductCompletionService {
     return location.href;
   }
 
+  /**
+   * One read, then one statement that completes the interaction and, on approval, records consent and issues the
+   * code, with the events (no BEGIN/COMMIT). The statement checks again that the handle and user are still the
+   * ones read; when it changes nothing, reading again gives the answer a serial run would have.
+   */
   async completeConsent(resource: ResourceServerEntity, input: CompleteConsentDto): Promise<{ redirect_uri: string }> {
-    return this.database.transaction(async (tx) => {
-      const interaction = await this.handles.findByConsentHandle(tx, sha256(input.interaction_id));
-      if (
-        !interaction ||
-        interaction.resourceId !== resource.id ||
-        interaction.completedAt ||
-        !interaction.userId ||
-        !interaction.consentHandleExpiresAt ||
-        interaction.consentHandleExpiresAt.getTime() <= Date.now()
-      ) {
-        throw new InvalidGrant(`interaction_id ${UNUSABLE}`);
-      }
-      const expectedUser = resource.loginMethod === 'external' ? await this.users.externalId(tx, interaction.userId, resource.id) : interaction.userId;
-      if (input.user_id !== expectedUser) throw new InvalidRequest('user_id is not the user this consent was shown to');
-      if (input.decision === 'deny') return { redirect_uri: await this.codes.deny(tx, interaction, resource, interaction.userId) };
+    const handleHash = sha256(input.interaction_id);
+    const { interaction, userId } = this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);
+    const guard = { consentHandleHash: handleHash, userId };
+    let location: string | null;
+    if (input.decision === 'deny') {
+      location = await this.codes.deny(interaction, resource, userId, guard);
+    } else {
       const scopes = input.scopes === undefined ? interaction.scopes : [...new Set(input.scopes)];
       const extra = scopes.filter((scope) => !interaction.scopes.includes(scope));
       if (extra.length) throw new InvalidScope(`scopes must be a subset of the requested ones; not requested: ${extra.join(' ')}`);
       if (scopes.length === 0) throw new InvalidScope('approve at least one scope, or deny');
-      return { redirect_uri: await this.codes.approve(tx, interaction, resource, interaction.userId, scopes, 'product') };
-    });
+      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', guard);
+    }
+    if (location !== null) return { redirect_uri: location };
+    this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);
+    throw expiredInteraction();
+  }
+
+  /** The interaction a consent handle names and its user, if the handle is usable by `resource` for `input.user_id`. */
+  private usableConsent(presented: PresentedConsent | null, resource: ResourceServerEntity, input: CompleteConsentDto): { interaction: InteractionEntity; userId: string } {
+    const interaction = presented?.interaction;
+    if (
+      !interaction ||
+      interaction.resourceId !== resource.id ||
+      interaction.completedAt ||
+      !interaction.userId ||
+      !interaction.consentHandleExpiresAt ||
+      interaction.consentHandleExpiresAt.getTime() <= Date.now()
+    ) {
+      throw new InvalidGrant(`interaction_id ${UNUSABLE}`);
+    }
+    const expectedUser = resource.loginMethod === 'external' ? presented.externalSubject : interaction.userId;
+    if (input.user_id !== expectedUser) throw new InvalidRequest('user_id is not the user this consent was shown to');
+    return { interaction, userId: interaction.userId };
   }
 }

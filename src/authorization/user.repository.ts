@@ -19,19 +19,9 @@ export class UserRepository {
     return tx.findOne(UserEntity, { where: { id } });
   }
 
-  /** The product's own id for a user it signed in through external login at this resource server, if any. */
-  async externalId(tx: Tx, userId: string, resourceId: string): Promise<string | null> {
-    const prefix = `${resourceId}:`;
-    const identity = await tx
-      .createQueryBuilder(UserIdentityEntity, 'i')
-      .where(`i.user_id = :userId AND i.provider = 'external' AND left(i.subject, :length) = :prefix`, { userId, length: prefix.length, prefix })
-      .getOne();
-    return identity ? identity.subject.slice(prefix.length) : null;
-  }
-
   /** The user behind an identity, created on first sign-in. Concurrent first sign-ins serialise on a lock. */
   async findOrCreateByIdentity(tx: Tx, identity: ExternalIdentity): Promise<{ userId: string; created: boolean }> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`identity:${identity.provider}:${identity.subject}`]);
+    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [identityLockKey(identity)]);
     const existing = await tx.findOne(UserIdentityEntity, { where: { provider: identity.provider, subject: identity.subject } });
     if (existing) {
       if (existing.login !== identity.login) {
@@ -44,4 +34,9 @@ export class UserRepository {
     await tx.insert(UserIdentityEntity, { provider: identity.provider, subject: identity.subject, userId, login: identity.login });
     return { userId, created: true };
   }
+}
+
+/** What first sign-ins of one identity serialise on (`pg_advisory_xact_lock(hashtext(key))`), on every path. */
+export function identityLockKey(identity: Pick<ExternalIdentity, 'provider' | 'subject'>): string {
+  return `identity:${identity.provider}:${identity.subject}`;
 }

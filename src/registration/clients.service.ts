@@ -56,10 +56,11 @@ export class ClientsService {
 
   /**
    * The client row as recorded: for admin operations and for steps that follow a request already checked at
-   * /authorize (the consent pages). Never fetches anything.
+   * /authorize (the sign-in and consent pages). Never fetches anything. Registered clients come from the
+   * RecordCache (frozen), like `resolve`'s; metadata-document clients are read each time.
    */
   find(clientId: string): Promise<ClientEntity | null> {
-    return this.repository.findById(clientId);
+    return this.cache.read('client', clientId, () => this.repository.findById(clientId), { keep: isRegistered });
   }
 
   /**
@@ -169,8 +170,13 @@ export class ClientsService {
    * use. Nothing is written when the row the caller already read shows a use within CLIENT_USE_RESOLUTION_MS.
    */
   async recordUse(tx: Tx, client: Pick<ClientEntity, 'id' | 'lastUsedAt'>): Promise<void> {
-    if (client.lastUsedAt && Date.now() - client.lastUsedAt.getTime() < CLIENT_USE_RESOLUTION_MS) return;
+    if (!this.useDue(client)) return;
     this.useRecorded(tx, client.id, await this.repository.recordUse(tx, client.id, CLIENT_USE_RESOLUTION_MS / 1000));
+  }
+
+  /** Whether a use of `client` (as the caller read it) would be recorded: none within CLIENT_USE_RESOLUTION_MS. */
+  useDue(client: Pick<ClientEntity, 'lastUsedAt'>): boolean {
+    return !client.lastUsedAt || Date.now() - client.lastUsedAt.getTime() >= CLIENT_USE_RESOLUTION_MS;
   }
 
   /**

@@ -174,13 +174,20 @@ export class RefreshTokenRepository {
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM rotated
+         RETURNING 1
        ), used AS (
          UPDATE clients SET last_used_at = now()
           WHERE id = $6 AND EXISTS (SELECT 1 FROM rotated)
             AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $7::double precision))
+         RETURNING 1
+       ), done AS (
+         -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
+         -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
+         -- and a transaction holding the client row while it waits for the lock would deadlock with this one.
+         SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
        )`,
       params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.recordUseOf, change.useResolutionSeconds],
-      gate: 'rotated',
+      gate: 'done',
       row: (json) => ({
         grantId: String(json.grant_id),
         userId: String(json.user_id),

@@ -63,3 +63,32 @@ export async function insertParties(db: DataSource): Promise<Parties> {
   const grantId = await insertGrant(db, { userId, clientId, resourceId });
   return { userId, clientId, resourceId, grantId };
 }
+
+/** An open interaction of `parties` (expiring in ten minutes), in whatever state `state` gives it. */
+export async function insertInteraction(
+  db: DataSource,
+  parties: Pick<Parties, 'clientId' | 'resourceId'>,
+  state: { externalAuthHash?: string; userId?: string; loginCompleted?: boolean; consentHandleHash?: string; expired?: boolean } = {},
+): Promise<string> {
+  const id = randomBytes(24).toString('base64url');
+  await db.query(
+    `INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, code_challenge, expires_at, user_id,
+                               external_auth_hash, external_auth_expires_at, login_completed_at, consent_handle_hash, consent_handle_expires_at)
+     VALUES ($1, $2, $3, $4, 'http://127.0.0.1:49152/callback', $5, $6, now() + $7::interval, $8,
+             $9, now() + interval '10 minutes', CASE WHEN $10 THEN now() END, $11, now() + interval '10 minutes')`,
+    [
+      id,
+      sha256(randomBytes(32).toString('base64url')),
+      parties.clientId,
+      parties.resourceId,
+      ['tools:read'],
+      sha256(randomBytes(32).toString('base64url')),
+      state.expired ? '-1 second' : '10 minutes',
+      state.userId ?? null,
+      state.externalAuthHash ?? null,
+      state.loginCompleted ?? false,
+      state.consentHandleHash ?? null,
+    ],
+  );
+  return id;
+}

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { randomToken, sha256 } from '../../src/common/crypto.js';
@@ -10,8 +10,10 @@ import { AuthorizationCodeEntity } from '../../src/authorization/authorization-c
 import { RefreshTokenRepository, ROTATED } from '../../src/tokens/grant.repository.js';
 import { Database } from '../../src/database/database.module.js';
 import { AuditEventRepository, type NewChangeEvent } from '../../src/audit/audit-event.repository.js';
+import { InteractionHandleRepository } from '../../src/authorization/interaction-handle.repository.js';
+import type { CompletionGuard } from '../../src/authorization/interaction.repository.js';
 import { DATABASE_KINDS, barrier, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
-import { insertParties, type Parties } from '../factories/rows.js';
+import { insertInteraction, insertParties, insertUser, type Parties } from '../factories/rows.js';
 
 const N = 10;
 
@@ -24,6 +26,7 @@ for (const kind of DATABASE_KINDS) {
     let refreshTokens: RefreshTokenRepository;
     let codes: AuthorizationCodeRepository;
     let events: AuditEventRepository;
+    let handles: InteractionHandleRepository;
 
     before(async () => {
       db = await openTestDatabase(kind);
@@ -31,6 +34,7 @@ for (const kind of DATABASE_KINDS) {
       refreshTokens = new RefreshTokenRepository(database);
       codes = new AuthorizationCodeRepository(database);
       events = new AuditEventRepository(database);
+      handles = new InteractionHandleRepository(db.dataSource);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
         watcher = new pg.Client({ connectionString: db.config.url });
@@ -224,6 +228,131 @@ for (const kind of DATABASE_KINDS) {
         assert.equal((await refreshTokens.inspect(tokenHash))?.rotated, false);
         assert.equal(await successors(tokenHash), 0);
         assert.ok(await db.dataSource.transaction((tx) => rotate(tx, tokenHash)));
+      });
+    });
+
+    const count = async (sql: string, params: unknown[] = []): Promise<number> => ((await db.dataSource.query(sql, params)) as Array<{ n: number }>)[0]!.n;
+
+    /** The product's login completion (InteractionHandleRepository.loginCompletion) as it runs: one statement. Returns the user signed in. */
+    async function completeLogin(tx: Tx, interactionId: string, handleHash: string, create: { subject: string } | null, userId: string = randomUUID()): Promise<string | null> {
+      const change = handles.loginCompletion({ interactionId, handleHash, userId, create: create && { subject: create.subject, displayName: null } });
+      const rows = (await tx.query(`${change.sql} SELECT id FROM ${change.gate}`, change.params)) as unknown[];
+      return rows.length > 0 ? userId : null;
+    }
+
+    describe('InteractionHandleRepository.loginCompletion', () => {
+      it(`completes a login for exactly one of ${N} concurrent completions of its handle, creating that one's user only`, async () => {
+        const handleHash = sha256(randomToken());
+        const id = await insertInteraction(db.dataSource, parties, { externalAuthHash: handleHash });
+        const prefix = `${parties.resourceId}:racer-${randomToken(6)}-`;
+        let next = 0;
+        const results = await race((tx) => completeLogin(tx, id, handleHash, { subject: `${prefix}${next++}` }));
+        const winners = results.filter((result) => result !== null);
+        assert.equal(winners.length, 1, `${winners.length} completions succeeded`);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM user_identities WHERE starts_with(subject, $1)`, [prefix]), 1);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM users WHERE id = $1`, [winners[0]]), 1);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id = $2 AND login_completed_at IS NOT NULL`, [id, winners[0]]), 1);
+      });
+
+      it(`creates one user when ${N} interactions sign one new subject in at once; the others change nothing`, async () => {
+        const subject = `${parties.resourceId}:newcomer-${randomToken(6)}`;
+        const started = await Promise.all(
+          Array.from({ length: N }, async () => {
+            const handleHash = sha256(randomToken());
+            return { handleHash, id: await insertInteraction(db.dataSource, parties, { externalAuthHash: handleHash }) };
+          }),
+        );
+        const usersBefore = await count('SELECT count(*)::int AS n FROM users');
+        let next = 0;
+        const results = await race((tx) => {
+          const { id, handleHash } = started[next++]!;
+          return completeLogin(tx, id, handleHash, { subject });
+        });
+        const winners = results.filter((result) => result !== null);
+        assert.equal(winners.length, 1, `${winners.length} completions created the identity`);
+        assert.equal(await count('SELECT count(*)::int AS n FROM users'), usersBefore + 1);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM user_identities WHERE provider = 'external' AND subject = $1 AND user_id = $2`, [subject, winners[0]]), 1);
+        const ids = started.map(({ id }) => id);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = ANY($1::text[]) AND login_completed_at IS NOT NULL`, [ids]), 1);
+        // Read again, the others find the identity and sign in as its user.
+        for (const { id, handleHash } of started) {
+          if (await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND login_completed_at IS NULL`, [id])) {
+            assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, winners[0]!)), winners[0]);
+          }
+        }
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = ANY($1::text[]) AND user_id = $2`, [ids, winners[0]]), N);
+      });
+
+      it('changes nothing when the identity was created after it was read, or the handle is no longer the one read', async () => {
+        const handleHash = sha256(randomToken());
+        const id = await insertInteraction(db.dataSource, parties, { externalAuthHash: handleHash });
+        const subject = `${parties.resourceId}:meanwhile-${randomToken(6)}`;
+        const existing = await insertUser(db.dataSource);
+        await db.dataSource.query(`INSERT INTO user_identities (provider, subject, user_id) VALUES ('external', $1, $2)`, [subject, existing]);
+        const usersBefore = await count('SELECT count(*)::int AS n FROM users');
+        assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, { subject })), null);
+        assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, sha256(randomToken()), null, existing)), null, 'another handle');
+        assert.equal(await count('SELECT count(*)::int AS n FROM users'), usersBefore);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id IS NULL AND login_completed_at IS NULL`, [id]), 1);
+        assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, existing)), existing);
+        assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, existing)), null, 'once only');
+      });
+    });
+
+    /** The end of an approved interaction (AuthorizationCodeRepository.issuance) as it runs: one statement. Returns the code's hash. */
+    async function issue(tx: Tx, interactionId: string, guard: CompletionGuard | null): Promise<string | null> {
+      const change = codes.issuance({
+        interactionId,
+        guard,
+        consent: { userId: parties.userId, clientId: parties.clientId, resourceId: parties.resourceId, scopes: ['tools:read'] },
+        code: {
+          codeHash: sha256(randomToken()),
+          clientId: parties.clientId,
+          userId: parties.userId,
+          resourceId: parties.resourceId,
+          scopes: ['tools:read'],
+          redirectUri: 'http://127.0.0.1:49152/callback',
+          codeChallenge: sha256(randomToken()),
+          expiresAt: new Date(Date.now() + 60_000),
+        },
+      });
+      const rows = (await tx.query(`${change.sql} SELECT code_hash FROM ${change.gate}`, change.params)) as Array<{ code_hash: string }>;
+      return rows[0]?.code_hash ?? null;
+    }
+
+    describe('AuthorizationCodeRepository.issuance', () => {
+      const consented = async (interactionId: string) => ({
+        completed: await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND completed_at IS NOT NULL`, [interactionId]),
+        consents: await count(`SELECT count(*)::int AS n FROM consents WHERE user_id = $1 AND client_id = $2`, [parties.userId, parties.clientId]),
+      });
+
+      it(`issues a code for exactly one of ${N} concurrent completions of an interaction`, async () => {
+        const consentHandleHash = sha256(randomToken());
+        const id = await insertInteraction(db.dataSource, parties, { userId: parties.userId, loginCompleted: true, consentHandleHash });
+        const codesBefore = await count('SELECT count(*)::int AS n FROM authorization_codes');
+        const results = await race((tx) => issue(tx, id, { consentHandleHash, userId: parties.userId }));
+        const winners = results.filter((result) => result !== null);
+        assert.equal(winners.length, 1, `${winners.length} completions issued a code`);
+        assert.equal(await count('SELECT count(*)::int AS n FROM authorization_codes'), codesBefore + 1);
+        assert.deepEqual(await consented(id), { completed: 1, consents: 1 });
+      });
+
+      it('changes nothing when the handle or user is no longer the one read, or the interaction has expired', async () => {
+        await db.dataSource.query(`DELETE FROM consents WHERE user_id = $1`, [parties.userId]);
+        const consentHandleHash = sha256(randomToken());
+        const id = await insertInteraction(db.dataSource, parties, { userId: parties.userId, loginCompleted: true, consentHandleHash });
+        const expired = await insertInteraction(db.dataSource, parties, { userId: parties.userId, loginCompleted: true, consentHandleHash: sha256(randomToken()), expired: true });
+        const codesBefore = await count('SELECT count(*)::int AS n FROM authorization_codes');
+        const attempts: Array<[string, CompletionGuard | null]> = [
+          [id, { consentHandleHash: sha256(randomToken()), userId: parties.userId }],
+          [id, { consentHandleHash, userId: randomUUID() }],
+          [expired, null],
+        ];
+        for (const [interactionId, guard] of attempts) assert.equal(await db.dataSource.transaction((tx) => issue(tx, interactionId, guard)), null);
+        assert.equal(await count('SELECT count(*)::int AS n FROM authorization_codes'), codesBefore);
+        assert.deepEqual(await consented(id), { completed: 0, consents: 0 });
+        assert.ok(await db.dataSource.transaction((tx) => issue(tx, id, { consentHandleHash, userId: parties.userId })));
+        assert.deepEqual(await consented(id), { completed: 1, consents: 1 });
       });
     });
 
