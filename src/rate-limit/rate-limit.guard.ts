@@ -35,7 +35,7 @@ export class RateLimiter {
 
   /** Whether `policy` limits anything (RATE_LIMITS=off or RATE_LIMIT_<POLICY>=off turn it off). */
   enabled(policy: RateLimitPolicy): boolean {
-    return this.config.rateLimits.enabled && this.config.rateLimits.policies[policy] !== undefined;
+    return this.config.rateLimits.enabled && Boolean(this.config.rateLimits.policies[policy]);
   }
 
   /** Counts the request and sets the RateLimit headers; throws TooManyRequests when the budget is spent. */

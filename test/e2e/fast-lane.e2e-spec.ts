@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { FastLane } from '../../src/fast-lane/fast-lane.js';
+import { DiscoveryController } from '../../src/discovery/discovery.controller.js';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { eventually } from '../support/audit.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -663,5 +664,53 @@ describe('fast lane (pglite) with tiny rate limits and no trusted proxy', () => 
     assert.equal(recorded.length, 2);
     assert.equal(recorded[0], recorded[1]);
     assert.match(recorded[0] ?? '', /127\.0\.0\.1$/, 'the peer, not the forwarded address');
+  });
+});
+
+describe('fast lane (pglite) with no discovery budget: cached documents answered at once', () => {
+  let gatehouse: RunningGatehouse;
+  let fast: Door;
+  let full: Door;
+  let fullServer: Server;
+
+  before(async () => {
+    // Without a budget to spend and with the document cached, the fast lane answers synchronously (no request
+    // context, no promise): a path of its own, held to the same answers here.
+    gatehouse = await startGatehouse({ env: { RATE_LIMIT_DISCOVERY: 'off' } });
+    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
+    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    await createResource(gatehouse, { resource: 'https://documents.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
+  });
+
+  after(async () => {
+    await closeDoor(fullServer, fast, full);
+    await gatehouse?.close();
+  });
+
+  it('serves the documents as the full path does, counts them under their routes, and follows a change of scopes', async () => {
+    const discovery = gatehouse.app.get(DiscoveryController, { strict: false });
+    const latency = (route: string) => metric(gatehouse, 'gatehouse_http_request_duration_seconds_count', { method: 'GET', route, status: '200' });
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+      // The first read of a cold cache waits for it; the next ones are answered from it at once.
+      await send(fast, { path });
+      assert.ok(discovery.metadataNow(), 'the scopes are cached, so the metadata document is at hand');
+      const counted = await latency(path);
+      const variants: Array<Record<string, string>> = [{}, { origin: 'https://inspector.example.test', 'x-request-id': 'probe-sync.1' }];
+      for (const headers of variants) {
+        const [answer, reference] = [await send(fast, { path: `${path}?x=1`, headers }), await send(full, { path: `${path}?x=1`, headers })];
+        assertSameAnswer(answer, reference, `GET ${path} (synchronous)`);
+        assert.equal(answer.status, 200);
+        assert.equal(answer.headers['access-control-allow-origin'], '*');
+        assert.ok(answer.headers['x-request-id'], 'every answer names its request id');
+        assert.equal(answer.headers.ratelimit, undefined, 'no budget, no RateLimit header');
+      }
+      await eventually(async () => ((await latency(path)) === counted + 4 ? true : undefined), `${path}: counted once per request on both paths`, 3000);
+    }
+    // A new resource's scopes reach the synchronous path too: the cache forgets the union, the next read waits for it.
+    await createResource(gatehouse, { resource: 'https://documents.example.test/other', scopes: ['files:write'] });
+    await send(fast, { path: '/.well-known/oauth-authorization-server' });
+    const [changed, reference] = [await send(fast, { path: '/.well-known/oauth-authorization-server' }), await send(full, { path: '/.well-known/oauth-authorization-server' })];
+    assertSameAnswer(changed, reference, 'metadata after a new resource');
+    assert.ok(changed.body.scopes_supported.includes('files:write'), changed.text);
   });
 });

@@ -1,12 +1,12 @@
-import { after, before, describe, it, mock } from 'node:test';
+import { describe, it, mock } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { Database } from '../../src/database/database.module.js';
 import { referencesVanishedClient } from '../../src/common/exception.filter.js';
-import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
-import { insertParties, type Parties } from '../factories/rows.js';
+import { DATABASE_KINDS, skipUnless, withDatabaseAndParties, type TestDatabase } from '../support/database.js';
+import type { Parties } from '../factories/rows.js';
 
 /** What node-postgres was asked to run while `work` ran: each query's name (undefined: unnamed) and text. */
 async function sentToNodePostgres(work: () => Promise<unknown>): Promise<Array<{ name: string | undefined; text: string }>> {
@@ -31,12 +31,9 @@ for (const kind of DATABASE_KINDS) {
     let db: TestDatabase;
     let parties: Parties;
 
-    before(async () => {
-      db = await openTestDatabase(kind);
-      parties = await insertParties(db.dataSource);
-    });
-    after(async () => {
-      await db?.close();
+    withDatabaseAndParties(kind, (opened, inserted) => {
+      db = opened;
+      parties = inserted;
     });
 
     it('returns the rows of a SELECT, and an UPDATE’s RETURNING rows (not TypeORM’s [rows, count]), outside and inside a transaction', async () => {

@@ -1,8 +1,8 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
-import { insertParties, type Parties } from '../factories/rows.js';
+import { DATABASE_KINDS, skipUnless, withDatabaseAndParties, type TestDatabase } from '../support/database.js';
+import type { Parties } from '../factories/rows.js';
 import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
 import { InteractionRepository } from '../../src/authorization/interaction.repository.js';
 import { RefreshTokenRepository } from '../../src/tokens/grant.repository.js';
@@ -13,12 +13,9 @@ for (const kind of DATABASE_KINDS) {
     let db: TestDatabase;
     let parties: Parties;
 
-    before(async () => {
-      db = await openTestDatabase(kind);
-      parties = await insertParties(db.dataSource);
-    });
-    after(async () => {
-      await db?.close();
+    withDatabaseAndParties(kind, (opened, inserted) => {
+      db = opened;
+      parties = inserted;
     });
 
     const count = async (table: string) => ((await db.dataSource.query(`SELECT count(*)::int AS n FROM ${table}`)) as Array<{ n: number }>)[0]!.n;

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import type { DataSource } from 'typeorm';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { runMigrations } from '../../src/database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { createTestDatabase, postgresUnavailable } from './postgres.js';
 import type { DatabaseKind } from './gatehouse.js';
+import { insertParties, type Parties } from '../factories/rows.js';
 
 export const DATABASE_KINDS: readonly DatabaseKind[] = ['pglite', 'postgres'];
 
@@ -76,4 +78,19 @@ export function barrier(n: number): () => Promise<void> {
     if (arrived === n) all.resolve();
     return all.promise;
   };
+}
+
+/**
+ * Inside a describe: a migrated test database with the standard parties (a user, a client, a resource server and a
+ * grant), opened before the suite's tests and closed after them; `ready` receives both.
+ */
+export function withDatabaseAndParties(kind: DatabaseKind, ready: (db: TestDatabase, parties: Parties) => void): void {
+  let opened: TestDatabase | undefined;
+  before(async () => {
+    opened = await openTestDatabase(kind);
+    ready(opened, await insertParties(opened.dataSource));
+  });
+  after(async () => {
+    await opened?.close();
+  });
 }
