@@ -40,15 +40,17 @@ export class DiscoveryController {
   async metadata(): Promise<AuthorizationServerMetadata> {
     // From the RecordCache: no database round trip per request while its listener is up (any resource write
     // makes every instance forget the union, and this document is then built again).
-    const scopes = await this.resources.allScopes();
-    if (this.document?.scopes !== scopes) this.document = { scopes, body: this.build(scopes) };
-    return this.document.body;
+    return this.documentFor(await this.resources.allScopes());
   }
 
   /** The document when it can be had without waiting (the scopes are cached); undefined otherwise. */
   metadataNow(): AuthorizationServerMetadata | undefined {
     const scopes = this.resources.cachedScopes();
-    if (scopes === undefined) return undefined;
+    return scopes === undefined ? undefined : this.documentFor(scopes);
+  }
+
+  /** The document for this union of scopes: built again only when the cache handed out a new union. */
+  private documentFor(scopes: readonly string[]): AuthorizationServerMetadata {
     if (this.document?.scopes !== scopes) this.document = { scopes, body: this.build(scopes) };
     return this.document.body;
   }
