@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,13 +18,15 @@ export interface BenchPostgres {
   /** Where the server's log goes, when the bench started the server (statement counting needs it). */
   logFile: string | null;
   description: string;
+  /** The cluster's processes (postmaster and its children) for CPU accounting, when the bench started it. */
+  processIds(): number[];
   createDatabase(name: string): Promise<string>;
   stop(): Promise<void>;
 }
 
 export async function startPostgres(): Promise<BenchPostgres> {
   const external = process.env.BENCH_DATABASE_URL;
-  if (external) return usingServer(external, null, `BENCH_DATABASE_URL (${new URL(external).host})`, async () => {});
+  if (external) return usingServer(external, null, `BENCH_DATABASE_URL (${new URL(external).host})`, () => [], async () => {});
 
   const bin = findPgBin();
   if (!bin) throw new Error('no PostgreSQL binaries found: apt-get install postgresql, or set BENCH_DATABASE_URL');
@@ -46,13 +48,30 @@ export async function startPostgres(): Promise<BenchPostgres> {
   const start = run('pg_ctl', ['-D', data, '-o', opts, '-l', logFile, '-w', 'start']);
   if (start.status !== 0) throw new Error(`PostgreSQL did not start: ${start.stderr.trim()}`);
   const version = run('pg_ctl', ['--version']).stdout.trim();
-  return usingServer(`postgres://postgres@127.0.0.1:${port}/postgres`, logFile, `throwaway cluster (${version}; fsync, synchronous_commit off)`, async () => {
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const processIds = () => [postmaster, ...childrenOf(postmaster)];
+  return usingServer(`postgres://postgres@127.0.0.1:${port}/postgres`, logFile, `throwaway cluster (${version}; fsync, synchronous_commit off)`, processIds, async () => {
     run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
     rmSync(dir, { recursive: true, force: true });
   });
 }
 
-function usingServer(adminUrl: string, logFile: string | null, description: string, stopServer: () => Promise<void>): BenchPostgres {
+/** Processes whose parent is `pid` (field 4 of /proc/<pid>/stat, after the parenthesised command name). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) found.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+function usingServer(adminUrl: string, logFile: string | null, description: string, processIds: () => number[], stopServer: () => Promise<void>): BenchPostgres {
   const created: string[] = [];
   const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
     const client = new pg.Client({ connectionString: adminUrl });
@@ -67,6 +86,7 @@ function usingServer(adminUrl: string, logFile: string | null, description: stri
     adminUrl,
     logFile,
     description,
+    processIds,
     async createDatabase(name) {
       await admin(async (client) => {
         await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);

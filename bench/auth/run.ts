@@ -80,8 +80,12 @@ async function main(): Promise<void> {
   try {
     const [gatehouseDb, peerDb] = [await postgres.createDatabase('bench_gatehouse'), await postgres.createDatabase('bench_peer')];
     const gatehouse = await startGatehouse(gatehouseDb);
-    const targets: Record<Side, SideTarget> = { gatehouse: await setUpGatehouse(gatehouse), peer: await startPeer(peerDb) };
-    const hello = `http://127.0.0.1:${(await forkServer('hello.js', {})).port}/`;
+    const peer = await startPeer(peerDb);
+    const targets: Record<Side, SideTarget> = { gatehouse: await setUpGatehouse(gatehouse), peer: peer.target };
+    const serverPids: Record<Side, number> = { gatehouse: gatehouse.child.pid!, peer: peer.pid };
+    const helloServer = await forkServer('hello.js', {});
+    const hello = `http://127.0.0.1:${helloServer.port}/`;
+    const helloPid = helloServer.pid;
 
     const http = new HttpClient(4);
     const fixtures = await checkScenarios(http, targets);
@@ -116,8 +120,16 @@ async function main(): Promise<void> {
           throw new Error(`no scenario ${scenario}`);
       }
     };
-    const measure = async (unit: Measurement, durationSeconds: number): Promise<LoadResult> => {
-      const result = await measureOnce(unit, durationSeconds);
+    const measure = async (unit: Measurement, durationSeconds: number): Promise<Measured> => {
+      // The cluster's processes are listed at each reading: backends start (and end) while measuring.
+      const pids = () => ({ server: [unit.side === 'hello' ? helloPid : serverPids[unit.side]], database: postgres.processIds(), load: [load.pid!] });
+      const before = cpuMilliseconds(pids());
+      const result: Measured = await measureOnce(unit, durationSeconds);
+      const after = cpuMilliseconds(pids());
+      if (result.completed > 0) {
+        const perOp = (part: keyof typeof before) => round((after[part] - before[part]) / result.completed, 3);
+        result.cpuMsPerOperation = { server: perOp('server'), database: perOp('database'), load: perOp('load') };
+      }
       if (result.non2xx || result.errors || result.timeouts || result.notRotated) {
         throw new Error(
           `${unit.scenario} on ${unit.side}: ${result.non2xx} failed answers, ${result.errors} errors, ${result.timeouts} timeouts, ${result.notRotated ?? 0} refreshes without rotation` +
@@ -128,7 +140,7 @@ async function main(): Promise<void> {
     };
 
     const scenarios = SCENARIOS.filter((scenario) => SELECTED.has(scenario));
-    const rounds: Array<Record<string, LoadResult>> = [];
+    const rounds: Array<Record<string, Measured>> = [];
     /** The 1-minute load average after each round: this bench keeps about three processes busy; more means company. */
     const loadAverages: number[] = [];
     if (scenarios.length) {
@@ -144,7 +156,7 @@ async function main(): Promise<void> {
       for (let round = 0; round < ROUNDS; round++) {
         const order = units(round);
         console.log(`round ${round + 1}/${ROUNDS}: ${order.map((unit) => (unit.side === 'hello' ? 'hello' : `${unit.scenario}:${unit.side === 'gatehouse' ? 'G' : 'P'}`)).join(' ')}`);
-        const results: Record<string, LoadResult> = {};
+        const results: Record<string, Measured> = {};
         for (const unit of order) results[key(unit)] = await measure(unit, DURATION_S);
         rounds.push(results);
         loadAverages.push(Math.round(loadavg()[0]! * 100) / 100);
@@ -276,13 +288,13 @@ async function setUpGatehouse(gatehouse: GatehouseProcess): Promise<SideTarget> 
 
 // ---------------------------------------------------------------------------------------------- peer, hello
 
-async function startPeer(databaseUrl: string): Promise<SideTarget> {
+async function startPeer(databaseUrl: string): Promise<{ target: SideTarget; pid: number }> {
   const client = { id: 'bench-client', secret: randomBytes(32).toString('base64url'), redirectUri: REDIRECT_URI };
   const config: PeerConfig = { databaseUrl, resource: RESOURCE, opaqueResource: OPAQUE_RESOURCE, scopes: SCOPES, client };
-  const { port } = await forkServer('peer.js', { BENCH_PEER: JSON.stringify(config) });
+  const { port, pid } = await forkServer('peer.js', { BENCH_PEER: JSON.stringify(config) });
   const issuer = `http://127.0.0.1:${port}`;
   const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
-  return {
+  const target: SideTarget = {
     side: 'peer',
     issuer,
     authorizationEndpoint: metadata.authorization_endpoint!,
@@ -295,13 +307,14 @@ async function startPeer(databaseUrl: string): Promise<SideTarget> {
     introspectionResource: OPAQUE_RESOURCE,
     scope: SCOPES.join(' '),
   };
+  return { target, pid };
 }
 
-async function forkServer(file: string, env: Record<string, string>): Promise<ServerReady> {
+async function forkServer(file: string, env: Record<string, string>): Promise<ServerReady & { pid: number }> {
   const child = fork(here(`./${file}`), [], { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   children.push(child);
-  return new Promise<ServerReady>((resolve, reject) => {
-    child.once('message', (message) => resolve(message as ServerReady));
+  return new Promise((resolve, reject) => {
+    child.once('message', (message) => resolve({ ...(message as ServerReady), pid: child.pid! }));
     child.once('exit', (code) => reject(new Error(`${file} exited with ${code}`)));
   });
 }
@@ -445,6 +458,50 @@ async function countStatements(postgres: BenchPostgres, http: HttpClient, target
     for (const entry of Object.values(bySide)) entry.median = median(entry.samples);
   }
   return { perRequest };
+}
+
+// ---------------------------------------------------------------------------------------------- CPU time
+
+/** A load result with the CPU each party spent per completed operation (request, or flow). */
+interface Measured extends LoadResult {
+  cpuMsPerOperation?: CpuPerOperation;
+}
+
+/**
+ * CPU milliseconds (user + system) per operation: the side's server process, the whole PostgreSQL cluster (one
+ * side runs at a time, so the cluster's time is that side's), and the load generator. Unlike requests/s, these do
+ * not depend on how the 2 cores were shared while measuring: they say what one operation costs each party.
+ */
+interface CpuPerOperation {
+  server: number;
+  database: number;
+  load: number;
+}
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * CPU milliseconds each group of processes has used so far, their reaped children's included (stat fields 14–17):
+ * a PostgreSQL backend that exits between two readings is counted in the postmaster's children's time.
+ */
+function cpuMilliseconds<K extends string>(groups: Record<K, number[]>): Record<K, number> {
+  const total = {} as Record<K, number>;
+  for (const [name, pids] of Object.entries(groups) as Array<[K, number[]]>) {
+    total[name] = 0;
+    for (const pid of pids) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        // After the parenthesised command name, field 3 (state) is index 0: utime, stime, cutime, cstime are 11–14.
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        const ticks = fields.slice(11, 15).reduce((sum, field) => sum + Number(field), 0);
+        total[name] += (ticks * 1000) / TICKS_PER_SECOND;
+      } catch {
+        // exited: its time now shows in its parent's reaped-children time
+      }
+    }
+  }
+  return total;
 }
 
 // ---------------------------------------------------------------------------------------------- memory
@@ -621,11 +678,12 @@ interface Summary {
   latencyP50Ms: number;
   latencyP99Ms: number;
   latencyMeanMs: number;
+  cpuMsPerOperation?: CpuPerOperation;
 }
 
 function report(input: {
   scenarios: Scenario[];
-  rounds: Array<Record<string, LoadResult>>;
+  rounds: Array<Record<string, Measured>>;
   loadAverages: number[];
   statements: StatementCounts | null;
   memory: MemoryReport | null;
@@ -639,6 +697,13 @@ function report(input: {
     latencyP50Ms: median(rounds.map((round) => round[name]!.latencyP50Ms)),
     latencyP99Ms: median(rounds.map((round) => round[name]!.latencyP99Ms)),
     latencyMeanMs: round(median(rounds.map((round) => round[name]!.latencyMeanMs))),
+    ...(rounds[0]![name]!.cpuMsPerOperation && {
+      cpuMsPerOperation: {
+        server: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.server)), 3),
+        database: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.database)), 3),
+        load: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.load)), 3),
+      },
+    }),
   });
   const summary: Record<string, Summary> = {};
   if (rounds.length) {
@@ -671,6 +736,20 @@ function report(input: {
     }
     lines.push(`| ${'raw node:http hello-world (the ceiling)'.padEnd(46)} | ${hello.perSecond.toFixed(0).padStart(12)} | ${fmt(hello.latencyP50Ms)} | ${fmt(hello.latencyP99Ms)} | ${''.padStart(9)} | ${''.padStart(6)} | ${''.padStart(6)} | ${''.padStart(8)} |`);
     lines.push('', `(requests/s, or completed flows/s for the flow; latency in ms — autocannon's whole milliseconds, per flow for the flow)`);
+    lines.push('', 'CPU per operation in ms (user + system, medians; server process, the PostgreSQL cluster, the load generator):');
+    const ms = (value: number, width: number) => value.toFixed(3).padStart(width);
+    const cpuHeader = `| ${'scenario'.padEnd(46)} | ${'G server'.padStart(8)} | ${'G db'.padStart(6)} | ${'G load'.padStart(6)} | ${'P server'.padStart(8)} | ${'P db'.padStart(6)} | ${'P load'.padStart(6)} | ${'G / P (server + db)'.padStart(19)} |`;
+    lines.push(cpuHeader, `|${cpuHeader.slice(1, -1).replace(/[^|]/g, '-')}|`);
+    for (const scenario of scenarios) {
+      const g = summary[`${scenario}:gatehouse`]!.cpuMsPerOperation;
+      const p = summary[`${scenario}:peer`]!.cpuMsPerOperation;
+      if (!g || !p) continue;
+      lines.push(
+        `| ${SCENARIO_LABELS[scenario].padEnd(46)} | ${ms(g.server, 8)} | ${ms(g.database, 6)} | ${ms(g.load, 6)} | ${ms(p.server, 8)} | ${ms(p.database, 6)} | ${ms(p.load, 6)} | ${((g.server + g.database) / (p.server + p.database)).toFixed(2).padStart(19)} |`,
+      );
+    }
+    const helloCpu = hello.cpuMsPerOperation;
+    if (helloCpu) lines.push(`| ${'raw node:http hello-world'.padEnd(46)} | ${ms(helloCpu.server, 8)} | ${''.padStart(6)} | ${ms(helloCpu.load, 6)} | ${''.padStart(8)} | ${''.padStart(6)} | ${''.padStart(6)} | ${''.padStart(19)} |`);
     lines.push(
       `1-minute load average after each round: ${input.loadAverages.join(', ')} — this benchmark alone keeps about 3 processes busy;` +
         ` much more means other work shared the ${machine.cores} cores and the absolute numbers are low (the interleaved ratios suffer less).`,

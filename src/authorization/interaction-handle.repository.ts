@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Database } from '../database/database.module.js';
 import { NO_ROW, type StatementChange } from '../database/data-source.js';
 import { InteractionEntity } from './interaction.entity.js';
 import { interactionFromRow, type InteractionRow } from './interaction.repository.js';
@@ -38,7 +39,10 @@ export interface VisitedInteraction {
 /** The single-use handles a product completes server to server: `external_auth_id` (login) and `interaction_id` (consent). */
 @Injectable()
 export class InteractionHandleRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
   async setExternalAuth(id: string, hash: string, expiresAt: Date): Promise<void> {
     await this.dataSource.manager.update(InteractionEntity, { id }, { externalAuthHash: hash, externalAuthExpiresAt: expiresAt });
@@ -56,7 +60,8 @@ export class InteractionHandleRepository {
    * the caller decides the step, and stores the handle itself when it needs one `visit` did not store.
    */
   async visit(id: string, browserHash: string | null, offered: OfferedHandles): Promise<VisitedInteraction | null> {
-    const rows = (await this.dataSource.manager.query(
+    const rows = await this.database.hot<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>(
+      'interaction_visit',
       `WITH found AS (
          SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
                 c.scopes AS granted_scopes, ui.subject AS external_subject
@@ -84,7 +89,7 @@ export class InteractionHandleRepository {
        )
        SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
       [id, browserHash, offered.loginHash, offered.consentHash, offered.expiresAt],
-    )) as Array<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>;
+    );
     const row = rows[0];
     if (!row) return null;
     const prefix = `${row.resource_id}:`;
@@ -101,12 +106,13 @@ export class InteractionHandleRepository {
    * that follows (loginCompletion) checks again whatever may have changed since.
    */
   async presentedLogin(hash: string, subject: string): Promise<PresentedLogin | null> {
-    const rows = (await this.dataSource.manager.query(
+    const rows = await this.database.hot<InteractionRow & { identity_user_id: string | null }>(
+      'presented_login',
       `SELECT i.*, ui.user_id AS identity_user_id
          FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = $2
         WHERE i.external_auth_hash = $1`,
       [hash, subject],
-    )) as Array<InteractionRow & { identity_user_id: string | null }>;
+    );
     const row = rows[0];
     if (!row) return null;
     return { interaction: interactionFromRow(row), identityUserId: row.identity_user_id };
@@ -156,14 +162,15 @@ export class InteractionHandleRepository {
   /** The interaction a consent handle names, in one read without locks (the completion checks again what it relies on). */
   async presentedConsent(hash: string, resourceId: string): Promise<PresentedConsent | null> {
     const prefix = `${resourceId}:`;
-    const rows = (await this.dataSource.manager.query(
+    const rows = await this.database.hot<InteractionRow & { external_subject: string | null }>(
+      'presented_consent',
       `SELECT i.*,
               (SELECT ui.subject FROM user_identities ui
                 WHERE ui.user_id = i.user_id AND ui.provider = 'external' AND left(ui.subject, $2) = $3 LIMIT 1) AS external_subject
          FROM interactions i
         WHERE i.consent_handle_hash = $1`,
       [hash, prefix.length, prefix],
-    )) as Array<InteractionRow & { external_subject: string | null }>;
+    );
     const row = rows[0];
     if (!row) return null;
     return { interaction: interactionFromRow(row), externalSubject: row.external_subject === null ? null : row.external_subject.slice(prefix.length) };

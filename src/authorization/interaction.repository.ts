@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Database } from '../database/database.module.js';
 import { NO_ROW, type StatementChange, type Tx } from '../database/data-source.js';
 import { affected } from '../database/housekeeping.js';
 import { InteractionEntity } from './interaction.entity.js';
@@ -11,7 +12,10 @@ export type NewInteraction = Omit<
 
 @Injectable()
 export class InteractionRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly database: Database,
+  ) {}
 
   async insert(interaction: NewInteraction, tx: Tx = this.dataSource.manager): Promise<void> {
     await tx.insert(InteractionEntity, interaction);
@@ -37,11 +41,12 @@ export class InteractionRepository {
     const insert = `INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9)`;
     if (!recordUse) {
-      await this.dataSource.manager.query(insert, params);
+      await this.database.hot('interaction_insert', insert, params);
       return null;
     }
     params.push(recordUse.resolutionSeconds);
-    const rows = (await this.dataSource.manager.query(
+    const rows = await this.database.hot<{ used_at: Date | string | null }>(
+      'interaction_insert_used',
       `WITH used AS (
          UPDATE clients SET last_used_at = now()
           WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $10::double precision))
@@ -50,7 +55,7 @@ export class InteractionRepository {
        ${insert}
        RETURNING (SELECT last_used_at FROM used) AS used_at`,
       params,
-    )) as Array<{ used_at: Date | string | null }>;
+    );
     const usedAt = rows[0]?.used_at;
     return usedAt ? new Date(usedAt) : null;
   }

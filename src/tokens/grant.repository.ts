@@ -9,37 +9,11 @@ import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
 
 @Injectable()
 export class GrantRepository {
-  constructor(
-    private readonly dataSource: DataSource,
-    private readonly database: Database,
-  ) {}
+  constructor(private readonly dataSource: DataSource) {}
 
   async insert(tx: Tx, grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'>): Promise<string> {
     const id = randomUUID();
     await tx.insert(GrantEntity, { ...grant, id });
-    return id;
-  }
-
-  /**
-   * A code exchange's writes in one statement: the grant, the code's link to it (so a replay can revoke it), and
-   * its first refresh token when the client gets one.
-   */
-  async insertFromCode(
-    tx: Tx,
-    grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'> & { codeHash: string; refreshToken: { hash: string; expiresAt: Date } | null },
-  ): Promise<string> {
-    const id = randomUUID();
-    await this.database.hot(
-      'grant_from_code',
-      `WITH created AS (
-         INSERT INTO grants (id, user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4, $5::text[]) RETURNING id
-       ), linked AS (
-         UPDATE authorization_codes SET grant_id = (SELECT id FROM created) WHERE code_hash = $6
-       )
-       INSERT INTO refresh_tokens (token_hash, grant_id, expires_at) SELECT $7, id, $8 FROM created WHERE $7::text IS NOT NULL`,
-      [id, grant.userId, grant.clientId, grant.resourceId, grant.scopes, grant.codeHash, grant.refreshToken?.hash ?? null, grant.refreshToken?.expiresAt ?? null],
-      tx,
-    );
     return id;
   }
 

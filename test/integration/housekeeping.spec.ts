@@ -29,7 +29,7 @@ for (const kind of DATABASE_KINDS) {
         );
       await insert(`now() - interval '2 hours'`, 25);
       await insert(`now() + interval '10 minutes'`, 3);
-      const repository = new InteractionRepository(db.dataSource);
+      const repository = new InteractionRepository(db.dataSource, new Database(db.dataSource));
       const batches: number[] = [];
       for (;;) {
         const n = await repository.deleteExpired(new Date(Date.now() - 3600_000), 10);

@@ -1,12 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { randomToken, sha256 } from '../../src/common/crypto.js';
 import type { Tx } from '../../src/database/data-source.js';
-import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
-import { AuthorizationCodeEntity } from '../../src/authorization/authorization-code.entity.js';
+import { AuthorizationCodeRepository, EXCHANGED } from '../../src/authorization/authorization-code.repository.js';
 import { RefreshTokenRepository, ROTATED } from '../../src/tokens/grant.repository.js';
 import { Database } from '../../src/database/database.module.js';
 import { AuditEventRepository, type NewChangeEvent } from '../../src/audit/audit-event.repository.js';
@@ -34,7 +33,7 @@ for (const kind of DATABASE_KINDS) {
       refreshTokens = new RefreshTokenRepository(database);
       codes = new AuthorizationCodeRepository(database);
       events = new AuditEventRepository(database);
-      handles = new InteractionHandleRepository(db.dataSource);
+      handles = new InteractionHandleRepository(db.dataSource, database);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
         watcher = new pg.Client({ connectionString: db.config.url });
@@ -356,54 +355,128 @@ for (const kind of DATABASE_KINDS) {
       });
     });
 
-    describe('AuthorizationCodeRepository.consume', () => {
-      it(`gives a code to exactly one of ${N} concurrent exchanges, with every field`, async () => {
-        const { codeHash, codeChallenge } = await authorizationCode('live');
-        const results = await race((tx) => codes.consume(tx, codeHash));
-        const winners = results.filter((result) => result !== null);
+    describe('AuthorizationCodeRepository.exchange', () => {
+      type Exchange = Parameters<AuthorizationCodeRepository['exchange']>[0];
+      const exchange = (code: { codeHash: string; codeChallenge: string }, request: Partial<Exchange> = {}) =>
+        codes.exchange({
+          codeHash: code.codeHash,
+          clientId: parties.clientId,
+          codeChallenge: code.codeChallenge,
+          redirectUri: null,
+          resource: null,
+          grantId: randomUUID(),
+          refreshTokenHash: sha256(randomToken()),
+          recordUseOf: null,
+          useResolutionSeconds: 3600,
+          ...request,
+        });
+      /** The event the authorization_code grant writes with its change. */
+      const issued = (grantId: string): NewChangeEvent => ({
+        type: 'token.issued',
+        time: new Date(),
+        actor: { kind: 'client', id: parties.clientId },
+        clientId: parties.clientId,
+        subject: EXCHANGED.userId,
+        resource: EXCHANGED.resource,
+        scopes: EXCHANGED.scopes,
+        ip: null,
+        userAgent: null,
+        requestId: null,
+        outcome: 'success',
+        data: { grant_type: 'authorization_code', grant_id: grantId, jti: randomToken(), scopes: EXCHANGED.scopes },
+      });
+      const stored = async (codeHash: string) =>
+        ((await db.dataSource.query(`SELECT consumed_at, grant_id FROM authorization_codes WHERE code_hash = $1`, [codeHash])) as Array<{ consumed_at: Date | null; grant_id: string | null }>)[0];
+      const grantsOf = async (codeHash: string): Promise<number> =>
+        ((await db.dataSource.query(
+          `SELECT count(*)::int AS n FROM grants g WHERE g.id IN (SELECT grant_id FROM authorization_codes WHERE code_hash = $1)`,
+          [codeHash],
+        )) as Array<{ n: number }>)[0]!.n;
+
+      it(`exchanges a code for exactly one of ${N} concurrent requests: one grant, one refresh token, one event`, async () => {
+        const code = await authorizationCode('live');
+        const attempts = Array.from({ length: N }, () => ({ grantId: randomUUID(), refreshTokenHash: sha256(randomToken()) }));
+        const results = await Promise.all(attempts.map((attempt) => events.appendWith(exchange(code, attempt), [issued(attempt.grantId)])));
+        const winners = results.flatMap((result, i) => (result.row ? [{ result, attempt: attempts[i]! }] : []));
         assert.equal(winners.length, 1, `${winners.length} exchanges succeeded`);
-        const code = winners[0]!;
-        assert.ok(code instanceof AuthorizationCodeEntity);
-        assert.equal(code.codeHash, codeHash);
-        assert.equal(code.clientId, parties.clientId);
-        assert.equal(code.userId, parties.userId);
-        assert.equal(code.resourceId, parties.resourceId);
-        assert.deepEqual(code.scopes, ['tools:read', 'tools:execute']);
-        assert.equal(code.redirectUri, 'http://127.0.0.1:49152/callback');
-        assert.equal(code.codeChallenge, codeChallenge);
-        assert.equal(code.grantId, null);
-        assert.ok(code.consumedAt instanceof Date && !Number.isNaN(code.consumedAt.getTime()));
-        assert.ok(code.expiresAt.getTime() > code.createdAt.getTime());
+        assert.ok(results.every((result) => (result.row === null) === (result.events.length === 0)), 'an event exactly when a row');
+        const { result, attempt } = winners[0]!;
+        assert.equal((await stored(code.codeHash))?.grant_id, attempt.grantId, 'the code names its grant, for a replay to revoke');
+        const [grant] = (await db.dataSource.query(`SELECT user_id, client_id, resource_id, scopes FROM grants WHERE id = $1`, [attempt.grantId])) as Array<Record<string, unknown>>;
+        assert.deepEqual(grant, { user_id: parties.userId, client_id: parties.clientId, resource_id: parties.resourceId, scopes: ['tools:read', 'tools:execute'] });
+        const tokens = (await db.dataSource.query(`SELECT token_hash, parent_hash FROM refresh_tokens WHERE grant_id = $1`, [attempt.grantId])) as Array<{ token_hash: string; parent_hash: string | null }>;
+        assert.deepEqual(tokens, [{ token_hash: attempt.refreshTokenHash, parent_hash: null }]);
+        const [event] = result.events;
+        assert.equal(event?.subject, parties.userId);
+        assert.equal(event?.data.grant_id, attempt.grantId);
+        assert.deepEqual(event?.data.scopes, ['tools:read', 'tools:execute']);
+        assert.equal(result.row?.userId, parties.userId);
+        assert.deepEqual(result.row?.scopes, ['tools:read', 'tools:execute']);
+        assert.ok(result.row && result.row.accessTokenTtl > 0 && result.row.resource.startsWith('https://'));
+        assert.equal(result.row?.usedAt, null, 'no use recorded when none was asked for');
       });
 
-      it('does not consume a code twice', async () => {
-        const { codeHash } = await authorizationCode('live');
-        assert.ok(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)));
-        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), null);
+      it('consumes nothing for another client, another challenge, redirect URI or resource; then exchanges for the right ones', async () => {
+        const resource = ((await db.dataSource.query('SELECT resource FROM resource_servers WHERE id = $1', [parties.resourceId])) as Array<{ resource: string }>)[0]!.resource;
+        const code = await authorizationCode('live');
+        const wrong: Array<Partial<Exchange>> = [
+          { clientId: randomToken() },
+          { codeChallenge: createHash('sha256').update(randomToken(48)).digest('base64url') },
+          { redirectUri: 'http://127.0.0.1:49152/other' },
+          { resource: `${resource}/other` },
+        ];
+        for (const request of wrong) assert.equal((await events.appendWith(exchange(code, request), [issued(randomUUID())])).row, null, JSON.stringify(request));
+        assert.deepEqual(await stored(code.codeHash), { consumed_at: null, grant_id: null });
+        assert.equal(await grantsOf(code.codeHash), 0);
+        const grantId = randomUUID();
+        const { row } = await events.appendWith(exchange(code, { grantId, redirectUri: 'http://127.0.0.1:49152/callback', resource }), [issued(grantId)]);
+        assert.equal(row?.resource, resource);
+        assert.equal(await grantsOf(code.codeHash), 1);
       });
 
-      it('leaves an expired code untouched', async () => {
-        const { codeHash } = await authorizationCode('expired');
-        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), null);
-        const stored = await db.dataSource.transaction((tx) => codes.findByHash(tx, codeHash));
-        assert.ok(stored, 'the row is still there');
-        assert.equal(stored.consumedAt, null);
+      it('gives the first refresh token the resource’s refresh token lifetime, and stores none when the client gets none', async () => {
+        const withToken = await authorizationCode('live');
+        const grantId = randomUUID();
+        assert.ok((await events.appendWith(exchange(withToken, { grantId }), [issued(grantId)])).row);
+        const [lifetime] = (await db.dataSource.query(
+          `SELECT extract(epoch FROM t.expires_at - t.created_at)::int AS seconds, r.refresh_token_ttl AS ttl
+             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id WHERE t.grant_id = $1`,
+          [grantId],
+        )) as Array<{ seconds: number; ttl: number }>;
+        assert.ok(lifetime && Math.abs(lifetime.seconds - lifetime.ttl) <= 1, JSON.stringify(lifetime));
+
+        const withoutToken = await authorizationCode('live');
+        const bare = randomUUID();
+        assert.ok((await events.appendWith(exchange(withoutToken, { grantId: bare, refreshTokenHash: null }), [issued(bare)])).row);
+        const tokens = (await db.dataSource.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE grant_id = $1`, [bare])) as Array<{ n: number }>;
+        assert.equal(tokens[0]?.n, 0);
       });
 
-      it('consumes nothing for an unknown code', async () => {
-        assert.equal(await db.dataSource.transaction((tx) => codes.consume(tx, sha256(randomBytes(32).toString('base64url')))), null);
+      it('records the client’s use when asked and it is stale, and says when', async () => {
+        await db.dataSource.query(`UPDATE clients SET last_used_at = NULL WHERE id = $1`, [parties.clientId]);
+        const first = await authorizationCode('live');
+        const firstGrant = randomUUID();
+        const { row } = await events.appendWith(exchange(first, { grantId: firstGrant, recordUseOf: parties.clientId }), [issued(firstGrant)]);
+        assert.ok(row?.usedAt instanceof Date && Math.abs(row.usedAt.getTime() - Date.now()) < 60_000, String(row?.usedAt));
+        const second = await authorizationCode('live');
+        const secondGrant = randomUUID();
+        const again = await events.appendWith(exchange(second, { grantId: secondGrant, recordUseOf: parties.clientId }), [issued(secondGrant)]);
+        assert.ok(again.row);
+        assert.equal(again.row.usedAt, null, 'a use recorded within the resolution is not recorded again');
       });
 
-      it('undoes a consumption whose transaction rolls back', async () => {
-        const { codeHash } = await authorizationCode('live');
-        await assert.rejects(
-          db.dataSource.transaction(async (tx) => {
-            assert.ok(await codes.consume(tx, codeHash));
-            throw new Error('PKCE verification failed');
-          }),
-          /PKCE/,
-        );
-        assert.ok(await db.dataSource.transaction((tx) => codes.consume(tx, codeHash)), 'the code can still be exchanged');
+      it('does not exchange a code twice, leaves an expired code untouched, and exchanges nothing for an unknown code', async () => {
+        const code = await authorizationCode('live');
+        const grantId = randomUUID();
+        assert.ok((await events.appendWith(exchange(code, { grantId }), [issued(grantId)])).row);
+        assert.equal((await events.appendWith(exchange(code), [issued(randomUUID())])).row, null);
+        assert.equal(await grantsOf(code.codeHash), 1);
+
+        const expired = await authorizationCode('expired');
+        assert.equal((await events.appendWith(exchange(expired), [issued(randomUUID())])).row, null);
+        assert.deepEqual(await stored(expired.codeHash), { consumed_at: null, grant_id: null });
+
+        assert.equal((await events.appendWith(exchange({ codeHash: sha256(randomToken()), codeChallenge: 'x' }), [issued(randomUUID())])).row, null);
       });
     });
   });

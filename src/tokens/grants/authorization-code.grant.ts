@@ -1,14 +1,16 @@
 import { Injectable } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { requestIdOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
-import { AuthorizationCodeRepository } from '../../authorization/authorization-code.repository.js';
+import { AuthorizationCodeRepository, EXCHANGED } from '../../authorization/authorization-code.repository.js';
+import type { ClientEntity } from '../../registration/client.entity.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
+import { KeyService } from '../../keys/key.service.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
-import { GrantRepository } from '../grant.repository.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
@@ -17,8 +19,8 @@ import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.
 const CODE_VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
 
 /**
- * authorization_code (OAuth 2.1 §4.1.3): the code is consumed atomically in the same transaction that creates
- * the grant and its tokens; any failed check rolls the consumption back. A code presented after it was used
+ * authorization_code (OAuth 2.1 §4.1.3): the code is consumed in the same statement that checks it and creates the
+ * grant and its tokens, so a request that fails a check consumes nothing. A code presented after it was used
  * revokes the grant it produced (RFC 6749 §4.1.2, OAuth 2.1 §4.1.3).
  */
 @Injectable()
@@ -28,11 +30,12 @@ export class AuthorizationCodeGrant implements GrantHandler {
   constructor(
     private readonly database: Database,
     private readonly codes: AuthorizationCodeRepository,
-    private readonly grants: GrantRepository,
     private readonly resources: ResourcesService,
     private readonly minter: TokenMinter,
     private readonly audit: AuditLog,
     private readonly grantsService: GrantsService,
+    private readonly clients: ClientsService,
+    private readonly keys: KeyService,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
@@ -43,53 +46,94 @@ export class AuthorizationCodeGrant implements GrantHandler {
     if (verifier === undefined) throw new InvalidRequest("missing required parameter 'code_verifier' (PKCE is required)");
     if (!CODE_VERIFIER.test(verifier)) throw new InvalidRequest('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~');
     const codeHash = sha256(code);
+    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    // A resource that is no URL can match no code: only the diagnosis is left to do.
+    const resource = resourceParam === undefined ? null : canonicalResource(resourceParam);
+    const exchanged = resourceParam !== undefined && resource === null ? null : await this.exchange(client, codeHash, challenge, redirectUri ?? null, resource, req);
+    if (exchanged) return exchanged;
 
-    type Outcome = { response: TokenResponse } | { replayedGrant: string | null; userId: string };
-    const outcome = await this.database.transaction(async (tx): Promise<Outcome> => {
-      const stored = await this.codes.consume(tx, codeHash);
-      if (!stored) {
-        const known = await this.codes.findByHash(tx, codeHash);
-        // Another client's code is refused without revoking anything (as node-oidc-provider): otherwise anyone who
-        // registers a client could revoke someone else's grant with a leaked, already-used code.
-        if (known && known.clientId !== client.id) throw new InvalidGrant('authorization code was issued to another client');
-        if (known?.consumedAt) return { replayedGrant: known.grantId, userId: known.userId };
-        throw new InvalidGrant(known && !known.consumedAt ? 'authorization code has expired' : 'authorization code is invalid');
-      }
-      if (stored.clientId !== client.id) throw new InvalidGrant('authorization code was issued to another client');
-      if (redirectUri !== undefined && redirectUri !== stored.redirectUri) {
-        throw new InvalidGrant('redirect_uri does not match the one used in the authorization request');
-      }
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
-      if (!safeEqual(challenge, stored.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
-
-      const resource = await this.resources.get(stored.resourceId, tx);
-      if (resourceParam !== undefined && canonicalResource(resourceParam) !== resource.resource) {
-        throw new InvalidTarget('resource does not match the one the code was issued for');
-      }
-      const refreshToken = client.metadata.grant_types.includes('refresh_token') ? REFRESH_TOKEN_PREFIX + randomToken() : undefined;
-      const grantId = await this.grants.insertFromCode(tx, {
-        userId: stored.userId,
-        clientId: client.id,
-        resourceId: resource.id,
-        scopes: stored.scopes,
-        codeHash,
-        refreshToken: refreshToken ? { hash: sha256(refreshToken), expiresAt: new Date(Date.now() + resource.refreshTokenTtl * 1000) } : null,
-      });
-      const { response, claims } = await this.minter.mint(tx, { grantId, userId: stored.userId, client, resource, scopes: stored.scopes, parentHash: null, storedRefreshToken: refreshToken });
-      await this.audit.record(tx, {
-        type: 'token.issued',
-        clientId: client.id,
-        subject: stored.userId,
-        resource: resource.resource,
-        requestId: requestIdOf(req) ?? null,
-        data: { grant_type: this.grantType, grant_id: grantId, jti: claims.jti, scopes: stored.scopes, refresh_token: response.refresh_token !== undefined },
-      });
-      return { response };
-    });
-
-    if ('response' in outcome) return outcome.response;
-    await this.revokeReplayed(outcome.replayedGrant, outcome.userId, client.id, requestIdOf(req));
+    // Nothing exchanged: a second look says why, in the order the checks have always been made.
+    const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam);
+    await this.revokeReplayed(replayed.grantId, replayed.userId, client.id, requestIdOf(req));
     throw new InvalidGrant('authorization code was already used; the tokens issued from it have been revoked');
+  }
+
+  /**
+   * The exchange and its `token.issued` event as one statement (no read before it, no BEGIN/COMMIT); then the access
+   * token is signed from what the statement found. Null when it exchanged nothing.
+   */
+  private async exchange(
+    client: ClientEntity,
+    codeHash: string,
+    challenge: string,
+    redirectUri: string | null,
+    resource: string | null,
+    req: GrantContext['req'],
+  ): Promise<TokenResponse | null> {
+    // Signing comes after the commit: a key problem must surface before the code is consumed.
+    this.keys.assertCanSign();
+    const grantId = randomUUID();
+    // Chosen before signing so that the event, written first, can name it.
+    const jti = randomUUID();
+    const refreshToken = client.metadata.grant_types.includes('refresh_token') ? REFRESH_TOKEN_PREFIX + randomToken() : undefined;
+    const stale = this.clients.useDue(client);
+    const { row } = await this.audit.recordWith(
+      this.codes.exchange({
+        codeHash,
+        clientId: client.id,
+        codeChallenge: challenge,
+        redirectUri,
+        resource,
+        grantId,
+        refreshTokenHash: refreshToken === undefined ? null : sha256(refreshToken),
+        recordUseOf: stale ? client.id : null,
+        useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
+      }),
+      [
+        {
+          type: 'token.issued',
+          clientId: client.id,
+          subject: EXCHANGED.userId,
+          resource: EXCHANGED.resource,
+          requestId: requestIdOf(req) ?? null,
+          data: { grant_type: this.grantType, grant_id: grantId, jti, scopes: EXCHANGED.scopes, refresh_token: refreshToken !== undefined },
+        },
+      ],
+    );
+    if (!row) return null;
+    // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
+    if (stale) this.clients.useRecorded(this.database.manager, client.id, row.usedAt);
+    const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
+    return this.minter.sign({ grantId, userId: row.userId, client, resource: audience, scopes: row.scopes, jti }, refreshToken).response;
+  }
+
+  /**
+   * Why nothing was exchanged: throws the answer, or returns the grant to revoke when a used code was presented again
+   * by the client it was issued to. Another client's code is refused without revoking anything (as node-oidc-provider):
+   * otherwise anyone who registers a client could revoke someone else's grant with a leaked, already-used code.
+   */
+  private async diagnose(
+    clientId: string,
+    codeHash: string,
+    challenge: string,
+    redirectUri: string | undefined,
+    resourceParam: string | undefined,
+  ): Promise<{ grantId: string | null; userId: string }> {
+    const known = await this.codes.findByHash(this.database.manager, codeHash);
+    if (!known) throw new InvalidGrant('authorization code is invalid');
+    if (known.clientId !== clientId) throw new InvalidGrant('authorization code was issued to another client');
+    if (known.consumedAt) return { grantId: known.grantId, userId: known.userId };
+    if (known.expiresAt.getTime() <= Date.now()) throw new InvalidGrant('authorization code has expired');
+    if (redirectUri !== undefined && redirectUri !== known.redirectUri) {
+      throw new InvalidGrant('redirect_uri does not match the one used in the authorization request');
+    }
+    if (!safeEqual(challenge, known.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
+    if (resourceParam !== undefined) {
+      const resource = await this.resources.get(known.resourceId);
+      if (canonicalResource(resourceParam) !== resource.resource) throw new InvalidTarget('resource does not match the one the code was issued for');
+    }
+    // Usable and matching now: whatever stopped the exchange (an expiry at the edge, a concurrent change) has passed.
+    throw new InvalidGrant('authorization code could not be exchanged; try again');
   }
 
   /** Committed on its own: the revocation must stand although the request fails. */
