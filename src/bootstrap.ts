@@ -19,6 +19,9 @@ import { JwksController } from './keys/jwks.controller.js';
 import { TokensController } from './tokens/tokens.controller.js';
 import { IntrospectionController } from './introspection/introspection.controller.js';
 import { RateLimiter } from './rate-limit/rate-limit.guard.js';
+import { AuthorizationController } from './authorization/authorization.controller.js';
+import { ProductCompletionController } from './authorization/product-completion.controller.js';
+import { ResourcesService } from './resources/resources.service.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
   logger?: LoggerService;
@@ -61,6 +64,9 @@ function installFastLane(app: NestExpressApplication, config: GatehouseConfig): 
     jwks: controller(JwksController),
     tokens: controller(TokensController),
     introspection: controller(IntrospectionController),
+    authorization: controller(AuthorizationController),
+    productCompletion: controller(ProductCompletionController),
+    resources: controller(ResourcesService),
   };
   new FastLane(config, handlers, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
 }

@@ -1,7 +1,8 @@
 import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
-import { PAGE_SECURITY_HEADERS } from '../common/html.js';
-import { noStore, requestIdOf } from '../common/http.js';
+import { sendPage } from '../common/html.js';
+import { requestIdOf, sendRedirect, type HttpRequest } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
 import { isContentType } from '../common/body-parser.js';
 import { AuthorizationService, type BrowserStep } from './authorization.service.js';
@@ -18,15 +19,16 @@ export class AuthorizationController {
     private readonly session: BrowserSession,
   ) {}
 
+  /** (The fast lane calls this and `interaction` too, with Node's own request and response.) */
   @Get('authorize')
-  async authorize(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const { step, binding } = await this.authorization.authorize(req.query as Record<string, unknown>, requestIdOf(req));
+  async authorize(@Req() req: HttpRequest & { query: Record<string, unknown> }, @Res() res: ServerResponse): Promise<void> {
+    const { step, binding } = await this.authorization.authorize(req.query, requestIdOf(req));
     if (binding) this.session.bindInteraction(res, binding.id, binding.secret);
     send(res, step);
   }
 
   @Get('interaction/:id')
-  async interaction(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async interaction(@Param('id') id: string, @Req() req: HttpRequest, @Res() res: ServerResponse): Promise<void> {
     send(res, await this.authorization.resume(id, req));
   }
 
@@ -56,11 +58,7 @@ export class AuthorizationController {
   }
 }
 
-function send(res: Response, step: BrowserStep, redirectStatus = 302): void {
-  if (step.kind === 'redirect') {
-    noStore(res);
-    res.redirect(redirectStatus, step.location);
-    return;
-  }
-  res.status(step.status).set(PAGE_SECURITY_HEADERS).type('html').send(step.html);
+function send(res: ServerResponse, step: BrowserStep, redirectStatus: 302 | 303 = 302): void {
+  if (step.kind === 'redirect') sendRedirect(res, redirectStatus, step.location);
+  else sendPage(res, step.status, step.html);
 }

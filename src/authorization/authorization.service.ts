@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import type { HttpRequest } from '../common/http.js';
 import { BrowserError, InvalidRequest, InvalidScope, OAuthError, UnsupportedResponseType } from '../common/oauth-errors.js';
 import { stringParam } from '../common/oauth-body.decorator.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
@@ -103,7 +103,7 @@ export class AuthorizationService {
   }
 
   /** GET /interaction/:id — sign in, then consent (or straight to the code when consent was already given). */
-  async resume(interactionId: string, req: Request): Promise<BrowserStep> {
+  async resume(interactionId: string, req: HttpRequest): Promise<BrowserStep> {
     // One statement reads what every step needs and stores the product page's handle when one is due.
     const secret = this.session.interactionSecret(req);
     const handles = this.completion.offerHandles();
@@ -165,7 +165,7 @@ export class AuthorizationService {
   }
 
   /** POST /interaction/:id/consent — the form's decision, checked against the CSRF token and the session. */
-  async decide(interactionId: string, req: Request, form: Record<string, unknown>): Promise<BrowserStep> {
+  async decide(interactionId: string, req: HttpRequest, form: Record<string, unknown>): Promise<BrowserStep> {
     const interaction = await this.loadBound(interactionId, req);
     const secret = this.session.interactionSecret(req)!;
     if (!this.session.csrfValid(interactionId, secret, form.csrf_token)) {
@@ -193,7 +193,7 @@ export class AuthorizationService {
   }
 
   /** The interaction, if this browser started it and it is still open; otherwise a page saying to start again. */
-  async loadBound(interactionId: string, req: Request): Promise<InteractionEntity> {
+  async loadBound(interactionId: string, req: HttpRequest): Promise<InteractionEntity> {
     const secret = this.session.interactionSecret(req);
     return bound(VALID_INTERACTION_ID.test(interactionId) ? await this.interactions.findById(interactionId) : null, secret);
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { HttpRequest } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
@@ -25,13 +26,13 @@ export class BrowserSession {
     @Inject(GATEHOUSE_SECRETS) private readonly secrets: Secrets,
   ) {}
 
-  userId(req: Request): string | null {
+  userId(req: HttpRequest): string | null {
     const session = openCookieValue<SessionPayload>(this.secrets.cookieKey, 'session', readCookie(req, SESSION_COOKIE));
     if (!session || typeof session.uid !== 'string' || typeof session.exp !== 'number') return null;
     return session.exp > Date.now() / 1000 ? session.uid : null;
   }
 
-  signIn(res: Response, userId: string): void {
+  signIn(res: ServerResponse, userId: string): void {
     const exp = Math.floor(Date.now() / 1000) + this.config.sessionTtlSeconds;
     setCookie(res, SESSION_COOKIE, sealCookieValue(this.secrets.cookieKey, 'session', { uid: userId, exp }), {
       secure: this.config.secureCookies,
@@ -39,7 +40,7 @@ export class BrowserSession {
     });
   }
 
-  bindInteraction(res: Response, interactionId: string, browserSecret: string): void {
+  bindInteraction(res: ServerResponse, interactionId: string, browserSecret: string): void {
     setCookie(res, INTERACTION_COOKIE, browserSecret, {
       secure: this.config.secureCookies,
       maxAgeSeconds: this.config.interactionTtlSeconds,
@@ -47,12 +48,12 @@ export class BrowserSession {
     });
   }
 
-  releaseInteraction(res: Response, interactionId: string): void {
+  releaseInteraction(res: ServerResponse, interactionId: string): void {
     clearCookie(res, INTERACTION_COOKIE, { secure: this.config.secureCookies, path: interactionPath(interactionId) });
   }
 
   /** The binding secret this browser holds for the interaction at this request's path, if any. */
-  interactionSecret(req: Request): string | undefined {
+  interactionSecret(req: HttpRequest): string | undefined {
     return readCookie(req, INTERACTION_COOKIE);
   }
 

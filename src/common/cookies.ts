@@ -1,7 +1,8 @@
-import type { Request, Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import { hmac, safeEqual } from './crypto.js';
+import type { HttpRequest } from './http.js';
 
-export function readCookie(req: Request, name: string): string | undefined {
+export function readCookie(req: HttpRequest, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header) return undefined;
   for (const part of header.split(';')) {
@@ -25,18 +26,18 @@ export interface CookieOptions {
 }
 
 /** Every Gatehouse cookie is HttpOnly and SameSite=Lax; Secure unless the issuer is loopback http. */
-export function setCookie(res: Response, name: string, value: string, options: CookieOptions): void {
-  res.cookie(name, value, {
-    httpOnly: true,
-    sameSite: 'lax',
-    secure: options.secure,
-    path: options.path ?? '/',
-    maxAge: options.maxAgeSeconds * 1000,
-  });
+export function setCookie(res: ServerResponse, name: string, value: string, options: CookieOptions): void {
+  const expires = new Date(Date.now() + options.maxAgeSeconds * 1000);
+  res.appendHeader('Set-Cookie', serializeCookie(name, encodeURIComponent(value), `Max-Age=${options.maxAgeSeconds}`, options.path, expires, options.secure));
 }
 
-export function clearCookie(res: Response, name: string, options: { secure: boolean; path?: string }): void {
-  res.clearCookie(name, { httpOnly: true, sameSite: 'lax', secure: options.secure, path: options.path ?? '/' });
+export function clearCookie(res: ServerResponse, name: string, options: { secure: boolean; path?: string }): void {
+  res.appendHeader('Set-Cookie', serializeCookie(name, '', 'Max-Age=0', options.path, new Date(0), options.secure));
+}
+
+/** The Set-Cookie value, attributes in the order Express's res.cookie writes them. */
+function serializeCookie(name: string, value: string, maxAge: string, path: string | undefined, expires: Date, secure: boolean): string {
+  return `${name}=${value}; ${maxAge}; Path=${path ?? '/'}; Expires=${expires.toUTCString()}; HttpOnly${secure ? '; Secure' : ''}; SameSite=Lax`;
 }
 
 /** `payload.signature`, where payload is base64url JSON and the signature an HMAC bound to the cookie's purpose. */

@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { BrowserError, InvalidClient, OAuthError } from './oauth-errors.js';
-import { PAGE_SECURITY_HEADERS, html, page } from './html.js';
+import type { ServerResponse } from 'node:http';
+import { html, page, sendPage } from './html.js';
 import { pathOf, requestIdOf, sendOAuthError, type HttpRequest } from './http.js';
 
 /**
@@ -15,17 +16,15 @@ export class GatehouseExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<Response>();
-    if (res.headersSent) return;
-    const requestId = requestIdOf(req);
-
-    if (exception instanceof BrowserError) {
-      res.status(exception.status).set(PAGE_SECURITY_HEADERS).type('html').send(errorPage(exception.title, exception.detail));
-      return;
-    }
-    sendOAuthError(res, oauthErrorFor(exception, req, this.logger), requestId);
+    sendError(http.getRequest<Request>(), http.getResponse<Response>(), exception, this.logger);
   }
+}
+
+/** Answers `exception` as the filter does: a browser error as its page, anything else as an OAuth error. The fast lane uses it too. */
+export function sendError(req: HttpRequest & { originalUrl?: string }, res: ServerResponse, exception: unknown, logger: Pick<Logger, 'error'>): void {
+  if (res.headersSent) return;
+  if (exception instanceof BrowserError) return sendPage(res, exception.status, errorPage(exception.title, exception.detail));
+  sendOAuthError(res, oauthErrorFor(exception, req, logger), requestIdOf(req));
 }
 
 /**

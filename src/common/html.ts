@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Escapes text for HTML element content and quoted attribute values. */
@@ -82,4 +83,12 @@ export function page(title: string, body: SafeHtml): string {
 </head>
 <body><main>${body}</main></body>
 </html>`.value;
+}
+
+/** An HTML page with the page security headers (no-store among them), on either path (Express or the fast lane). */
+export function sendPage(res: ServerResponse, status: number, body: string): void {
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.end(body);
 }

@@ -1,4 +1,5 @@
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
+import encodeUrl from 'encodeurl';
 import { OAuthError, TooManyRequests } from './oauth-errors.js';
 
 /**
@@ -45,6 +46,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, con
   res.statusCode = status;
   res.setHeader('Content-Type', contentType);
   res.end(JSON.stringify(body));
+}
+
+/**
+ * A browser redirect, never cached (the locations carry codes and one-time handles): the Location encoded as
+ * Express's res.redirect encodes it, and a one-line text body for whoever reads it.
+ */
+export function sendRedirect(res: ServerResponse, status: 302 | 303, location: string): void {
+  const encoded = encodeUrl(location);
+  noStore(res);
+  res.statusCode = status;
+  res.setHeader('Location', encoded);
+  res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.end(`${STATUS_CODES[status]}. Redirecting to ${encoded}`);
 }
 
 export function requestIdOf(req: HttpRequest): string | undefined {

@@ -45,12 +45,16 @@ export function NoStore() {
 @Injectable()
 class JsonOnlyInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const req = context.switchToHttp().getRequest<Request>();
-    // Requests that carry no body (GET, DELETE, a bare POST action) have no media type to check.
-    const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-    if (hasBody && !isContentType(req, ...MEDIA_TYPES.json)) throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES.json.join(' or ')}`);
+    assertJsonOrNoBody(context.switchToHttp().getRequest<Request>());
     return next.handle();
   }
+}
+
+/** What @JsonOnly() checks; the fast lane calls it directly. */
+export function assertJsonOrNoBody(req: HttpRequest): void {
+  // Requests that carry no body (GET, DELETE, a bare POST action) have no media type to check.
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !isContentType(req, ...MEDIA_TYPES.json)) throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES.json.join(' or ')}`);
 }
 
 /**

@@ -1,12 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import proxyAddr from 'proxy-addr';
 import type { GatehouseConfig } from '../config/config.js';
 import { bodyParser } from '../common/body-parser.js';
 import { allowAnyOrigin, isPublicCorsPath } from '../common/cors.middleware.js';
-import { oauthErrorFor } from '../common/exception.filter.js';
-import { noStore, sendJson, sendOAuthError, type HttpRequest } from '../common/http.js';
-import { oauthBody } from '../common/oauth-body.decorator.js';
+import { sendError } from '../common/exception.filter.js';
+import { noStore, sendJson, type HttpRequest } from '../common/http.js';
+import { assertJsonOrNoBody, oauthBody } from '../common/oauth-body.decorator.js';
+import { strictValidationPipe } from '../common/validation.js';
 import { identifyRequest, runInRequestContext } from '../common/request-context.middleware.js';
 import { DiscoveryController } from '../discovery/discovery.controller.js';
 import { IntrospectionController } from '../introspection/introspection.controller.js';
@@ -17,9 +19,17 @@ import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
 import { RATE_LIMIT_POLICY } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimiter } from '../rate-limit/rate-limit.guard.js';
 import { TokensController } from '../tokens/tokens.controller.js';
+import { AuthorizationController } from '../authorization/authorization.controller.js';
+import { ProductCompletionController } from '../authorization/product-completion.controller.js';
+import { CompleteConsentDto, CompleteLoginDto } from '../authorization/dto/complete.dto.js';
+import { callingResource } from '../resources/registration-secret.guard.js';
+import type { ResourcesService } from '../resources/resources.service.js';
 
 /** A request the fast lane answers: Node's own, with what the services read (HttpRequest) filled in here. */
-type FastRequest = IncomingMessage & HttpRequest & { ip: string };
+type FastRequest = IncomingMessage & HttpRequest & { ip: string; query?: Record<string, unknown> };
+
+/** `GET /interaction/:id` for the ids Gatehouse issues (base64url); any other id goes to Express, which decodes it. */
+const INTERACTION_PATH = /^\/interaction\/([A-Za-z0-9_-]+)$/;
 
 interface FastRoute {
   /** The route pattern Nest registers for it: the metrics label, the same either way. */
@@ -40,16 +50,23 @@ export interface FastLaneHandlers {
   jwks: JwksController;
   tokens: TokensController;
   introspection: IntrospectionController;
+  authorization: AuthorizationController;
+  productCompletion: ProductCompletionController;
+  /** For the product completion routes' registration-secret check (RegistrationSecretGuard's). */
+  resources: ResourcesService;
 }
 
 /**
- * The hottest routes — the token endpoint, introspection, the metadata and JWKS documents — answered straight from
- * Node's HTTP server, in front of Express and Nest's router, guard and interceptor chain (most of their cost, see
- * the README's benchmark section). Everything the full path does for these routes happens here too, through the
- * same functions: request id and context, HTTP metrics, CORS, the body parser, the route's rate-limit policy, the
- * controller method itself, OAuth-shaped errors with no-store. Any other method or path, including a HEAD, an
- * OPTIONS preflight or a path Express would only match loosely (`/token/`, `/TOKEN`), goes to Express unchanged.
- * test/e2e/fast-lane.e2e-spec.ts holds the two paths to identical answers.
+ * The hottest routes — the token endpoint, introspection, the metadata and JWKS documents, and the steps of an
+ * authorization (`/authorize`, the interaction page, the product's login and consent completions) — answered
+ * straight from Node's HTTP server, in front of Express and Nest's router, guard, interceptor and pipe chain (about
+ * half the CPU of a small request, see the README's benchmark section). Everything the full path does for these
+ * routes happens here too, through the same functions: request id and context, HTTP metrics, CORS, the body
+ * parser, the route's rate-limit policy, the registration-secret check, the JSON-only check and DTO validation,
+ * the controller method itself, and errors as the exception filter answers them (OAuth JSON with no-store, or a
+ * browser error page). Any other method or path, including a HEAD, an OPTIONS preflight or a path Express would
+ * only match loosely (`/token/`, `/TOKEN`), goes to Express unchanged. test/e2e/fast-lane.e2e-spec.ts holds the
+ * two paths to identical answers.
  */
 export class FastLane {
   private readonly logger = new Logger('Errors');
@@ -91,7 +108,40 @@ export class FastLane {
       noStore(res);
       sendJson(res, 200, await introspection.introspect(oauthBody(req, 'formOrJson'), req));
     });
+
+    const { authorization, productCompletion, resources } = handlers;
+    const browser = policyOf(AuthorizationController);
+    this.add('GET', '/authorize', { policy: browser, body: false }, async (req, res) => {
+      // Express's `query parser` is 'simple': node:querystring, on what follows the first '?'.
+      const url = req.url ?? '';
+      const query = url.indexOf('?');
+      req.query = query === -1 ? {} : parseQuery(url.slice(query + 1));
+      await authorization.authorize(req as FastRequest & { query: Record<string, unknown> }, res);
+    });
+    this.interaction = this.route('/interaction/:id', { policy: browser, body: false }, async (req, res) => {
+      const id = INTERACTION_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
+      await authorization.interaction(id, req, res);
+    });
+    // The order of the full path: the guard (secret), the interceptors (no-store, then JSON only), the pipe, the handler.
+    const completion = policyOf(ProductCompletionController);
+    this.add('POST', '/api/login/complete', { policy: completion, body: true }, async (req, res) => {
+      const resource = await callingResource(req, resources);
+      noStore(res);
+      assertJsonOrNoBody(req);
+      const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: CompleteLoginDto })) as CompleteLoginDto;
+      sendJson(res, 200, await productCompletion.completeLogin(resource, input));
+    });
+    this.add('POST', '/api/consent/complete', { policy: completion, body: true }, async (req, res) => {
+      const resource = await callingResource(req, resources);
+      noStore(res);
+      assertJsonOrNoBody(req);
+      const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: CompleteConsentDto })) as CompleteConsentDto;
+      sendJson(res, 200, await productCompletion.completeConsent(resource, input));
+    });
   }
+
+  /** The one parameterised route (`GET /interaction/:id`), matched by INTERACTION_PATH. */
+  private readonly interaction: FastRoute;
 
   /** Puts the fast lane in front of `fallback` (the Express application) as `server`'s request handler. */
   install(server: Server, fallback: RequestListener): void {
@@ -107,7 +157,10 @@ export class FastLane {
   match(req: IncomingMessage): FastRoute | undefined {
     const url = req.url ?? '';
     const query = url.indexOf('?');
-    return this.routes.get(`${req.method} ${query === -1 ? url : url.slice(0, query)}`);
+    const path = query === -1 ? url : url.slice(0, query);
+    const route = this.routes.get(`${req.method} ${path}`);
+    if (route || req.method !== 'GET') return route;
+    return INTERACTION_PATH.test(path) ? this.interaction : undefined;
   }
 
   private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
@@ -137,13 +190,13 @@ export class FastLane {
     });
   }
 
-  /** Rate limit, then the route: as RateLimitGuard runs before a controller. Errors become OAuth errors. */
+  /** Rate limit, then the route: as RateLimitGuard runs before a controller. Errors are answered as the filter answers them. */
   private async answer(route: FastRoute, req: FastRequest, res: ServerResponse): Promise<void> {
     try {
       if (this.limiter.enabled(route.policy)) await this.limiter.consume(route.policy, req, res);
       await route.answer(req, res);
     } catch (error) {
-      if (!res.headersSent) sendOAuthError(res, oauthErrorFor(error, req, this.logger), req.requestId);
+      sendError(req, res, error, this.logger);
     }
   }
 
@@ -165,7 +218,11 @@ export class FastLane {
   }
 
   private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): void {
-    this.routes.set(`${method} ${path}`, { route: path, cors: isPublicCorsPath(path), ...options, answer });
+    this.routes.set(`${method} ${path}`, this.route(path, options, answer));
+  }
+
+  private route(path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): FastRoute {
+    return { route: path, cors: isPublicCorsPath(path), ...options, answer };
   }
 }
 

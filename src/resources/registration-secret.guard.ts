@@ -15,16 +15,18 @@ export class RegistrationSecretGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<RequestWithResource>();
-    const secret = bearerOf(req);
-    const resource = await resourceFromBearer(req, this.resources);
-    if (!resource) {
-      throw new InvalidToken('a valid registration secret is required as the bearer token').withChallenge(
-        secret ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"',
-      );
-    }
-    req.resourceServer = resource;
+    req.resourceServer = await callingResource(req, this.resources);
     return true;
   }
+}
+
+/** The resource server whose registration secret is the request's bearer token, or the 401 the guard answers. */
+export async function callingResource(req: HttpRequest, resources: ResourcesService): Promise<ResourceServerEntity> {
+  const resource = await resourceFromBearer(req, resources);
+  if (resource) return resource;
+  throw new InvalidToken('a valid registration secret is required as the bearer token').withChallenge(
+    bearerOf(req) ? 'Bearer realm="gatehouse", error="invalid_token"' : 'Bearer realm="gatehouse"',
+  );
 }
 
 function bearerOf(req: HttpRequest): string | undefined {

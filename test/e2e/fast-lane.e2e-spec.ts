@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
@@ -9,7 +10,7 @@ import { DiscoveryController } from '../../src/discovery/discovery.controller.js
 import { FakeGithub } from '../fakes/fake-github.js';
 import { eventually } from '../support/audit.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { basicAuthorization, mintTokens, obtainCode, registerClient, type ObtainedCode, type TestClient, type TestResource } from '../support/flows.js';
+import { authorizationUrl, basicAuthorization, mintTokens, obtainCode, registerClient, type ObtainedCode, type TestClient, type TestResource } from '../support/flows.js';
 
 /**
  * The fast lane (src/fast-lane/fast-lane.ts) answers /token, /api/oauth/token, /introspect, the metadata documents
@@ -63,7 +64,15 @@ const FAST_ROUTES = new Set([
   'POST /token',
   'POST /api/oauth/token',
   'POST /introspect',
+  'GET /authorize',
+  'POST /api/login/complete',
+  'POST /api/consent/complete',
 ]);
+
+/** Whether the fast lane must take `method path`: FAST_ROUTES, and GET /interaction/:id for ids of the form Gatehouse issues. */
+function isFastRoute(method: string, path: string): boolean {
+  return FAST_ROUTES.has(`${method} ${path}`) || (method === 'GET' && /^\/interaction\/[A-Za-z0-9_-]+$/.test(path));
+}
 
 /** Requests the fast lane has taken so far in this process (FastLane's handle, counted: see the hooks below). */
 let fastLaneRequests = 0;
@@ -82,7 +91,7 @@ after(() => {
 async function send(door: Door, sent: Sent): Promise<Answer> {
   const taken = fastLaneRequests;
   const answer = await exchange(door, sent);
-  const expected = door.name === 'fast lane' && FAST_ROUTES.has(`${sent.method ?? 'GET'} ${sent.path.split('?')[0]}`);
+  const expected = door.name === 'fast lane' && isFastRoute(sent.method ?? 'GET', sent.path.split('?')[0]!);
   answer.fastLane = fastLaneRequests > taken;
   assert.equal(answer.fastLane, expected, `${sent.method ?? 'GET'} ${sent.path} through the ${door.name}: ${expected ? '' : 'not '}taken by the fast lane`);
   return answer;
@@ -712,5 +721,150 @@ describe('fast lane (pglite) with no discovery budget: cached documents answered
     const [changed, reference] = [await send(fast, { path: '/.well-known/oauth-authorization-server' }), await send(full, { path: '/.well-known/oauth-authorization-server' })];
     assertSameAnswer(changed, reference, 'metadata after a new resource');
     assert.ok(changed.body.scopes_supported.includes('files:write'), changed.text);
+  });
+});
+
+describe('fast lane (pglite): the authorization steps — /authorize, the interaction page, the product completions', () => {
+  let gatehouse: RunningGatehouse;
+  let fast: Door;
+  let full: Door;
+  let fullServer: Server;
+  let resource: TestResource;
+  let client: TestClient;
+  const PRODUCT = 'https://product.example.test';
+
+  before(async () => {
+    gatehouse = await startGatehouse({ env: { RATE_LIMIT_AUTHORIZE: '10000/1m', RATE_LIMIT_LOGIN_COMPLETE: '10000/1m' } });
+    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
+    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    resource = await createResource(gatehouse, { resource: 'https://mcp.example.test/steps', scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] });
+    const patched = await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { login_method: 'external', login_uri: `${PRODUCT}/login`, consent_uri: `${PRODUCT}/consent` });
+    assert.equal(patched.status, 200);
+    client = await registerClient(gatehouse, { client_name: 'Steps' });
+  });
+  after(async () => {
+    await closeDoor(fullServer, fast, full);
+    await gatehouse?.close();
+  });
+
+  /** What differs between two flows by design (ids, handles, codes, cookie values and times), replaced by its name. */
+  function normalised(answer: Answer, secrets: string[]): { status: number; headers: Record<string, string | string[] | undefined>; text: string } {
+    const mask = (text: string) => secrets.reduce((out, secret, i) => (secret ? out.split(secret).join(`<secret ${i}>`) : out), text);
+    const headers = comparable(answer, 'step');
+    for (const [name, value] of Object.entries(headers)) {
+      if (value === undefined) continue;
+      const masked = Array.isArray(value) ? value.map(mask) : mask(value);
+      headers[name] = Array.isArray(masked) ? masked.map((cookie) => cookie.replace(/Expires=[^;]+/, 'Expires=<time>')) : masked;
+    }
+    headers['content-length'] = '<length>';
+    return { status: answer.status, headers, text: mask(answer.text) };
+  }
+
+  /** Values of `name` in `url`'s query (or '' when absent). */
+  const param = (url: string, name: string) => new URL(url, gatehouse.url).searchParams.get(name) ?? '';
+
+  /** One whole flow through `door`, every answer kept, with the values that are this flow's own. */
+  async function flow(door: Door): Promise<{ steps: Answer[]; secrets: string[] }> {
+    const built = authorizationUrl(gatehouse.url, { client, resource: resource.resource, scope: 'tools:read tools:execute', state: 'same-state', params: { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jAw-cM' } });
+    const authorize = await send(door, { path: built.url.slice(gatehouse.url.length), headers: { 'user-agent': 'steps' } });
+    const location = String(authorize.headers.location);
+    const interactionPath = new URL(location, gatehouse.url).pathname;
+    const cookie = String(authorize.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
+    const visitLogin = await send(door, { path: interactionPath, headers: { cookie } });
+    const loginHandle = param(String(visitLogin.headers.location), 'external_auth_id');
+    // A new user each flow: one who consented before would not be sent to the consent page.
+    const user = `user-${randomUUID()}`;
+    const bearer = { ...JSON_TYPE, authorization: `Bearer ${resource.registration_secret}` };
+    const login = await send(door, { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: loginHandle, user: { id: user } }) });
+    const visitConsent = await send(door, { path: interactionPath, headers: { cookie } });
+    const consentHandle = param(String(visitConsent.headers.location), 'interaction_id');
+    const consent = await send(door, {
+      method: 'POST',
+      path: '/api/consent/complete',
+      headers: bearer,
+      body: JSON.stringify({ interaction_id: consentHandle, user_id: user, decision: 'approve' }),
+    });
+    const code = param(String(consent.body?.redirect_uri ?? ''), 'code');
+    return { steps: [authorize, visitLogin, login, visitConsent, consent], secrets: [interactionPath.split('/').pop()!, cookie.split('=')[1]!, loginHandle, user, consentHandle, code] };
+  }
+
+  it('takes a whole flow through the same steps with the same answers, but for each flow’s own ids, handles and code', async () => {
+    const a = await flow(fast);
+    const b = await flow(full);
+    const names = ['authorize', 'interaction (login)', 'login complete', 'interaction (consent)', 'consent complete'];
+    names.forEach((name, i) => assert.deepEqual(normalised(a.steps[i]!, a.secrets), normalised(b.steps[i]!, b.secrets), name));
+    const [authorize, visitLogin, login, visitConsent, consent] = a.steps as [Answer, Answer, Answer, Answer, Answer];
+    assert.equal(authorize.status, 302);
+    assert.match(String(authorize.headers['set-cookie']), /^gatehouse_interaction=[^;]+; Max-Age=\d+; Path=\/interaction\/[A-Za-z0-9_-]+; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
+    assert.equal(authorize.headers['cache-control'], 'no-store');
+    assert.ok(String(visitLogin.headers.location).startsWith(`${PRODUCT}/login?`), String(visitLogin.headers.location));
+    assert.ok(String(visitConsent.headers.location).startsWith(`${PRODUCT}/consent?`), String(visitConsent.headers.location));
+    assert.equal(login.status, 200);
+    assert.equal(login.headers['cache-control'], 'no-store');
+    assert.equal(consent.status, 200);
+    assert.ok(param(String(consent.body.redirect_uri), 'code'), 'the client gets a code');
+    assert.equal(param(String(consent.body.redirect_uri), 'state'), 'same-state');
+    // The audit trail of each completion: the same events, with the request's id and client address.
+    for (const step of [login, consent]) {
+      const [onFast, onFull] = [await eventsOf(gatehouse, step), await eventsOf(gatehouse, b.steps[a.steps.indexOf(step)]!)];
+      assert.deepEqual(onFast.map((event) => [event.type, event.ip]), onFull.map((event) => [event.type, event.ip]));
+      assert.ok(onFast.length > 0, 'the completion is audited');
+    }
+  });
+
+  it('answers the steps’ errors the same: error pages, error redirects, 401s with their challenge, validation and media-type refusals', async () => {
+    const valid = authorizationUrl(gatehouse.url, { client, resource: resource.resource, state: 's1', params: { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jAw-cM' } });
+    const path = (url: string) => url.slice(gatehouse.url.length);
+    const bearer = { ...JSON_TYPE, authorization: `Bearer ${resource.registration_secret}` };
+    const cases: Sent[] = [
+      { path: '/authorize' },
+      { path: '/authorize?client_id=nobody&response_type=code' },
+      { path: path(valid.url).replace('code_challenge_method=S256', 'code_challenge_method=plain') },
+      { path: path(valid.url).replace(/&scope=[^&]*/, '') + '&scope=tools%3Aadmin' },
+      { path: `${path(valid.url)}&client_id=twice` },
+      { path: `/interaction/${'A'.repeat(32)}` },
+      { path: '/interaction/short' },
+      { method: 'POST', path: '/api/login/complete', headers: JSON_TYPE, body: JSON.stringify({ external_auth_id: 'x', user: { id: 'u' } }) },
+      { method: 'POST', path: '/api/login/complete', headers: { ...JSON_TYPE, authorization: 'Bearer wrong' }, body: '{}' },
+      { method: 'POST', path: '/api/login/complete', headers: { ...bearer, 'content-type': 'application/x-www-form-urlencoded' }, body: 'external_auth_id=x' },
+      { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: 'x', user: { id: 'u' }, extra: 1 }) },
+      { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: 'x', user: { id: 'u' } }) },
+      { method: 'POST', path: '/api/consent/complete', headers: bearer, body: JSON.stringify({ interaction_id: 'x', user_id: 'u', decision: 'maybe' }) },
+      { method: 'POST', path: '/api/consent/complete', headers: bearer, body: JSON.stringify({ interaction_id: 'x', user_id: 'u', decision: 'approve' }) },
+      { method: 'POST', path: '/api/consent/complete', headers: bearer, body: '{"interaction_id":' },
+      { method: 'POST', path: '/api/consent/complete', headers: bearer },
+    ];
+    const statuses: number[] = [];
+    for (const sent of cases) statuses.push((await assertSame(sent))[0].status);
+    // Each kind of answer is among them: pages, redirects to the client, 400s and 401s.
+    for (const status of [302, 400, 401]) assert.ok(statuses.includes(status), `a ${status} among ${statuses.join(' ')}`);
+    const [page] = await assertSame({ path: `/interaction/${'A'.repeat(32)}` });
+    assert.match(String(page.headers['content-type']), /^text\/html; charset=utf-8$/);
+    assert.ok(page.headers['content-security-policy'], 'the page security headers');
+  });
+
+  async function assertSame(sent: Sent): Promise<[Answer, Answer]> {
+    const [a, b] = [await send(fast, sent), await send(full, sent)];
+    assertSameAnswer(a, b, `${sent.method ?? 'GET'} ${sent.path}`);
+    return [a, b];
+  }
+
+  it('labels the steps’ latency with the routes Nest registers, on both paths', async () => {
+    const count = (method: string, route: string, status: number) =>
+      metric(gatehouse, 'gatehouse_http_request_duration_seconds_count', { method, route, status: String(status) });
+    const series: Array<[string, string, number]> = [
+      ['GET', '/authorize', 302],
+      ['GET', '/interaction/:id', 302],
+      ['POST', '/api/login/complete', 200],
+      ['POST', '/api/consent/complete', 200],
+    ];
+    const before = await Promise.all(series.map(([method, route, status]) => count(method, route, status)));
+    await flow(fast);
+    await flow(full);
+    await eventually(async () => {
+      const now = await Promise.all(series.map(([method, route, status]) => count(method, route, status)));
+      // Two flows, one through each door: the interaction page twice per flow.
+      return now.every((value, i) => value === before[i]! + (series[i]![1] === '/interaction/:id' ? 4 : 2)) ? true : undefined;
+    }, 'each step counted under its route on both paths', 3000);
   });
 });
