@@ -9,7 +9,7 @@ import { AppModule, type AppModuleOptions } from './app.module.js';
 import { JsonLogger } from './common/logger.js';
 import { bodyParser } from './common/body-parser.js';
 import { GatehouseExceptionFilter } from './common/exception.filter.js';
-import { requestContext } from './common/request-context.middleware.js';
+import { requestContext, setRequestLogging } from './common/request-context.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { isPublicCorsPath, publicCors } from './common/cors.middleware.js';
@@ -35,6 +35,7 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
     logger: options.logger ?? new JsonLogger(config.logLevel),
     abortOnError: false,
   });
+  setRequestLogging(config.logLevel === 'debug');
   app.disable('x-powered-by');
   // No SHA-1 ETag over every JSON body: OAuth responses are no-store, and the documents carry max-age.
   app.set('etag', false);

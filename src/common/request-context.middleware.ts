@@ -19,6 +19,16 @@ export interface RequestContext {
 
 const storage = new AsyncLocalStorage<RequestContext>();
 
+/**
+ * Whether each finished request is logged (a debug line). Process-wide, as Nest's logger is: createApp sets it from
+ * LOG_LEVEL, so that at other levels a request spends nothing on a line nobody prints.
+ */
+let logEachRequest = true;
+
+export function setRequestLogging(enabled: boolean): void {
+  logEachRequest = enabled;
+}
+
 /** The context of the request this code runs for, or undefined outside any request (CLI, background jobs). */
 export function currentRequestContext(): RequestContext | undefined {
   return storage.getStore();
@@ -42,11 +52,13 @@ export function runInRequestContext(req: HttpRequest, res: ServerResponse, ip: s
  * The part of the request context every answer needs, for requests whose handling reads no context (the fast lane's
  * documents): the id, on the request and in X-Request-Id, and the log line when the request finishes.
  */
-export function identifyRequest(req: HttpRequest, res: ServerResponse): string {
+export function identifyRequest(req: HttpRequest, res: ServerResponse, options: { setHeader: boolean } = { setHeader: true }): string {
   const incoming = req.headers['x-request-id'];
   const requestId = typeof incoming === 'string' && INCOMING_ID.test(incoming) ? incoming : randomUUID();
   req.requestId = requestId;
-  res.setHeader('X-Request-Id', requestId);
+  // (Unless the caller writes X-Request-Id itself, with the other headers at once: the fast lane's documents.)
+  if (options.setHeader) res.setHeader('X-Request-Id', requestId);
+  if (!logEachRequest) return requestId;
   const started = process.hrtime.bigint();
   res.on('finish', () => {
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
