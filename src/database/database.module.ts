@@ -16,18 +16,22 @@ export interface DatabaseOptions {
   preparedStatements: boolean;
 }
 
-/** Hot statements' names by their text: a name stands for exactly one text on every connection. */
-const STATEMENT_NAMES = new Map<string, string>();
-/** Hot texts are a fixed few; a bound only guards against a caller that builds endless variants. */
-const STATEMENT_NAMES_MAX = 1000;
+/**
+ * Hot statements' names, by label and then text: a name stands for exactly one text on every connection. By label
+ * first because texts are built per call (new strings): a Map keyed by the text would hash kilobytes each time,
+ * while comparing with the few texts of one label is a memcmp that stops at the first difference.
+ */
+const STATEMENT_NAMES = new Map<string, Array<{ sql: string; name: string }>>();
+/** Hot texts are a fixed few per label; a bound only guards against a caller that builds endless variants. */
+const STATEMENT_TEXTS_PER_LABEL = 50;
 
 function statementName(label: string, sql: string): string {
-  let name = STATEMENT_NAMES.get(sql);
-  if (name === undefined) {
-    name = `${label}_${createHash('sha256').update(sql).digest('hex').slice(0, 12)}`;
-    if (STATEMENT_NAMES.size >= STATEMENT_NAMES_MAX) STATEMENT_NAMES.clear();
-    STATEMENT_NAMES.set(sql, name);
-  }
+  let texts = STATEMENT_NAMES.get(label);
+  if (texts === undefined) STATEMENT_NAMES.set(label, (texts = []));
+  for (const known of texts) if (known.sql === sql) return known.name;
+  const name = `${label}_${createHash('sha256').update(sql).digest('hex').slice(0, 12)}`;
+  if (texts.length >= STATEMENT_TEXTS_PER_LABEL) texts.shift();
+  texts.push({ sql, name });
   return name;
 }
 
