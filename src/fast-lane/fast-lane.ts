@@ -70,14 +70,16 @@ export interface FastLaneHandlers {
  */
 export class FastLane {
   private readonly logger = new Logger('Errors');
-  private readonly routes = new Map<string, FastRoute>();
+  /** By method, then exact path. */
+  private readonly getRoutes = new Map<string, FastRoute>();
+  private readonly postRoutes = new Map<string, FastRoute>();
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
   /**
-   * Serialised documents and their byte length, by the (cached, immutable) object they were made from. Strings, not
-   * Buffers: Node sends a string body in the same write as the headers, a Buffer in a second one.
+   * Serialised documents and their answers' headers, by the (cached, immutable) object they were made from. Strings,
+   * not Buffers: Node sends a string body in the same write as the headers, a Buffer in a second one.
    */
-  private readonly documents = new WeakMap<object, { body: string; length: string }>();
+  private readonly documents = new WeakMap<object, { body: string; headers: Map<FastRoute, string[]> }>();
 
   constructor(
     config: GatehouseConfig,
@@ -158,9 +160,8 @@ export class FastLane {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
-    const route = this.routes.get(`${req.method} ${path}`);
-    if (route || req.method !== 'GET') return route;
-    return INTERACTION_PATH.test(path) ? this.interaction : undefined;
+    if (req.method === 'GET') return this.getRoutes.get(path) ?? (INTERACTION_PATH.test(path) ? this.interaction : undefined);
+    return req.method === 'POST' ? this.postRoutes.get(path) : undefined;
   }
 
   private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
@@ -171,20 +172,11 @@ export class FastLane {
       // Nothing to wait for (no budget to spend, the document cached), and nothing below reads the request
       // context: answered at once, with what every answer carries, every header in one writeHead (no header map).
       // Its latency is observed at the hand-off to the socket, which for an answer this size is the whole of it.
-      const requestId = identifyRequest(req, res, { setHeader: false });
-      const { body, length } = this.serialised(document);
-      res.writeHead(200, [
-        'X-Request-Id',
-        requestId,
-        ...(route.cors ? ANY_ORIGIN_HEADERS : []),
-        'Cache-Control',
-        sending.cacheControl,
-        'Content-Type',
-        sending.contentType,
-        'Content-Length',
-        length,
-      ]);
-      res.end(body);
+      const serialised = this.serialised(document);
+      const answer = this.documentHeaders(route, sending, serialised).slice();
+      answer[1] = identifyRequest(req, res, { setHeader: false });
+      res.writeHead(200, answer);
+      res.end(serialised.body);
       observeRequest(this.metrics, 'GET', route.route, res, started);
       return;
     }
@@ -220,14 +212,28 @@ export class FastLane {
     res.end(this.serialised(document).body);
   }
 
-  private serialised(document: object): { body: string; length: string } {
+  /** A document's body, made once per document object. */
+  private serialised(document: object): { body: string; headers: Map<FastRoute, string[]> } {
     let serialised = this.documents.get(document);
     if (!serialised) {
-      const body = JSON.stringify(document);
-      serialised = { body, length: String(Buffer.byteLength(body)) };
+      serialised = { body: JSON.stringify(document), headers: new Map() };
       this.documents.set(document, serialised);
     }
     return serialised;
+  }
+
+  /**
+   * Every header of `route`'s answer with `document` as name, value pairs, made once: a copy per answer, with the
+   * request id's value (index 1) filled in.
+   */
+  private documentHeaders(route: FastRoute, sending: NonNullable<FastRoute['document']>, serialised: { body: string; headers: Map<FastRoute, string[]> }): string[] {
+    let headers = serialised.headers.get(route);
+    if (!headers) {
+      const cors = route.cors ? ANY_ORIGIN_HEADERS : [];
+      headers = ['X-Request-Id', '', ...cors, 'Cache-Control', sending.cacheControl, 'Content-Type', sending.contentType, 'Content-Length', String(Buffer.byteLength(serialised.body))];
+      serialised.headers.set(route, headers);
+    }
+    return headers;
   }
 
   /** What Express's req.ip is: the peer, or with TRUSTED_PROXIES the nearest address they did not forward. */
@@ -236,7 +242,7 @@ export class FastLane {
   }
 
   private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): void {
-    this.routes.set(`${method} ${path}`, this.route(path, options, answer));
+    (method === 'GET' ? this.getRoutes : this.postRoutes).set(path, this.route(path, options, answer));
   }
 
   private route(path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): FastRoute {

@@ -23,7 +23,7 @@ export function httpMetrics(metrics: MetricsService) {
 export function observeRequest(metrics: MetricsService, method: string, route: string, res: ServerResponse, started: bigint): void {
   countError(metrics, res, route);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  metrics.httpDuration.observe({ method, route, status: String(res.statusCode) }, seconds);
+  metrics.httpDuration.observe(method, route, res.statusCode, seconds);
 }
 
 function countError(metrics: MetricsService, res: ServerResponse, route: string): void {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LatencyHistogram } from './latency-histogram.js';
 
 export interface DeliveryGaugeSample {
   sink: string;
@@ -15,13 +16,12 @@ export interface DeliveryGaugeSample {
 export class MetricsService {
   readonly registry = new Registry();
 
-  readonly httpDuration = new Histogram({
-    name: 'gatehouse_http_request_duration_seconds',
-    help: 'HTTP request latency by route pattern, method and status',
-    labelNames: ['method', 'route', 'status'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
+  readonly httpDuration = new LatencyHistogram(
+    'gatehouse_http_request_duration_seconds',
+    'HTTP request latency by route pattern, method and status',
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    this.registry,
+  );
 
   readonly oauthErrors = new Counter({
     name: 'gatehouse_oauth_errors_total',

@@ -1,0 +1,74 @@
+import type { Metric, Registry } from 'prom-client';
+
+type Label = 'method' | 'route' | 'status';
+
+/** One line of the exposition, as prom-client's metrics hand them to the Registry. */
+interface ExportedValue {
+  labels: Record<string, string | number>;
+  value: number;
+  metricName: string;
+}
+
+interface Series {
+  labels: Record<Label, string>;
+  /** Observations per bucket (not cumulative); the last slot is above the highest bound. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * The HTTP latency histogram (every request observes it once), cheaper per observation than prom-client's Histogram,
+ * which checks and hashes a label object on each call (measured: 1.6 µs of a 16 µs document answer, `npm run
+ * bench:floor`): a series is found by one string key and its bucket counted in place. It registers with a
+ * prom-client Registry and prints exactly as prom-client's histogram does (`le` first, then method, route, status).
+ */
+export class LatencyHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[],
+    registry: Registry,
+  ) {
+    // Registry wants one of prom-client's own classes; it only calls name, help, get() and reset() (and reads type).
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(method: string, route: string, status: number, seconds: number): void {
+    const key = `${status} ${method} ${route}`;
+    let series = this.series.get(key);
+    if (series === undefined) {
+      series = { labels: { method, route, status: String(status) }, counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      this.series.set(key, series);
+    }
+    let bucket = 0;
+    while (bucket < this.buckets.length && seconds > this.buckets[bucket]!) bucket++;
+    series.counts[bucket]!++;
+    series.sum += seconds;
+    series.count++;
+  }
+
+  /** The series as prom-client's Histogram exports them: cumulative buckets, +Inf, sum, count. */
+  get(): { name: string; help: string; type: 'histogram'; values: ExportedValue[]; aggregator: 'sum' } {
+    const values: ExportedValue[] = [];
+    for (const { labels, counts, sum, count } of this.series.values()) {
+      let cumulative = 0;
+      this.buckets.forEach((bound, i) => {
+        cumulative += counts[i]!;
+        values.push({ labels: { le: bound, ...labels }, value: cumulative, metricName: `${this.name}_bucket` });
+      });
+      values.push({ labels: { le: '+Inf', ...labels }, value: count, metricName: `${this.name}_bucket` });
+      values.push({ labels, value: sum, metricName: `${this.name}_sum` });
+      values.push({ labels, value: count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
