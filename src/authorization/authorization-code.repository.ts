@@ -6,6 +6,7 @@ import { affected } from '../database/housekeeping.js';
 import { AuthorizationCodeEntity } from './authorization-code.entity.js';
 import { grantedCte, type GrantedConsent } from './consent.repository.js';
 import { completedCte, type CompletionGuard } from './interaction.repository.js';
+import { clientUseCte } from '../registration/client.repository.js';
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
 
@@ -98,12 +99,7 @@ export class AuthorizationCodeRepository {
          INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
          SELECT $7, $6, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE $7::text IS NOT NULL
          RETURNING 1
-       ), used AS (
-         UPDATE clients SET last_used_at = now()
-          WHERE id = $8 AND EXISTS (SELECT 1 FROM consumed)
-            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $9::double precision))
-         RETURNING last_used_at
-       ), exchanged AS (
+       ), ${clientUseCte('$8', '$9', 'consumed')}, exchanged AS (
          -- Reads every other change (see RefreshTokenRepository.rotation): all row locks before the audit lock.
          SELECT consumed.*, (SELECT last_used_at FROM used) AS used_at
            FROM consumed, (SELECT count(*) FROM created) g, (SELECT count(*) FROM refresh) rt

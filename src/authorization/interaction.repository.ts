@@ -4,6 +4,7 @@ import { Database } from '../database/database.module.js';
 import { NO_ROW, type StatementChange, type Tx } from '../database/data-source.js';
 import { affected } from '../database/housekeeping.js';
 import { InteractionEntity } from './interaction.entity.js';
+import { clientUseCte } from '../registration/client.repository.js';
 
 export type NewInteraction = Omit<
   InteractionEntity,
@@ -47,11 +48,7 @@ export class InteractionRepository {
     params.push(recordUse.resolutionSeconds);
     const rows = await this.database.hot<{ used_at: Date | string | null }>(
       'interaction_insert_used',
-      `WITH used AS (
-         UPDATE clients SET last_used_at = now()
-          WHERE id = $3 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $10::double precision))
-         RETURNING last_used_at
-       )
+      `WITH ${clientUseCte('$3', '$10')}
        ${insert}
        RETURNING (SELECT last_used_at FROM used) AS used_at`,
       params,

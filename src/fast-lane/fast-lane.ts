@@ -24,9 +24,10 @@ import { ProductCompletionController } from '../authorization/product-completion
 import { CompleteConsentDto, CompleteLoginDto } from '../authorization/dto/complete.dto.js';
 import { callingResource } from '../resources/registration-secret.guard.js';
 import type { ResourcesService } from '../resources/resources.service.js';
+import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 
 /** A request the fast lane answers: Node's own, with what the services read (HttpRequest) filled in here. */
-type FastRequest = IncomingMessage & HttpRequest & { ip: string; query?: Record<string, unknown> };
+type FastRequest = IncomingMessage & HttpRequest & { ip: string };
 
 /** `GET /interaction/:id` for the ids Gatehouse issues (base64url); any other id goes to Express, which decodes it. */
 const INTERACTION_PATH = /^\/interaction\/([A-Za-z0-9_-]+)$/;
@@ -73,6 +74,8 @@ export class FastLane {
   /** By method, then exact path. */
   private readonly getRoutes = new Map<string, FastRoute>();
   private readonly postRoutes = new Map<string, FastRoute>();
+  /** The one parameterised route (`GET /interaction/:id`), matched by INTERACTION_PATH. */
+  private readonly interaction: FastRoute;
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
   /**
@@ -117,33 +120,24 @@ export class FastLane {
       // Express's `query parser` is 'simple': node:querystring, on what follows the first '?'.
       const url = req.url ?? '';
       const query = url.indexOf('?');
-      req.query = query === -1 ? {} : parseQuery(url.slice(query + 1));
-      await authorization.authorize(req as FastRequest & { query: Record<string, unknown> }, res);
+      await authorization.authorize(Object.assign(req, { query: query === -1 ? {} : parseQuery(url.slice(query + 1)) }), res);
     });
     this.interaction = this.route('/interaction/:id', { policy: browser, body: false }, async (req, res) => {
       const id = INTERACTION_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
       await authorization.interaction(id, req, res);
     });
     // The order of the full path: the guard (secret), the interceptors (no-store, then JSON only), the pipe, the handler.
-    const completion = policyOf(ProductCompletionController);
-    this.add('POST', '/api/login/complete', { policy: completion, body: true }, async (req, res) => {
-      const resource = await callingResource(req, resources);
-      noStore(res);
-      assertJsonOrNoBody(req);
-      const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: CompleteLoginDto })) as CompleteLoginDto;
-      sendJson(res, 200, await productCompletion.completeLogin(resource, input));
-    });
-    this.add('POST', '/api/consent/complete', { policy: completion, body: true }, async (req, res) => {
-      const resource = await callingResource(req, resources);
-      noStore(res);
-      assertJsonOrNoBody(req);
-      const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: CompleteConsentDto })) as CompleteConsentDto;
-      sendJson(res, 200, await productCompletion.completeConsent(resource, input));
-    });
+    const completion = <Input extends object>(path: string, dto: new () => Input, complete: (resource: ResourceServerEntity, input: Input) => Promise<unknown>) =>
+      this.add('POST', path, { policy: policyOf(ProductCompletionController), body: true }, async (req, res) => {
+        const resource = await callingResource(req, resources);
+        noStore(res);
+        assertJsonOrNoBody(req);
+        const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: dto })) as Input;
+        sendJson(res, 200, await complete(resource, input));
+      });
+    completion('/api/login/complete', CompleteLoginDto, (resource, input) => productCompletion.completeLogin(resource, input));
+    completion('/api/consent/complete', CompleteConsentDto, (resource, input) => productCompletion.completeConsent(resource, input));
   }
-
-  /** The one parameterised route (`GET /interaction/:id`), matched by INTERACTION_PATH. */
-  private readonly interaction: FastRoute;
 
   /** Puts the fast lane in front of `fallback` (the Express application) as `server`'s request handler. */
   install(server: Server, fallback: RequestListener): void {

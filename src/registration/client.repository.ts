@@ -171,3 +171,17 @@ export class ClientRepository {
     return (result.affected ?? 0) > 0;
   }
 }
+
+/**
+ * The CTE `used` of a statement that records a client's use along with its change, as recordUse does: for the
+ * client `id` (a parameter reference such as `$3`), unless a use was recorded less than `seconds` (one too) ago, and
+ * only when the CTE `after` yields a row, if named. Returns the time recorded.
+ */
+export function clientUseCte(id: string, seconds: string, after?: string): string {
+  return `used AS (
+         UPDATE clients SET last_used_at = now()
+          WHERE id = ${id}${after ? ` AND EXISTS (SELECT 1 FROM ${after})` : ''}
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => ${seconds}::double precision))
+         RETURNING last_used_at
+       )`;
+}

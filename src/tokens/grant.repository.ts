@@ -6,6 +6,7 @@ import { Database } from '../database/database.module.js';
 import { affected } from '../database/housekeeping.js';
 import { ChangeColumn, type AuditedChange } from '../audit/audit-event.repository.js';
 import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
+import { clientUseCte } from '../registration/client.repository.js';
 
 @Injectable()
 export class GrantRepository {
@@ -149,12 +150,7 @@ export class RefreshTokenRepository {
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM rotated
          RETURNING 1
-       ), used AS (
-         UPDATE clients SET last_used_at = now()
-          WHERE id = $6 AND EXISTS (SELECT 1 FROM rotated)
-            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $7::double precision))
-         RETURNING 1
-       ), done AS (
+       ), ${clientUseCte('$6', '$7', 'rotated')}, done AS (
          -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
          -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
          -- and a transaction holding the client row while it waits for the lock would deadlock with this one.

@@ -164,6 +164,13 @@ function assertSameAnswer(fast: Answer, full: Answer, what: string): void {
   assert.equal(fast.text, full.text, `${where}\nbody`);
 }
 
+/** The same request through both doors, fast lane first, held to the same answer. */
+async function sameThrough(fast: Door, full: Door, sent: Sent, what = `${sent.method ?? 'GET'} ${sent.path}`): Promise<[Answer, Answer]> {
+  const [a, b] = [await send(fast, sent), await send(full, sent)];
+  assertSameAnswer(a, b, what);
+  return [a, b];
+}
+
 // ---------------------------------------------------------------------------------------------- metrics and audit
 
 /** The value of one series on GET /metrics (0 when it has not been written yet). Labels in the order prom-client prints them. */
@@ -239,11 +246,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
     return [await send(fast, sent), await send(full, sent)];
   }
 
-  async function assertSame(sent: Sent, what = `${sent.method ?? 'GET'} ${sent.path}`): Promise<[Answer, Answer]> {
-    const [a, b] = await both(sent);
-    assertSameAnswer(a, b, what);
-    return [a, b];
-  }
+  const assertSame = (sent: Sent, what?: string) => sameThrough(fast, full, sent, what);
 
   /** A refresh token for basicClient, fresh each time (each is single-use). */
   async function refreshToken(): Promise<string> {
@@ -835,19 +838,13 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       { method: 'POST', path: '/api/consent/complete', headers: bearer },
     ];
     const statuses: number[] = [];
-    for (const sent of cases) statuses.push((await assertSame(sent))[0].status);
+    for (const sent of cases) statuses.push((await sameThrough(fast, full, sent))[0].status);
     // Each kind of answer is among them: pages, redirects to the client, 400s and 401s.
     for (const status of [302, 400, 401]) assert.ok(statuses.includes(status), `a ${status} among ${statuses.join(' ')}`);
-    const [page] = await assertSame({ path: `/interaction/${'A'.repeat(32)}` });
+    const [page] = await sameThrough(fast, full, { path: `/interaction/${'A'.repeat(32)}` });
     assert.match(String(page.headers['content-type']), /^text\/html; charset=utf-8$/);
     assert.ok(page.headers['content-security-policy'], 'the page security headers');
   });
-
-  async function assertSame(sent: Sent): Promise<[Answer, Answer]> {
-    const [a, b] = [await send(fast, sent), await send(full, sent)];
-    assertSameAnswer(a, b, `${sent.method ?? 'GET'} ${sent.path}`);
-    return [a, b];
-  }
 
   it('labels the steps’ latency with the routes Nest registers, on both paths', async () => {
     const count = (method: string, route: string, status: number) =>
