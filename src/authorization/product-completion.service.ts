@@ -7,7 +7,7 @@ import { parseUrl } from '../common/urls.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
-import { CodeIssuer, expiredInteraction } from './code-issuer.js';
+import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { interactionPath } from './browser-session.js';
@@ -134,7 +134,9 @@ export class ProductCompletionService {
     }
     if (location !== null) return { redirect_uri: location };
     this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);
-    throw expiredInteraction();
+    // The handle still looks usable, so the interaction itself has expired: this is the product's JSON API, so it
+    // is answered as an OAuth error, not the browser's expiry page.
+    throw new InvalidGrant(`interaction_id ${UNUSABLE}`);
   }
 
   /** The interaction a consent handle names and its user, if the handle is usable by `resource` for `input.user_id`. */

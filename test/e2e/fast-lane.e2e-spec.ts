@@ -767,7 +767,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
   const param = (url: string, name: string) => new URL(url, gatehouse.url).searchParams.get(name) ?? '';
 
   /** One whole flow through `door`, every answer kept, with the values that are this flow's own. */
-  async function flow(door: Door): Promise<{ steps: Answer[]; secrets: string[] }> {
+  async function flow(door: Door, beforeConsent: (interactionId: string) => Promise<void> = async () => {}): Promise<{ steps: Answer[]; secrets: string[] }> {
     const built = authorizationUrl(gatehouse.url, { client, resource: resource.resource, scope: 'tools:read tools:execute', state: 'same-state', params: { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jAw-cM' } });
     const authorize = await send(door, { path: built.url.slice(gatehouse.url.length), headers: { 'user-agent': 'steps' } });
     const location = String(authorize.headers.location);
@@ -781,6 +781,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     const login = await send(door, { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: loginHandle, user: { id: user } }) });
     const visitConsent = await send(door, { path: interactionPath, headers: { cookie } });
     const consentHandle = param(String(visitConsent.headers.location), 'interaction_id');
+    await beforeConsent(interactionPath.split('/').pop()!);
     const consent = await send(door, {
       method: 'POST',
       path: '/api/consent/complete',
@@ -813,6 +814,19 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       assert.deepEqual(onFast.map((event) => [event.type, event.ip]), onFull.map((event) => [event.type, event.ip]));
       assert.ok(onFast.length > 0, 'the completion is audited');
     }
+  });
+
+  it('answers a consent completion whose interaction expired while its handle lives with the same invalid_grant JSON, not a page', async () => {
+    const expire = async (id: string) => {
+      await gatehouse.db.query(`UPDATE interactions SET expires_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    };
+    const a = await flow(fast, expire);
+    const b = await flow(full, expire);
+    const [onFast, onFull] = [a.steps[4]!, b.steps[4]!];
+    assertSameAnswer(onFast, onFull, 'consent completion of an expired interaction');
+    assert.equal(onFast.status, 400);
+    assert.equal(onFast.headers['content-type'], 'application/json; charset=utf-8');
+    assert.equal(onFast.body.error, 'invalid_grant');
   });
 
   it('answers the steps’ errors the same: error pages, error redirects, 401s with their challenge, validation and media-type refusals', async () => {
