@@ -126,6 +126,37 @@ describe('GracefulShutdown', { timeout: 10_000 }, () => {
     assert.equal(logger.lines[0]!.in_flight, 1);
   });
 
+  it('marks a request whose headers were still arriving when the signal came: it is answered, with Connection: close, and waited for', async () => {
+    const { handler, arrived } = echo();
+    const { port, shutdown, exited, steps } = await setUp(handler);
+    // A request in flight, so that the shutdown waits; and a connection half-way through its request's headers.
+    const first = await startRequest(port, 'first', 2);
+    await arrived;
+    const late = connect(port, '127.0.0.1');
+    cleanups.push(() => late.destroy());
+    await once(late, 'connect');
+    late.write('POST /late HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    let lateText = '';
+    late.on('data', (chunk: Buffer) => (lateText += chunk.toString()));
+    const lateReply = new Promise<string>((resolve) => late.on('close', () => resolve(lateText)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(shutdown.inFlightCount, 1, 'headers still arriving are not a request yet');
+
+    const stopping = shutdown.shutdown('SIGTERM');
+    late.write('Content-Length: 4\r\n\r\nlate');
+    const reply = await lateReply;
+    assert.match(reply, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.match(reply, /\r\nConnection: close\r\n/i);
+    assert.match(reply, /\r\n\r\necho late$/);
+    assert.deepEqual(steps, [], 'still waiting for the first request');
+
+    first.finish();
+    assert.match(await first.reply, /\r\nConnection: close\r\n[\s\S]*echo first$/i);
+    await stopping;
+    assert.deepEqual(steps, ['close']);
+    assert.equal(await exited, 0);
+  });
+
   it('does not wait for long-lived responses: the application ends them when it closes', async () => {
     const streams = new Set<ServerResponse>();
     const { port, shutdown, exited, steps } = await setUp(
