@@ -4,6 +4,7 @@ import { Logger, type LoggerService } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Database } from '../database/database.module.js';
 import { requestContext } from '../common/request-context.middleware.js';
+import { contextOf, type RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditEventRepository, NewAuditEvent } from './audit-event.repository.js';
 import { AuditLog, OBSERVATION_WRITES, type AuditEvent } from './audit-log.js';
@@ -50,11 +51,14 @@ const introspected = (jti: string): AuditEvent => ({
   data: { token_type: 'access_token', jti, by: 'resource' },
 });
 
-/** Runs `work` inside a request, as the request-context middleware would. */
-function inRequest(headers: Record<string, string>, ip: string, work: () => void): void {
+/** The context the request-context middleware gives a request with these headers from this address. */
+function contextFor(headers: Record<string, string>, ip: string): RequestContext {
   const req = { headers, ip, socket: { remoteAddress: ip }, method: 'POST', originalUrl: '/introspect', url: '/introspect' } as unknown as Request;
   const res = { setHeader: () => undefined, on: () => undefined } as unknown as Response;
-  requestContext(req, res, work);
+  let nextCalled = false;
+  requestContext(req, res, () => (nextCalled = true));
+  assert.ok(nextCalled);
+  return contextOf(req)!;
 }
 
 async function counter(metrics: MetricsService, name: string, labels: Record<string, string> = {}): Promise<number> {
@@ -67,8 +71,8 @@ describe('AuditLog.recordObservation', () => {
   it('takes each event’s request context and time when it is recorded, not when the batch is written', async () => {
     const { events, log } = setUp();
     const before = Date.now();
-    inRequest({ 'x-request-id': 'req-one', 'user-agent': 'ProbeOne/1' }, '203.0.113.1', () => log.recordObservation(introspected('j1')));
-    inRequest({ 'x-request-id': 'req-two', 'user-agent': 'ProbeTwo/2' }, '203.0.113.2', () => log.recordObservation(introspected('j2')));
+    log.recordObservation({ ...introspected('j1'), request: contextFor({ 'x-request-id': 'req-one', 'user-agent': 'ProbeOne/1' }, '203.0.113.1') });
+    log.recordObservation({ ...introspected('j2'), request: contextFor({ 'x-request-id': 'req-two', 'user-agent': 'ProbeTwo/2' }, '203.0.113.2') });
     assert.equal(events.appended.length, 0, 'queued, not written');
     // Written from here, outside both requests.
     await log.flushObservations();

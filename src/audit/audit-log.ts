@@ -1,7 +1,7 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
-import { currentRequestContext } from '../common/request-context.middleware.js';
+import type { RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
 import { AuditEventRepository, ChangeColumn, type AuditedChange, type Computed, type NewAuditEvent, type NewChangeEvent } from './audit-event.repository.js';
@@ -52,8 +52,8 @@ export interface AuditEvent {
   actor?: { kind: AuditActorKind; id: string | null };
   /** Absent: derived from the type. */
   outcome?: AuditOutcome;
-  /** Absent: the current request's id (request context). */
-  requestId?: string | null;
+  /** The request it happened in (contextOf(req)): its id, client address and user agent. Absent outside any request. */
+  request?: RequestContext | null;
   data?: AuditEventData;
 }
 
@@ -232,7 +232,7 @@ export class AuditLog implements BeforeApplicationShutdown {
   }
 
   private prepare(event: AuditEvent): NewAuditEvent {
-    const context = currentRequestContext();
+    const context = event.request ?? undefined;
     const data = event.data ?? {};
     const dataScopes = Array.isArray(data.scopes) ? data.scopes : null;
     const scrubbed = scrubSecrets(data);
@@ -247,7 +247,7 @@ export class AuditLog implements BeforeApplicationShutdown {
       scopes: event.scopes ?? dataScopes,
       ip: context?.ip ?? null,
       userAgent: context?.userAgent && looksSecret(context.userAgent) ? '[redacted]' : (context?.userAgent ?? null),
-      requestId: event.requestId ?? context?.requestId ?? null,
+      requestId: context?.requestId ?? null,
       outcome: event.outcome ?? defaultOutcome(event.type),
       data: scrubbed.data,
     };

@@ -2,7 +2,7 @@ import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/commo
 import type { ServerResponse } from 'node:http';
 import type { Request, Response } from 'express';
 import { sendPage } from '../common/html.js';
-import { requestIdOf, sendRedirect, type HttpRequest } from '../common/http.js';
+import { contextOf, sendRedirect, type HttpRequest } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
 import { isContentType } from '../common/body-parser.js';
 import { AuthorizationService, type BrowserStep } from './authorization.service.js';
@@ -22,7 +22,7 @@ export class AuthorizationController {
   /** (The fast lane calls this and `interaction` too, with Node's own request and response.) */
   @Get('authorize')
   async authorize(@Req() req: HttpRequest & { query: Record<string, unknown> }, @Res() res: ServerResponse): Promise<void> {
-    const { step, binding } = await this.authorization.authorize(req.query, requestIdOf(req));
+    const { step, binding } = await this.authorization.authorize(req.query, contextOf(req));
     if (binding) this.session.bindInteraction(res, binding.id, binding.secret);
     send(res, step);
   }

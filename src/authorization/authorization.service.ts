@@ -22,6 +22,7 @@ import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage } from './views.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
+import { contextOf, type RequestContext } from '../common/http.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
@@ -51,8 +52,8 @@ export class AuthorizationService {
    * GET /authorize. The client and redirect URI are checked first: if either is wrong there is no safe place
    * to send an error, so the browser gets a page. Every later error goes back to the client's redirect URI.
    */
-  async authorize(query: Record<string, unknown>, requestId?: string): Promise<{ step: BrowserStep; binding?: { id: string; secret: string } }> {
-    const { resolved, redirectUri } = await this.checkClientAndRedirect(query, requestId);
+  async authorize(query: Record<string, unknown>, context?: RequestContext): Promise<{ step: BrowserStep; binding?: { id: string; secret: string } }> {
+    const { resolved, redirectUri } = await this.checkClientAndRedirect(query, context);
     const client = resolved.client;
     let state: string | undefined;
     try {
@@ -85,7 +86,7 @@ export class AuthorizationService {
       if (resolved.fetched) {
         await this.database.transaction(async (tx) => {
           // A metadata document fetched for this request is recorded only now that the request is valid.
-          await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+          await this.clients.recordFetched(tx, resolved, 'insert', context);
           await this.clients.recordUse(tx, client);
           await this.interactions.insert(interaction, tx);
         });
@@ -135,7 +136,7 @@ export class AuthorizationService {
       granted = await this.consents.grantedScopes(userId, client.id, resource.id);
     }
     const missing = interaction.scopes.filter((scope) => !(granted ?? []).includes(scope));
-    if (missing.length === 0) return this.finish(interaction, userId, 'remembered');
+    if (missing.length === 0) return this.finish(interaction, userId, 'remembered', contextOf(req));
     if (resource.consentUri) {
       const productUserId = resource.loginMethod === 'external' ? (visited?.productUserId ?? null) : null;
       const stored = visited?.stored === 'consent' ? handles.consent : null;
@@ -177,17 +178,17 @@ export class AuthorizationService {
       throw new BrowserError(403, 'Request not accepted', 'You are not signed in as the user this consent was shown to.');
     }
     const decision = form.decision;
-    if (decision === 'approve') return this.finish(interaction, userId, 'approved');
+    if (decision === 'approve') return this.finish(interaction, userId, 'approved', contextOf(req));
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
-    const location = await this.codeIssuer.deny(interaction, resource, userId);
+    const location = await this.codeIssuer.deny(interaction, resource, userId, { request: contextOf(req) });
     if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
-  private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered'): Promise<BrowserStep> {
+  private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered', request: RequestContext | undefined): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how);
+    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how, { request });
     if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
@@ -198,10 +199,10 @@ export class AuthorizationService {
     return bound(VALID_INTERACTION_ID.test(interactionId) ? await this.interactions.findById(interactionId) : null, secret);
   }
 
-  private async checkClientAndRedirect(query: Record<string, unknown>, requestId: string | undefined): Promise<{ resolved: ResolvedClient; redirectUri: string }> {
+  private async checkClientAndRedirect(query: Record<string, unknown>, context: RequestContext | undefined): Promise<{ resolved: ResolvedClient; redirectUri: string }> {
     const clientId = optionalParam(query, 'client_id', 2000, true);
     if (!clientId) throw new BrowserError(400, 'Invalid request', 'The request has no client_id.');
-    const resolved = await this.resolveClient(clientId, requestId);
+    const resolved = await this.resolveClient(clientId, context);
     if (!resolved) throw new BrowserError(400, 'Unknown application', 'The application that sent you here is not registered with this server.');
     const { client } = resolved;
     const document = client.kind === 'metadata_document';
@@ -224,9 +225,9 @@ export class AuthorizationService {
   }
 
   /** A metadata document that cannot be used is shown to the person: there is no trusted redirect URI yet. */
-  private async resolveClient(clientId: string, requestId: string | undefined): Promise<ResolvedClient | null> {
+  private async resolveClient(clientId: string, context: RequestContext | undefined): Promise<ResolvedClient | null> {
     try {
-      return await this.clients.resolve(clientId, requestId);
+      return await this.clients.resolve(clientId, context);
     } catch (error) {
       if (!(error instanceof MetadataDocumentError)) throw error;
       throw new BrowserError(

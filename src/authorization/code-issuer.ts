@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { BrowserError, OAuthError } from '../common/oauth-errors.js';
@@ -15,6 +16,12 @@ export type ConsentSource = 'approved' | 'remembered' | 'product';
  * interaction exactly once, record consent, issue a single-use code bound to PKCE and the redirect URI — or send
  * the client `access_denied`. Each as one statement with its audit events (no BEGIN/COMMIT): all of it or nothing.
  */
+/** How a completion is made: `guard`, what must still hold when it is made; `request`, the request making it (audit). */
+export interface Completion {
+  guard?: CompletionGuard | null;
+  request?: RequestContext;
+}
+
 @Injectable()
 export class CodeIssuer {
   constructor(
@@ -34,7 +41,7 @@ export class CodeIssuer {
     userId: string,
     scopes: string[],
     how: ConsentSource,
-    guard: CompletionGuard | null = null,
+    { guard = null, request }: Completion = {},
   ): Promise<string | null> {
     const code = randomToken();
     const change = this.codes.issuance({
@@ -54,17 +61,17 @@ export class CodeIssuer {
     });
     const events: AuditEvent[] = [];
     if (how !== 'remembered') {
-      events.push({ type: 'consent.granted', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes, via: how } });
+      events.push({ type: 'consent.granted', clientId: interaction.clientId, subject: userId, resource: resource.resource, request, data: { scopes, via: how } });
     }
-    events.push({ type: 'authorization_code.issued', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes, consent: how } });
+    events.push({ type: 'authorization_code.issued', clientId: interaction.clientId, subject: userId, resource: resource.resource, request, data: { scopes, consent: how } });
     const written = await this.audit.recordWith(change, events);
     return written.events.length > 0 ? this.clientRedirect(interaction, { code }) : null;
   }
 
   /** Returns the client redirect carrying `access_denied`; null when nothing happened (see approve). */
-  async deny(interaction: InteractionEntity, resource: ResourceServerEntity, userId: string | null, guard: CompletionGuard | null = null): Promise<string | null> {
+  async deny(interaction: InteractionEntity, resource: ResourceServerEntity, userId: string | null, { guard = null, request }: Completion = {}): Promise<string | null> {
     const written = await this.audit.recordWith(this.interactions.denial(interaction.id, guard), [
-      { type: 'consent.denied', clientId: interaction.clientId, subject: userId, resource: resource.resource, data: { scopes: interaction.scopes } },
+      { type: 'consent.denied', clientId: interaction.clientId, subject: userId, resource: resource.resource, request, data: { scopes: interaction.scopes } },
     ]);
     if (written.events.length === 0) return null;
     return this.errorRedirect(interaction.redirectUri, new OAuthError('access_denied', 'the user denied the request'), interaction.state ?? undefined);

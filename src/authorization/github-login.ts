@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { contextOf, type RequestContext } from '../common/http.js';
 import { AuthGuard, PassportStrategy } from '@nestjs/passport';
 import { Strategy, type Profile } from 'passport-github2';
 import type { Request } from 'express';
@@ -159,7 +160,7 @@ export class GithubLogin {
         login: profile.username ?? null,
         displayName: profile.displayName || profile.username || null,
       });
-      await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, data: { provider: 'github', created: result.created } });
+      await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, request: contextOf(req), data: { provider: 'github', created: result.created } });
       return result;
     });
     this.logger.debug({ msg: 'github sign-in', user_id: userId });
@@ -167,11 +168,11 @@ export class GithubLogin {
   }
 
   /** `login.failed`: the callback was refused (state), cancelled at GitHub, or GitHub failed (by the page's status). */
-  async recordFailure(error: BrowserError): Promise<void> {
+  async recordFailure(error: BrowserError, request: RequestContext | undefined): Promise<void> {
     const reason = error.status === 403 ? 'state_mismatch' : error.status === 400 ? 'cancelled' : 'provider_error';
     // The person still gets the error page if the event cannot be written; the failure to record it is logged.
     await this.database
-      .transaction((tx) => this.audit.record(tx, { type: 'login.failed', data: { provider: 'github', reason } }))
+      .transaction((tx) => this.audit.record(tx, { type: 'login.failed', request, data: { provider: 'github', reason } }))
       .catch((failure: unknown) => this.logger.warn({ msg: 'login.failed not recorded' }, failure));
   }
 }
@@ -206,7 +207,7 @@ export class GithubCallbackGuard implements CanActivate {
     try {
       return (await guard.canActivate(context)) as boolean;
     } catch (error) {
-      if (error instanceof BrowserError) await this.github.recordFailure(error);
+      if (error instanceof BrowserError) await this.github.recordFailure(error, contextOf(context.switchToHttp().getRequest<Request>()));
       throw error;
     }
   }

@@ -6,6 +6,8 @@ import type { ResourceServerEntity } from '../resources/resource-server.entity.j
 import { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { RequestContext } from '../common/http.js';
+import { InRequest } from '../common/request-context.middleware.js';
 
 /** Server-to-server calls from a product backend, authenticated by the resource server's registration secret. */
 @Controller('api')
@@ -20,8 +22,8 @@ export class ProductCompletionController {
   @ResourceServerApi()
   @JsonOnly()
   @UsePipes(strictValidationPipe)
-  completeLogin(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteLoginDto): Promise<{ redirect_uri: string }> {
-    return this.completion.completeLogin(resource, body);
+  completeLogin(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteLoginDto, @InRequest() request?: RequestContext): Promise<{ redirect_uri: string }> {
+    return this.completion.completeLogin(resource, body, request);
   }
 
   /** The product's consent page has the user's decision: the answer is the client redirect (code or access_denied). */
@@ -30,7 +32,7 @@ export class ProductCompletionController {
   @ResourceServerApi()
   @JsonOnly()
   @UsePipes(strictValidationPipe)
-  completeConsent(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteConsentDto): Promise<{ redirect_uri: string }> {
-    return this.completion.completeConsent(resource, body);
+  completeConsent(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteConsentDto, @InRequest() request?: RequestContext): Promise<{ redirect_uri: string }> {
+    return this.completion.completeConsent(resource, body, request);
   }
 }

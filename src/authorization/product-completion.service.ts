@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
 import { randomUUID } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, sha256 } from '../common/crypto.js';
@@ -59,7 +60,7 @@ export class ProductCompletionService {
    * event (no BEGIN/COMMIT). When that statement changes nothing, something changed since the read: read again,
    * which answers as a serial run would have (or, for an identity another sign-in just created, signs in as it).
    */
-  async completeLogin(resource: ResourceServerEntity, input: CompleteLoginDto): Promise<{ redirect_uri: string }> {
+  async completeLogin(resource: ResourceServerEntity, input: CompleteLoginDto, request?: RequestContext): Promise<{ redirect_uri: string }> {
     const handleHash = sha256(input.external_auth_id);
     const subject = `${resource.id}:${input.user.id}`;
     // A second try is needed only when another sign-in created the identity after the read (the next read finds it).
@@ -80,7 +81,7 @@ export class ProductCompletionService {
       const userId = presented.identityUserId ?? randomUUID();
       const written = await this.audit.recordWith(
         this.handles.loginCompletion({ interactionId: interaction.id, handleHash, userId, create: created ? { subject, displayName: input.user.name ?? null } : null }),
-        [{ type: 'login.succeeded', subject: userId, clientId: interaction.clientId, resource: resource.resource, data: { provider: 'external', created } }],
+        [{ type: 'login.succeeded', subject: userId, clientId: interaction.clientId, resource: resource.resource, request, data: { provider: 'external', created } }],
       );
       if (written.events.length > 0) return { redirect_uri: `${this.config.issuer}${interactionPath(interaction.id)}` };
     }
@@ -118,19 +119,19 @@ export class ProductCompletionService {
    * code, with the events (no BEGIN/COMMIT). The statement checks again that the handle and user are still the
    * ones read; when it changes nothing, reading again gives the answer a serial run would have.
    */
-  async completeConsent(resource: ResourceServerEntity, input: CompleteConsentDto): Promise<{ redirect_uri: string }> {
+  async completeConsent(resource: ResourceServerEntity, input: CompleteConsentDto, request?: RequestContext): Promise<{ redirect_uri: string }> {
     const handleHash = sha256(input.interaction_id);
     const { interaction, userId } = this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);
     const guard = { consentHandleHash: handleHash, userId };
     let location: string | null;
     if (input.decision === 'deny') {
-      location = await this.codes.deny(interaction, resource, userId, guard);
+      location = await this.codes.deny(interaction, resource, userId, { guard, request });
     } else {
       const scopes = input.scopes === undefined ? interaction.scopes : [...new Set(input.scopes)];
       const extra = scopes.filter((scope) => !interaction.scopes.includes(scope));
       if (extra.length) throw new InvalidScope(`scopes must be a subset of the requested ones; not requested: ${extra.join(' ')}`);
       if (scopes.length === 0) throw new InvalidScope('approve at least one scope, or deny');
-      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', guard);
+      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', { guard, request });
     }
     if (location !== null) return { redirect_uri: location };
     this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);

@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { AsyncResource } from 'node:async_hooks';
 import { InvalidRequest, OAuthError, RequestTooLarge } from './oauth-errors.js';
 import { requestIdOf, sendOAuthError, type HttpRequest } from './http.js';
 import { isStorableText } from './validation.js';
@@ -45,22 +44,16 @@ export function bodyParser(maxBytes: number) {
     req.on('error', () => {
       failed = true;
     });
-    // 'end' is emitted from the socket's context, not this request's: run it in this one, or the request context
-    // (currentRequestContext) would be lost for everything after the body is read. (Not AsyncResource.bind: it
-    // builds two deprecation wrappers per call, a measurable share of a request.)
-    const context = new AsyncResource('gatehouse.body');
-    req.on('end', () =>
-      context.runInAsyncScope(() => {
-        if (failed) return;
-        try {
-          const text = Buffer.concat(chunks).toString('utf8');
-          req.body = kind === 'json' ? parseJson(text) : parseForm(text);
-          next();
-        } catch (error) {
-          reject(req, res, error instanceof OAuthError ? error : new InvalidRequest('malformed request body'));
-        }
-      }),
-    );
+    req.on('end', () => {
+      if (failed) return;
+      try {
+        const text = Buffer.concat(chunks).toString('utf8');
+        req.body = kind === 'json' ? parseJson(text) : parseForm(text);
+        next();
+      } catch (error) {
+        reject(req, res, error instanceof OAuthError ? error : new InvalidRequest('malformed request body'));
+      }
+    });
   };
 }
 

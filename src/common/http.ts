@@ -16,6 +16,19 @@ export interface HttpRequest {
   /** The parsed body (src/common/body-parser.ts), when the request had one of the parsed media types. */
   body?: unknown;
   requestId?: string;
+  /** Who is asking (attachRequestContext, src/common/request-context.middleware.ts): read with contextOf. */
+  context?: RequestContext;
+}
+
+/**
+ * Who is asking, for the audit events a request causes: passed down explicitly (contextOf(req)) to the services
+ * that record them. Absent outside any request (the CLI, background jobs).
+ */
+export interface RequestContext {
+  readonly requestId: string;
+  /** The client address: the peer's, or what a trusted proxy forwarded (TRUSTED_PROXIES). */
+  readonly ip: string | null;
+  readonly userAgent: string | null;
 }
 
 /** Every OAuth response, success or error, must not be cached (RFC 6749 §5.1, §5.2). */
@@ -63,6 +76,10 @@ export function sendRedirect(res: ServerResponse, status: 302 | 303, location: s
 
 export function requestIdOf(req: HttpRequest): string | undefined {
   return req.requestId;
+}
+
+export function contextOf(req: HttpRequest): RequestContext | undefined {
+  return req.context;
 }
 
 /** The request path without its query string: query strings can carry codes and must not be logged. */

@@ -6,10 +6,10 @@ import type { GatehouseConfig } from '../config/config.js';
 import { bodyParser } from '../common/body-parser.js';
 import { allowAnyOrigin, ANY_ORIGIN_HEADERS, isPublicCorsPath } from '../common/cors.middleware.js';
 import { sendError } from '../common/exception.filter.js';
-import { noStore, sendJson, type HttpRequest } from '../common/http.js';
+import { contextOf, noStore, sendJson, type HttpRequest, type RequestContext } from '../common/http.js';
 import { assertJsonOrNoBody, oauthBody } from '../common/oauth-body.decorator.js';
 import { strictValidationPipe } from '../common/validation.js';
-import { identifyRequest, runInRequestContext } from '../common/request-context.middleware.js';
+import { attachRequestContext, identifyRequest } from '../common/request-context.middleware.js';
 import { DiscoveryController } from '../discovery/discovery.controller.js';
 import { IntrospectionController } from '../introspection/introspection.controller.js';
 import { JwksController } from '../keys/jwks.controller.js';
@@ -127,16 +127,16 @@ export class FastLane {
       await authorization.interaction(id, req, res);
     });
     // The order of the full path: the guard (secret), the interceptors (no-store, then JSON only), the pipe, the handler.
-    const completion = <Input extends object>(path: string, dto: new () => Input, complete: (resource: ResourceServerEntity, input: Input) => Promise<unknown>) =>
+    const completion = <Input extends object>(path: string, dto: new () => Input, complete: (resource: ResourceServerEntity, input: Input, request?: RequestContext) => Promise<unknown>) =>
       this.add('POST', path, { policy: policyOf(ProductCompletionController), body: true }, async (req, res) => {
         const resource = await callingResource(req, resources);
         noStore(res);
         assertJsonOrNoBody(req);
         const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: dto })) as Input;
-        sendJson(res, 200, await complete(resource, input));
+        sendJson(res, 200, await complete(resource, input, contextOf(req)));
       });
-    completion('/api/login/complete', CompleteLoginDto, (resource, input) => productCompletion.completeLogin(resource, input));
-    completion('/api/consent/complete', CompleteConsentDto, (resource, input) => productCompletion.completeConsent(resource, input));
+    completion('/api/login/complete', CompleteLoginDto, (resource, input, request) => productCompletion.completeLogin(resource, input, request));
+    completion('/api/consent/complete', CompleteConsentDto, (resource, input, request) => productCompletion.completeConsent(resource, input, request));
   }
 
   /** Puts the fast lane in front of `fallback` (the Express application) as `server`'s request handler. */
@@ -179,13 +179,12 @@ export class FastLane {
     // route is known, and counted as `unmatched` (routeOf). Here too: the route's label only once the body is read.
     let label = route.body ? UNMATCHED_ROUTE : route.route;
     res.on('finish', () => observeRequest(this.metrics, req.method ?? 'GET', label, res, started));
-    runInRequestContext(req, res, req.ip, () => {
-      if (route.cors) allowAnyOrigin(res);
-      if (!route.body) return void this.answer(route, req, res);
-      this.readBody(req, res, () => {
-        label = route.route;
-        void this.answer(route, req, res);
-      });
+    attachRequestContext(req, res, req.ip);
+    if (route.cors) allowAnyOrigin(res);
+    if (!route.body) return void this.answer(route, req, res);
+    this.readBody(req, res, () => {
+      label = route.route;
+      void this.answer(route, req, res);
     });
   }
 

@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { NoStore, OAuthBody, requiredParam, stringParam } from '../common/oauth-body.decorator.js';
-import { requestIdOf, type HttpRequest } from '../common/http.js';
+import { contextOf, type HttpRequest } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { CallerAuthenticator } from './caller-authenticator.js';
 import { TokenInspector, type IntrospectionResponse } from './token-inspector.js';
@@ -24,7 +24,7 @@ export class IntrospectionController {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
     const caller = await this.callers.authenticate(req, params, { publicClients: false });
-    return this.inspector.introspect(caller, token);
+    return this.inspector.introspect(caller, token, contextOf(req));
   }
 
   /**
@@ -37,6 +37,6 @@ export class IntrospectionController {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
     const caller = await this.callers.authenticate(req, params, { publicClients: true });
-    await this.inspector.revoke(caller, token, requestIdOf(req));
+    await this.inspector.revoke(caller, token, contextOf(req));
   }
 }

@@ -7,6 +7,7 @@ import { AccessTokenVerifier } from '../tokens/access-token.verifier.js';
 import { TokenStatusRepository } from '../tokens/token-status.repository.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import type { Caller } from './caller-authenticator.js';
+import type { RequestContext } from '../common/http.js';
 
 /** RFC 7662 §2.2. An inactive answer says nothing else, whatever the reason. */
 export type IntrospectionResponse =
@@ -59,7 +60,7 @@ export class TokenInspector {
    * Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token).
    * Introspection changes nothing, so its event has no transaction to join: it is written behind.
    */
-  async introspect(caller: Caller, token: string): Promise<IntrospectionResponse> {
+  async introspect(caller: Caller, token: string, request?: RequestContext): Promise<IntrospectionResponse> {
     const { response, facts } = await this.inspect(caller, token);
     this.audit.recordObservation({
       type: 'token.introspected',
@@ -68,6 +69,7 @@ export class TokenInspector {
       clientId: facts.clientId,
       subject: facts.subject,
       resource: facts.resource,
+      request,
       data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason: response.active ? null : facts.reason },
     });
     return response;
@@ -117,7 +119,7 @@ export class TokenInspector {
    * Revokes an access token (its jti, until it expires) or a refresh token (its whole grant: the family and the
    * access tokens minted from it). Unknown, foreign, expired or already-revoked tokens change nothing.
    */
-  async revoke(caller: Caller, token: string, requestId?: string): Promise<void> {
+  async revoke(caller: Caller, token: string, context?: RequestContext): Promise<void> {
     const claims = this.verifier.verify(token);
     if (claims) {
       if (claims.exp <= Date.now() / 1000 || !owns(caller, claims.aud, claims.client_id)) return;
@@ -130,7 +132,7 @@ export class TokenInspector {
           clientId: claims.client_id,
           subject: claims.sub,
           resource: claims.aud,
-          requestId,
+          request: context,
           data: { token_type: 'access_token', jti: claims.jti, grant_id: claims.grant_id, by: caller.kind },
         });
       });
@@ -141,13 +143,13 @@ export class TokenInspector {
     if (!record || record.grantRevoked || !owns(caller, record.resource, record.clientId)) return;
     await this.database.transaction(async (tx) => {
       const grant = { id: record.grantId, clientId: record.clientId, userId: record.userId };
-      if (!(await this.grants.revoke(tx, grant, `revoked_by_${caller.kind}`, requestId))) return;
+      if (!(await this.grants.revoke(tx, grant, `revoked_by_${caller.kind}`, context))) return;
       await this.audit.record(tx, {
         type: 'token.revoked',
         clientId: record.clientId,
         subject: record.userId,
         resource: record.resource,
-        requestId,
+        request: context,
         data: { token_type: 'refresh_token', grant_id: record.grantId, by: caller.kind },
       });
     });

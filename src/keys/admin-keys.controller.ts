@@ -2,6 +2,8 @@ import { Controller, HttpCode, Post } from '@nestjs/common';
 import { AdminApi } from '../admin/admin.guard.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { KeyService } from './key.service.js';
+import type { RequestContext } from '../common/http.js';
+import { InRequest } from '../common/request-context.middleware.js';
 
 /** The kids a rotation moved: the key retired, the one that now signs, and the freshly published next key. */
 export interface KeyRotationView {
@@ -23,8 +25,8 @@ export class AdminKeysController {
 
   @Post('rotate')
   @HttpCode(200)
-  async rotate(): Promise<KeyRotationView> {
-    const { retired, active, next } = await this.keys.rotate();
+  async rotate(@InRequest() request?: RequestContext): Promise<KeyRotationView> {
+    const { retired, active, next } = await this.keys.rotate(request);
     return { retired, active, next };
   }
 }

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
@@ -77,7 +78,7 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Retires the active key, promotes the published `next`, and publishes a fresh `next`. */
-  async rotate(): Promise<{ retired: string; active: string; next: string }> {
+  async rotate(request?: RequestContext): Promise<{ retired: string; active: string; next: string }> {
     const result = await this.database.transaction(async (tx) => {
       await this.repository.lock(tx);
       const now = new Date();
@@ -88,7 +89,7 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       await this.repository.setState(tx, next.kid, 'active', now);
       const fresh = await this.generate(tx, 'next');
       await this.repository.deleteRetiredBefore(tx, new Date(now.getTime() - RETIRED_KEY_RETENTION_SECONDS * 1000));
-      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh } });
+      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh }, request });
       return { retired: active.kid, active: next.kid, next: fresh };
     });
     await this.reload();

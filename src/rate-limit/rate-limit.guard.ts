@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { TooManyRequests } from '../common/oauth-errors.js';
-import type { HttpRequest } from '../common/http.js';
+import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -52,14 +52,14 @@ export class RateLimiter {
       const retryAfter = Math.max(1, timeToBlockExpire);
       res.setHeader('RateLimit', `limit=${limit}, remaining=0, reset=${retryAfter}`);
       this.metrics.rateLimited.inc({ policy });
-      this.report(policy, key, tracker, retryAfter);
+      this.report(policy, key, tracker, retryAfter, contextOf(req));
       throw new TooManyRequests(retryAfter);
     }
     res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - totalHits)}, reset=${Math.max(0, timeToExpire)}`);
   }
 
   /** One `rate_limit.exceeded` per tracker, policy and block. */
-  private report(policy: RateLimitPolicy, key: string, tracker: Tracker, retryAfterSeconds: number): void {
+  private report(policy: RateLimitPolicy, key: string, tracker: Tracker, retryAfterSeconds: number, request: RequestContext | undefined): void {
     const now = Date.now();
     const until = this.reported.get(key);
     if (until !== undefined && until > now) return;
@@ -73,6 +73,7 @@ export class RateLimiter {
       clientId: tracker.clientId ?? null,
       resource: tracker.resource ?? null,
       actor: actorOf(tracker),
+      request,
       data: { policy, tracker: tracker.kind, retry_after: retryAfterSeconds },
     };
     // A refusal changes nothing: written behind, batched with other observations, never delaying the 429.

@@ -2,7 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Req, UseGuards } from '
 import type { Request } from 'express';
 import { AdminGuard } from '../admin/admin.guard.js';
 import { OAuthBody } from '../common/oauth-body.decorator.js';
-import { requestIdOf } from '../common/http.js';
+import { contextOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientsService, type ClientRegistrationView } from './clients.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
@@ -16,7 +16,7 @@ export class AdminClientsController {
 
   @Post()
   async create(@OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView & { kind: string }> {
-    return { ...this.clients.view(await this.clients.register(body, 'static', requestIdOf(req))), kind: 'static' };
+    return { ...this.clients.view(await this.clients.register(body, 'static', contextOf(req))), kind: 'static' };
   }
 
   /** Every client, including the records of metadata-document clients (with until when their document is used). */
@@ -32,6 +32,6 @@ export class AdminClientsController {
   @Delete(':clientId')
   @HttpCode(204)
   async delete(@Param('clientId') clientId: string, @Req() req: Request): Promise<void> {
-    await this.clients.delete(clientId, 'admin.client_deleted', requestIdOf(req));
+    await this.clients.delete(clientId, 'admin.client_deleted', contextOf(req));
   }
 }

@@ -3,6 +3,8 @@ import { AdminApi } from '../admin/admin.guard.js';
 import { CreateInitialAccessTokenDto, type InitialAccessTokenView } from './dto/initial-access-token.dto.js';
 import { InitialAccessTokens, toInitialAccessTokenView } from './initial-access-tokens.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { RequestContext } from '../common/http.js';
+import { InRequest } from '../common/request-context.middleware.js';
 
 /** Initial access tokens for dynamic registration (RFC 7591 §3): create (shown once), list, revoke. */
 @Controller('admin/initial-access-tokens')
@@ -12,8 +14,8 @@ export class AdminInitialAccessTokensController {
   constructor(private readonly tokens: InitialAccessTokens) {}
 
   @Post()
-  async create(@Body() body: CreateInitialAccessTokenDto): Promise<InitialAccessTokenView & { token: string }> {
-    const { token, secret } = await this.tokens.create(body);
+  async create(@Body() body: CreateInitialAccessTokenDto, @InRequest() request?: RequestContext): Promise<InitialAccessTokenView & { token: string }> {
+    const { token, secret } = await this.tokens.create(body, request);
     return { ...toInitialAccessTokenView(token), token: secret };
   }
 
@@ -25,7 +27,7 @@ export class AdminInitialAccessTokensController {
 
   @Delete(':id')
   @HttpCode(204)
-  async revoke(@Param('id') id: string): Promise<void> {
-    await this.tokens.revoke(id);
+  async revoke(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<void> {
+    await this.tokens.revoke(id, request);
   }
 }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
-import { requestIdOf, type HttpRequest } from '../common/http.js';
+import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
 import { memoForRequest } from '../common/request-memo.js';
 import type { ClientEntity } from './client.entity.js';
 import type { TokenEndpointAuthMethod } from './client-metadata.js';
@@ -42,7 +42,7 @@ export class ClientAuthenticator {
       // Checked before fetching anything: such a client has no secret, so no secret can be right.
       throw fail(`a client identified by a metadata document URL has no secret: authenticate with none (send only client_id), not ${presented.method}`);
     }
-    const client = await this.resolve(presented.clientId, requestIdOf(req), fail);
+    const client = await this.resolve(presented.clientId, contextOf(req), fail);
     if (!client) throw fail('unknown client');
     const registered = client.metadata.token_endpoint_auth_method;
     if (registered !== presented.method) {
@@ -55,11 +55,11 @@ export class ClientAuthenticator {
   }
 
   /** A freshly fetched document refreshes the recorded client (there is one if any grant can exist for it). */
-  private async resolve(clientId: string, requestId: string | undefined, fail: (description: string) => InvalidClient): Promise<ClientEntity | null> {
+  private async resolve(clientId: string, context: RequestContext | undefined, fail: (description: string) => InvalidClient): Promise<ClientEntity | null> {
     try {
-      const resolved = await this.clients.resolve(clientId, requestId);
+      const resolved = await this.clients.resolve(clientId, context);
       if (!resolved) return null;
-      await this.clients.recordFetchedAlone(resolved, 'update', requestId);
+      await this.clients.recordFetchedAlone(resolved, 'update', context);
       return resolved.client;
     } catch (error) {
       if (error instanceof MetadataDocumentError) throw fail(`client metadata document rejected: ${error.description}`);

@@ -10,6 +10,7 @@ import { ClientEntity } from './client.entity.js';
 import { validateClientMetadata, type ClientMetadata } from './client-metadata.js';
 import { cacheLifetimeSeconds, MetadataFetcher } from './metadata-fetcher.js';
 import { MetadataDocumentError } from './metadata-document-error.js';
+import type { RequestContext } from '../common/http.js';
 
 /**
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document, MCP authorization 2025-11-25): a
@@ -121,17 +122,17 @@ export class ClientMetadataDocuments {
   }
 
   /** The client a metadata document URL names; throws MetadataDocumentError (already audited) if it cannot be used. */
-  async resolve(clientId: string, requestId?: string): Promise<ResolvedClient> {
+  async resolve(clientId: string, context?: RequestContext): Promise<ResolvedClient> {
     let url: URL;
     try {
       url = parseClientIdUrl(clientId);
     } catch (error) {
-      if (error instanceof MetadataDocumentError) await this.recordRejection(clientId, error, requestId);
+      if (error instanceof MetadataDocumentError) await this.recordRejection(clientId, error, context);
       throw error;
     }
     const running = this.inFlight.get(clientId);
     if (running) return running;
-    const lookup = this.lookup(clientId, url, requestId).finally(() => this.inFlight.delete(clientId));
+    const lookup = this.lookup(clientId, url, context).finally(() => this.inFlight.delete(clientId));
     this.inFlight.set(clientId, lookup);
     return lookup;
   }
@@ -141,7 +142,7 @@ export class ClientMetadataDocuments {
    * /authorize does with the interaction that needs it; `update`: only refreshing an existing row, as /token does,
    * since no grant can exist for a client that was never recorded) and records `client.metadata_fetched` once.
    */
-  async record(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
+  async record(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
     const { client, fetched } = resolved;
     if (!fetched) return;
     const changed = await this.repository.recordMetadataDocument(tx, { id: client.id, metadata: fetched.metadata, expiresAt: fetched.expiresAt }, mode);
@@ -149,18 +150,18 @@ export class ClientMetadataDocuments {
     await this.audit.record(tx, {
       type: 'client.metadata_fetched',
       clientId: client.id,
-      requestId: requestId ?? null,
+      request: context ?? null,
       data: { url: client.id, cache_seconds: fetched.cacheSeconds },
     });
   }
 
   /** Records a document fetched for a request that changes nothing else, in a transaction of its own. */
-  async recordAlone(resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
+  async recordAlone(resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
     if (!resolved.fetched) return;
-    await this.database.transaction((tx) => this.record(tx, resolved, mode, requestId));
+    await this.database.transaction((tx) => this.record(tx, resolved, mode, context));
   }
 
-  private async lookup(clientId: string, url: URL, requestId: string | undefined): Promise<ResolvedClient> {
+  private async lookup(clientId: string, url: URL, context: RequestContext | undefined): Promise<ResolvedClient> {
     const recorded = await this.repository.findById(clientId);
     if (recorded && (recorded.kind !== 'metadata_document' || (recorded.metadataExpiresAt?.getTime() ?? 0) > Date.now())) {
       return { client: recorded, fetched: null };
@@ -186,19 +187,19 @@ export class ClientMetadataDocuments {
       } satisfies ClientEntity);
       return { client, fetched: { metadata, expiresAt, cacheSeconds } };
     } catch (error) {
-      if (error instanceof MetadataDocumentError) await this.recordRejection(clientId, error, requestId);
+      if (error instanceof MetadataDocumentError) await this.recordRejection(clientId, error, context);
       throw error;
     }
   }
 
-  private async recordRejection(clientId: string, error: MetadataDocumentError, requestId: string | undefined): Promise<void> {
+  private async recordRejection(clientId: string, error: MetadataDocumentError, context: RequestContext | undefined): Promise<void> {
     // The id comes from the request: record it only if the database can hold it (otherwise this would be a 500).
     const url = clientId.length <= MAX_CLIENT_ID_URL_LENGTH && isStorableText(clientId) ? clientId : null;
     await this.database.transaction((tx) =>
       this.audit.record(tx, {
         type: 'client.metadata_rejected',
         clientId: url,
-        requestId: requestId ?? null,
+        request: context ?? null,
         data: { ...error.auditDetail, url, reason: error.reason, description: error.description },
       }),
     );

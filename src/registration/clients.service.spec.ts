@@ -101,7 +101,7 @@ describe('ClientsService.register (dynamic), with fake repositories', () => {
   it('locks, replaces identical unused registrations, checks the cap, then inserts with the fingerprint', async () => {
     const superseded: ExpiredClient[] = [{ id: 'old-1', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
     const { service, calls, events, inserted } = setup({ superseded, dynamicCount: 9_999 });
-    const { client } = await service.register(METADATA, 'dynamic', 'req-1');
+    const { client } = await service.register(METADATA, 'dynamic', { requestId: 'req-1', ip: null, userAgent: null });
     assert.deepEqual(calls, ['lock', 'supersede:none:600', 'count:10000', 'insert']);
     assert.equal(inserted[0]?.metadataFingerprint, metadataFingerprint(validateClientMetadata(METADATA)));
     assert.equal(inserted[0]?.initialAccessTokenId, null);

@@ -13,6 +13,7 @@ import { validateClientMetadata, type ClientMetadata } from './client-metadata.j
 import { ClientMetadataDocuments, isClientIdUrl, type ResolvedClient } from './client-metadata-document.js';
 import { metadataFingerprint } from './client-fingerprint.js';
 import { InitialAccessTokens, type PresentedInitialAccessToken } from './initial-access-tokens.service.js';
+import type { RequestContext } from '../common/http.js';
 
 const CLIENT_SECRET_PREFIX = 'gh_cs_';
 const REGISTRATION_TOKEN_PREFIX = 'gh_rat_';
@@ -70,8 +71,8 @@ export class ClientsService {
    * not written yet: see `recordFetched`. Registered clients come from the RecordCache (they are read on every
    * /token, /introspect and /revoke request); the returned entity is frozen.
    */
-  async resolve(clientId: string, requestId?: string): Promise<ResolvedClient | null> {
-    if (isClientIdUrl(clientId)) return this.config.cimd.enabled ? this.documents.resolve(clientId, requestId) : null;
+  async resolve(clientId: string, context?: RequestContext): Promise<ResolvedClient | null> {
+    if (isClientIdUrl(clientId)) return this.config.cimd.enabled ? this.documents.resolve(clientId, context) : null;
     const client = await this.cache.read('client', clientId, () => this.repository.findById(clientId), { keep: isRegistered });
     return isRegistered(client) ? { client, fetched: null } : null;
   }
@@ -82,13 +83,13 @@ export class ClientsService {
   }
 
   /** Writes a document `resolve` fetched, inside the transaction of the change the request makes. */
-  recordFetched(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
-    return this.documents.record(tx, resolved, mode, requestId);
+  recordFetched(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
+    return this.documents.record(tx, resolved, mode, context);
   }
 
   /** The same, for a request that makes no other change. */
-  recordFetchedAlone(resolved: ResolvedClient, mode: 'insert' | 'update', requestId?: string): Promise<void> {
-    return this.documents.recordAlone(resolved, mode, requestId);
+  recordFetchedAlone(resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
+    return this.documents.recordAlone(resolved, mode, context);
   }
 
   list(): Promise<ClientEntity[]> {
@@ -102,7 +103,7 @@ export class ClientsService {
    * removed, the cap is enforced, one use of the initial access token is spent, and the client is inserted. A
    * refusal at any step writes nothing.
    */
-  async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', requestId?: string, authorization?: string): Promise<RegisteredClient> {
+  async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', context?: RequestContext, authorization?: string): Promise<RegisteredClient> {
     const initialAccessToken = kind === 'dynamic' ? await this.initialAccessTokens.presented(authorization) : null;
     const metadata = validateClientMetadata(input);
     const clientSecret = metadata.token_endpoint_auth_method === 'none' ? null : CLIENT_SECRET_PREFIX + randomToken();
@@ -111,7 +112,7 @@ export class ClientsService {
     const id = randomUUID();
     const fingerprint = kind === 'dynamic' ? metadataFingerprint(metadata) : null;
     const client = await this.database.transaction(async (tx) => {
-      const initialAccessTokenId = fingerprint ? await this.admitDynamic(tx, { id, fingerprint, initialAccessToken }, requestId) : null;
+      const initialAccessTokenId = fingerprint ? await this.admitDynamic(tx, { id, fingerprint, initialAccessToken }, context) : null;
       const created = await this.repository.insert(tx, {
         id,
         kind,
@@ -124,7 +125,7 @@ export class ClientsService {
       await this.audit.record(tx, {
         type: kind === 'dynamic' ? 'client.registered' : 'admin.client_created',
         clientId: created.id,
-        requestId,
+        request: context,
         data: {
           client_name: metadata.client_name ?? null,
           auth_method: metadata.token_endpoint_auth_method,
@@ -149,7 +150,7 @@ export class ClientsService {
   private async admitDynamic(
     tx: Tx,
     registration: { id: string; fingerprint: string; initialAccessToken: PresentedInitialAccessToken | null },
-    requestId: string | undefined,
+    context: RequestContext | undefined,
   ): Promise<string | null> {
     await this.repository.lockDynamicRegistrations(tx);
     const superseded = await this.repository.deleteSuperseded(tx, {
@@ -159,7 +160,7 @@ export class ClientsService {
       limit: SUPERSEDE_LIMIT,
     });
     await this.cache.invalidate(tx, 'client', superseded.map((client) => client.id));
-    for (const client of superseded) await this.audit.record(tx, { ...clientExpiredEvent(client, { superseded_by: registration.id }), requestId });
+    for (const client of superseded) await this.audit.record(tx, { ...clientExpiredEvent(client, { superseded_by: registration.id }), request: context });
     const max = this.config.registration.maxDynamicClients;
     if ((await this.repository.countDynamic(tx, max)) >= max) throw registrationLimitReached(this.config.registration);
     return registration.initialAccessToken ? this.initialAccessTokens.consume(tx, registration.initialAccessToken) : null;
@@ -208,7 +209,7 @@ export class ClientsService {
   }
 
   /** RFC 7592 §2.2: the request carries the complete new metadata; the secret is kept unless the auth method changes. */
-  async updateRegistration(client: ClientEntity, input: Record<string, unknown>, requestId?: string): Promise<RegisteredClient> {
+  async updateRegistration(client: ClientEntity, input: Record<string, unknown>, context?: RequestContext): Promise<RegisteredClient> {
     if (input.client_id !== client.id) throw new InvalidClientMetadata('client_id in the body must equal the client being updated');
     if (input.client_secret !== undefined) {
       if (typeof input.client_secret !== 'string' || !client.secretHash || !safeEqual(sha256(input.client_secret), client.secretHash)) {
@@ -223,17 +224,17 @@ export class ClientsService {
     const updated = await this.database.transaction(async (tx) => {
       await this.cache.invalidate(tx, 'client', [client.id]);
       await this.repository.updateMetadata(tx, client.id, metadata, secretHash, client.kind === 'dynamic' ? metadataFingerprint(metadata) : null);
-      await this.audit.record(tx, { type: 'client.updated', clientId: client.id, requestId });
+      await this.audit.record(tx, { type: 'client.updated', clientId: client.id, request: context });
       return (await this.repository.findById(client.id, tx))!;
     });
     return { client: updated, clientSecret, registrationAccessToken: null };
   }
 
-  async delete(clientId: string, type: 'client.deleted' | 'admin.client_deleted', requestId?: string): Promise<void> {
+  async delete(clientId: string, type: 'client.deleted' | 'admin.client_deleted', context?: RequestContext): Promise<void> {
     await this.database.transaction(async (tx) => {
       if (!(await this.repository.delete(tx, clientId))) throw new NotFound(`no client with id ${clientId}`);
       await this.cache.invalidate(tx, 'client', [clientId]);
-      await this.audit.record(tx, { type, clientId, requestId });
+      await this.audit.record(tx, { type, clientId, request: context });
     });
   }
 

@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { randomToken, sha256 } from '../common/crypto.js';
 import { InvalidToken, NotFound } from '../common/oauth-errors.js';
@@ -32,7 +33,7 @@ export class InitialAccessTokens {
     private readonly audit: AuditLog,
   ) {}
 
-  async create(input: CreateInitialAccessTokenDto): Promise<{ token: InitialAccessTokenEntity; secret: string }> {
+  async create(input: CreateInitialAccessTokenDto, request?: RequestContext): Promise<{ token: InitialAccessTokenEntity; secret: string }> {
     const secret = INITIAL_ACCESS_TOKEN_PREFIX + randomToken();
     const token = await this.database.transaction(async (tx) => {
       const created = await this.repository.insert(tx, {
@@ -48,6 +49,7 @@ export class InitialAccessTokens {
           max_registrations: created.maxRegistrations,
           expires_at: created.expiresAt?.toISOString() ?? null,
         },
+        request,
       });
       return created;
     });
@@ -59,11 +61,11 @@ export class InitialAccessTokens {
   }
 
   /** Revokes a token; clients it registered stay. Revoking a revoked token changes nothing and records nothing. */
-  async revoke(id: string): Promise<InitialAccessTokenEntity> {
+  async revoke(id: string, request?: RequestContext): Promise<InitialAccessTokenEntity> {
     return this.database.transaction(async (tx) => {
       if (!isUuid(id) || !(await this.repository.findById(id, tx))) throw new NotFound(`no initial access token with id ${id}`);
       if (await this.repository.revoke(tx, id)) {
-        await this.audit.record(tx, { type: 'admin.initial_access_token_revoked', data: { initial_access_token_id: id } });
+        await this.audit.record(tx, { type: 'admin.initial_access_token_revoked', data: { initial_access_token_id: id }, request });
       }
       return (await this.repository.findById(id, tx))!;
     });

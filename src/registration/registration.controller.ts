@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Param, Post, Put, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { NoStore, OAuthBody } from '../common/oauth-body.decorator.js';
-import { requestIdOf } from '../common/http.js';
+import { contextOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientsService, type ClientRegistrationView } from './clients.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
@@ -16,7 +16,7 @@ export class RegistrationController {
   @Post()
   async register(@OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView> {
     // RFC 7591 §3: an initial access token, when one is presented or required, comes as a bearer token.
-    return this.clients.view(await this.clients.register(body, 'dynamic', requestIdOf(req), req.headers.authorization));
+    return this.clients.view(await this.clients.register(body, 'dynamic', contextOf(req), req.headers.authorization));
   }
 
   @Get(':clientId')
@@ -27,13 +27,13 @@ export class RegistrationController {
   @Put(':clientId')
   async update(@Param('clientId') clientId: string, @OAuthBody('json') body: ParsedBody, @Req() req: Request): Promise<ClientRegistrationView> {
     const client = await this.clients.authenticateRegistration(clientId, req.headers.authorization);
-    return this.clients.view(await this.clients.updateRegistration(client, body, requestIdOf(req)));
+    return this.clients.view(await this.clients.updateRegistration(client, body, contextOf(req)));
   }
 
   @Delete(':clientId')
   @HttpCode(204)
   async delete(@Param('clientId') clientId: string, @Req() req: Request): Promise<void> {
     await this.clients.authenticateRegistration(clientId, req.headers.authorization);
-    await this.clients.delete(clientId, 'client.deleted', requestIdOf(req));
+    await this.clients.delete(clientId, 'client.deleted', contextOf(req));
   }
 }

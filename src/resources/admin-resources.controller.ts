@@ -3,6 +3,8 @@ import { AdminApi } from '../admin/admin.guard.js';
 import { CreateResourceServerDto, UpdateResourceServerDto, type ResourceServerView } from './dto/resource-server.dto.js';
 import { ResourcesService, toResourceServerView } from './resources.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { RequestContext } from '../common/http.js';
+import { InRequest } from '../common/request-context.middleware.js';
 
 @Controller('admin/resources')
 @RateLimit('admin')
@@ -11,8 +13,8 @@ export class AdminResourcesController {
   constructor(private readonly resources: ResourcesService) {}
 
   @Post()
-  async create(@Body() body: CreateResourceServerDto): Promise<ResourceServerView & { registration_secret: string }> {
-    const { resource, registrationSecret } = await this.resources.create(body);
+  async create(@Body() body: CreateResourceServerDto, @InRequest() request?: RequestContext): Promise<ResourceServerView & { registration_secret: string }> {
+    const { resource, registrationSecret } = await this.resources.create(body, request);
     return { ...toResourceServerView(resource), registration_secret: registrationSecret };
   }
 
@@ -27,20 +29,20 @@ export class AdminResourcesController {
   }
 
   @Patch(':id')
-  async update(@Param('id') id: string, @Body() body: UpdateResourceServerDto): Promise<ResourceServerView> {
-    return toResourceServerView(await this.resources.update(id, body));
+  async update(@Param('id') id: string, @Body() body: UpdateResourceServerDto, @InRequest() request?: RequestContext): Promise<ResourceServerView> {
+    return toResourceServerView(await this.resources.update(id, body, request));
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async delete(@Param('id') id: string): Promise<void> {
-    await this.resources.delete(id);
+  async delete(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<void> {
+    await this.resources.delete(id, request);
   }
 
   @Post(':id/secret')
   @HttpCode(200)
-  async rotateSecret(@Param('id') id: string): Promise<ResourceServerView & { registration_secret: string }> {
-    const { resource, registrationSecret } = await this.resources.rotateSecret(id);
+  async rotateSecret(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<ResourceServerView & { registration_secret: string }> {
+    const { resource, registrationSecret } = await this.resources.rotateSecret(id, request);
     return { ...toResourceServerView(resource), registration_secret: registrationSecret };
   }
 }

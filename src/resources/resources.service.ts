@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
@@ -52,7 +53,7 @@ export class ResourcesService {
     return found;
   }
 
-  async create(input: CreateResourceServerDto): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  async create(input: CreateResourceServerDto, request?: RequestContext): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
     const values = this.valuesFrom(input);
     const registrationSecret = SECRET_PREFIX + randomToken();
     const resource = await this.database.transaction(async (tx) => {
@@ -62,13 +63,13 @@ export class ResourcesService {
       if (values.isDefault) await this.repository.clearDefault(tx);
       const created = await this.repository.insert(tx, { ...values, registrationSecretHash: sha256(registrationSecret) });
       await this.cache.invalidate(tx, 'resource', [created.id]);
-      await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id } });
+      await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id }, request });
       return created;
     });
     return { resource, registrationSecret };
   }
 
-  async update(id: string, input: UpdateResourceServerDto): Promise<ResourceServerEntity> {
+  async update(id: string, input: UpdateResourceServerDto, request?: RequestContext): Promise<ResourceServerEntity> {
     return this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
@@ -96,29 +97,29 @@ export class ResourcesService {
       await this.cache.invalidate(tx, 'resource', [id]);
       if (merged.isDefault && !current.isDefault) await this.repository.clearDefault(tx, id);
       await this.repository.update(tx, id, merged);
-      await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id } });
+      await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id }, request });
       return (await this.repository.findById(id, tx))!;
     });
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, request?: RequestContext): Promise<void> {
     await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
       await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.delete(tx, id);
-      await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id } });
+      await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id }, request });
     });
   }
 
-  async rotateSecret(id: string): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  async rotateSecret(id: string, request?: RequestContext): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
     const registrationSecret = SECRET_PREFIX + randomToken();
     const resource = await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
       await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.update(tx, id, { registrationSecretHash: sha256(registrationSecret) });
-      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id } });
+      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id }, request });
       return (await this.repository.findById(id, tx))!;
     });
     return { resource, registrationSecret };

@@ -6,6 +6,8 @@ import { ClientsService } from '../registration/clients.service.js';
 import { isUuid } from '../resources/resources.service.js';
 import { GrantsService, toGrantView, type GrantView } from './grants.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import type { RequestContext } from '../common/http.js';
+import { InRequest } from '../common/request-context.middleware.js';
 
 /** A user's grants (e.g. to cut everything off on account deactivation), and revoking all of a client's. */
 @Controller('admin')
@@ -25,15 +27,15 @@ export class AdminGrantsController {
   }
 
   @Delete('users/:id/grants')
-  async revokeForUser(@Param('id') id: string): Promise<{ revoked: number }> {
+  async revokeForUser(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<{ revoked: number }> {
     await this.requireUser(id);
-    return { revoked: await this.grants.revokeAll({ userId: id }) };
+    return { revoked: await this.grants.revokeAll({ userId: id }, request) };
   }
 
   @Delete('clients/:clientId/grants')
-  async revokeForClient(@Param('clientId') clientId: string): Promise<{ revoked: number }> {
+  async revokeForClient(@Param('clientId') clientId: string, @InRequest() request?: RequestContext): Promise<{ revoked: number }> {
     if (!(await this.clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-    return { revoked: await this.grants.revokeAll({ clientId }) };
+    return { revoked: await this.grants.revokeAll({ clientId }, request) };
   }
 
   private async requireUser(id: string): Promise<void> {

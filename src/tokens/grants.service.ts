@@ -4,6 +4,7 @@ import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { GrantRepository } from './grant.repository.js';
 import type { GrantEntity } from './grant.entity.js';
+import type { RequestContext } from '../common/http.js';
 
 export interface GrantView {
   id: string;
@@ -28,10 +29,10 @@ export class GrantsService {
   ) {}
 
   /** Inside the caller's transaction; records `grant.revoked` when this call revoked it. */
-  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, requestId?: string | null): Promise<boolean> {
+  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext | null): Promise<boolean> {
     const revoked = await this.grants.revoke(tx, grant.id, reason);
     if (revoked) {
-      await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, requestId, data: { grant_id: grant.id, reason } });
+      await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, request: context, data: { grant_id: grant.id, reason } });
     }
     return revoked;
   }
@@ -41,11 +42,11 @@ export class GrantsService {
   }
 
   /** An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client. */
-  async revokeAll(owner: { userId: string } | { clientId: string }): Promise<number> {
+  async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext): Promise<number> {
     return this.database.transaction(async (tx) => {
       const live = await this.grants.listLive(tx, owner);
       let count = 0;
-      for (const grant of live) if (await this.revoke(tx, grant, 'revoked_by_admin')) count++;
+      for (const grant of live) if (await this.revoke(tx, grant, 'revoked_by_admin', request)) count++;
       // Events record changes: a bulk revocation that found nothing live records nothing.
       if (count === 0) return count;
       await this.audit.record(tx, {
@@ -53,6 +54,7 @@ export class GrantsService {
         clientId: 'clientId' in owner ? owner.clientId : null,
         subject: 'userId' in owner ? owner.userId : null,
         data: { revoked: count },
+        request,
       });
       return count;
     });

@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Post, Req, UsePipes } from '@nestjs/common';
 import type { Request } from 'express';
 import { JsonOnly, NoStore } from '../common/oauth-body.decorator.js';
-import { requestIdOf } from '../common/http.js';
+import { contextOf } from '../common/http.js';
 import { strictValidationPipe } from '../common/validation.js';
 import { CallingResource, ResourceServerApi } from '../resources/registration-secret.guard.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
@@ -23,6 +23,6 @@ export class MintController {
   @JsonOnly()
   @UsePipes(strictValidationPipe)
   async exchange(@CallingResource() resource: ResourceServerEntity, @Body() body: MintTokenDto, @Req() req: Request): Promise<TokenResponse> {
-    return this.mint.mint(resource, body, requestIdOf(req));
+    return this.mint.mint(resource, body, contextOf(req));
   }
 }

@@ -11,6 +11,7 @@ import { GrantRepository } from './grant.repository.js';
 import { TokenMinter } from './token-minter.js';
 import type { TokenResponse } from './grants/grant-handler.js';
 import type { MintTokenDto } from './dto/mint-token.dto.js';
+import type { RequestContext } from '../common/http.js';
 
 /**
  * Tokens for users a product has already authenticated: no redirect, no consent screen. The product's user id
@@ -29,8 +30,8 @@ export class MintService {
     private readonly audit: AuditLog,
   ) {}
 
-  async mint(resource: ResourceServerEntity, input: MintTokenDto, requestId?: string): Promise<TokenResponse> {
-    const resolved = await this.resolveClient(input.client_id, requestId);
+  async mint(resource: ResourceServerEntity, input: MintTokenDto, context?: RequestContext): Promise<TokenResponse> {
+    const resolved = await this.resolveClient(input.client_id, context);
     const client = resolved.client;
     const scopes = input.scopes === undefined ? [...resource.defaultScopes] : [...new Set(input.scopes)];
     if (scopes.length === 0) throw new InvalidScope(`no scopes requested and ${resource.name} defines no default scopes`);
@@ -39,7 +40,7 @@ export class MintService {
 
     return this.database.transaction(async (tx) => {
       // A metadata-document client fetched just now is recorded with the grant that references it.
-      await this.clients.recordFetched(tx, resolved, 'insert', requestId);
+      await this.clients.recordFetched(tx, resolved, 'insert', context);
       const { userId } = await this.users.findOrCreateByIdentity(tx, {
         provider: 'external',
         subject: `${resource.id}:${input.subject}`,
@@ -53,17 +54,17 @@ export class MintService {
         clientId: client.id,
         subject: userId,
         resource: resource.resource,
-        requestId,
+        request: context,
         data: { grant_type: 'mint', grant_id: grantId, jti: claims.jti, scopes, refresh_token: response.refresh_token !== undefined },
       });
       return response;
     });
   }
 
-  private async resolveClient(clientId: string, requestId: string | undefined): Promise<ResolvedClient> {
+  private async resolveClient(clientId: string, context: RequestContext | undefined): Promise<ResolvedClient> {
     let resolved: ResolvedClient | null;
     try {
-      resolved = await this.clients.resolve(clientId, requestId);
+      resolved = await this.clients.resolve(clientId, context);
     } catch (error) {
       if (error instanceof MetadataDocumentError) throw new InvalidClient(`client metadata document rejected: ${error.description}`).withStatus(400);
       throw error;

@@ -2,7 +2,8 @@ import { after, before, describe, it, mock } from 'node:test';
 import { strict as assert } from 'node:assert';
 import pg from 'pg';
 import { PGlite } from '@electric-sql/pglite';
-import { currentRequestContext } from '../../src/common/request-context.middleware.js';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { Browser } from '../support/browser.js';
 import { DATABASE_KINDS, skipUnless } from '../support/database.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -16,12 +17,24 @@ import { authorizationUrl, postForm, postJson, registerClient, type TestClient }
 /**
  * The statements each request sends, by its X-Request-Id (statements outside any request are not counted), where
  * they leave the process: node-postgres's Client.query (TypeORM's statements and Database.hot's alike, BEGIN and
- * COMMIT included) and PGlite's query/exec. The request context follows each statement there.
+ * COMMIT included) and PGlite's query/exec. The test's own AsyncLocalStorage, entered around `server`'s request
+ * handling (and its request stream's events, whose body parsing runs from the socket's context), follows each
+ * statement there; Gatehouse itself keeps none (src/common/request-context.middleware.ts).
  */
-function statementLog(): { byRequest: Map<string, string[]>; stop: () => void } {
+function statementLog(server: Server): { byRequest: Map<string, string[]>; stop: () => void } {
   const byRequest = new Map<string, string[]>();
+  const requests = new AsyncLocalStorage<string>();
+  const listeners = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res) => {
+    const id = req.headers['x-request-id'];
+    requests.run(typeof id === 'string' ? id : '', () => {
+      req.emit = AsyncLocalStorage.bind(req.emit.bind(req)) as typeof req.emit;
+      for (const listener of listeners) listener.call(server, req, res);
+    });
+  });
   const record = (statement: unknown) => {
-    const requestId = currentRequestContext()?.requestId;
+    const requestId = requests.getStore();
     const text = typeof statement === 'string' ? statement : (statement as { text?: unknown } | null)?.text;
     if (requestId && typeof text === 'string') byRequest.set(requestId, [...(byRequest.get(requestId) ?? []), text.replace(/\s+/g, ' ').trim().slice(0, 120)]);
   };
@@ -36,7 +49,12 @@ function statementLog(): { byRequest: Map<string, string[]>; stop: () => void } 
         });
       }),
   );
-  return { byRequest, stop: () => spies.forEach((spy) => spy.mock.restore()) };
+  const stop = () => {
+    spies.forEach((spy) => spy.mock.restore());
+    server.removeAllListeners('request');
+    for (const listener of listeners) server.on('request', listener);
+  };
+  return { byRequest, stop };
 }
 
 const PRODUCT = 'http://127.0.0.1:9';
@@ -54,7 +72,7 @@ for (const database of DATABASE_KINDS) {
       const patched = await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { login_method: 'external', login_uri: `${PRODUCT}/login`, consent_uri: `${PRODUCT}/consent` });
       assert.equal(patched.status, 200);
       client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
-      log = statementLog();
+      log = statementLog(gatehouse.app.getHttpServer() as Server);
     });
     after(async () => {
       log?.stop();

@@ -133,7 +133,7 @@ for (const kind of DATABASE_KINDS) {
           type: 'consent.granted',
           clientId: 'c',
           subject: new ChangeColumn('user_id'),
-          requestId: 'r-1',
+          request: { requestId: 'r-1', ip: '198.51.100.7', userAgent: 'Outbox/1' },
           data: { consent: 'new', scopes: new ChangeColumn('scopes'), note: `gh_rt_${'A'.repeat(43)}`, id: new ChangeColumn('id') },
         },
       ]);
@@ -144,7 +144,7 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(event?.actor, { kind: 'user', id: 'user-from-row' }, 'the actor a user event names is the subject the change found');
       assert.deepEqual(event?.scopes, ['tools:read', 'tools:write'], 'the scopes column follows data.scopes, as for any event');
       assert.deepEqual(event?.data, { consent: 'new', scopes: ['tools:read', 'tools:write'], note: '[redacted]', id: 42 });
-      assert.equal(event?.request_id, 'r-1');
+      assert.deepEqual([event?.request_id, event?.ip, event?.user_agent], ['r-1', '198.51.100.7', 'Outbox/1'], 'the request context the event carries');
       assert.deepEqual(committed.slice(before), written.events, 'announced once written');
       const stored = (await db.dataSource.query('SELECT subject, scopes, data FROM audit_events WHERE seq = $1', [event?.seq])) as Array<{ subject: string; scopes: string[]; data: unknown }>;
       assert.deepEqual(stored[0], { subject: 'user-from-row', scopes: ['tools:read', 'tools:write'], data: event?.data });

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
-import { requestIdOf } from '../../common/http.js';
+import { contextOf, type RequestContext } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { AuthorizationCodeRepository, EXCHANGED } from '../../authorization/authorization-code.repository.js';
@@ -54,7 +54,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
 
     // Nothing exchanged: a second look says why, in the order the checks have always been made.
     const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam);
-    await this.revokeReplayed(replayed.grantId, replayed.userId, client.id, requestIdOf(req));
+    await this.revokeReplayed(replayed.grantId, replayed.userId, client.id, contextOf(req));
     throw new InvalidGrant('authorization code was already used; the tokens issued from it have been revoked');
   }
 
@@ -95,7 +95,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
           clientId: client.id,
           subject: EXCHANGED.userId,
           resource: EXCHANGED.resource,
-          requestId: requestIdOf(req) ?? null,
+          request: contextOf(req) ?? null,
           data: { grant_type: this.grantType, grant_id: grantId, jti, scopes: EXCHANGED.scopes, refresh_token: refreshToken !== undefined },
         },
       ],
@@ -137,11 +137,11 @@ export class AuthorizationCodeGrant implements GrantHandler {
   }
 
   /** Committed on its own: the revocation must stand although the request fails. */
-  private async revokeReplayed(grantId: string | null, userId: string, clientId: string, requestId: string | undefined): Promise<void> {
+  private async revokeReplayed(grantId: string | null, userId: string, clientId: string, context: RequestContext | undefined): Promise<void> {
     await this.database.transaction(async (tx) => {
       // The detection first, then (if it was still live) the revocation it caused: events in causal order.
-      await this.audit.record(tx, { type: 'authorization_code.replayed', clientId, subject: userId, requestId, data: { grant_id: grantId } });
-      if (grantId) await this.grantsService.revoke(tx, { id: grantId, clientId, userId }, 'authorization_code_replayed', requestId);
+      await this.audit.record(tx, { type: 'authorization_code.replayed', clientId, subject: userId, request: context, data: { grant_id: grantId } });
+      if (grantId) await this.grantsService.revoke(tx, { id: grantId, clientId, userId }, 'authorization_code_replayed', context);
     });
   }
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { randomToken, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
-import { requestIdOf } from '../../common/http.js';
+import { contextOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
@@ -54,17 +54,17 @@ export class RefreshTokenGrant implements GrantHandler {
     // Nothing rotated: a second look says why, in the order the checks have always been made.
     const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam);
     await this.database.transaction(async (tx) => {
-      const requestId = requestIdOf(req) ?? null;
+      const context = contextOf(req) ?? null;
       const grant = await this.grants.findById(reusedGrant, tx);
       // The detection first, then (if it was still live) the revocation it caused: events in causal order.
       await this.audit.record(tx, {
         type: 'refresh_token.reuse_detected',
         clientId: client.id,
         subject: grant?.userId ?? null,
-        requestId,
+        request: context,
         data: { grant_id: reusedGrant },
       });
-      if (grant) await this.grantsService.revoke(tx, grant, 'refresh_token_reuse', requestId);
+      if (grant) await this.grantsService.revoke(tx, grant, 'refresh_token_reuse', context);
     });
     throw new InvalidGrant('refresh token was already used; the grant has been revoked');
   }
@@ -105,7 +105,7 @@ export class RefreshTokenGrant implements GrantHandler {
           clientId: client.id,
           subject: ROTATED.userId,
           resource: ROTATED.resource,
-          requestId: requestIdOf(req) ?? null,
+          request: contextOf(req) ?? null,
           data: { grant_id: ROTATED.grantId, jti, scopes: ROTATED.scopes },
         },
       ],
