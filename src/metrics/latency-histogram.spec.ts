@@ -47,4 +47,26 @@ describe('LatencyHistogram', () => {
     assert.equal(actual, expected);
     assert.doesNotMatch(actual, /_count/);
   });
+
+  it('a held series (seriesFor) counts as observe does, and after a reset is detached: asked for again, it starts afresh', async () => {
+    const { reference, lean, expositions } = both();
+    const held = lean.seriesFor('GET', '/.well-known/jwks.json', 200);
+    assert.equal(lean.seriesFor('GET', '/.well-known/jwks.json', 200), held, 'one series per label set');
+    held.observe(0.0004);
+    lean.observe('GET', '/.well-known/jwks.json', 200, 0.02);
+    for (const seconds of [0.0004, 0.02]) reference.observe({ method: 'GET', route: '/.well-known/jwks.json', status: '200' }, seconds);
+    let [expected, actual] = await expositions();
+    assert.equal(actual, expected);
+    assert.match(actual, /_count\{method="GET",route="\/\.well-known\/jwks\.json",status="200"\} 2$/m);
+
+    lean.reset();
+    reference.reset();
+    assert.equal(held.detached, true);
+    const fresh = lean.seriesFor('GET', '/.well-known/jwks.json', 200);
+    assert.notEqual(fresh, held);
+    fresh.observe(3);
+    reference.observe({ method: 'GET', route: '/.well-known/jwks.json', status: '200' }, 3);
+    [expected, actual] = await expositions();
+    assert.equal(actual, expected);
+  });
 });

@@ -9,12 +9,29 @@ interface ExportedValue {
   metricName: string;
 }
 
-interface Series {
-  labels: Record<Label, string>;
+/** One label set's observations. Held by a caller that observes it often (seriesFor), until the histogram is reset. */
+export class LatencySeries {
   /** Observations per bucket (not cumulative); the last slot is above the highest bound. */
-  counts: number[];
-  sum: number;
-  count: number;
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  /** Set by reset(): the histogram no longer exports this series, and a holder must ask for it again. */
+  detached = false;
+
+  constructor(
+    readonly labels: Readonly<Record<Label, string>>,
+    private readonly buckets: readonly number[],
+  ) {
+    this.counts = new Array<number>(buckets.length + 1).fill(0);
+  }
+
+  observe(seconds: number): void {
+    let bucket = 0;
+    while (bucket < this.buckets.length && seconds > this.buckets[bucket]!) bucket++;
+    this.counts[bucket]!++;
+    this.sum += seconds;
+    this.count++;
+  }
 }
 
 /**
@@ -26,7 +43,7 @@ interface Series {
 export class LatencyHistogram {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
+  private readonly series = new Map<string, LatencySeries>();
 
   constructor(
     readonly name: string,
@@ -39,17 +56,18 @@ export class LatencyHistogram {
   }
 
   observe(method: string, route: string, status: number, seconds: number): void {
+    this.seriesFor(method, route, status).observe(seconds);
+  }
+
+  /** The series of these labels, created on first use: for a caller that observes the same labels on every call. */
+  seriesFor(method: string, route: string, status: number): LatencySeries {
     const key = `${status} ${method} ${route}`;
     let series = this.series.get(key);
     if (series === undefined) {
-      series = { labels: { method, route, status: String(status) }, counts: new Array<number>(this.buckets.length + 1).fill(0), sum: 0, count: 0 };
+      series = new LatencySeries({ method, route, status: String(status) }, this.buckets);
       this.series.set(key, series);
     }
-    let bucket = 0;
-    while (bucket < this.buckets.length && seconds > this.buckets[bucket]!) bucket++;
-    series.counts[bucket]!++;
-    series.sum += seconds;
-    series.count++;
+    return series;
   }
 
   /** The series as prom-client's Histogram exports them: cumulative buckets, +Inf, sum, count. */
@@ -69,6 +87,7 @@ export class LatencyHistogram {
   }
 
   reset(): void {
+    for (const series of this.series.values()) series.detached = true;
     this.series.clear();
   }
 }
