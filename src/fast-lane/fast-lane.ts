@@ -46,6 +46,17 @@ interface FastRoute {
   readonly document?: { now(): object | undefined; contentType: string; cacheControl: string };
 }
 
+/** A document route's answer made from `source`; the latency series is held rather than found by its labels each time. */
+interface DocumentAnswer {
+  readonly source: object;
+  readonly body: string;
+  readonly headers: readonly string[];
+  readonly latency: LatencySeries;
+}
+
+/** identifyRequest's option for the document answers, which write X-Request-Id with their other headers. */
+const HEADER_WRITTEN_BY_CALLER = { setHeader: false };
+
 /** What the fast lane calls: the very controllers Nest routes to. */
 export interface FastLaneHandlers {
   discovery: DiscoveryController;
@@ -80,12 +91,12 @@ export class FastLane {
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
   /**
-   * Serialised documents and their answers' headers, by the (cached, immutable) object they were made from. Strings,
-   * not Buffers: Node sends a string body in the same write as the headers, a Buffer in a second one.
+   * Serialised documents, by the (cached, immutable) object they were made from. Strings, not Buffers: Node sends a
+   * string body in the same write as the headers, a Buffer in a second one.
    */
-  private readonly documents = new WeakMap<object, { body: string; headers: Map<FastRoute, string[]> }>();
-  /** Each document route's latency series (GET, 200), held rather than found by its labels on every answer. */
-  private readonly documentLatency = new Map<FastRoute, LatencySeries>();
+  private readonly bodies = new WeakMap<object, string>();
+  /** Each document route's answer, made from its current document (prepareDocument). */
+  private readonly documentAnswers = new Map<FastRoute, DocumentAnswer>();
 
   constructor(
     config: GatehouseConfig,
@@ -174,19 +185,28 @@ export class FastLane {
     const started = process.hrtime.bigint();
     const document = this.limiter.enabled(route.policy) ? undefined : sending.now();
     if (document === undefined) return false;
-    const serialised = this.serialised(document);
-    const answer = this.documentHeaders(route, sending, serialised).slice();
-    answer[1] = identifyRequest(req, res, { setHeader: false });
-    res.writeHead(200, answer);
-    res.end(serialised.body);
+    let prepared = this.documentAnswers.get(route);
+    if (prepared === undefined || prepared.source !== document || prepared.latency.detached) prepared = this.prepareDocument(route, sending, document);
+    const headers = prepared.headers.slice();
+    headers[1] = identifyRequest(req, res, HEADER_WRITTEN_BY_CALLER);
+    res.writeHead(200, headers);
+    res.end(prepared.body);
     // A 200 with no OAuth error to count: straight into its latency series (observeRequest's other half).
-    let latency = this.documentLatency.get(route);
-    if (latency === undefined || latency.detached) {
-      latency = this.metrics.httpDuration.seriesFor('GET', route.route, 200);
-      this.documentLatency.set(route, latency);
-    }
-    latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    prepared.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return true;
+  }
+
+  /**
+   * `route`'s answer with `document`, made once per document object: the body, every header as name, value pairs
+   * (copied per answer, the request id's value at index 1 filled in), and its latency series (GET, 200).
+   */
+  private prepareDocument(route: FastRoute, sending: NonNullable<FastRoute['document']>, document: object): DocumentAnswer {
+    const body = this.serialised(document);
+    const cors = route.cors ? ANY_ORIGIN_HEADERS : [];
+    const headers = ['X-Request-Id', '', ...cors, 'Cache-Control', sending.cacheControl, 'Content-Type', sending.contentType, 'Content-Length', String(Buffer.byteLength(body))];
+    const prepared = { source: document, body, headers, latency: this.metrics.httpDuration.seriesFor('GET', route.route, 200) };
+    this.documentAnswers.set(route, prepared);
+    return prepared;
   }
 
   private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
@@ -219,31 +239,17 @@ export class FastLane {
     res.statusCode = 200;
     res.setHeader('Cache-Control', cacheControl);
     res.setHeader('Content-Type', contentType);
-    res.end(this.serialised(document).body);
+    res.end(this.serialised(document));
   }
 
   /** A document's body, made once per document object. */
-  private serialised(document: object): { body: string; headers: Map<FastRoute, string[]> } {
-    let serialised = this.documents.get(document);
-    if (!serialised) {
-      serialised = { body: JSON.stringify(document), headers: new Map() };
-      this.documents.set(document, serialised);
+  private serialised(document: object): string {
+    let body = this.bodies.get(document);
+    if (body === undefined) {
+      body = JSON.stringify(document);
+      this.bodies.set(document, body);
     }
-    return serialised;
-  }
-
-  /**
-   * Every header of `route`'s answer with `document` as name, value pairs, made once: a copy per answer, with the
-   * request id's value (index 1) filled in.
-   */
-  private documentHeaders(route: FastRoute, sending: NonNullable<FastRoute['document']>, serialised: { body: string; headers: Map<FastRoute, string[]> }): string[] {
-    let headers = serialised.headers.get(route);
-    if (!headers) {
-      const cors = route.cors ? ANY_ORIGIN_HEADERS : [];
-      headers = ['X-Request-Id', '', ...cors, 'Cache-Control', sending.cacheControl, 'Content-Type', sending.contentType, 'Content-Length', String(Buffer.byteLength(serialised.body))];
-      serialised.headers.set(route, headers);
-    }
-    return headers;
+    return body;
   }
 
   /** What Express's req.ip is: the peer, or with TRUSTED_PROXIES the nearest address they did not forward. */
