@@ -190,7 +190,10 @@ export class FastLane {
     const headers = prepared.headers.slice();
     headers[1] = identifyRequest(req, res, HEADER_WRITTEN_BY_CALLER);
     res.writeHead(200, headers);
-    res.end(prepared.body);
+    // write, then end: the headers and body leave in one plain write. (end(body) queues an empty chunk behind them,
+    // which makes that a two-buffer writev: about 2 % of a document answer.)
+    res.write(prepared.body);
+    res.end();
     // A 200 with no OAuth error to count: straight into its latency series (observeRequest's other half).
     prepared.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return true;
