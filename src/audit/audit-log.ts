@@ -53,7 +53,7 @@ export interface AuditEvent {
   /** Absent: derived from the type. */
   outcome?: AuditOutcome;
   /** The request it happened in (contextOf(req)): its id, client address and user agent. Absent outside any request. */
-  request?: RequestContext | null;
+  request?: RequestContext;
   data?: AuditEventData;
 }
 
@@ -232,7 +232,7 @@ export class AuditLog implements BeforeApplicationShutdown {
   }
 
   private prepare(event: AuditEvent): NewAuditEvent {
-    const context = event.request ?? undefined;
+    const context = event.request;
     const data = event.data ?? {};
     const dataScopes = Array.isArray(data.scopes) ? data.scopes : null;
     const scrubbed = scrubSecrets(data);

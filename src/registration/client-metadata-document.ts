@@ -150,7 +150,7 @@ export class ClientMetadataDocuments {
     await this.audit.record(tx, {
       type: 'client.metadata_fetched',
       clientId: client.id,
-      request: context ?? null,
+      request: context,
       data: { url: client.id, cache_seconds: fetched.cacheSeconds },
     });
   }
@@ -199,7 +199,7 @@ export class ClientMetadataDocuments {
       this.audit.record(tx, {
         type: 'client.metadata_rejected',
         clientId: url,
-        request: context ?? null,
+        request: context,
         data: { ...error.auditDetail, url, reason: error.reason, description: error.description },
       }),
     );

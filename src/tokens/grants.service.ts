@@ -29,7 +29,7 @@ export class GrantsService {
   ) {}
 
   /** Inside the caller's transaction; records `grant.revoked` when this call revoked it. */
-  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext | null): Promise<boolean> {
+  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext): Promise<boolean> {
     const revoked = await this.grants.revoke(tx, grant.id, reason);
     if (revoked) {
       await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, request: context, data: { grant_id: grant.id, reason } });

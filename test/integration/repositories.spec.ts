@@ -27,6 +27,16 @@ for (const kind of DATABASE_KINDS) {
     let events: AuditEventRepository;
     let handles: InteractionHandleRepository;
 
+    /** The refresh token whose `column` is `value` lives as long as its resource's refresh_token_ttl (to the second). */
+    async function assertResourceRefreshLifetime(column: 'parent_hash' | 'grant_id', value: string): Promise<void> {
+      const [lifetime] = (await db.dataSource.query(
+        `SELECT extract(epoch FROM t.expires_at - t.created_at)::int AS seconds, r.refresh_token_ttl AS ttl
+           FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id WHERE t.${column} = $1`,
+        [value],
+      )) as Array<{ seconds: number; ttl: number }>;
+      assert.ok(lifetime && Math.abs(lifetime.seconds - lifetime.ttl) <= 1, JSON.stringify(lifetime));
+    }
+
     before(async () => {
       db = await openTestDatabase(kind);
       const database = new Database(db.dataSource);
@@ -186,12 +196,7 @@ for (const kind of DATABASE_KINDS) {
         const tokenHash = await refreshToken('live');
         const { row } = await events.appendWith(rotation(tokenHash), [refreshed()]);
         assert.ok(row);
-        const [lifetime] = (await db.dataSource.query(
-          `SELECT extract(epoch FROM t.expires_at - t.created_at)::int AS seconds, r.refresh_token_ttl AS ttl
-             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id WHERE t.parent_hash = $1`,
-          [tokenHash],
-        )) as Array<{ seconds: number; ttl: number }>;
-        assert.ok(lifetime && Math.abs(lifetime.seconds - lifetime.ttl) <= 1, JSON.stringify(lifetime));
+        await assertResourceRefreshLifetime('parent_hash', tokenHash);
         assert.deepEqual(row, { grantId: parties.grantId, userId: parties.userId, scopes: ['tools:read'], resource: row.resource, accessTokenTtl: row.accessTokenTtl });
         assert.ok(row.accessTokenTtl > 0 && row.resource.startsWith('https://'));
       });
@@ -438,12 +443,7 @@ for (const kind of DATABASE_KINDS) {
         const withToken = await authorizationCode('live');
         const grantId = randomUUID();
         assert.ok((await events.appendWith(exchange(withToken, { grantId }), [issued(grantId)])).row);
-        const [lifetime] = (await db.dataSource.query(
-          `SELECT extract(epoch FROM t.expires_at - t.created_at)::int AS seconds, r.refresh_token_ttl AS ttl
-             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id WHERE t.grant_id = $1`,
-          [grantId],
-        )) as Array<{ seconds: number; ttl: number }>;
-        assert.ok(lifetime && Math.abs(lifetime.seconds - lifetime.ttl) <= 1, JSON.stringify(lifetime));
+        await assertResourceRefreshLifetime('grant_id', grantId);
 
         const withoutToken = await authorizationCode('live');
         const bare = randomUUID();

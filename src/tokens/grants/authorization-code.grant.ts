@@ -95,7 +95,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
           clientId: client.id,
           subject: EXCHANGED.userId,
           resource: EXCHANGED.resource,
-          request: contextOf(req) ?? null,
+          request: contextOf(req),
           data: { grant_type: this.grantType, grant_id: grantId, jti, scopes: EXCHANGED.scopes, refresh_token: refreshToken !== undefined },
         },
       ],

@@ -54,7 +54,7 @@ export class RefreshTokenGrant implements GrantHandler {
     // Nothing rotated: a second look says why, in the order the checks have always been made.
     const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam);
     await this.database.transaction(async (tx) => {
-      const context = contextOf(req) ?? null;
+      const context = contextOf(req);
       const grant = await this.grants.findById(reusedGrant, tx);
       // The detection first, then (if it was still live) the revocation it caused: events in causal order.
       await this.audit.record(tx, {
@@ -105,7 +105,7 @@ export class RefreshTokenGrant implements GrantHandler {
           clientId: client.id,
           subject: ROTATED.userId,
           resource: ROTATED.resource,
-          request: contextOf(req) ?? null,
+          request: contextOf(req),
           data: { grant_id: ROTATED.grantId, jti, scopes: ROTATED.scopes },
         },
       ],
