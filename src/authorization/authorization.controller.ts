@@ -32,6 +32,12 @@ export class AuthorizationController {
     send(res, await this.authorization.resume(id, req));
   }
 
+  /** (The fast lane calls this too.) */
+  @Get('interaction/:id/login/return')
+  async loginReturn(@Param('id') id: string, @Req() req: HttpRequest & { query: Record<string, unknown> }, @Res() res: ServerResponse): Promise<void> {
+    send(res, await this.authorization.returnFromLogin(id, req, req.query.ticket));
+  }
+
   /** Passport redirects to GitHub from inside the guard; this handler only runs if it did not. */
   @Get('interaction/:id/login/github')
   @UseGuards(GithubStartGuard)

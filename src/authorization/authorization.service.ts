@@ -23,11 +23,14 @@ import { consentPage, signInPage } from './views.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
+import { AuditLog } from '../audit/audit-log.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
 
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** The return ticket of a product's completed login (randomToken()). */
+const LOGIN_TICKET = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The authorization endpoint and the interaction that follows it: validate the request, bind it to the
@@ -46,6 +49,7 @@ export class AuthorizationService {
     private readonly session: BrowserSession,
     private readonly codeIssuer: CodeIssuer,
     private readonly completion: ProductCompletionService,
+    private readonly audit: AuditLog,
   ) {}
 
   /**
@@ -163,6 +167,41 @@ export class AuthorizationService {
         csrfToken: this.session.csrfToken(interactionId, secret!),
       }),
     };
+  }
+
+  /**
+   * GET /interaction/:id/login/return — the browser comes back from the product's completed login with the ticket
+   * the completion answered. The login counts only here, and only in the browser bound to the interaction: the one
+   * that started it (and so was sent to the product's page). A ticket brought by any other browser — someone was
+   * sent the product's login link for an authorization another person started — drops that login, so nobody can
+   * continue as the user who signed in; that browser is told the request was started elsewhere.
+   */
+  async returnFromLogin(interactionId: string, req: HttpRequest, ticket: unknown): Promise<BrowserStep> {
+    const validId = VALID_INTERACTION_ID.test(interactionId);
+    const secret = this.session.interactionSecret(req);
+    const returnHash = typeof ticket === 'string' && LOGIN_TICKET.test(ticket) ? sha256(ticket) : null;
+    if (validId && secret && returnHash && (await this.handles.acceptLogin(interactionId, sha256(secret), returnHash))) {
+      return { kind: 'redirect', location: interactionPath(interactionId) };
+    }
+    const interaction = validId ? await this.interactions.findById(interactionId) : null;
+    const anotherBrowser = !secret || !interaction || !safeEqual(sha256(secret), interaction.browserHash);
+    if (interaction && returnHash && anotherBrowser && interaction.loginReturnHash && safeEqual(returnHash, interaction.loginReturnHash)) {
+      const { resource } = await this.parties(interaction);
+      await this.audit.recordWith(this.handles.loginReturnRefusal(interaction.id, returnHash), [
+        {
+          type: 'login.failed',
+          subject: interaction.userId,
+          clientId: interaction.clientId,
+          resource: resource.resource,
+          request: contextOf(req),
+          data: { provider: 'external', reason: 'returned_to_another_browser' },
+        },
+      ]);
+    }
+    // The start of this browser's own interaction (a spent or stale ticket, a reload): the interaction page goes on
+    // from wherever it is, or says why it cannot.
+    bound(interaction, secret);
+    return { kind: 'redirect', location: interactionPath(interactionId) };
   }
 
   /** POST /interaction/:id/consent — the form's decision, checked against the CSRF token and the session. */

@@ -69,3 +69,8 @@ export class BrowserSession {
 export function interactionPath(interactionId: string): string {
   return `/interaction/${interactionId}`;
 }
+
+/** Where the product sends the browser after completing its login: back to the interaction, with the login's ticket. */
+export function loginReturnPath(interactionId: string, ticket: string): string {
+  return `${interactionPath(interactionId)}/login/return?ticket=${ticket}`;
+}

@@ -125,10 +125,17 @@ export class InteractionHandleRepository {
    * UserRepository.findOrCreateByIdentity takes, so that first sign-ins of one subject serialise whichever path
    * they take; an identity created meanwhile (committed after this statement began) makes it change nothing, and
    * the caller reads again. Without, the identity exists and belongs to `userId` (external identities carry no login
-   * name to update). Gate `signed_in`: the interaction's login was completed for `userId`.
+   * name to update). The handle is spent, and the login waits for the browser to bring back the ticket whose digest is
+   * `returnHash` (acceptLogin). Gate `signed_in`: the product completed the login for `userId`.
    */
-  loginCompletion(change: { interactionId: string; handleHash: string; userId: string; create: { subject: string; displayName: string | null } | null }): StatementChange {
-    const params: unknown[] = [change.interactionId, change.handleHash, change.userId];
+  loginCompletion(change: {
+    interactionId: string;
+    handleHash: string;
+    userId: string;
+    returnHash: string;
+    create: { subject: string; displayName: string | null } | null;
+  }): StatementChange {
+    const params: unknown[] = [change.interactionId, change.handleHash, change.userId, change.returnHash];
     const ctes = [
       `target AS (
          SELECT id FROM interactions
@@ -141,22 +148,58 @@ export class InteractionHandleRepository {
       const { subject, displayName } = change.create;
       params.push(subject, identityLockKey({ provider: 'external', subject }), displayName);
       ctes.push(
-        `serialised AS (SELECT pg_advisory_xact_lock(hashtext($5)) FROM target)`,
+        `serialised AS (SELECT pg_advisory_xact_lock(hashtext($6)) FROM target)`,
         `identity AS (
-         INSERT INTO user_identities (provider, subject, user_id) SELECT 'external', $4, $3::uuid FROM serialised
+         INSERT INTO user_identities (provider, subject, user_id) SELECT 'external', $5, $3::uuid FROM serialised
          ON CONFLICT (provider, subject) DO NOTHING
          RETURNING user_id
        )`,
         // The identity references the user: foreign keys are checked at the end of the statement.
-        `created AS (INSERT INTO users (id, display_name) SELECT user_id, $6 FROM identity RETURNING id)`,
+        `created AS (INSERT INTO users (id, display_name) SELECT user_id, $7 FROM identity RETURNING id)`,
       );
       signedInFrom = 'created';
     }
     ctes.push(`signed_in AS (
-         UPDATE interactions SET user_id = $3::uuid, login_completed_at = now() FROM ${signedInFrom} WHERE interactions.id = $1
+         UPDATE interactions SET user_id = $3::uuid, login_return_hash = $4, external_auth_hash = NULL
+           FROM ${signedInFrom} WHERE interactions.id = $1
          RETURNING interactions.id
        )`);
     return { name: 'login_completion', sql: `WITH ${ctes.join(', ')}`, params, gate: 'signed_in', row: NO_ROW };
+  }
+
+  /**
+   * The browser came back from the product's completed login with its ticket: the login counts, if this is the
+   * browser the interaction is bound to and the interaction is still open. False when nothing changed.
+   */
+  async acceptLogin(id: string, browserHash: string, returnHash: string): Promise<boolean> {
+    const rows = await this.database.hot<{ id: string }>(
+      'login_accept',
+      `UPDATE interactions SET login_completed_at = now(), login_return_hash = NULL
+        WHERE id = $1 AND browser_hash = $2 AND login_return_hash = $3
+          AND login_completed_at IS NULL AND completed_at IS NULL AND expires_at > now()
+       RETURNING id`,
+      [id, browserHash, returnHash],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * A completed login's ticket came back in a browser the interaction is not bound to (sent there by whoever started
+   * the interaction): the login is dropped, so that no browser can continue as that user. For AuditLog.recordWith;
+   * gate `dropped`.
+   */
+  loginReturnRefusal(id: string, returnHash: string): StatementChange {
+    return {
+      name: 'login_return_refusal',
+      sql: `WITH dropped AS (
+         UPDATE interactions SET login_return_hash = NULL, user_id = NULL
+          WHERE id = $1 AND login_return_hash = $2 AND login_completed_at IS NULL
+         RETURNING id
+       )`,
+      params: [id, returnHash],
+      gate: 'dropped',
+      row: NO_ROW,
+    };
   }
 
   /** The interaction a consent handle names, in one read without locks (the completion checks again what it relies on). */

@@ -19,7 +19,13 @@ export class InteractionEntity {
   /** External login: SHA-256 of the single-use `external_auth_id` handed to the product's login page. */
   @Column('text', { name: 'external_auth_hash', nullable: true }) externalAuthHash!: string | null;
   @Column('timestamptz', { name: 'external_auth_expires_at', nullable: true }) externalAuthExpiresAt!: Date | null;
-  /** Set when the product completed its login for this interaction (then `userId` is its external user). */
+  /**
+   * External login: SHA-256 of the single-use ticket in the `redirect_uri` the product's completion got back. Set
+   * (with `userId`) by the product's completion; the login counts only once the browser bound to this interaction
+   * brings the ticket back.
+   */
+  @Column('text', { name: 'login_return_hash', nullable: true }) loginReturnHash!: string | null;
+  /** Set when the browser came back from the product's completed login (then `userId` is its external user). */
   @Column('timestamptz', { name: 'login_completed_at', nullable: true }) loginCompletedAt!: Date | null;
   /** Custom consent: SHA-256 of the single-use `interaction_id` handed to the product's consent page. */
   @Column('text', { name: 'consent_handle_hash', nullable: true }) consentHandleHash!: string | null;

@@ -8,7 +8,7 @@ import { clientUseCte } from '../registration/client.repository.js';
 
 export type NewInteraction = Omit<
   InteractionEntity,
-  'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
+  'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginReturnHash' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
 >;
 
 @Injectable()
@@ -120,6 +120,7 @@ export interface InteractionRow {
   completed_at: Date | string | null;
   external_auth_hash: string | null;
   external_auth_expires_at: Date | string | null;
+  login_return_hash: string | null;
   login_completed_at: Date | string | null;
   consent_handle_hash: string | null;
   consent_handle_expires_at: Date | string | null;
@@ -142,6 +143,7 @@ export function interactionFromRow(row: InteractionRow): InteractionEntity {
     completedAt: date(row.completed_at),
     externalAuthHash: row.external_auth_hash,
     externalAuthExpiresAt: date(row.external_auth_expires_at),
+    loginReturnHash: row.login_return_hash,
     loginCompletedAt: date(row.login_completed_at),
     consentHandleHash: row.consent_handle_hash,
     consentHandleExpiresAt: date(row.consent_handle_expires_at),

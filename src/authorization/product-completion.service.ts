@@ -11,7 +11,7 @@ import type { ResourceServerEntity } from '../resources/resource-server.entity.j
 import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
-import { interactionPath } from './browser-session.js';
+import { loginReturnPath } from './browser-session.js';
 import type { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 
 /** How long the product has to finish its login or consent page. */
@@ -21,8 +21,10 @@ const UNUSABLE = 'is unknown, expired, already used, or belongs to another resou
 /**
  * Bring-your-own login and consent. Gatehouse sends the browser to the product's page with a single-use handle;
  * the product's backend completes it server to server with the resource server's registration secret, and gets
- * back the URL to send the browser on to. A login handle only ever finishes in the browser that started it: it
- * returns the browser to its interaction, whose cookie binds it.
+ * back the URL to send the browser on to. A completed login only ever counts in the browser that started the
+ * interaction: the URL carries a single-use ticket, and the login is accepted only when the browser holding the
+ * interaction's cookie brings it back (AuthorizationService.returnFromLogin). Whoever sends someone else the product's
+ * login link gets nothing from their sign-in.
  */
 @Injectable()
 export class ProductCompletionService {
@@ -79,11 +81,18 @@ export class ProductCompletionService {
       }
       const created = presented.identityUserId === null;
       const userId = presented.identityUserId ?? randomUUID();
+      const ticket = randomToken();
       const written = await this.audit.recordWith(
-        this.handles.loginCompletion({ interactionId: interaction.id, handleHash, userId, create: created ? { subject, displayName: input.user.name ?? null } : null }),
+        this.handles.loginCompletion({
+          interactionId: interaction.id,
+          handleHash,
+          userId,
+          returnHash: sha256(ticket),
+          create: created ? { subject, displayName: input.user.name ?? null } : null,
+        }),
         [{ type: 'login.succeeded', subject: userId, clientId: interaction.clientId, resource: resource.resource, request, data: { provider: 'external', created } }],
       );
-      if (written.events.length > 0) return { redirect_uri: `${this.config.issuer}${interactionPath(interaction.id)}` };
+      if (written.events.length > 0) return { redirect_uri: `${this.config.issuer}${loginReturnPath(interaction.id, ticket)}` };
     }
     throw new InvalidGrant(`external_auth_id ${UNUSABLE}`);
   }

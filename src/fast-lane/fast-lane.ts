@@ -32,6 +32,8 @@ type FastRequest = IncomingMessage & HttpRequest & { ip: string };
 
 /** `GET /interaction/:id` for the ids Gatehouse issues (base64url); any other id goes to Express, which decodes it. */
 const INTERACTION_PATH = /^\/interaction\/([A-Za-z0-9_-]+)$/;
+/** `GET /interaction/:id/login/return`, likewise. */
+const LOGIN_RETURN_PATH = /^\/interaction\/([A-Za-z0-9_-]+)\/login\/return$/;
 
 interface FastRoute {
   /** The route pattern Nest registers for it: the metrics label, the same either way. */
@@ -71,7 +73,8 @@ export interface FastLaneHandlers {
 
 /**
  * The hottest routes — the token endpoint, introspection, the metadata and JWKS documents, and the steps of an
- * authorization (`/authorize`, the interaction page, the product's login and consent completions) — answered
+ * authorization (`/authorize`, the interaction page, the product's login completion and the browser's return from
+ * it, the product's consent completion) — answered
  * straight from Node's HTTP server, in front of Express and Nest's router, guard, interceptor and pipe chain (about
  * half the CPU of a small request, see the README's benchmark section). Everything the full path does for these
  * routes happens here too, through the same functions: request id and context, HTTP metrics, CORS, the body
@@ -86,8 +89,9 @@ export class FastLane {
   /** By method, then exact path. */
   private readonly getRoutes = new Map<string, FastRoute>();
   private readonly postRoutes = new Map<string, FastRoute>();
-  /** The one parameterised route (`GET /interaction/:id`), matched by INTERACTION_PATH. */
+  /** The parameterised routes: `GET /interaction/:id` (INTERACTION_PATH) and its login return (LOGIN_RETURN_PATH). */
   private readonly interaction: FastRoute;
+  private readonly loginReturn: FastRoute;
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
   /**
@@ -131,14 +135,15 @@ export class FastLane {
     const { authorization, productCompletion, resources } = handlers;
     const browser = policyOf(AuthorizationController);
     this.add('GET', '/authorize', { policy: browser, body: false }, async (req, res) => {
-      // Express's `query parser` is 'simple': node:querystring, on what follows the first '?'.
-      const url = req.url ?? '';
-      const query = url.indexOf('?');
-      await authorization.authorize(Object.assign(req, { query: query === -1 ? {} : parseQuery(url.slice(query + 1)) }), res);
+      await authorization.authorize(withQuery(req), res);
     });
     this.interaction = this.route('/interaction/:id', { policy: browser, body: false }, async (req, res) => {
       const id = INTERACTION_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
       await authorization.interaction(id, req, res);
+    });
+    this.loginReturn = this.route('/interaction/:id/login/return', { policy: browser, body: false }, async (req, res) => {
+      const id = LOGIN_RETURN_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
+      await authorization.loginReturn(id, withQuery(req), res);
     });
     // The order of the full path: the guard (secret), the interceptors (no-store, then JSON only), the pipe, the handler.
     const completion = <Input extends object>(path: string, dto: new () => Input, complete: (resource: ResourceServerEntity, input: Input, request?: RequestContext) => Promise<unknown>) =>
@@ -169,7 +174,9 @@ export class FastLane {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
-    if (req.method === 'GET') return this.getRoutes.get(path) ?? (INTERACTION_PATH.test(path) ? this.interaction : undefined);
+    if (req.method === 'GET') {
+      return this.getRoutes.get(path) ?? (INTERACTION_PATH.test(path) ? this.interaction : LOGIN_RETURN_PATH.test(path) ? this.loginReturn : undefined);
+    }
     return req.method === 'POST' ? this.postRoutes.get(path) : undefined;
   }
 
@@ -274,4 +281,11 @@ export class FastLane {
 function policyOf(controller: abstract new (...args: never[]) => unknown): RateLimitPolicy {
   const policy: unknown = Reflect.getMetadata(RATE_LIMIT_POLICY, controller);
   return typeof policy === 'string' ? (policy as RateLimitPolicy) : 'default';
+}
+
+/** The request with `query` as Express's `query parser` 'simple' makes it: node:querystring, on what follows the first '?'. */
+function withQuery(req: FastRequest): FastRequest & { query: Record<string, unknown> } {
+  const url = req.url ?? '';
+  const query = url.indexOf('?');
+  return Object.assign(req, { query: query === -1 ? {} : parseQuery(url.slice(query + 1)) });
 }

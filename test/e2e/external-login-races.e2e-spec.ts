@@ -76,8 +76,8 @@ for (const database of DATABASE_KINDS) {
         assert.ok(identity);
         assert.equal(more.length, 0);
         assert.equal(await gatehouse.count('users'), usersBefore + 1, 'one user');
-        const signedIn = (await gatehouse.db.query(`SELECT user_id FROM interactions WHERE login_completed_at IS NOT NULL AND user_id = $1`, [identity.user_id])) as unknown[];
-        assert.equal(signedIn.length, 2, 'both interactions signed in as that user');
+        const signedIn = (await gatehouse.db.query(`SELECT user_id FROM interactions WHERE login_return_hash IS NOT NULL AND user_id = $1`, [identity.user_id])) as unknown[];
+        assert.equal(signedIn.length, 2, 'both interactions completed for that user (each waiting for its browser)');
         const events = (await gatehouse.db.query(`SELECT data FROM audit_events WHERE type = 'login.succeeded' AND subject = $1 ORDER BY seq`, [identity.user_id])) as Array<{ data: unknown }>;
         assert.deepEqual(
           events.map((event) => event.data),

@@ -88,7 +88,7 @@ describe('external login and custom consent', () => {
     // Completed once: fine. A second time: the handle is spent.
     const first = await complete(resource.registration_secret, { external_auth_id: handle, user });
     assert.equal(first.status, 200);
-    assert.equal(first.body.redirect_uri, `${gatehouse.url}${new URL(first.body.redirect_uri).pathname}`);
+    assert.match(first.body.redirect_uri, new RegExp(`^${gatehouse.url}/interaction/[A-Za-z0-9_-]{32}/login/return\\?ticket=[A-Za-z0-9_-]{43}$`));
     const again = await complete(resource.registration_secret, { external_auth_id: handle, user });
     assert.equal(again.status, 400);
     assert.equal(again.body.error, 'invalid_grant');
@@ -106,6 +106,64 @@ describe('external login and custom consent', () => {
     const expired = await complete(resource.registration_secret, { external_auth_id: lateHandle, user });
     assert.equal(expired.status, 400);
     assert.equal(expired.body.error, 'invalid_grant');
+  });
+
+  it("refuses a login swap: a product login completed in another person's browser never signs the starter's browser in", async () => {
+    const victim = { id: 'victim-7', name: 'Victim' };
+    // The victim has used this client before: remembered consent, so a swapped login would go straight to a code.
+    product.currentUser = victim;
+    const own = await obtainCode(gatehouse, { client, resource: mcp.resource });
+    assert.ok(own.code, "the victim's own browser finishes the external login");
+    const [identity] = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:${victim.id}`])) as Array<{ user_id: string }>;
+    assert.ok(identity);
+
+    // The attacker starts an authorization in their own browser and stops at the product's login link.
+    const attacker = new Browser();
+    const built = authorizationUrl(gatehouse.url, { client, resource: mcp.resource, pkce: pkce() });
+    const atLogin = await attacker.navigate(built.url, (location) => location.startsWith(`${product.url}/login`));
+    assert.ok('stoppedAt' in atLogin);
+    const interactionPath = attacker.visited.map((visit) => new URL(visit.split(' ')[1]!).pathname).find((path) => path.startsWith('/interaction/'))!;
+    const codesBefore = await gatehouse.count('authorization_codes');
+
+    // The victim, signed in to the product, opens the link: the product completes its login for the victim and
+    // sends the victim's browser on. That browser did not start the authorization: it gets nothing.
+    const victimBrowser = new Browser();
+    const landed = await victimBrowser.navigate(atLogin.stoppedAt, (location) => location.startsWith(built.redirectUri));
+    assert.ok(!('stoppedAt' in landed));
+    assert.equal(landed.status, 403);
+    assert.match(landed.html, /started in another browser/);
+    assert.match(landed.url, /\/login\/return\?ticket=/);
+
+    // The attacker's browser goes back to its interaction: no consent page, no code, only the product's login again.
+    const reloaded = await attacker.fetch(`${gatehouse.url}${interactionPath}`);
+    assert.equal(reloaded.status, 302);
+    assert.ok(reloaded.headers.get('location')!.startsWith(`${product.url}/login?external_auth_id=`), String(reloaded.headers.get('location')));
+    assert.equal(await gatehouse.count('authorization_codes'), codesBefore, 'no code issued');
+    const [row] = (await gatehouse.db.query(`SELECT user_id, login_completed_at, login_return_hash FROM interactions WHERE id = $1`, [interactionPath.split('/').pop()])) as Array<Record<string, unknown>>;
+    assert.deepEqual(row, { user_id: null, login_completed_at: null, login_return_hash: null }, "the victim's login was dropped from the attacker's interaction");
+    const [failed] = (await gatehouse.db.query(`SELECT subject, client_id, data FROM audit_events WHERE type = 'login.failed' ORDER BY seq DESC LIMIT 1`)) as Array<Record<string, unknown>>;
+    assert.deepEqual(failed, { subject: identity.user_id, client_id: client.client_id, data: { provider: 'external', reason: 'returned_to_another_browser' } });
+
+    // Had the attacker reloaded before the victim's browser came back, it would have got the same: the login only
+    // counts when the ticket comes back in the browser the interaction is bound to.
+    const early = new Browser();
+    const earlyStop = await early.navigate(authorizationUrl(gatehouse.url, { client, resource: mcp.resource }).url, (location) => location.startsWith(`${product.url}/login`));
+    assert.ok('stoppedAt' in earlyStop);
+    const completed = await postJson(
+      `${gatehouse.url}/api/login/complete`,
+      { external_auth_id: new URL(earlyStop.stoppedAt).searchParams.get('external_auth_id'), user: victim },
+      { authorization: `Bearer ${resource.registration_secret}` },
+    );
+    assert.equal(completed.status, 200);
+    const earlyPath = new URL(completed.body.redirect_uri).pathname.replace(/\/login\/return$/, '');
+    const beforeReturn = await early.fetch(`${gatehouse.url}${earlyPath}`);
+    assert.ok(beforeReturn.headers.get('location')!.startsWith(`${product.url}/login?`), 'not signed in without the ticket');
+    // A ticket that is not the one issued does nothing either, even in the right browser.
+    const forged = await early.fetch(`${gatehouse.url}${earlyPath}/login/return?ticket=${'A'.repeat(43)}`);
+    assert.equal(forged.headers.get('location'), earlyPath);
+    assert.ok((await early.fetch(`${gatehouse.url}${earlyPath}`)).headers.get('location')!.startsWith(`${product.url}/login?`));
+    assert.equal(await gatehouse.count('authorization_codes'), codesBefore);
+    product.currentUser = { id: 'product-user-42', email: 'ada@example.com', name: 'Ada' };
   });
 
   it('custom consent: approve issues a code, deny sends access_denied, and a replayed interaction_id is refused', async () => {
@@ -142,6 +200,36 @@ describe('external login and custom consent', () => {
       assert.equal(denied.searchParams.get('iss'), gatehouse.url);
     } finally {
       product.consentDecision = 'approve';
+      await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: null });
+    }
+  });
+
+  it("custom consent: a consent link sent to someone else is refused for their user, and the starter's flow goes on", async () => {
+    assert.equal((await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: `${product.url}/consent` })).status, 200);
+    try {
+      // The attacker signs in through the product as themself and stops at the product's consent link.
+      product.currentUser = { id: 'link-sender' };
+      const attacker = new Browser();
+      const built = authorizationUrl(gatehouse.url, { client, resource: mcp.resource, scope: 'projects:read projects:write' });
+      const atConsent = await attacker.navigate(built.url, (location) => location.startsWith(`${product.url}/consent`));
+      assert.ok('stoppedAt' in atConsent);
+      const handle = new URL(atConsent.stoppedAt).searchParams.get('interaction_id')!;
+      const complete = (userId: string) =>
+        postJson(`${gatehouse.url}/api/consent/complete`, { interaction_id: handle, user_id: userId, decision: 'approve' }, { authorization: `Bearer ${resource.registration_secret}` });
+
+      // The victim's product session answers for the user signed in there, as the security model requires.
+      const before = await databaseCounts(gatehouse);
+      const forwarded = await complete('link-receiver');
+      assert.equal(forwarded.status, 400);
+      assert.equal(forwarded.body.error, 'invalid_request');
+      assert.deepEqual(await databaseCounts(gatehouse), before, 'nothing written');
+
+      // The handle is still the attacker's own, for their own account only.
+      const own = await complete('link-sender');
+      assert.equal(own.status, 200);
+      assert.equal(new URL(own.body.redirect_uri).searchParams.get('state'), built.state);
+    } finally {
+      product.currentUser = { id: 'product-user-42', email: 'ada@example.com', name: 'Ada' };
       await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: null });
     }
   });

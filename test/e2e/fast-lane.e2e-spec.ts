@@ -69,9 +69,9 @@ const FAST_ROUTES = new Set([
   'POST /api/consent/complete',
 ]);
 
-/** Whether the fast lane must take `method path`: FAST_ROUTES, and GET /interaction/:id for ids of the form Gatehouse issues. */
+/** Whether the fast lane must take `method path`: FAST_ROUTES, and GET /interaction/:id[/login/return] for ids of the form Gatehouse issues. */
 function isFastRoute(method: string, path: string): boolean {
-  return FAST_ROUTES.has(`${method} ${path}`) || (method === 'GET' && /^\/interaction\/[A-Za-z0-9_-]+$/.test(path));
+  return FAST_ROUTES.has(`${method} ${path}`) || (method === 'GET' && /^\/interaction\/[A-Za-z0-9_-]+(\/login\/return)?$/.test(path));
 }
 
 /** Requests the fast lane has taken so far in this process (FastLane's match finding a route, counted: see the hooks below). */
@@ -780,6 +780,8 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     const user = `user-${randomUUID()}`;
     const bearer = { ...JSON_TYPE, authorization: `Bearer ${resource.registration_secret}` };
     const login = await send(door, { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: loginHandle, user: { id: user } }) });
+    const returnPath = String(login.body?.redirect_uri ?? '').slice(gatehouse.url.length);
+    const loginReturn = await send(door, { path: returnPath, headers: { cookie } });
     const visitConsent = await send(door, { path: interactionPath, headers: { cookie } });
     const consentHandle = param(String(visitConsent.headers.location), 'interaction_id');
     await beforeConsent(interactionPath.split('/').pop()!);
@@ -790,15 +792,19 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       body: JSON.stringify({ interaction_id: consentHandle, user_id: user, decision: 'approve' }),
     });
     const code = param(String(consent.body?.redirect_uri ?? ''), 'code');
-    return { steps: [authorize, visitLogin, login, visitConsent, consent], secrets: [interactionPath.split('/').pop()!, cookie.split('=')[1]!, loginHandle, user, consentHandle, code] };
+    const ticket = param(returnPath, 'ticket');
+    return {
+      steps: [authorize, visitLogin, login, loginReturn, visitConsent, consent],
+      secrets: [interactionPath.split('/').pop()!, cookie.split('=')[1]!, loginHandle, user, consentHandle, code, ticket],
+    };
   }
 
   it('takes a whole flow through the same steps with the same answers, but for each flow’s own ids, handles and code', async () => {
     const a = await flow(fast);
     const b = await flow(full);
-    const names = ['authorize', 'interaction (login)', 'login complete', 'interaction (consent)', 'consent complete'];
+    const names = ['authorize', 'interaction (login)', 'login complete', 'login return', 'interaction (consent)', 'consent complete'];
     names.forEach((name, i) => assert.deepEqual(normalised(a.steps[i]!, a.secrets), normalised(b.steps[i]!, b.secrets), name));
-    const [authorize, visitLogin, login, visitConsent, consent] = a.steps as [Answer, Answer, Answer, Answer, Answer];
+    const [authorize, visitLogin, login, loginReturn, visitConsent, consent] = a.steps as [Answer, Answer, Answer, Answer, Answer, Answer];
     assert.equal(authorize.status, 302);
     assert.match(String(authorize.headers['set-cookie']), /^gatehouse_interaction=[^;]+; Max-Age=\d+; Path=\/interaction\/[A-Za-z0-9_-]+; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     assert.equal(authorize.headers['cache-control'], 'no-store');
@@ -806,6 +812,9 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     assert.ok(String(visitConsent.headers.location).startsWith(`${PRODUCT}/consent?`), String(visitConsent.headers.location));
     assert.equal(login.status, 200);
     assert.equal(login.headers['cache-control'], 'no-store');
+    assert.match(String(login.body.redirect_uri), /\/login\/return\?ticket=[A-Za-z0-9_-]{43}$/);
+    assert.equal(loginReturn.status, 302);
+    assert.equal(loginReturn.headers.location, String(authorize.headers.location), 'the login counts, and the browser goes back to its interaction');
     assert.equal(consent.status, 200);
     assert.ok(param(String(consent.body.redirect_uri), 'code'), 'the client gets a code');
     assert.equal(param(String(consent.body.redirect_uri), 'state'), 'same-state');
@@ -823,7 +832,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     };
     const a = await flow(fast, expire);
     const b = await flow(full, expire);
-    const [onFast, onFull] = [a.steps[4]!, b.steps[4]!];
+    const [onFast, onFull] = [a.steps[5]!, b.steps[5]!];
     assertSameAnswer(onFast, onFull, 'consent completion of an expired interaction');
     assert.equal(onFast.status, 400);
     assert.equal(onFast.headers['content-type'], 'application/json; charset=utf-8');
@@ -868,6 +877,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       ['GET', '/authorize', 302],
       ['GET', '/interaction/:id', 302],
       ['POST', '/api/login/complete', 200],
+      ['GET', '/interaction/:id/login/return', 302],
       ['POST', '/api/consent/complete', 200],
     ];
     const before = await Promise.all(series.map(([method, route, status]) => count(method, route, status)));

@@ -239,7 +239,7 @@ for (const kind of DATABASE_KINDS) {
 
     /** The product's login completion (InteractionHandleRepository.loginCompletion) as it runs: one statement. Returns the user signed in. */
     async function completeLogin(tx: Tx, interactionId: string, handleHash: string, create: { subject: string } | null, userId: string = randomUUID()): Promise<string | null> {
-      const change = handles.loginCompletion({ interactionId, handleHash, userId, create: create && { subject: create.subject, displayName: null } });
+      const change = handles.loginCompletion({ interactionId, handleHash, userId, returnHash: sha256(randomToken()), create: create && { subject: create.subject, displayName: null } });
       const rows = (await tx.query(`${change.sql} SELECT id FROM ${change.gate}`, change.params)) as unknown[];
       return rows.length > 0 ? userId : null;
     }
@@ -255,7 +255,11 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(winners.length, 1, `${winners.length} completions succeeded`);
         assert.equal(await count(`SELECT count(*)::int AS n FROM user_identities WHERE starts_with(subject, $1)`, [prefix]), 1);
         assert.equal(await count(`SELECT count(*)::int AS n FROM users WHERE id = $1`, [winners[0]]), 1);
-        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id = $2 AND login_completed_at IS NOT NULL`, [id, winners[0]]), 1);
+        // Completed by the product, waiting for the browser to come back with the ticket; the handle is spent.
+        assert.equal(
+          await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id = $2 AND login_return_hash IS NOT NULL AND external_auth_hash IS NULL AND login_completed_at IS NULL`, [id, winners[0]]),
+          1,
+        );
       });
 
       it(`creates one user when ${N} interactions sign one new subject in at once; the others change nothing`, async () => {
@@ -277,10 +281,10 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await count('SELECT count(*)::int AS n FROM users'), usersBefore + 1);
         assert.equal(await count(`SELECT count(*)::int AS n FROM user_identities WHERE provider = 'external' AND subject = $1 AND user_id = $2`, [subject, winners[0]]), 1);
         const ids = started.map(({ id }) => id);
-        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = ANY($1::text[]) AND login_completed_at IS NOT NULL`, [ids]), 1);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = ANY($1::text[]) AND login_return_hash IS NOT NULL`, [ids]), 1);
         // Read again, the others find the identity and sign in as its user.
         for (const { id, handleHash } of started) {
-          if (await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND login_completed_at IS NULL`, [id])) {
+          if (await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND login_return_hash IS NULL`, [id])) {
             assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, winners[0]!)), winners[0]);
           }
         }
@@ -297,7 +301,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, { subject })), null);
         assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, sha256(randomToken()), null, existing)), null, 'another handle');
         assert.equal(await count('SELECT count(*)::int AS n FROM users'), usersBefore);
-        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id IS NULL AND login_completed_at IS NULL`, [id]), 1);
+        assert.equal(await count(`SELECT count(*)::int AS n FROM interactions WHERE id = $1 AND user_id IS NULL AND login_return_hash IS NULL AND login_completed_at IS NULL`, [id]), 1);
         assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, existing)), existing);
         assert.equal(await db.dataSource.transaction((tx) => completeLogin(tx, id, handleHash, null, existing)), null, 'once only');
       });
