@@ -11,15 +11,19 @@ import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RATE_LIMIT_PROOF, type RateLimitPolicy } from './rate-limit-policies.js';
 import { RATE_LIMIT_POLICY } from './rate-limit.decorator.js';
-import { RequestTracker, type Tracker } from './request-tracker.js';
+import { addressTracker, RequestTracker, type Tracker } from './request-tracker.js';
 
 /** Blocked trackers already reported, so a flood yields one audit event per tracker and window, not one per request. */
 const MAX_REPORTED = 10_000;
 
 /**
- * Spends a request from one named budget (a policy, whose limits come from config) for what the request proves
- * (see RequestTracker), in @nestjs/throttler's storage (Redis or memory: RateLimitStorage). Going over answers an
- * OAuth-shaped 429 with Retry-After, audited once per block. Used by RateLimitGuard and by the fast lane alike.
+ * Spends a request from one named budget (a policy, whose limits come from config), in @nestjs/throttler's storage
+ * (Redis or memory: RateLimitStorage): first the address's, before anything the request claims is looked up, so a
+ * refused request costs no credential check, no metadata-document fetch and no write; then, when the request proves
+ * a confidential client, a resource server or the admin token (RequestTracker), that caller's too. The caller's
+ * budget only narrows the address's: one caller spread over many addresses is held to its own, and no number of
+ * client_ids buys an address more. Going over answers an OAuth-shaped 429 with Retry-After, audited once per block.
+ * Used by RateLimitGuard and by the fast lane alike.
  */
 @Injectable()
 export class RateLimiter {
@@ -38,16 +42,25 @@ export class RateLimiter {
     return this.config.rateLimits.enabled && Boolean(this.config.rateLimits.policies[policy]);
   }
 
-  /** Counts the request and sets the RateLimit headers; throws TooManyRequests when the budget is spent. */
+  /** Counts the request and sets the RateLimit headers (the narrower budget's); throws TooManyRequests when a budget is spent. */
   async consume(policy: RateLimitPolicy, req: HttpRequest, res: ServerResponse): Promise<void> {
     const budget = this.config.rateLimits.enabled ? this.config.rateLimits.policies[policy] : undefined;
     if (!budget) return;
-    const { limit, windowMs } = budget;
-    const tracker = await this.tracker.track(req, RATE_LIMIT_PROOF[policy]);
+    res.setHeader('RateLimit-Policy', `${budget.limit};w=${Math.ceil(budget.windowMs / 1000)}`);
+    let narrowest = await this.spend(policy, budget, addressTracker(req), req, res);
+    const caller = await this.tracker.proven(req, RATE_LIMIT_PROOF[policy]);
+    if (caller) {
+      const spent = await this.spend(policy, budget, caller, req, res);
+      if (spent.remaining < narrowest.remaining) narrowest = spent;
+    }
+    res.setHeader('RateLimit', `limit=${budget.limit}, remaining=${narrowest.remaining}, reset=${narrowest.reset}`);
+  }
+
+  /** Spends one request of `tracker`'s budget; throws TooManyRequests (with the headers) when it is spent. */
+  private async spend(policy: RateLimitPolicy, { limit, windowMs }: { limit: number; windowMs: number }, tracker: Tracker, req: HttpRequest, res: ServerResponse): Promise<{ remaining: number; reset: number }> {
     // Hashed: counters in a shared store name no client, resource or address.
     const key = createHash('sha256').update(`${policy}\n${tracker.key}`).digest('base64url');
     const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storage.increment(key, windowMs, limit, windowMs, policy);
-    res.setHeader('RateLimit-Policy', `${limit};w=${Math.ceil(windowMs / 1000)}`);
     if (isBlocked) {
       const retryAfter = Math.max(1, timeToBlockExpire);
       res.setHeader('RateLimit', `limit=${limit}, remaining=0, reset=${retryAfter}`);
@@ -55,7 +68,7 @@ export class RateLimiter {
       this.report(policy, key, tracker, retryAfter, contextOf(req));
       throw new TooManyRequests(retryAfter);
     }
-    res.setHeader('RateLimit', `limit=${limit}, remaining=${Math.max(0, limit - totalHits)}, reset=${Math.max(0, timeToExpire)}`);
+    return { remaining: Math.max(0, limit - totalHits), reset: Math.max(0, timeToExpire) };
   }
 
   /** One `rate_limit.exceeded` per tracker, policy and block. */
@@ -103,7 +116,6 @@ export class RateLimitGuard implements CanActivate {
 function actorOf(tracker: Tracker): { kind: AuditActorKind; id: string | null } {
   switch (tracker.kind) {
     case 'client':
-    case 'public_client':
       return { kind: 'client', id: tracker.clientId ?? null };
     case 'resource':
       return { kind: 'resource', id: tracker.resource ?? null };

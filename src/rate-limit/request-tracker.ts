@@ -5,6 +5,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { safeEqual } from '../common/crypto.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
+import type { ClientEntity } from '../registration/client.entity.js';
 import { CallerAuthenticator } from '../introspection/caller-authenticator.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { resourceFromBearer } from '../resources/registration-secret.guard.js';
@@ -12,18 +13,27 @@ import type { RateLimitProof } from './rate-limit-policies.js';
 
 /** Whom a request is counted against, and what the audit event may say about it (never a credential). */
 export interface Tracker {
-  /** Stable key input: `ip:…`, `client:…`, `client:…@ip:…`, `resource:…` or `admin`. */
+  /** Stable key input: `ip:…`, `client:…`, `resource:…` or `admin`. */
   key: string;
-  kind: 'ip' | 'client' | 'public_client' | 'resource' | 'admin';
+  kind: 'ip' | 'client' | 'resource' | 'admin';
   ip: string;
   clientId?: string;
   /** The resource server's resource URL, as audit events name resources. */
   resource?: string;
 }
 
+/** The address a request comes from, as a tracker: every request is counted against it first. */
+export function addressTracker(req: HttpRequest): Tracker {
+  const ip = clientAddress(req);
+  return { key: `ip:${ip}`, kind: 'ip', ip };
+}
+
 /**
- * Finds the strongest identity a request proves, for counting. Credentials are checked the same way (and only
- * once: see memoForRequest) as the route will check them; a request whose proof fails counts against its address.
+ * Finds the identity a request proves beyond its address, for a budget of its own inside the address's. Only a
+ * secret proves anything: a confidential client's, a resource server's registration secret, or the admin token. A
+ * public client's client_id is a claim anyone can make (and anyone can mint new ones, by registering or with a
+ * metadata document URL), so it is never looked up here and has no budget of its own. Credentials are checked the
+ * same way (and only once: see memoForRequest) as the route will check them; a failed proof is no identity.
  */
 @Injectable()
 export class RequestTracker {
@@ -34,32 +44,33 @@ export class RequestTracker {
     private readonly resources: ResourcesService,
   ) {}
 
-  async track(req: HttpRequest, proof: RateLimitProof): Promise<Tracker> {
-    const ip = clientAddress(req);
-    const byAddress: Tracker = { key: `ip:${ip}`, kind: 'ip', ip };
+  /** What the request proves for `proof`, or null when it proves nothing beyond its address. */
+  async proven(req: HttpRequest, proof: RateLimitProof): Promise<Tracker | null> {
+    const { ip } = addressTracker(req);
     try {
       switch (proof) {
         case 'ip':
-          return byAddress;
+          return null;
         case 'admin':
-          return this.isAdmin(req) ? { key: 'admin', kind: 'admin', ip } : byAddress;
+          return this.isAdmin(req) ? { key: 'admin', kind: 'admin', ip } : null;
         case 'resource': {
           const resource = await resourceFromBearer(req, this.resources);
-          return resource ? { key: `resource:${resource.id}`, kind: 'resource', ip, resource: resource.resource } : byAddress;
+          return resource ? { key: `resource:${resource.id}`, kind: 'resource', ip, resource: resource.resource } : null;
         }
         case 'caller': {
+          if (!presentsSecret(req)) return null;
           const caller = await this.callers.identify(req, bodyOf(req));
           if (caller.kind === 'resource') return { key: `resource:${caller.resource.id}`, kind: 'resource', ip, resource: caller.resource.resource };
-          return clientTracker(caller.client.id, caller.client.metadata.token_endpoint_auth_method === 'none', ip);
+          return confidentialClient(caller.client, ip);
         }
         case 'client': {
-          const client = await this.clients.authenticate(req, bodyOf(req));
-          return clientTracker(client.id, client.metadata.token_endpoint_auth_method === 'none', ip);
+          if (!presentsSecret(req)) return null;
+          return confidentialClient(await this.clients.authenticate(req, bodyOf(req)), ip);
         }
       }
     } catch {
-      // Failed authentication: the route reports it; counting falls back to the address.
-      return byAddress;
+      // Failed authentication: the route reports it; the request counted against its address only.
+      return null;
     }
   }
 
@@ -70,15 +81,14 @@ export class RequestTracker {
   }
 }
 
-/**
- * A confidential client proved itself with its secret, wherever it connects from. A public client's client_id is
- * only a claim: it narrows the address's budget (two public clients behind one NAT count apart) but never
- * replaces it, so nobody elsewhere can spend another client's budget by naming it.
- */
-function clientTracker(clientId: string, isPublic: boolean, ip: string): Tracker {
-  return isPublic
-    ? { key: `client:${clientId}@ip:${ip}`, kind: 'public_client', ip, clientId }
-    : { key: `client:${clientId}`, kind: 'client', ip, clientId };
+/** Whether the request carries a secret: credentials in `Authorization`, or a client_secret in the body. */
+function presentsSecret(req: HttpRequest): boolean {
+  return req.headers.authorization !== undefined || bodyOf(req).client_secret !== undefined;
+}
+
+/** A client that proved itself with its secret, wherever it connects from; a public client proves nothing. */
+function confidentialClient(client: ClientEntity, ip: string): Tracker | null {
+  return client.metadata.token_endpoint_auth_method === 'none' ? null : { key: `client:${client.id}`, kind: 'client', ip, clientId: client.id };
 }
 
 /**

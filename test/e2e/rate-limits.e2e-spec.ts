@@ -5,8 +5,9 @@ import {
   assertOAuthError,
   auditEvents,
   basicAuthorization,
-  mintToken,
+  databaseCounts,
   postForm,
+  postJson,
   readJson,
   registerClient,
   tokenRequest,
@@ -14,14 +15,18 @@ import {
   type TestClient,
 } from '../support/flows.js';
 import { eventually } from '../support/audit.js';
+import { clientDocument, FakeClientMetadataHost } from '../fakes/client-metadata-host.js';
 
 async function get(gatehouse: RunningGatehouse, path: string, headers: Record<string, string> = {}): Promise<JsonResponse> {
   return readJson(await fetch(`${gatehouse.url}${path}`, { headers }));
 }
 
-/** A refresh that authenticates the client and then fails on the (unknown) token: spends the client's budget, changes nothing. */
-function refreshAttempt(gatehouse: RunningGatehouse, client: TestClient, secret?: string): Promise<JsonResponse> {
-  return tokenRequest(gatehouse, { client, secret }, { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token' });
+/**
+ * A refresh that authenticates the client and then fails on the (unknown) token: spends the budgets, changes nothing.
+ * `from`: the client address a trusted proxy forwards (the instance must trust loopback as a proxy).
+ */
+function refreshAttempt(gatehouse: RunningGatehouse, client: TestClient, secret?: string, from?: string): Promise<JsonResponse> {
+  return tokenRequest(gatehouse, { client, secret }, { grant_type: 'refresh_token', refresh_token: 'not-a-refresh-token' }, from ? { headers: { 'x-forwarded-for': from } } : {});
 }
 
 function assertTooManyRequests(response: JsonResponse, message = ''): number {
@@ -81,54 +86,124 @@ describe('rate limits', () => {
     let gatehouse: RunningGatehouse;
     let alpha: TestClient;
     let beta: TestClient;
+    // Each test speaks from addresses of its own (forwarded by a trusted proxy on loopback), so budgets start full.
     before(async () => {
-      gatehouse = await startGatehouse({ env: { RATE_LIMIT_TOKEN: '3/1m', RATE_LIMIT_MINT: '2/1m', RATE_LIMIT_ADMIN: '3/1m' } });
+      gatehouse = await startGatehouse({ env: { RATE_LIMIT_TOKEN: '3/1m', RATE_LIMIT_MINT: '2/1m', RATE_LIMIT_ADMIN: '3/1m', RATE_LIMIT_REGISTER: '1000/1m', TRUSTED_PROXIES: 'loopback' } });
       alpha = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
       beta = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_post' });
     });
     after(() => gatehouse?.close());
 
-    it('counts two confidential clients behind one address apart, and failed authentication against the address', async () => {
-      for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, alpha), 400, 'invalid_grant', `alpha #${i + 1}`);
-      assertTooManyRequests(await refreshAttempt(gatehouse, alpha), 'alpha over its budget');
-      // Same address, another client that proves itself: a budget of its own.
-      for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, beta), 400, 'invalid_grant', `beta #${i + 1}`);
-      assertTooManyRequests(await refreshAttempt(gatehouse, beta), 'beta over its budget');
-      // Guessing alpha's secret proves nothing: counted against the address, which still has its whole budget...
-      for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, alpha, 'wrong-secret'), 401, 'invalid_client', `guess #${i + 1}`);
-      // ...until the guesser has spent it. Alpha itself is unaffected by the guesses, and vice versa.
-      assertTooManyRequests(await refreshAttempt(gatehouse, alpha, 'wrong-secret'), 'guesses over the address budget');
+    it('holds an address to its budget however many client_ids it rotates through, public or confidential', async () => {
+      const from = '198.51.100.10';
+      const publicClients = await Promise.all([registerClient(gatehouse), registerClient(gatehouse), registerClient(gatehouse), registerClient(gatehouse)]);
+      for (const [i, client] of publicClients.slice(0, 3).entries()) assertOAuthError(await refreshAttempt(gatehouse, client, undefined, from), 400, 'invalid_grant', `public client #${i + 1}`);
+      assertTooManyRequests(await refreshAttempt(gatehouse, publicClients[3]!, undefined, from), 'a fourth public client_id buys no new budget');
+      assertTooManyRequests(await refreshAttempt(gatehouse, alpha, undefined, from), 'nor does a confidential client that proves itself');
+
+      // Confidential clients registered for free are no way around it either.
+      const other = '198.51.100.11';
+      const confidential = await Promise.all(Array.from({ length: 4 }, () => registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' })));
+      for (const [i, client] of confidential.slice(0, 3).entries()) assertOAuthError(await refreshAttempt(gatehouse, client, undefined, other), 400, 'invalid_grant', `confidential #${i + 1}`);
+      assertTooManyRequests(await refreshAttempt(gatehouse, confidential[3]!, undefined, other));
+      assertOAuthError(await refreshAttempt(gatehouse, publicClients[3]!, undefined, '198.51.100.12'), 400, 'invalid_grant', 'another address has its own budget');
+    });
+
+    it("narrows the address's budget for a caller that proves itself: one client spread over addresses is held to its own", async () => {
+      for (let i = 0; i < 2; i++) assertOAuthError(await refreshAttempt(gatehouse, beta, undefined, '198.51.100.20'), 400, 'invalid_grant');
+      assertOAuthError(await refreshAttempt(gatehouse, beta, undefined, '198.51.100.21'), 400, 'invalid_grant');
+      const refused = await refreshAttempt(gatehouse, beta, undefined, '198.51.100.22');
+      assertTooManyRequests(refused, "beta over its own budget, from an address with a whole budget left");
+      assert.match(refused.headers.get('ratelimit') ?? '', /^limit=3, remaining=0, reset=\d+$/);
+      // The addresses it used keep what beta left them; the headers name the narrower budget.
       const gamma = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
-      assertOAuthError(await refreshAttempt(gatehouse, gamma), 400, 'invalid_grant', 'a third client is not held back by the guesser');
+      const allowed = await refreshAttempt(gatehouse, gamma, undefined, '198.51.100.21');
+      assertOAuthError(allowed, 400, 'invalid_grant');
+      assert.match(allowed.headers.get('ratelimit') ?? '', /^limit=3, remaining=1, reset=\d+$/, 'the address had spent one on beta');
+      const events = await eventually(async () => {
+        const rows = (await gatehouse.db.query(`SELECT actor_kind, actor_id, client_id, ip, data FROM audit_events WHERE type = 'rate_limit.exceeded' AND client_id = $1`, [beta.client_id])) as Array<Record<string, unknown>>;
+        return rows.length > 0 ? rows : undefined;
+      }, "beta's rate_limit.exceeded event");
+      assert.deepEqual(events[0], { actor_kind: 'client', actor_id: beta.client_id, client_id: beta.client_id, ip: '198.51.100.22', data: { policy: 'token', tracker: 'client', retry_after: (events[0]!.data as { retry_after: number }).retry_after } });
     });
 
-    it('counts public clients per client and address, so naming a client from elsewhere cannot spend its budget', async () => {
-      const one = await registerClient(gatehouse);
-      const two = await registerClient(gatehouse);
-      for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, one), 400, 'invalid_grant');
-      assertTooManyRequests(await refreshAttempt(gatehouse, one));
-      assertOAuthError(await refreshAttempt(gatehouse, two), 400, 'invalid_grant', 'another public client on the same address');
+    it('counts failed authentication against the address only: guessing a secret spends the guesser’s budget, not the client’s', async () => {
+      const guesser = '198.51.100.30';
+      for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, alpha, 'wrong-secret', guesser), 401, 'invalid_client', `guess #${i + 1}`);
+      assertTooManyRequests(await refreshAttempt(gatehouse, alpha, 'wrong-secret', guesser), 'guesses over the address budget');
+      assertTooManyRequests(await refreshAttempt(gatehouse, alpha, undefined, guesser), 'the real secret from that address too: the address is spent');
+      assertOAuthError(await refreshAttempt(gatehouse, alpha, undefined, '198.51.100.31'), 400, 'invalid_grant', 'alpha elsewhere is untouched by the guesses');
     });
 
-    it('counts resource-server calls by the resource the registration secret proves', async () => {
+    it('counts resource-server calls by the resource the registration secret proves, inside the address budget', async () => {
       const first = await createResource(gatehouse, { resource: 'https://one.example.test/mcp', scopes: ['tools:read'] });
       const second = await createResource(gatehouse, { resource: 'https://two.example.test/mcp', scopes: ['tools:read'] });
       const body = { client_id: alpha.client_id, subject: 'user-1', scopes: ['tools:read'] };
-      for (let i = 0; i < 2; i++) assert.equal((await mintToken(gatehouse, first, body)).status, 200);
-      assertTooManyRequests(await mintToken(gatehouse, first, body), 'first resource over its budget');
-      assert.equal((await mintToken(gatehouse, second, body)).status, 200, 'second resource has its own budget');
+      const mintFrom = (resource: typeof first, from: string) =>
+        postJson(`${gatehouse.url}/api/oauth/token/exchange`, body, { authorization: `Bearer ${resource.registration_secret}`, 'x-forwarded-for': from });
+      assert.equal((await mintFrom(first, '198.51.100.40')).status, 200);
+      assert.equal((await mintFrom(first, '198.51.100.41')).status, 200);
+      assertTooManyRequests(await mintFrom(first, '198.51.100.42'), 'first resource over its budget, whatever the address');
+      assert.equal((await mintFrom(second, '198.51.100.42')).status, 200, 'second resource has its own budget');
+      assertTooManyRequests(await mintFrom(second, '198.51.100.42'), "and shares the address's, spent by the first resource's refused call and its own");
       const events = await eventually(async () => {
-        const rows = (await gatehouse.db.query(`SELECT actor_kind, actor_id, resource, data FROM audit_events WHERE type = 'rate_limit.exceeded' AND data->>'policy' = 'mint'`)) as { actor_kind: string; actor_id: string; resource: string; data: Record<string, unknown> }[];
-        return rows.length > 0 ? rows : undefined;
-      }, 'a mint rate_limit.exceeded event');
-      assert.deepEqual({ ...events[0], data: undefined }, { actor_kind: 'resource', actor_id: first.resource, resource: first.resource, data: undefined });
+        const rows = (await gatehouse.db.query(`SELECT actor_kind, actor_id, resource, data->>'tracker' AS tracker FROM audit_events WHERE type = 'rate_limit.exceeded' AND data->>'policy' = 'mint' ORDER BY seq`)) as Array<Record<string, unknown>>;
+        return rows.length > 1 ? rows : undefined;
+      }, 'the mint rate_limit.exceeded events');
+      assert.deepEqual(events[0], { actor_kind: 'resource', actor_id: first.resource, resource: first.resource, tracker: 'resource' });
+      assert.deepEqual(events[1], { actor_kind: 'client', actor_id: null, resource: null, tracker: 'ip' });
     });
 
-    it('keeps the admin token working while wrong admin tokens from the same address are refused with 429', async () => {
-      const wrong = { authorization: 'Bearer not-the-admin-token-not-the-admin-token' };
+    it('refuses wrong admin tokens once the address has spent its budget, while the admin token elsewhere keeps working', async () => {
+      const wrong = { authorization: 'Bearer not-the-admin-token-not-the-admin-token', 'x-forwarded-for': '198.51.100.50' };
       for (let i = 0; i < 3; i++) assertOAuthError(await get(gatehouse, '/admin/resources', wrong), 401, 'invalid_token');
       assertTooManyRequests(await get(gatehouse, '/admin/resources', wrong), 'guessing the admin token');
-      assert.equal((await gatehouse.admin('GET', '/admin/resources')).status, 200, 'the real admin token has its own budget');
+      assert.equal((await gatehouse.admin('GET', '/admin/resources')).status, 200, 'the admin token from another address');
+    });
+  });
+
+  describe('a refused request costs nothing', () => {
+    let gatehouse: RunningGatehouse;
+    let host: FakeClientMetadataHost;
+    before(async () => {
+      host = await new FakeClientMetadataHost().start();
+      gatehouse = await startGatehouse({ env: { ...host.env, RATE_LIMIT_TOKEN: '2/1m', RATE_LIMIT_AUTHORIZE: '2/1m' } });
+    });
+    after(async () => {
+      await gatehouse?.close();
+      await host?.stop();
+    });
+
+    it('fetches no metadata document and writes nothing but one event per policy for requests over the address budget', async () => {
+      // Within the budget, a metadata document URL as client_id is fetched (the control for the count below).
+      const control = '/clients/control.json';
+      host.serveDocument(control, clientDocument(host.url(control), { redirect_uris: ['http://127.0.0.1:9/callback'] }));
+      assertOAuthError(await postForm(`${gatehouse.url}/token`, { grant_type: 'refresh_token', refresh_token: 'x', client_id: host.url(control) }), 400, 'invalid_grant');
+      assert.equal(host.count(control), 1, 'within the budget the document is fetched');
+      // Spend the rest of both budgets.
+      assertOAuthError(await postForm(`${gatehouse.url}/token`, { grant_type: 'refresh_token', refresh_token: 'x', client_id: 'nobody' }), 401, 'invalid_client');
+      for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gatehouse.url}/authorize`, { redirect: 'manual' })).status, 400);
+
+      const before = await databaseCounts(gatehouse);
+      const paths: string[] = [];
+      for (let i = 0; i < 10; i++) {
+        const path = `/clients/rotating-${i}.json`;
+        const url = host.url(path);
+        host.serveDocument(path, clientDocument(url, { redirect_uris: ['http://127.0.0.1:9/callback'] }));
+        paths.push(path);
+        assertTooManyRequests(await postForm(`${gatehouse.url}/token`, { grant_type: 'refresh_token', refresh_token: 'x', client_id: url }), `token #${i + 1}`);
+        const query = new URLSearchParams({ client_id: url, response_type: 'code', redirect_uri: 'http://127.0.0.1:9/callback', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jAw-cM', code_challenge_method: 'S256' });
+        assert.equal((await fetch(`${gatehouse.url}/authorize?${query}`, { redirect: 'manual' })).status, 429, `authorize #${i + 1}`);
+      }
+      assert.deepEqual(paths.map((path) => host.count(path)), Array(10).fill(0), 'no document fetched for a refused request');
+      const events = await eventually(async () => {
+        const rows = (await gatehouse.db.query(`SELECT type, data->>'policy' AS policy FROM audit_events WHERE type = 'rate_limit.exceeded' ORDER BY seq`)) as Array<{ type: string; policy: string }>;
+        return rows.length >= 2 ? rows : undefined;
+      }, 'one rate_limit.exceeded per policy');
+      assert.deepEqual(events.map((row) => row.policy).sort(), ['authorize', 'token']);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const after = await databaseCounts(gatehouse);
+      assert.deepEqual(after, { ...before, audit_events: before.audit_events! + 2 }, 'nothing written but the two events');
     });
   });
 

@@ -227,12 +227,12 @@ export async function tokenRequest(
   gatehouse: Pick<RunningGatehouse, 'url'>,
   credentials: ClientCredentials,
   params: Record<string, string | undefined>,
-  options: { path?: string } = {},
+  options: { path?: string; headers?: Record<string, string> } = {},
 ): Promise<JsonResponse> {
   const method = credentials.method ?? credentials.client.token_endpoint_auth_method;
   const secret = credentials.secret ?? credentials.client.client_secret ?? '';
   const form: Record<string, string> = {};
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { ...options.headers };
   if (method === 'client_secret_basic') headers.authorization = basicAuthorization(credentials.client.client_id, secret);
   else form.client_id = credentials.client.client_id;
   if (method === 'client_secret_post') form.client_secret = secret;
