@@ -594,7 +594,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
   });
 });
 
-describe('fast lane (pglite) with tiny rate limits and no trusted proxy', () => {
+describe('fast lane (pglite) with tiny rate limits', () => {
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
@@ -659,6 +659,28 @@ describe('fast lane (pglite) with tiny rate limits and no trusted proxy', () => 
     }, 'rate_limit.exceeded for each policy');
     assert.deepEqual(events.map((row) => row.policy), ['discovery', 'token', 'introspect'], 'one event per blocked tracker, whichever path refused');
   });
+});
+
+describe('fast lane (pglite) with no trusted proxy', () => {
+  let gatehouse: RunningGatehouse;
+  let fast: Door;
+  let full: Door;
+  let fullServer: Server;
+  let resource: TestResource;
+  let client: TestClient;
+
+  before(async () => {
+    gatehouse = await startGatehouse();
+    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
+    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    resource = await createResource(gatehouse, { resource: 'https://proxied.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
+    client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
+  });
+
+  after(async () => {
+    await closeDoor(fullServer, fast, full);
+    await gatehouse?.close();
+  });
 
   it('ignores X-Forwarded-For from an untrusted peer on both paths', async () => {
     const recorded: Array<string | null> = [];
@@ -670,7 +692,6 @@ describe('fast lane (pglite) with tiny rate limits and no trusted proxy', () => 
         headers: { ...FORM, authorization: basicAuthorization(client.client_id, client.client_secret!), 'x-forwarded-for': '198.51.100.99' },
         body: form({ token: minted.accessToken }),
       });
-      // The resource spent its introspect budget above; the client has its own.
       assert.equal(inspected.status, 200, inspected.text);
       recorded.push(...(await eventsOf(gatehouse, inspected)).map((event) => event.ip));
     }
