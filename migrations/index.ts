@@ -5,6 +5,7 @@ import { ClientMetadataDocuments1795320000000 } from './1795320000000-ClientMeta
 import { ExternalLoginAndConsent1795323600000 } from './1795323600000-ExternalLoginAndConsent.js';
 import { AuditDelivery1795327200000 } from './1795327200000-AuditDelivery.js';
 import { ClientHygiene1795330800000 } from './1795330800000-ClientHygiene.js';
+import { MetadataDocumentClientHygiene1795334400000 } from './1795334400000-MetadataDocumentClientHygiene.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ExternalLoginAndConsent1795323600000,
   AuditDelivery1795327200000,
   ClientHygiene1795330800000,
+  MetadataDocumentClientHygiene1795334400000,
 ];

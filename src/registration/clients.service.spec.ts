@@ -99,7 +99,7 @@ async function assertOAuth(promise: Promise<unknown>, type: new (...args: never[
 
 describe('ClientsService.register (dynamic), with fake repositories', () => {
   it('locks, replaces identical unused registrations, checks the cap, then inserts with the fingerprint', async () => {
-    const superseded: ExpiredClient[] = [{ id: 'old-1', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
+    const superseded: ExpiredClient[] = [{ id: 'old-1', kind: 'dynamic', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
     const { service, calls, events, inserted } = setup({ superseded, dynamicCount: 9_999 });
     const { client } = await service.register(METADATA, 'dynamic', { requestId: 'req-1', ip: null, userAgent: null });
     assert.deepEqual(calls, ['lock', 'supersede:none:600', 'count:10000', 'insert']);
@@ -216,7 +216,7 @@ describe('ClientsService and the RecordCache', () => {
   });
 
   it('identical registrations that a new one replaces are forgotten', async () => {
-    const superseded: ExpiredClient[] = [{ id: 'old', reason: 'superseded', createdAt: new Date(0), lastUsedAt: null }];
+    const superseded: ExpiredClient[] = [{ id: 'old', kind: 'dynamic', reason: 'superseded', createdAt: new Date(0), lastUsedAt: null }];
     const { service, cache } = setup({ rows: [row('old', 'dynamic')], superseded });
     await service.resolve('old');
     assert.equal(cache.has('client', 'old'), true);

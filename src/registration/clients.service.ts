@@ -264,12 +264,13 @@ function withLastUse(client: ClientEntity, lastUsedAt: Date): ClientEntity {
   return Object.assign(Object.create(Object.getPrototypeOf(client) as object) as ClientEntity, client, { lastUsedAt });
 }
 
-/** The audit event for a dynamic client deleted because it expired or an identical registration replaced it. */
+/** The audit event for a client deleted because it expired or an identical registration replaced it. */
 export function clientExpiredEvent(client: ExpiredClient, extra: Record<string, string> = {}): AuditEvent {
   return {
     type: 'client.expired',
     clientId: client.id,
     data: {
+      kind: client.kind,
       reason: client.reason,
       registered_at: client.createdAt.toISOString(),
       last_used_at: client.lastUsedAt?.toISOString() ?? null,
