@@ -1,10 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
- * Metadata-document client hygiene: such clients expire by their last use (CIMD_UNUSED_CLIENT_HOURS,
- * CIMD_IDLE_CLIENT_DAYS), like dynamic ones. The expiry job selects them by last use (or, never used, by when they
- * were recorded) through this partial index. Nothing else changes: the rows are deleted as dynamic ones are, with
- * what hangs off them (ON DELETE CASCADE).
+ * Metadata-document client hygiene: such clients are capped (CIMD_MAX_CLIENTS) and expire by their last use
+ * (CIMD_UNUSED_CLIENT_HOURS, CIMD_IDLE_CLIENT_DAYS), like dynamic ones. The cap counts these rows and the expiry job
+ * selects them by last use (or, never used, by when they were recorded): one partial index serves both. Nothing
+ * else changes: the rows are deleted as dynamic ones are, with what hangs off them (ON DELETE CASCADE).
  */
 export class MetadataDocumentClientHygiene1795334400000 implements MigrationInterface {
   name = 'MetadataDocumentClientHygiene1795334400000';

@@ -7,11 +7,11 @@ import { returnedRows } from '../database/returned-rows.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { ClientEntity } from './client.entity.js';
 
-/** The kinds of client Gatehouse creates on a request's say-so, and so expires. */
+/** The kinds of client Gatehouse creates on a request's say-so, and so caps and expires. */
 export type BoundedClientKind = 'dynamic' | 'metadata_document';
 
-/** Distinct from the migration, audit and key locks. */
-const DYNAMIC_REGISTRATION_LOCK = 7_405_614_301;
+/** Distinct from each other and from the migration, audit and key locks. */
+const ADMISSION_LOCKS: Record<BoundedClientKind, number> = { dynamic: 7_405_614_301, metadata_document: 7_405_614_302 };
 
 /**
  * `never_used`: a dynamic client never used after registering; `never_issued_tokens`: a metadata-document client
@@ -93,16 +93,17 @@ export class ClientRepository {
   }
 
   /**
-   * Serialises dynamic registrations on every instance until the transaction ends, so that counting the clients
-   * and inserting one cannot interleave with another registration (which could otherwise overshoot the cap).
+   * Serialises the admission of new clients of `kind` (dynamic registrations, first recordings of a metadata
+   * document) on every instance until the transaction ends, so that counting the clients and inserting one cannot
+   * interleave with another admission (which could otherwise overshoot the cap).
    */
-  async lockDynamicRegistrations(tx: Tx): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [DYNAMIC_REGISTRATION_LOCK]);
+  async lockAdmissions(tx: Tx, kind: BoundedClientKind): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCKS[kind]]);
   }
 
-  /** Dynamic clients that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
-  async countDynamic(tx: Tx, atMost: number): Promise<number> {
-    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = 'dynamic' LIMIT $1) AS dynamic`, [atMost])) as Array<{ n: number }>;
+  /** Clients of `kind` that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
+  async countKind(tx: Tx, kind: BoundedClientKind, atMost: number): Promise<number> {
+    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = $1 LIMIT $2) AS counted`, [kind, atMost])) as Array<{ n: number }>;
     return rows[0]?.n ?? 0;
   }
 

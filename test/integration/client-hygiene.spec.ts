@@ -200,13 +200,14 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(sameToken.length, 1, 'with the same initial access token, that one goes');
     });
 
-    it('counts dynamic clients only, and never past the limit asked for', async () => {
+    it('counts clients of one kind only, and never past the limit asked for', async () => {
       await clear();
       await insertClientRows(db.dataSource, 7);
       await insertClientRows(db.dataSource, 3, { kind: 'static' });
       await insertClientRow(db.dataSource, { kind: 'metadata_document' });
-      assert.equal(await clients.countDynamic(db.dataSource.manager, 100), 7);
-      assert.equal(await clients.countDynamic(db.dataSource.manager, 5), 5);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'dynamic', 100), 7);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'dynamic', 5), 5);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'metadata_document', 100), 1);
     });
 
     it('uses an initial access token up atomically, and never a revoked or expired one', async () => {
