@@ -57,7 +57,7 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'client.updated': { description: 'A client changed its registration (RFC 7592).', actor: 'client', outcome: 'success' },
   'client.deleted': { description: 'A client deleted its registration (RFC 7592).', actor: 'client', outcome: 'success' },
   'client.expired': {
-    description: 'A dynamic client was deleted by Gatehouse (data.reason: never_used, idle, or superseded by an identical registration, data.superseded_by).',
+    description: 'A dynamic or metadata-document client (data.kind) was deleted by Gatehouse (data.reason: never_used, never_issued_tokens, idle, or superseded by an identical registration, data.superseded_by).',
     actor: 'system',
     outcome: 'success',
   },

@@ -7,7 +7,7 @@ import { stringParam } from '../common/oauth-body.decorator.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { SCOPE_TOKEN } from '../common/validation.js';
 import { Database } from '../database/database.module.js';
-import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../registration/clients.service.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService, MetadataDocumentLimitReached } from '../registration/clients.service.js';
 import { redirectUriMatches } from '../registration/client-metadata.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResolvedClient } from '../registration/client-metadata-document.js';
@@ -102,6 +102,7 @@ export class AuthorizationService {
       }
       return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
+      if (error instanceof MetadataDocumentLimitReached) throw metadataDocumentLimitPage(client.id, error);
       if (error instanceof OAuthError) return { step: { kind: 'redirect', location: this.errorRedirect(redirectUri, error, state) } };
       throw error;
     }
@@ -345,3 +346,16 @@ function describeRedirect(redirectUri: string): string {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : `${url.protocol}//${url.host}`;
 }
 
+/**
+ * A metadata document URL seen for the first time while CIMD_MAX_CLIENTS such clients are recorded. Shown to the
+ * person rather than sent to the document's redirect URI: the client was not accepted, and the person is the one who
+ * can wait or ask the administrator.
+ */
+function metadataDocumentLimitPage(clientId: string, error: MetadataDocumentLimitReached): BrowserError {
+  return new BrowserError(
+    403,
+    'Application limit reached',
+    `This server has reached its limit of applications identified by metadata documents (${error.maxClients}), so it cannot accept the application at ${clientId} now. ` +
+      `Applications it already knows still work, and room is made as unused ones expire (${error.roomMade}). Try again later, or ask the server’s administrator.`,
+  );
+}

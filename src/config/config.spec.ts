@@ -149,7 +149,7 @@ describe('loadConfig', () => {
 });
 
 describe('loadConfig, client metadata documents', () => {
-  it('defaults: enabled, no host lists, loopback refused, 5 s, 5 min to 24 h, 5 kB', () => {
+  it('defaults: enabled, no host lists, loopback refused, 5 s, 5 min to 24 h, 5 kB; 10000 clients, unused ones kept 24 h, idle ones 90 days', () => {
     assert.deepEqual(loadConfig({}).cimd, {
       enabled: true,
       allowedHosts: [],
@@ -160,6 +160,9 @@ describe('loadConfig, client metadata documents', () => {
       cacheMinSeconds: 300,
       cacheMaxSeconds: 86400,
       maxDocumentBytes: 5120,
+      maxClients: 10_000,
+      unusedClientTtlMs: 24 * 3_600_000,
+      idleClientTtlMs: 90 * 86_400_000,
     });
   });
 
@@ -193,6 +196,21 @@ describe('loadConfig, client metadata documents', () => {
     assertConfigError({ CIMD_CACHE_MIN_SECONDS: 'soon' }, 'CIMD_CACHE_MIN_SECONDS');
     assertConfigError({ CIMD_CACHE_MAX_SECONDS: '99999999' }, 'CIMD_CACHE_MAX_SECONDS');
     assertConfigError({ CIMD_CACHE_MIN_SECONDS: '600', CIMD_CACHE_MAX_SECONDS: '599' }, 'CIMD_CACHE_MAX_SECONDS');
+  });
+
+  it('reads the client cap and lifetimes apart from the DCR ones; CIMD_IDLE_CLIENT_DAYS=0 keeps idle clients', () => {
+    const config = loadConfig({ CIMD_MAX_CLIENTS: '500', CIMD_UNUSED_CLIENT_HOURS: '2', CIMD_IDLE_CLIENT_DAYS: '0' });
+    assert.deepEqual([config.cimd.maxClients, config.cimd.unusedClientTtlMs, config.cimd.idleClientTtlMs], [500, 2 * 3_600_000, 0]);
+    assert.deepEqual(config.registration, loadConfig({}).registration, 'the DCR settings are untouched');
+    assert.equal(loadConfig({ CIMD_IDLE_CLIENT_DAYS: '7' }).cimd.idleClientTtlMs, 7 * 86_400_000);
+    assert.equal(loadConfig({ CIMD_MAX_CLIENTS: '1' }).cimd.maxClients, 1);
+    assert.equal(loadConfig({ DCR_MAX_CLIENTS: '3', DCR_UNUSED_CLIENT_HOURS: '5' }).cimd.maxClients, 10_000, 'and the DCR ones do not set them');
+  });
+
+  it('rejects a malformed or out-of-range client cap or lifetime, naming the variable', () => {
+    for (const value of ['0', '-1', '1.5', 'many', '1e3', '100000001']) assertConfigError({ CIMD_MAX_CLIENTS: value }, 'CIMD_MAX_CLIENTS');
+    for (const value of ['0', '-1', '1.5', '8761', 'day']) assertConfigError({ CIMD_UNUSED_CLIENT_HOURS: value }, 'CIMD_UNUSED_CLIENT_HOURS');
+    for (const value of ['-1', '0.5', '36501', 'never']) assertConfigError({ CIMD_IDLE_CLIENT_DAYS: value }, 'CIMD_IDLE_CLIENT_DAYS');
   });
 
   it('reads CIMD_EXTRA_CA_FILE at boot, and refuses a missing file or one without a certificate', async () => {

@@ -96,6 +96,15 @@ class EnvironmentVariables {
   @IsOptional() @Matches(/^\d{1,7}$/, { message: 'CIMD_CACHE_MAX_SECONDS must be a whole number of seconds' })
   CIMD_CACHE_MAX_SECONDS?: string;
 
+  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'CIMD_MAX_CLIENTS must be a whole number' })
+  CIMD_MAX_CLIENTS?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_UNUSED_CLIENT_HOURS must be a whole number of hours' })
+  CIMD_UNUSED_CLIENT_HOURS?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_IDLE_CLIENT_DAYS must be a whole number of days' })
+  CIMD_IDLE_CLIENT_DAYS?: string;
+
   @IsOptional() @IsString() @MinLength(1)
   AUDIT_LOG?: string;
 
@@ -198,6 +207,12 @@ export interface CimdConfig {
   cacheMaxSeconds: number;
   /** The draft's recommended cap on a document (§ Maximum Response Size); the response is aborted beyond it. */
   maxDocumentBytes: number;
+  /** Most metadata-document clients recorded at once; a new document URL beyond it is refused until some expire. */
+  maxClients: number;
+  /** A metadata-document client never issued tokens (no grant) is deleted this long after its last use. */
+  unusedClientTtlMs: number;
+  /** One that was issued tokens, not used for this long and with no live refresh token, is deleted; 0 keeps them. */
+  idleClientTtlMs: number;
 }
 
 /**
@@ -466,6 +481,9 @@ function cimdConfig(vars: EnvironmentVariables): CimdConfig {
     cacheMinSeconds,
     cacheMaxSeconds,
     maxDocumentBytes: 5 * 1024,
+    maxClients: wholeNumber('CIMD_MAX_CLIENTS', vars.CIMD_MAX_CLIENTS, 10_000, 1, 100_000_000),
+    unusedClientTtlMs: wholeNumber('CIMD_UNUSED_CLIENT_HOURS', vars.CIMD_UNUSED_CLIENT_HOURS, 24, 1, 24 * 365) * 3_600_000,
+    idleClientTtlMs: wholeNumber('CIMD_IDLE_CLIENT_DAYS', vars.CIMD_IDLE_CLIENT_DAYS, 90, 0, 36_500) * 86_400_000,
   };
 }
 
@@ -578,6 +596,9 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   CIMD_FETCH_TIMEOUT_MS: true,
   CIMD_CACHE_MIN_SECONDS: true,
   CIMD_CACHE_MAX_SECONDS: true,
+  CIMD_MAX_CLIENTS: true,
+  CIMD_UNUSED_CLIENT_HOURS: true,
+  CIMD_IDLE_CLIENT_DAYS: true,
   REDIS_URL: true,
   TRUSTED_PROXIES: true,
   RATE_LIMITS: true,

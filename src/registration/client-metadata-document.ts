@@ -35,6 +35,8 @@ export interface FetchedClientDocument {
   metadata: ClientMetadata;
   expiresAt: Date;
   cacheSeconds: number;
+  /** No row recorded the URL when it was looked up: recording it creates a client (admitted against the cap). */
+  firstRecording: boolean;
 }
 
 /** Registered client ids are UUIDs; anything with a URI scheme is a metadata document URL (valid or not). */
@@ -141,6 +143,7 @@ export class ClientMetadataDocuments {
    * Writes a document fetched for this request into the client's row (`insert`: creating it on first use, as
    * /authorize does with the interaction that needs it; `update`: only refreshing an existing row, as /token does,
    * since no grant can exist for a client that was never recorded) and records `client.metadata_fetched` once.
+   * Callers go through ClientsService.recordFetched, which first admits a first recording against the cap.
    */
   async record(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
     const { client, fetched } = resolved;
@@ -153,12 +156,6 @@ export class ClientMetadataDocuments {
       request: context,
       data: { url: client.id, cache_seconds: fetched.cacheSeconds },
     });
-  }
-
-  /** Records a document fetched for a request that changes nothing else, in a transaction of its own. */
-  async recordAlone(resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
-    if (!resolved.fetched) return;
-    await this.database.transaction((tx) => this.record(tx, resolved, mode, context));
   }
 
   private async lookup(clientId: string, url: URL, context: RequestContext | undefined): Promise<ResolvedClient> {
@@ -185,7 +182,7 @@ export class ClientMetadataDocuments {
         metadataFingerprint: null,
         initialAccessTokenId: null,
       } satisfies ClientEntity);
-      return { client, fetched: { metadata, expiresAt, cacheSeconds } };
+      return { client, fetched: { metadata, expiresAt, cacheSeconds, firstRecording: recorded === null } };
     } catch (error) {
       if (error instanceof MetadataDocumentError) await this.recordRejection(clientId, error, context);
       throw error;

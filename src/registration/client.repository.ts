@@ -7,14 +7,23 @@ import { returnedRows } from '../database/returned-rows.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { ClientEntity } from './client.entity.js';
 
-/** Distinct from the migration, audit and key locks. */
-const DYNAMIC_REGISTRATION_LOCK = 7_405_614_301;
+/** The kinds of client Gatehouse creates on a request's say-so, and so caps and expires. */
+export type BoundedClientKind = 'dynamic' | 'metadata_document';
 
-export type ExpiryReason = 'never_used' | 'idle' | 'superseded';
+/** Distinct from each other and from the migration, audit and key locks. */
+const ADMISSION_LOCKS: Record<BoundedClientKind, number> = { dynamic: 7_405_614_301, metadata_document: 7_405_614_302 };
 
-/** A dynamic client the expiry job or a re-registration deleted. */
+/**
+ * `never_used`: a dynamic client never used after registering; `never_issued_tokens`: a metadata-document client
+ * whose /authorize requests never led to tokens; `idle`: either kind, not used for long; `superseded`: a dynamic
+ * client an identical registration replaced.
+ */
+export type ExpiryReason = 'never_used' | 'never_issued_tokens' | 'idle' | 'superseded';
+
+/** A client the expiry job or a re-registration deleted. */
 export interface ExpiredClient {
   id: string;
+  kind: BoundedClientKind;
   reason: ExpiryReason;
   createdAt: Date;
   lastUsedAt: Date | null;
@@ -22,14 +31,23 @@ export interface ExpiredClient {
 
 interface ExpiredClientRow {
   id: string;
+  kind: BoundedClientKind;
   reason: ExpiryReason;
   created_at: Date | string;
   last_used_at: Date | string | null;
 }
 
 function toExpiredClient(row: ExpiredClientRow): ExpiredClient {
-  return { id: row.id, reason: row.reason, createdAt: new Date(row.created_at), lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at) };
+  return { id: row.id, kind: row.kind, reason: row.reason, createdAt: new Date(row.created_at), lastUsedAt: row.last_used_at === null ? null : new Date(row.last_used_at) };
 }
+
+/**
+ * What keeps an expired client however idle: a live refresh token (an unrevoked grant with an unrotated, unexpired
+ * refresh token) of the client `c`, since its user can still come back through it. Both expiry statements use it.
+ */
+const HOLDS_LIVE_REFRESH_TOKEN = `EXISTS (
+              SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
+               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())`;
 
 @Injectable()
 export class ClientRepository {
@@ -75,16 +93,17 @@ export class ClientRepository {
   }
 
   /**
-   * Serialises dynamic registrations on every instance until the transaction ends, so that counting the clients
-   * and inserting one cannot interleave with another registration (which could otherwise overshoot the cap).
+   * Serialises the admission of new clients of `kind` (dynamic registrations, first recordings of a metadata
+   * document) on every instance until the transaction ends, so that counting the clients and inserting one cannot
+   * interleave with another admission (which could otherwise overshoot the cap).
    */
-  async lockDynamicRegistrations(tx: Tx): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [DYNAMIC_REGISTRATION_LOCK]);
+  async lockAdmissions(tx: Tx, kind: BoundedClientKind): Promise<void> {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCKS[kind]]);
   }
 
-  /** Dynamic clients that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
-  async countDynamic(tx: Tx, atMost: number): Promise<number> {
-    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = 'dynamic' LIMIT $1) AS dynamic`, [atMost])) as Array<{ n: number }>;
+  /** Clients of `kind` that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
+  async countKind(tx: Tx, kind: BoundedClientKind, atMost: number): Promise<number> {
+    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = $1 LIMIT $2) AS counted`, [kind, atMost])) as Array<{ n: number }>;
     return rows[0]?.n ?? 0;
   }
 
@@ -103,7 +122,7 @@ export class ClientRepository {
           ORDER BY c.created_at
           LIMIT $4
           FOR UPDATE OF c SKIP LOCKED)
-       RETURNING id, created_at, last_used_at, 'superseded' AS reason`,
+       RETURNING id, kind, created_at, last_used_at, 'superseded' AS reason`,
       [match.fingerprint, match.initialAccessTokenId, match.registeredBeforeSeconds, match.limit],
     );
     return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
@@ -112,9 +131,9 @@ export class ClientRepository {
   /**
    * Deletes up to `limit` dynamic clients that have expired: never used and registered more than
    * `unusedSeconds` ago, or (when `idleSeconds` is not null) last used more than `idleSeconds` ago — and never one
-   * with a live refresh token (an unrevoked grant with an unrotated, unexpired refresh token), however idle. Static
-   * and metadata-document clients are never touched. Rows another transaction holds (a use being recorded, a grant
-   * being inserted) are skipped this time. Deleting a client deletes its consents, codes, interactions and grants.
+   * with a live refresh token, however idle. Static and metadata-document clients are never touched. Rows another
+   * transaction holds (a use being recorded, a grant being inserted) are skipped this time. Deleting a client
+   * deletes its consents, codes, interactions and grants.
    */
   async deleteExpired(tx: Tx, ttl: { unusedSeconds: number; idleSeconds: number | null }, limit: number): Promise<ExpiredClient[]> {
     const result: unknown = await tx.query(
@@ -126,14 +145,42 @@ export class ClientRepository {
               (c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => $1::double precision))
               OR ($2::double precision IS NOT NULL AND c.last_used_at < now() - make_interval(secs => $2::double precision))
             )
-            AND NOT EXISTS (
-              SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
-               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())
+            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
           LIMIT $3
           FOR UPDATE OF c SKIP LOCKED
        )
        DELETE FROM clients USING doomed WHERE clients.id = doomed.id
-       RETURNING clients.id, clients.created_at, clients.last_used_at, doomed.reason`,
+       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
+      [ttl.unusedSeconds, ttl.idleSeconds, limit],
+    );
+    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
+  }
+
+  /**
+   * Deletes up to `limit` metadata-document clients that have expired. Such a row is recorded by the /authorize
+   * request that first names its URL (a use), so "unused" here means never issued tokens: without any grant and
+   * last used (or recorded) more than `unusedSeconds` ago. One that was issued tokens goes when (with `idleSeconds`
+   * not null) its last use is more than `idleSeconds` ago. Never one with a live refresh token, however idle; rows
+   * another transaction holds are skipped this time. The URL can come back: its next /authorize fetches and records
+   * the document afresh. Deleting the row deletes its consents, codes, interactions and grants.
+   */
+  async deleteExpiredMetadataDocuments(tx: Tx, ttl: { unusedSeconds: number; idleSeconds: number | null }, limit: number): Promise<ExpiredClient[]> {
+    const result: unknown = await tx.query(
+      `WITH doomed AS (
+         SELECT c.id, CASE WHEN issued.any THEN 'idle' ELSE 'never_issued_tokens' END AS reason
+           FROM clients c
+          CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id) AS any) AS issued
+          WHERE c.kind = 'metadata_document'
+            AND (
+              (NOT issued.any AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => $1::double precision))
+              OR ($2::double precision IS NOT NULL AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => $2::double precision))
+            )
+            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
+          LIMIT $3
+          FOR UPDATE OF c SKIP LOCKED
+       )
+       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
+       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
       [ttl.unusedSeconds, ttl.idleSeconds, limit],
     );
     return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);

@@ -12,11 +12,14 @@ const EVERY_MS = 3600_000;
 const FIRST_RUN_AFTER_MS = 60_000;
 
 /**
- * Dynamic clients expire by use, never by age alone: one never used is deleted DCR_UNUSED_CLIENT_HOURS after it
- * registered, one not used for DCR_IDLE_CLIENT_DAYS (unless 0) after its last use — and one that still holds a live
- * refresh token is kept however idle, since its user can still come back through it. Deleted in batches, each batch
- * in its own transaction with a `client.expired` event per client. A deleted client's next request gets
- * 401 invalid_client at /token, so MCP clients register again.
+ * Clients that anyone can create expire by use, never by age alone. Dynamic ones: one never used is deleted
+ * DCR_UNUSED_CLIENT_HOURS after it registered, one not used for DCR_IDLE_CLIENT_DAYS (unless 0) after its last use.
+ * Metadata-document ones: one never issued tokens is deleted CIMD_UNUSED_CLIENT_HOURS after its last use (its first
+ * /authorize recorded it), one issued tokens CIMD_IDLE_CLIENT_DAYS (unless 0) after its last use. Either kind is kept
+ * however idle while it holds a live refresh token, since its user can still come back through it. Deleted in
+ * batches, each batch in its own transaction with a `client.expired` event per client. A deleted dynamic client's
+ * next request gets 401 invalid_client at /token, so MCP clients register again; a deleted metadata-document
+ * client's URL is simply fetched and recorded again by its next /authorize.
  */
 @Injectable()
 export class ClientsHousekeeping extends PeriodicJob {
@@ -48,18 +51,31 @@ export class ClientsHousekeeping extends PeriodicJob {
     if (expired) this.logger.log({ msg: 'housekeeping', clients_expired: expired });
   }
 
-  /** Deletes at most `limit` expired clients and records why, in one transaction; returns how many. */
+  /**
+   * Deletes at most `limit` expired clients (dynamic ones first, then metadata-document ones with what room is left)
+   * and records why, in one transaction; returns how many.
+   */
   async expireBatch(limit: number): Promise<number> {
-    const { unusedClientTtlMs, idleClientTtlMs } = this.config.registration;
-    // last_used_at lags the true last use by up to CLIENT_USE_RESOLUTION_MS: waiting that much longer means a
-    // client is deleted only after at least the configured idle time (and so after its last access token expired).
-    const ttl = { unusedSeconds: unusedClientTtlMs / 1000, idleSeconds: idleClientTtlMs > 0 ? (idleClientTtlMs + CLIENT_USE_RESOLUTION_MS) / 1000 : null };
+    const { registration, cimd } = this.config;
+    // last_used_at lags the true last use by up to CLIENT_USE_RESOLUTION_MS: waiting that much longer wherever a
+    // lifetime runs from the last use means a client is deleted only after at least the configured time (and so after
+    // its last access token and any pending authorization expired). A dynamic client's unused lifetime runs from its
+    // registration; a metadata-document client's from its last use (its first /authorize recorded it).
+    const dynamicTtl = { unusedSeconds: registration.unusedClientTtlMs / 1000, idleSeconds: idleSeconds(registration.idleClientTtlMs) };
+    const documentTtl = { unusedSeconds: (cimd.unusedClientTtlMs + CLIENT_USE_RESOLUTION_MS) / 1000, idleSeconds: idleSeconds(cimd.idleClientTtlMs) };
     return this.database.transaction(async (tx) => {
-      const expired = await this.clients.deleteExpired(tx, ttl, limit);
+      const dynamic = await this.clients.deleteExpired(tx, dynamicTtl, limit);
+      const documents = dynamic.length < limit ? await this.clients.deleteExpiredMetadataDocuments(tx, documentTtl, limit - dynamic.length) : [];
       // Every instance forgets them when this batch commits: their next request gets invalid_client everywhere.
-      await this.cache.invalidate(tx, 'client', expired.map((client) => client.id));
-      for (const client of expired) await this.audit.record(tx, clientExpiredEvent(client));
-      return expired.length;
+      // Metadata-document clients are never cached (their row is read on each request): nothing to announce.
+      await this.cache.invalidate(tx, 'client', dynamic.map((client) => client.id));
+      for (const client of [...dynamic, ...documents]) await this.audit.record(tx, clientExpiredEvent(client));
+      return dynamic.length + documents.length;
     });
   }
+}
+
+/** The idle lifetime the repository applies, in seconds; null (0 configured) keeps idle clients. */
+function idleSeconds(idleClientTtlMs: number): number | null {
+  return idleClientTtlMs > 0 ? (idleClientTtlMs + CLIENT_USE_RESOLUTION_MS) / 1000 : null;
 }

@@ -8,22 +8,28 @@ import type { Tx } from '../database/data-source.js';
 import { RecordCache } from '../database/record-cache.js';
 import type { AuditEvent, AuditLog } from '../audit/audit-log.js';
 import type { ClientRepository, ExpiredClient } from './client.repository.js';
-import type { ClientMetadataDocuments } from './client-metadata-document.js';
+import type { ClientMetadataDocuments, ResolvedClient } from './client-metadata-document.js';
 import { ClientEntity } from './client.entity.js';
 import { metadataFingerprint } from './client-fingerprint.js';
 import { validateClientMetadata } from './client-metadata.js';
 import type { InitialAccessTokenRepository } from './initial-access-token.repository.js';
 import { InitialAccessTokens } from './initial-access-tokens.service.js';
-import { CLIENT_USE_RESOLUTION_MS, ClientsService, registrationLimitReached } from './clients.service.js';
+import { CLIENT_USE_RESOLUTION_MS, ClientsService, MetadataDocumentLimitReached, registrationLimitReached } from './clients.service.js';
 
 const TX = { marker: 'tx' } as unknown as Tx;
 const METADATA = { client_name: 'Editor', redirect_uris: ['http://127.0.0.1:7777/cb'], token_endpoint_auth_method: 'none' };
+
+/** A client row as the repository returns it. */
+const row = (id: string, kind: ClientEntity['kind'], lastUsedAt: Date | null = null): ClientEntity =>
+  Object.assign(new ClientEntity(), { id, kind, metadata: validateClientMetadata(METADATA), secretHash: null, registrationTokenHash: null, createdAt: new Date(0), updatedAt: new Date(0), lastUsedAt, metadataExpiresAt: null, metadataFingerprint: null, initialAccessTokenId: null });
 
 /** A ClientsService over recording fakes: every repository call is logged in order, as `name` or `name:detail`. */
 function setup(
   options: {
     registration?: Partial<GatehouseConfig['registration']>;
+    cimd?: Partial<GatehouseConfig['cimd']>;
     dynamicCount?: number;
+    documentCount?: number;
     superseded?: ExpiredClient[];
     usableToken?: string | null;
     consumable?: boolean;
@@ -32,7 +38,7 @@ function setup(
   } = {},
 ) {
   const base = loadConfig({});
-  const config: GatehouseConfig = { ...base, registration: { ...base.registration, ...options.registration } };
+  const config: GatehouseConfig = { ...base, registration: { ...base.registration, ...options.registration }, cimd: { ...base.cimd, ...options.cimd } };
   const calls: string[] = [];
   const events: AuditEvent[] = [];
   let transactions = 0;
@@ -50,14 +56,14 @@ function setup(
   const rows = new Map<string, ClientEntity>(options.rows?.map((row) => [row.id, row]));
   const audit = { record: async (_tx: Tx, event: AuditEvent) => void events.push(event) } as unknown as AuditLog;
   const repository = {
-    lockDynamicRegistrations: async () => void calls.push('lock'),
+    lockAdmissions: async (_tx: Tx, kind: string) => void calls.push(kind === 'dynamic' ? 'lock' : `lock:${kind}`),
     deleteSuperseded: async (_tx: Tx, match: { fingerprint: string; initialAccessTokenId: string | null; registeredBeforeSeconds: number }) => {
       calls.push(`supersede:${match.initialAccessTokenId ?? 'none'}:${match.registeredBeforeSeconds}`);
       return options.superseded ?? [];
     },
-    countDynamic: async (_tx: Tx, atMost: number) => {
-      calls.push(`count:${atMost}`);
-      return options.dynamicCount ?? 0;
+    countKind: async (_tx: Tx, kind: string, atMost: number) => {
+      calls.push(kind === 'dynamic' ? `count:${atMost}` : `count:${kind}:${atMost}`);
+      return (kind === 'dynamic' ? options.dynamicCount : options.documentCount) ?? 0;
     },
     insert: async (_tx: Tx, client: Record<string, unknown>) => {
       calls.push('insert');
@@ -81,7 +87,8 @@ function setup(
   const tokens = new InitialAccessTokens(config, database, tokenRepository, audit);
   // A real cache, as on PGlite (local eviction).
   const cache = new RecordCache(config, database);
-  const service = new ClientsService(config, database, repository, audit, {} as ClientMetadataDocuments, tokens, cache);
+  const documents = { record: async (_tx: Tx, resolved: ResolvedClient, mode: string) => void calls.push(`record:${mode}:${resolved.client.id}`) } as unknown as ClientMetadataDocuments;
+  const service = new ClientsService(config, database, repository, audit, documents, tokens, cache);
   const commit = () => {
     for (const hook of afterCommit.splice(0)) hook();
   };
@@ -99,7 +106,7 @@ async function assertOAuth(promise: Promise<unknown>, type: new (...args: never[
 
 describe('ClientsService.register (dynamic), with fake repositories', () => {
   it('locks, replaces identical unused registrations, checks the cap, then inserts with the fingerprint', async () => {
-    const superseded: ExpiredClient[] = [{ id: 'old-1', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
+    const superseded: ExpiredClient[] = [{ id: 'old-1', kind: 'dynamic', reason: 'superseded', createdAt: new Date('2026-01-01T00:00:00Z'), lastUsedAt: null }];
     const { service, calls, events, inserted } = setup({ superseded, dynamicCount: 9_999 });
     const { client } = await service.register(METADATA, 'dynamic', { requestId: 'req-1', ip: null, userAgent: null });
     assert.deepEqual(calls, ['lock', 'supersede:none:600', 'count:10000', 'insert']);
@@ -186,9 +193,6 @@ describe('ClientsService.recordUse', () => {
 });
 
 describe('ClientsService and the RecordCache', () => {
-  const row = (id: string, kind: ClientEntity['kind'], lastUsedAt: Date | null = null): ClientEntity =>
-    Object.assign(new ClientEntity(), { id, kind, metadata: validateClientMetadata(METADATA), secretHash: null, registrationTokenHash: null, createdAt: new Date(0), updatedAt: new Date(0), lastUsedAt, metadataExpiresAt: null, metadataFingerprint: null, initialAccessTokenId: null });
-
   it('resolves registered clients through the cache, and never caches an unknown id', async () => {
     const { service, calls, cache } = setup({ rows: [row('dyn', 'dynamic'), row('static', 'static')] });
     for (let i = 0; i < 3; i++) {
@@ -216,7 +220,7 @@ describe('ClientsService and the RecordCache', () => {
   });
 
   it('identical registrations that a new one replaces are forgotten', async () => {
-    const superseded: ExpiredClient[] = [{ id: 'old', reason: 'superseded', createdAt: new Date(0), lastUsedAt: null }];
+    const superseded: ExpiredClient[] = [{ id: 'old', kind: 'dynamic', reason: 'superseded', createdAt: new Date(0), lastUsedAt: null }];
     const { service, cache } = setup({ rows: [row('old', 'dynamic')], superseded });
     await service.resolve('old');
     assert.equal(cache.has('client', 'old'), true);
@@ -246,6 +250,55 @@ describe('ClientsService and the RecordCache', () => {
     commit();
     await service.resolve('dyn');
     assert.deepEqual(calls, ['find:dyn', `use:dyn:${CLIENT_USE_RESOLUTION_MS / 1000}`, 'find:dyn'], 'read again to learn the recorded use');
+  });
+});
+
+describe('ClientsService.recordFetched (metadata documents), with fake repositories', () => {
+  const URL_ID = 'https://app.example.com/client.json';
+  /** What ClientsService.resolve returns for a document fetched just now. */
+  function fetched(firstRecording: boolean): ResolvedClient {
+    const client = row(URL_ID, 'metadata_document');
+    return { client, fetched: { metadata: client.metadata, expiresAt: new Date(Date.now() + 300_000), cacheSeconds: 300, firstRecording } };
+  }
+
+  it('admits a first recording under the lock when below CIMD_MAX_CLIENTS, then records it', async () => {
+    const { service, calls } = setup({ cimd: { maxClients: 5 }, documentCount: 4 });
+    await service.recordFetched(TX, fetched(true), 'insert');
+    assert.deepEqual(calls, ['lock:metadata_document', 'count:metadata_document:5', `record:insert:${URL_ID}`]);
+  });
+
+  it('refuses a first recording at the cap with MetadataDocumentLimitReached (403 access_denied), recording nothing', async () => {
+    const { service, calls } = setup({ cimd: { maxClients: 5 }, documentCount: 5 });
+    const error = await assertOAuth(
+      service.recordFetched(TX, fetched(true), 'insert'),
+      MetadataDocumentLimitReached,
+      403,
+      /^client metadata document limit reached \(5 clients\); clients never issued tokens expire 24 hours after their last use, others 90 days after their last use$/,
+    );
+    assert.ok(error instanceof AccessDenied && error.code === 'access_denied');
+    assert.deepEqual(calls, ['lock:metadata_document', 'count:metadata_document:5', `find:${URL_ID}`]);
+  });
+
+  it('at the cap, lets a URL through that another request recorded meanwhile (its insert is a refresh)', async () => {
+    const { service, calls } = setup({ cimd: { maxClients: 5 }, documentCount: 5, rows: [row(URL_ID, 'metadata_document')] });
+    await service.recordFetched(TX, fetched(true), 'insert');
+    assert.deepEqual(calls, ['lock:metadata_document', 'count:metadata_document:5', `find:${URL_ID}`, `record:insert:${URL_ID}`]);
+  });
+
+  it('never counts a client already recorded, a refresh at /token, or a request that fetched nothing', async () => {
+    const { service, calls } = setup({ cimd: { maxClients: 5 }, documentCount: 50 });
+    await service.recordFetched(TX, fetched(false), 'insert');
+    await service.recordFetched(TX, fetched(true), 'update');
+    await service.recordFetchedAlone(fetched(false), 'update');
+    await service.recordFetchedAlone({ client: fetched(false).client, fetched: null }, 'update');
+    assert.deepEqual(calls, [`record:insert:${URL_ID}`, `record:update:${URL_ID}`, `record:update:${URL_ID}`]);
+  });
+
+  it('says when room is made, and leaves idle expiry out when CIMD_IDLE_CLIENT_DAYS is 0', () => {
+    const error = new MetadataDocumentLimitReached({ maxClients: 1, unusedClientTtlMs: 3_600_000, idleClientTtlMs: 0 });
+    assert.equal(error.description, 'client metadata document limit reached (1 clients); clients never issued tokens expire 1 hour after their last use');
+    assert.equal(error.maxClients, 1);
+    assert.equal(error.roomMade, 'clients never issued tokens expire 1 hour after their last use');
   });
 });
 

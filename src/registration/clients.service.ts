@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { GATEHOUSE_CONFIG, type GatehouseConfig, type RegistrationConfig } from '../config/config.js';
+import { GATEHOUSE_CONFIG, type CimdConfig, type GatehouseConfig, type RegistrationConfig } from '../config/config.js';
 import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import { AccessDenied, InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
@@ -82,14 +82,35 @@ export class ClientsService {
     return this.cache.has('client', clientId);
   }
 
-  /** Writes a document `resolve` fetched, inside the transaction of the change the request makes. */
-  recordFetched(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
-    return this.documents.record(tx, resolved, mode, context);
+  /**
+   * Writes a document `resolve` fetched, inside the transaction of the change the request makes. Recording a URL
+   * for the first time (`insert`) creates a client, so it is admitted against CIMD_MAX_CLIENTS first: at the cap it
+   * throws MetadataDocumentLimitReached, and the caller's transaction writes nothing.
+   */
+  async recordFetched(tx: Tx, resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
+    if (mode === 'insert' && resolved.fetched?.firstRecording) await this.admitMetadataDocument(tx, resolved.client.id);
+    await this.documents.record(tx, resolved, mode, context);
   }
 
   /** The same, for a request that makes no other change. */
-  recordFetchedAlone(resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
-    return this.documents.recordAlone(resolved, mode, context);
+  async recordFetchedAlone(resolved: ResolvedClient, mode: 'insert' | 'update', context?: RequestContext): Promise<void> {
+    if (!resolved.fetched) return;
+    await this.database.transaction((tx) => this.recordFetched(tx, resolved, mode, context));
+  }
+
+  /**
+   * The cap on metadata-document clients, checked under the admission lock like the registration cap, so that
+   * concurrent first recordings on any number of instances never overshoot it. Only URLs not recorded when their
+   * request looked them up come here: a known client keeps working at the cap. One that another request recorded
+   * meanwhile is let through too (its insert becomes a refresh). A row the expiry job deleted between the lookup and
+   * this request's insert comes back without being counted: at most one row per such coincidence.
+   */
+  private async admitMetadataDocument(tx: Tx, clientId: string): Promise<void> {
+    await this.repository.lockAdmissions(tx, 'metadata_document');
+    const max = this.config.cimd.maxClients;
+    if ((await this.repository.countKind(tx, 'metadata_document', max)) < max) return;
+    if (await this.repository.findById(clientId, tx)) return;
+    throw new MetadataDocumentLimitReached(this.config.cimd);
   }
 
   list(): Promise<ClientEntity[]> {
@@ -152,7 +173,7 @@ export class ClientsService {
     registration: { id: string; fingerprint: string; initialAccessToken: PresentedInitialAccessToken | null },
     context: RequestContext | undefined,
   ): Promise<string | null> {
-    await this.repository.lockDynamicRegistrations(tx);
+    await this.repository.lockAdmissions(tx, 'dynamic');
     const superseded = await this.repository.deleteSuperseded(tx, {
       fingerprint: registration.fingerprint,
       initialAccessTokenId: registration.initialAccessToken?.id ?? null,
@@ -162,7 +183,7 @@ export class ClientsService {
     await this.cache.invalidate(tx, 'client', superseded.map((client) => client.id));
     for (const client of superseded) await this.audit.record(tx, { ...clientExpiredEvent(client, { superseded_by: registration.id }), request: context });
     const max = this.config.registration.maxDynamicClients;
-    if ((await this.repository.countDynamic(tx, max)) >= max) throw registrationLimitReached(this.config.registration);
+    if ((await this.repository.countKind(tx, 'dynamic', max)) >= max) throw registrationLimitReached(this.config.registration);
     return registration.initialAccessToken ? this.initialAccessTokens.consume(tx, registration.initialAccessToken) : null;
   }
 
@@ -264,12 +285,13 @@ function withLastUse(client: ClientEntity, lastUsedAt: Date): ClientEntity {
   return Object.assign(Object.create(Object.getPrototypeOf(client) as object) as ClientEntity, client, { lastUsedAt });
 }
 
-/** The audit event for a dynamic client deleted because it expired or an identical registration replaced it. */
+/** The audit event for a client deleted because it expired or an identical registration replaced it. */
 export function clientExpiredEvent(client: ExpiredClient, extra: Record<string, string> = {}): AuditEvent {
   return {
     type: 'client.expired',
     clientId: client.id,
     data: {
+      kind: client.kind,
       reason: client.reason,
       registered_at: client.createdAt.toISOString(),
       last_used_at: client.lastUsedAt?.toISOString() ?? null,
@@ -283,6 +305,25 @@ export function registrationLimitReached(config: RegistrationConfig): AccessDeni
   const unused = `unused clients expire after ${count(config.unusedClientTtlMs / 3_600_000, 'hour')}`;
   const idle = config.idleClientTtlMs > 0 ? `, idle ones ${count(config.idleClientTtlMs / 86_400_000, 'day')} after their last use` : '';
   return new AccessDenied(`dynamic client registration limit reached (${config.maxDynamicClients} clients); ${unused}${idle}`);
+}
+
+/**
+ * 403 access_denied for a metadata document URL recorded for the first time while CIMD_MAX_CLIENTS such clients
+ * exist; `roomMade` says when room is made. Not a MetadataDocumentError: nothing is wrong with the URL or its
+ * document, and (as at the registration cap) nothing is written about it. The mint API answers it as it is;
+ * /authorize shows the person a page instead.
+ */
+export class MetadataDocumentLimitReached extends AccessDenied {
+  readonly maxClients: number;
+  readonly roomMade: string;
+
+  constructor(config: Pick<CimdConfig, 'maxClients' | 'unusedClientTtlMs' | 'idleClientTtlMs'>) {
+    const unused = `clients never issued tokens expire ${count(config.unusedClientTtlMs / 3_600_000, 'hour')} after their last use`;
+    const idle = config.idleClientTtlMs > 0 ? `, others ${count(config.idleClientTtlMs / 86_400_000, 'day')} after their last use` : '';
+    super(`client metadata document limit reached (${config.maxClients} clients); ${unused}${idle}`);
+    this.maxClients = config.maxClients;
+    this.roomMade = `${unused}${idle}`;
+  }
 }
 
 function count(n: number, unit: string): string {

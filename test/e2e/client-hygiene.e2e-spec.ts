@@ -78,7 +78,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
     const clearDynamic = () => gatehouse.db.query(`DELETE FROM clients WHERE kind = 'dynamic'`);
 
-    it('expiry: unused clients go (over several batches), idle ones go; live refresh tokens, static and metadata-document clients stay', async () => {
+    it('expiry: unused clients go (over several batches), idle ones go; live refresh tokens, static and recently used metadata-document clients stay', async () => {
       await clearDynamic();
       const db = gatehouse.db;
       const resourceId = await insertResourceRow(db);
@@ -95,8 +95,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         recentlyUsed: await insertClientRow(db, { registeredAgo: '1 year', lastUsedAgo: '10 days' }),
         staticUnused: await insertClientRow(db, { kind: 'static', registeredAgo: '2 years' }),
         staticIdle: await insertClientRow(db, { kind: 'static', registeredAgo: '2 years', lastUsedAgo: '2 years' }),
-        documentUnused: await insertClientRow(db, { kind: 'metadata_document', registeredAgo: '2 years' }),
-        documentIdle: await insertClientRow(db, { kind: 'metadata_document', registeredAgo: '2 years', lastUsedAgo: '2 years' }),
+        // Metadata-document clients have lifetimes of their own, from their last use (cimd-client-hygiene.e2e-spec.ts).
+        documentRecentlyUsed: await insertClientRow(db, { kind: 'metadata_document', registeredAgo: '2 years', lastUsedAgo: '20 hours' }),
         registeredJustNow: String((await register(gatehouse)).body.client_id),
       };
       await insertGrantRow(db, kept.idleWithLiveRefreshToken, resourceId, { refreshTokens: [{ expiresIn: '20 days' }] });

@@ -6,15 +6,18 @@ import { runMigrations } from '../../src/database/migration-runner.js';
 import { ClientRepository, type ExpiredClient } from '../../src/registration/client.repository.js';
 import { InitialAccessTokenRepository } from '../../src/registration/initial-access-token.repository.js';
 import { MIGRATIONS } from '../../migrations/index.js';
+import { ClientHygiene1795330800000 } from '../../migrations/1795330800000-ClientHygiene.js';
 import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
-import { clientIds, insertClientRow, insertClientRows, insertGrantRow, insertResourceRow } from '../factories/clients.js';
+import { clientIds, countRows, insertClientRow, insertClientRows, insertGrantRow, insertResourceRow } from '../factories/clients.js';
 
 const DAY = 86_400;
 /** The defaults: unused clients go after 24 hours, idle ones after 90 days (plus the hour of last-use resolution). */
 const TTL = { unusedSeconds: DAY, idleSeconds: 90 * DAY + 3600 };
+/** The metadata-document defaults: their unused lifetime runs from the last use, so it gets the hour too. */
+const DOCUMENT_TTL = { unusedSeconds: DAY + 3600, idleSeconds: 90 * DAY + 3600 };
 
 for (const kind of DATABASE_KINDS) {
-  describe(`dynamic client hygiene in the database (${kind})`, { skip: skipUnless(kind) }, () => {
+  describe(`client hygiene in the database (${kind})`, { skip: skipUnless(kind) }, () => {
     let db: TestDatabase;
     let clients: ClientRepository;
     let tokens: InitialAccessTokenRepository;
@@ -52,7 +55,7 @@ for (const kind of DATABASE_KINDS) {
         await insertClientRow(db.dataSource, { kind: 'metadata_document', registeredAgo: '2 years', lastUsedAgo: '1 year' }),
       ];
       const expired = await expire();
-      assert.deepEqual(expired.map((client) => [client.id, client.reason]).sort(), [[idle, 'idle'], [unused, 'never_used']].sort());
+      assert.deepEqual(expired.map((client) => [client.id, client.kind, client.reason]).sort(), [[idle, 'dynamic', 'idle'], [unused, 'dynamic', 'never_used']].sort());
       const idleRow = expired.find((client) => client.id === idle)!;
       assert.ok(idleRow.lastUsedAt instanceof Date && Date.now() - idleRow.lastUsedAt.getTime() > 91 * DAY * 1000);
       assert.ok(expired.every((client) => client.createdAt instanceof Date && !Number.isNaN(client.createdAt.getTime())));
@@ -80,6 +83,61 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual([...(await clientIds(db.dataSource))].sort(), [live, liveNeverUsed].sort());
       const orphans = (await db.dataSource.query('SELECT count(*)::int AS n FROM grants WHERE client_id <> ALL($1::text[])', [[live, liveNeverUsed]])) as Array<{ n: number }>;
       assert.equal(orphans[0]?.n, 0, 'the deleted clients took their grants (and refresh tokens) with them');
+    });
+
+    const expireDocuments = (limit = 1000, ttl: { unusedSeconds: number; idleSeconds: number | null } = DOCUMENT_TTL): Promise<ExpiredClient[]> =>
+      db.dataSource.transaction((tx) => clients.deleteExpiredMetadataDocuments(tx, ttl, limit));
+
+    it('deletes metadata-document clients never issued tokens a day after their last use, and idle ones; keeps live refresh tokens and other kinds', async () => {
+      await clear();
+      const document = (spec: { registeredAgo?: string; lastUsedAgo?: string | null } = {}) => insertClientRow(db.dataSource, { kind: 'metadata_document', ...spec });
+      // Recorded by an /authorize that went no further, a day and more ago (by last use, or when recorded if no use).
+      const abandoned = await document({ registeredAgo: '3 days', lastUsedAgo: '25 hours 30 minutes' });
+      const abandonedNoUse = await document({ registeredAgo: '25 hours 30 minutes' });
+      // Issued tokens once, then nothing for 90 days and more: its grant's refresh tokens are all dead.
+      const idle = await document({ registeredAgo: '1 year', lastUsedAgo: '91 days 2 hours' });
+      await insertGrantRow(db.dataSource, idle, resourceId, { refreshTokens: [{ expiresIn: '-10 days' }, { expiresIn: '5 days', rotated: true }] });
+      const kept = {
+        // Within the hour that last_used_at may lag behind the true last use (an /authorize a minute ago): kept.
+        abandonedAtTheEdge: await document({ registeredAgo: '3 days', lastUsedAgo: '24 hours 30 minutes' }),
+        young: await document({ registeredAgo: '2 hours', lastUsedAgo: '2 hours' }),
+        // Issued tokens: the day's lifetime does not apply, only the idle one.
+        issued: await document({ registeredAgo: '1 year', lastUsedAgo: '30 days' }),
+        issuedIdleWithLiveRefreshToken: await document({ registeredAgo: '1 year', lastUsedAgo: '200 days' }),
+        dynamicUnused: await insertClientRow(db.dataSource, { registeredAgo: '3 days' }),
+        staticIdle: await insertClientRow(db.dataSource, { kind: 'static', registeredAgo: '2 years', lastUsedAgo: '2 years' }),
+      };
+      await insertGrantRow(db.dataSource, kept.issued, resourceId, { revoked: true });
+      await insertGrantRow(db.dataSource, kept.issuedIdleWithLiveRefreshToken, resourceId, { refreshTokens: [{ expiresIn: '3 days' }] });
+
+      const expired = await expireDocuments();
+      assert.deepEqual(
+        expired.map((client) => [client.id, client.kind, client.reason]).sort(),
+        [
+          [abandoned, 'metadata_document', 'never_issued_tokens'],
+          [abandonedNoUse, 'metadata_document', 'never_issued_tokens'],
+          [idle, 'metadata_document', 'idle'],
+        ].sort(),
+      );
+      assert.equal(expired.find((client) => client.id === abandonedNoUse)?.lastUsedAt, null);
+      assert.ok(expired.every((client) => client.createdAt instanceof Date && !Number.isNaN(client.createdAt.getTime())));
+      assert.deepEqual([...(await clientIds(db.dataSource))].sort(), Object.values(kept).sort());
+      assert.equal(await countRows(db.dataSource, 'SELECT 1 FROM grants WHERE client_id = $1', [idle]), 0, 'its grant went with it');
+      assert.deepEqual(await expireDocuments(), [], 'a second call finds nothing');
+    });
+
+    it('keeps idle metadata-document clients when the idle lifetime is off, and deletes at most `limit` per call', async () => {
+      await clear();
+      for (let i = 0; i < 4; i++) {
+        const issued = await insertClientRow(db.dataSource, { kind: 'metadata_document', registeredAgo: '1 year', lastUsedAgo: '1 year' });
+        await insertGrantRow(db.dataSource, issued, resourceId);
+      }
+      for (let i = 0; i < 7; i++) await insertClientRow(db.dataSource, { kind: 'metadata_document', registeredAgo: '2 days', lastUsedAgo: '2 days' });
+      const sizes: number[] = [];
+      for (let n = -1; n !== 0; ) sizes.push((n = (await expireDocuments(3, { unusedSeconds: DAY + 3600, idleSeconds: null })).length));
+      assert.deepEqual(sizes, [3, 3, 1, 0]);
+      assert.equal((await clientIds(db.dataSource)).size, 4, 'the clients issued tokens stay when CIMD_IDLE_CLIENT_DAYS=0');
+      assert.equal((await expireDocuments()).length, 4);
     });
 
     it('deletes at most `limit` per call, and never idle clients when the idle lifetime is off', async () => {
@@ -142,13 +200,14 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(sameToken.length, 1, 'with the same initial access token, that one goes');
     });
 
-    it('counts dynamic clients only, and never past the limit asked for', async () => {
+    it('counts clients of one kind only, and never past the limit asked for', async () => {
       await clear();
       await insertClientRows(db.dataSource, 7);
       await insertClientRows(db.dataSource, 3, { kind: 'static' });
       await insertClientRow(db.dataSource, { kind: 'metadata_document' });
-      assert.equal(await clients.countDynamic(db.dataSource.manager, 100), 7);
-      assert.equal(await clients.countDynamic(db.dataSource.manager, 5), 5);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'dynamic', 100), 7);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'dynamic', 5), 5);
+      assert.equal(await clients.countKind(db.dataSource.manager, 'metadata_document', 100), 1);
     });
 
     it('uses an initial access token up atomically, and never a revoked or expired one', async () => {
@@ -191,7 +250,7 @@ for (const kind of DATABASE_KINDS) {
     });
 
     it('takes the last use of existing clients from their grants, refresh tokens, codes and interactions', async () => {
-      await runMigrations(db.dataSource, MIGRATIONS.slice(0, -1));
+      await runMigrations(db.dataSource, MIGRATIONS.slice(0, MIGRATIONS.indexOf(ClientHygiene1795330800000)));
       const ds = db.dataSource;
       const resourceId = await insertResourceRow(ds);
       const insertOld = async (name: string) => {
