@@ -11,7 +11,7 @@ import { CLIENT_USE_RESOLUTION_MS, ClientsService, MetadataDocumentLimitReached 
 import { redirectUriMatches } from '../registration/client-metadata.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ResolvedClient } from '../registration/client-metadata-document.js';
-import { MetadataDocumentError } from '../registration/metadata-document-error.js';
+import { MetadataDocumentError, metadataDocumentRefusal } from '../registration/metadata-document-error.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ConsentRepository } from './consent.repository.js';
@@ -264,7 +264,10 @@ export class AuthorizationService {
     return { resolved, redirectUri: requested };
   }
 
-  /** A metadata document that cannot be used is shown to the person: there is no trusted redirect URI yet. */
+  /**
+   * A metadata document that cannot be used is shown to the person: there is no trusted redirect URI yet. The page
+   * is the same for every reason (see MetadataDocumentError); the reason is logged and audited under the request id.
+   */
   private async resolveClient(clientId: string, context: RequestContext | undefined): Promise<ResolvedClient | null> {
     try {
       return await this.clients.resolve(clientId, context);
@@ -273,7 +276,7 @@ export class AuthorizationService {
       throw new BrowserError(
         400,
         'Application not accepted',
-        `The application identifies itself with the client metadata document ${clientId}, which this server cannot use: ${error.description}.`,
+        `The application identifies itself with the client metadata document ${clientId}, which this server could not use. If you develop this application, ${metadataDocumentRefusal(context?.requestId)}.`,
       );
     }
   }

@@ -1,10 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { request, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import express, { type Request } from 'express';
 import { InvalidRequest } from './oauth-errors.js';
-import { bodyParser, isContentType, parseForm } from './body-parser.js';
+import { bodyParser, drainLimitsFor, isContentType, parseForm, type DrainLimits } from './body-parser.js';
 
 const MAX_BYTES = 64;
 
@@ -178,6 +178,162 @@ describe('bodyParser middleware', () => {
       const reply = await send(port, { method, contentType: 'application/json', body: '{"m":1}' });
       assert.deepEqual(reply.body.body, { m: 1 }, method);
     }
+  });
+});
+
+interface Outcome {
+  /** The status line's code, when an answer arrived before the connection closed. */
+  status: number | null;
+  body: string;
+  /** The socket error the client saw (EPIPE, ECONNRESET), if any. */
+  error: string | null;
+  /** Body bytes the client handed to its socket. */
+  sent: number;
+}
+
+interface Upload {
+  /** Body bytes to send (as fast as the socket takes them); `stallAfter` stops sooner and never finishes the body. */
+  total: number;
+  /** Announce this Content-Length; without it the body is chunked. */
+  contentLength?: number;
+  stallAfter?: number;
+}
+
+/** A raw HTTP/1.1 upload over loopback, settled when the connection closes: what the client saw, and how much it sent. */
+function upload(port: number, { total, contentLength, stallAfter }: Upload): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const received: Buffer[] = [];
+    let error: string | null = null;
+    let sent = 0;
+    const limit = Math.min(total, stallAfter ?? total);
+    const framing = contentLength === undefined ? 'Transfer-Encoding: chunked' : `Content-Length: ${contentLength}`;
+    const pump = (): void => {
+      while (sent < limit && !socket.destroyed && socket.writable) {
+        const chunk = Buffer.alloc(Math.min(64 * 1024, limit - sent), 0x61);
+        sent += chunk.length;
+        const framed = contentLength === undefined ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]) : chunk;
+        if (!socket.write(framed)) return void socket.once('drain', pump);
+      }
+      if (sent === total && contentLength === undefined && socket.writable) socket.write('0\r\n\r\n');
+    };
+    socket.on('connect', () => {
+      socket.write(`POST /echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n${framing}\r\n\r\n`);
+      pump();
+    });
+    socket.on('data', (chunk: Buffer) => received.push(chunk));
+    socket.on('error', (failure: NodeJS.ErrnoException) => {
+      error ??= failure.code ?? failure.message;
+    });
+    socket.on('close', () => {
+      const text = Buffer.concat(received).toString('utf8');
+      const status = /^HTTP\/1\.1 (\d{3}) /.exec(text)?.[1];
+      resolve({ status: status === undefined ? null : Number(status), body: text.slice(text.indexOf('\r\n\r\n') + 4), error, sent });
+    });
+  });
+}
+
+interface TestServer {
+  port: number;
+  /** Requests that reached the handler after the parser. */
+  handled: number;
+  /** The server side of every connection, in order (bytesRead: how much of an upload the server took in). */
+  sockets: Socket[];
+  close(): Promise<void>;
+}
+
+async function startServer(maxBytes: number, drain?: DrainLimits): Promise<TestServer> {
+  const app = express();
+  app.use(bodyParser(maxBytes, drain));
+  const sockets: Socket[] = [];
+  const started: TestServer = {
+    port: 0,
+    handled: 0,
+    sockets,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  app.use((_req: Request, res) => {
+    started.handled++;
+    res.json({ ok: true });
+  });
+  const server = app.listen(0, '127.0.0.1');
+  server.on('connection', (socket: Socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  started.port = (server.address() as AddressInfo).port;
+  return started;
+}
+
+const MiB = 1024 * 1024;
+
+function assertTooLarge(outcome: Outcome, label: string): void {
+  assert.equal(outcome.status, 413, `${label}: ${JSON.stringify({ ...outcome, body: outcome.body.slice(0, 200) })}`);
+  assert.equal((JSON.parse(outcome.body) as { error: string }).error, 'request_too_large', label);
+}
+
+describe('bodyParser: bodies over the limit', () => {
+  it('reads off the rest of a body within the drain bound, so the client finishes its upload and reads the 413', async () => {
+    const server = await startServer(MAX_BYTES, { bytes: 64 * MiB, ms: 60_000 });
+    try {
+      // Far more than the sockets' buffers hold: a server that stopped reading would make the client fail with EPIPE.
+      const cases: Array<[string, Upload]> = [
+        ['Content-Length', { total: 16 * MiB, contentLength: 16 * MiB }],
+        ['chunked', { total: 16 * MiB }],
+      ];
+      for (const [label, sending] of cases) {
+        const outcome = await upload(server.port, sending);
+        assertTooLarge(outcome, label);
+        assert.equal(outcome.error, null, label);
+        assert.equal(outcome.sent, 16 * MiB, label);
+        assert.ok(server.sockets.at(-1)!.bytesRead > 16 * MiB, `${label}: the server read the whole body`);
+      }
+      assert.equal(server.handled, 0, 'nothing reached the handler');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('past the drain bound stops reading and closes the connection: the body is never read, let alone kept', async () => {
+    const drain = { bytes: MiB, ms: 60_000 };
+    const server = await startServer(MAX_BYTES, drain);
+    try {
+      const cases: Array<[string, Upload]> = [
+        ['growing past the bound (chunked)', { total: 256 * MiB }],
+        ['announced past the bound', { total: 256 * MiB, contentLength: 256 * MiB }],
+      ];
+      for (const [label, sending] of cases) {
+        const outcome = await upload(server.port, sending);
+        // Whether the 413 or a reset reaches the client depends on what is still in flight when the socket closes.
+        assert.ok(outcome.status === 413 || outcome.error !== null, `${label}: ${JSON.stringify({ ...outcome, body: outcome.body.slice(0, 200) })}`);
+        if (outcome.status !== null) assertTooLarge(outcome, label);
+        assert.ok(outcome.sent < 256 * MiB, `${label}: the connection closed before the client could send it all (${outcome.sent})`);
+        const read = server.sockets.at(-1)!.bytesRead;
+        assert.ok(read < drain.bytes + MiB, `${label}: the server read ${read} bytes`);
+      }
+      assert.equal(server.handled, 0, 'nothing reached the handler');
+      const after = await send(server.port, { contentType: 'application/json', body: '{"a":1}' });
+      assert.equal(after.status, 200, 'and the server still answers');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stops draining after drain.ms: a client that stalls mid-body gets the 413 and a closed connection', async () => {
+    const server = await startServer(MAX_BYTES, { bytes: MiB, ms: 50 });
+    try {
+      const outcome = await upload(server.port, { total: 10_000, contentLength: 10_000, stallAfter: 1000 });
+      assertTooLarge(outcome, 'stalled');
+      assert.equal(outcome.sent, 1000);
+      assert.equal(server.handled, 0);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('drains up to 128 times the limit, for at most 10 s (8 MiB for the 64 KiB limit)', () => {
+    assert.deepEqual(drainLimitsFor(64 * 1024), { bytes: 8 * MiB, ms: 10_000 });
   });
 });
 

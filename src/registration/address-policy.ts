@@ -130,7 +130,7 @@ const CATEGORY_DESCRIPTIONS: Record<AddressCategory, string> = {
   invalid: 'something that is not an IP address',
 };
 
-/** "a private address": what the person is told (the address itself and its range go to the audit log only). */
+/** "a private address": the sentence of the refusal's description (the address and its range are auditDetail). */
 export function describeAddressCategory(category: AddressCategory): string {
   return CATEGORY_DESCRIPTIONS[category];
 }

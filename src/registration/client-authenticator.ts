@@ -8,7 +8,7 @@ import type { ClientEntity } from './client.entity.js';
 import type { TokenEndpointAuthMethod } from './client-metadata.js';
 import { isClientIdUrl } from './client-metadata-document.js';
 import { ClientsService } from './clients.service.js';
-import { MetadataDocumentError } from './metadata-document-error.js';
+import { MetadataDocumentError, metadataDocumentRefusal } from './metadata-document-error.js';
 
 const BASIC_CHALLENGE = 'Basic realm="gatehouse", charset="UTF-8"';
 
@@ -54,7 +54,10 @@ export class ClientAuthenticator {
     return client;
   }
 
-  /** A freshly fetched document refreshes the recorded client (there is one if any grant can exist for it). */
+  /**
+   * A freshly fetched document refreshes the recorded client (there is one if any grant can exist for it). A refused
+   * document is `invalid_client` with the same description whatever the reason (see MetadataDocumentError).
+   */
   private async resolve(clientId: string, context: RequestContext | undefined, fail: (description: string) => InvalidClient): Promise<ClientEntity | null> {
     try {
       const resolved = await this.clients.resolve(clientId, context);
@@ -62,7 +65,7 @@ export class ClientAuthenticator {
       await this.clients.recordFetchedAlone(resolved, 'update', context);
       return resolved.client;
     } catch (error) {
-      if (error instanceof MetadataDocumentError) throw fail(`client metadata document rejected: ${error.description}`);
+      if (error instanceof MetadataDocumentError) throw fail(`client metadata document rejected; ${metadataDocumentRefusal(context?.requestId)}`);
       throw error;
     }
   }

@@ -1,10 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type CimdConfig, type GatehouseConfig } from '../config/config.js';
 import { OAuthError } from '../common/oauth-errors.js';
 import { isStorableText } from '../common/validation.js';
 import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
+import type { AuditEventData } from '../audit/audit-event.entity.js';
+import { scrubSecrets } from '../audit/audit-schema.js';
 import { ClientRepository } from './client.repository.js';
 import { ClientEntity } from './client.entity.js';
 import { validateClientMetadata, type ClientMetadata } from './client-metadata.js';
@@ -110,6 +112,7 @@ export function validateMetadataDocument(clientId: string, json: unknown): Clien
  */
 @Injectable()
 export class ClientMetadataDocuments {
+  private readonly logger = new Logger('ClientMetadataDocuments');
   private readonly settings: CimdConfig;
   private readonly inFlight = new Map<string, Promise<ResolvedClient>>();
 
@@ -123,8 +126,25 @@ export class ClientMetadataDocuments {
     this.settings = config.cimd;
   }
 
-  /** The client a metadata document URL names; throws MetadataDocumentError (already audited) if it cannot be used. */
+  /**
+   * The client a metadata document URL names; throws MetadataDocumentError if it cannot be used. The refusal is
+   * audited once per fetch (concurrent requests share one), and logged at warn for every request it refuses, under
+   * that request's id: the only place, with the audit event, where the reason is told (see MetadataDocumentError).
+   */
   async resolve(clientId: string, context?: RequestContext): Promise<ResolvedClient> {
+    try {
+      return await this.resolveShared(clientId, context);
+    } catch (error) {
+      if (error instanceof MetadataDocumentError) {
+        // Scrubbed as the audit event's data is: a token pasted into a client_id does not reach the log either.
+        const { data } = scrubSecrets(rejection(clientId, error).data);
+        this.logger.warn({ msg: 'client metadata document rejected', request_id: context?.requestId, ...data });
+      }
+      throw error;
+    }
+  }
+
+  private async resolveShared(clientId: string, context: RequestContext | undefined): Promise<ResolvedClient> {
     let url: URL;
     try {
       url = parseClientIdUrl(clientId);
@@ -190,15 +210,16 @@ export class ClientMetadataDocuments {
   }
 
   private async recordRejection(clientId: string, error: MetadataDocumentError, context: RequestContext | undefined): Promise<void> {
-    // The id comes from the request: record it only if the database can hold it (otherwise this would be a 500).
-    const url = clientId.length <= MAX_CLIENT_ID_URL_LENGTH && isStorableText(clientId) ? clientId : null;
-    await this.database.transaction((tx) =>
-      this.audit.record(tx, {
-        type: 'client.metadata_rejected',
-        clientId: url,
-        request: context,
-        data: { ...error.auditDetail, url, reason: error.reason, description: error.description },
-      }),
-    );
+    const { url, data } = rejection(clientId, error);
+    await this.database.transaction((tx) => this.audit.record(tx, { type: 'client.metadata_rejected', clientId: url, request: context, data }));
   }
+}
+
+/**
+ * Why a document was refused, as the audit event and the warning both carry it. The id comes from the request: it
+ * is kept only if the database can hold it (otherwise the audit write would be a 500).
+ */
+function rejection(clientId: string, error: MetadataDocumentError): { url: string | null; data: AuditEventData } {
+  const url = clientId.length <= MAX_CLIENT_ID_URL_LENGTH && isStorableText(clientId) ? clientId : null;
+  return { url, data: { ...error.auditDetail, url, reason: error.reason, description: error.description } };
 }

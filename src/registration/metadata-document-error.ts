@@ -16,10 +16,12 @@ export type MetadataRejectionReason =
 
 /**
  * A `client_id` URL that cannot be used. Not an OAuth error itself: /authorize turns it into an HTML page (there is
- * no trusted redirect URI to send an error to), /token into `invalid_client`. The description is a sentence about
- * the URL or the document, never its content, so it is safe to show and to log. `auditDetail` is for operators
- * only (the audit event), never shown: e.g. the internal address a name resolved to, which would otherwise let
- * anyone map internal DNS through the error page.
+ * no trusted redirect URI to send an error to), /token into `invalid_client`. Neither shows the reason: whoever can
+ * send a client_id could otherwise tell a name that does not resolve from one that resolves to an internal address,
+ * or a closed port from an open one, and map the inside of the network (see metadataDocumentRefusal). The reason,
+ * `description` (a sentence about the URL or the document, never its content) and `auditDetail` (e.g. the internal
+ * address a name resolved to) are for operators only: the warning logged under the request id and the
+ * `client.metadata_rejected` audit event.
  */
 export class MetadataDocumentError extends Error {
   constructor(
@@ -30,4 +32,12 @@ export class MetadataDocumentError extends Error {
     super(`${reason}: ${description}`);
     this.name = 'MetadataDocumentError';
   }
+}
+
+/**
+ * What an unauthenticated caller is told about a refused client metadata document, whatever the reason: one
+ * sentence, the same for all of them, naming only the request id under which the operator finds the reason.
+ */
+export function metadataDocumentRefusal(requestId: string | undefined): string {
+  return `the server's operator can find the reason in its log under request id ${requestId ?? 'unknown'}`;
 }

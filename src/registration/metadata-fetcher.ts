@@ -84,7 +84,7 @@ export class MetadataFetcher {
     for (const { address } of addresses) {
       if (!isAddressAllowed(address, { allowLoopback: this.settings.allowLoopback })) {
         const addressClass = classifyAddress(address);
-        // The page says what kind of address it is; only the audit event says which one.
+        // For the operator (audit event and log; the caller is told none of it): the kind of address, and which one.
         throw new MetadataDocumentError(
           'address_not_allowed',
           `the host ${host} resolves to ${describeAddressCategory(addressClass.category)}; client metadata documents are only fetched from public addresses`,

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { clientDocument, FakeClientMetadataHost, FakeDns, fakeDnsWithSystemFallback, TEST_DOMAIN } from '../fakes/client-metadata-host.js';
 import {
@@ -15,13 +17,16 @@ import {
   tokenRequest,
   type DatabaseCounts,
 } from '../support/flows.js';
-import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { createResource, MemoryLogger, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { escapeHtml } from '../../src/common/html.js';
 import { postgresUnavailable } from '../support/postgres.js';
+import { freePort } from '../support/net.js';
 
 /**
  * Client metadata documents that Gatehouse must refuse, and the fetcher's defences. Every refusal is a page at
- * /authorize (never a redirect: nothing about the client can be trusted yet) and `invalid_client` at /token, is
- * audited as `client.metadata_rejected` with its reason, and writes no client. DNS is faked (FakeDns) so that
+ * /authorize (never a redirect: nothing about the client can be trusted yet) and `invalid_client` at /token, both
+ * the same whatever the reason (only the operator learns it: audited as `client.metadata_rejected` and logged, under
+ * the request id the answer names), and writes no client. DNS is faked (FakeDns) so that
  * names can resolve to 10.0.0.1 or 169.254.169.254 without real DNS; documents come from a real https host on
  * loopback (FakeClientMetadataHost).
  */
@@ -29,13 +34,43 @@ import { postgresUnavailable } from '../support/postgres.js';
 const REDIRECT_URI = 'http://127.0.0.1:33419/callback';
 
 interface Refusal {
-  /** Shown on the /authorize error page (after HTML escaping, so avoid quotes). */
-  page: RegExp;
-  /** In /token's error_description. */
-  token?: RegExp;
+  /** The precise reason's sentence: in the audit event and the warning logged, never in an answer to the caller. */
+  description: RegExp;
   reason: string;
   /** Fields the `client.metadata_rejected` events must carry besides the reason. */
   audit?: Record<string, unknown>;
+}
+
+/** Keeps the arguments of every warning apart from the other lines, so tests can find one by its request id. */
+class WarningLogger extends MemoryLogger {
+  readonly warnings: unknown[][] = [];
+  override warn(...args: unknown[]): void {
+    this.warnings.push(args);
+    super.warn(...args);
+  }
+}
+
+/** Every Gatehouse in this file logs here; lines are told apart by request id. */
+const logs = new WarningLogger();
+
+/** The warning logged for the refusal of request `requestId`'s document. */
+function rejectionWarning(requestId: string): Record<string, unknown> | undefined {
+  for (const [fields] of logs.warnings) {
+    if (typeof fields !== 'object' || fields === null) continue;
+    const record = fields as Record<string, unknown>;
+    if (record.msg === 'client metadata document rejected' && record.request_id === requestId) return record;
+  }
+  return undefined;
+}
+
+/** The text every refusal shows in the browser, whatever its reason: only the URL and the request id vary. */
+function refusalPageText(clientId: string, requestId: string): string {
+  return `The application identifies itself with the client metadata document ${clientId}, which this server could not use. If you develop this application, the server's operator can find the reason in its log under request id ${requestId}.`;
+}
+
+/** /token's (and /introspect's, /revoke's) error_description for every refusal. */
+function refusalTokenDescription(requestId: string): string {
+  return `client metadata document rejected; the server's operator can find the reason in its log under request id ${requestId}`;
 }
 
 function authorize(gatehouse: RunningGatehouse, clientId: string, redirectUri = REDIRECT_URI): Promise<Response> {
@@ -53,6 +88,15 @@ async function metadataDocumentRows(gatehouse: RunningGatehouse): Promise<number
   return rows[0]?.n ?? 0;
 }
 
+interface RejectionEvent {
+  request_id: string | null;
+  data: Record<string, unknown>;
+}
+
+async function rejectionEvents(gatehouse: RunningGatehouse): Promise<RejectionEvent[]> {
+  return (await gatehouse.db.query(`SELECT request_id, data FROM audit_events WHERE type = 'client.metadata_rejected' ORDER BY seq`)) as RejectionEvent[];
+}
+
 function changed(before: DatabaseCounts, delta: Record<string, number>): DatabaseCounts {
   const out = { ...before };
   for (const [key, by] of Object.entries(delta)) out[key] = (out[key] ?? 0) + by;
@@ -60,31 +104,42 @@ function changed(before: DatabaseCounts, delta: Record<string, number>): Databas
 }
 
 /**
- * Asserts the full refusal at both endpoints: the page, `invalid_client`, one `client.metadata_rejected` event per
- * attempt with the expected reason, and no other write at all (no client, no interaction).
+ * Asserts the full refusal at both endpoints: the generic page and the generic `invalid_client`, each naming its
+ * request id and not the reason; one `client.metadata_rejected` event and one warning per attempt, under that id,
+ * with the expected reason and description; and no other write at all (no client, no interaction).
  */
 async function assertRefused(gatehouse: RunningGatehouse, clientId: string, expected: Refusal): Promise<void> {
   const label = clientId;
   const before = await databaseCounts(gatehouse);
-  const rejectedBefore = (await auditEvents(gatehouse, 'client.metadata_rejected')).length;
+  const rejectedBefore = (await rejectionEvents(gatehouse)).length;
 
-  const body = await assertErrorPage(await authorize(gatehouse, clientId), 400, label);
+  const response = await authorize(gatehouse, clientId);
+  const pageId = response.headers.get('x-request-id') ?? '';
+  const body = await assertErrorPage(response, 400, label);
   assert.match(body, /Application not accepted/, label);
-  assert.match(body, expected.page, label);
+  assert.ok(body.includes(escapeHtml(refusalPageText(clientId, pageId))), `${label}: the generic text, naming request id ${pageId}`);
+  assert.doesNotMatch(body, expected.description, `${label}: the page does not say why`);
 
   const token = await tokenAs(gatehouse, clientId);
+  const tokenId = token.headers.get('x-request-id') ?? '';
   assertOAuthError(token, 401, 'invalid_client', label);
-  assert.match(token.body.error_description, /^client metadata document rejected: /, label);
-  assert.match(token.body.error_description, expected.token ?? expected.page, label);
+  assert.equal(token.body.error_description, refusalTokenDescription(tokenId), label);
 
   assert.deepEqual(await databaseCounts(gatehouse), changed(before, { audit_events: 2 }), `${label}: only the two rejection events were written`);
   assert.equal((await gatehouse.db.query('SELECT id FROM clients WHERE id = $1', [clientId])).length, 0, `${label}: no client row`);
-  const rejected = (await auditEvents(gatehouse, 'client.metadata_rejected')).slice(rejectedBefore);
-  assert.equal(rejected.length, 2, label);
+  const rejected = (await rejectionEvents(gatehouse)).slice(rejectedBefore);
+  assert.deepEqual(rejected.map((event) => event.request_id), [pageId, tokenId], `${label}: one event under each request id`);
   for (const event of rejected) {
     assert.equal(event.data.reason, expected.reason, label);
-    assert.equal(typeof event.data.description, 'string', label);
+    assert.match(String(event.data.description), expected.description, `${label}: the audit event says why`);
     for (const [key, value] of Object.entries(expected.audit ?? {})) assert.equal(event.data[key], value, `${label}: audit ${key}`);
+  }
+  for (const requestId of [pageId, tokenId]) {
+    const warning = rejectionWarning(requestId);
+    assert.ok(warning, `${label}: a warning logged under request id ${requestId}`);
+    assert.equal(warning.reason, expected.reason, label);
+    assert.match(String(warning.description), expected.description, `${label}: the log says why`);
+    for (const [key, value] of Object.entries(expected.audit ?? {})) assert.equal(warning[key], value, `${label}: logged ${key}`);
   }
 }
 
@@ -98,7 +153,7 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
     github = await new FakeGithub().start();
     host = await new FakeClientMetadataHost().start();
     dns = fakeDnsWithSystemFallback();
-    gatehouse = await startGatehouse({ github, env: host.env, hostResolver: dns.resolver });
+    gatehouse = await startGatehouse({ github, env: host.env, hostResolver: dns.resolver, logger: logs });
     await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
   });
 
@@ -130,7 +185,7 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
     for (const [label, clientId, message] of cases) {
       it(`refuses ${label}`, async () => {
         const requests = host.requests.length;
-        await assertRefused(gatehouse, clientId(host.port), { page: message, reason: 'invalid_client_id' });
+        await assertRefused(gatehouse, clientId(host.port), { description: message, reason: 'invalid_client_id' });
         assert.equal(host.requests.length, requests, 'nothing was fetched');
       });
     }
@@ -140,7 +195,7 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
     it('refuses a document whose client_id is not the URL it came from', async () => {
       const url = host.url('/mismatch.json');
       host.serveDocument('/mismatch.json', clientDocument(host.url('/other.json')));
-      await assertRefused(gatehouse, url, { page: /the client_id in the document is not exactly the URL it was fetched from/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, url, { description: /the client_id in the document is not exactly the URL it was fetched from/, reason: 'invalid_document' });
       assert.equal(host.count('/mismatch.json'), 2, 'fetched at /authorize and again at /token: a refusal is never cached');
     });
 
@@ -148,54 +203,54 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
       const url = host.url('/no-redirects.json');
       const { redirect_uris: _omitted, ...document } = clientDocument(url);
       host.serveDocument('/no-redirects.json', document);
-      await assertRefused(gatehouse, url, { page: /the document has no redirect_uris/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, url, { description: /the document has no redirect_uris/, reason: 'invalid_document' });
     });
 
     it('refuses a document without client_name', async () => {
       const url = host.url('/no-name.json');
       const { client_name: _omitted, ...document } = clientDocument(url);
       host.serveDocument('/no-name.json', document);
-      await assertRefused(gatehouse, url, { page: /the document has no client_name/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, url, { description: /the document has no client_name/, reason: 'invalid_document' });
     });
 
     it('refuses a document that carries a client_secret or client_secret_expires_at', async () => {
-      await assertRefused(gatehouse, serve('/secret.json', { client_secret: 'chosen-by-the-client' }), { page: /contains client_secret or client_secret_expires_at/, reason: 'invalid_document' });
-      await assertRefused(gatehouse, serve('/secret-expiry.json', { client_secret_expires_at: 0 }), { page: /cannot carry a shared secret/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, serve('/secret.json', { client_secret: 'chosen-by-the-client' }), { description: /contains client_secret or client_secret_expires_at/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, serve('/secret-expiry.json', { client_secret_expires_at: 0 }), { description: /cannot carry a shared secret/, reason: 'invalid_document' });
     });
 
     it('refuses shared-secret authentication methods, and private_key_jwt with a clear message', async () => {
       for (const method of ['client_secret_basic', 'client_secret_post', 'client_secret_jwt']) {
-        await assertRefused(gatehouse, serve(`/method-${method}.json`, { token_endpoint_auth_method: method }), { page: new RegExp(`asks for ${method}, a shared-secret method`), reason: 'invalid_document' });
+        await assertRefused(gatehouse, serve(`/method-${method}.json`, { token_endpoint_auth_method: method }), { description: new RegExp(`asks for ${method}, a shared-secret method`), reason: 'invalid_document' });
       }
       await assertRefused(gatehouse, serve('/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks.json' }), {
-        page: /private_key_jwt client authentication, which this server does not support/,
+        description: /private_key_jwt client authentication, which this server does not support/,
         reason: 'invalid_document',
       });
     });
 
     it('refuses a document whose metadata is invalid (an unsafe redirect URI)', async () => {
-      await assertRefused(gatehouse, serve('/js-redirect.json', { redirect_uris: ['javascript:alert(1)'] }), { page: /metadata is invalid: redirect URI scheme javascript: is not allowed/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, serve('/js-redirect.json', { redirect_uris: ['javascript:alert(1)'] }), { description: /metadata is invalid: redirect URI scheme javascript: is not allowed/, reason: 'invalid_document' });
     });
 
     it('refuses a body that is not a JSON object, not JSON, or not served as JSON', async () => {
       host.serve('/array.json', { body: [clientDocument(host.url('/array.json'))] });
-      await assertRefused(gatehouse, host.url('/array.json'), { page: /the document is not a JSON object/, reason: 'invalid_document' });
+      await assertRefused(gatehouse, host.url('/array.json'), { description: /the document is not a JSON object/, reason: 'invalid_document' });
       host.serve('/broken.json', { body: '{"client_id": ' });
-      await assertRefused(gatehouse, host.url('/broken.json'), { page: /the document is not valid JSON/, reason: 'invalid_json' });
+      await assertRefused(gatehouse, host.url('/broken.json'), { description: /the document is not valid JSON/, reason: 'invalid_json' });
       host.serve('/page.json', { headers: { 'content-type': 'text/html' }, body: clientDocument(host.url('/page.json')) });
-      await assertRefused(gatehouse, host.url('/page.json'), { page: /the document is not served as JSON/, reason: 'content_type' });
+      await assertRefused(gatehouse, host.url('/page.json'), { description: /the document is not served as JSON/, reason: 'content_type' });
     });
 
     it('refuses a URL that does not answer 200', async () => {
-      await assertRefused(gatehouse, host.url('/missing.json'), { page: /the document URL answered HTTP 404, not 200/, reason: 'http_status' });
+      await assertRefused(gatehouse, host.url('/missing.json'), { description: /the document URL answered HTTP 404, not 200/, reason: 'http_status' });
     });
 
     it('refuses a document over 5 kB, whether or not the host announces its length', async () => {
       const padding = 'x'.repeat(5200);
       host.serveDocument('/large.json', clientDocument(host.url('/large.json'), { software_version: padding.slice(0, 150), x_padding: padding }));
-      await assertRefused(gatehouse, host.url('/large.json'), { page: /the document is larger than 5120 bytes/, reason: 'too_large' });
+      await assertRefused(gatehouse, host.url('/large.json'), { description: /the document is larger than 5120 bytes/, reason: 'too_large' });
       host.serveDocument('/large-chunked.json', clientDocument(host.url('/large-chunked.json'), { x_padding: padding }), { chunked: true });
-      await assertRefused(gatehouse, host.url('/large-chunked.json'), { page: /the document is larger than 5120 bytes/, reason: 'too_large' });
+      await assertRefused(gatehouse, host.url('/large-chunked.json'), { description: /the document is larger than 5120 bytes/, reason: 'too_large' });
     });
 
     it('accepts a document just under the cap', async () => {
@@ -208,9 +263,9 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
 
     it('does not follow redirects: not to a private address, and not anywhere else', async () => {
       host.redirect('/to-metadata-service.json', 'https://10.0.0.1/latest/meta-data/');
-      await assertRefused(gatehouse, host.url('/to-metadata-service.json'), { page: /answered with a redirect \(HTTP 302\); redirects are not followed/, reason: 'redirect' });
+      await assertRefused(gatehouse, host.url('/to-metadata-service.json'), { description: /answered with a redirect \(HTTP 302\); redirects are not followed/, reason: 'redirect' });
       host.redirect('/moved.json', serve('/moved-target.json'), 307);
-      await assertRefused(gatehouse, host.url('/moved.json'), { page: /redirect \(HTTP 307\)/, reason: 'redirect' });
+      await assertRefused(gatehouse, host.url('/moved.json'), { description: /redirect \(HTTP 307\)/, reason: 'redirect' });
       assert.equal(host.count('/moved-target.json'), 0, 'the redirect target was never requested');
     });
   });
@@ -220,7 +275,7 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
       dns.map(`private.${TEST_DOMAIN}`, '10.0.0.1');
       const requests = host.requests.length;
       await assertRefused(gatehouse, host.url('/doc.json', `private.${TEST_DOMAIN}`), {
-        page: /the host private\.gatehouse\.test resolves to a private address; client metadata documents are only fetched from public addresses/,
+        description: /the host private\.gatehouse\.test resolves to a private address; client metadata documents are only fetched from public addresses/,
         reason: 'address_not_allowed',
         audit: { address: '10.0.0.1', range: '10.0.0.0/8' },
       });
@@ -234,7 +289,7 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
 
     it('refuses a name when any of its addresses is refused', async () => {
       dns.map(`mixed.${TEST_DOMAIN}`, '127.0.0.1', '169.254.169.254');
-      await assertRefused(gatehouse, host.url('/doc.json', `mixed.${TEST_DOMAIN}`), { page: /resolves to a link-local address/, reason: 'address_not_allowed', audit: { address: '169.254.169.254' } });
+      await assertRefused(gatehouse, host.url('/doc.json', `mixed.${TEST_DOMAIN}`), { description: /resolves to a link-local address/, reason: 'address_not_allowed', audit: { address: '169.254.169.254' } });
     });
 
     it('connects to the address it vetted, without asking DNS again, and keeps the URL’s name for TLS and Host', async () => {
@@ -438,7 +493,7 @@ describe('client metadata documents: addresses refused with the loopback switch 
     host = await new FakeClientMetadataHost().start();
     dns = new FakeDns();
     // Trust the test certificate, but leave CIMD_ALLOW_LOOPBACK off.
-    gatehouse = await startGatehouse({ env: { CIMD_EXTRA_CA_FILE: host.certFile, CIMD_DENIED_HOSTS: `*.denied.${TEST_DOMAIN}` }, hostResolver: dns.resolver });
+    gatehouse = await startGatehouse({ env: { CIMD_EXTRA_CA_FILE: host.certFile, CIMD_DENIED_HOSTS: `*.denied.${TEST_DOMAIN}` }, hostResolver: dns.resolver, logger: logs });
     await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
   });
 
@@ -468,7 +523,7 @@ describe('client metadata documents: addresses refused with the loopback switch 
       dns.map(name, address);
       const requests = host.requests.length;
       await assertRefused(gatehouse, host.url('/doc.json', name), {
-        page: new RegExp(`the host ${name.replace(/\./g, '\\.')} resolves to ${description}; client metadata documents are only fetched from public addresses`),
+        description: new RegExp(`the host ${name.replace(/\./g, '\\.')} resolves to ${description}; client metadata documents are only fetched from public addresses`),
         reason: 'address_not_allowed',
         audit: { address, range },
       });
@@ -478,22 +533,22 @@ describe('client metadata documents: addresses refused with the loopback switch 
 
   it('refuses IP literals in special ranges without asking DNS', async () => {
     const lookups = dns.lookups.length;
-    await assertRefused(gatehouse, `https://127.0.0.1:${host.port}/doc.json`, { page: /the host 127\.0\.0\.1 resolves to a loopback address/, reason: 'address_not_allowed' });
-    await assertRefused(gatehouse, `https://[::ffff:7f00:1]:${host.port}/doc.json`, { page: /the host ::ffff:7f00:1 resolves to a loopback address/, reason: 'address_not_allowed', audit: { address: '::ffff:7f00:1' } });
-    await assertRefused(gatehouse, 'https://169.254.169.254/latest/meta-data/', { page: /a link-local address/, reason: 'address_not_allowed' });
+    await assertRefused(gatehouse, `https://127.0.0.1:${host.port}/doc.json`, { description: /the host 127\.0\.0\.1 resolves to a loopback address/, reason: 'address_not_allowed' });
+    await assertRefused(gatehouse, `https://[::ffff:7f00:1]:${host.port}/doc.json`, { description: /the host ::ffff:7f00:1 resolves to a loopback address/, reason: 'address_not_allowed', audit: { address: '::ffff:7f00:1' } });
+    await assertRefused(gatehouse, 'https://169.254.169.254/latest/meta-data/', { description: /a link-local address/, reason: 'address_not_allowed' });
     assert.equal(dns.lookups.length, lookups);
     assert.equal(host.requests.length, 0);
   });
 
   it('refuses denied hosts before resolving them, trailing dot or not', async () => {
     const lookups = dns.lookups.length;
-    await assertRefused(gatehouse, `https://app.denied.${TEST_DOMAIN}/doc.json`, { page: /does not fetch client metadata documents from app\.denied/, reason: 'host_not_allowed' });
-    await assertRefused(gatehouse, `https://app.denied.${TEST_DOMAIN}./doc.json`, { page: /does not fetch client metadata documents from app\.denied/, reason: 'host_not_allowed' });
+    await assertRefused(gatehouse, `https://app.denied.${TEST_DOMAIN}/doc.json`, { description: /does not fetch client metadata documents from app\.denied/, reason: 'host_not_allowed' });
+    await assertRefused(gatehouse, `https://app.denied.${TEST_DOMAIN}./doc.json`, { description: /does not fetch client metadata documents from app\.denied/, reason: 'host_not_allowed' });
     assert.equal(dns.lookups.length, lookups);
   });
 
   it('refuses a name that does not resolve', async () => {
-    await assertRefused(gatehouse, `https://nowhere.${TEST_DOMAIN}/doc.json`, { page: /the host nowhere\.gatehouse\.test could not be resolved/, reason: 'dns_failed' });
+    await assertRefused(gatehouse, `https://nowhere.${TEST_DOMAIN}/doc.json`, { description: /the host nowhere\.gatehouse\.test could not be resolved/, reason: 'dns_failed' });
   });
 });
 
@@ -505,7 +560,7 @@ describe('client metadata documents: slow hosts time out (CIMD_FETCH_TIMEOUT_MS=
   before(async () => {
     host = await new FakeClientMetadataHost().start();
     dns = fakeDnsWithSystemFallback();
-    gatehouse = await startGatehouse({ env: { ...host.env, CIMD_FETCH_TIMEOUT_MS: '300' }, hostResolver: dns.resolver });
+    gatehouse = await startGatehouse({ env: { ...host.env, CIMD_FETCH_TIMEOUT_MS: '300' }, hostResolver: dns.resolver, logger: logs });
     await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
   });
 
@@ -518,14 +573,134 @@ describe('client metadata documents: slow hosts time out (CIMD_FETCH_TIMEOUT_MS=
     const url = host.url('/slow.json');
     host.serveDocument('/slow.json', clientDocument(url), { delayMs: 3000 });
     const started = Date.now();
-    await assertRefused(gatehouse, url, { page: /the document was not received within 300 ms/, reason: 'timeout' });
+    await assertRefused(gatehouse, url, { description: /the document was not received within 300 ms/, reason: 'timeout' });
     assert.ok(Date.now() - started < 2500, `both requests were cut short: ${Date.now() - started} ms`);
   });
 
   it('gives up on DNS that never answers', async () => {
     const name = `hanging.${TEST_DOMAIN}`;
     dns.hang(name);
-    await assertRefused(gatehouse, host.url('/doc.json', name), { page: /not received within 300 ms/, reason: 'timeout' });
+    await assertRefused(gatehouse, host.url('/doc.json', name), { description: /not received within 300 ms/, reason: 'timeout' });
+  });
+});
+
+describe('client metadata documents: one answer whatever the reason (nothing to probe the network with)', () => {
+  let host: FakeClientMetadataHost;
+  let dns: FakeDns;
+  let notTls: Server;
+  let gatehouse: RunningGatehouse;
+
+  before(async () => {
+    host = await new FakeClientMetadataHost().start();
+    // No fallback: a name the test did not map does not resolve.
+    dns = new FakeDns();
+    // An open port that does not speak TLS, beside a closed one: a port scan would tell them apart.
+    notTls = createHttpServer((_req, res) => res.end('plain http'));
+    await new Promise<void>((resolve) => notTls.listen(0, '127.0.0.1', resolve));
+    // A deadline long enough for every other probe to fail on its own even on a busy machine, short enough to wait for.
+    gatehouse = await startGatehouse({ env: { ...host.env, CIMD_FETCH_TIMEOUT_MS: '1500', CIMD_DENIED_HOSTS: `*.denied.${TEST_DOMAIN}` }, hostResolver: dns.resolver, logger: logs });
+    await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
+  });
+
+  after(async () => {
+    await gatehouse?.close();
+    notTls?.closeAllConnections();
+    await new Promise<void>((resolve) => (notTls ? notTls.close(() => resolve()) : resolve()));
+    await host?.stop();
+  });
+
+  /**
+   * The headers of an answer, less what differs between any two requests, whatever the reason: Date, the request
+   * id, the length (checked against the body, see answer), and the rate limiter's count of requests and seconds left.
+   */
+  function comparableHeaders(response: Response): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, value] of response.headers) {
+      if (['date', 'x-request-id', 'content-length'].includes(name)) continue;
+      out[name] = name === 'ratelimit' ? value.replace(/remaining=\d+/, 'remaining={n}').replace(/reset=\d+/, 'reset={s}') : value;
+    }
+    return out;
+  }
+
+  interface Answer {
+    status: number;
+    headers: Record<string, string>;
+    /** The body with the request id (and, on the page, the client_id URL the caller sent) replaced by placeholders. */
+    body: string;
+    requestId: string;
+  }
+
+  /** An answer, its body normalised; its Content-Length checked against the body actually sent. */
+  async function answer(response: Response, clientId: string | null): Promise<Answer> {
+    const text = await response.text();
+    const requestId = response.headers.get('x-request-id') ?? '';
+    assert.ok(requestId, 'every answer names its request id');
+    assert.equal(response.headers.get('content-length'), String(Buffer.byteLength(text)));
+    let body = text.replaceAll(requestId, '{request id}');
+    if (clientId !== null) body = body.replaceAll(escapeHtml(clientId), '{client_id}');
+    return { status: response.status, headers: comparableHeaders(response), body, requestId };
+  }
+
+  it('answers /authorize, /token and /revoke byte for byte the same for every reason; only the audit event and the log tell them apart', async () => {
+    const closedPort = await freePort();
+    const notTlsPort = (notTls.address() as AddressInfo).port;
+    dns.map(`private.${TEST_DOMAIN}`, '10.0.0.1');
+    dns.map(`metadata.${TEST_DOMAIN}`, '169.254.169.254');
+    dns.map(`app.${TEST_DOMAIN}`, '127.0.0.1');
+    dns.hang(`hanging.${TEST_DOMAIN}`);
+    host.serve('/broken.json', { body: '{"client_id": ' });
+    host.serveDocument('/someone-else.json', clientDocument('https://someone-else.example/client.json'));
+    host.serveDocument('/slow.json', clientDocument(host.url('/slow.json', `app.${TEST_DOMAIN}`)), { delayMs: 6000 });
+    const probes: Array<[label: string, clientId: string, reason: string]> = [
+      ['a name that does not resolve', host.url('/doc.json', `nowhere.${TEST_DOMAIN}`), 'dns_failed'],
+      ['a name that resolves to a private address', host.url('/doc.json', `private.${TEST_DOMAIN}`), 'address_not_allowed'],
+      ['a name that resolves to the cloud metadata address', host.url('/doc.json', `metadata.${TEST_DOMAIN}`), 'address_not_allowed'],
+      ['a closed port', `https://app.${TEST_DOMAIN}:${closedPort}/doc.json`, 'unreachable'],
+      ['an open port that does not speak TLS', `https://app.${TEST_DOMAIN}:${notTlsPort}/doc.json`, 'unreachable'],
+      ['DNS that never answers', host.url('/doc.json', `hanging.${TEST_DOMAIN}`), 'timeout'],
+      ['a host that answers too slowly', host.url('/slow.json', `app.${TEST_DOMAIN}`), 'timeout'],
+      ['a path that answers 404', host.url('/missing.json', `app.${TEST_DOMAIN}`), 'http_status'],
+      ['a body that is not JSON', host.url('/broken.json', `app.${TEST_DOMAIN}`), 'invalid_json'],
+      ['a document for another client_id', host.url('/someone-else.json', `app.${TEST_DOMAIN}`), 'invalid_document'],
+      ['a denied host', `https://app.denied.${TEST_DOMAIN}/doc.json`, 'host_not_allowed'],
+      ['an http URL', `http://app.${TEST_DOMAIN}/doc.json`, 'invalid_client_id'],
+    ];
+
+    const pages: Answer[] = [];
+    const tokens: Answer[] = [];
+    const revocations: Answer[] = [];
+    for (const [, clientId] of probes) {
+      const { url } = authorizationUrl(gatehouse.url, { client: { client_id: clientId, redirect_uris: [REDIRECT_URI] } });
+      pages.push(await answer(await fetch(url, { redirect: 'manual' }), clientId));
+      const form = { client_id: clientId, grant_type: 'authorization_code', code: 'no-such-code', code_verifier: pkce().verifier };
+      tokens.push(await answer(await fetch(`${gatehouse.url}/token`, { method: 'POST', body: new URLSearchParams(form) }), null));
+      revocations.push(await answer(await fetch(`${gatehouse.url}/revoke`, { method: 'POST', body: new URLSearchParams({ client_id: clientId, token: 'anything' }) }), null));
+    }
+
+    const [page, token, revocation] = [pages[0]!, tokens[0]!, revocations[0]!];
+    assert.equal(page.status, 400);
+    assert.equal(page.body.includes(escapeHtml(refusalPageText('{client_id}', '{request id}'))), true, page.body);
+    assert.equal(token.status, 401);
+    assert.deepEqual(JSON.parse(token.body), { error: 'invalid_client', error_description: refusalTokenDescription('{request id}') });
+    assert.equal(token.headers['cache-control'], 'no-store');
+    assert.deepEqual([revocation.status, revocation.body], [token.status, token.body], '/revoke (the Express path) says what /token (the fast lane) says');
+    probes.forEach(([label], index) => {
+      assert.deepEqual({ ...pages[index]!, requestId: '' }, { ...page, requestId: '' }, `${label}: the page`);
+      assert.deepEqual({ ...tokens[index]!, requestId: '' }, { ...token, requestId: '' }, `${label}: /token`);
+      assert.deepEqual({ ...revocations[index]!, requestId: '' }, { ...revocation, requestId: '' }, `${label}: /revoke`);
+    });
+
+    // The operator reads the reason under the id each answer named: in the audit event and in the log.
+    const events = await rejectionEvents(gatehouse);
+    probes.forEach(([label, , reason], index) => {
+      for (const { requestId } of [pages[index]!, tokens[index]!, revocations[index]!]) {
+        const event = events.find((candidate) => candidate.request_id === requestId);
+        assert.equal(event?.data.reason, reason, `${label}: audited under ${requestId}`);
+        assert.equal(rejectionWarning(requestId)?.reason, reason, `${label}: logged under ${requestId}`);
+      }
+    });
+    const addresses = events.filter((event) => event.data.reason === 'address_not_allowed').map((event) => event.data.address);
+    assert.deepEqual([...new Set(addresses)].sort(), ['10.0.0.1', '169.254.169.254'], 'the audit event names the address');
   });
 });
 
