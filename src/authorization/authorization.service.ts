@@ -108,7 +108,10 @@ export class AuthorizationService {
     }
   }
 
-  /** GET /interaction/:id — sign in, then consent (or straight to the code when consent was already given). */
+  /**
+   * GET /interaction/:id — sign in, then consent: straight to the code when consent was already given, except for a
+   * public client whose redirect goes to this device, which is asked to continue with one click (see claimableOnDevice).
+   */
   async resume(interactionId: string, req: HttpRequest): Promise<BrowserStep> {
     // One statement reads what every step needs and stores the product page's handle when one is due.
     const secret = this.session.interactionSecret(req);
@@ -141,7 +144,9 @@ export class AuthorizationService {
       granted = await this.consents.grantedScopes(userId, client.id, resource.id);
     }
     const missing = interaction.scopes.filter((scope) => !(granted ?? []).includes(scope));
-    if (missing.length === 0) return this.finish(interaction, userId, 'remembered', contextOf(req));
+    // Remembered consent answers without the person only when the code cannot go to whichever local program
+    // claims to be the client; otherwise the page below (or the product's) asks for one click (RFC 8252 §8.6).
+    if (missing.length === 0 && !claimableOnDevice(client, interaction.redirectUri)) return this.finish(interaction, userId, 'remembered', contextOf(req));
     if (resource.consentUri) {
       const productUserId = resource.loginMethod === 'external' ? (visited?.productUserId ?? null) : null;
       const stored = visited?.stored === 'consent' ? handles.consent : null;
@@ -333,6 +338,16 @@ function clientName(client: ClientEntity): string {
 /** The host of a metadata-document client's URL: who vouches for this client, as far as anyone can tell. */
 function metadataDocumentHost(client: ClientEntity): string | null {
   return client.kind === 'metadata_document' ? (parseUrl(client.id)?.host ?? null) : null;
+}
+
+/**
+ * A public client redirecting to this device: any program on it can send the browser to /authorize with this
+ * client's id and receive the code at its own loopback port or scheme (RFC 8252 §8.6), so remembered consent must
+ * not issue a code for it unseen. A confidential client's code is useless without its secret; an https redirect
+ * reaches only its host.
+ */
+function claimableOnDevice(client: ClientEntity, redirectUri: string): boolean {
+  return client.metadata.token_endpoint_auth_method === 'none' && isLocalRedirect(redirectUri);
 }
 
 /** Loopback http, or a private-use scheme (`cursor://…`): the code goes to a program on the person's own device. */

@@ -14,12 +14,18 @@ export interface ConsentView {
   policyUri: string | null;
   tosUri: string | null;
   scopes: string[];
+  /**
+   * The scopes not yet allowed. None: everything was allowed before, and the page only asks the person to confirm
+   * that they started this (a public client on this device, see AuthorizationService.resume).
+   */
   newScopes: string[];
   formAction: string;
   csrfToken: string;
 }
 
 export function consentPage(view: ConsentView): string {
+  const confirming = view.newScopes.length === 0;
+  const title = confirming ? html`Continue to <strong>${view.clientName}</strong>?` : html`Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?`;
   const scopeItems = view.scopes.map(
     (scope) => html`<li><code>${scope}</code>${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
   );
@@ -27,25 +33,26 @@ export function consentPage(view: ConsentView): string {
   if (view.policyUri) links.push(html`<a href="${view.policyUri}" rel="noopener noreferrer">Privacy policy</a>`);
   if (view.tosUri) links.push(html`<a href="${view.tosUri}" rel="noopener noreferrer">Terms of service</a>`);
   return page(
-    `Allow ${view.clientName} to use ${view.resourceName}?`,
+    confirming ? `Continue to ${view.clientName}?` : `Allow ${view.clientName} to use ${view.resourceName}?`,
     html`<div class="card">
   <header class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="${view.resourceName} logo" width="40" height="40">` : ''}<span class="app">${view.resourceName}</span></header>
-  <h1 id="consent-title">Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?</h1>
+  <h1 id="consent-title">${title}</h1>
   ${view.metadataDocument ? documentIdentity(view.metadataDocument) : ''}
+  ${confirming ? alreadyAllowed(view) : ''}
   <section aria-labelledby="scopes-title">
     <h2 id="scopes-title">${view.clientName} is asking to</h2>
     <ul class="scopes">${scopeItems}</ul>
   </section>
-  <p class="callout">After you decide, you will be sent to <strong>${view.redirectHost}</strong>.</p>
-  ${view.metadataDocument && view.runsLocally ? localAppWarning(view.clientName, view.metadataDocument.host) : ''}
+  <p class="callout">After you ${confirming ? 'continue' : 'decide'}, you will be sent to <strong>${view.redirectHost}</strong>.</p>
+  ${view.metadataDocument && view.runsLocally && !confirming ? localAppWarning(view.clientName, view.metadataDocument.host) : ''}
   <form method="post" action="${view.formAction}" aria-labelledby="consent-title">
     <input type="hidden" name="csrf_token" value="${view.csrfToken}">
     <div class="actions">
-      <button type="submit" name="decision" value="approve" class="primary">Approve</button>
-      <button type="submit" name="decision" value="deny">Deny</button>
+      <button type="submit" name="decision" value="approve" class="primary">${confirming ? `Continue to ${view.clientName}` : 'Approve'}</button>
+      <button type="submit" name="decision" value="deny">${confirming ? 'Cancel' : 'Deny'}</button>
     </div>
   </form>
-  <p class="muted small">Approve only if you trust ${view.clientName} and started this yourself.</p>
+  <p class="muted small">${confirming ? 'Continue' : 'Approve'} only if you trust ${view.clientName} and started this yourself.</p>
   <dl class="details">
     <dt>Resource</dt><dd><code>${view.resourceUrl}</code></dd>
     ${view.clientUri ? html`<dt>Application site</dt><dd><code>${view.clientUri}</code></dd>` : ''}
@@ -67,6 +74,14 @@ function documentIdentity(document: { url: string; host: string }): SafeHtml {
  */
 function localAppWarning(clientName: string, host: string): SafeHtml {
   return html`<p role="alert"><strong>This application runs on your computer.</strong> The authorization is handed to a program on this device, not to ${host}. Approve only if you started ${clientName} yourself just now.</p>`;
+}
+
+/**
+ * Shown instead of asking again: the request may come from any program on this device that uses the client's id,
+ * so the person confirms they started it (RFC 8252 §8.6).
+ */
+function alreadyAllowed(view: ConsentView): SafeHtml {
+  return html`<p role="alert">You already allowed <strong>${view.clientName}</strong> to use ${view.resourceName}. It runs on your computer, where any program can ask in its name: continue only if you started ${view.clientName} yourself just now.</p>`;
 }
 
 export interface SignInView {

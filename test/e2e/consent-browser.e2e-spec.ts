@@ -134,4 +134,24 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
     assert.equal(back.searchParams.get('iss'), gatehouse.url);
     await desktop.close();
   });
+
+  it('asks a returning client on this device to continue, and its one click reaches the client with a code', async () => {
+    const local = await registerClient(gatehouse, { client_name: 'Claude Code', redirect_uris: [callback.url] });
+    const page = await browser.newPage({ viewport: { width: 1024, height: 760 } });
+    const first = authorizationUrl(gatehouse.url, { client: local, resource, scope: 'projects:read' });
+    await page.goto(first.url);
+    await page.getByRole('link', { name: 'Continue with GitHub' }).click();
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(first.redirectUri)), page.getByRole('button', { name: 'Approve' }).click()]);
+
+    // Signed in, consent remembered: the same request again stops at a one-click page.
+    const again = authorizationUrl(gatehouse.url, { client: local, resource, scope: 'projects:read' });
+    await page.goto(again.url);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Continue to Claude Code?');
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /You already allowed Claude Code to use Acme Projects/);
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(again.redirectUri)), page.getByRole('button', { name: 'Continue to Claude Code' }).click()]);
+    const back = new URL(page.url());
+    assert.ok(back.searchParams.get('code'), 'the client received a code');
+    assert.equal(back.searchParams.get('state'), again.state);
+    await page.close();
+  });
 });

@@ -4,15 +4,26 @@ import { createHash, randomBytes } from 'node:crypto';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { Browser, consentForm, type Page } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import {
+  authorizationUrl,
+  databaseCounts,
+  exchangeCode,
+  loopbackRedirectUri,
+  obtainCode,
+  registerClient,
+  type BuiltAuthorizationRequest,
+  type TestClient,
+} from '../support/flows.js';
 
 const RESOURCE = 'https://mcp.example.com/mcp';
 const REDIRECT = 'http://127.0.0.1:47001/callback';
 
-async function register(gatehouse: RunningGatehouse, name: string): Promise<string> {
+/** Registers a client redirecting to REDIRECT: public (`none`) unless another client authentication method is given. */
+async function register(gatehouse: RunningGatehouse, name: string, authMethod: 'none' | 'client_secret_basic' = 'none'): Promise<string> {
   const response = await fetch(`${gatehouse.url}/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_name: name, redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] }),
+    body: JSON.stringify({ client_name: name, redirect_uris: [REDIRECT], token_endpoint_auth_method: authMethod, grant_types: ['authorization_code', 'refresh_token'] }),
   });
   return ((await response.json()) as { client_id: string }).client_id;
 }
@@ -65,15 +76,22 @@ describe('consent', () => {
   });
 
   it('remembers consent per client and resource, and asks again for more scopes', async () => {
-    const clientId = await register(gatehouse, 'Remembered');
+    // Confidential: a public client redirecting to loopback is asked to continue instead (see the next suite).
+    const clientId = await register(gatehouse, 'Remembered', 'client_secret_basic');
     const browser = new Browser();
     const first = await browser.authorize(authorizeUrl(gatehouse, clientId, 'docs:read'), REDIRECT);
     assert.ok(first.searchParams.get('code'));
 
     // Same scopes again: no page at all, straight back to the client with a code.
+    const pagesBefore = browser.pages.length;
     const again = await browser.navigate(authorizeUrl(gatehouse, clientId, 'docs:read'), atClient);
     assert.ok('stoppedAt' in again, 'consent was remembered');
     assert.ok(new URL(again.stoppedAt).searchParams.get('code'));
+    assert.equal(browser.pages.length, pagesBefore, 'no page was shown');
+    const [issued] = (await gatehouse.db.query(`SELECT data FROM audit_events WHERE type = 'authorization_code.issued' AND client_id = $1 ORDER BY seq DESC LIMIT 1`, [clientId])) as Array<{
+      data: { consent: string };
+    }>;
+    assert.equal(issued?.data.consent, 'remembered');
 
     // More scopes: the consent page again, marking what was already granted.
     const more = await browser.navigate(authorizeUrl(gatehouse, clientId, 'docs:read docs:write'), atClient);
@@ -85,6 +103,120 @@ describe('consent', () => {
     const other = await register(gatehouse, 'Other');
     const otherPage = await browser.navigate(authorizeUrl(gatehouse, other, 'docs:read'), atClient);
     assert.ok(!('stoppedAt' in otherPage) && consentForm(otherPage), 'consent is per client');
+  });
+
+  describe('remembered consent for a public client on this device (RFC 8252 §8.6)', () => {
+    /** Consent given once (sign-in and Approve on the consent page); returns the browser, still signed in. */
+    async function consented(client: TestClient, redirectUri?: string): Promise<Browser> {
+      const browser = new Browser();
+      await obtainCode(gatehouse, { client, redirectUri, resource: RESOURCE, scope: 'docs:read', browser });
+      assert.ok(browser.pages.some((page) => consentForm(page)), 'the first request asked for consent');
+      return browser;
+    }
+
+    interface AskedAgain {
+      built: BuiltAuthorizationRequest;
+      page: Page;
+      form: { action: string; csrfToken: string };
+    }
+
+    /** A new request for what was already allowed; fails the test if it went to the client without a page. */
+    async function askAgain(client: TestClient, browser: Browser, redirectUri?: string): Promise<AskedAgain> {
+      const built = authorizationUrl(gatehouse.url, { client, redirectUri, resource: RESOURCE, scope: 'docs:read' });
+      const page = await browser.navigate(built.url, (location) => location.startsWith(built.redirectUri));
+      assert.ok(!('stoppedAt' in page), `remembered consent sent the browser to the client unasked: ${'stoppedAt' in page ? page.stoppedAt : ''}`);
+      assert.equal(page.status, 200);
+      const form = consentForm(page);
+      assert.ok(form, `a form to continue: ${page.html.slice(0, 300)}`);
+      return { built, page, form };
+    }
+
+    /** Presses a button of the page's form; returns where the browser is sent, which must be the client's redirect URI. */
+    async function press(browser: Browser, asked: AskedAgain, decision: 'approve' | 'deny'): Promise<URL> {
+      const back = await browser.submitConsent(asked.form, decision, (location) => location.startsWith(asked.built.redirectUri));
+      assert.ok('stoppedAt' in back, `expected the client's redirect, got a page: ${'stoppedAt' in back ? '' : back.html.slice(0, 300)}`);
+      return new URL(back.stoppedAt);
+    }
+
+    async function lastEvent(type: string, clientId: string): Promise<Record<string, unknown> | undefined> {
+      const rows = (await gatehouse.db.query(`SELECT data FROM audit_events WHERE type = $1 AND client_id = $2 ORDER BY seq DESC LIMIT 1`, [type, clientId])) as Array<{ data: Record<string, unknown> }>;
+      return rows[0]?.data;
+    }
+
+    it('shows a one-click page instead of a code for a loopback redirect; Continue issues the code, recorded as approved', async () => {
+      const client = await registerClient(gatehouse, { client_name: 'Local <Agent>' });
+      const browser = await consented(client);
+      const before = await databaseCounts(gatehouse);
+      const asked = await askAgain(client, browser);
+      const { built, page } = asked;
+      assert.match(page.html, /<h1 id="consent-title">Continue to <strong>Local &lt;Agent&gt;<\/strong>\?<\/h1>/);
+      assert.match(page.html, /You already allowed <strong>Local &lt;Agent&gt;<\/strong> to use Docs &lt;MCP&gt; &amp; &quot;Co&quot;\./);
+      assert.match(page.html, /value="approve" class="primary">Continue to Local &lt;Agent&gt;<\/button>/);
+      assert.match(page.html, /value="deny">Cancel<\/button>/);
+      assert.match(page.html, /docs:read<\/code> <span class="muted">\(already allowed\)/);
+      assert.ok(page.html.includes(new URL(built.redirectUri).host), 'the redirect host is shown');
+      // Showing the page again (a reload) still issues nothing.
+      const reload = await browser.navigate(page.url, (location) => location.startsWith(built.redirectUri));
+      assert.ok(!('stoppedAt' in reload) && consentForm(reload), 'a reload shows the page again');
+      const shown = await databaseCounts(gatehouse);
+      assert.equal(shown.authorization_codes, before.authorization_codes, 'no code before the click');
+      assert.equal(shown['interactions.completed'], before['interactions.completed'], 'the interaction is still open');
+      assert.equal(shown.audit_events, before.audit_events, 'nothing recorded before the click');
+
+      const callback = await press(browser, asked, 'approve');
+      assert.equal(callback.origin + callback.pathname, built.redirectUri);
+      assert.equal(callback.searchParams.get('state'), built.state);
+      assert.equal(callback.searchParams.get('iss'), gatehouse.url);
+      const code = callback.searchParams.get('code');
+      assert.ok(code, callback.href);
+      const tokens = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
+      assert.equal(tokens.status, 200, tokens.text);
+      assert.equal(tokens.body.scope, 'docs:read');
+      assert.deepEqual(await lastEvent('authorization_code.issued', client.client_id), { scopes: ['docs:read'], consent: 'approved' });
+      assert.deepEqual(await lastEvent('consent.granted', client.client_id), { scopes: ['docs:read'], via: 'approved' });
+    });
+
+    it('Cancel sends access_denied and issues nothing; the consent stays remembered', async () => {
+      const client = await registerClient(gatehouse);
+      const browser = await consented(client);
+      const asked = await askAgain(client, browser);
+      const { built } = asked;
+      const before = await databaseCounts(gatehouse);
+      const callback = await press(browser, asked, 'deny');
+      assert.equal(callback.origin + callback.pathname, built.redirectUri);
+      assert.equal(callback.searchParams.get('error'), 'access_denied');
+      assert.equal(callback.searchParams.get('state'), built.state);
+      assert.equal(callback.searchParams.get('code'), null);
+      const after = await databaseCounts(gatehouse);
+      assert.equal(after.authorization_codes, before.authorization_codes, 'no code');
+      assert.equal(after['interactions.completed'], before['interactions.completed']! + 1, 'the interaction is closed');
+      const consents = (await gatehouse.db.query('SELECT scopes FROM consents WHERE client_id = $1', [client.client_id])) as Array<{ scopes: string[] }>;
+      assert.deepEqual(consents, [{ scopes: ['docs:read'] }]);
+    });
+
+    it('asks the same for a private-use scheme redirect', async () => {
+      const client = await registerClient(gatehouse, { redirect_uris: ['com.example.agent:/oauth/callback'] });
+      const browser = await consented(client);
+      const asked = await askAgain(client, browser);
+      assert.match(asked.page.html, /<h1 id="consent-title">Continue to /);
+      const callback = await press(browser, asked, 'approve');
+      assert.ok(callback.href.startsWith(`${asked.built.redirectUri}?`), callback.href);
+      assert.ok(callback.searchParams.get('code'));
+    });
+
+    it('decides by the redirect URI of the request: the same public client is silent over https and asked on loopback', async () => {
+      const https = 'https://agent.example.com/callback';
+      const client = await registerClient(gatehouse, { redirect_uris: [https, loopbackRedirectUri()] });
+      const browser = await consented(client, https);
+      const pagesBefore = browser.pages.length;
+      const silent = await obtainCode(gatehouse, { client, redirectUri: https, resource: RESOURCE, scope: 'docs:read', browser });
+      assert.equal(browser.pages.length, pagesBefore, 'no page over https');
+      assert.equal(silent.callback.origin + silent.callback.pathname, https);
+      assert.deepEqual(await lastEvent('authorization_code.issued', client.client_id), { scopes: ['docs:read'], consent: 'remembered' });
+
+      const { page } = await askAgain(client, browser, client.redirect_uris[1]);
+      assert.match(page.html, /<h1 id="consent-title">Continue to /);
+    });
   });
 
   it('deny sends access_denied with state and iss back to the client', async () => {

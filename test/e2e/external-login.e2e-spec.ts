@@ -5,7 +5,7 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { FakeProduct } from '../fakes/product-app.js';
 import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { databaseCounts, obtainCode, pkce, postJson, registerClient, authorizationUrl, type TestClient } from '../support/flows.js';
+import { databaseCounts, exchangeCode, obtainCode, pkce, postJson, registerClient, authorizationUrl, type TestClient } from '../support/flows.js';
 import { FakeResourceServer } from '../support/resource-server.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
 
@@ -110,7 +110,7 @@ describe('external login and custom consent', () => {
 
   it("refuses a login swap: a product login completed in another person's browser never signs the starter's browser in", async () => {
     const victim = { id: 'victim-7', name: 'Victim' };
-    // The victim has used this client before: remembered consent, so a swapped login would go straight to a code.
+    // The victim has used this client before: with a swapped login, the attacker would be one click from a code.
     product.currentUser = victim;
     const own = await obtainCode(gatehouse, { client, resource: mcp.resource });
     assert.ok(own.code, "the victim's own browser finishes the external login");
@@ -230,6 +230,52 @@ describe('external login and custom consent', () => {
       assert.equal(new URL(own.body.redirect_uri).searchParams.get('state'), built.state);
     } finally {
       product.currentUser = { id: 'product-user-42', email: 'ada@example.com', name: 'Ada' };
+      await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: null });
+    }
+  });
+
+  it('custom consent with consent remembered: a public loopback client goes through the product page again, a confidential one does not', async () => {
+    assert.equal((await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: `${product.url}/consent` })).status, 200);
+    /** How the client's latest code was consented to (`authorization_code.issued`'s `consent`). */
+    const lastIssued = async (clientId: string): Promise<string | undefined> => {
+      const rows = (await gatehouse.db.query(`SELECT data FROM audit_events WHERE type = 'authorization_code.issued' AND client_id = $1 ORDER BY seq DESC LIMIT 1`, [clientId])) as Array<{
+        data: { consent: string };
+      }>;
+      return rows[0]?.data.consent;
+    };
+    try {
+      product.currentUser = { id: 'returning-user' };
+      product.consentDecision = 'approve';
+      const local = await registerClient(gatehouse, { client_name: 'Local agent' });
+      const confidential = await registerClient(gatehouse, { client_name: 'Server agent', token_endpoint_auth_method: 'client_secret_basic' });
+      const asked = product.consentRequests.length;
+      for (const client of [local, confidential]) await obtainCode(gatehouse, { client, resource: mcp.resource });
+      assert.equal(product.consentRequests.length, asked + 2, 'each client was asked once');
+
+      // Consent for the public loopback client is remembered, yet the browser goes to the product's page again.
+      const again = await obtainCode(gatehouse, { client: local, resource: mcp.resource });
+      assert.equal(product.consentRequests.length, asked + 3, 'the product consent page was shown again');
+      assert.equal(product.consentRequests.at(-1)!.searchParams.get('client_id'), local.client_id);
+      assert.equal(product.consentRequests.at(-1)!.searchParams.get('user_id'), 'returning-user');
+      assert.equal(await lastIssued(local.client_id), 'product');
+      const tokens = await exchangeCode(gatehouse, { client: local }, again);
+      assert.equal(tokens.status, 200, tokens.text);
+
+      // Where the product's page says no, the client hears access_denied.
+      product.consentDecision = 'deny';
+      const built = authorizationUrl(gatehouse.url, { client: local, resource: mcp.resource });
+      const denied = await new Browser().authorize(built.url, built.redirectUri);
+      assert.equal(denied.searchParams.get('error'), 'access_denied');
+      assert.equal(denied.searchParams.get('code'), null);
+      assert.equal(product.consentRequests.length, asked + 4);
+
+      // The confidential client keeps the silent path: a code without the product's page.
+      const silent = await obtainCode(gatehouse, { client: confidential, resource: mcp.resource });
+      assert.equal(product.consentRequests.length, asked + 4, 'no product consent page for the confidential client');
+      assert.equal(await lastIssued(confidential.client_id), 'remembered');
+      assert.equal((await exchangeCode(gatehouse, { client: confidential }, silent)).status, 200);
+    } finally {
+      product.consentDecision = 'approve';
       await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { consent_uri: null });
     }
   });

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { FakeGithub } from '../fakes/fake-github.js';
-import { Browser } from '../support/browser.js';
+import { Browser, consentForm } from '../support/browser.js';
 import { createResource, MemoryLogger, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import { FakeResourceServer } from '../support/resource-server.js';
@@ -89,6 +89,61 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       for (const secret of secrets) {
         assert.ok(secret && !logs.lines.some((line) => line.includes(secret)), 'a secret value appeared in the logs');
       }
+    });
+
+    /**
+     * A public SDK client redirecting to `redirectUrl` that has authorized once (sign-in and consent in `browser`),
+     * then lost its tokens: the SDK keeps its registration and sends the user to a new authorization.
+     */
+    async function authorizedOnceThenAgain(redirectUrl: string, browser: Browser): Promise<InMemoryOAuthProvider> {
+      const provider = new InMemoryOAuthProvider(redirectUrl, {
+        client_name: 'SDK returning client',
+        redirect_uris: [redirectUrl],
+        grant_types: ['authorization_code', 'refresh_token'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+      });
+      assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'REDIRECT');
+      const first = await browser.authorize(provider.authorizationUrl!.href, redirectUrl);
+      assert.ok(browser.pages.some((page) => consentForm(page)), 'the first authorization asked for consent');
+      assert.equal(await auth(provider, { serverUrl: mcp.resource, authorizationCode: first.searchParams.get('code')! }), 'AUTHORIZED');
+      const clientId = provider.client?.client_id;
+      provider.invalidateCredentials('tokens');
+      assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'REDIRECT');
+      assert.equal(provider.client?.client_id, clientId, 'the same registration');
+      return provider;
+    }
+
+    it('with remembered consent, an https-redirect client gets its next code without any page (silent path)', async () => {
+      const redirectUrl = 'https://sdk-agent.example.com/callback';
+      const browser = new Browser();
+      const provider = await authorizedOnceThenAgain(redirectUrl, browser);
+      const pagesBefore = browser.pages.length;
+      const again = await browser.navigate(provider.authorizationUrl!.href, (location) => location.startsWith(redirectUrl));
+      assert.ok('stoppedAt' in again, `expected the client's redirect, got a page: ${'stoppedAt' in again ? '' : again.html.slice(0, 300)}`);
+      assert.equal(browser.pages.length, pagesBefore, 'no page was shown');
+      const callback = new URL(again.stoppedAt);
+      assert.equal(callback.searchParams.get('state'), provider.authorizationUrl!.searchParams.get('state'));
+      assert.equal(await auth(provider, { serverUrl: mcp.resource, authorizationCode: callback.searchParams.get('code')! }), 'AUTHORIZED');
+      assert.ok(provider.savedTokens?.access_token);
+    });
+
+    it('with remembered consent, a loopback client is asked to continue, and one click completes the SDK flow', async () => {
+      const redirectUrl = 'http://127.0.0.1:33419/callback';
+      const browser = new Browser();
+      const provider = await authorizedOnceThenAgain(redirectUrl, browser);
+      const atClient = (location: string) => location.startsWith(redirectUrl);
+      const page = await browser.navigate(provider.authorizationUrl!.href, atClient);
+      assert.ok(!('stoppedAt' in page), `remembered consent sent a code to the loopback client unasked: ${'stoppedAt' in page ? page.stoppedAt : ''}`);
+      assert.match(page.html, /Continue to SDK returning client<\/button>/);
+      const form = consentForm(page);
+      assert.ok(form);
+      const back = await browser.submitConsent(form, 'approve', atClient);
+      assert.ok('stoppedAt' in back, 'Continue sends the browser to the client');
+      const callback = new URL(back.stoppedAt);
+      assert.equal(callback.searchParams.get('state'), provider.authorizationUrl!.searchParams.get('state'));
+      assert.equal(await auth(provider, { serverUrl: mcp.resource, authorizationCode: callback.searchParams.get('code')! }), 'AUTHORIZED');
+      assert.ok(provider.savedTokens?.access_token);
     });
   });
 }

@@ -58,7 +58,8 @@ export class Browser {
 
   /**
    * Drives an authorization request the way a person would: sign in with GitHub if asked, then press the given
-   * consent button if asked. Returns the URL the browser was finally sent to under `redirectUri`.
+   * consent button if asked (Approve or Deny; Continue or Cancel where consent is remembered but confirmed). Returns
+   * the URL the browser was finally sent to under `redirectUri`.
    */
   async authorize(authorizationUrl: string, redirectUri: string, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
     const atClient = (location: string) => location.startsWith(redirectUri.replace(/:\d+/, '')) || location.startsWith(redirectUri);
@@ -72,16 +73,21 @@ export class Browser {
       }
       const form = consentForm(step);
       if (form) {
-        step = await this.navigate(form.action, atClient, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ csrf_token: form.csrfToken, decision }).toString(),
-        });
+        step = await this.submitConsent(form, decision, atClient);
         continue;
       }
       assert.fail(`unexpected page at ${step.url} (${step.status}): ${step.html.slice(0, 500)}`);
     }
     throw new Error('authorization did not finish');
+  }
+
+  /** Presses a button of a consent page's form (see consentForm), then follows redirects as `navigate` does. */
+  submitConsent(form: { action: string; csrfToken: string }, decision: 'approve' | 'deny', stopAt: (location: string) => boolean): Promise<Page | { stoppedAt: string }> {
+    return this.navigate(form.action, stopAt, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf_token: form.csrfToken, decision }).toString(),
+    });
   }
 
   cookieNames(): string[] {
