@@ -453,7 +453,7 @@ async function countStatements(postgres: BenchPostgres, http: HttpClient, target
         await sample('refresh_token grant (POST /token)', side, () => refresh(http, target, tokens!.refreshToken!));
         const { headers, body } = introspectionRequest(target, fixtures[side].introspectionToken);
         await sample('introspection (POST /introspect)', side, () => http.request('POST', target.introspectionEndpoint, headers, body));
-        await sample('whole flow, authorize to token (6 requests)', side, () => fullFlow(http, target));
+        await sample('whole flow, authorize to token', side, () => fullFlow(http, target));
         await sample('metadata document (GET)', side, () => http.request('GET', target.metadataUrl));
         await sample('JWKS (GET)', side, () => http.request('GET', target.jwksUrl));
       }
