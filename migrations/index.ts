@@ -7,6 +7,7 @@ import { AuditDelivery1795327200000 } from './1795327200000-AuditDelivery.js';
 import { ClientHygiene1795330800000 } from './1795330800000-ClientHygiene.js';
 import { LoginReturn1795334400000 } from './1795334400000-LoginReturn.js';
 import { MetadataDocumentClientHygiene1795338000000 } from './1795338000000-MetadataDocumentClientHygiene.js';
+import { RefreshRetries1795341600000 } from './1795341600000-RefreshRetries.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ClientHygiene1795330800000,
   LoginReturn1795334400000,
   MetadataDocumentClientHygiene1795338000000,
+  RefreshRetries1795341600000,
 ];

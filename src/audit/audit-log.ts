@@ -24,6 +24,7 @@ export type AuditEventType =
   | 'authorization_code.replayed'
   | 'token.issued'
   | 'token.refreshed'
+  | 'token.refresh_retried'
   | 'token.revoked'
   | 'token.introspected'
   | 'refresh_token.reuse_detected'

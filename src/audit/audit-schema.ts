@@ -71,6 +71,11 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'authorization_code.replayed': { description: 'A used authorization code was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },
   'token.issued': { description: 'A new grant and its first tokens (data.grant_type: authorization_code or mint).', actor: 'grant_type', outcome: 'success' },
   'token.refreshed': { description: 'A refresh token was rotated and a new access token issued.', actor: 'client', outcome: 'success' },
+  'token.refresh_retried': {
+    description: 'A refresh token rotated moments ago was presented again by its client (a retry): another successor and access token were issued, nothing revoked (data.retries).',
+    actor: 'client',
+    outcome: 'success',
+  },
   'token.revoked': { description: 'A token was revoked at /revoke (data.token_type, data.jti for access tokens).', actor: 'caller', outcome: 'success' },
   'token.introspected': { description: 'A token was introspected; outcome active or inactive (data.reason).', actor: 'caller', outcome: 'active' },
   'refresh_token.reuse_detected': { description: 'A rotated refresh token was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },

@@ -275,3 +275,16 @@ describe('loadConfig, verified access token cache', () => {
     for (const value of ['-1', '1.5', 'off', '1e3', '1000001', '12345678']) assertConfigError({ ACCESS_TOKEN_CACHE_ENTRIES: value }, 'ACCESS_TOKEN_CACHE_ENTRIES');
   });
 });
+
+describe('loadConfig, refresh reuse grace', () => {
+  it('allows a retry for 30 s by default; REFRESH_REUSE_GRACE_SECONDS sets the window and 0 makes every reuse revoke', () => {
+    assert.equal(loadConfig({}).refreshReuseGraceSeconds, 30);
+    assert.equal(loadConfig({ REFRESH_REUSE_GRACE_SECONDS: '5' }).refreshReuseGraceSeconds, 5);
+    assert.equal(loadConfig({ REFRESH_REUSE_GRACE_SECONDS: '0' }).refreshReuseGraceSeconds, 0);
+    assert.equal(loadConfig({ REFRESH_REUSE_GRACE_SECONDS: '300' }).refreshReuseGraceSeconds, 300);
+  });
+
+  it('rejects malformed or out-of-range values, naming the variable', () => {
+    for (const value of ['-1', '1.5', 'off', '1e2', '301', '12345']) assertConfigError({ REFRESH_REUSE_GRACE_SECONDS: value }, 'REFRESH_REUSE_GRACE_SECONDS');
+  });
+});

@@ -169,6 +169,9 @@ class EnvironmentVariables {
   @IsOptional() @Matches(/^\d{1,5}$/, { message: 'KEY_RELOAD_SECONDS must be a whole number of seconds' })
   KEY_RELOAD_SECONDS?: string;
 
+  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'REFRESH_REUSE_GRACE_SECONDS must be a whole number of seconds' })
+  REFRESH_REUSE_GRACE_SECONDS?: string;
+
   @IsOptional() @Matches(/^\d{1,4}$/, { message: 'SHUTDOWN_GRACE_SECONDS must be a whole number of seconds' })
   SHUTDOWN_GRACE_SECONDS?: string;
 
@@ -259,6 +262,11 @@ export interface GatehouseConfig {
   trustedProxies: string[];
   /** How often each instance re-reads the signing keys, so a rotation made elsewhere is seen. */
   keyReloadSeconds: number;
+  /**
+   * How long after a refresh token's rotation the same client may present it again (a retry, or a concurrent
+   * duplicate) and get another successor instead of having its grant revoked; 0: every reuse revokes.
+   */
+  refreshReuseGraceSeconds: number;
   /** On SIGTERM, how long in-flight requests may take before the process exits anyway. */
   shutdownGraceSeconds: number;
   /** Most verified access tokens remembered so that introspecting one again skips its signature check; 0: none. */
@@ -384,6 +392,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     redisUrl: vars.REDIS_URL ?? null,
     trustedProxies: trustedProxies(vars.TRUSTED_PROXIES),
     keyReloadSeconds: wholeNumber('KEY_RELOAD_SECONDS', vars.KEY_RELOAD_SECONDS, 30, 1, 3600),
+    refreshReuseGraceSeconds: wholeNumber('REFRESH_REUSE_GRACE_SECONDS', vars.REFRESH_REUSE_GRACE_SECONDS, 30, 0, 300),
     shutdownGraceSeconds: wholeNumber('SHUTDOWN_GRACE_SECONDS', vars.SHUTDOWN_GRACE_SECONDS, 10, 0, 3600),
     accessTokenCacheEntries: wholeNumber('ACCESS_TOKEN_CACHE_ENTRIES', vars.ACCESS_TOKEN_CACHE_ENTRIES, 10_000, 0, 1_000_000),
   };
@@ -616,6 +625,7 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   DCR_IDLE_CLIENT_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
   KEY_RELOAD_SECONDS: true,
+  REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
 };

@@ -21,4 +21,6 @@ export class RefreshTokenEntity {
   @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
   @Column('timestamptz', { name: 'rotated_at', nullable: true }) rotatedAt!: Date | null;
+  /** Successors issued to retries after the rotation (refresh reuse grace). */
+  @Column('integer', { name: 'retries', default: 0 }) retries!: number;
 }

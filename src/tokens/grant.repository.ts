@@ -77,6 +77,9 @@ export const ROTATED = {
   scopes: new ChangeColumn('scopes'),
 };
 
+/** The columns of the retry's `retried` row: those of `ROTATED`, and how many retries the token has had now. */
+export const RETRIED = { ...ROTATED, retries: new ChangeColumn('retries') };
+
 @Injectable()
 export class RefreshTokenRepository {
   constructor(private readonly database: Database) {}
@@ -157,6 +160,56 @@ export class RefreshTokenRepository {
          SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
        )`,
       params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.recordUseOf, change.useResolutionSeconds],
+      gate: 'done',
+      row: (json) => ({
+        grantId: String(json.grant_id),
+        userId: String(json.user_id),
+        scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
+        resource: String(json.resource),
+        accessTokenTtl: Number(json.access_token_ttl),
+      }),
+    };
+  }
+
+  /**
+   * A retry of a rotation, for AuditedChange.recordWith: the presented token was rotated less than `graceSeconds`
+   * ago, has had fewer than `maxRetries` retries, and none of its successors has been used yet (a client that used
+   * one got the answer it might be retrying for); its grant is unrevoked and the client's, and the request fits the
+   * grant as for `rotation`. Then it counts the retry and stores another successor of the presented token (a
+   * sibling of the first, which stays valid). The count is raised under the token's row lock, so concurrent retries
+   * take turns and the bound holds; `rotated_at` is left alone, so retries never stretch the window. When it yields
+   * nothing, the presentation is reuse.
+   */
+  retry(change: {
+    tokenHash: string;
+    clientId: string;
+    resource: string | null;
+    scopes: string[] | null;
+    successorHash: string;
+    graceSeconds: number;
+    maxRetries: number;
+  }): AuditedChange<RotatedRefreshToken> {
+    return {
+      name: 'refresh_retry',
+      sql: `WITH retried AS (
+         UPDATE refresh_tokens rt SET retries = rt.retries + 1
+           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
+          WHERE rt.token_hash = $1 AND rt.rotated_at > now() - make_interval(secs => $6::double precision)
+            AND rt.retries < $7::integer AND rt.expires_at > now()
+            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
+            AND ($3::text IS NULL OR r.resource = $3::text)
+            AND ($4::text[] IS NULL OR $4::text[] <@ g.scopes)
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
+         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes, rt.retries
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
+         SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM retried
+         RETURNING 1
+       ), done AS (
+         -- As in the rotation: the token's row lock is taken before the audit ordering lock.
+         SELECT retried.* FROM retried, (SELECT count(*) FROM successor) s
+       )`,
+      params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.graceSeconds, change.maxRetries],
       gate: 'done',
       row: (json) => ({
         grantId: String(json.grant_id),

@@ -51,7 +51,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         database,
         github,
         logger: logs,
-        env: { ...receiver.env, AUDIT_LOG: join(logDir, 'audit.jsonl'), AUDIT_STREAM_HEARTBEAT_MS: '150', LOG_LEVEL: 'debug' },
+        // The reuse attack below comes right after the rotation: strict, or it would be a retry (refresh-grace.e2e-spec.ts).
+        env: { ...receiver.env, AUDIT_LOG: join(logDir, 'audit.jsonl'), AUDIT_STREAM_HEARTBEAT_MS: '150', LOG_LEVEL: 'debug', REFRESH_REUSE_GRACE_SECONDS: '0' },
       });
       resource = await createResource(gatehouse, { resource: RESOURCE, scopes: SCOPES, default_scopes: ['tools:read'] });
     });

@@ -39,7 +39,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
     before(async () => {
       github = await new FakeGithub().start();
-      gatehouse = await startGatehouse({ database, github });
+      // Strict refresh-token reuse: with a grace window concurrent refreshes are retries (refresh-grace.e2e-spec.ts).
+      gatehouse = await startGatehouse({ database, github, env: { REFRESH_REUSE_GRACE_SECONDS: '0' } });
       await createResource(gatehouse, { resource: RESOURCE, scopes: ['tools:read'], default_scopes: ['tools:read'] });
     });
 

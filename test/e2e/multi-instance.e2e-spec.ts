@@ -23,7 +23,8 @@ import { assertOAuthError, introspect, mintTokens, refreshTokens, revoke, type C
 const RESOURCE = 'http://127.0.0.1:1/multi-instance-mcp';
 // Registrations are counted per client address behind the (trusted, loopback) load balancer: the shared-budget case
 // below spends one address's /register budget and nothing else (the other cases register through the admin API).
-const CLUSTER_ENV: Record<string, string> = { TRUSTED_PROXIES: 'loopback', RATE_LIMIT_REGISTER: '4/1m' };
+// Refresh-token reuse is detected strictly (a retry within a grace window: refresh-grace.e2e-spec.ts).
+const CLUSTER_ENV: Record<string, string> = { TRUSTED_PROXIES: 'loopback', RATE_LIMIT_REGISTER: '4/1m', REFRESH_REUSE_GRACE_SECONDS: '0' };
 
 interface Jwks {
   keys: Array<{ kid: string }>;

@@ -55,8 +55,9 @@ interface Setup {
 
 async function setUp(database: DatabaseKind): Promise<Setup> {
   const github = await new FakeGithub().start();
-  // This file registers far more clients from one address than the default /register budget allows.
-  const gatehouse = await startGatehouse({ database, github, env: { RATE_LIMIT_REGISTER: '1000/1m' } });
+  // This file registers far more clients from one address than the default /register budget allows. Reuse is
+  // tested strictly (no grace for retries: refresh-grace.e2e-spec.ts has those).
+  const gatehouse = await startGatehouse({ database, github, env: { RATE_LIMIT_REGISTER: '1000/1m', REFRESH_REUSE_GRACE_SECONDS: '0' } });
   const resource = (await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] })).resource;
   const otherResource = (await createResource(gatehouse, { name: 'Other MCP server', resource: 'https://other.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] })).resource;
   const client = await registerClient(gatehouse);

@@ -152,6 +152,18 @@ for (const database of ['postgres', 'pglite'] as DatabaseKind[]) {
       assert.equal(sent.length, 2, describeSent(sent));
     });
 
+    it('a retried refresh (within the reuse grace): the statement that rotates nothing, one read, then the retry as one statement', async () => {
+      const { clientId, redirectUri, code, verifier } = await codeForNewClient();
+      const issued = await token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri, resource: RESOURCE });
+      const refresh = { grant_type: 'refresh_token', client_id: clientId, refresh_token: issued.body.refresh_token as string };
+      assert.equal((await token(refresh)).status, 200);
+      const { response, sent } = await statementsOf(gatehouse, database, () => token(refresh));
+      assert.equal(response.status, 200, response.text);
+      assert.equal(sent.length, 3, describeSent(sent));
+      assert.match(sent[2]!.text, /SET retries = rt\.retries \+ 1/);
+      if (database === 'postgres') assert.match(sent[2]!.name ?? '', /^refresh_retry_/, 'a prepared statement');
+    });
+
     it('an introspection of a live access token: one read (and its event, written behind)', async () => {
       const { clientId, redirectUri, code, verifier } = await codeForNewClient();
       const issued = await token({ grant_type: 'authorization_code', client_id: clientId, code, code_verifier: verifier, redirect_uri: redirectUri, resource: RESOURCE });

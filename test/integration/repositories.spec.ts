@@ -238,6 +238,73 @@ for (const kind of DATABASE_KINDS) {
     const count = async (sql: string, params: unknown[] = []): Promise<number> => ((await db.dataSource.query(sql, params)) as Array<{ n: number }>)[0]!.n;
 
     /** The product's login completion (InteractionHandleRepository.loginCompletion) as it runs: one statement. Returns the user signed in. */
+    type Retry = Parameters<RefreshTokenRepository['retry']>[0];
+    /** The retry of a rotation (RefreshTokenRepository.retry) without its event, inside `tx`: the token's retries now. */
+    async function retry(tx: Tx, tokenHash: string, request: Partial<Retry> = {}): Promise<number | null> {
+      const change = refreshTokens.retry({
+        tokenHash,
+        clientId: parties.clientId,
+        resource: null,
+        scopes: null,
+        successorHash: sha256(randomToken()),
+        graceSeconds: 30,
+        maxRetries: 3,
+        ...request,
+      });
+      const rows = (await tx.query(`${change.sql} SELECT retries FROM ${change.gate}`, change.params)) as Array<{ retries: number }>;
+      return rows[0] ? Number(rows[0].retries) : null;
+    }
+
+    /** A refresh token rotated `ago` (an interval) ago; its successor's hash. */
+    async function rotatedToken(ago = '1 second'): Promise<{ tokenHash: string; successorHash: string }> {
+      const tokenHash = await refreshToken('live');
+      const successorHash = sha256(randomToken());
+      assert.ok(await db.dataSource.transaction((tx) => rotate(tx, tokenHash, { successorHash })));
+      await db.dataSource.query(`UPDATE refresh_tokens SET rotated_at = now() - $2::interval WHERE token_hash = $1`, [tokenHash, ago]);
+      return { tokenHash, successorHash };
+    }
+
+    describe('RefreshTokenRepository.retry', () => {
+      it(`of ${N} concurrent retries of a rotated token, exactly the bound succeed, each with its own successor`, async () => {
+        const { tokenHash } = await rotatedToken();
+        const results = await race((tx) => retry(tx, tokenHash, { maxRetries: 3 }));
+        assert.deepEqual(results.filter((result) => result !== null).sort(), [1, 2, 3]);
+        assert.equal(await successors(tokenHash), 1 + 3, 'the rotation’s successor and three siblings');
+        const [row] = (await db.dataSource.query(`SELECT retries, rotated_at < now() - interval '0.5 second' AS unmoved FROM refresh_tokens WHERE token_hash = $1`, [tokenHash])) as Array<{ retries: number; unmoved: boolean }>;
+        assert.deepEqual(row, { retries: 3, unmoved: true }, 'retries counted; the rotation time (the window) left alone');
+      });
+
+      it('gives the sibling the resource’s refresh token lifetime and the presented token as parent', async () => {
+        const { tokenHash } = await rotatedToken();
+        const successorHash = sha256(randomToken());
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, tokenHash, { successorHash })), 1);
+        await assertResourceRefreshLifetime('parent_hash', tokenHash);
+        const [row] = (await db.dataSource.query(`SELECT parent_hash, grant_id, rotated_at FROM refresh_tokens WHERE token_hash = $1`, [successorHash])) as Array<{ parent_hash: string; grant_id: string; rotated_at: Date | null }>;
+        assert.deepEqual(row, { parent_hash: tokenHash, grant_id: parties.grantId, rotated_at: null });
+      });
+
+      it('retries nothing for an unrotated token, after the window, once a successor was used, or for a request the grant does not cover', async () => {
+        const resource = ((await db.dataSource.query('SELECT resource FROM resource_servers WHERE id = $1', [parties.resourceId])) as Array<{ resource: string }>)[0]!.resource;
+        const unrotated = await refreshToken('live');
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, unrotated)), null, 'not rotated');
+
+        const old = await rotatedToken('31 seconds');
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, old.tokenHash)), null, 'past the window');
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, old.tokenHash, { graceSeconds: 60 })), 1, 'within a longer one');
+
+        const spent = await rotatedToken();
+        assert.ok(await db.dataSource.transaction((tx) => rotate(tx, spent.successorHash)), 'the successor is used');
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, spent.tokenHash)), null, 'a successor was used');
+
+        const { tokenHash } = await rotatedToken();
+        for (const request of [{ clientId: randomToken() }, { resource: `${resource}/other` }, { scopes: ['tools:read', 'tools:execute'] }]) {
+          assert.equal(await db.dataSource.transaction((tx) => retry(tx, tokenHash, request)), null, JSON.stringify(request));
+        }
+        assert.equal(await successors(tokenHash), 1, 'only the rotation’s successor');
+        assert.equal(await db.dataSource.transaction((tx) => retry(tx, tokenHash, { resource, scopes: ['tools:read'] })), 1);
+      });
+    });
+
     async function completeLogin(tx: Tx, interactionId: string, handleHash: string, create: { subject: string } | null, userId: string = randomUUID()): Promise<string | null> {
       const change = handles.loginCompletion({ interactionId, handleHash, userId, returnHash: sha256(randomToken()), create: create && { subject: create.subject, displayName: null } });
       const rows = (await tx.query(`${change.sql} SELECT id FROM ${change.gate}`, change.params)) as unknown[];

@@ -23,19 +23,22 @@ const ROTATED_ROW = { grantId: 'grant-1', userId: 'user-1', scopes: ['tools:read
 
 /**
  * A RefreshTokenGrant over fakes: `rotates` whether the one statement rotates; `inspections` are what successive
- * reads of the diagnosis find.
+ * reads of the diagnosis find; `grace` the reuse grace in seconds (0: strict) and `retries` whether the retry
+ * statement finds a retry.
  */
-function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: boolean, canSign = true) {
-  const calls = { writes: 0, reads: 0, revoked: [] as string[], events: [] as string[], signed: [] as Array<{ jti: string | undefined; scopes: string[] }> };
+function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: boolean, canSign = true, { grace = 0, retries = false } = {}) {
+  const calls = { writes: [] as string[], reads: 0, revoked: [] as string[], events: [] as string[], signed: [] as Array<{ jti: string | undefined; scopes: string[] }> };
   const refreshTokens = {
     inspect: async () => (calls.reads++, inspections.shift() ?? null),
     rotation: () => ({ name: 'rotation', sql: 'WITH rotated AS (SELECT 1)', params: [], gate: 'rotated', row: () => ROTATED_ROW }),
+    retry: (change: { graceSeconds: number; maxRetries: number }) => ({ name: `retry ${change.graceSeconds}s ≤${change.maxRetries}`, sql: 'WITH retried AS (SELECT 1)', params: [], gate: 'retried', row: () => ROTATED_ROW }),
   } as unknown as RefreshTokenRepository;
   const audit = {
-    recordWith: async (_change: unknown, events: ChangeEvent[]) => {
-      calls.writes++;
-      if (rotates) calls.events.push(...events.map((event) => event.type));
-      return rotates ? { events, row: ROTATED_ROW } : { events: [], row: null };
+    recordWith: async (change: { name: string }, events: ChangeEvent[]) => {
+      calls.writes.push(change.name);
+      const changed = change.name === 'rotation' ? rotates : retries;
+      if (changed) calls.events.push(...events.map((event) => event.type));
+      return changed ? { events, row: ROTATED_ROW } : { events: [], row: null };
     },
     record: async (_tx: unknown, event: AuditEvent) => void calls.events.push(event.type),
   } as unknown as AuditLog;
@@ -55,7 +58,7 @@ function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: bo
       if (!canSign) throw new Error('no active signing key');
     },
   } as unknown as KeyService;
-  const handler = new RefreshTokenGrant(database, grants, refreshTokens, resources, minter, audit, grantsService, clients, keys);
+  const handler = new RefreshTokenGrant(database, grants, refreshTokens, resources, minter, audit, grantsService, clients, keys, { refreshReuseGraceSeconds: grace });
   const refresh = (extra: Record<string, string> = {}) =>
     handler.handle({ client: CLIENT, params: { grant_type: 'refresh_token', refresh_token: 'gh_rt_presented', ...extra }, req: {} as Request });
   return { refresh, calls };
@@ -69,7 +72,7 @@ describe('RefreshTokenGrant', () => {
     const { refresh, calls } = grantWith([], true);
     const response = await refresh();
     assert.equal(response.access_token, 'at');
-    assert.equal(calls.writes, 1);
+    assert.deepEqual(calls.writes, ['rotation']);
     assert.equal(calls.reads, 0);
     assert.deepEqual(calls.events, ['token.refreshed']);
     assert.equal(calls.signed.length, 1);
@@ -80,7 +83,7 @@ describe('RefreshTokenGrant', () => {
   it('rotates nothing when no token could be signed afterwards (signing follows the commit)', async () => {
     const { refresh, calls } = grantWith([], true, false);
     await assert.rejects(refresh(), /no active signing key/);
-    assert.equal(calls.writes, 0);
+    assert.deepEqual(calls.writes, []);
     assert.deepEqual(calls.events, []);
   });
 
@@ -129,6 +132,47 @@ describe('RefreshTokenGrant', () => {
   it('does not even try to rotate for a resource that is not a URL', async () => {
     const { refresh, calls } = grantWith([LIVE], true);
     await rejectsWith(refresh({ resource: 'not a url' }), /resource does not match/, InvalidTarget);
-    assert.equal(calls.writes, 0);
+    assert.deepEqual(calls.writes, []);
+  });
+
+  describe('with a reuse grace', () => {
+    const grace = { grace: 30 };
+
+    it('answers a retry of a rotated token with the retry statement’s successor, revoking nothing', async () => {
+      const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false, true, { ...grace, retries: true });
+      const response = await refresh();
+      assert.equal(response.access_token, 'at');
+      assert.deepEqual(calls.writes, ['rotation', 'retry 30s ≤10']);
+      assert.equal(calls.reads, 1);
+      assert.deepEqual(calls.events, ['token.refresh_retried']);
+      assert.deepEqual(calls.revoked, []);
+      assert.equal(calls.signed.length, 1);
+      assert.ok(calls.signed[0]?.jti, 'the jti the event was written with');
+    });
+
+    it('treats a presentation the retry statement refuses (window, bound, used successor, request) as reuse', async () => {
+      const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false, true, grace);
+      await rejectsWith(refresh(), /already used; the grant has been revoked/);
+      assert.deepEqual(calls.writes, ['rotation', 'retry 30s ≤10']);
+      assert.deepEqual(calls.revoked, ['grant-1']);
+      assert.deepEqual(calls.events, ['refresh_token.reuse_detected']);
+      assert.equal(calls.signed.length, 0);
+    });
+
+    it('tries no retry for a token that was not rotated, or is another client’s', async () => {
+      const cases: Array<[PresentedRefreshToken | null, RegExp]> = [
+        [null, /is invalid/],
+        [{ ...LIVE, clientId: 'someone-else', rotated: true }, /issued to another client/],
+        [{ ...LIVE, revoked: true }, /has been revoked/],
+        [{ ...LIVE, expired: true }, /has expired/],
+      ];
+      for (const [token, description] of cases) {
+        const { refresh, calls } = grantWith([token], false, true, { ...grace, retries: true });
+        await rejectsWith(refresh(), description);
+        assert.deepEqual(calls.writes, ['rotation'], String(description));
+        assert.deepEqual(calls.revoked, [], String(description));
+        assert.equal(calls.signed.length, 0, String(description));
+      }
+    });
   });
 });

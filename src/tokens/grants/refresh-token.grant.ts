@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { randomToken, sha256 } from '../../common/crypto.js';
 import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
@@ -7,19 +7,29 @@ import { contextOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
-import { GrantRepository, RefreshTokenRepository, ROTATED, type PresentedRefreshToken } from '../grant.repository.js';
+import { GrantRepository, RefreshTokenRepository, RETRIED, ROTATED, type PresentedRefreshToken, type RotatedRefreshToken } from '../grant.repository.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
 import { GrantsService } from '../grants.service.js';
 import { KeyService } from '../../keys/key.service.js';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../../config/config.js';
 import type { GrantContext, GrantHandler, TokenResponse } from './grant-handler.js';
+
+/**
+ * Most successors a rotated refresh token may get by retries within the grace window, on top of the one its
+ * rotation gave: enough for a client's parallel requests that all saw their access token expire, few enough that
+ * a stolen token cannot mint a crowd of live siblings. A retry beyond it is reuse.
+ */
+export const REFRESH_RETRY_LIMIT = 10;
 
 /**
  * refresh_token (OAuth 2.1 §4.3) with rotation on every use. Presenting a token that was already rotated is
  * treated as theft (RFC 9700 §4.14.2): the whole grant is revoked — its refresh tokens and access tokens — and
- * `refresh_token.reuse_detected` is recorded. A narrower `scope` may be asked for; the new refresh token keeps
- * the grant's full scope (RFC 6749 §6).
+ * `refresh_token.reuse_detected` is recorded — except for a retry: within REFRESH_REUSE_GRACE_SECONDS of the
+ * rotation, while none of its successors has been used, the same client asking for no more than the grant gets
+ * another successor and access token (`token.refresh_retried`), at most REFRESH_RETRY_LIMIT times. A narrower
+ * `scope` may be asked for; the new refresh token keeps the grant's full scope (RFC 6749 §6).
  */
 @Injectable()
 export class RefreshTokenGrant implements GrantHandler {
@@ -35,6 +45,7 @@ export class RefreshTokenGrant implements GrantHandler {
     private readonly grantsService: GrantsService,
     private readonly clients: ClientsService,
     private readonly keys: KeyService,
+    @Inject(GATEHOUSE_CONFIG) private readonly config: Pick<GatehouseConfig, 'refreshReuseGraceSeconds'>,
   ) {}
 
   async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
@@ -53,6 +64,11 @@ export class RefreshTokenGrant implements GrantHandler {
 
     // Nothing rotated: a second look says why, in the order the checks have always been made.
     const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam);
+    // A rotated token of this client's: a retry gets another successor; anything else is reuse.
+    if (this.config.refreshReuseGraceSeconds > 0) {
+      const retried = await this.retry(client, tokenHash, resource, requestedScopes(scopeParam), req);
+      if (retried) return retried;
+    }
     await this.database.transaction(async (tx) => {
       const context = contextOf(req);
       const grant = await this.grants.findById(reusedGrant, tx);
@@ -113,6 +129,50 @@ export class RefreshTokenGrant implements GrantHandler {
     if (!row) return null;
     // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
     if (stale) this.clients.useRecorded(this.database.manager, client.id, new Date());
+    return this.sign(client, row, jti, successor);
+  }
+
+  /**
+   * A retry of a rotation within the grace window: another successor of the presented token (the first one stays
+   * valid; neither plaintext is kept, so the same one cannot be sent again) and a new access token, with
+   * `token.refresh_retried`, as one statement. Null when the presentation is no retry (see
+   * RefreshTokenRepository.retry): then it is reuse.
+   */
+  private async retry(
+    client: ClientEntity,
+    tokenHash: string,
+    resource: string | null,
+    scopes: string[] | null,
+    req: GrantContext['req'],
+  ): Promise<TokenResponse | null> {
+    this.keys.assertCanSign();
+    const successor = REFRESH_TOKEN_PREFIX + randomToken();
+    const jti = randomUUID();
+    const { row } = await this.audit.recordWith(
+      this.refreshTokens.retry({
+        tokenHash,
+        clientId: client.id,
+        resource,
+        scopes,
+        successorHash: sha256(successor),
+        graceSeconds: this.config.refreshReuseGraceSeconds,
+        maxRetries: REFRESH_RETRY_LIMIT,
+      }),
+      [
+        {
+          type: 'token.refresh_retried',
+          clientId: client.id,
+          subject: RETRIED.userId,
+          resource: RETRIED.resource,
+          request: contextOf(req),
+          data: { grant_id: RETRIED.grantId, jti, scopes: RETRIED.scopes, retries: RETRIED.retries },
+        },
+      ],
+    );
+    return row ? this.sign(client, row, jti, successor) : null;
+  }
+
+  private sign(client: ClientEntity, row: RotatedRefreshToken, jti: string, successor: string): TokenResponse {
     const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
     return this.minter.sign({ grantId: row.grantId, userId: row.userId, client, resource: audience, scopes: row.scopes, jti }, successor).response;
   }
