@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { startServer } from './bootstrap.js';
 import { JsonLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
+import { DatabaseUnreachable, EX_UNAVAILABLE } from './database/connect.js';
 
 async function main(): Promise<void> {
   let config;
@@ -36,6 +37,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof DatabaseUnreachable) {
+    process.stderr.write(`gatehouse failed to start: ${error.message}\n`);
+    process.exit(EX_UNAVAILABLE);
+  }
   process.stderr.write(`gatehouse failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -4,7 +4,9 @@
 // the machine's PostgreSQL binaries (apt-get install postgresql). The Redis-backed tests (several instances, shared
 // rate limits) start their own throwaway servers from `redis-server` (apt-get install redis-server), whose path is
 // passed on as TEST_REDIS_SERVER. Without PostgreSQL or redis-server, the tests that need them are reported as
-// skipped with the reason, except under CI=true, where either missing is a failure.
+// skipped with the reason, except under CI=true, where either missing is a failure. Tests that stop PostgreSQL
+// under a running Gatehouse start clusters of their own from the binaries, whose folder is passed on as
+// TEST_POSTGRES_BIN.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, chmodSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -106,6 +108,19 @@ if (redis.path) {
   delete env.TEST_REDIS_SERVER;
   env.TEST_REDIS_UNAVAILABLE = redis.reason;
   console.log(`Redis-backed tests will be skipped: ${redis.reason}`);
+}
+
+// Tests that stop and start PostgreSQL under a running Gatehouse make clusters of their own from these binaries.
+const pgBin = findPgBin();
+if (pgBin) {
+  env.TEST_POSTGRES_BIN = pgBin;
+  delete env.TEST_POSTGRES_BIN_UNAVAILABLE;
+} else if (process.env.CI) {
+  console.error('PostgreSQL outage tests cannot run under CI: no PostgreSQL binaries found (apt-get install postgresql)');
+  process.exit(1);
+} else {
+  delete env.TEST_POSTGRES_BIN;
+  env.TEST_POSTGRES_BIN_UNAVAILABLE = 'no PostgreSQL binaries found (apt-get install postgresql)';
 }
 
 let stop = () => {};

@@ -3,7 +3,8 @@ import { strict as assert } from 'node:assert';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
-import { referencesVanishedClient } from './exception.filter.js';
+import { oauthErrorFor, referencesVanishedClient } from './exception.filter.js';
+import { TemporarilyUnavailable } from './oauth-errors.js';
 
 describe('referencesVanishedClient', () => {
   it('recognises the foreign-key violation a row for a deleted client raises, as PGlite reports it and as TypeORM wraps it', async () => {
@@ -36,5 +37,38 @@ describe('referencesVanishedClient', () => {
     assert.equal(referencesVanishedClient({ code: '23505', constraint: 'grants_client_id_fkey' }), false);
     assert.equal(referencesVanishedClient(new Error('boom')), false);
     assert.equal(referencesVanishedClient(null), false);
+  });
+});
+
+describe('a database that cannot be reached', () => {
+  const req = { method: 'POST', url: '/token', headers: {}, socket: {} };
+  const quiet = { error: () => assert.fail('an outage is not logged as an unhandled error'), warn: () => {} };
+
+  it('answers 503 temporarily_unavailable with Retry-After, however node-postgres and TypeORM report it', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const shuttingDown = Object.assign(new pg.DatabaseError('terminating connection due to administrator command', 100, 'error'), { code: '57P01' });
+    const startingUp = Object.assign(new pg.DatabaseError('the database system is starting up', 100, 'error'), { code: '57P03' });
+    for (const failure of [
+      refused,
+      new QueryFailedError('SELECT 1', [], shuttingDown),
+      startingUp,
+      new Error('Connection terminated unexpectedly'),
+      new Error('timeout exceeded when trying to connect'),
+      new QueryFailedError('SELECT 1', [], new Error('Query read timeout')),
+      Object.assign(new Error('wrapped'), { cause: refused }),
+    ]) {
+      const error = oauthErrorFor(failure, req, quiet);
+      assert.ok(error instanceof TemporarilyUnavailable, `${String(failure)} → ${error.code}`);
+      assert.equal(error.status, 503);
+      assert.ok(error.retryAfterSeconds > 0);
+    }
+  });
+
+  it('leaves a statement that is wrong a server_error', () => {
+    const logged: unknown[] = [];
+    const syntax = Object.assign(new pg.DatabaseError('syntax error at or near "SELEC"', 100, 'error'), { code: '42601' });
+    const error = oauthErrorFor(new QueryFailedError('SELEC 1', [], syntax), req, { error: (entry: unknown) => logged.push(entry), warn: () => {} });
+    assert.equal(error.code, 'server_error');
+    assert.equal(logged.length, 1);
   });
 });

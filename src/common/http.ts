@@ -1,6 +1,6 @@
 import { STATUS_CODES, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import encodeUrl from 'encodeurl';
-import { OAuthError, TooManyRequests } from './oauth-errors.js';
+import { OAuthError, TemporarilyUnavailable, TooManyRequests } from './oauth-errors.js';
 
 /**
  * What the services read from a request. Express's Request has all of it, and so does the fast lane's plain
@@ -48,7 +48,7 @@ export function sendOAuthError(res: ServerResponse, error: OAuthError, requestId
   noStore(res);
   errorCodes.set(res, error.code);
   if (error.wwwAuthenticate) res.setHeader('WWW-Authenticate', error.wwwAuthenticate);
-  if (error instanceof TooManyRequests) res.setHeader('Retry-After', String(error.retryAfterSeconds));
+  if (error instanceof TooManyRequests || error instanceof TemporarilyUnavailable) res.setHeader('Retry-After', String(error.retryAfterSeconds));
   const body: Record<string, string> = { error: error.code, error_description: error.description };
   if (error.code === 'server_error' && requestId) body.request_id = requestId;
   sendJson(res, error.status, body);

@@ -176,6 +176,19 @@ export class TooManyRequests extends OAuthError {
   }
 }
 
+/**
+ * A dependency Gatehouse cannot serve without (the database) is out of reach for now: RFC 6749's
+ * `temporarily_unavailable`, as 503 with `Retry-After`, so clients and MCP servers retry instead of giving up.
+ */
+export class TemporarilyUnavailable extends OAuthError {
+  constructor(
+    description: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super('temporarily_unavailable', description);
+  }
+}
+
 export class BrowserError extends Error {
   constructor(
     readonly status: number,

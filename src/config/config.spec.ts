@@ -94,7 +94,13 @@ describe('loadConfig', () => {
     const key = randomBytes(32);
     for (const encoded of [key.toString('hex'), key.toString('base64url')]) {
       const config = loadConfig({ DATABASE_URL: 'postgresql://gatehouse@db.internal:5432/gatehouse', ENCRYPTION_KEY: encoded });
-      assert.deepEqual(config.database, { kind: 'postgres', url: 'postgresql://gatehouse@db.internal:5432/gatehouse', preparedStatements: true });
+      assert.deepEqual(config.database, {
+        kind: 'postgres',
+        url: 'postgresql://gatehouse@db.internal:5432/gatehouse',
+        preparedStatements: true,
+        connectTimeoutSeconds: 60,
+        queryTimeoutMs: 10_000,
+      });
       assert.ok(config.encryptionKey?.equals(key));
     }
   });
@@ -109,6 +115,17 @@ describe('loadConfig', () => {
     assert.equal(preparedStatements({ DATABASE_PREPARED_STATEMENTS: 'on' }), true);
     assert.equal(preparedStatements({ DATABASE_PREPARED_STATEMENTS: 'off' }), false);
     assertConfigError({ ...base, DATABASE_PREPARED_STATEMENTS: 'false' }, 'DATABASE_PREPARED_STATEMENTS');
+  });
+
+  it('bounds boot retries by DATABASE_CONNECT_TIMEOUT_S and each statement by DATABASE_QUERY_TIMEOUT_MS, naming the variable', () => {
+    const base = { DATABASE_URL: 'postgres://gatehouse@db.internal/gatehouse', ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const database = loadConfig({ ...base, DATABASE_CONNECT_TIMEOUT_S: '0', DATABASE_QUERY_TIMEOUT_MS: '2500' }).database;
+    assert.equal(database.kind === 'postgres' && database.connectTimeoutSeconds, 0);
+    assert.equal(database.kind === 'postgres' && database.queryTimeoutMs, 2500);
+    assertConfigError({ ...base, DATABASE_CONNECT_TIMEOUT_S: '5s' }, 'DATABASE_CONNECT_TIMEOUT_S');
+    assertConfigError({ ...base, DATABASE_CONNECT_TIMEOUT_S: '3601' }, 'DATABASE_CONNECT_TIMEOUT_S');
+    assertConfigError({ ...base, DATABASE_QUERY_TIMEOUT_MS: '99' }, 'DATABASE_QUERY_TIMEOUT_MS');
+    assertConfigError({ ...base, DATABASE_QUERY_TIMEOUT_MS: '-1' }, 'DATABASE_QUERY_TIMEOUT_MS');
   });
 
   it('rejects a DATABASE_URL that is not postgres://, and a malformed ENCRYPTION_KEY', () => {

@@ -40,6 +40,12 @@ class EnvironmentVariables {
   @IsOptional() @IsIn(['on', 'off'], { message: 'DATABASE_PREPARED_STATEMENTS must be on or off' })
   DATABASE_PREPARED_STATEMENTS?: string;
 
+  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'DATABASE_CONNECT_TIMEOUT_S must be a whole number of seconds' })
+  DATABASE_CONNECT_TIMEOUT_S?: string;
+
+  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DATABASE_QUERY_TIMEOUT_MS must be a whole number of milliseconds' })
+  DATABASE_QUERY_TIMEOUT_MS?: string;
+
   @IsOptional() @IsString() @MinLength(1)
   DATA_DIR?: string;
 
@@ -221,8 +227,14 @@ export interface CimdConfig {
 /**
  * `preparedStatements`: hot statements are named prepared statements, parsed and planned once per connection
  * (DATABASE_PREPARED_STATEMENTS; off behind a pooler that cannot keep them, such as PgBouncer in transaction mode).
+ * `connectTimeoutSeconds`: how long boot keeps retrying an unreachable server before the process exits
+ * (DATABASE_CONNECT_TIMEOUT_S). `queryTimeoutMs`: the longest a request waits for a pooled connection and then for
+ * one statement's answer (DATABASE_QUERY_TIMEOUT_MS), so an outage answers 503 instead of holding the request; 0
+ * means no bound, which only migrations use.
  */
-export type DatabaseConfig = { kind: 'postgres'; url: string; preparedStatements: boolean } | { kind: 'pglite'; dataDir: string };
+export type DatabaseConfig =
+  | { kind: 'postgres'; url: string; preparedStatements: boolean; connectTimeoutSeconds: number; queryTimeoutMs: number }
+  | { kind: 'pglite'; dataDir: string };
 
 export interface GatehouseConfig {
   /** Audit event delivery, query and retention. */
@@ -344,7 +356,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const database: DatabaseConfig = vars.DATABASE_URL
-    ? { kind: 'postgres', url: vars.DATABASE_URL, preparedStatements: vars.DATABASE_PREPARED_STATEMENTS !== 'off' }
+    ? {
+        kind: 'postgres',
+        url: vars.DATABASE_URL,
+        preparedStatements: vars.DATABASE_PREPARED_STATEMENTS !== 'off',
+        connectTimeoutSeconds: wholeNumber('DATABASE_CONNECT_TIMEOUT_S', vars.DATABASE_CONNECT_TIMEOUT_S, 60, 0, 3600),
+        queryTimeoutMs: wholeNumber('DATABASE_QUERY_TIMEOUT_MS', vars.DATABASE_QUERY_TIMEOUT_MS, 10_000, 100, 600_000),
+      }
     : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') };
 
   const encryptionKey = vars.ENCRYPTION_KEY ? decodeKey(vars.ENCRYPTION_KEY) : undefined;
@@ -587,6 +605,8 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   ISSUER: true,
   DATABASE_URL: true,
   DATABASE_PREPARED_STATEMENTS: true,
+  DATABASE_CONNECT_TIMEOUT_S: true,
+  DATABASE_QUERY_TIMEOUT_MS: true,
   DATA_DIR: true,
   ADMIN_TOKEN: true,
   GITHUB_CLIENT_ID: true,

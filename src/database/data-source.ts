@@ -61,6 +61,11 @@ export async function createDataSource(database: DatabaseConfig): Promise<DataSo
       migrationsRun: false,
       poolSize: 10,
       applicationName: 'gatehouse',
+      // DATABASE_QUERY_TIMEOUT_MS bounds the wait for a pooled connection (connect included) and then for each
+      // statement's answer, client-side: a server that is gone or silent costs a request that long, never more.
+      // Keepalive lets the kernel notice a peer that vanished without closing its connections.
+      ...(database.queryTimeoutMs > 0 ? { connectTimeoutMS: database.queryTimeoutMs } : {}),
+      extra: { keepAlive: true, ...(database.queryTimeoutMs > 0 ? { query_timeout: database.queryTimeoutMs } : {}) },
     });
   }
   await mkdir(database.dataDir, { recursive: true, mode: 0o700 });

@@ -3,10 +3,9 @@ import { DataSource, QueryFailedError } from 'typeorm';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { createDataSource, type Tx } from './data-source.js';
+import type { Tx } from './data-source.js';
+import { connectAtBoot } from './connect.js';
 import { returnedRows } from './returned-rows.js';
-import { runMigrations } from './migration-runner.js';
-import { MIGRATIONS } from '../../migrations/index.js';
 
 export interface DatabaseOptions {
   /**
@@ -82,15 +81,32 @@ export class Database implements OnApplicationShutdown {
     return pool instanceof pg.Pool ? pool : null;
   }
 
+  /**
+   * Runs `work` in one transaction. Should the transaction's connection be lost meanwhile (the server restarted),
+   * TypeORM releases it at once and every later statement fails as if the handle had been misused: the failure
+   * then reports the loss itself, so that callers see a database outage and not a bug.
+   */
   async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     const hooks: TransactionHooks = { beforeCommit: [], afterCommit: [] };
-    const result = await this.dataSource.transaction(async (tx) => {
-      this.hooks.set(tx, hooks);
-      const value = await work(tx);
-      // In registration order; a hook may register another, which then runs too.
-      for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
-      return value;
-    });
+    let connection: pg.ClientBase | null = null;
+    let lost: Error | undefined;
+    const onLost = (error: Error) => (lost ??= error);
+    let result: T;
+    try {
+      result = await this.dataSource.transaction(async (tx) => {
+        const client: unknown = (tx.queryRunner as { databaseConnection?: unknown } | undefined)?.databaseConnection;
+        if (client instanceof pg.Client) (connection = client).on('error', onLost);
+        this.hooks.set(tx, hooks);
+        const value = await work(tx);
+        // In registration order; a hook may register another, which then runs too.
+        for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
+        return value;
+      });
+    } catch (error) {
+      throw lost ?? error;
+    } finally {
+      (connection as pg.ClientBase | null)?.removeListener('error', onLost);
+    }
     for (const hook of hooks.afterCommit) {
       try {
         hook();
@@ -132,9 +148,7 @@ export class Database implements OnApplicationShutdown {
       inject: [GATEHOUSE_CONFIG],
       useFactory: async (config: GatehouseConfig) => {
         const logger = new Logger('Database');
-        const dataSource = await createDataSource(config.database);
-        await dataSource.initialize();
-        const { applied } = await runMigrations(dataSource, MIGRATIONS);
+        const { dataSource, applied } = await connectAtBoot(config.database, logger);
         logger.log({ msg: 'database ready', kind: config.database.kind, migrations_applied: applied });
         return dataSource;
       },
