@@ -77,6 +77,17 @@ export const ROTATED = {
   scopes: new ChangeColumn('scopes'),
 };
 
+/** What a rotation or a retry yields of its gate row, in the row's JSON form. */
+function rotatedRefreshToken(json: Record<string, unknown>): RotatedRefreshToken {
+  return {
+    grantId: String(json.grant_id),
+    userId: String(json.user_id),
+    scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
+    resource: String(json.resource),
+    accessTokenTtl: Number(json.access_token_ttl),
+  };
+}
+
 /** The columns of the retry's `retried` row: those of `ROTATED`, and how many retries the token has had now. */
 export const RETRIED = { ...ROTATED, retries: new ChangeColumn('retries') };
 
@@ -161,13 +172,7 @@ export class RefreshTokenRepository {
        )`,
       params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.recordUseOf, change.useResolutionSeconds],
       gate: 'done',
-      row: (json) => ({
-        grantId: String(json.grant_id),
-        userId: String(json.user_id),
-        scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
-        resource: String(json.resource),
-        accessTokenTtl: Number(json.access_token_ttl),
-      }),
+      row: rotatedRefreshToken,
     };
   }
 
@@ -211,13 +216,7 @@ export class RefreshTokenRepository {
        )`,
       params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.graceSeconds, change.maxRetries],
       gate: 'done',
-      row: (json) => ({
-        grantId: String(json.grant_id),
-        userId: String(json.user_id),
-        scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
-        resource: String(json.resource),
-        accessTokenTtl: Number(json.access_token_ttl),
-      }),
+      row: rotatedRefreshToken,
     };
   }
 }
