@@ -5,6 +5,7 @@
  * retries. Looks through TypeORM's `driverError` and `cause` chains, where node-postgres's error sits.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
+  if (error instanceof DatabaseConnectionLost) return true;
   for (let depth = 0, current = error; depth < 5 && typeof current === 'object' && current !== null; depth++) {
     const { code, message, driverError, cause } = current as { code?: unknown; message?: unknown; driverError?: unknown; cause?: unknown };
     if (typeof code === 'string' && (NETWORK_ERRORS.has(code) || UNAVAILABLE_STATES.has(code) || code.startsWith('08'))) return true;
@@ -31,3 +32,11 @@ const DRIVER_MESSAGES = [
   /^Client has encountered a connection error and is not queryable$/,
   /^Client was closed and is not queryable$/,
 ];
+
+/** A transaction's connection went away under it (Database.transaction): the database, not the statement, failed. */
+export class DatabaseConnectionLost extends Error {
+  constructor(cause: unknown) {
+    super('the database connection was lost during the transaction', { cause });
+    this.name = 'DatabaseConnectionLost';
+  }
+}

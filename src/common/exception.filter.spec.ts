@@ -5,6 +5,7 @@ import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { oauthErrorFor, referencesVanishedClient } from './exception.filter.js';
 import { TemporarilyUnavailable } from './oauth-errors.js';
+import { DatabaseConnectionLost } from './database-unavailable.js';
 
 describe('referencesVanishedClient', () => {
   it('recognises the foreign-key violation a row for a deleted client raises, as PGlite reports it and as TypeORM wraps it', async () => {
@@ -56,6 +57,7 @@ describe('a database that cannot be reached', () => {
       new Error('timeout exceeded when trying to connect'),
       new QueryFailedError('SELECT 1', [], new Error('Query read timeout')),
       Object.assign(new Error('wrapped'), { cause: refused }),
+      new DatabaseConnectionLost(new Error('Database connection provided by a query runner was already released')),
     ]) {
       const error = oauthErrorFor(failure, req, quiet);
       assert.ok(error instanceof TemporarilyUnavailable, `${String(failure)} → ${error.code}`);

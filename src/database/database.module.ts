@@ -1,5 +1,6 @@
 import { Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { DataSource, QueryFailedError } from 'typeorm';
+import { DataSource, QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { DatabaseConnectionLost } from '../common/database-unavailable.js';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
@@ -97,10 +98,17 @@ export class Database implements OnApplicationShutdown {
         const client: unknown = (tx.queryRunner as { databaseConnection?: unknown } | undefined)?.databaseConnection;
         if (client instanceof pg.Client) (connection = client).on('error', onLost);
         this.hooks.set(tx, hooks);
-        const value = await work(tx);
-        // In registration order; a hook may register another, which then runs too.
-        for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
-        return value;
+        try {
+          const value = await work(tx);
+          // In registration order; a hook may register another, which then runs too.
+          for (let i = 0; i < hooks.beforeCommit.length; i++) await hooks.beforeCommit[i]!();
+          return value;
+        } catch (error) {
+          // Nothing releases the runner before the transaction ends but TypeORM, when the connection reports an
+          // error — which may come between BEGIN and this callback, before onLost listens.
+          if (error instanceof QueryRunnerProviderAlreadyReleasedError) lost ??= new DatabaseConnectionLost(error);
+          throw error;
+        }
       });
     } catch (error) {
       throw lost ?? error;

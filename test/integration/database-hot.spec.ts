@@ -7,6 +7,7 @@ import { Database } from '../../src/database/database.module.js';
 import { referencesVanishedClient } from '../../src/common/exception.filter.js';
 import { DATABASE_KINDS, skipUnless, withDatabaseAndParties, type TestDatabase } from '../support/database.js';
 import type { Parties } from '../factories/rows.js';
+import { DatabaseConnectionLost, isDatabaseUnavailable } from '../../src/common/database-unavailable.js';
 
 /** What node-postgres was asked to run while `work` ran: each query's name (undefined: unnamed) and text. */
 async function sentToNodePostgres(work: () => Promise<unknown>): Promise<Array<{ name: string | undefined; text: string }>> {
@@ -65,6 +66,20 @@ for (const kind of DATABASE_KINDS) {
       const database = new Database(db.dataSource);
       const stale = await database.transaction(async (tx) => tx);
       await assert.rejects(database.hot('test_standing', STANDING, [parties.grantId], stale), /released/i);
+    });
+
+    it('reports a transaction whose connection TypeORM dropped mid-way (as it does on a connection error) as a lost connection', async () => {
+      const database = new Database(db.dataSource);
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          await tx.queryRunner!.release();
+          await tx.query('SELECT 2');
+        }),
+        (error: unknown) => error instanceof DatabaseConnectionLost && isDatabaseUnavailable(error),
+      );
+      // A statement that is wrong is still reported as itself.
+      await assert.rejects(database.transaction((tx) => tx.query('SELEC 1')), (error: unknown) => !isDatabaseUnavailable(error));
     });
 
     it('fails as TypeORM’s queries do: a QueryFailedError whose driver error carries the code and constraint the filter reads', async () => {
