@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256 } from '../../src/common/crypto.js';
-import { RecordCache, type RecordKind } from '../../src/database/record-cache.js';
+import { RECORD_CACHE_CHANNEL, RecordCache, type RecordKind } from '../../src/database/record-cache.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/database/record-cache-listener.js';
 import { ClientsHousekeeping } from '../../src/registration/clients-housekeeping.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -46,6 +46,24 @@ async function waitForMode(gatehouse: RunningGatehouse, mode: RecordCache['mode'
   while (cacheOf(gatehouse).mode !== mode) {
     if (Date.now() > deadline) assert.fail(`${gatehouse.url}: record cache still ${cacheOf(gatehouse).mode}, not ${mode}, after ${timeoutMs} ms`);
     await sleep(10);
+  }
+}
+
+/**
+ * Waits until `at` has applied every notification committed before this call (a change made on `from` announces
+ * itself asynchronously; caching something at `at` before the announcement arrives would see it evicted by it).
+ * PostgreSQL delivers notifications in commit order, so a sentinel evicted by a later NOTIFY proves the earlier ones
+ * were applied.
+ */
+async function notificationsDelivered(from: RunningGatehouse, at: RunningGatehouse): Promise<void> {
+  const sentinel = `delivery-barrier-${Date.now()}-${Math.random()}`;
+  await cacheOf(at).read('client', sentinel, async () => ({ sentinel }));
+  assertCached(at, 'client', sentinel, 'the barrier sentinel');
+  await from.db.query('SELECT pg_notify($1, $2)', [RECORD_CACHE_CHANNEL, `client:${sentinel}`]);
+  const deadline = Date.now() + DELIVERY_MS;
+  while (cacheOf(at).has('client', sentinel)) {
+    if (Date.now() > deadline) assert.fail(`${at.url} did not receive a notification within ${DELIVERY_MS} ms`);
+    await sleep(5);
   }
 }
 
@@ -178,6 +196,7 @@ describe('record cache across two instances on one PostgreSQL', { skip: postgres
 
   it('admin "rotate resource secret" on A: B refuses the old secret (bearer and basic) and accepts the new one', async () => {
     const resource = await createResource(a, { resource: 'https://mcp.cache-shared.test/mcp', scopes: ['shared:read'] });
+    await notificationsDelivered(a, b); // the creation's announcement forgets B's resources
     const { bearer, basic } = await cacheResourceCallers(b, resource);
 
     const rotated = await a.admin('POST', `/admin/resources/${resource.id}/secret`);
