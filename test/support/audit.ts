@@ -12,6 +12,8 @@ export interface WebhookRequest {
   signatureValid: boolean;
   status: number;
   event: AuditEventV1;
+  /** Date.now() when its body had arrived. */
+  receivedAt: number;
 }
 
 /**
@@ -26,21 +28,34 @@ export class WebhookReceiver {
   readonly accepted: AuditEventV1[] = [];
   /** Deliveries of an idempotency key already accepted. */
   duplicates = 0;
+  /** Duplicates whose body differs from the delivery first accepted under that key (a careful consumer's alarm). */
+  readonly conflictingDuplicates: string[] = [];
   failing = false;
-  private readonly seen = new Set<string>();
+  /**
+   * When set, the delivery that would make `accepted` longer than this is accepted (the consumer stored it) and its
+   * answer withheld, as when a consumer's acknowledgement is lost; later requests are held too. `held` counts them.
+   */
+  holdAfter: number | null = null;
+  held = 0;
+  private readonly seen = new Map<string, string>();
   private server: Server | null = null;
+  private port = 0;
   url = '';
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks/audit`;
+    await new Promise<void>((resolve) => this.server!.listen(this.port, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}/hooks/audit`;
     return this;
   }
 
+  /** Closes the listening socket and every connection: deliveries are refused until start() listens again, on the same port. */
   async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    const server = this.server;
+    this.server = null;
+    server?.closeAllConnections();
+    await new Promise<void>((resolve) => server?.close(() => resolve()) ?? resolve());
   }
 
   /** The environment that points a Gatehouse at this receiver, with fast retries. */
@@ -58,15 +73,31 @@ export class WebhookReceiver {
     let status = 200;
     if (!signatureValid) status = 401;
     else if (this.failing) status = 500;
-    this.requests.push({ idempotencyKey, signatureValid, status, event });
+    this.requests.push({ idempotencyKey, signatureValid, status, event, receivedAt: Date.now() });
     if (status === 200 && idempotencyKey) {
-      if (this.seen.has(idempotencyKey)) this.duplicates++;
-      else {
-        this.seen.add(idempotencyKey);
+      const first = this.seen.get(idempotencyKey);
+      if (first === undefined) {
+        this.seen.set(idempotencyKey, body);
         this.accepted.push(event);
+      } else {
+        this.duplicates++;
+        if (!sameEvent(first, body)) this.conflictingDuplicates.push(idempotencyKey);
       }
     }
+    if (this.holdAfter !== null && (this.held > 0 || this.accepted.length > this.holdAfter)) {
+      this.held++;
+      return;
+    }
     res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+  }
+}
+
+function sameEvent(first: string, again: string): boolean {
+  try {
+    assert.deepEqual(JSON.parse(again), JSON.parse(first));
+    return true;
+  } catch {
+    return false;
   }
 }
 
