@@ -38,6 +38,8 @@ const LOAD_BEFORE_KILL_MS = 15_000;
 const REUSE_GRACE_SECONDS = 120;
 const REFRESHES_AFTER_RESTART = 3;
 const REQUEST_TIMEOUT_MS = 5000;
+/** Consecutive requests of one chain the restarted process may leave unanswered before the chain counts as lost. */
+const MAX_UNANSWERED_AFTER_RESTART = 3;
 
 interface Chain {
   grantSubject: string;
@@ -196,15 +198,23 @@ async function crashUnderRefreshLoad(database: Database): Promise<void> {
     // Each chain presents the token it holds (a retry when its answer was lost), then carries on.
     const afterRestart = await Promise.all(
       chains.map(async (chain) => {
-        for (let i = 0; i <= REFRESHES_AFTER_RESTART; i++) {
+        let unansweredInARow = 0;
+        for (let i = 0; i <= REFRESHES_AFTER_RESTART; ) {
           const outcome = await step(second.url, client, chain);
-          if (outcome !== 'ok') return outcome === 'unanswered' ? `no answer after the restart` : chain.failure;
+          if (outcome === 'failed') return chain.failure;
+          // A request that timed out on a starved machine is retried with the same token, as a client would.
+          if (outcome === 'unanswered' && ++unansweredInARow >= MAX_UNANSWERED_AFTER_RESTART) return 'no answer after the restart';
+          if (outcome === 'ok') {
+            unansweredInARow = 0;
+            i++;
+          }
         }
         return null;
       }),
     );
     const lost = afterRestart.filter((failure) => failure !== null);
     const answeredTotal = chains.reduce((sum, chain) => sum + chain.answered, 0);
+    const unansweredTotal = chains.reduce((sum, chain) => sum + chain.unanswered, 0);
 
     // The outbox: read once this instance is stopped cleanly (the embedded database is one process's).
     assert.equal(await second.stop(), 0, second.output());
@@ -242,7 +252,7 @@ async function crashUnderRefreshLoad(database: Database): Promise<void> {
 
     console.log(
       `[${database.label}] chains ${CHAINS}, lost after the kill: ${lost.length}; refreshes answered before the kill ${answeredBeforeKill}, ` +
-        `unanswered at the kill ${unanswered}, answered in all ${answeredTotal}; restart ready in ${restartMs} ms; stale lock: ${staleLock}`,
+        `unanswered at the kill ${unanswered} (in all ${unansweredTotal}), answered in all ${answeredTotal}; restart ready in ${restartMs} ms; stale lock: ${staleLock}`,
     );
     console.log(
       `[${database.label}] outbox: ${events.length} events, token.refreshed ${rotations}, token.refresh_retried ${retries} ` +
@@ -256,8 +266,8 @@ async function crashUnderRefreshLoad(database: Database): Promise<void> {
     assert.deepEqual(forbidden.map((event) => event.type), [], 'no reuse detected, no grant revoked');
     // Every answered refresh is in the outbox; beyond them, only requests cut off by the kill can have committed.
     assert.ok(rotations + retries >= answeredTotal, `${rotations + retries} events for ${answeredTotal} answered refreshes`);
-    assert.ok(rotations + retries - answeredTotal <= unanswered, `${rotations + retries - answeredTotal} unanswered rotations committed, ${unanswered} requests cut off`);
-    assert.ok(retries <= unanswered, `${retries} retries for ${unanswered} lost answers`);
+    assert.ok(rotations + retries - answeredTotal <= unansweredTotal, `${rotations + retries - answeredTotal} unanswered rotations committed, ${unansweredTotal} requests cut off`);
+    assert.ok(retries <= unansweredTotal, `${retries} retries for ${unansweredTotal} lost answers`);
     assert.equal(new Set(seqs).size, seqs.length, 'seq is unique');
     if (database.gapAtCrashAllowed) {
       assert.ok(gaps.length <= 1, `one gap at most: ${gaps.map(describeGap).join(', ')}`);
