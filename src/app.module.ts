@@ -18,6 +18,8 @@ import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
+import { ProvenCallers } from './introspection/rate-limit-callers.js';
+import { RateLimitAudit } from './audit/rate-limit-audit.js';
 
 /** What the embedding program (main.ts, the CLI, tests) may choose besides the configuration. */
 export interface AppModuleOptions {
@@ -48,7 +50,7 @@ export class AppModule {
         IntrospectionModule,
         HealthModule,
         AdminModule,
-        RateLimitModule,
+        RateLimitModule.forRoot({ imports: [IntrospectionModule], callers: ProvenCallers, observer: RateLimitAudit }),
       ],
     };
   }
