@@ -3,6 +3,7 @@ import type { GatehouseConfig } from './config/config.js';
 import type { Secrets } from './config/secrets.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ENTITIES } from './entities.js';
 import { RecordCacheModule } from './database/record-cache.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AuditModuleOptions } from './audit/audit-options.js';
@@ -37,7 +38,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config, secrets),
         HostResolverModule.forRoot(options.hostResolver ?? systemHostResolver),
-        DatabaseModule,
+        DatabaseModule.forRoot(ENTITIES),
         RecordCacheModule,
         MetricsModule,
         AuditModule.forRoot(options.audit),
