@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { fileURLToPath } from 'node:url';
-import { findCircles, findUnplacedFiles, findUpwardImports, importSpecifiers, readImportGraph, type ImportGraph, type Layer } from './import-graph.js';
+import { findCircles, findUnplacedFiles, findUpwardImports, folderGraph, importSpecifiers, readImportGraph, type ImportGraph, type Layer } from './import-graph.js';
 
 // Compiled to <dist>/test/architecture/: the sources are three folders up.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -16,6 +16,10 @@ describe('the import graph of src/', () => {
 
   it('has no import circle (type-only imports count)', () => {
     assert.deepEqual(findCircles(graph), []);
+  });
+
+  it('has no circle between modules (folders) either', () => {
+    assert.deepEqual(findCircles(folderGraph(graph)), []);
   });
 
   it('imports only downward: common < config < database, metrics < rate-limit < features < application', () => {
@@ -57,6 +61,18 @@ describe('the import-graph checks', () => {
       'src/low/util.ts -> src/a/a.ts (layer low imports from the higher layer feature)',
       'src/lib/index.ts -> src/low/util.ts (src/lib/ is a published library and imports nothing else from src/)',
     ]);
+  });
+
+  it('finds circles between folders that no file-level circle shows', () => {
+    const files: ImportGraph = new Map([
+      ['src/a/one.ts', ['src/b/two.ts']],
+      ['src/b/two.ts', []],
+      ['src/b/three.ts', ['src/a/four.ts']],
+      ['src/a/four.ts', []],
+      ['src/main.ts', ['src/a/one.ts']],
+    ]);
+    assert.deepEqual(findCircles(files), []);
+    assert.deepEqual(findCircles(folderGraph(files)), ['src/a -> src/b -> src/a']);
   });
 
   it('names files outside every layer', () => {

@@ -121,6 +121,23 @@ export function findUpwardImports(graph: ImportGraph, layers: readonly Layer[] =
 }
 
 /**
+ * The graph of src/'s folders (a module each: `src/tokens`, `src/audit`, …; a file directly in src/ stands for
+ * itself): one folder imports another when any of its files does. A circle here is two modules that each need the
+ * other, even when no file-level circle ties them.
+ */
+export function folderGraph(graph: ImportGraph): ImportGraph {
+  const folderOf = (file: string) => file.split('/').slice(0, 2).join('/');
+  const folders = new Map<string, Set<string>>();
+  for (const [file, targets] of graph) {
+    const from = folderOf(file);
+    const imported = folders.get(from) ?? new Set<string>();
+    folders.set(from, imported);
+    for (const target of targets) if (graph.has(target) && folderOf(target) !== from) imported.add(folderOf(target));
+  }
+  return new Map([...folders].map(([folder, imported]) => [folder, [...imported].sort()]));
+}
+
+/**
  * The import circles among the graph's own files, each written as the path that closes it (a -> b -> a). One
  * circle is reported per strongly connected group of files, which is enough to name what to cut first.
  */
