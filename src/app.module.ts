@@ -3,6 +3,7 @@ import type { GatehouseConfig } from './config/config.js';
 import type { Secrets } from './config/secrets.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ENTITIES } from './entities.js';
 import { RecordCacheModule } from './database/record-cache.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AuditModuleOptions } from './audit/audit-options.js';
@@ -18,6 +19,8 @@ import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
 import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
+import { ProvenCallers } from './introspection/rate-limit-callers.js';
+import { RateLimitAudit } from './audit/rate-limit-audit.js';
 
 /** What the embedding program (main.ts, the CLI, tests) may choose besides the configuration. */
 export interface AppModuleOptions {
@@ -35,7 +38,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config, secrets),
         HostResolverModule.forRoot(options.hostResolver ?? systemHostResolver),
-        DatabaseModule,
+        DatabaseModule.forRoot(ENTITIES),
         RecordCacheModule,
         MetricsModule,
         AuditModule.forRoot(options.audit),
@@ -48,7 +51,7 @@ export class AppModule {
         IntrospectionModule,
         HealthModule,
         AdminModule,
-        RateLimitModule,
+        RateLimitModule.forRoot({ imports: [IntrospectionModule], callers: ProvenCallers, observer: RateLimitAudit }),
       ],
     };
   }

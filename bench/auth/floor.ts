@@ -10,15 +10,15 @@ import { Histogram, Registry } from 'prom-client';
 import { LatencyHistogram } from '../../src/metrics/latency-histogram.js';
 
 /**
- * What a document answer costs before any server logic (not a test; issue 9): raw node:http processes answering
- * GET with a given document (BENCH_FLOOR_URL's body, default Gatehouse's metadata at a running ISSUER) and the
- * headers Gatehouse sends with it, with per-request duties a server commonly carries added one at a time — an
+ * What a document answer costs before any server logic (not a test): raw node:http processes answering GET with a
+ * given document (BENCH_FLOOR_URL's body, default Gatehouse's metadata at a running ISSUER) and the headers
+ * Gatehouse sends with it, with per-request duties a server commonly carries added one at a time — an
  * AsyncLocalStorage in use (a request context), a per-response close listener and set (in-flight tracking for a
- * graceful shutdown), a latency observation (Gatehouse's LatencyHistogram; prom-client's Histogram for comparison)
- * — against a hello-world. `document+all` is the first three together. Gatehouse once did all three on every
- * answer; it now keeps the request context and the in-flight requests without a per-request cost (README,
- * Benchmarks), and this shows what that saves. Each variant is its own process; autocannon runs here; interleaved
- * rounds, medians. `npm run bench:floor -- <metadata URL>` (default: ISSUER's, or http://127.0.0.1:3000's).
+ * graceful shutdown), a latency observation (Gatehouse's LatencyHistogram; prom-client's Histogram for comparison) —
+ * against a hello-world. `document+all` is the first three together. Gatehouse keeps the request context and the
+ * in-flight requests without these costs (docs/benchmarks.md says how); this shows what each would add. Each variant
+ * is its own process; autocannon runs here; interleaved rounds, medians. `npm run bench:floor -- <metadata URL>`
+ * (default: ISSUER's, or http://127.0.0.1:3000's).
  */
 
 const VARIANTS = ['hello', 'document', 'document+als', 'document+tracking', 'document+prom-client', 'document+histogram', 'document+all'] as const;

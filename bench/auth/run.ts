@@ -24,10 +24,9 @@ import {
 } from './protocol.js';
 
 /**
- * Authorization-server benchmark (not a test; issue 9): Gatehouse against node-oidc-provider on the same
- * PostgreSQL, for the refresh_token grant, introspection, a full authorization-code flow, and the metadata and
- * JWKS documents, with a raw node:http hello-world as the ceiling; then 100k tokens issued on Gatehouse with its
- * RSS before and after.
+ * Authorization-server benchmark (not a test): Gatehouse against node-oidc-provider on the same PostgreSQL, for the
+ * refresh_token grant, introspection, a full authorization-code flow, and the metadata and JWKS documents, with a
+ * raw node:http hello-world as the ceiling; then 100k tokens issued on Gatehouse with its RSS before and after.
  *
  * Processes: this orchestrator (PostgreSQL, setup, checks; idle while measuring), Gatehouse (dist/src/main.js),
  * the peer (peer.ts), the hello-world server (hello.ts), and one load generator (load.ts). Each round measures every

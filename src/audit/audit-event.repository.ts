@@ -3,8 +3,7 @@ import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
 import { affected } from '../database/housekeeping.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
-import type { AuditEventType } from './audit-log.js';
-import { AUDIT_SCHEMA_VERSION, type AuditActor, type AuditEventV1 } from './audit-schema.js';
+import { AUDIT_SCHEMA_VERSION, type AuditActor, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
 
 /** Serialises event-writing transactions (see AuditLog); distinct from the migration lock. */
 const APPEND_LOCK = 7_405_614_213;

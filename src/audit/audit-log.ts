@@ -6,40 +6,8 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
 import { AuditEventRepository, ChangeColumn, type AuditedChange, type Computed, type NewAuditEvent, type NewChangeEvent } from './audit-event.repository.js';
 import { AuditNotifier } from './audit-notifier.js';
-import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventV1 } from './audit-schema.js';
+import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
 import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
-
-export type AuditEventType =
-  | 'client.registered'
-  | 'client.updated'
-  | 'client.deleted'
-  | 'client.expired'
-  | 'client.metadata_fetched'
-  | 'client.metadata_rejected'
-  | 'login.succeeded'
-  | 'login.failed'
-  | 'consent.granted'
-  | 'consent.denied'
-  | 'authorization_code.issued'
-  | 'authorization_code.replayed'
-  | 'token.issued'
-  | 'token.refreshed'
-  | 'token.refresh_retried'
-  | 'token.revoked'
-  | 'token.introspected'
-  | 'refresh_token.reuse_detected'
-  | 'grant.revoked'
-  | 'admin.resource_created'
-  | 'admin.resource_updated'
-  | 'admin.resource_deleted'
-  | 'admin.resource_secret_rotated'
-  | 'admin.client_created'
-  | 'admin.client_deleted'
-  | 'admin.grants_revoked'
-  | 'admin.initial_access_token_created'
-  | 'admin.initial_access_token_revoked'
-  | 'signing_key.rotated'
-  | 'rate_limit.exceeded';
 
 /** What an event may carry: ids, names, scopes, a jti — never a token, code or secret. */
 export interface AuditEvent {

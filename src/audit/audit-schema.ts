@@ -1,7 +1,39 @@
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
-import type { AuditEventType } from './audit-log.js';
 
 export const AUDIT_SCHEMA_VERSION = 1;
+
+/** Every kind of event; AUDIT_CATALOGUE below says what each one means. */
+export type AuditEventType =
+  | 'client.registered'
+  | 'client.updated'
+  | 'client.deleted'
+  | 'client.expired'
+  | 'client.metadata_fetched'
+  | 'client.metadata_rejected'
+  | 'login.succeeded'
+  | 'login.failed'
+  | 'consent.granted'
+  | 'consent.denied'
+  | 'authorization_code.issued'
+  | 'authorization_code.replayed'
+  | 'token.issued'
+  | 'token.refreshed'
+  | 'token.refresh_retried'
+  | 'token.revoked'
+  | 'token.introspected'
+  | 'refresh_token.reuse_detected'
+  | 'grant.revoked'
+  | 'admin.resource_created'
+  | 'admin.resource_updated'
+  | 'admin.resource_deleted'
+  | 'admin.resource_secret_rotated'
+  | 'admin.client_created'
+  | 'admin.client_deleted'
+  | 'admin.grants_revoked'
+  | 'admin.initial_access_token_created'
+  | 'admin.initial_access_token_revoked'
+  | 'signing_key.rotated'
+  | 'rate_limit.exceeded';
 
 /**
  * An audit event as every consumer sees it (query API, SSE stream, webhooks, log lines, hooks): schema 1.

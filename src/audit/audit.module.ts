@@ -13,6 +13,7 @@ import { AUDIT_MODULE_OPTIONS, type AuditModuleOptions } from './audit-options.j
 import { AuditController, AuditStreams } from './audit.controller.js';
 import { LogSink } from './log-sink.js';
 import { WebhookSink } from './webhook-sink.js';
+import { RateLimitAudit } from './rate-limit-audit.js';
 
 /** The sinks the configuration asks for. */
 function configuredSinks(config: GatehouseConfig): AuditSink[] {
@@ -46,13 +47,14 @@ export class AuditModule {
         AuditRetention,
         AuditMetrics,
         AuditStreams,
+        RateLimitAudit,
         {
           provide: AUDIT_SINKS,
           inject: [GATEHOUSE_CONFIG, AuditHooks],
           useFactory: (config: GatehouseConfig, hooks: AuditHooks): AuditSink[] => [...configuredSinks(config), hooks, ...(options.sinks ?? [])],
         },
       ],
-      exports: [AuditLog, AuditHooks, AuditNotifier, AuditEventRepository, AuditDispatcher],
+      exports: [AuditLog, AuditHooks, AuditNotifier, AuditEventRepository, AuditDispatcher, RateLimitAudit],
     };
   }
 }

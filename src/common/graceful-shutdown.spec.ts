@@ -126,6 +126,41 @@ describe('GracefulShutdown', { timeout: 10_000 }, () => {
     assert.equal(logger.lines[0]!.in_flight, 1);
   });
 
+  it('counts one request in flight per connection: not those it answered, not those pipelined behind it', async () => {
+    const held: ServerResponse[] = [];
+    let resolveHeld!: () => void;
+    const holding = new Promise<void>((resolve) => (resolveHeld = resolve));
+    const { port, shutdown } = await setUp((req, res) => {
+      if (req.url !== '/hold') return void res.end('quick');
+      held.push(res);
+      resolveHeld();
+    });
+    const socket = connect(port, '127.0.0.1');
+    cleanups.push(() => socket.destroy());
+    await once(socket, 'connect');
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+    const answers = async (count: number) => {
+      while ((text.match(/HTTP\/1\.1 200 OK/g) ?? []).length < count) await once(socket, 'data');
+    };
+    const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`;
+
+    socket.write(get('/quick'));
+    await answers(1);
+    socket.write(get('/quick'));
+    await answers(2);
+    assert.equal(shutdown.inFlightCount, 0, 'answered requests are not in flight');
+
+    socket.write(get('/hold') + get('/quick'));
+    await holding;
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(shutdown.inFlightCount, 1, 'the held request, not the one pipelined behind it');
+
+    held[0]!.end('held');
+    await answers(4);
+    assert.equal(shutdown.inFlightCount, 0);
+  });
+
   it('marks a request whose headers were still arriving when the signal came: it is answered, with Connection: close, and waited for', async () => {
     const { handler, arrived } = echo();
     const { port, shutdown, exited, steps } = await setUp(handler);

@@ -28,14 +28,14 @@ export interface GracefulShutdownOptions {
  * 4. Exit 0. If this takes longer than the grace period, log what is still in flight and exit 1. A second signal
  *    while stopping exits 1 at once.
  *
- * Until a signal comes, this costs nothing per request: it keeps the open connections (a set change per connection,
- * and keep-alive clients make few), and a request in flight is its connection's current response, which Node's
- * server keeps as `socket._httpMessage` from the request's arrival until its response has finished (the field
- * `server.closeIdleConnections()` reads for the same question). Listening to every response instead cost the
- * metadata document about a tenth of its throughput (issue 9).
+ * Until a signal comes, this costs little per request and listens to no response: each open connection keeps the
+ * responses its requests received, in order (one, unless the client pipelines), and the first not yet finished is
+ * the connection's request in flight. A finished one is dropped when the next request arrives on the connection,
+ * and the list goes with the connection when it closes.
  */
 export class GracefulShutdown {
-  private readonly connections = new Set<Socket>();
+  /** Each open connection and the responses of its requests, oldest first; finished ones are dropped lazily. */
+  private readonly connections = new Map<Socket, ServerResponse[]>();
   /** The responses whenDone has seen to, while stopping. */
   private readonly watched = new WeakSet<ServerResponse>();
   private stopping = false;
@@ -43,10 +43,20 @@ export class GracefulShutdown {
   private onDrained: (() => void) | null = null;
 
   constructor(private readonly options: GracefulShutdownOptions) {
-    options.server.on('connection', (socket: Socket) => {
-      this.connections.add(socket);
-      socket.once('close', () => this.connections.delete(socket));
+    options.server.on('connection', (socket: Socket) => this.track(socket));
+    // Prepended, so the response is recorded even when a later listener answers it at once or throws.
+    options.server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
+      const responses = this.connections.get(req.socket) ?? this.track(req.socket);
+      while (responses[0]?.writableFinished) responses.shift();
+      responses.push(res);
     });
+  }
+
+  private track(socket: Socket): ServerResponse[] {
+    const responses: ServerResponse[] = [];
+    this.connections.set(socket, responses);
+    socket.once('close', () => this.connections.delete(socket));
+    return responses;
   }
 
   /** Requests received and not yet answered, long-lived streams included. */
@@ -97,14 +107,17 @@ export class GracefulShutdown {
     this.exit(0);
   }
 
-  /** The responses in flight: each open connection's current one (see the class comment). */
+  /**
+   * The responses in flight: each open connection's first unfinished one. A pipelined request behind it is not in
+   * flight yet: Node answers a connection's requests in order, and this one becomes its last when it comes up.
+   */
   private inFlight(): ServerResponse[] {
-    const responses: ServerResponse[] = [];
-    for (const socket of this.connections) {
-      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-      if (res) responses.push(res);
+    const inFlight: ServerResponse[] = [];
+    for (const responses of this.connections.values()) {
+      const current = responses.find((res) => !res.writableFinished);
+      if (current) inFlight.push(current);
     }
-    return responses;
+    return inFlight;
   }
 
   /** While stopping: `res` closes its connection, and when it is done, idle connections close and the drain is checked. */

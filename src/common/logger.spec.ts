@@ -1,8 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
-import type { LogLevel } from '../config/config.js';
-import { JsonLogger, redact } from './logger.js';
+import { JsonLogger, redact, type LogLevel } from './logger.js';
 
 const secret = () => randomBytes(16).toString('hex');
 

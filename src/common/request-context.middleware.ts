@@ -23,8 +23,8 @@ export function setRequestLogging(enabled: boolean): void {
  * address, the user agent), and logs one line when the request finishes.
  *
  * The context is handed down explicitly, not through an AsyncLocalStorage: on Node 20 and 22 an AsyncLocalStorage
- * in use runs an async hook for every promise, tick and write of every request, whether it reads the context or not
- * — about a tenth of a metadata document's throughput (issue 9).
+ * in use runs an async hook for every promise, tick and write of every request, whether it reads the context or not,
+ * which is a large share of the cheapest answers' cost (docs/benchmarks.md).
  */
 export function requestContext(req: Request, res: Response, next: NextFunction): void {
   attachRequestContext(req, res, req.ip ?? req.socket.remoteAddress ?? null);

@@ -17,7 +17,8 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { isLoopbackHost } from '../common/urls.js';
-import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_POLICY_NAMES, type RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
+import type { LogLevel } from '../common/logger.js';
+import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_POLICY_NAMES, type RateLimitPolicy } from './rate-limit-budgets.js';
 
 /** `<requests>/<window>` with the window in s, m or h (`300/1m`), or `off`. */
 const RATE_LIMIT_PATTERN = /^(?:\d{1,7}\/\d{1,5}[smh]|off)$/;
@@ -184,8 +185,6 @@ class EnvironmentVariables {
   @IsOptional() @Matches(/^\d{1,7}$/, { message: 'ACCESS_TOKEN_CACHE_ENTRIES must be a whole number' })
   ACCESS_TOKEN_CACHE_ENTRIES?: string;
 }
-
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 export interface GithubConfig {
   clientId: string;

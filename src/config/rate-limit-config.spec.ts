@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { ConfigError, loadConfig } from './config.js';
-import { RATE_LIMIT_DEFAULTS } from '../rate-limit/rate-limit-policies.js';
+import { RATE_LIMIT_DEFAULTS } from './rate-limit-budgets.js';
 
 const base = { DATA_DIR: '/tmp/gatehouse-config-test' };
 

@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
 import type { DatabaseConfig } from '../config/config.js';
 import { isDatabaseUnavailable } from '../common/database-unavailable.js';
-import { createDataSource } from './data-source.js';
+import { createDataSource, type EntityClasses } from './data-source.js';
 import { runMigrations } from './migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 
@@ -37,14 +37,14 @@ const REAL_CLOCK: BootClock = { now: () => Date.now(), sleep: (ms) => new Promis
  * Migrations run on a data source of their own without DATABASE_QUERY_TIMEOUT_MS: that bound is for requests,
  * while a migration may rightly take long (an index on a large table) or wait for another instance's.
  */
-export async function connectAtBoot(database: DatabaseConfig, logger: LoggerService, clock: BootClock = REAL_CLOCK): Promise<{ dataSource: DataSource; applied: string[] }> {
-  if (database.kind === 'pglite') return open(database);
+export async function connectAtBoot(database: DatabaseConfig, entities: EntityClasses, logger: LoggerService, clock: BootClock = REAL_CLOCK): Promise<{ dataSource: DataSource; applied: string[] }> {
+  if (database.kind === 'pglite') return open(database, entities);
   const started = clock.now();
   const deadline = started + database.connectTimeoutSeconds * 1000;
   const url = maskDatabaseUrl(database.url);
   for (let attempt = 1, wait = BACKOFF_FIRST_MS; ; attempt++, wait = Math.min(wait * 2, BACKOFF_MAX_MS)) {
     try {
-      return await open(database);
+      return await open(database, entities);
     } catch (error) {
       if (!isDatabaseUnavailable(error)) throw error;
       const reason = describe(error);
@@ -65,21 +65,21 @@ export async function connectAtBoot(database: DatabaseConfig, logger: LoggerServ
   }
 }
 
-async function open(database: DatabaseConfig): Promise<{ dataSource: DataSource; applied: string[] }> {
+async function open(database: DatabaseConfig, entities: EntityClasses): Promise<{ dataSource: DataSource; applied: string[] }> {
   let applied: string[];
   if (database.kind === 'postgres') {
-    const migrator = await createDataSource({ ...database, queryTimeoutMs: 0 });
+    const migrator = await createDataSource({ ...database, queryTimeoutMs: 0 }, entities);
     try {
       await migrator.initialize();
       ({ applied } = await runMigrations(migrator, MIGRATIONS));
     } finally {
       if (migrator.isInitialized) await migrator.destroy();
     }
-    const dataSource = await createDataSource(database);
+    const dataSource = await createDataSource(database, entities);
     await dataSource.initialize();
     return { dataSource, applied };
   }
-  const dataSource = await createDataSource(database);
+  const dataSource = await createDataSource(database, entities);
   try {
     await dataSource.initialize();
     ({ applied } = await runMigrations(dataSource, MIGRATIONS));

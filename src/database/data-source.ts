@@ -4,16 +4,6 @@ import { mkdir } from 'node:fs/promises';
 import type { DatabaseConfig } from '../config/config.js';
 import { pglitePoolDriver } from './pglite-pool.js';
 import { lockDataDir } from './data-dir-lock.js';
-import { ResourceServerEntity } from '../resources/resource-server.entity.js';
-import { ClientEntity } from '../registration/client.entity.js';
-import { InitialAccessTokenEntity } from '../registration/initial-access-token.entity.js';
-import { UserEntity, UserIdentityEntity } from '../authorization/user.entity.js';
-import { ConsentEntity } from '../authorization/consent.entity.js';
-import { InteractionEntity } from '../authorization/interaction.entity.js';
-import { AuthorizationCodeEntity } from '../authorization/authorization-code.entity.js';
-import { GrantEntity, RefreshTokenEntity } from '../tokens/grant.entity.js';
-import { SigningKeyEntity } from '../keys/signing-key.entity.js';
-import { AuditEventEntity } from '../audit/audit-event.entity.js';
 
 /** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
 export type Tx = EntityManager;
@@ -35,28 +25,16 @@ export interface StatementChange {
 /** What a StatementChange's caller gets back of the row: nothing. */
 export const NO_ROW = (): null => null;
 
-export const ENTITIES = [
-  ResourceServerEntity,
-  ClientEntity,
-  InitialAccessTokenEntity,
-  UserEntity,
-  UserIdentityEntity,
-  ConsentEntity,
-  InteractionEntity,
-  AuthorizationCodeEntity,
-  GrantEntity,
-  RefreshTokenEntity,
-  SigningKeyEntity,
-  AuditEventEntity,
-];
+/** The entity classes a data source maps: the application lists them (src/entities.ts), as they live in features. */
+export type EntityClasses = readonly Function[];
 
 /** PostgreSQL when DATABASE_URL is set, otherwise an embedded PGlite persisted in the data folder. */
-export async function createDataSource(database: DatabaseConfig): Promise<DataSource> {
+export async function createDataSource(database: DatabaseConfig, entities: EntityClasses): Promise<DataSource> {
   if (database.kind === 'postgres') {
     return new DataSource({
       type: 'postgres',
       url: database.url,
-      entities: ENTITIES,
+      entities: [...entities],
       synchronize: false,
       migrationsRun: false,
       poolSize: 10,
@@ -80,7 +58,7 @@ export async function createDataSource(database: DatabaseConfig): Promise<DataSo
   const dataSource = new DataSource({
     type: 'postgres',
     driver: pglitePoolDriver(pglite),
-    entities: ENTITIES,
+    entities: [...entities],
     synchronize: false,
     migrationsRun: false,
   });

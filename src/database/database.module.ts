@@ -1,10 +1,10 @@
-import { Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { DataSource, QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { DatabaseConnectionLost } from '../common/database-unavailable.js';
 import pg from 'pg';
 import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import type { Tx } from './data-source.js';
+import type { EntityClasses, Tx } from './data-source.js';
 import { connectAtBoot } from './connect.js';
 import { returnedRows } from './returned-rows.js';
 
@@ -148,27 +148,32 @@ export class Database implements OnApplicationShutdown {
   }
 }
 
-@Global()
-@Module({
-  providers: [
-    {
-      provide: DataSource,
-      inject: [GATEHOUSE_CONFIG],
-      useFactory: async (config: GatehouseConfig) => {
-        const logger = new Logger('Database');
-        const { dataSource, applied } = await connectAtBoot(config.database, logger);
-        logger.log({ msg: 'database ready', kind: config.database.kind, migrations_applied: applied });
-        return dataSource;
-      },
-    },
-    {
-      provide: Database,
-      inject: [DataSource, GATEHOUSE_CONFIG],
-      useFactory: (dataSource: DataSource, config: GatehouseConfig) =>
-        new Database(dataSource, { preparedStatements: config.database.kind === 'postgres' && config.database.preparedStatements }),
-    },
-  ],
-  exports: [DataSource, Database],
-})
-export class DatabaseModule {}
-
+/** The data source (migrated at boot) and Database, for every module; `entities` are the tables' entity classes. */
+@Module({})
+export class DatabaseModule {
+  static forRoot(entities: EntityClasses): DynamicModule {
+    return {
+      module: DatabaseModule,
+      global: true,
+      providers: [
+        {
+          provide: DataSource,
+          inject: [GATEHOUSE_CONFIG],
+          useFactory: async (config: GatehouseConfig) => {
+            const logger = new Logger('Database');
+            const { dataSource, applied } = await connectAtBoot(config.database, entities, logger);
+            logger.log({ msg: 'database ready', kind: config.database.kind, migrations_applied: applied });
+            return dataSource;
+          },
+        },
+        {
+          provide: Database,
+          inject: [DataSource, GATEHOUSE_CONFIG],
+          useFactory: (dataSource: DataSource, config: GatehouseConfig) =>
+            new Database(dataSource, { preparedStatements: config.database.kind === 'postgres' && config.database.preparedStatements }),
+        },
+      ],
+      exports: [DataSource, Database],
+    };
+  }
+}

@@ -35,9 +35,9 @@ export class LatencySeries {
 }
 
 /**
- * The HTTP latency histogram (every request observes it once), cheaper per observation than prom-client's Histogram,
- * which checks and hashes a label object on each call (measured: 1.6 µs of a 16 µs document answer, `npm run
- * bench:floor`): a series is found by one string key and its bucket counted in place. It registers with a
+ * The HTTP latency histogram (every request observes it once). prom-client's Histogram checks and hashes a label
+ * object on each call, a visible share of a document answer (docs/benchmarks.md); here a series is found by one
+ * string key and its bucket counted in place. It registers with a
  * prom-client Registry and prints exactly as prom-client's histogram does (`le` first, then method, route, status).
  */
 export class LatencyHistogram {

@@ -6,14 +6,13 @@ import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { TooManyRequests } from '../common/oauth-errors.js';
 import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
-import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
-import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RATE_LIMIT_PROOF, type RateLimitPolicy } from './rate-limit-policies.js';
 import { RATE_LIMIT_POLICY } from './rate-limit.decorator.js';
-import { addressTracker, RequestTracker, type Tracker } from './request-tracker.js';
+import { addressTracker, RequestTracker } from './request-tracker.js';
+import { RATE_LIMIT_OBSERVER, type RateLimitObserver, type Tracker } from './rate-limit-options.js';
 
-/** Blocked trackers already reported, so a flood yields one audit event per tracker and window, not one per request. */
+/** Blocked trackers already reported, so a flood yields one report per tracker and window, not one per request. */
 const MAX_REPORTED = 10_000;
 
 /**
@@ -22,7 +21,8 @@ const MAX_REPORTED = 10_000;
  * refused request costs no credential check, no metadata-document fetch and no write; then, when the request proves
  * a confidential client, a resource server or the admin token (RequestTracker), that caller's too. The caller's
  * budget only narrows the address's: one caller spread over many addresses is held to its own, and no number of
- * client_ids buys an address more. Going over answers an OAuth-shaped 429 with Retry-After, audited once per block.
+ * client_ids buys an address more. Going over answers an OAuth-shaped 429 with Retry-After, reported to the
+ * RateLimitObserver (the audit log) once per block.
  * Used by RateLimitGuard and by the fast lane alike.
  */
 @Injectable()
@@ -33,7 +33,7 @@ export class RateLimiter {
     @InjectThrottlerStorage() private readonly storage: ThrottlerStorage,
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly tracker: RequestTracker,
-    private readonly audit: AuditLog,
+    @Inject(RATE_LIMIT_OBSERVER) private readonly observer: RateLimitObserver,
     private readonly metrics: MetricsService,
   ) {}
 
@@ -71,7 +71,7 @@ export class RateLimiter {
     return { remaining: Math.max(0, limit - totalHits), reset: Math.max(0, timeToExpire) };
   }
 
-  /** One `rate_limit.exceeded` per tracker, policy and block. */
+  /** One report per tracker, policy and block. */
   private report(policy: RateLimitPolicy, key: string, tracker: Tracker, retryAfterSeconds: number, request: RequestContext | undefined): void {
     const now = Date.now();
     const until = this.reported.get(key);
@@ -81,16 +81,7 @@ export class RateLimiter {
       if (this.reported.size >= MAX_REPORTED) return;
     }
     this.reported.set(key, now + retryAfterSeconds * 1000);
-    const event: AuditEvent = {
-      type: 'rate_limit.exceeded',
-      clientId: tracker.clientId ?? null,
-      resource: tracker.resource ?? null,
-      actor: actorOf(tracker),
-      request,
-      data: { policy, tracker: tracker.kind, retry_after: retryAfterSeconds },
-    };
-    // A refusal changes nothing: written behind, batched with other observations, never delaying the 429.
-    this.audit.recordObservation(event);
+    this.observer.blocked({ policy, tracker, retryAfterSeconds, request });
   }
 }
 
@@ -109,19 +100,5 @@ export class RateLimitGuard implements CanActivate {
     const http = context.switchToHttp();
     await this.limiter.consume(policy, http.getRequest<HttpRequest>(), http.getResponse<ServerResponse>());
     return true;
-  }
-}
-
-/** An unauthenticated caller is a client nobody identified (the event's ip says where from). */
-function actorOf(tracker: Tracker): { kind: AuditActorKind; id: string | null } {
-  switch (tracker.kind) {
-    case 'client':
-      return { kind: 'client', id: tracker.clientId ?? null };
-    case 'resource':
-      return { kind: 'resource', id: tracker.resource ?? null };
-    case 'admin':
-      return { kind: 'admin', id: 'api' };
-    case 'ip':
-      return { kind: 'client', id: null };
   }
 }

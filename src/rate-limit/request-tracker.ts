@@ -4,23 +4,8 @@ import type { HttpRequest } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { safeEqual } from '../common/crypto.js';
 import type { ParsedBody } from '../common/body-parser.js';
-import { ClientAuthenticator } from '../registration/client-authenticator.js';
-import type { ClientEntity } from '../registration/client.entity.js';
-import { CallerAuthenticator } from '../introspection/caller-authenticator.js';
-import { ResourcesService } from '../resources/resources.service.js';
-import { resourceFromBearer } from '../resources/registration-secret.guard.js';
 import type { RateLimitProof } from './rate-limit-policies.js';
-
-/** Whom a request is counted against, and what the audit event may say about it (never a credential). */
-export interface Tracker {
-  /** Stable key input: `ip:…`, `client:…`, `resource:…` or `admin`. */
-  key: string;
-  kind: 'ip' | 'client' | 'resource' | 'admin';
-  ip: string;
-  clientId?: string;
-  /** The resource server's resource URL, as audit events name resources. */
-  resource?: string;
-}
+import { RATE_LIMIT_CALLERS, type ProvenCaller, type RateLimitCallers, type Tracker } from './rate-limit-options.js';
 
 /** The address a request comes from, as a tracker: every request is counted against it first. */
 export function addressTracker(req: HttpRequest): Tracker {
@@ -39,9 +24,7 @@ export function addressTracker(req: HttpRequest): Tracker {
 export class RequestTracker {
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
-    private readonly clients: ClientAuthenticator,
-    private readonly callers: CallerAuthenticator,
-    private readonly resources: ResourcesService,
+    @Inject(RATE_LIMIT_CALLERS) private readonly callers: RateLimitCallers,
   ) {}
 
   /** What the request proves for `proof`, or null when it proves nothing beyond its address. */
@@ -54,19 +37,13 @@ export class RequestTracker {
         case 'admin':
           return this.isAdmin(req) ? { key: 'admin', kind: 'admin', ip } : null;
         case 'resource': {
-          const resource = await resourceFromBearer(req, this.resources);
-          return resource ? { key: `resource:${resource.id}`, kind: 'resource', ip, resource: resource.resource } : null;
+          const resource = await this.callers.resourceServer(req);
+          return resource ? trackerOf(resource, ip) : null;
         }
-        case 'caller': {
-          if (!presentsSecret(req)) return null;
-          const caller = await this.callers.identify(req, bodyOf(req));
-          if (caller.kind === 'resource') return { key: `resource:${caller.resource.id}`, kind: 'resource', ip, resource: caller.resource.resource };
-          return confidentialClient(caller.client, ip);
-        }
-        case 'client': {
-          if (!presentsSecret(req)) return null;
-          return confidentialClient(await this.clients.authenticate(req, bodyOf(req)), ip);
-        }
+        case 'caller':
+          return presentsSecret(req) ? trackerOf(await this.callers.clientOrResourceServer(req, bodyOf(req)), ip) : null;
+        case 'client':
+          return presentsSecret(req) ? trackerOf(await this.callers.client(req, bodyOf(req)), ip) : null;
       }
     } catch {
       // Failed authentication: the route reports it; the request counted against its address only.
@@ -86,9 +63,10 @@ function presentsSecret(req: HttpRequest): boolean {
   return req.headers.authorization !== undefined || bodyOf(req).client_secret !== undefined;
 }
 
-/** A client that proved itself with its secret, wherever it connects from; a public client proves nothing. */
-function confidentialClient(client: ClientEntity, ip: string): Tracker | null {
-  return client.metadata.token_endpoint_auth_method === 'none' ? null : { key: `client:${client.id}`, kind: 'client', ip, clientId: client.id };
+/** A resource server, or a client that proved itself with its secret, from any address; a public client proves nothing. */
+function trackerOf(caller: ProvenCaller, ip: string): Tracker | null {
+  if (caller.kind === 'resource') return { key: `resource:${caller.resourceId}`, kind: 'resource', ip, resource: caller.resource };
+  return caller.confidential ? { key: `client:${caller.clientId}`, kind: 'client', ip, clientId: caller.clientId } : null;
 }
 
 /**

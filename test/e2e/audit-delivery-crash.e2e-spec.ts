@@ -12,11 +12,11 @@ import { createTestDatabase, postgresUnavailable } from '../support/postgres.js'
 import { freePort } from '../support/net.js';
 
 /**
- * Audit delivery when everything goes wrong at once (issue 17, "Audit delivery under faults"): the webhook receiver
- * is down (connections refused) while events pile up, comes back, and while it drains the backlog the Gatehouse
- * process is SIGKILLed with one delivery in flight: the receiver stored that event but its answer never left. Once
- * Gatehouse is started again, every event in the outbox reaches the receiver at least once, a redelivery carries the
- * same event id and the same body, and nothing arrives that the outbox does not hold.
+ * Audit delivery when everything goes wrong at once: the webhook receiver is down (connections refused) while events
+ * pile up, comes back, and while it drains the backlog the Gatehouse process is SIGKILLed with one delivery in
+ * flight: the receiver stored that event but its answer never left. Once Gatehouse is started again, every event in
+ * the outbox reaches the receiver at least once, a redelivery carries the same event id and the same body, and
+ * nothing arrives that the outbox does not hold.
  */
 
 /** Events the receiver accepts from the backlog before it holds a delivery's answer back. */

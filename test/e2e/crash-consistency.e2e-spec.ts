@@ -12,11 +12,11 @@ import { createTestDatabase, postgresUnavailable } from '../support/postgres.js'
 import { freePort } from '../support/net.js';
 
 /**
- * A real Gatehouse process is SIGKILLed under refresh load and started again on the same database (issue 17, "Crash
- * consistency"). Every refresh chain continues: a client whose answer was lost retries the token it last sent, which
- * the reuse grace (REFRESH_REUSE_GRACE_SECONDS) answers with a working pair. The embedded data folder reopens (the
- * dead process's lock is taken over, the database is intact), and the audit outbox holds exactly one event per
- * committed rotation or retry: none lost, none invented.
+ * A real Gatehouse process is SIGKILLed under refresh load and started again on the same database. Every refresh
+ * chain continues: a client whose answer was lost retries the token it last sent, which the reuse grace
+ * (REFRESH_REUSE_GRACE_SECONDS) answers with a working pair. The embedded data folder reopens (the dead process's
+ * lock is taken over, the database is intact), and the audit outbox holds exactly one event per committed rotation
+ * or retry: none lost, none invented.
  *
  * "No gaps" in seq: seq comes from an identity sequence, drawn inside the rotation's own statement. PostgreSQL
  * outlives the Gatehouse process, so its sequence has no reason to skip: there, seq must be contiguous. The embedded

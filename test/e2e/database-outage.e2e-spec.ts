@@ -7,11 +7,11 @@ import { createPostgresCluster, postgresClusterUnavailable, type PostgresCluster
 import { freePort } from '../support/net.js';
 
 /**
- * PostgreSQL goes away under a real Gatehouse process and comes back (issue 17, "Outages"). While it is away every
- * request that needs it answers 503 `temporarily_unavailable` with Retry-After — never a 500, never a wait longer
- * than DATABASE_QUERY_TIMEOUT_MS allows — /readyz says 503, and once it is back the same process serves again.
- * At boot, an unreachable database is retried until DATABASE_CONNECT_TIMEOUT_S, one log line per attempt naming
- * DATABASE_URL with its password masked, then the process exits with 69 (EX_UNAVAILABLE) and says why.
+ * PostgreSQL goes away under a real Gatehouse process and comes back. While it is away every request that needs it
+ * answers 503 `temporarily_unavailable` with Retry-After — never a 500, never a wait longer than
+ * DATABASE_QUERY_TIMEOUT_MS allows — /readyz says 503, and once it is back the same process serves again. At boot,
+ * an unreachable database is retried until DATABASE_CONNECT_TIMEOUT_S, one log line per attempt naming DATABASE_URL
+ * with its password masked, then the process exits with 69 (EX_UNAVAILABLE) and says why.
  *
  * Each case uses a cluster of its own (the suite's shared one is never stopped), under trust authentication: the
  * password in DATABASE_URL is ignored by the server and is there to prove it never reaches a log.

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lockDataDir } from '../../src/database/data-dir-lock.js';
 import { createDataSource } from '../../src/database/data-source.js';
+import { ENTITIES } from '../../src/entities.js';
 
 async function exists(file: string): Promise<boolean> {
   return stat(file).then(
@@ -126,7 +127,7 @@ describe('lockDataDir', () => {
     const other = await liveProcess();
     children.push(other);
     await writeFile(lockFile, String(other.pid));
-    await assert.rejects(createDataSource({ kind: 'pglite', dataDir: dir }), new RegExp(`in use by process ${other.pid}`));
+    await assert.rejects(createDataSource({ kind: 'pglite', dataDir: dir }, ENTITIES), new RegExp(`in use by process ${other.pid}`));
     assert.equal(await readFile(lockFile, 'utf8'), String(other.pid));
   });
 });

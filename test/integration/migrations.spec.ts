@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { createDataSource } from '../../src/database/data-source.js';
+import { ENTITIES } from '../../src/entities.js';
 import { pendingMigrations, revertLastMigration, runMigrations } from '../../src/database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { InitialSchema1795312800000 } from '../../migrations/1795312800000-InitialSchema.js';
@@ -169,7 +170,7 @@ describe('migration runner, two instances on one PostgreSQL database', { skip: p
       const instances: DataSource[] = [];
       try {
         for (let i = 0; i < 2; i++) {
-          const dataSource = await createDataSource({ kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0 });
+          const dataSource = await createDataSource({ kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0 }, ENTITIES);
           await dataSource.initialize();
           instances.push(dataSource);
         }

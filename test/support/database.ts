@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseConfig } from '../../src/config/config.js';
 import { createDataSource } from '../../src/database/data-source.js';
+import { ENTITIES } from '../../src/entities.js';
 import { runMigrations } from '../../src/database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { createTestDatabase, postgresUnavailable } from './postgres.js';
@@ -42,7 +43,7 @@ export async function openTestDatabase(kind: DatabaseKind, { migrate = true } = 
     config = { kind: 'pglite', dataDir: dir };
     dispose = () => rm(dir, { recursive: true, force: true });
   }
-  const dataSource = await createDataSource(config);
+  const dataSource = await createDataSource(config, ENTITIES);
   try {
     await dataSource.initialize();
     if (migrate) await runMigrations(dataSource, MIGRATIONS);
