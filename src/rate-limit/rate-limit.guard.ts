@@ -10,7 +10,7 @@ import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import type { AuditActorKind } from '../audit/audit-event.entity.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RATE_LIMIT_PROOF, type RateLimitPolicy } from './rate-limit-policies.js';
-import { RATE_LIMIT_POLICY } from './rate-limit.decorator.js';
+import { rateLimitPolicyOf } from './rate-limit.decorator.js';
 import { addressTracker, RequestTracker, type Tracker } from './request-tracker.js';
 
 /** Blocked trackers already reported, so a flood yields one audit event per tracker and window, not one per request. */
@@ -104,7 +104,7 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const policy = this.reflector.getAllAndOverride<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, [context.getHandler(), context.getClass()]) ?? 'default';
+    const policy = rateLimitPolicyOf(this.reflector, context.getHandler(), context.getClass());
     if (!this.limiter.enabled(policy)) return true;
     const http = context.switchToHttp();
     await this.limiter.consume(policy, http.getRequest<HttpRequest>(), http.getResponse<ServerResponse>());
