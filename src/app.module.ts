@@ -17,6 +17,7 @@ import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { FastLaneModule } from './fast-lane/fast-lane.module.js';
 import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
 
 /** What the embedding program (main.ts, the CLI, tests) may choose besides the configuration. */
@@ -49,6 +50,7 @@ export class AppModule {
         HealthModule,
         AdminModule,
         RateLimitModule,
+        FastLaneModule,
       ],
     };
   }

@@ -14,14 +14,8 @@ import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
 import { isPublicCorsPath, publicCors } from './common/cors.middleware.js';
 import { FastLane } from './fast-lane/fast-lane.js';
-import { DiscoveryController } from './discovery/discovery.controller.js';
-import { JwksController } from './keys/jwks.controller.js';
-import { TokensController } from './tokens/tokens.controller.js';
-import { IntrospectionController } from './introspection/introspection.controller.js';
+import { FastRouteExplorer } from './fast-lane/fast-route-explorer.js';
 import { RateLimiter } from './rate-limit/rate-limit.guard.js';
-import { AuthorizationController } from './authorization/authorization.controller.js';
-import { ProductCompletionController } from './authorization/product-completion.controller.js';
-import { ResourcesService } from './resources/resources.service.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
   logger?: LoggerService;
@@ -47,7 +41,13 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.use(corsForPublicPaths);
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());
-  installFastLane(app, config);
+  try {
+    installFastLane(app, config);
+  } catch (error) {
+    // A @FastPath route the fast lane cannot serve as Nest would: the application does not start.
+    await app.close();
+    throw error;
+  }
   return app;
 }
 
@@ -57,19 +57,10 @@ export async function startServer(config: GatehouseConfig, options: CreateAppOpt
   return app;
 }
 
-/** The hottest routes skip Express and Nest's pipeline (src/fast-lane/fast-lane.ts); the rest go through it. */
+/** The @FastPath routes skip Express and Nest's pipeline (src/fast-lane/fast-lane.ts); the rest go through it. */
 function installFastLane(app: NestExpressApplication, config: GatehouseConfig): void {
-  const controller = <T>(type: new (...args: never[]) => T): T => app.get(type, { strict: false });
-  const handlers = {
-    discovery: controller(DiscoveryController),
-    jwks: controller(JwksController),
-    tokens: controller(TokensController),
-    introspection: controller(IntrospectionController),
-    authorization: controller(AuthorizationController),
-    productCompletion: controller(ProductCompletionController),
-    resources: controller(ResourcesService),
-  };
-  new FastLane(config, handlers, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
+  const routes = app.get(FastRouteExplorer).routes();
+  new FastLane(config, routes, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
 }
 
 function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {

@@ -1,6 +1,7 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { KeyService, type PublicJwk } from './key.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
 @Controller()
 @RateLimit('discovery')
@@ -10,6 +11,7 @@ export class JwksController {
   @Get('/.well-known/jwks.json')
   @Header('Cache-Control', 'public, max-age=300')
   @Header('Content-Type', 'application/jwk-set+json')
+  @FastPath({ document: true })
   jwks(): { keys: PublicJwk[] } {
     return this.keys.jwks();
   }

@@ -6,6 +6,7 @@ import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
 import { GRANT_HANDLERS, type GrantHandler, type TokenResponse } from './grants/grant-handler.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
 /** POST /token: parse the form → find the grant handler → authenticate the client → let the handler act. */
 @Controller()
@@ -24,6 +25,7 @@ export class TokensController {
   @Post(['token', 'api/oauth/token'])
   @HttpCode(200)
   @NoStore()
+  @FastPath()
   async token(@OAuthBody('form') params: ParsedBody, @Req() req: HttpRequest): Promise<TokenResponse> {
     const grantType = requiredParam(params, 'grant_type', 200);
     const handler = this.handlers.get(grantType);
