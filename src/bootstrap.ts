@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
 import type { GatehouseConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
 import { AppModule, type AppModuleOptions } from './app.module.js';
@@ -12,7 +11,7 @@ import { GatehouseExceptionFilter } from './common/exception.filter.js';
 import { requestContext, setRequestLogging } from './common/request-context.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
-import { isPublicCorsPath, publicCors } from './common/cors.middleware.js';
+import { corsForPublicPaths, publicPathMatcher } from './common/cors.middleware.js';
 import { FastLane } from './fast-lane/fast-lane.js';
 import { FastRouteExplorer } from './fast-lane/fast-route-explorer.js';
 import { RateLimiter } from './rate-limit/rate-limit.guard.js';
@@ -38,7 +37,7 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.use(requestContext);
   app.use(httpMetrics(app.get(MetricsService)));
-  app.use(corsForPublicPaths);
+  app.use(corsForPublicPaths(publicPathMatcher(app.get(FastRouteExplorer).publicCorsPaths())));
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());
   try {
@@ -61,9 +60,4 @@ export async function startServer(config: GatehouseConfig, options: CreateAppOpt
 function installFastLane(app: NestExpressApplication, config: GatehouseConfig): void {
   const routes = app.get(FastRouteExplorer).routes();
   new FastLane(config, routes, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
-}
-
-function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {
-  if (isPublicCorsPath(req.path)) publicCors(req, res, next);
-  else next();
 }

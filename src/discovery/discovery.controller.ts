@@ -3,6 +3,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { AUTH_METHODS, GRANT_TYPES } from '../registration/client-metadata.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
 /** RFC 8414 authorization server metadata; the same document is served at the OIDC discovery path. */
@@ -28,6 +29,7 @@ export interface AuthorizationServerMetadata {
   service_documentation?: string;
 }
 
+@PublicCors()
 @Controller()
 @RateLimit('discovery')
 export class DiscoveryController {

@@ -34,6 +34,7 @@ import type { Observable } from 'rxjs';
 import { IsString } from 'class-validator';
 import type { HttpRequest } from '../common/http.js';
 import { InvalidRequest } from '../common/oauth-errors.js';
+import { PublicCors } from '../common/cors.middleware.js';
 import { JsonOnly, NoStore, OAuthBody } from '../common/oauth-body.decorator.js';
 import { InRequest } from '../common/request-context.middleware.js';
 import { strictValidationPipe } from '../common/validation.js';
@@ -78,11 +79,16 @@ class NoteDto {
 
 /** The fast routes of an application made of `controllers`, as createApp finds them. */
 async function explore(...controllers: Type[]): Promise<FastRoute[]> {
+  return (await exploreAll(...controllers)).routes;
+}
+
+async function exploreAll(...controllers: Type[]): Promise<{ routes: FastRoute[]; publicCorsPaths: string[] }> {
   @Module({ imports: [FastLaneModule], controllers })
   class TestModule {}
   const app = await NestFactory.create(TestModule, { logger: false, abortOnError: false });
   try {
-    return app.get(FastRouteExplorer).routes();
+    const explorer = app.get(FastRouteExplorer);
+    return { routes: explorer.routes(), publicCorsPaths: explorer.publicCorsPaths() };
   } finally {
     await app.close();
   }
@@ -132,13 +138,15 @@ describe('FastRouteExplorer: the fast routes, read from the handlers’ decorato
       }
     }
     @Controller()
+    @PublicCors()
     class TokenLikeController {
       @Post('token')
       @FastPath()
       token(@Res() _res: unknown): void {}
     }
 
-    const routes = await explore(NotesController, TokenLikeController);
+    const { routes, publicCorsPaths } = await exploreAll(NotesController, TokenLikeController);
+    assert.deepEqual(publicCorsPaths, ['/token'], 'the @PublicCors routes, for the CORS middleware in front of Express');
     const byPath = new Map(routes.map((route) => [`${route.method} ${route.path}`, route]));
     assert.deepEqual([...byPath.keys()].sort(), ['GET /api/notes/:id', 'POST /api/notes', 'POST /api/notes/again', 'POST /api/notes/plain', 'POST /token']);
 
@@ -174,7 +182,7 @@ describe('FastRouteExplorer: the fast routes, read from the handlers’ decorato
     assert.throws(() => plain.params[0]!.read({ ...formRequest, headers: { 'content-type': 'application/json' } }, undefined as never, {}), InvalidRequest);
 
     const token = byPath.get('POST /token')!;
-    assert.equal(token.cors, true, '/token is a public CORS path');
+    assert.equal(token.cors, true, 'its controller is @PublicCors');
     assert.equal(token.policy, 'default');
     assert.equal(token.respondsItself, true);
   });

@@ -20,7 +20,7 @@ import {
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { ServerResponse } from 'node:http';
-import { isPublicCorsPath } from '../common/cors.middleware.js';
+import { isPublicCorsRoute } from '../common/cors.middleware.js';
 import type { HttpRequest } from '../common/http.js';
 import { isBeforeHandler, requestReaderOf, type BeforeHandler } from '../common/request-steps.js';
 import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
@@ -49,7 +49,7 @@ export interface FastRoute {
   /** The `:name` segments of `path`, in order (empty for a plain path). */
   readonly paramNames: readonly string[];
   readonly policy: RateLimitPolicy;
-  /** Answers cross-origin callers (isPublicCorsPath, as the Express path decides). */
+  /** Answers cross-origin callers: @PublicCors, as on the Express path. */
   readonly cors: boolean;
   /** Reads the body first (every method but GET, as the body parser in front of Express does for these routes). */
   readonly readsBody: boolean;
@@ -139,6 +139,14 @@ export class FastRouteExplorer {
     });
   }
 
+  /** The paths of every route declared @PublicCors, fast or not: what Express's CORS middleware answers (publicPathMatcher). */
+  publicCorsPaths(): string[] {
+    const paths = this.handlers()
+      .filter(({ controller, handler }) => Reflect.getMetadata(METHOD_METADATA, handler) !== undefined && isPublicCorsRoute(this.reflector, handler, controller))
+      .flatMap(({ controller, handler }) => pathsOf(controller, handler));
+    return [...new Set(paths)];
+  }
+
   /** Every method of every controller the application holds. */
   private handlers(): DiscoveredHandler[] {
     const found: DiscoveredHandler[] = [];
@@ -191,6 +199,7 @@ export class FastRouteExplorer {
     const declaredStatus = Reflect.getMetadata(HTTP_CODE_METADATA, handler) as number | undefined;
     const status = declaredStatus ?? (method === 'POST' ? HttpStatus.CREATED : HttpStatus.OK);
     const policy = rateLimitPolicyOf(this.reflector, handler, controller);
+    const cors = isPublicCorsRoute(this.reflector, handler, controller);
     const argumentCount = params.reduce((count, param) => Math.max(count, param.index + 1), 0);
     const invoke = (args: unknown[]): unknown => handler.apply(instance, args);
 
@@ -200,7 +209,7 @@ export class FastRouteExplorer {
       path,
       paramNames: path.split('/').filter((segment) => segment.startsWith(':')).map((segment) => segment.slice(1)),
       policy,
-      cors: isPublicCorsPath(path),
+      cors,
       readsBody: method !== 'GET',
       status,
       headers,

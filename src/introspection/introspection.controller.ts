@@ -5,6 +5,7 @@ import type { ParsedBody } from '../common/body-parser.js';
 import { CallerAuthenticator } from './caller-authenticator.js';
 import { TokenInspector, type IntrospectionResponse } from './token-inspector.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
 const MAX_TOKEN = 4096;
@@ -35,7 +36,8 @@ export class IntrospectionController {
    */
   @Post(['revoke', 'api/oauth/revoke'])
   @HttpCode(200)
-    async revoke(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<void> {
+  @PublicCors()
+  async revoke(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<void> {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
     const caller = await this.callers.authenticate(req, params, { publicClients: true });

@@ -1,8 +1,10 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { KeyService, type PublicJwk } from './key.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
+@PublicCors()
 @Controller()
 @RateLimit('discovery')
 export class JwksController {

@@ -6,9 +6,11 @@ import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
 import { GRANT_HANDLERS, type GrantHandler, type TokenResponse } from './grants/grant-handler.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../fast-lane/fast-path.decorator.js';
 
 /** POST /token: parse the form → find the grant handler → authenticate the client → let the handler act. */
+@PublicCors()
 @Controller()
 @RateLimit('token')
 export class TokensController {

@@ -497,8 +497,10 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
     const [getToken] = await assertSame({ method: 'GET', path: '/token' });
     assert.equal(getToken.body.error, 'not_found');
 
-    // A CORS preflight gets the preflight headers and no body, through the fast lane's server as through Express.
-    for (const path of ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/token/', '/TOKEN']) {
+    // A CORS preflight gets the preflight headers and no body, through the fast lane's server as through Express,
+    // on the paths of every @PublicCors route.
+    const publicPaths = ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+    for (const path of [...publicPaths, '/token/', '/TOKEN', '/register', '/register/some-client', '/revoke', '/api/oauth/revoke']) {
       const [preflight] = await assertSame({
         method: 'OPTIONS',
         path,
@@ -510,8 +512,10 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
       assert.match(String(preflight.headers['access-control-allow-headers']), /Content-Type/, path);
       assert.equal(preflight.headers['access-control-max-age'], '86400', path);
     }
-    const [introspectPreflight] = await assertSame({ method: 'OPTIONS', path: '/introspect', headers: { origin: 'https://inspector.example.test', 'access-control-request-method': 'POST' } });
-    assert.equal(introspectPreflight.headers['access-control-allow-origin'], undefined, '/introspect answers no cross-origin preflight');
+    for (const path of ['/introspect', '/authorize', '/api/login/complete', '/register/a/b']) {
+      const [preflight] = await assertSame({ method: 'OPTIONS', path, headers: { origin: 'https://inspector.example.test', 'access-control-request-method': 'POST' } });
+      assert.equal(preflight.headers['access-control-allow-origin'], undefined, `${path} answers no cross-origin preflight`);
+    }
   });
 
   it('records the same request id, client address and user agent in token.refreshed and token.introspected on both paths', async () => {
