@@ -27,9 +27,10 @@ import {
   type ExecutionContext,
   type NestInterceptor,
   type PipeTransform,
+  type Provider,
   type Type,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { Observable } from 'rxjs';
 import { IsString } from 'class-validator';
 import type { HttpRequest } from '../common/http.js';
@@ -83,7 +84,11 @@ async function explore(...controllers: Type[]): Promise<FastRoute[]> {
 }
 
 async function exploreAll(...controllers: Type[]): Promise<{ routes: FastRoute[]; publicCorsPaths: string[] }> {
-  @Module({ imports: [FastLaneModule], controllers })
+  return exploreWith({ controllers });
+}
+
+async function exploreWith({ controllers, providers = [] }: { controllers: Type[]; providers?: Provider[] }): Promise<{ routes: FastRoute[]; publicCorsPaths: string[] }> {
+  @Module({ imports: [FastLaneModule], controllers, providers })
   class TestModule {}
   const app = await NestFactory.create(TestModule, { logger: false, abortOnError: false });
   try {
@@ -290,6 +295,23 @@ describe('FastRouteExplorer: the application refuses to start with a fast route 
       }
     }
     assert.match(await refusal(DocumentController), /^DocumentController\.document: @FastPath\(\{ document: true \}\) on a handler that is not a GET without parameters/);
+  });
+
+  it('refuses a global interceptor, which Nest would run on the fast routes too', async () => {
+    @Controller()
+    class PlainController {
+      @Get('plain')
+      @FastPath()
+      plain(): object {
+        return {};
+      }
+    }
+    const error = await exploreWith({ controllers: [PlainController], providers: [{ provide: APP_INTERCEPTOR, useClass: ExtraInterceptor }] }).then(
+      () => undefined,
+      (refused: unknown) => refused,
+    );
+    assert.ok(error instanceof FastPathRefused, String(error));
+    assert.equal(error.message, '@FastPath routes: the global APP_INTERCEPTOR ExtraInterceptor is not honoured by the fast path');
   });
 
   it('serves a pipe given as an instance, as Nest runs it', async () => {

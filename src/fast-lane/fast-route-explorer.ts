@@ -17,7 +17,7 @@ import {
   SSE_METADATA,
   VERSION_METADATA,
 } from '@nestjs/common/internal';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import type { ServerResponse } from 'node:http';
 import { isPublicCorsRoute } from '../common/cors.middleware.js';
@@ -25,6 +25,7 @@ import type { HttpRequest } from '../common/http.js';
 import { isBeforeHandler, requestReaderOf, type BeforeHandler } from '../common/request-steps.js';
 import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
 import { rateLimitPolicyOf } from '../rate-limit/rate-limit.decorator.js';
+import { RateLimitGuard } from '../rate-limit/rate-limit.guard.js';
 import { FAST_PATH, type FastPathOptions } from './fast-path.decorator.js';
 
 /** A request as the fast lane hands it to a route: Node's own, with what Express would have put on it. */
@@ -94,6 +95,8 @@ const UNSUPPORTED_ROUTE_METADATA: readonly (readonly [key: string, decorator: st
   [VERSION_METADATA, '@Version'],
 ];
 
+const GLOBAL_ENHANCERS = [APP_GUARD, APP_INTERCEPTOR, APP_PIPE, APP_FILTER] as const;
+
 /** A @FastPath handler the fast lane cannot serve as Nest would. Thrown at boot, so the application does not start. */
 export class FastPathRefused extends Error {
   override readonly name = 'FastPathRefused';
@@ -133,10 +136,27 @@ export class FastRouteExplorer {
 
   /** The @FastPath routes. Throws FastPathRefused for one the fast lane cannot serve as Nest would. */
   routes(): FastRoute[] {
-    return this.handlers().flatMap(({ wrapper, instance, controller, methodName, handler }) => {
+    const routes = this.handlers().flatMap(({ wrapper, instance, controller, methodName, handler }) => {
       const options = this.reflector.get<FastPathOptions | undefined>(FAST_PATH, handler);
       return options === undefined ? [] : this.derive(wrapper, instance, controller, methodName, handler, options);
     });
+    if (routes.length > 0) this.refuseGlobalEnhancers();
+    return routes;
+  }
+
+  /**
+   * Global guards, interceptors, pipes and filters provided as APP_GUARD and the like run on every route, fast ones
+   * included: the fast lane spends RateLimitGuard's budget itself (through RateLimiter) and knows no other. (Those
+   * added with app.useGlobal… are not providers; createApp adds only the exception filter, whose answers the fast
+   * lane gives through sendError.)
+   */
+  private refuseGlobalEnhancers(): void {
+    for (const wrapper of this.discovery.getProviders()) {
+      const token = typeof wrapper.token === 'string' ? wrapper.token : '';
+      const kind = GLOBAL_ENHANCERS.find((enhancer) => token.startsWith(enhancer));
+      if (kind === undefined || (kind === APP_GUARD && wrapper.instance instanceof RateLimitGuard)) continue;
+      throw new FastPathRefused(`@FastPath routes: the global ${kind} ${nameOf(wrapper.metatype ?? wrapper.instance)} is not honoured by the fast path`);
+    }
   }
 
   /** The paths of every route declared @PublicCors, fast or not: what Express's CORS middleware answers (publicPathMatcher). */
