@@ -189,7 +189,12 @@ export class FastLane {
       res.statusCode = route.status;
       for (const [name, value] of route.headers) res.setHeader(name, value);
       for (const interceptor of route.interceptors) await interceptor.beforeHandler(req, res);
-      const result: unknown = await (pending === undefined ? route.invoke(await this.argumentsOf(route, routeParams, req, res)) : pending.result);
+      let result = pending?.result;
+      if (pending === undefined) {
+        const args = this.argumentsOf(route, routeParams, req, res);
+        result = route.invoke(Array.isArray(args) ? args : await args);
+      }
+      result = await result;
       if (!route.respondsItself) this.reply(route, res, result);
     } catch (error) {
       sendError(req, res, error, this.logger);
@@ -197,10 +202,10 @@ export class FastLane {
   }
 
   /**
-   * The handler's arguments, as Nest's router makes them: each parameter's value in order, then its pipes; the
-   * first error in that order is the one answered.
+   * The handler's arguments, as Nest's router makes them: each parameter's value in the order Nest reads them, then
+   * its pipes; the first error in that order is the one answered. At once when no parameter has a pipe.
    */
-  private async argumentsOf(route: FastRoute, routeParams: Readonly<Record<string, string>>, req: NodeRequest, res: ServerResponse): Promise<unknown[]> {
+  private argumentsOf(route: FastRoute, routeParams: Readonly<Record<string, string>>, req: NodeRequest, res: ServerResponse): unknown[] | Promise<unknown[]> {
     const args: unknown[] = new Array<unknown>(route.argumentCount);
     let piping: Promise<void>[] | undefined;
     for (const param of route.params) {
@@ -212,8 +217,7 @@ export class FastLane {
         (piping ??= []).push(Promise.reject(error));
       }
     }
-    if (piping !== undefined) await Promise.all(piping);
-    return args;
+    return piping === undefined ? args : Promise.all(piping).then(() => args);
   }
 
   /** What Nest's Express adapter answers with an object: res.json, with the route's status and Content-Type. */
