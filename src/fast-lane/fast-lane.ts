@@ -44,6 +44,8 @@ interface PendingResult {
 /** identifyRequest's option for the document answers, which write X-Request-Id with their other headers. */
 const HEADER_WRITTEN_BY_CALLER = { setHeader: false };
 const NO_ROUTE_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+/** A document handler's arguments: it takes none. */
+const NO_ARGUMENTS: unknown[] = [];
 /**
  * A `:name` segment matches the ids Gatehouse issues (base64url), which need no percent-decoding: any other value
  * goes to Express, which decodes it.
@@ -94,7 +96,7 @@ export class FastLane {
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
       const matched = this.match(req);
       if (matched === undefined) return fallback(req, res);
-      if (matched.route.document) this.answerDocument(matched.route, req as NodeRequest, res);
+      if (matched.route.document) this.answerDocument(matched, req as NodeRequest, res);
       else this.handle(matched, req as NodeRequest, res);
     });
   }
@@ -125,17 +127,18 @@ export class FastLane {
    * that the hottest answer runs as code that only ever sees documents: shared with the other routes, V8 optimises
    * it for all of them and it answers fewer documents.
    */
-  private answerDocument(route: FastRoute, req: NodeRequest, res: ServerResponse): void {
+  private answerDocument(matched: FastMatch, req: NodeRequest, res: ServerResponse): void {
     const started = process.hrtime.bigint();
-    if (this.limiter.enabled(route.policy)) return this.handle({ route, routeParams: NO_ROUTE_PARAMS }, req, res);
+    const { route } = matched;
+    if (this.limiter.enabled(route.policy)) return this.handle(matched, req, res);
     let document: unknown;
     try {
-      document = route.invoke([]);
+      document = route.invoke(NO_ARGUMENTS);
     } catch (error) {
       document = Promise.reject(error);
     }
     if (typeof document !== 'object' || document === null || typeof (document as Partial<PromiseLike<unknown>>).then === 'function') {
-      return this.handle({ route, routeParams: NO_ROUTE_PARAMS }, req, res, { result: document });
+      return this.handle(matched, req, res, { result: document });
     }
     let prepared = this.documentAnswers.get(route);
     if (prepared === undefined || prepared.source !== document || prepared.latency.detached) prepared = this.prepareDocument(route, document);
