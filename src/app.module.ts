@@ -18,6 +18,7 @@ import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
 import { RateLimitModule } from './rate-limit/rate-limit.module.js';
+import { FastLaneModule } from './fast-lane/fast-lane.module.js';
 import { HostResolverModule, systemHostResolver, type HostResolver } from './registration/host-resolver.js';
 import { ProvenCallers } from './introspection/rate-limit-callers.js';
 import { RateLimitAudit } from './audit/rate-limit-audit.js';
@@ -52,6 +53,7 @@ export class AppModule {
         HealthModule,
         AdminModule,
         RateLimitModule.forRoot({ imports: [IntrospectionModule], callers: ProvenCallers, observer: RateLimitAudit }),
+        FastLaneModule,
       ],
     };
   }

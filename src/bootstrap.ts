@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
 import type { GatehouseConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
 import { AppModule, type AppModuleOptions } from './app.module.js';
@@ -12,16 +11,10 @@ import { GatehouseExceptionFilter } from './common/exception.filter.js';
 import { requestContext, setRequestLogging } from './common/request-context.middleware.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { httpMetrics } from './metrics/http-metrics.js';
-import { isPublicCorsPath, publicCors } from './common/cors.middleware.js';
+import { corsForPublicPaths, publicPathMatcher } from './common/cors.middleware.js';
 import { FastLane } from './fast-lane/fast-lane.js';
-import { DiscoveryController } from './discovery/discovery.controller.js';
-import { JwksController } from './keys/jwks.controller.js';
-import { TokensController } from './tokens/tokens.controller.js';
-import { IntrospectionController } from './introspection/introspection.controller.js';
+import { FastRouteExplorer } from './fast-lane/fast-route-explorer.js';
 import { RateLimiter } from './rate-limit/rate-limit.guard.js';
-import { AuthorizationController } from './authorization/authorization.controller.js';
-import { ProductCompletionController } from './authorization/product-completion.controller.js';
-import { ResourcesService } from './resources/resources.service.js';
 
 export interface CreateAppOptions extends AppModuleOptions {
   logger?: LoggerService;
@@ -44,10 +37,16 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   app.set('trust proxy', config.trustedProxies.length > 0 ? config.trustedProxies : false);
   app.use(requestContext);
   app.use(httpMetrics(app.get(MetricsService)));
-  app.use(corsForPublicPaths);
+  app.use(corsForPublicPaths(publicPathMatcher(app.get(FastRouteExplorer).publicCorsPaths())));
   app.use(bodyParser(config.maxBodyBytes));
   app.useGlobalFilters(new GatehouseExceptionFilter());
-  installFastLane(app, config);
+  try {
+    installFastLane(app, config);
+  } catch (error) {
+    // A @FastPath route the fast lane cannot serve as Nest would: the application does not start.
+    await app.close();
+    throw error;
+  }
   return app;
 }
 
@@ -57,22 +56,8 @@ export async function startServer(config: GatehouseConfig, options: CreateAppOpt
   return app;
 }
 
-/** The hottest routes skip Express and Nest's pipeline (src/fast-lane/fast-lane.ts); the rest go through it. */
+/** The @FastPath routes skip Express and Nest's pipeline (src/fast-lane/fast-lane.ts); the rest go through it. */
 function installFastLane(app: NestExpressApplication, config: GatehouseConfig): void {
-  const controller = <T>(type: new (...args: never[]) => T): T => app.get(type, { strict: false });
-  const handlers = {
-    discovery: controller(DiscoveryController),
-    jwks: controller(JwksController),
-    tokens: controller(TokensController),
-    introspection: controller(IntrospectionController),
-    authorization: controller(AuthorizationController),
-    productCompletion: controller(ProductCompletionController),
-    resources: controller(ResourcesService),
-  };
-  new FastLane(config, handlers, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
-}
-
-function corsForPublicPaths(req: Request, res: Response, next: NextFunction): void {
-  if (isPublicCorsPath(req.path)) publicCors(req, res, next);
-  else next();
+  const routes = app.get(FastRouteExplorer).routes();
+  new FastLane(config, routes, app.get(RateLimiter), app.get(MetricsService)).install(app.getHttpServer(), app.getHttpAdapter().getInstance());
 }

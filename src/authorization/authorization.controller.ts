@@ -10,6 +10,7 @@ import { BrowserSession } from './browser-session.js';
 import { GithubCallbackGuard, GithubStartGuard, type SignedInUser } from './github-login.js';
 import { interactionPath } from './browser-session.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { FastPath } from '../common/fast-path.decorator.js';
 
 @Controller()
 @RateLimit('authorize')
@@ -19,8 +20,8 @@ export class AuthorizationController {
     private readonly session: BrowserSession,
   ) {}
 
-  /** (The fast lane calls this and `interaction` too, with Node's own request and response.) */
   @Get('authorize')
+  @FastPath()
   async authorize(@Req() req: HttpRequest & { query: Record<string, unknown> }, @Res() res: ServerResponse): Promise<void> {
     const { step, binding } = await this.authorization.authorize(req.query, contextOf(req));
     if (binding) this.session.bindInteraction(res, binding.id, binding.secret);
@@ -28,12 +29,13 @@ export class AuthorizationController {
   }
 
   @Get('interaction/:id')
+  @FastPath()
   async interaction(@Param('id') id: string, @Req() req: HttpRequest, @Res() res: ServerResponse): Promise<void> {
     send(res, await this.authorization.resume(id, req));
   }
 
-  /** (The fast lane calls this too.) */
   @Get('interaction/:id/login/return')
+  @FastPath()
   async loginReturn(@Param('id') id: string, @Req() req: HttpRequest & { query: Record<string, unknown> }, @Res() res: ServerResponse): Promise<void> {
     send(res, await this.authorization.returnFromLogin(id, req, req.query.ticket));
   }

@@ -6,6 +6,7 @@ import type { ResourceServerEntity } from '../resources/resource-server.entity.j
 import { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { FastPath } from '../common/fast-path.decorator.js';
 import type { RequestContext } from '../common/http.js';
 import { InRequest } from '../common/request-context.middleware.js';
 
@@ -22,6 +23,7 @@ export class ProductCompletionController {
   @ResourceServerApi()
   @JsonOnly()
   @UsePipes(strictValidationPipe)
+  @FastPath()
   completeLogin(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteLoginDto, @InRequest() request?: RequestContext): Promise<{ redirect_uri: string }> {
     return this.completion.completeLogin(resource, body, request);
   }
@@ -32,6 +34,7 @@ export class ProductCompletionController {
   @ResourceServerApi()
   @JsonOnly()
   @UsePipes(strictValidationPipe)
+  @FastPath()
   completeConsent(@CallingResource() resource: ResourceServerEntity, @Body() body: CompleteConsentDto, @InRequest() request?: RequestContext): Promise<{ redirect_uri: string }> {
     return this.completion.completeConsent(resource, body, request);
   }

@@ -1,3 +1,5 @@
+import { SetMetadata } from '@nestjs/common';
+import type { Reflector } from '@nestjs/core';
 import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
@@ -24,24 +26,37 @@ export function allowAnyOrigin(res: ServerResponse): void {
   for (let i = 0; i < ANY_ORIGIN_HEADERS.length; i += 2) res.setHeader(ANY_ORIGIN_HEADERS[i]!, ANY_ORIGIN_HEADERS[i + 1]!);
 }
 
-/** Paths that answer cross-origin requests. */
-export const PUBLIC_CORS_PATHS: readonly string[] = [
-  '/.well-known/oauth-authorization-server',
-  '/.well-known/openid-configuration',
-  '/.well-known/jwks.json',
-  '/register',
-  '/register/*path',
-  '/token',
-  '/revoke',
-  '/api/oauth/token',
-  '/api/oauth/revoke',
-];
+export const PUBLIC_CORS = 'gatehouse:public-cors';
+
+/** The route answers cross-origin callers (publicCors). On a controller or a handler. */
+export const PublicCors = () => SetMetadata(PUBLIC_CORS, true);
+
+/** Whether a route was declared public: its handler's @PublicCors, else its controller's. */
+export function isPublicCorsRoute(reflector: Reflector, handler: Function, controller: Function): boolean {
+  return reflector.getAllAndOverride<boolean | undefined>(PUBLIC_CORS, [handler, controller]) === true;
+}
 
 /**
- * Whether a request path is one of PUBLIC_CORS_PATHS as Express's router would match it: in any case, with or
- * without one trailing slash (`/TOKEN`, `/token/` reach the token endpoint, so they answer cross-origin callers too).
+ * Whether a request path is one of the public routes' paths (as Nest registers them: `/register/:clientId`) as
+ * Express's router would match it: in any case, with or without one trailing slash (`/TOKEN`, `/token/` reach the
+ * token endpoint, so they answer cross-origin callers too). Decided before routing, so that preflights, which no
+ * route answers, are decided the same way.
  */
-export function isPublicCorsPath(path: string): boolean {
-  const normal = (path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path).toLowerCase();
-  return PUBLIC_CORS_PATHS.some((pattern) => (pattern.endsWith('/*path') ? normal.startsWith(pattern.slice(0, -'*path'.length)) : normal === pattern));
+export function publicPathMatcher(paths: readonly string[]): (path: string) => boolean {
+  const patterns = paths.map((path) => {
+    const source = path
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    return new RegExp(`^${source}/?$`, 'i');
+  });
+  return (path) => patterns.some((pattern) => pattern.test(path));
+}
+
+/** publicCors on the paths `isPublicPath` accepts (publicPathMatcher), for every method: preflights included. */
+export function corsForPublicPaths(isPublicPath: (path: string) => boolean) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (isPublicPath(req.path)) publicCors(req, res, next);
+    else next();
+  };
 }

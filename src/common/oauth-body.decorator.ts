@@ -1,7 +1,8 @@
-import { createParamDecorator, Injectable, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Injectable, UseInterceptors, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 import type { Observable } from 'rxjs';
 import { noStore, type HttpRequest } from './http.js';
+import { createRequestParamDecorator, type BeforeHandler } from './request-steps.js';
 import { InvalidRequest } from './oauth-errors.js';
 import { isContentType, type ParsedBody } from './body-parser.js';
 import { isStorableText } from './validation.js';
@@ -19,9 +20,9 @@ export type OAuthBodyKind = keyof typeof MEDIA_TYPES;
  * The parsed request body, after checking that it came in the media type the endpoint's RFC requires
  * (form-encoded for /token, JSON for /register); anything else is `invalid_request` naming the expected type.
  */
-export const OAuthBody = createParamDecorator((kind: OAuthBodyKind, context: ExecutionContext): ParsedBody => oauthBody(context.switchToHttp().getRequest<Request>(), kind));
+export const OAuthBody = createRequestParamDecorator((req: HttpRequest, kind: OAuthBodyKind): ParsedBody => oauthBody(req, kind));
 
-/** What @OAuthBody(kind) gives a handler; the fast lane calls it directly. */
+/** What @OAuthBody(kind) gives a handler. */
 export function oauthBody(req: HttpRequest, kind: OAuthBodyKind): ParsedBody {
   if (!isContentType(req, ...MEDIA_TYPES[kind]) || req.body === undefined) {
     throw new InvalidRequest(`request body must be sent as Content-Type: ${MEDIA_TYPES[kind].join(' or ')}`);
@@ -30,10 +31,14 @@ export function oauthBody(req: HttpRequest, kind: OAuthBodyKind): ParsedBody {
 }
 
 @Injectable()
-class NoStoreInterceptor implements NestInterceptor {
+class NoStoreInterceptor implements NestInterceptor, BeforeHandler {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    noStore(context.switchToHttp().getResponse<Response>());
+    this.beforeHandler(context.switchToHttp().getRequest<HttpRequest>(), context.switchToHttp().getResponse<ServerResponse>());
     return next.handle();
+  }
+
+  beforeHandler(_req: HttpRequest, res: ServerResponse): void {
+    noStore(res);
   }
 }
 
@@ -43,14 +48,18 @@ export function NoStore() {
 }
 
 @Injectable()
-class JsonOnlyInterceptor implements NestInterceptor {
+class JsonOnlyInterceptor implements NestInterceptor, BeforeHandler {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    assertJsonOrNoBody(context.switchToHttp().getRequest<Request>());
+    this.beforeHandler(context.switchToHttp().getRequest<HttpRequest>());
     return next.handle();
+  }
+
+  beforeHandler(req: HttpRequest): void {
+    assertJsonOrNoBody(req);
   }
 }
 
-/** What @JsonOnly() checks; the fast lane calls it directly. */
+/** What @JsonOnly() checks. */
 export function assertJsonOrNoBody(req: HttpRequest): void {
   // Requests that carry no body (GET, DELETE, a bare POST action) have no media type to check.
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;

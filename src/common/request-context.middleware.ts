@@ -1,8 +1,9 @@
-import { createParamDecorator, Logger, type ExecutionContext } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { contextOf, pathOf, type HttpRequest, type RequestContext } from './http.js';
+import { createRequestParamDecorator } from './request-steps.js';
 
 const logger = new Logger('HTTP');
 const INCOMING_ID = /^[A-Za-z0-9._-]{1,64}$/;
@@ -58,9 +59,7 @@ export function identifyRequest(req: HttpRequest, res: ServerResponse, options: 
 }
 
 /** A controller parameter: the request's context (contextOf), for the services that record audit events. */
-export const InRequest = createParamDecorator((_data: unknown, execution: ExecutionContext): RequestContext | undefined =>
-  contextOf(execution.switchToHttp().getRequest<HttpRequest>()),
-);
+export const InRequest = createRequestParamDecorator((req: HttpRequest): RequestContext | undefined => contextOf(req));
 
 /** Printable ASCII only (the header is attacker-controlled and ends up in events), and bounded. */
 function userAgentOf(req: HttpRequest): string | null {

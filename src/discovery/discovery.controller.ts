@@ -3,6 +3,8 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { AUTH_METHODS, GRANT_TYPES } from '../registration/client-metadata.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
+import { FastPath } from '../common/fast-path.decorator.js';
 
 /** RFC 8414 authorization server metadata; the same document is served at the OIDC discovery path. */
 export interface AuthorizationServerMetadata {
@@ -27,6 +29,7 @@ export interface AuthorizationServerMetadata {
   service_documentation?: string;
 }
 
+@PublicCors()
 @Controller()
 @RateLimit('discovery')
 export class DiscoveryController {
@@ -35,18 +38,18 @@ export class DiscoveryController {
     private readonly resources: ResourcesService,
   ) {}
 
+  /**
+   * The same object until the scopes change, and without waiting while they are cached: from the RecordCache, no
+   * database round trip per request while its listener is up (any resource write makes every instance forget the
+   * union, and this document is then built again).
+   */
   @Get(['.well-known/oauth-authorization-server', '.well-known/openid-configuration'])
   @Header('Cache-Control', 'public, max-age=60')
-  async metadata(): Promise<AuthorizationServerMetadata> {
-    // From the RecordCache: no database round trip per request while its listener is up (any resource write
-    // makes every instance forget the union, and this document is then built again).
-    return this.documentFor(await this.resources.allScopes());
-  }
-
-  /** The document when it can be had without waiting (the scopes are cached); undefined otherwise. */
-  metadataNow(): AuthorizationServerMetadata | undefined {
+  @FastPath({ document: true })
+  metadata(): AuthorizationServerMetadata | Promise<AuthorizationServerMetadata> {
     const scopes = this.resources.cachedScopes();
-    return scopes === undefined ? undefined : this.documentFor(scopes);
+    if (scopes !== undefined) return this.documentFor(scopes);
+    return this.resources.allScopes().then((all) => this.documentFor(all));
   }
 
   /** The document for this union of scopes: built again only when the cache handed out a new union. */

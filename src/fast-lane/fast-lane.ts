@@ -4,48 +4,28 @@ import { parse as parseQuery } from 'node:querystring';
 import proxyAddr from 'proxy-addr';
 import type { GatehouseConfig } from '../config/config.js';
 import { bodyParser } from '../common/body-parser.js';
-import { allowAnyOrigin, ANY_ORIGIN_HEADERS, isPublicCorsPath } from '../common/cors.middleware.js';
+import { allowAnyOrigin, ANY_ORIGIN_HEADERS } from '../common/cors.middleware.js';
 import { sendError } from '../common/exception.filter.js';
-import { contextOf, noStore, sendJson, type HttpRequest, type RequestContext } from '../common/http.js';
-import { assertJsonOrNoBody, oauthBody } from '../common/oauth-body.decorator.js';
-import { strictValidationPipe } from '../common/validation.js';
 import { attachRequestContext, identifyRequest } from '../common/request-context.middleware.js';
-import { DiscoveryController } from '../discovery/discovery.controller.js';
-import { IntrospectionController } from '../introspection/introspection.controller.js';
-import { JwksController } from '../keys/jwks.controller.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { observeRequest, UNMATCHED_ROUTE } from '../metrics/http-metrics.js';
 import type { LatencySeries } from '../metrics/latency-histogram.js';
-import type { RateLimitPolicy } from '../rate-limit/rate-limit-policies.js';
-import { RATE_LIMIT_POLICY } from '../rate-limit/rate-limit.decorator.js';
 import { RateLimiter } from '../rate-limit/rate-limit.guard.js';
-import { TokensController } from '../tokens/tokens.controller.js';
-import { AuthorizationController } from '../authorization/authorization.controller.js';
-import { ProductCompletionController } from '../authorization/product-completion.controller.js';
-import { CompleteConsentDto, CompleteLoginDto } from '../authorization/dto/complete.dto.js';
-import { callingResource } from '../resources/registration-secret.guard.js';
-import type { ResourcesService } from '../resources/resources.service.js';
-import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { FastPathRefused, type FastParam, type FastRequest, type FastRoute } from './fast-route-explorer.js';
 
 /** A request the fast lane answers: Node's own, with what the services read (HttpRequest) filled in here. */
-type FastRequest = IncomingMessage & HttpRequest & { ip: string };
+type NodeRequest = IncomingMessage & FastRequest & { ip: string };
 
-/** `GET /interaction/:id` for the ids Gatehouse issues (base64url); any other id goes to Express, which decodes it. */
-const INTERACTION_PATH = /^\/interaction\/([A-Za-z0-9_-]+)$/;
-/** `GET /interaction/:id/login/return`, likewise. */
-const LOGIN_RETURN_PATH = /^\/interaction\/([A-Za-z0-9_-]+)\/login\/return$/;
+/** A route the fast lane takes a request for, with the values of the path's `:name` segments. */
+export interface FastMatch {
+  readonly route: FastRoute;
+  readonly routeParams: Readonly<Record<string, string>>;
+}
 
-interface FastRoute {
-  /** The route pattern Nest registers for it: the metrics label, the same either way. */
-  readonly route: string;
-  readonly policy: RateLimitPolicy;
-  /** Answers cross-origin callers: the path is a public one (isPublicCorsPath, as the Express path decides). */
-  readonly cors: boolean;
-  /** Reads the body first (src/common/body-parser.ts: the same size cap and parsing as everywhere). */
-  readonly body: boolean;
-  answer(req: FastRequest, res: ServerResponse): Promise<void>;
-  /** A document route: the document when it is at hand without waiting (cached), and how it is sent. */
-  readonly document?: { now(): object | undefined; contentType: string; cacheControl: string };
+/** A route with `:name` segments, as a pattern over the request path. */
+interface PatternedRoute {
+  readonly pattern: RegExp;
+  readonly route: FastRoute;
 }
 
 /** A document route's answer made from `source`; the latency series is held rather than found by its labels each time. */
@@ -56,42 +36,39 @@ interface DocumentAnswer {
   readonly latency: LatencySeries;
 }
 
-/** identifyRequest's option for the document answers, which write X-Request-Id with their other headers. */
-const HEADER_WRITTEN_BY_CALLER = { setHeader: false };
-
-/** What the fast lane calls: the very controllers Nest routes to. */
-export interface FastLaneHandlers {
-  discovery: DiscoveryController;
-  jwks: JwksController;
-  tokens: TokensController;
-  introspection: IntrospectionController;
-  authorization: AuthorizationController;
-  productCompletion: ProductCompletionController;
-  /** For the product completion routes' registration-secret check (RegistrationSecretGuard's). */
-  resources: ResourcesService;
+/** A handler's result already asked for (a document route whose document was not at hand), to be awaited, not asked for again. */
+interface PendingResult {
+  readonly result: unknown;
 }
 
+/** identifyRequest's option for the document answers, which write X-Request-Id with their other headers. */
+const HEADER_WRITTEN_BY_CALLER = { setHeader: false };
+const NO_ROUTE_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+/** A document handler's arguments: it takes none. */
+const NO_ARGUMENTS: unknown[] = [];
 /**
- * The hottest routes — the token endpoint, introspection, the metadata and JWKS documents, and the steps of an
- * authorization (`/authorize`, the interaction page, the product's login completion and the browser's return from
- * it, the product's consent completion) — answered
- * straight from Node's HTTP server, in front of Express and Nest's router, guard, interceptor and pipe chain (about
- * half the CPU of a small request, see the README's benchmark section). Everything the full path does for these
- * routes happens here too, through the same functions: request id and context, HTTP metrics, CORS, the body
- * parser, the route's rate-limit policy, the registration-secret check, the JSON-only check and DTO validation,
- * the controller method itself, and errors as the exception filter answers them (OAuth JSON with no-store, or a
- * browser error page). Any other method or path, including a HEAD, an OPTIONS preflight or a path Express would
- * only match loosely (`/token/`, `/TOKEN`), goes to Express unchanged. test/e2e/fast-lane.e2e-spec.ts holds the
- * two paths to identical answers.
+ * A `:name` segment matches the ids Gatehouse issues (base64url), which need no percent-decoding: any other value
+ * goes to Express, which decodes it.
+ */
+const ROUTE_PARAM_SEGMENT = '([A-Za-z0-9_-]+)';
+
+/**
+ * The @FastPath routes (src/common/fast-path.decorator.ts), answered straight from Node's HTTP server in front of
+ * Express and Nest's router, guard, interceptor and pipe chain, which cost about half the CPU of a small request (see
+ * the README's benchmark section). Each route is what FastRouteExplorer read from the handler's own decorators, and
+ * everything the full path does for it happens here too, through the same functions and in Nest's order: request id
+ * and context, HTTP metrics, CORS, the body parser, the route's rate-limit policy, its BeforeHandler guards, status
+ * and headers, its BeforeHandler interceptors, its parameters and pipes, the controller method itself, the JSON
+ * answer as Express writes it, and errors as the exception filter answers them. Any other method or path, including
+ * a HEAD, an OPTIONS preflight or a path Express would only match loosely (`/token/`, `/TOKEN`), goes to Express
+ * unchanged. test/e2e/fast-lane.e2e-spec.ts holds the two paths to identical answers.
  */
 export class FastLane {
   private readonly logger = new Logger('Errors');
   /** By method, then exact path. */
-  private readonly getRoutes = new Map<string, FastRoute>();
-  private readonly postRoutes = new Map<string, FastRoute>();
-  /** The parameterised routes: `GET /interaction/:id` (INTERACTION_PATH) and its login return (LOGIN_RETURN_PATH). */
-  private readonly interaction: FastRoute;
-  private readonly loginReturn: FastRoute;
+  private readonly exact = new Map<string, Map<string, FastMatch>>();
+  /** By method: the routes with `:name` segments, in declaration order. */
+  private readonly patterned = new Map<string, PatternedRoute[]>();
   private readonly readBody: ReturnType<typeof bodyParser>;
   private readonly trust: ((address: string, hop: number) => boolean) | null;
   /**
@@ -104,152 +81,153 @@ export class FastLane {
 
   constructor(
     config: GatehouseConfig,
-    handlers: FastLaneHandlers,
+    routes: readonly FastRoute[],
     private readonly limiter: RateLimiter,
     private readonly metrics: MetricsService,
   ) {
     this.readBody = bodyParser(config.maxBodyBytes);
     this.trust = config.trustedProxies.length > 0 ? proxyAddr.compile(config.trustedProxies) : null;
-    const { discovery, jwks, tokens, introspection } = handlers;
-    const metadata = { now: () => discovery.metadataNow(), contentType: 'application/json; charset=utf-8', cacheControl: 'public, max-age=60' };
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      this.add('GET', path, { policy: policyOf(DiscoveryController), body: false, document: metadata }, async (_req, res) =>
-        this.sendDocument(res, await discovery.metadata(), metadata),
-      );
-    }
-    const jwksDocument = { now: () => jwks.jwks(), contentType: 'application/jwk-set+json; charset=utf-8', cacheControl: 'public, max-age=300' };
-    this.add('GET', '/.well-known/jwks.json', { policy: policyOf(JwksController), body: false, document: jwksDocument }, async (_req, res) =>
-      this.sendDocument(res, jwks.jwks(), jwksDocument),
-    );
-    for (const path of ['/token', '/api/oauth/token']) {
-      this.add('POST', path, { policy: policyOf(TokensController), body: true }, async (req, res) => {
-        noStore(res);
-        sendJson(res, 200, await tokens.token(oauthBody(req, 'form'), req));
-      });
-    }
-    this.add('POST', '/introspect', { policy: policyOf(IntrospectionController), body: true }, async (req, res) => {
-      noStore(res);
-      sendJson(res, 200, await introspection.introspect(oauthBody(req, 'formOrJson'), req));
-    });
-
-    const { authorization, productCompletion, resources } = handlers;
-    const browser = policyOf(AuthorizationController);
-    this.add('GET', '/authorize', { policy: browser, body: false }, async (req, res) => {
-      await authorization.authorize(withQuery(req), res);
-    });
-    this.interaction = this.route('/interaction/:id', { policy: browser, body: false }, async (req, res) => {
-      const id = INTERACTION_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
-      await authorization.interaction(id, req, res);
-    });
-    this.loginReturn = this.route('/interaction/:id/login/return', { policy: browser, body: false }, async (req, res) => {
-      const id = LOGIN_RETURN_PATH.exec(req.url?.split('?', 1)[0] ?? '')?.[1] ?? '';
-      await authorization.loginReturn(id, withQuery(req), res);
-    });
-    // The order of the full path: the guard (secret), the interceptors (no-store, then JSON only), the pipe, the handler.
-    const completion = <Input extends object>(path: string, dto: new () => Input, complete: (resource: ResourceServerEntity, input: Input, request?: RequestContext) => Promise<unknown>) =>
-      this.add('POST', path, { policy: policyOf(ProductCompletionController), body: true }, async (req, res) => {
-        const resource = await callingResource(req, resources);
-        noStore(res);
-        assertJsonOrNoBody(req);
-        const input = (await strictValidationPipe.transform(req.body, { type: 'body', metatype: dto })) as Input;
-        sendJson(res, 200, await complete(resource, input, contextOf(req)));
-      });
-    completion('/api/login/complete', CompleteLoginDto, (resource, input, request) => productCompletion.completeLogin(resource, input, request));
-    completion('/api/consent/complete', CompleteConsentDto, (resource, input, request) => productCompletion.completeConsent(resource, input, request));
+    for (const route of routes) this.add(route);
   }
 
   /** Puts the fast lane in front of `fallback` (the Express application) as `server`'s request handler. */
   install(server: Server, fallback: RequestListener): void {
     server.removeListener('request', fallback);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      const route = this.match(req);
-      if (route?.document !== undefined && this.answerDocument(route, route.document, req as FastRequest, res)) return;
-      if (route) this.handle(route, req as FastRequest, res);
-      else fallback(req, res);
+      const matched = this.match(req);
+      if (matched === undefined) return fallback(req, res);
+      if (matched.route.document) this.answerDocument(matched, req as NodeRequest, res);
+      else this.handle(matched, req as NodeRequest, res);
     });
   }
 
   /** The route for an exact method and path (the query string aside), if the fast lane serves it. */
-  match(req: IncomingMessage): FastRoute | undefined {
+  match(req: IncomingMessage): FastMatch | undefined {
     const url = req.url ?? '';
     const query = url.indexOf('?');
     const path = query === -1 ? url : url.slice(0, query);
-    if (req.method === 'GET') {
-      return this.getRoutes.get(path) ?? (INTERACTION_PATH.test(path) ? this.interaction : LOGIN_RETURN_PATH.test(path) ? this.loginReturn : undefined);
+    const method = req.method ?? 'GET';
+    const exact = this.exact.get(method)?.get(path);
+    if (exact !== undefined) return exact;
+    for (const { pattern, route } of this.patterned.get(method) ?? []) {
+      const values = pattern.exec(path);
+      if (values === null) continue;
+      const routeParams: Record<string, string> = {};
+      route.paramNames.forEach((name, at) => (routeParams[name] = values[at + 1]!));
+      return { route, routeParams };
     }
-    return req.method === 'POST' ? this.postRoutes.get(path) : undefined;
+    return undefined;
   }
 
   /**
-   * A document route's answer when nothing needs waiting for (no budget to spend, the document cached), and nothing
+   * A document route's answer when nothing needs waiting for (no budget to spend, the document at hand), and nothing
    * reads the request context: at once, with what every answer carries, every header in one writeHead (no header
    * map). Its latency is observed at the hand-off to the socket, which for an answer this size is the whole of it.
-   * False when the route must be handled as any other. Kept apart from handle() so that the hottest answer runs as
-   * code that has only ever seen it (a function shared with the other routes answered 13 % fewer documents once
-   * they had been used).
+   * Otherwise the route is handled as any other, with the result already asked for. Kept apart from handle(), so
+   * that the hottest answer runs as code that only ever sees documents: shared with the other routes, V8 optimises
+   * it for all of them and it answers fewer documents.
    */
-  private answerDocument(route: FastRoute, sending: NonNullable<FastRoute['document']>, req: FastRequest, res: ServerResponse): boolean {
+  private answerDocument(matched: FastMatch, req: NodeRequest, res: ServerResponse): void {
     const started = process.hrtime.bigint();
-    const document = this.limiter.enabled(route.policy) ? undefined : sending.now();
-    if (document === undefined) return false;
+    const { route } = matched;
+    if (this.limiter.enabled(route.policy)) return this.handle(matched, req, res);
+    let document: unknown;
+    try {
+      document = route.invoke(NO_ARGUMENTS);
+    } catch (error) {
+      document = Promise.reject(error);
+    }
+    if (typeof document !== 'object' || document === null || typeof (document as Partial<PromiseLike<unknown>>).then === 'function') {
+      return this.handle(matched, req, res, { result: document });
+    }
     let prepared = this.documentAnswers.get(route);
-    if (prepared === undefined || prepared.source !== document || prepared.latency.detached) prepared = this.prepareDocument(route, sending, document);
+    if (prepared === undefined || prepared.source !== document || prepared.latency.detached) prepared = this.prepareDocument(route, document);
     const headers = prepared.headers.slice();
     headers[1] = identifyRequest(req, res, HEADER_WRITTEN_BY_CALLER);
-    res.writeHead(200, headers);
-    // write, then end: the headers and body leave in one plain write. (end(body) queues an empty chunk behind them,
-    // which makes that a two-buffer writev: about 2 % of a document answer.)
+    res.writeHead(route.status, headers);
+    // write, then end: the headers and body leave in one plain write (end(body) queues an empty chunk behind them,
+    // which makes that a two-buffer writev).
     res.write(prepared.body);
     res.end();
-    // A 200 with no OAuth error to count: straight into its latency series (observeRequest's other half).
+    // An answer with no OAuth error to count: straight into its latency series (observeRequest's other half).
     prepared.latency.observe(Number(process.hrtime.bigint() - started) / 1e9);
-    return true;
   }
 
   /**
    * `route`'s answer with `document`, made once per document object: the body, every header as name, value pairs
-   * (copied per answer, the request id's value at index 1 filled in), and its latency series (GET, 200).
+   * (copied per answer, the request id's value at index 1 filled in), and its latency series.
    */
-  private prepareDocument(route: FastRoute, sending: NonNullable<FastRoute['document']>, document: object): DocumentAnswer {
+  private prepareDocument(route: FastRoute, document: object): DocumentAnswer {
     const body = this.serialised(document);
     const cors = route.cors ? ANY_ORIGIN_HEADERS : [];
-    const headers = ['X-Request-Id', '', ...cors, 'Cache-Control', sending.cacheControl, 'Content-Type', sending.contentType, 'Content-Length', String(Buffer.byteLength(body))];
-    const prepared = { source: document, body, headers, latency: this.metrics.httpDuration.seriesFor('GET', route.route, 200) };
+    const declared = route.headers.filter(([name]) => name.toLowerCase() !== 'content-type').flat();
+    const headers = ['X-Request-Id', '', ...cors, ...declared, 'Content-Type', route.jsonContentType, 'Content-Length', String(Buffer.byteLength(body))];
+    const prepared = { source: document, body, headers, latency: this.metrics.httpDuration.seriesFor(route.method, route.path, route.status) };
     this.documentAnswers.set(route, prepared);
     return prepared;
   }
 
-  private handle(route: FastRoute, req: FastRequest, res: ServerResponse): void {
+  private handle({ route, routeParams }: FastMatch, req: NodeRequest, res: ServerResponse, pending?: PendingResult): void {
     const started = process.hrtime.bigint();
     req.ip = this.clientAddress(req);
     // On the full path the body parser runs before Express's router: a body it refuses is answered before any
     // route is known, and counted as `unmatched` (routeOf). Here too: the route's label only once the body is read.
-    let label = route.body ? UNMATCHED_ROUTE : route.route;
-    res.on('finish', () => observeRequest(this.metrics, req.method ?? 'GET', label, res, started));
+    let label = route.readsBody ? UNMATCHED_ROUTE : route.path;
+    res.on('finish', () => observeRequest(this.metrics, route.method, label, res, started));
     attachRequestContext(req, res, req.ip);
     if (route.cors) allowAnyOrigin(res);
-    if (!route.body) return void this.answer(route, req, res);
+    if (route.readsRequest) req.query = queryOf(req);
+    if (!route.readsBody) return void this.answer(route, routeParams, req, res, pending);
     this.readBody(req, res, () => {
-      label = route.route;
-      void this.answer(route, req, res);
+      label = route.path;
+      void this.answer(route, routeParams, req, res, pending);
     });
   }
 
-  /** Rate limit, then the route: as RateLimitGuard runs before a controller. Errors are answered as the filter answers them. */
-  private async answer(route: FastRoute, req: FastRequest, res: ServerResponse): Promise<void> {
+  /** The route as Nest runs it, from the global rate-limit guard to the reply. Errors are answered as the filter answers them. */
+  private async answer(route: FastRoute, routeParams: Readonly<Record<string, string>>, req: NodeRequest, res: ServerResponse, pending?: PendingResult): Promise<void> {
     try {
       if (this.limiter.enabled(route.policy)) await this.limiter.consume(route.policy, req, res);
-      await route.answer(req, res);
+      for (const guard of route.guards) await guard.beforeHandler(req, res);
+      res.statusCode = route.status;
+      for (const [name, value] of route.headers) res.setHeader(name, value);
+      for (const interceptor of route.interceptors) await interceptor.beforeHandler(req, res);
+      let result = pending?.result;
+      if (pending === undefined) {
+        const args = this.argumentsOf(route, routeParams, req, res);
+        result = route.invoke(Array.isArray(args) ? args : await args);
+      }
+      result = await result;
+      if (!route.respondsItself) this.reply(route, res, result);
     } catch (error) {
       sendError(req, res, error, this.logger);
     }
   }
 
-  private sendDocument(res: ServerResponse, document: object, { contentType, cacheControl }: NonNullable<FastRoute['document']>): void {
-    res.statusCode = 200;
-    res.setHeader('Cache-Control', cacheControl);
-    res.setHeader('Content-Type', contentType);
-    res.end(this.serialised(document));
+  /**
+   * The handler's arguments, as Nest's router makes them: each parameter's value in the order Nest reads them, then
+   * its pipes; the first error in that order is the one answered. At once when no parameter has a pipe.
+   */
+  private argumentsOf(route: FastRoute, routeParams: Readonly<Record<string, string>>, req: NodeRequest, res: ServerResponse): unknown[] | Promise<unknown[]> {
+    const args: unknown[] = new Array<unknown>(route.argumentCount);
+    let piping: Promise<void>[] | undefined;
+    for (const param of route.params) {
+      try {
+        const value = param.read(req, res, routeParams);
+        if (param.pipes.length === 0) args[param.index] = value;
+        else (piping ??= []).push(throughPipes(param, value).then((piped) => void (args[param.index] = piped)));
+      } catch (error) {
+        (piping ??= []).push(Promise.reject(error));
+      }
+    }
+    return piping === undefined ? args : Promise.all(piping).then(() => args);
+  }
+
+  /** What Nest's Express adapter answers with an object: res.json, with the route's status and Content-Type. */
+  private reply(route: FastRoute, res: ServerResponse, result: unknown): void {
+    if (typeof result !== 'object' || result === null) throw new Error(`${route.name} returned ${result === null ? 'null' : typeof result}: the fast lane sends only JSON objects`);
+    res.setHeader('Content-Type', route.jsonContentType);
+    res.end(route.document ? this.serialised(result) : JSON.stringify(result));
   }
 
   /** A document's body, made once per document object. */
@@ -267,25 +245,34 @@ export class FastLane {
     return this.trust ? proxyAddr(req, this.trust) : (req.socket.remoteAddress ?? '');
   }
 
-  private add(method: 'GET' | 'POST', path: string, options: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): void {
-    (method === 'GET' ? this.getRoutes : this.postRoutes).set(path, this.route(path, options, answer));
-  }
-
-  private route(path: string, { policy, body, document }: Omit<FastRoute, 'route' | 'cors' | 'answer'>, answer: FastRoute['answer']): FastRoute {
-    // Every route has every field (document: undefined when it has none): one object shape for the code reading them.
-    return { route: path, cors: isPublicCorsPath(path), policy, body, document, answer };
+  private add(route: FastRoute): void {
+    if (route.paramNames.length === 0) {
+      const byPath = this.exact.get(route.method) ?? new Map<string, FastMatch>();
+      if (byPath.has(route.path)) throw new FastPathRefused(`${route.name}: ${route.method} ${route.path} is served by ${byPath.get(route.path)!.route.name} too`);
+      byPath.set(route.path, { route, routeParams: NO_ROUTE_PARAMS });
+      this.exact.set(route.method, byPath);
+      return;
+    }
+    const source = route.path
+      .split('/')
+      .map((segment) => (segment.startsWith(':') ? ROUTE_PARAM_SEGMENT : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      .join('/');
+    const routes = this.patterned.get(route.method) ?? [];
+    routes.push({ pattern: new RegExp(`^${source}$`), route });
+    this.patterned.set(route.method, routes);
   }
 }
 
-/** The policy @RateLimit gives a controller class: the fast lane spends the same budget as the guard would. */
-function policyOf(controller: abstract new (...args: never[]) => unknown): RateLimitPolicy {
-  const policy: unknown = Reflect.getMetadata(RATE_LIMIT_POLICY, controller);
-  return typeof policy === 'string' ? (policy as RateLimitPolicy) : 'default';
+/** A parameter's value through its pipes, one after the other (Nest's PipesConsumer). */
+async function throughPipes(param: FastParam, value: unknown): Promise<unknown> {
+  let piped = value;
+  for (const pipe of param.pipes) piped = await pipe.transform(piped, param.metadata);
+  return piped;
 }
 
-/** The request with `query` as Express's `query parser` 'simple' makes it: node:querystring, on what follows the first '?'. */
-function withQuery(req: FastRequest): FastRequest & { query: Record<string, unknown> } {
+/** `query` as Express's `query parser` 'simple' makes it: node:querystring, on what follows the first '?'. */
+function queryOf(req: IncomingMessage): Record<string, unknown> {
   const url = req.url ?? '';
   const query = url.indexOf('?');
-  return Object.assign(req, { query: query === -1 ? {} : parseQuery(url.slice(query + 1)) });
+  return query === -1 ? {} : parseQuery(url.slice(query + 1));
 }

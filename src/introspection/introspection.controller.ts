@@ -5,6 +5,8 @@ import type { ParsedBody } from '../common/body-parser.js';
 import { CallerAuthenticator } from './caller-authenticator.js';
 import { TokenInspector, type IntrospectionResponse } from './token-inspector.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
+import { FastPath } from '../common/fast-path.decorator.js';
 
 const MAX_TOKEN = 4096;
 
@@ -20,6 +22,7 @@ export class IntrospectionController {
   /** RFC 7662. Confidential clients and resource servers only: a public client cannot prove who is asking. */
   @Post('introspect')
   @HttpCode(200)
+  @FastPath()
   async introspect(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<IntrospectionResponse> {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);
@@ -33,6 +36,7 @@ export class IntrospectionController {
    */
   @Post(['revoke', 'api/oauth/revoke'])
   @HttpCode(200)
+  @PublicCors()
   async revoke(@OAuthBody('formOrJson') params: ParsedBody, @Req() req: HttpRequest): Promise<void> {
     const token = requiredParam(params, 'token', MAX_TOKEN);
     stringParam(params, 'token_type_hint', 100);

@@ -8,7 +8,7 @@ import { TooManyRequests } from '../common/oauth-errors.js';
 import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RATE_LIMIT_PROOF, type RateLimitPolicy } from './rate-limit-policies.js';
-import { RATE_LIMIT_POLICY } from './rate-limit.decorator.js';
+import { rateLimitPolicyOf } from './rate-limit.decorator.js';
 import { addressTracker, RequestTracker } from './request-tracker.js';
 import { RATE_LIMIT_OBSERVER, type RateLimitObserver, type Tracker } from './rate-limit-options.js';
 
@@ -95,7 +95,7 @@ export class RateLimitGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const policy = this.reflector.getAllAndOverride<RateLimitPolicy | undefined>(RATE_LIMIT_POLICY, [context.getHandler(), context.getClass()]) ?? 'default';
+    const policy = rateLimitPolicyOf(this.reflector, context.getHandler(), context.getClass());
     if (!this.limiter.enabled(policy)) return true;
     const http = context.switchToHttp();
     await this.limiter.consume(policy, http.getRequest<HttpRequest>(), http.getResponse<ServerResponse>());

@@ -5,8 +5,10 @@ import { contextOf } from '../common/http.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { ClientsService, type ClientRegistrationView } from './clients.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
 
 /** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
+@PublicCors()
 @Controller('register')
 @RateLimit('register')
 @NoStore()

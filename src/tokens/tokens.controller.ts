@@ -6,8 +6,11 @@ import type { ParsedBody } from '../common/body-parser.js';
 import { ClientAuthenticator } from '../registration/client-authenticator.js';
 import { GRANT_HANDLERS, type GrantHandler, type TokenResponse } from './grants/grant-handler.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
+import { PublicCors } from '../common/cors.middleware.js';
+import { FastPath } from '../common/fast-path.decorator.js';
 
 /** POST /token: parse the form → find the grant handler → authenticate the client → let the handler act. */
+@PublicCors()
 @Controller()
 @RateLimit('token')
 export class TokensController {
@@ -24,6 +27,7 @@ export class TokensController {
   @Post(['token', 'api/oauth/token'])
   @HttpCode(200)
   @NoStore()
+  @FastPath()
   async token(@OAuthBody('form') params: ParsedBody, @Req() req: HttpRequest): Promise<TokenResponse> {
     const grantType = requiredParam(params, 'grant_type', 200);
     const handler = this.handlers.get(grantType);

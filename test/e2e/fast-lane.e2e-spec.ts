@@ -1,4 +1,6 @@
 import { after, before, describe, it } from 'node:test';
+import { Injectable, type CanActivate } from '@nestjs/common';
+import { GUARDS_METADATA } from '@nestjs/common/internal';
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
@@ -7,6 +9,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { FastLane } from '../../src/fast-lane/fast-lane.js';
 import { DiscoveryController } from '../../src/discovery/discovery.controller.js';
+import { TokensController } from '../../src/tokens/tokens.controller.js';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { eventually } from '../support/audit.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -494,8 +497,10 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
     const [getToken] = await assertSame({ method: 'GET', path: '/token' });
     assert.equal(getToken.body.error, 'not_found');
 
-    // A CORS preflight gets the preflight headers and no body, through the fast lane's server as through Express.
-    for (const path of ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/token/', '/TOKEN']) {
+    // A CORS preflight gets the preflight headers and no body, through the fast lane's server as through Express,
+    // on the paths of every @PublicCors route.
+    const publicPaths = ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+    for (const path of [...publicPaths, '/token/', '/TOKEN', '/register', '/register/some-client', '/revoke', '/api/oauth/revoke']) {
       const [preflight] = await assertSame({
         method: 'OPTIONS',
         path,
@@ -507,8 +512,10 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
       assert.match(String(preflight.headers['access-control-allow-headers']), /Content-Type/, path);
       assert.equal(preflight.headers['access-control-max-age'], '86400', path);
     }
-    const [introspectPreflight] = await assertSame({ method: 'OPTIONS', path: '/introspect', headers: { origin: 'https://inspector.example.test', 'access-control-request-method': 'POST' } });
-    assert.equal(introspectPreflight.headers['access-control-allow-origin'], undefined, '/introspect answers no cross-origin preflight');
+    for (const path of ['/introspect', '/authorize', '/api/login/complete', '/register/a/b']) {
+      const [preflight] = await assertSame({ method: 'OPTIONS', path, headers: { origin: 'https://inspector.example.test', 'access-control-request-method': 'POST' } });
+      assert.equal(preflight.headers['access-control-allow-origin'], undefined, `${path} answers no cross-origin preflight`);
+    }
   });
 
   it('records the same request id, client address and user agent in token.refreshed and token.introspected on both paths', async () => {
@@ -727,7 +734,7 @@ describe('fast lane (pglite) with no discovery budget: cached documents answered
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
       // The first read of a cold cache waits for it; the next ones are answered from it at once.
       await send(fast, { path });
-      assert.ok(discovery.metadataNow(), 'the scopes are cached, so the metadata document is at hand');
+      assert.ok(!(discovery.metadata() instanceof Promise), 'the scopes are cached, so the metadata document is at hand');
       const counted = await latency(path);
       const variants: Array<Record<string, string>> = [{}, { origin: 'https://inspector.example.test', 'x-request-id': 'probe-sync.1' }];
       for (const headers of variants) {
@@ -909,5 +916,28 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       // Two flows, one through each door: the interaction page twice per flow.
       return now.every((value, i) => value === before[i]! + (series[i]![1] === '/interaction/:id' ? 4 : 2)) ? true : undefined;
     }, 'each step counted under its route on both paths', 3000);
+  });
+});
+
+/** A guard the fast lane has no way to run: it is not a BeforeHandler. */
+@Injectable()
+class AuditorsOnlyGuard implements CanActivate {
+  canActivate(): boolean {
+    return true;
+  }
+}
+
+describe('fast lane (pglite): a fast route with a guard it cannot run', () => {
+  it('stops the application at boot, naming the controller, the handler and the guard', async () => {
+    // As if `@UseGuards(AuditorsOnlyGuard)` had been added to TokensController.token.
+    const handler = TokensController.prototype.token;
+    const guards: unknown = Reflect.getMetadata(GUARDS_METADATA, handler);
+    Reflect.defineMetadata(GUARDS_METADATA, [AuditorsOnlyGuard], handler);
+    try {
+      await assert.rejects(startGatehouse(), { name: 'FastPathRefused', message: 'TokensController.token: @UseGuards(AuditorsOnlyGuard) is not honoured by the fast path' });
+    } finally {
+      if (guards === undefined) Reflect.deleteMetadata(GUARDS_METADATA, handler);
+      else Reflect.defineMetadata(GUARDS_METADATA, guards, handler);
+    }
   });
 });

@@ -94,7 +94,11 @@ export async function startGatehouse(options: StartOptions = {}): Promise<Runnin
     ...storage.env,
   };
   const config = loadConfig(env);
-  const app = await createApp(config, { logger: options.logger ?? new MemoryLogger(), hostResolver: options.hostResolver, audit: options.audit });
+  const app = await createApp(config, { logger: options.logger ?? new MemoryLogger(), hostResolver: options.hostResolver, audit: options.audit }).catch(async (error: unknown) => {
+    // An application that refused to start leaves no database behind (unless the caller brought it).
+    if (!options.storage) await storage.dispose();
+    throw error;
+  });
   await app.listen(port, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   const db = app.get(DataSource);
