@@ -7,6 +7,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import type { Tx } from './data-source.js';
 import { connectAtBoot } from './connect.js';
 import { returnedRows } from './returned-rows.js';
+import type { Statement } from './sql.js';
 
 export interface DatabaseOptions {
   /**
@@ -51,15 +52,27 @@ export class Database implements OnApplicationShutdown {
   ) {}
 
   /**
-   * Runs a hot statement of fixed text and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
-   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement named
-   * after `label` and the text (unless prepared statements are off); on PGlite it takes the ordinary path. Inside
-   * `tx` it runs on that transaction's connection. Fails as TypeORM's queries do, with a QueryFailedError.
+   * Runs a statement on a request's hot path and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
+   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement (unless
+   * prepared statements are off); on PGlite it takes the ordinary path. Inside `tx` it runs on that transaction's
+   * connection. Fails as TypeORM's queries do, with a QueryFailedError.
+   */
+  run<Values, Row>(statement: Statement<Values, Row>, values: Values, tx?: Tx): Promise<Row[]> {
+    return this.send<Row>(statement.preparedName, statement.text, statement.values(values), tx);
+  }
+
+  /**
+   * As run, for a statement whose text is built per call from a fixed few shapes (the audit outbox's inserts of one
+   * to a few events): prepared under a name made of `label` and the text.
    */
   async hot<Row>(label: string, sql: string, params: unknown[], tx?: Tx): Promise<Row[]> {
+    return this.send<Row>(this.options.preparedStatements ? statementName(label, sql) : null, sql, params, tx);
+  }
+
+  private async send<Row>(preparedName: string | null, sql: string, params: unknown[], tx: Tx | undefined): Promise<Row[]> {
     const connection = this.nodePostgres(tx);
     if (!connection) return returnedRows<Row>(await (tx ?? this.manager).query(sql, params));
-    const config = this.options.preparedStatements ? { name: statementName(label, sql), text: sql, values: params } : { text: sql, values: params };
+    const config = this.options.preparedStatements && preparedName !== null ? { name: preparedName, text: sql, values: params } : { text: sql, values: params };
     try {
       return (await connection.query(config)).rows as Row[];
     } catch (error) {
