@@ -18,23 +18,6 @@ import { AuditEventEntity } from '../audit/audit-event.entity.js';
 /** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
 export type Tx = EntityManager;
 
-/**
- * A change written as one statement (so no BEGIN/COMMIT) together with its audit events, for AuditLog.recordWith
- * (the shape of its AuditedChange, for callers that need nothing of the changed row): CTEs (`WITH a AS (…), b AS
- * (…)`) over `$1…$n` of `params`; the change happened when the CTE `gate` yields a row. `name` names the prepared
- * statement (Database.hot).
- */
-export interface StatementChange {
-  name: string;
-  sql: string;
-  params: unknown[];
-  gate: string;
-  row(json: Record<string, unknown>): null;
-}
-
-/** What a StatementChange's caller gets back of the row: nothing. */
-export const NO_ROW = (): null => null;
-
 export const ENTITIES = [
   ResourceServerEntity,
   ClientEntity,
