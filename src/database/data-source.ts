@@ -33,6 +33,12 @@ export const ENTITIES = [
   AuditEventEntity,
 ];
 
+/**
+ * Generated uuids are the migrations' gen_random_uuid(), built into PostgreSQL 13+ and PGlite: no extension to
+ * create (PGlite has neither uuid-ossp nor pgcrypto).
+ */
+const UUIDS = { uuidExtension: 'pgcrypto', installExtensions: false } as const;
+
 /** PostgreSQL when DATABASE_URL is set, otherwise an embedded PGlite persisted in the data folder. */
 export async function createDataSource(database: DatabaseConfig): Promise<DataSource> {
   if (database.kind === 'postgres') {
@@ -42,6 +48,7 @@ export async function createDataSource(database: DatabaseConfig): Promise<DataSo
       entities: ENTITIES,
       synchronize: false,
       migrationsRun: false,
+      ...UUIDS,
       poolSize: 10,
       applicationName: 'gatehouse',
       // DATABASE_QUERY_TIMEOUT_MS bounds the wait for a pooled connection (connect included) and then for each
@@ -66,6 +73,7 @@ export async function createDataSource(database: DatabaseConfig): Promise<DataSo
     entities: ENTITIES,
     synchronize: false,
     migrationsRun: false,
+    ...UUIDS,
   });
   // Release the folder when the data source closes.
   const destroy = dataSource.destroy.bind(dataSource);
