@@ -2,7 +2,6 @@ import { Global, Logger, Module, type OnApplicationShutdown } from '@nestjs/comm
 import { DataSource, QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { DatabaseConnectionLost } from '../common/database-unavailable.js';
 import pg from 'pg';
-import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import type { Tx } from './data-source.js';
 import { connectAtBoot } from './connect.js';
@@ -15,25 +14,6 @@ export interface DatabaseOptions {
    * pooler that does not keep them per client, such as PgBouncer in transaction mode: then they go unnamed.
    */
   preparedStatements: boolean;
-}
-
-/**
- * Hot statements' names, by label and then text: a name stands for exactly one text on every connection. By label
- * first because texts are built per call (new strings): a Map keyed by the text would hash kilobytes each time,
- * while comparing with the few texts of one label is a memcmp that stops at the first difference.
- */
-const STATEMENT_NAMES = new Map<string, Array<{ sql: string; name: string }>>();
-/** Hot texts are a fixed few per label; a bound only guards against a caller that builds endless variants. */
-const STATEMENT_TEXTS_PER_LABEL = 50;
-
-function statementName(label: string, sql: string): string {
-  let texts = STATEMENT_NAMES.get(label);
-  if (texts === undefined) STATEMENT_NAMES.set(label, (texts = []));
-  for (const known of texts) if (known.sql === sql) return known.name;
-  const name = `${label}_${createHash('sha256').update(sql).digest('hex').slice(0, 12)}`;
-  if (texts.length >= STATEMENT_TEXTS_PER_LABEL) texts.shift();
-  texts.push({ sql, name });
-  return name;
 }
 
 interface TransactionHooks {
@@ -57,22 +37,12 @@ export class Database implements OnApplicationShutdown {
    * prepared statements are off); on PGlite it takes the ordinary path. Inside `tx` it runs on that transaction's
    * connection. Fails as TypeORM's queries do, with a QueryFailedError.
    */
-  run<Values, Row>(statement: Statement<Values, Row>, values: Values, tx?: Tx): Promise<Row[]> {
-    return this.send<Row>(statement.preparedName, statement.text, statement.values(values), tx);
-  }
-
-  /**
-   * As run, for a statement whose text is built per call from a fixed few shapes (the audit outbox's inserts of one
-   * to a few events): prepared under a name made of `label` and the text.
-   */
-  async hot<Row>(label: string, sql: string, params: unknown[], tx?: Tx): Promise<Row[]> {
-    return this.send<Row>(this.options.preparedStatements ? statementName(label, sql) : null, sql, params, tx);
-  }
-
-  private async send<Row>(preparedName: string | null, sql: string, params: unknown[], tx: Tx | undefined): Promise<Row[]> {
+  async run<Values, Row>(statement: Statement<Values, Row>, values: Values, tx?: Tx): Promise<Row[]> {
+    const sql = statement.text;
+    const params = statement.values(values);
     const connection = this.nodePostgres(tx);
     if (!connection) return returnedRows<Row>(await (tx ?? this.manager).query(sql, params));
-    const config = this.options.preparedStatements && preparedName !== null ? { name: preparedName, text: sql, values: params } : { text: sql, values: params };
+    const config = this.options.preparedStatements ? { name: statement.preparedName, text: sql, values: params } : { text: sql, values: params };
     try {
       return (await connection.query(config)).rows as Row[];
     } catch (error) {
@@ -81,7 +51,7 @@ export class Database implements OnApplicationShutdown {
   }
 
   /**
-   * Where `hot` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
+   * Where `run` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
    * Null on PGlite, whose pool and connections only look like node-postgres's to TypeORM.
    */
   private nodePostgres(tx: Tx | undefined): pg.Pool | pg.ClientBase | null {

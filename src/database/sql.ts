@@ -44,9 +44,9 @@ export function sqlText(text: string): SqlFragment<Record<never, never>> {
 }
 
 /** Joins fragments with `separator`. */
-export function sqlJoin<Values>(fragments: ReadonlyArray<SqlFragment<Values>>, separator: string): SqlFragment<Values> {
+export function sqlJoin<const Fragments extends ReadonlyArray<SqlFragment<unknown>>>(fragments: Fragments, separator: string): SqlFragment<ValuesOf<Fragments>> {
   const strings = fragments.length === 0 ? [''] : ['', ...fragments.slice(1).map(() => separator), ''];
-  return new SqlFragment<Values>(strings, fragments);
+  return new SqlFragment<ValuesOf<Fragments>>(strings, fragments);
 }
 
 /** The parameters of `Values`, by name: `params<{ id: string }>().id` is the parameter `id`, a string. */
@@ -72,21 +72,24 @@ export class Statement<Values, Row = unknown> {
     fragment: SqlFragment<Values>,
   ) {
     const order: string[] = [];
-    const compile = (part: SqlFragment<unknown>): string => {
-      let text = part.strings[0] ?? '';
+    // By name, and the text joined once: the write-behind's appends have thousands of parameters.
+    const positions = new Map<string, number>();
+    const parts: string[] = [];
+    const compile = (part: SqlFragment<unknown>): void => {
+      parts.push(part.strings[0] ?? '');
       part.items.forEach((item, i) => {
         if (item instanceof SqlParam) {
-          let position = order.indexOf(item.name);
-          if (position < 0) position = order.push(item.name) - 1;
-          text += `$${position + 1}`;
+          let position = positions.get(item.name);
+          if (position === undefined) positions.set(item.name, (position = order.push(item.name)));
+          parts.push(`$${position}`);
         } else {
-          text += compile(item);
+          compile(item);
         }
-        text += part.strings[i + 1] ?? '';
+        parts.push(part.strings[i + 1] ?? '');
       });
-      return text;
     };
-    this.text = compile(fragment);
+    compile(fragment);
+    this.text = parts.join('');
     this.order = order as Array<keyof Values & string>;
     this.preparedName = `${name}_${createHash('sha256').update(this.text).digest('hex').slice(0, 12)}`;
   }

@@ -164,6 +164,12 @@ for (const kind of DATABASE_KINDS) {
       assert.equal(committed.length, announced);
     });
 
+    it('recordWith: refuses an event that gives a value its change computes, before writing anything', async () => {
+      const before = await count();
+      await assert.rejects(audit.recordWith(change(true), [{ type: 'consent.granted', clientId: 'c', subject: 'someone', data: { id: 7 } }]), /subject, id come from the change/);
+      assert.equal(await count(), before);
+    });
+
     it('replaces a secret-looking value a recorder passed by mistake', async () => {
       await database.transaction((tx) =>
         audit.record(tx, { type: 'token.revoked', clientId: 'c', data: { jti: 'j', note: `gh_rt_${'A'.repeat(43)}`, token: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' } }),
