@@ -203,11 +203,12 @@ export class AuditLog implements BeforeApplicationShutdown {
   }
 
   /**
-   * An event of a change, prepared (and scrubbed) as any event is, but for the values the change computes; when its
-   * actor is derived and is the subject or resource the change computes, the statement takes it from there too.
+   * An event of a change, prepared (and scrubbed) as any event is, but for the values the change computes (scopes
+   * too when data.scopes is computed: they follow it, as for any event); when its actor is derived and is the
+   * subject or resource the change computes, the statement takes it from there too.
    */
   private prepareChange(event: AuditEvent, columns: EventColumns): { event: NewAuditEvent; actorSource: ActorSource | null } {
-    const computed = [columns.subject && event.subject !== undefined && 'subject', columns.resource && event.resource !== undefined && 'resource', columns.scopes && event.scopes !== undefined && 'scopes']
+    const computed = [columns.subject && event.subject !== undefined && 'subject', columns.resource && event.resource !== undefined && 'resource', (columns.scopes ?? columns.data?.scopes) && event.scopes !== undefined && 'scopes']
       .concat(Object.keys(columns.data ?? {}).filter((key) => event.data?.[key] !== undefined))
       .filter(Boolean);
     if (computed.length) throw new Error(`${event.type}: ${computed.join(', ')} come from the change, not from the event`);

@@ -13,6 +13,7 @@ export type NewInteraction = Omit<
   'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginReturnHash' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
 >;
 
+// completedCte's parameters: declared before the statements below, which build on it at module load.
 const completion = params<Required<CompletionValues>>();
 
 const insert = params<{
