@@ -4,7 +4,8 @@ import { Database } from '../database/database.module.js';
 import type { RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
-import { AuditEventRepository, ChangeColumn, type AuditedChange, type Computed, type NewAuditEvent, type NewChangeEvent } from './audit-event.repository.js';
+import { AuditEventRepository } from './audit-event.repository.js';
+import { eventValues, toEvent, type ActorSource, type AuditedChange, type EventColumns, type NewAuditEvent } from './audit-event-insert.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
 import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
@@ -24,17 +25,6 @@ export interface AuditEvent {
   /** The request it happened in (contextOf(req)): its id, client address and user agent. Absent outside any request. */
   request?: RequestContext;
   data?: AuditEventData;
-}
-
-/**
- * An event recorded with its change (recordWith): its subject, resource, scopes and data values may be columns of
- * the changed row (ChangeColumn), for what only the change finds out. The actor is derived from the other values.
- */
-export interface ChangeEvent extends Omit<AuditEvent, 'subject' | 'resource' | 'scopes' | 'data'> {
-  subject?: Computed<string | null>;
-  resource?: Computed<string | null>;
-  scopes?: Computed<string[] | null>;
-  data?: Record<string, Computed<AuditEventData[string]>>;
 }
 
 /** How observations (recordObservation) are written behind. */
@@ -157,47 +147,44 @@ export class AuditLog implements BeforeApplicationShutdown {
   }
 
   /**
-   * A change that is a single statement (see AuditEventRepository.appendWith) with its events: both commit
-   * together or not at all, in one round trip. Returns the events written and the changed row: none and null when
-   * the change did not happen.
+   * A change that is a single statement with its events (see auditedStatement): both commit together or not at
+   * all, in one round trip. The events leave out what the change computes (the statement's EventColumns say what,
+   * and take it from the changed row). Returns the events written and the changed row: none and null when the change
+   * did not happen.
    */
-  async recordWith<Row>(change: AuditedChange<Row>, events: ChangeEvent[]): Promise<{ events: AuditEventV1[]; row: Row | null }> {
-    const written = await this.events.appendWith(change, events.map((event) => this.prepareChange(event)));
+  async recordWith<Values, Row>(change: AuditedChange<Values, Row>, events: AuditEvent[]): Promise<{ events: AuditEventV1[]; row: Row | null }> {
+    const { statement, events: shapes, row } = change.audited;
+    const prepared = events.map((event, i) => this.prepareChange(event, shapes[i] ?? {}));
+    const values = eventValues(
+      prepared.map(({ event }) => event),
+      shapes,
+      prepared.map(({ actorSource }) => actorSource),
+    );
+    const rows = await this.database.run(statement, { ...change.values, ...values });
+    const first = rows[0];
+    const written = {
+      events: rows.map(toEvent).sort((a, b) => a.seq - b.seq),
+      row: first ? row(typeof first.change === 'string' ? (JSON.parse(first.change) as Record<string, unknown>) : first.change) : null,
+    };
     if (written.events.length > 0) this.notifier.committed(written.events);
     return written;
   }
 
   /**
-   * What is known of `event` is prepared (and scrubbed) as any event's values are; the values the change computes
-   * are columns of its row (ids, URLs, scope lists) and are put back afterwards, in the same places.
+   * An event of a change, prepared (and scrubbed) as any event is, but for the values the change computes (scopes
+   * too when data.scopes is computed: they follow it, as for any event); when its actor is derived and is the
+   * subject or resource the change computes, the statement takes it from there too.
    */
-  private prepareChange(event: ChangeEvent): NewChangeEvent {
-    const known: AuditEventData = {};
-    const computed: Record<string, ChangeColumn> = {};
-    for (const [key, value] of Object.entries(event.data ?? {})) {
-      if (value instanceof ChangeColumn) computed[key] = value;
-      else known[key] = value;
-    }
-    const { subject, resource, scopes } = event;
-    const prepared = this.prepare({
-      ...event,
-      subject: subject instanceof ChangeColumn ? null : subject,
-      resource: resource instanceof ChangeColumn ? null : resource,
-      scopes: scopes instanceof ChangeColumn ? null : scopes,
-      data: known,
-    });
-    let actorId: Computed<string | null> = prepared.actor.id;
-    if (event.actor === undefined && prepared.actor.kind === 'user' && subject instanceof ChangeColumn) actorId = subject;
-    if (event.actor === undefined && prepared.actor.kind === 'resource' && resource instanceof ChangeColumn) actorId = resource;
-    return {
-      ...prepared,
-      actor: { kind: prepared.actor.kind, id: actorId },
-      subject: subject instanceof ChangeColumn ? subject : prepared.subject,
-      resource: resource instanceof ChangeColumn ? resource : prepared.resource,
-      // As prepare does: the event's scopes, else data.scopes.
-      scopes: scopes instanceof ChangeColumn ? scopes : scopes == null && computed.scopes ? computed.scopes : prepared.scopes,
-      data: { ...prepared.data, ...computed },
-    };
+  private prepareChange(event: AuditEvent, columns: EventColumns): { event: NewAuditEvent; actorSource: ActorSource | null } {
+    const computed = [columns.subject && event.subject !== undefined && 'subject', columns.resource && event.resource !== undefined && 'resource', (columns.scopes ?? columns.data?.scopes) && event.scopes !== undefined && 'scopes']
+      .concat(Object.keys(columns.data ?? {}).filter((key) => event.data?.[key] !== undefined))
+      .filter(Boolean);
+    if (computed.length) throw new Error(`${event.type}: ${computed.join(', ')} come from the change, not from the event`);
+    const prepared = this.prepare(event);
+    let actorSource: ActorSource | null = null;
+    if (event.actor === undefined && prepared.actor.kind === 'user' && columns.subject) actorSource = 'subject';
+    if (event.actor === undefined && prepared.actor.kind === 'resource' && columns.resource) actorSource = 'resource';
+    return { event: prepared, actorSource };
   }
 
   private prepare(event: AuditEvent): NewAuditEvent {

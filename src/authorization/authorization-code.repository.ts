@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { NO_ROW, type StatementChange, type Tx } from '../database/data-source.js';
-import { ChangeColumn, type AuditedChange } from '../audit/audit-event.repository.js';
+import type { Tx } from '../database/data-source.js';
+import { auditedStatement, ChangeColumn, type AuditedChange, type AuditedStatement, type EventColumns } from '../audit/audit-event-insert.js';
 import { Database } from '../database/database.module.js';
-import { affected } from '../database/housekeeping.js';
+import { params, runCounting, sql, sqlText, statement } from '../database/sql.js';
 import { AuthorizationCodeEntity } from './authorization-code.entity.js';
-import { grantedCte, type GrantedConsent } from './consent.repository.js';
-import { completedCte, type CompletionGuard } from './interaction.repository.js';
+import { consentValues, grantedCte, type GrantedConsent } from './consent.repository.js';
+import { completedCte, completionValues, type CompletionGuard, type CompletionValues } from './interaction.repository.js';
 import { clientUseCte } from '../registration/client.repository.js';
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
@@ -21,12 +21,104 @@ export interface ExchangedCode {
   usedAt: Date | null;
 }
 
-/** The columns of the exchange's `exchanged` row that its events name (for AuditLog.recordWith). */
-export const EXCHANGED = {
-  userId: new ChangeColumn('user_id'),
+const code = params<{
+  codeHash: string;
+  clientId: string;
+  userId: string;
+  resourceId: string;
+  scopes: string[];
+  redirectUri: string;
+  codeChallenge: string;
+  expiresAt: Date;
+}>();
+
+/** What an issuance's parameters need: the interaction (and guard), the consent's when one is recorded, the code. */
+type IssuanceValues = CompletionValues & Partial<ReturnType<typeof consentValues>> & NewAuthorizationCode;
+
+/**
+ * The end of an approved interaction: completes it (completedCte, guarded or not), records the consent (when
+ * `consent`), and inserts the code. Its events (the consent's, then the code's) are all known values.
+ */
+function issuance(name: string, guarded: boolean, consent: boolean): AuditedStatement<IssuanceValues, null> {
+  return auditedStatement(
+    name,
+    sql`WITH ${completedCte(guarded)}${consent ? sql`, ${grantedCte('completed')}` : sqlText('')}, issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT ${code.codeHash}, ${code.clientId}, ${code.userId}::uuid, ${code.resourceId}::uuid, ${code.scopes}::text[], ${code.redirectUri}, ${code.codeChallenge}, ${code.expiresAt}::timestamptz
+           FROM completed${sqlText(consent ? ' WHERE EXISTS (SELECT 1 FROM granted)' : '')}
+         RETURNING code_hash
+       )`,
+    { gate: 'issued', events: consent ? [{}, {}] : [{}], row: (): null => null },
+  );
+}
+
+export const CODE_ISSUANCE = issuance('code_issuance', false, false);
+export const CODE_ISSUANCE_CONSENTED = issuance('code_issuance_consented', false, true);
+export const CODE_ISSUANCE_GUARDED = issuance('code_issuance_guarded', true, false);
+export const CODE_ISSUANCE_GUARDED_CONSENTED = issuance('code_issuance_guarded_consented', true, true);
+
+/** The exchange's event takes the code's user, the resource and the scopes from the exchanged row. */
+const ISSUED: EventColumns = {
+  subject: new ChangeColumn('user_id'),
   resource: new ChangeColumn('resource'),
-  scopes: new ChangeColumn('scopes'),
+  data: { scopes: new ChangeColumn('scopes') },
 };
+
+interface ExchangeValues {
+  codeHash: string;
+  clientId: string;
+  /** S256 of the verifier. */
+  codeChallenge: string;
+  redirectUri: string | null;
+  resource: string | null;
+  grantId: string;
+  refreshTokenHash: string | null;
+  recordUseOf: string | null;
+  useResolutionSeconds: number;
+}
+
+const exchange = params<ExchangeValues>();
+export const CODE_EXCHANGE = auditedStatement(
+  'code_exchange',
+  sql`WITH consumed AS (
+         UPDATE authorization_codes ac SET consumed_at = now(), grant_id = ${exchange.grantId}
+           FROM resource_servers r
+          WHERE ac.code_hash = ${exchange.codeHash} AND ac.consumed_at IS NULL AND ac.expires_at > now()
+            AND ac.client_id = ${exchange.clientId} AND ac.code_challenge = ${exchange.codeChallenge}
+            AND (${exchange.redirectUri}::text IS NULL OR ac.redirect_uri = ${exchange.redirectUri}::text)
+            AND r.id = ac.resource_id AND (${exchange.resource}::text IS NULL OR r.resource = ${exchange.resource}::text)
+         RETURNING ac.user_id, ac.resource_id, ac.scopes, r.resource, r.access_token_ttl, r.refresh_token_ttl
+       ), created AS (
+         -- The code references the grant: foreign keys are checked at the end of the statement.
+         INSERT INTO grants (id, user_id, client_id, resource_id, scopes) SELECT ${exchange.grantId}, user_id, ${exchange.clientId}, resource_id, scopes FROM consumed
+         RETURNING id
+       ), refresh AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
+         SELECT ${exchange.refreshTokenHash}, ${exchange.grantId}, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE ${exchange.refreshTokenHash}::text IS NOT NULL
+         RETURNING 1
+       ), ${clientUseCte(exchange.recordUseOf, 'consumed')}, exchanged AS (
+         -- Reads every other change (see REFRESH_ROTATION): all row locks before the audit lock.
+         SELECT consumed.*, (SELECT last_used_at FROM used) AS used_at
+           FROM consumed, (SELECT count(*) FROM created) g, (SELECT count(*) FROM refresh) rt
+       )`,
+  {
+    gate: 'exchanged',
+    events: [ISSUED],
+    row: (json): ExchangedCode => ({
+      userId: String(json.user_id),
+      scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
+      resource: String(json.resource),
+      accessTokenTtl: Number(json.access_token_ttl),
+      usedAt: typeof json.used_at === 'string' ? new Date(json.used_at) : null,
+    }),
+  },
+);
+
+const housekeeping = params<{ before: Date; limit: number }>();
+export const DELETE_EXPIRED_CODES = statement(
+  'code_delete_expired',
+  sql`DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < ${housekeeping.before} LIMIT ${housekeeping.limit})`,
+);
 
 @Injectable()
 export class AuthorizationCodeRepository {
@@ -40,22 +132,14 @@ export class AuthorizationCodeRepository {
    * The end of an approved interaction as one change, for AuditLog.recordWith: completes the interaction (see
    * completedCte: once, while open, while `guard` holds), records `consent` when given, and inserts the code — all
    * or nothing. The gate `issued` yields a row only when all of it happened; it reads the other CTEs, so that their
-   * row locks are taken before the audit ordering lock.
+   * row locks are taken before the audit ordering lock. With a consent it writes two events (the consent's and the
+   * code's), without one, the code's.
    */
-  issuance(change: { interactionId: string; guard: CompletionGuard | null; consent: GrantedConsent | null; code: NewAuthorizationCode }): StatementChange {
-    const params: unknown[] = [];
-    const ctes = [completedCte(params, change.interactionId, change.guard)];
-    if (change.consent) ctes.push(grantedCte(params, 'completed', change.consent));
-    const { code } = change;
-    params.push(code.codeHash, code.clientId, code.userId, code.resourceId, code.scopes, code.redirectUri, code.codeChallenge, code.expiresAt);
-    const n = params.length;
-    ctes.push(`issued AS (
-         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
-         SELECT $${n - 7}, $${n - 6}, $${n - 5}::uuid, $${n - 4}::uuid, $${n - 3}::text[], $${n - 2}, $${n - 1}, $${n}::timestamptz
-           FROM completed${change.consent ? ' WHERE EXISTS (SELECT 1 FROM granted)' : ''}
-         RETURNING code_hash
-       )`);
-    return { name: 'code_issuance', sql: `WITH ${ctes.join(', ')}`, params, gate: 'issued', row: NO_ROW };
+  issuance(change: { interactionId: string; guard: CompletionGuard | null; consent: GrantedConsent | null; code: NewAuthorizationCode }): AuditedChange<IssuanceValues, null> {
+    const { guard, consent } = change;
+    const audited = guard ? (consent ? CODE_ISSUANCE_GUARDED_CONSENTED : CODE_ISSUANCE_GUARDED) : consent ? CODE_ISSUANCE_CONSENTED : CODE_ISSUANCE;
+    const values = { ...completionValues(change.interactionId, guard), ...(consent ? consentValues(consent) : {}), ...change.code };
+    return { audited, values };
   }
 
   /**
@@ -65,65 +149,14 @@ export class AuthorizationCodeRepository {
    * code to the grant (so that a replay can revoke it), stores the first refresh token (living the resource's refresh
    * token lifetime) when there is one, and records the client's use when `recordUseOf` is set. The gate `exchanged`
    * yields a row only when all of it happened; of concurrent exchanges of one code exactly one does (the row lock
-   * serialises them; the others find `consumed_at` set). When it yields none, `findByHash` tells why.
+   * serialises them; the others find `consumed_at` set). When it yields none, `findByHash` tells why. Its event
+   * takes the subject, resource and scopes from the exchanged row.
    *
    * The challenge is compared in SQL, not in constant time: it is public (the authorization request carried it in
    * the front channel), and what is compared is a SHA-256 of the verifier, whose timing says nothing of a verifier.
    */
-  exchange(change: {
-    codeHash: string;
-    clientId: string;
-    codeChallenge: string;
-    redirectUri: string | null;
-    resource: string | null;
-    grantId: string;
-    refreshTokenHash: string | null;
-    recordUseOf: string | null;
-    useResolutionSeconds: number;
-  }): AuditedChange<ExchangedCode> {
-    return {
-      name: 'code_exchange',
-      sql: `WITH consumed AS (
-         UPDATE authorization_codes ac SET consumed_at = now(), grant_id = $6
-           FROM resource_servers r
-          WHERE ac.code_hash = $1 AND ac.consumed_at IS NULL AND ac.expires_at > now()
-            AND ac.client_id = $2 AND ac.code_challenge = $3
-            AND ($4::text IS NULL OR ac.redirect_uri = $4::text)
-            AND r.id = ac.resource_id AND ($5::text IS NULL OR r.resource = $5::text)
-         RETURNING ac.user_id, ac.resource_id, ac.scopes, r.resource, r.access_token_ttl, r.refresh_token_ttl
-       ), created AS (
-         -- The code references the grant: foreign keys are checked at the end of the statement.
-         INSERT INTO grants (id, user_id, client_id, resource_id, scopes) SELECT $6, user_id, $2, resource_id, scopes FROM consumed
-         RETURNING id
-       ), refresh AS (
-         INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
-         SELECT $7, $6, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE $7::text IS NOT NULL
-         RETURNING 1
-       ), ${clientUseCte('$8', '$9', 'consumed')}, exchanged AS (
-         -- Reads every other change (see RefreshTokenRepository.rotation): all row locks before the audit lock.
-         SELECT consumed.*, (SELECT last_used_at FROM used) AS used_at
-           FROM consumed, (SELECT count(*) FROM created) g, (SELECT count(*) FROM refresh) rt
-       )`,
-      params: [
-        change.codeHash,
-        change.clientId,
-        change.codeChallenge,
-        change.redirectUri,
-        change.resource,
-        change.grantId,
-        change.refreshTokenHash,
-        change.recordUseOf,
-        change.useResolutionSeconds,
-      ],
-      gate: 'exchanged',
-      row: (json) => ({
-        userId: String(json.user_id),
-        scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
-        resource: String(json.resource),
-        accessTokenTtl: Number(json.access_token_ttl),
-        usedAt: typeof json.used_at === 'string' ? new Date(json.used_at) : null,
-      }),
-    };
+  exchange(change: ExchangeValues): AuditedChange<ExchangeValues, ExchangedCode> {
+    return { audited: CODE_EXCHANGE, values: change };
   }
 
   /** A code as stored, whatever its state; null for an unknown code. */
@@ -135,11 +168,7 @@ export class AuthorizationCodeRepository {
    * Codes are kept long after their 60 s lifetime so that a replay can still be recognised and its grant revoked;
    * once the refresh tokens they could have led to are long gone, they go. Deletes at most `limit` rows.
    */
-  async deleteExpired(before: Date, limit: number): Promise<number> {
-    const result = await this.database.manager.query(
-      `DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2)`,
-      [before, limit],
-    );
-    return affected(result);
+  deleteExpired(before: Date, limit: number): Promise<number> {
+    return runCounting(this.database.manager, DELETE_EXPIRED_CODES, { before, limit });
   }
 }

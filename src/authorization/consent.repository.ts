@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { ConsentEntity } from './consent.entity.js';
+import { params, sql, sqlText } from '../database/sql.js';
 
 export interface GrantedConsent {
   userId: string;
@@ -20,17 +21,24 @@ export class ConsentRepository {
   }
 }
 
+const granted = params<{ consentUserId: string; consentClientId: string; consentResourceId: string; consentScopes: string[] }>();
+
 /**
- * The CTE `granted`: once for each row of the CTE `source`, adds `consent.scopes` to what the user already granted
- * this client for this resource. Yields a row for each consent written. Appends to `params`.
+ * The CTE `granted`: once for each row of the CTE `source`, adds the consent's scopes to what the user already
+ * granted this client for this resource. Yields a row for each consent written. Its values are GrantedConsent's,
+ * under `consent…` names (consentValues).
  */
-export function grantedCte(params: unknown[], source: string, consent: GrantedConsent): string {
-  params.push(consent.userId, consent.clientId, consent.resourceId, consent.scopes);
-  const n = params.length;
-  return `granted AS (
-         INSERT INTO consents (user_id, client_id, resource_id, scopes) SELECT $${n - 3}::uuid, $${n - 2}, $${n - 1}::uuid, $${n}::text[] FROM ${source}
+export function grantedCte(source: string) {
+  return sql`granted AS (
+         INSERT INTO consents (user_id, client_id, resource_id, scopes)
+         SELECT ${granted.consentUserId}::uuid, ${granted.consentClientId}, ${granted.consentResourceId}::uuid, ${granted.consentScopes}::text[] FROM ${sqlText(source)}
          ON CONFLICT (user_id, client_id, resource_id) DO UPDATE
          SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes) ORDER BY 1), granted_at = now()
          RETURNING user_id
        )`;
+}
+
+/** The values of grantedCte's parameters. */
+export function consentValues(consent: GrantedConsent) {
+  return { consentUserId: consent.userId, consentClientId: consent.clientId, consentResourceId: consent.resourceId, consentScopes: consent.scopes };
 }

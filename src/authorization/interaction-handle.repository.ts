@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Database } from '../database/database.module.js';
-import { NO_ROW, type StatementChange } from '../database/data-source.js';
+import { params, sql, sqlText, statement } from '../database/sql.js';
+import { auditedStatement, type AuditedChange } from '../audit/audit-event-insert.js';
 import { InteractionEntity } from './interaction.entity.js';
-import { interactionFromRow, type InteractionRow } from './interaction.repository.js';
+import type { InteractionRow } from './interaction.repository.js';
+import { entityFromRow } from '../database/entity-rows.js';
 import { identityLockKey } from './user.repository.js';
 
 /** An interaction a login handle names, with the user of the external identity signing in if it exists. */
@@ -36,6 +38,117 @@ export interface VisitedInteraction {
   stored: 'login' | 'consent' | null;
 }
 
+const visit = params<{ id: string; browserHash: string | null; loginHash: string; consentHash: string; expiresAt: Date }>();
+export const INTERACTION_VISIT = statement(
+  'interaction_visit',
+  sql`WITH found AS (
+         SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
+                c.scopes AS granted_scopes, ui.subject AS external_subject
+           FROM interactions i
+           JOIN resource_servers r ON r.id = i.resource_id
+           LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
+           LEFT JOIN LATERAL (
+             SELECT u.subject FROM user_identities u
+              WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
+              LIMIT 1
+           ) ui ON true
+          WHERE i.id = ${visit.id}
+       ), login AS (
+         UPDATE interactions t SET external_auth_hash = ${visit.loginHash}, external_auth_expires_at = ${visit.expiresAt}
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND t.browser_hash = ${visit.browserHash} AND t.completed_at IS NULL AND t.expires_at > now()
+            AND t.login_completed_at IS NULL
+         RETURNING t.id
+       ), consent AS (
+         UPDATE interactions t SET consent_handle_hash = ${visit.consentHash}, consent_handle_expires_at = ${visit.expiresAt}
+           FROM found f
+          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = ${visit.browserHash} AND t.completed_at IS NULL
+            AND t.expires_at > now() AND t.login_completed_at IS NOT NULL AND NOT (f.scopes <@ coalesce(f.granted_scopes, '{}'))
+         RETURNING t.id
+       )
+       SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
+).returning<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>();
+
+const presentedLogin = params<{ hash: string; subject: string }>();
+export const PRESENTED_LOGIN = statement(
+  'presented_login',
+  sql`SELECT i.*, ui.user_id AS identity_user_id
+         FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = ${presentedLogin.subject}
+        WHERE i.external_auth_hash = ${presentedLogin.hash}`,
+).returning<InteractionRow & { identity_user_id: string | null }>();
+
+interface LoginCompletionValues {
+  interactionId: string;
+  handleHash: string;
+  userId: string;
+  returnHash: string;
+  /** For a first sign-in only: the identity to create, and its lock (UserRepository.findOrCreateByIdentity's). */
+  subject?: string;
+  identityLock?: string;
+  displayName?: string | null;
+}
+
+const completion = params<Required<LoginCompletionValues>>();
+
+/** The product's login completed (see loginCompletion), creating the user and its identity when `create`. */
+function loginCompletion(name: string, create: boolean) {
+  const target = sql`target AS (
+         SELECT id FROM interactions
+          WHERE id = ${completion.interactionId} AND external_auth_hash = ${completion.handleHash} AND login_completed_at IS NULL AND completed_at IS NULL
+         FOR UPDATE
+       )`;
+  const creation = sql`, serialised AS (SELECT pg_advisory_xact_lock(hashtext(${completion.identityLock})) FROM target), identity AS (
+         INSERT INTO user_identities (provider, subject, user_id) SELECT 'external', ${completion.subject}, ${completion.userId}::uuid FROM serialised
+         ON CONFLICT (provider, subject) DO NOTHING
+         RETURNING user_id
+       ), created AS (
+         -- The identity references the user: foreign keys are checked at the end of the statement.
+         INSERT INTO users (id, display_name) SELECT user_id, ${completion.displayName} FROM identity RETURNING id
+       )`;
+  return auditedStatement(
+    name,
+    sql`WITH ${target}${create ? creation : sqlText('')}, signed_in AS (
+         UPDATE interactions SET user_id = ${completion.userId}::uuid, login_return_hash = ${completion.returnHash}, external_auth_hash = NULL
+           FROM ${sqlText(create ? 'created' : 'target')} WHERE interactions.id = ${completion.interactionId}
+         RETURNING interactions.id
+       )`,
+    { gate: 'signed_in', events: [{}], row: (): null => null },
+  );
+}
+
+export const LOGIN_COMPLETION = loginCompletion('login_completion', false);
+export const LOGIN_COMPLETION_CREATING = loginCompletion('login_completion_creating', true);
+
+const accept = params<{ id: string; browserHash: string; returnHash: string }>();
+export const LOGIN_ACCEPT = statement(
+  'login_accept',
+  sql`UPDATE interactions SET login_completed_at = now(), login_return_hash = NULL
+        WHERE id = ${accept.id} AND browser_hash = ${accept.browserHash} AND login_return_hash = ${accept.returnHash}
+          AND login_completed_at IS NULL AND completed_at IS NULL AND expires_at > now()
+       RETURNING id`,
+).returning<{ id: string }>();
+
+const refusal = params<{ id: string; returnHash: string }>();
+export const LOGIN_RETURN_REFUSAL = auditedStatement(
+  'login_return_refusal',
+  sql`WITH dropped AS (
+         UPDATE interactions SET login_return_hash = NULL, user_id = NULL
+          WHERE id = ${refusal.id} AND login_return_hash = ${refusal.returnHash} AND login_completed_at IS NULL
+         RETURNING id
+       )`,
+  { gate: 'dropped', events: [{}], row: (): null => null },
+);
+
+const presentedConsent = params<{ hash: string; prefixLength: number; prefix: string }>();
+export const PRESENTED_CONSENT = statement(
+  'presented_consent',
+  sql`SELECT i.*,
+              (SELECT ui.subject FROM user_identities ui
+                WHERE ui.user_id = i.user_id AND ui.provider = 'external' AND left(ui.subject, ${presentedConsent.prefixLength}) = ${presentedConsent.prefix} LIMIT 1) AS external_subject
+         FROM interactions i
+        WHERE i.consent_handle_hash = ${presentedConsent.hash}`,
+).returning<InteractionRow & { external_subject: string | null }>();
+
 /** The single-use handles a product completes server to server: `external_auth_id` (login) and `interaction_id` (consent). */
 @Injectable()
 export class InteractionHandleRepository {
@@ -60,41 +173,12 @@ export class InteractionHandleRepository {
    * the caller decides the step, and stores the handle itself when it needs one `visit` did not store.
    */
   async visit(id: string, browserHash: string | null, offered: OfferedHandles): Promise<VisitedInteraction | null> {
-    const rows = await this.database.hot<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>(
-      'interaction_visit',
-      `WITH found AS (
-         SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
-                c.scopes AS granted_scopes, ui.subject AS external_subject
-           FROM interactions i
-           JOIN resource_servers r ON r.id = i.resource_id
-           LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
-           LEFT JOIN LATERAL (
-             SELECT u.subject FROM user_identities u
-              WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
-              LIMIT 1
-           ) ui ON true
-          WHERE i.id = $1
-       ), login AS (
-         UPDATE interactions t SET external_auth_hash = $3, external_auth_expires_at = $5
-           FROM found f
-          WHERE t.id = f.id AND f.external_login AND t.browser_hash = $2 AND t.completed_at IS NULL AND t.expires_at > now()
-            AND t.login_completed_at IS NULL
-         RETURNING t.id
-       ), consent AS (
-         UPDATE interactions t SET consent_handle_hash = $4, consent_handle_expires_at = $5
-           FROM found f
-          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = $2 AND t.completed_at IS NULL
-            AND t.expires_at > now() AND t.login_completed_at IS NOT NULL AND NOT (f.scopes <@ coalesce(f.granted_scopes, '{}'))
-         RETURNING t.id
-       )
-       SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
-      [id, browserHash, offered.loginHash, offered.consentHash, offered.expiresAt],
-    );
+    const rows = await this.database.run(INTERACTION_VISIT, { id, browserHash, loginHash: offered.loginHash, consentHash: offered.consentHash, expiresAt: offered.expiresAt });
     const row = rows[0];
     if (!row) return null;
     const prefix = `${row.resource_id}:`;
     return {
-      interaction: interactionFromRow(row),
+      interaction: entityFromRow(this.dataSource, InteractionEntity, row),
       grantedScopes: row.granted_scopes,
       productUserId: row.external_subject?.startsWith(prefix) ? row.external_subject.slice(prefix.length) : null,
       stored: row.login_stored ? 'login' : row.consent_stored ? 'consent' : null,
@@ -106,16 +190,10 @@ export class InteractionHandleRepository {
    * that follows (loginCompletion) checks again whatever may have changed since.
    */
   async presentedLogin(hash: string, subject: string): Promise<PresentedLogin | null> {
-    const rows = await this.database.hot<InteractionRow & { identity_user_id: string | null }>(
-      'presented_login',
-      `SELECT i.*, ui.user_id AS identity_user_id
-         FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = $2
-        WHERE i.external_auth_hash = $1`,
-      [hash, subject],
-    );
+    const rows = await this.database.run(PRESENTED_LOGIN, { hash, subject });
     const row = rows[0];
     if (!row) return null;
-    return { interaction: interactionFromRow(row), identityUserId: row.identity_user_id };
+    return { interaction: entityFromRow(this.dataSource, InteractionEntity, row), identityUserId: row.identity_user_id };
   }
 
   /**
@@ -134,37 +212,11 @@ export class InteractionHandleRepository {
     userId: string;
     returnHash: string;
     create: { subject: string; displayName: string | null } | null;
-  }): StatementChange {
-    const params: unknown[] = [change.interactionId, change.handleHash, change.userId, change.returnHash];
-    const ctes = [
-      `target AS (
-         SELECT id FROM interactions
-          WHERE id = $1 AND external_auth_hash = $2 AND login_completed_at IS NULL AND completed_at IS NULL
-         FOR UPDATE
-       )`,
-    ];
-    let signedInFrom = 'target';
-    if (change.create) {
-      const { subject, displayName } = change.create;
-      params.push(subject, identityLockKey({ provider: 'external', subject }), displayName);
-      ctes.push(
-        `serialised AS (SELECT pg_advisory_xact_lock(hashtext($6)) FROM target)`,
-        `identity AS (
-         INSERT INTO user_identities (provider, subject, user_id) SELECT 'external', $5, $3::uuid FROM serialised
-         ON CONFLICT (provider, subject) DO NOTHING
-         RETURNING user_id
-       )`,
-        // The identity references the user: foreign keys are checked at the end of the statement.
-        `created AS (INSERT INTO users (id, display_name) SELECT user_id, $7 FROM identity RETURNING id)`,
-      );
-      signedInFrom = 'created';
-    }
-    ctes.push(`signed_in AS (
-         UPDATE interactions SET user_id = $3::uuid, login_return_hash = $4, external_auth_hash = NULL
-           FROM ${signedInFrom} WHERE interactions.id = $1
-         RETURNING interactions.id
-       )`);
-    return { name: 'login_completion', sql: `WITH ${ctes.join(', ')}`, params, gate: 'signed_in', row: NO_ROW };
+  }): AuditedChange<LoginCompletionValues, null> {
+    const values = { interactionId: change.interactionId, handleHash: change.handleHash, userId: change.userId, returnHash: change.returnHash };
+    if (!change.create) return { audited: LOGIN_COMPLETION, values };
+    const { subject, displayName } = change.create;
+    return { audited: LOGIN_COMPLETION_CREATING, values: { ...values, subject, identityLock: identityLockKey({ provider: 'external', subject }), displayName } };
   }
 
   /**
@@ -172,14 +224,7 @@ export class InteractionHandleRepository {
    * browser the interaction is bound to and the interaction is still open. False when nothing changed.
    */
   async acceptLogin(id: string, browserHash: string, returnHash: string): Promise<boolean> {
-    const rows = await this.database.hot<{ id: string }>(
-      'login_accept',
-      `UPDATE interactions SET login_completed_at = now(), login_return_hash = NULL
-        WHERE id = $1 AND browser_hash = $2 AND login_return_hash = $3
-          AND login_completed_at IS NULL AND completed_at IS NULL AND expires_at > now()
-       RETURNING id`,
-      [id, browserHash, returnHash],
-    );
+    const rows = await this.database.run(LOGIN_ACCEPT, { id, browserHash, returnHash });
     return rows.length > 0;
   }
 
@@ -188,34 +233,16 @@ export class InteractionHandleRepository {
    * the interaction): the login is dropped, so that no browser can continue as that user. For AuditLog.recordWith;
    * gate `dropped`.
    */
-  loginReturnRefusal(id: string, returnHash: string): StatementChange {
-    return {
-      name: 'login_return_refusal',
-      sql: `WITH dropped AS (
-         UPDATE interactions SET login_return_hash = NULL, user_id = NULL
-          WHERE id = $1 AND login_return_hash = $2 AND login_completed_at IS NULL
-         RETURNING id
-       )`,
-      params: [id, returnHash],
-      gate: 'dropped',
-      row: NO_ROW,
-    };
+  loginReturnRefusal(id: string, returnHash: string): AuditedChange<{ id: string; returnHash: string }, null> {
+    return { audited: LOGIN_RETURN_REFUSAL, values: { id, returnHash } };
   }
 
   /** The interaction a consent handle names, in one read without locks (the completion checks again what it relies on). */
   async presentedConsent(hash: string, resourceId: string): Promise<PresentedConsent | null> {
     const prefix = `${resourceId}:`;
-    const rows = await this.database.hot<InteractionRow & { external_subject: string | null }>(
-      'presented_consent',
-      `SELECT i.*,
-              (SELECT ui.subject FROM user_identities ui
-                WHERE ui.user_id = i.user_id AND ui.provider = 'external' AND left(ui.subject, $2) = $3 LIMIT 1) AS external_subject
-         FROM interactions i
-        WHERE i.consent_handle_hash = $1`,
-      [hash, prefix.length, prefix],
-    );
+    const rows = await this.database.run(PRESENTED_CONSENT, { hash, prefixLength: prefix.length, prefix });
     const row = rows[0];
     if (!row) return null;
-    return { interaction: interactionFromRow(row), externalSubject: row.external_subject === null ? null : row.external_subject.slice(prefix.length) };
+    return { interaction: entityFromRow(this.dataSource, InteractionEntity, row), externalSubject: row.external_subject === null ? null : row.external_subject.slice(prefix.length) };
   }
 }

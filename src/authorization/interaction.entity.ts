@@ -1,7 +1,13 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, Unique } from 'typeorm';
+import { ClientEntity } from '../registration/client.entity.js';
+import { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import { UserEntity } from './user.entity.js';
 
 /** A validated /authorize request waiting for sign-in and consent. Bound to the browser that started it. */
 @Entity('interactions')
+@Index('interactions_expiry', ['expiresAt'])
+@Unique('interactions_external_auth_hash_key', ['externalAuthHash'])
+@Unique('interactions_consent_handle_hash_key', ['consentHandleHash'])
 export class InteractionEntity {
   @PrimaryColumn('text') id!: string;
   /** SHA-256 of the secret held in the browser's path-scoped interaction cookie. */
@@ -13,7 +19,7 @@ export class InteractionEntity {
   @Column('text', { nullable: true }) state!: string | null;
   @Column('text', { name: 'code_challenge' }) codeChallenge!: string;
   @Column('uuid', { name: 'user_id', nullable: true }) userId!: string | null;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
   @Column('timestamptz', { name: 'completed_at', nullable: true }) completedAt!: Date | null;
   /** External login: SHA-256 of the single-use `external_auth_id` handed to the product's login page. */
@@ -30,4 +36,13 @@ export class InteractionEntity {
   /** Custom consent: SHA-256 of the single-use `interaction_id` handed to the product's consent page. */
   @Column('text', { name: 'consent_handle_hash', nullable: true }) consentHandleHash!: string | null;
   @Column('timestamptz', { name: 'consent_handle_expires_at', nullable: true }) consentHandleExpiresAt!: Date | null;
+  @ManyToOne(() => ClientEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'client_id', foreignKeyConstraintName: 'interactions_client_id_fkey' })
+  client?: ClientEntity;
+  @ManyToOne(() => ResourceServerEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'resource_id', foreignKeyConstraintName: 'interactions_resource_id_fkey' })
+  resourceServer?: ResourceServerEntity;
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'interactions_user_id_fkey' })
+  user?: UserEntity;
 }

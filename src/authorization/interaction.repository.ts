@@ -1,8 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Database } from '../database/database.module.js';
-import { NO_ROW, type StatementChange, type Tx } from '../database/data-source.js';
-import { affected } from '../database/housekeeping.js';
+import type { Tx } from '../database/data-source.js';
+import { params, runCounting, sql, sqlText, statement, type SqlFragment } from '../database/sql.js';
+import type { RowOf } from '../database/entity-rows.js';
+import { auditedStatement, type AuditedChange } from '../audit/audit-event-insert.js';
 import { InteractionEntity } from './interaction.entity.js';
 import { clientUseCte } from '../registration/client.repository.js';
 
@@ -10,6 +12,44 @@ export type NewInteraction = Omit<
   InteractionEntity,
   'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginReturnHash' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
 >;
+
+// completedCte's parameters: declared before the statements below, which build on it at module load.
+const completion = params<Required<CompletionValues>>();
+
+const insert = params<{
+  id: string;
+  browserHash: string;
+  clientId: string;
+  resourceId: string;
+  redirectUri: string;
+  scopes: string[];
+  state: string | null;
+  codeChallenge: string;
+  expiresAt: Date;
+}>();
+const INSERT = sql`INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, expires_at)
+       VALUES (${insert.id}, ${insert.browserHash}, ${insert.clientId}, ${insert.resourceId}, ${insert.redirectUri}, ${insert.scopes}::text[], ${insert.state}, ${insert.codeChallenge}, ${insert.expiresAt})`;
+
+export const INTERACTION_INSERT = statement('interaction_insert', INSERT);
+
+/** The insert, recording a use of the interaction's client as ClientRepository.recordUse does. */
+export const INTERACTION_INSERT_USED = statement(
+  'interaction_insert_used',
+  sql`WITH ${clientUseCte(insert.clientId)}
+       ${INSERT}
+       RETURNING (SELECT last_used_at FROM used) AS used_at`,
+).returning<{ used_at: Date | string | null }>();
+
+const housekeeping = params<{ before: Date; limit: number }>();
+export const DELETE_EXPIRED_INTERACTIONS = statement(
+  'interaction_delete_expired',
+  sql`DELETE FROM interactions WHERE id IN (SELECT id FROM interactions WHERE expires_at < ${housekeeping.before} LIMIT ${housekeeping.limit})`,
+);
+
+/** The denial's only event is all known values. */
+const DENIAL = { gate: 'completed', events: [{}], row: (): null => null };
+export const INTERACTION_DENIAL = auditedStatement('interaction_denial', sql`WITH ${completedCte(false)}`, DENIAL);
+export const INTERACTION_DENIAL_GUARDED = auditedStatement('interaction_denial_guarded', sql`WITH ${completedCte(true)}`, DENIAL);
 
 @Injectable()
 export class InteractionRepository {
@@ -28,31 +68,22 @@ export class InteractionRepository {
    * ClientRepository.recordUse does) and returns the time recorded; null when it recorded none.
    */
   async insertAlone(interaction: NewInteraction, recordUse: { resolutionSeconds: number } | null): Promise<Date | null> {
-    const params: unknown[] = [
-      interaction.id,
-      interaction.browserHash,
-      interaction.clientId,
-      interaction.resourceId,
-      interaction.redirectUri,
-      interaction.scopes,
-      interaction.state,
-      interaction.codeChallenge,
-      interaction.expiresAt,
-    ];
-    const insert = `INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9)`;
+    const values = {
+      id: interaction.id,
+      browserHash: interaction.browserHash,
+      clientId: interaction.clientId,
+      resourceId: interaction.resourceId,
+      redirectUri: interaction.redirectUri,
+      scopes: interaction.scopes,
+      state: interaction.state,
+      codeChallenge: interaction.codeChallenge,
+      expiresAt: interaction.expiresAt,
+    };
     if (!recordUse) {
-      await this.database.hot('interaction_insert', insert, params);
+      await this.database.run(INTERACTION_INSERT, values);
       return null;
     }
-    params.push(recordUse.resolutionSeconds);
-    const rows = await this.database.hot<{ used_at: Date | string | null }>(
-      'interaction_insert_used',
-      `WITH ${clientUseCte('$3', '$10')}
-       ${insert}
-       RETURNING (SELECT last_used_at FROM used) AS used_at`,
-      params,
-    );
+    const rows = await this.database.run(INTERACTION_INSERT_USED, { ...values, useResolutionSeconds: recordUse.resolutionSeconds });
     const usedAt = rows[0]?.used_at;
     return usedAt ? new Date(usedAt) : null;
   }
@@ -65,19 +96,14 @@ export class InteractionRepository {
     await this.dataSource.manager.update(InteractionEntity, { id }, { userId });
   }
 
-  /** The change that ends an interaction without a code (access denied), for AuditLog.recordWith; gate `completed`. */
-  denial(id: string, guard: CompletionGuard | null): StatementChange {
-    const params: unknown[] = [];
-    return { name: 'interaction_denial', sql: `WITH ${completedCte(params, id, guard)}`, params, gate: 'completed', row: NO_ROW };
+  /** The change that ends an interaction without a code (access denied), for AuditLog.recordWith. */
+  denial(id: string, guard: CompletionGuard | null): AuditedChange<CompletionValues, null> {
+    return guard ? { audited: INTERACTION_DENIAL_GUARDED, values: completionValues(id, guard) } : { audited: INTERACTION_DENIAL, values: completionValues(id, null) };
   }
 
   /** Housekeeping: interactions are only useful for minutes. Deletes at most `limit` rows. */
-  async deleteExpired(before: Date, limit: number): Promise<number> {
-    const result = await this.dataSource.manager.query(
-      `DELETE FROM interactions WHERE id IN (SELECT id FROM interactions WHERE expires_at < $1 LIMIT $2)`,
-      [before, limit],
-    );
-    return affected(result);
+  deleteExpired(before: Date, limit: number): Promise<number> {
+    return runCounting(this.dataSource.manager, DELETE_EXPIRED_INTERACTIONS, { before, limit });
   }
 }
 
@@ -90,62 +116,25 @@ export interface CompletionGuard {
   userId: string;
 }
 
+/** The values of completedCte's parameters: the interaction, and the guard's when it is guarded. */
+export interface CompletionValues {
+  interactionId: string;
+  guardHandleHash?: string;
+  guardUserId?: string;
+}
+
+export function completionValues(id: string, guard: CompletionGuard | null): CompletionValues {
+  return guard ? { interactionId: id, guardHandleHash: guard.consentHandleHash, guardUserId: guard.userId } : { interactionId: id };
+}
+
 /**
  * The CTE `completed`: marks the interaction done, exactly once (of concurrent completions one gets the row) and
- * only while it is open (not expired) and `guard` still holds. Yields its id, or nothing. Appends to `params`.
+ * only while it is open (not expired) and, when `guarded`, the CompletionGuard still holds. Yields its id, or nothing.
  */
-export function completedCte(params: unknown[], id: string, guard: CompletionGuard | null): string {
-  params.push(id);
-  let conditions = `id = $${params.length} AND completed_at IS NULL AND expires_at > now()`;
-  if (guard) {
-    params.push(guard.consentHandleHash, guard.userId);
-    conditions += ` AND consent_handle_hash = $${params.length - 1} AND user_id = $${params.length}::uuid`;
-  }
-  return `completed AS (UPDATE interactions SET completed_at = now() WHERE ${conditions} RETURNING id)`;
+export function completedCte(guarded: boolean): SqlFragment<CompletionValues> {
+  const guard = guarded ? sql` AND consent_handle_hash = ${completion.guardHandleHash} AND user_id = ${completion.guardUserId}::uuid` : sqlText('');
+  return sql`completed AS (UPDATE interactions SET completed_at = now() WHERE id = ${completion.interactionId} AND completed_at IS NULL AND expires_at > now()${guard} RETURNING id)`;
 }
 
 /** An `interactions` row as a raw query returns it. */
-export interface InteractionRow {
-  id: string;
-  browser_hash: string;
-  client_id: string;
-  resource_id: string;
-  redirect_uri: string;
-  scopes: string[];
-  state: string | null;
-  code_challenge: string;
-  user_id: string | null;
-  created_at: Date | string;
-  expires_at: Date | string;
-  completed_at: Date | string | null;
-  external_auth_hash: string | null;
-  external_auth_expires_at: Date | string | null;
-  login_return_hash: string | null;
-  login_completed_at: Date | string | null;
-  consent_handle_hash: string | null;
-  consent_handle_expires_at: Date | string | null;
-}
-
-export function interactionFromRow(row: InteractionRow): InteractionEntity {
-  const date = (value: Date | string | null): Date | null => (value === null ? null : new Date(value));
-  return Object.assign(new InteractionEntity(), {
-    id: row.id,
-    browserHash: row.browser_hash,
-    clientId: row.client_id,
-    resourceId: row.resource_id,
-    redirectUri: row.redirect_uri,
-    scopes: row.scopes,
-    state: row.state,
-    codeChallenge: row.code_challenge,
-    userId: row.user_id,
-    createdAt: new Date(row.created_at),
-    expiresAt: new Date(row.expires_at),
-    completedAt: date(row.completed_at),
-    externalAuthHash: row.external_auth_hash,
-    externalAuthExpiresAt: date(row.external_auth_expires_at),
-    loginReturnHash: row.login_return_hash,
-    loginCompletedAt: date(row.login_completed_at),
-    consentHandleHash: row.consent_handle_hash,
-    consentHandleExpiresAt: date(row.consent_handle_expires_at),
-  } satisfies InteractionEntity);
-}
+export type InteractionRow = RowOf<InteractionEntity>;

@@ -1,20 +1,24 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
 
 /** A Gatehouse subject: `id` is the stable `sub` of every token issued for this person. */
 @Entity('users')
 export class UserEntity {
-  @PrimaryColumn('uuid') id!: string;
+  @PrimaryGeneratedColumn('uuid') id!: string;
   @Column('text', { name: 'display_name', nullable: true }) displayName!: string | null;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
 /** How a person signed in: (`github`, GitHub's numeric id) → user. */
 @Entity('user_identities')
+@Index('user_identities_user', ['userId'])
 export class UserIdentityEntity {
   @PrimaryColumn('text') provider!: string;
   @PrimaryColumn('text') subject!: string;
   @Column('uuid', { name: 'user_id' }) userId!: string;
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'user_identities_user_id_fkey' })
+  user?: UserEntity;
   @Column('text', { nullable: true }) login!: string | null;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
-  @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
 }

@@ -2,7 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
+import { params, runStatement, sql, statement } from '../database/sql.js';
 import { UserEntity, UserIdentityEntity } from './user.entity.js';
+
+const lock = params<{ key: string }>();
+export const LOCK_IDENTITY = statement('user_identity_lock', sql`SELECT pg_advisory_xact_lock(hashtext(${lock.key}))`);
 
 export interface ExternalIdentity {
   provider: string;
@@ -21,7 +25,7 @@ export class UserRepository {
 
   /** The user behind an identity, created on first sign-in. Concurrent first sign-ins serialise on a lock. */
   async findOrCreateByIdentity(tx: Tx, identity: ExternalIdentity): Promise<{ userId: string; created: boolean }> {
-    await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [identityLockKey(identity)]);
+    await runStatement(tx, LOCK_IDENTITY, { key: identityLockKey(identity) });
     const existing = await tx.findOne(UserIdentityEntity, { where: { provider: identity.provider, subject: identity.subject } });
     if (existing) {
       if (existing.login !== identity.login) {

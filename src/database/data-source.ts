@@ -8,25 +8,14 @@ import { lockDataDir } from './data-dir-lock.js';
 /** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
 export type Tx = EntityManager;
 
-/**
- * A change written as one statement (so no BEGIN/COMMIT) together with its audit events, for AuditLog.recordWith
- * (the shape of its AuditedChange, for callers that need nothing of the changed row): CTEs (`WITH a AS (…), b AS
- * (…)`) over `$1…$n` of `params`; the change happened when the CTE `gate` yields a row. `name` names the prepared
- * statement (Database.hot).
- */
-export interface StatementChange {
-  name: string;
-  sql: string;
-  params: unknown[];
-  gate: string;
-  row(json: Record<string, unknown>): null;
-}
-
-/** What a StatementChange's caller gets back of the row: nothing. */
-export const NO_ROW = (): null => null;
-
 /** The entity classes a data source maps: the application lists them (src/entities.ts), as they live in features. */
 export type EntityClasses = readonly Function[];
+
+/**
+ * Generated uuids are the migrations' gen_random_uuid(), built into PostgreSQL 13+ and PGlite: no extension to
+ * create (PGlite has neither uuid-ossp nor pgcrypto).
+ */
+const UUIDS = { uuidExtension: 'pgcrypto', installExtensions: false } as const;
 
 /** PostgreSQL when DATABASE_URL is set, otherwise an embedded PGlite persisted in the data folder. */
 export async function createDataSource(database: DatabaseConfig, entities: EntityClasses): Promise<DataSource> {
@@ -37,6 +26,7 @@ export async function createDataSource(database: DatabaseConfig, entities: Entit
       entities: [...entities],
       synchronize: false,
       migrationsRun: false,
+      ...UUIDS,
       poolSize: 10,
       applicationName: 'gatehouse',
       // DATABASE_QUERY_TIMEOUT_MS bounds the wait for a pooled connection (connect included) and then for each
@@ -61,6 +51,7 @@ export async function createDataSource(database: DatabaseConfig, entities: Entit
     entities: [...entities],
     synchronize: false,
     migrationsRun: false,
+    ...UUIDS,
   });
   // Release the folder when the data source closes.
   const destroy = dataSource.destroy.bind(dataSource);

@@ -2,11 +2,11 @@ import { Logger, Module, type DynamicModule, type OnApplicationShutdown } from '
 import { DataSource, QueryFailedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { DatabaseConnectionLost } from '../common/database-unavailable.js';
 import pg from 'pg';
-import { createHash } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import type { EntityClasses, Tx } from './data-source.js';
 import { connectAtBoot } from './connect.js';
 import { returnedRows } from './returned-rows.js';
+import type { Statement } from './sql.js';
 
 export interface DatabaseOptions {
   /**
@@ -14,25 +14,6 @@ export interface DatabaseOptions {
    * pooler that does not keep them per client, such as PgBouncer in transaction mode: then they go unnamed.
    */
   preparedStatements: boolean;
-}
-
-/**
- * Hot statements' names, by label and then text: a name stands for exactly one text on every connection. By label
- * first because texts are built per call (new strings): a Map keyed by the text would hash kilobytes each time,
- * while comparing with the few texts of one label is a memcmp that stops at the first difference.
- */
-const STATEMENT_NAMES = new Map<string, Array<{ sql: string; name: string }>>();
-/** Hot texts are a fixed few per label; a bound only guards against a caller that builds endless variants. */
-const STATEMENT_TEXTS_PER_LABEL = 50;
-
-function statementName(label: string, sql: string): string {
-  let texts = STATEMENT_NAMES.get(label);
-  if (texts === undefined) STATEMENT_NAMES.set(label, (texts = []));
-  for (const known of texts) if (known.sql === sql) return known.name;
-  const name = `${label}_${createHash('sha256').update(sql).digest('hex').slice(0, 12)}`;
-  if (texts.length >= STATEMENT_TEXTS_PER_LABEL) texts.shift();
-  texts.push({ sql, name });
-  return name;
 }
 
 interface TransactionHooks {
@@ -51,15 +32,17 @@ export class Database implements OnApplicationShutdown {
   ) {}
 
   /**
-   * Runs a hot statement of fixed text and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
-   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement named
-   * after `label` and the text (unless prepared statements are off); on PGlite it takes the ordinary path. Inside
-   * `tx` it runs on that transaction's connection. Fails as TypeORM's queries do, with a QueryFailedError.
+   * Runs a statement on a request's hot path and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
+   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement (unless
+   * prepared statements are off); on PGlite it takes the ordinary path. Inside `tx` it runs on that transaction's
+   * connection. Fails as TypeORM's queries do, with a QueryFailedError.
    */
-  async hot<Row>(label: string, sql: string, params: unknown[], tx?: Tx): Promise<Row[]> {
+  async run<Values, Row>(statement: Statement<Values, Row>, values: Values, tx?: Tx): Promise<Row[]> {
+    const sql = statement.text;
+    const params = statement.values(values);
     const connection = this.nodePostgres(tx);
     if (!connection) return returnedRows<Row>(await (tx ?? this.manager).query(sql, params));
-    const config = this.options.preparedStatements ? { name: statementName(label, sql), text: sql, values: params } : { text: sql, values: params };
+    const config = this.options.preparedStatements ? { name: statement.preparedName, text: sql, values: params } : { text: sql, values: params };
     try {
       return (await connection.query(config)).rows as Row[];
     } catch (error) {
@@ -68,7 +51,7 @@ export class Database implements OnApplicationShutdown {
   }
 
   /**
-   * Where `hot` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
+   * Where `run` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
    * Null on PGlite, whose pool and connections only look like node-postgres's to TypeORM.
    */
   private nodePostgres(tx: Tx | undefined): pg.Pool | pg.ClientBase | null {

@@ -96,9 +96,7 @@ export class TokenInspector {
     const facts: IntrospectionFacts = { tokenType: 'refresh_token', jti: null, grantId: null, clientId: null, subject: null, resource: null, reason: 'not_owner' };
     if (!owns(caller, record.resource, record.clientId)) return { response: INACTIVE, facts };
     Object.assign(facts, { grantId: record.grantId, clientId: record.clientId, subject: record.userId, resource: record.resource });
-    if (record.rotated) return { response: INACTIVE, facts: { ...facts, reason: 'rotated' } };
-    if (record.grantRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
-    if (record.expiresAt.getTime() <= Date.now()) return { response: INACTIVE, facts: { ...facts, reason: 'expired' } };
+    if (!record.usable) return { response: INACTIVE, facts: { ...facts, reason: record.rotated ? 'rotated' : record.grantRevoked ? 'revoked' : 'expired' } };
     return {
       response: {
         active: true,

@@ -1,4 +1,4 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 export type SigningKeyState = 'next' | 'active' | 'retired';
 
@@ -11,6 +11,10 @@ export interface EcPublicJwk {
 }
 
 @Entity('signing_keys')
+@Check('signing_keys_state_check', "state IN ('next', 'active', 'retired')")
+// One active key and one next key at most.
+@Index('signing_keys_one_active', ['state'], { unique: true, where: "state = 'active'" })
+@Index('signing_keys_one_next', ['state'], { unique: true, where: "state = 'next'" })
 export class SigningKeyEntity {
   @PrimaryColumn('text') kid!: string;
   @Column('text') alg!: string;
@@ -18,7 +22,7 @@ export class SigningKeyEntity {
   @Column('jsonb', { name: 'public_jwk' }) publicJwk!: EcPublicJwk;
   /** PKCS#8 PEM sealed with AES-256-GCM under ENCRYPTION_KEY, with the kid as additional data. */
   @Column('text', { name: 'private_key_sealed' }) privateKeySealed!: string;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'activated_at', nullable: true }) activatedAt!: Date | null;
   @Column('timestamptz', { name: 'retired_at', nullable: true }) retiredAt!: Date | null;
 }

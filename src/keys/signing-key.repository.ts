@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
+import { params, runStatement, sql, statement } from '../database/sql.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 
 const KEY_LOCK = 7_405_614_213;
+
+const lock = params<{ key: number }>();
+export const LOCK_KEYS = statement('signing_keys_lock', sql`SELECT pg_advisory_xact_lock(${lock.key})`);
 
 @Injectable()
 export class SigningKeyRepository {
@@ -11,7 +15,7 @@ export class SigningKeyRepository {
 
   /** Serialises key changes across instances for the rest of the transaction. */
   async lock(tx: Tx): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [KEY_LOCK]);
+    await runStatement(tx, LOCK_KEYS, { key: KEY_LOCK });
   }
 
   findPublishable(retiredSince: Date, tx: Tx = this.dataSource.manager): Promise<SigningKeyEntity[]> {

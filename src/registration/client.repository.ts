@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { isStorableText } from '../common/validation.js';
-import { affected } from '../database/housekeeping.js';
-import { returnedRows } from '../database/returned-rows.js';
+import { params, runStatement, sql, sqlText, statement, type SqlFragment, type SqlParam } from '../database/sql.js';
+import { refreshTokenUsable } from '../database/refresh-token-usability.js';
 import type { ClientMetadata } from './client-metadata.js';
 import { ClientEntity } from './client.entity.js';
 
@@ -42,12 +42,96 @@ function toExpiredClient(row: ExpiredClientRow): ExpiredClient {
 }
 
 /**
- * What keeps an expired client however idle: a live refresh token (an unrevoked grant with an unrotated, unexpired
- * refresh token) of the client `c`, since its user can still come back through it. Both expiry statements use it.
+ * What keeps an expired client however idle: a refresh token of the client `c` that can still be used, since its user
+ * can still come back through it. Both expiry statements use it.
  */
-const HOLDS_LIVE_REFRESH_TOKEN = `EXISTS (
+const HOLDS_LIVE_REFRESH_TOKEN = sql`EXISTS (
               SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
-               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())`;
+               WHERE g.client_id = c.id AND ${refreshTokenUsable('r', 'g')})`;
+
+const use = params<{ id: string; resolutionSeconds: number }>();
+export const RECORD_USE = statement(
+  'client_record_use',
+  sql`UPDATE clients SET last_used_at = now()
+        WHERE id = ${use.id} AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => ${use.resolutionSeconds}::double precision))
+       RETURNING last_used_at`,
+).returning<{ last_used_at: Date | string }>();
+
+const lock = params<{ key: number }>();
+export const LOCK_ADMISSIONS = statement('client_lock_admissions', sql`SELECT pg_advisory_xact_lock(${lock.key})`);
+
+const counting = params<{ kind: BoundedClientKind; atMost: number }>();
+export const COUNT_KIND = statement(
+  'client_count_kind',
+  sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = ${counting.kind} LIMIT ${counting.atMost}) AS counted`,
+).returning<{ n: number }>();
+
+const superseded = params<{ fingerprint: string; initialAccessTokenId: string | null; registeredBeforeSeconds: number; limit: number }>();
+export const DELETE_SUPERSEDED = statement(
+  'client_delete_superseded',
+  sql`DELETE FROM clients WHERE id IN (
+         SELECT c.id FROM clients c
+          WHERE c.kind = 'dynamic' AND c.metadata_fingerprint = ${superseded.fingerprint} AND c.initial_access_token_id IS NOT DISTINCT FROM ${superseded.initialAccessTokenId}::uuid
+            AND c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => ${superseded.registeredBeforeSeconds}::double precision)
+            AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
+          ORDER BY c.created_at
+          LIMIT ${superseded.limit}
+          FOR UPDATE OF c SKIP LOCKED)
+       RETURNING id, kind, created_at, last_used_at, 'superseded' AS reason`,
+).returning<ExpiredClientRow>();
+
+const expiry = params<{ unusedSeconds: number; idleSeconds: number | null; limit: number }>();
+export const DELETE_EXPIRED_DYNAMIC = statement(
+  'client_delete_expired_dynamic',
+  sql`WITH doomed AS (
+         SELECT c.id, CASE WHEN c.last_used_at IS NULL THEN 'never_used' ELSE 'idle' END AS reason
+           FROM clients c
+          WHERE c.kind = 'dynamic'
+            AND (
+              (c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => ${expiry.unusedSeconds}::double precision))
+              OR (${expiry.idleSeconds}::double precision IS NOT NULL AND c.last_used_at < now() - make_interval(secs => ${expiry.idleSeconds}::double precision))
+            )
+            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
+          LIMIT ${expiry.limit}
+          FOR UPDATE OF c SKIP LOCKED
+       )
+       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
+       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
+).returning<ExpiredClientRow>();
+
+export const DELETE_EXPIRED_METADATA_DOCUMENTS = statement(
+  'client_delete_expired_metadata_documents',
+  sql`WITH doomed AS (
+         SELECT c.id, CASE WHEN issued.any THEN 'idle' ELSE 'never_issued_tokens' END AS reason
+           FROM clients c
+          CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id) AS any) AS issued
+          WHERE c.kind = 'metadata_document'
+            AND (
+              (NOT issued.any AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => ${expiry.unusedSeconds}::double precision))
+              OR (${expiry.idleSeconds}::double precision IS NOT NULL AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => ${expiry.idleSeconds}::double precision))
+            )
+            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
+          LIMIT ${expiry.limit}
+          FOR UPDATE OF c SKIP LOCKED
+       )
+       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
+       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
+).returning<ExpiredClientRow>();
+
+const document = params<{ id: string; metadata: string; expiresAt: Date }>();
+export const UPDATE_METADATA_DOCUMENT = statement(
+  'client_update_metadata_document',
+  sql`UPDATE clients SET metadata = ${document.metadata}::jsonb, metadata_expires_at = ${document.expiresAt}, updated_at = now()
+          WHERE id = ${document.id} AND kind = 'metadata_document' AND metadata_expires_at IS DISTINCT FROM ${document.expiresAt}
+          RETURNING id`,
+).returning<{ id: string }>();
+export const INSERT_METADATA_DOCUMENT = statement(
+  'client_insert_metadata_document',
+  sql`INSERT INTO clients (id, kind, metadata, metadata_expires_at) VALUES (${document.id}, 'metadata_document', ${document.metadata}::jsonb, ${document.expiresAt})
+       ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata, metadata_expires_at = EXCLUDED.metadata_expires_at, updated_at = now()
+        WHERE clients.kind = 'metadata_document' AND clients.metadata_expires_at IS DISTINCT FROM EXCLUDED.metadata_expires_at
+       RETURNING id`,
+).returning<{ id: string }>();
 
 @Injectable()
 export class ClientRepository {
@@ -82,13 +166,7 @@ export class ClientRepository {
    * the condition here settles concurrent uses without a second write.
    */
   async recordUse(tx: Tx, id: string, resolutionSeconds: number): Promise<Date | null> {
-    const result: unknown = await tx.query(
-      `UPDATE clients SET last_used_at = now()
-        WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2::double precision))
-       RETURNING last_used_at`,
-      [id, resolutionSeconds],
-    );
-    const [row] = returnedRows<{ last_used_at: Date | string }>(result);
+    const [row] = await runStatement(tx, RECORD_USE, { id, resolutionSeconds });
     return row ? new Date(row.last_used_at) : null;
   }
 
@@ -98,13 +176,13 @@ export class ClientRepository {
    * interleave with another admission (which could otherwise overshoot the cap).
    */
   async lockAdmissions(tx: Tx, kind: BoundedClientKind): Promise<void> {
-    await tx.query('SELECT pg_advisory_xact_lock($1)', [ADMISSION_LOCKS[kind]]);
+    await runStatement(tx, LOCK_ADMISSIONS, { key: ADMISSION_LOCKS[kind] });
   }
 
   /** Clients of `kind` that exist, counted up to `atMost` (enough to compare with the cap without counting on). */
   async countKind(tx: Tx, kind: BoundedClientKind, atMost: number): Promise<number> {
-    const rows = (await tx.query(`SELECT count(*)::int AS n FROM (SELECT 1 FROM clients WHERE kind = $1 LIMIT $2) AS counted`, [kind, atMost])) as Array<{ n: number }>;
-    return rows[0]?.n ?? 0;
+    const [row] = await runStatement(tx, COUNT_KIND, { kind, atMost });
+    return row?.n ?? 0;
   }
 
   /**
@@ -113,19 +191,7 @@ export class ClientRepository {
    * `registeredBefore` seconds ago. Rows another transaction holds (a use being recorded) are left alone.
    */
   async deleteSuperseded(tx: Tx, match: { fingerprint: string; initialAccessTokenId: string | null; registeredBeforeSeconds: number; limit: number }): Promise<ExpiredClient[]> {
-    const result: unknown = await tx.query(
-      `DELETE FROM clients WHERE id IN (
-         SELECT c.id FROM clients c
-          WHERE c.kind = 'dynamic' AND c.metadata_fingerprint = $1 AND c.initial_access_token_id IS NOT DISTINCT FROM $2::uuid
-            AND c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => $3::double precision)
-            AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id)
-          ORDER BY c.created_at
-          LIMIT $4
-          FOR UPDATE OF c SKIP LOCKED)
-       RETURNING id, kind, created_at, last_used_at, 'superseded' AS reason`,
-      [match.fingerprint, match.initialAccessTokenId, match.registeredBeforeSeconds, match.limit],
-    );
-    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
+    return (await runStatement(tx, DELETE_SUPERSEDED, match)).map(toExpiredClient);
   }
 
   /**
@@ -136,24 +202,7 @@ export class ClientRepository {
    * deletes its consents, codes, interactions and grants.
    */
   async deleteExpired(tx: Tx, ttl: { unusedSeconds: number; idleSeconds: number | null }, limit: number): Promise<ExpiredClient[]> {
-    const result: unknown = await tx.query(
-      `WITH doomed AS (
-         SELECT c.id, CASE WHEN c.last_used_at IS NULL THEN 'never_used' ELSE 'idle' END AS reason
-           FROM clients c
-          WHERE c.kind = 'dynamic'
-            AND (
-              (c.last_used_at IS NULL AND c.created_at < now() - make_interval(secs => $1::double precision))
-              OR ($2::double precision IS NOT NULL AND c.last_used_at < now() - make_interval(secs => $2::double precision))
-            )
-            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
-          LIMIT $3
-          FOR UPDATE OF c SKIP LOCKED
-       )
-       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
-       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
-      [ttl.unusedSeconds, ttl.idleSeconds, limit],
-    );
-    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
+    return (await runStatement(tx, DELETE_EXPIRED_DYNAMIC, { ...ttl, limit })).map(toExpiredClient);
   }
 
   /**
@@ -165,25 +214,7 @@ export class ClientRepository {
    * the document afresh. Deleting the row deletes its consents, codes, interactions and grants.
    */
   async deleteExpiredMetadataDocuments(tx: Tx, ttl: { unusedSeconds: number; idleSeconds: number | null }, limit: number): Promise<ExpiredClient[]> {
-    const result: unknown = await tx.query(
-      `WITH doomed AS (
-         SELECT c.id, CASE WHEN issued.any THEN 'idle' ELSE 'never_issued_tokens' END AS reason
-           FROM clients c
-          CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM grants g WHERE g.client_id = c.id) AS any) AS issued
-          WHERE c.kind = 'metadata_document'
-            AND (
-              (NOT issued.any AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => $1::double precision))
-              OR ($2::double precision IS NOT NULL AND coalesce(c.last_used_at, c.created_at) < now() - make_interval(secs => $2::double precision))
-            )
-            AND NOT ${HOLDS_LIVE_REFRESH_TOKEN}
-          LIMIT $3
-          FOR UPDATE OF c SKIP LOCKED
-       )
-       DELETE FROM clients USING doomed WHERE clients.id = doomed.id
-       RETURNING clients.id, clients.kind, clients.created_at, clients.last_used_at, doomed.reason`,
-      [ttl.unusedSeconds, ttl.idleSeconds, limit],
-    );
-    return returnedRows<ExpiredClientRow>(result).map(toExpiredClient);
+    return (await runStatement(tx, DELETE_EXPIRED_METADATA_DOCUMENTS, { ...ttl, limit })).map(toExpiredClient);
   }
 
   /**
@@ -192,24 +223,9 @@ export class ClientRepository {
    * expiry, so exactly one of them sees true (and records the event), whichever commits first.
    */
   async recordMetadataDocument(tx: Tx, document: { id: string; metadata: ClientMetadata; expiresAt: Date }, mode: 'insert' | 'update'): Promise<boolean> {
-    const params = [document.id, JSON.stringify(document.metadata), document.expiresAt];
-    if (mode === 'update') {
-      const result = await tx.query(
-        `UPDATE clients SET metadata = $2::jsonb, metadata_expires_at = $3, updated_at = now()
-          WHERE id = $1 AND kind = 'metadata_document' AND metadata_expires_at IS DISTINCT FROM $3
-          RETURNING id`,
-        params,
-      );
-      return affected(result) > 0;
-    }
-    const rows = await tx.query(
-      `INSERT INTO clients (id, kind, metadata, metadata_expires_at) VALUES ($1, 'metadata_document', $2::jsonb, $3)
-       ON CONFLICT (id) DO UPDATE SET metadata = EXCLUDED.metadata, metadata_expires_at = EXCLUDED.metadata_expires_at, updated_at = now()
-        WHERE clients.kind = 'metadata_document' AND clients.metadata_expires_at IS DISTINCT FROM EXCLUDED.metadata_expires_at
-       RETURNING id`,
-      params,
-    );
-    return Array.isArray(rows) && rows.length > 0;
+    const values = { id: document.id, metadata: JSON.stringify(document.metadata), expiresAt: document.expiresAt };
+    const rows = await runStatement(tx, mode === 'update' ? UPDATE_METADATA_DOCUMENT : INSERT_METADATA_DOCUMENT, values);
+    return rows.length > 0;
   }
 
   async delete(tx: Tx, id: string): Promise<boolean> {
@@ -219,16 +235,22 @@ export class ClientRepository {
   }
 }
 
+const useResolution = params<{ useResolutionSeconds: number }>();
+
 /**
  * The CTE `used` of a statement that records a client's use along with its change, as recordUse does: for the
- * client `id` (a parameter reference such as `$3`), unless a use was recorded less than `seconds` (one too) ago, and
- * only when the CTE `after` yields a row, if named. Returns the time recorded.
+ * client `id` (a parameter of that statement; null records nothing), unless a use was recorded less than
+ * `useResolutionSeconds` ago, and only when the CTE `after` yields a row, if named. Yields the time recorded.
  */
-export function clientUseCte(id: string, seconds: string, after?: string): string {
-  return `used AS (
+export function clientUseCte<Id extends string>(
+  id: SqlParam<Id, string | null>,
+  after?: string,
+): SqlFragment<{ [K in Id]: string | null } & { useResolutionSeconds: number }> {
+  // The compiler cannot reduce the template's inferred values for a generic name: they are exactly these.
+  return sql`used AS (
          UPDATE clients SET last_used_at = now()
-          WHERE id = ${id}${after ? ` AND EXISTS (SELECT 1 FROM ${after})` : ''}
-            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => ${seconds}::double precision))
+          WHERE id = ${id}${sqlText(after ? ` AND EXISTS (SELECT 1 FROM ${after})` : '')}
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => ${useResolution.useResolutionSeconds}::double precision))
          RETURNING last_used_at
-       )`;
+       )` as SqlFragment<{ [K in Id]: string | null } & { useResolutionSeconds: number }>;
 }

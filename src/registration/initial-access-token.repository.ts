@@ -2,11 +2,26 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
-import { returnedRows } from '../database/returned-rows.js';
+import { params, runStatement, sql, statement } from '../database/sql.js';
 import { InitialAccessTokenEntity } from './initial-access-token.entity.js';
 
 /** A token can register while it is not revoked, not expired, and below its maximum. */
-const USABLE = `revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND (max_registrations IS NULL OR registrations < max_registrations)`;
+const USABLE = sql`revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND (max_registrations IS NULL OR registrations < max_registrations)`;
+
+const byHash = params<{ tokenHash: string }>();
+export const FIND_USABLE = statement('initial_access_token_find_usable', sql`SELECT id FROM initial_access_tokens WHERE token_hash = ${byHash.tokenHash} AND ${USABLE}`).returning<{
+  id: string;
+}>();
+export const CONSUME = statement(
+  'initial_access_token_consume',
+  sql`UPDATE initial_access_tokens SET registrations = registrations + 1 WHERE token_hash = ${byHash.tokenHash} AND ${USABLE} RETURNING id`,
+).returning<{ id: string }>();
+
+const byId = params<{ id: string }>();
+export const REVOKE = statement(
+  'initial_access_token_revoke',
+  sql`UPDATE initial_access_tokens SET revoked_at = now() WHERE id = ${byId.id} AND revoked_at IS NULL RETURNING id`,
+).returning<{ id: string }>();
 
 @Injectable()
 export class InitialAccessTokenRepository {
@@ -28,8 +43,8 @@ export class InitialAccessTokenRepository {
 
   /** Looks the token up by its hash (never compares secrets): the id of a token that may register now, or null. */
   async findUsable(tokenHash: string): Promise<string | null> {
-    const rows = (await this.dataSource.manager.query(`SELECT id FROM initial_access_tokens WHERE token_hash = $1 AND ${USABLE}`, [tokenHash])) as Array<{ id: string }>;
-    return rows[0]?.id ?? null;
+    const [row] = await runStatement(this.dataSource.manager, FIND_USABLE, { tokenHash });
+    return row?.id ?? null;
   }
 
   /**
@@ -37,17 +52,13 @@ export class InitialAccessTokenRepository {
    * left, exactly one gets its id (the others wait on the row lock, then find it used up). Null: not usable.
    */
   async consume(tx: Tx, tokenHash: string): Promise<string | null> {
-    const result: unknown = await tx.query(
-      `UPDATE initial_access_tokens SET registrations = registrations + 1 WHERE token_hash = $1 AND ${USABLE} RETURNING id`,
-      [tokenHash],
-    );
-    return returnedRows<{ id: string }>(result)[0]?.id ?? null;
+    const [row] = await runStatement(tx, CONSUME, { tokenHash });
+    return row?.id ?? null;
   }
 
   /** Marks the token revoked; false if it already was (or does not exist). */
   async revoke(tx: Tx, id: string): Promise<boolean> {
-    const result: unknown = await tx.query(`UPDATE initial_access_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING id`, [id]);
-    return returnedRows(result).length > 0;
+    return (await runStatement(tx, REVOKE, { id })).length > 0;
   }
 }
 

@@ -1,25 +1,33 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 
 @Entity('resource_servers')
+@Unique('resource_servers_resource_key', ['resource'])
+@Unique('resource_servers_registration_secret_hash_key', ['registrationSecretHash'])
+@Check('resource_servers_access_token_ttl_check', 'access_token_ttl > 0')
+@Check('resource_servers_refresh_token_ttl_check', 'refresh_token_ttl > 0')
+@Check('resource_servers_login_method_check', "login_method IN ('github', 'external')")
+@Check('resource_servers_external_needs_login_uri', "login_method <> 'external' OR login_uri IS NOT NULL")
+// At most one resource is the default for requests that name none.
+@Index('resource_servers_one_default', ['isDefault'], { unique: true, where: 'is_default' })
 export class ResourceServerEntity {
-  @PrimaryColumn('uuid') id!: string;
+  @PrimaryGeneratedColumn('uuid') id!: string;
   @Column('text') name!: string;
   /** The canonical resource URL (RFC 8707); the `aud` of its access tokens. */
   @Column('text') resource!: string;
   @Column('text', { array: true }) scopes!: string[];
   @Column('text', { name: 'default_scopes', array: true }) defaultScopes!: string[];
-  @Column('integer', { name: 'access_token_ttl' }) accessTokenTtl!: number;
-  @Column('integer', { name: 'refresh_token_ttl' }) refreshTokenTtl!: number;
+  @Column('integer', { name: 'access_token_ttl', default: 3600 }) accessTokenTtl!: number;
+  @Column('integer', { name: 'refresh_token_ttl', default: 2592000 }) refreshTokenTtl!: number;
   @Column('text', { name: 'logo_uri', nullable: true }) logoUri!: string | null;
   @Column('text', { name: 'policy_uri', nullable: true }) policyUri!: string | null;
   @Column('text', { name: 'tos_uri', nullable: true }) tosUri!: string | null;
-  @Column('boolean', { name: 'is_default' }) isDefault!: boolean;
+  @Column('boolean', { name: 'is_default', default: false }) isDefault!: boolean;
   /** `github`: Gatehouse's own sign-in; `external`: the product's login page at `loginUri`, completed server to server. */
-  @Column('text', { name: 'login_method' }) loginMethod!: 'github' | 'external';
+  @Column('text', { name: 'login_method', default: 'github' }) loginMethod!: 'github' | 'external';
   @Column('text', { name: 'login_uri', nullable: true }) loginUri!: string | null;
   /** When set, the product hosts the consent page and posts the decision to /api/consent/complete. */
   @Column('text', { name: 'consent_uri', nullable: true }) consentUri!: string | null;
   @Column('text', { name: 'registration_secret_hash' }) registrationSecretHash!: string;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
-  @Column('timestamptz', { name: 'updated_at' }) updatedAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
 }

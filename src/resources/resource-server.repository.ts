@@ -2,9 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
+import { runStatement, sql, statement } from '../database/sql.js';
 import { ResourceServerEntity } from './resource-server.entity.js';
 
 export type NewResourceServer = Omit<ResourceServerEntity, 'id' | 'createdAt' | 'updatedAt'>;
+
+export const ALL_SCOPES = statement('resource_servers_all_scopes', sql`SELECT DISTINCT unnest(scopes) AS scope FROM resource_servers ORDER BY scope`).returning<{
+  scope: string;
+}>();
 
 @Injectable()
 export class ResourceServerRepository {
@@ -32,7 +37,7 @@ export class ResourceServerRepository {
   }
 
   async allScopes(tx: Tx = this.dataSource.manager): Promise<string[]> {
-    const rows = (await tx.query('SELECT DISTINCT unnest(scopes) AS scope FROM resource_servers ORDER BY scope')) as Array<{ scope: string }>;
+    const rows = await runStatement(tx, ALL_SCOPES, {});
     return rows.map((row) => row.scope);
   }
 

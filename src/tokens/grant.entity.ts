@@ -1,26 +1,45 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGeneratedColumn } from 'typeorm';
+import { UserEntity } from '../authorization/user.entity.js';
+import { ClientEntity } from '../registration/client.entity.js';
+import { ResourceServerEntity } from '../resources/resource-server.entity.js';
 
 /** One successful authorization: the refresh-token family and every access token minted from it. */
 @Entity('grants')
+@Index('grants_user', ['userId'])
+@Index('grants_client', ['clientId'])
+@Index('grants_resource', ['resourceId'])
 export class GrantEntity {
-  @PrimaryColumn('uuid') id!: string;
+  @PrimaryGeneratedColumn('uuid') id!: string;
   @Column('uuid', { name: 'user_id' }) userId!: string;
   @Column('text', { name: 'client_id' }) clientId!: string;
   @Column('uuid', { name: 'resource_id' }) resourceId!: string;
   @Column('text', { array: true }) scopes!: string[];
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt!: Date | null;
   @Column('text', { name: 'revoked_reason', nullable: true }) revokedReason!: string | null;
+  @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'grants_user_id_fkey' })
+  user?: UserEntity;
+  @ManyToOne(() => ClientEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'client_id', foreignKeyConstraintName: 'grants_client_id_fkey' })
+  client?: ClientEntity;
+  @ManyToOne(() => ResourceServerEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'resource_id', foreignKeyConstraintName: 'grants_resource_id_fkey' })
+  resourceServer?: ResourceServerEntity;
 }
 
 @Entity('refresh_tokens')
+@Index('refresh_tokens_grant', ['grantId'])
 export class RefreshTokenEntity {
   @PrimaryColumn('text', { name: 'token_hash' }) tokenHash!: string;
   @Column('uuid', { name: 'grant_id' }) grantId!: string;
   @Column('text', { name: 'parent_hash', nullable: true }) parentHash!: string | null;
-  @Column('timestamptz', { name: 'created_at' }) createdAt!: Date;
+  @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
   @Column('timestamptz', { name: 'rotated_at', nullable: true }) rotatedAt!: Date | null;
   /** Successors issued to retries after the rotation (refresh reuse grace). */
   @Column('integer', { name: 'retries', default: 0 }) retries!: number;
+  @ManyToOne(() => GrantEntity, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'grant_id', foreignKeyConstraintName: 'refresh_tokens_grant_id_fkey' })
+  grant?: GrantEntity;
 }

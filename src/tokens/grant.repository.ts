@@ -3,10 +3,11 @@ import { DataSource } from 'typeorm';
 import { randomUUID } from 'node:crypto';
 import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
-import { affected } from '../database/housekeeping.js';
-import { ChangeColumn, type AuditedChange } from '../audit/audit-event.repository.js';
+import { params, runCounting, sql, statement } from '../database/sql.js';
+import { auditedStatement, ChangeColumn, type AuditedChange, type EventColumns } from '../audit/audit-event-insert.js';
 import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
 import { clientUseCte } from '../registration/client.repository.js';
+import { refreshTokenUsable } from '../database/refresh-token-usability.js';
 
 @Injectable()
 export class GrantRepository {
@@ -49,6 +50,9 @@ export class GrantRepository {
 /** A presented refresh token and the grant it belongs to. */
 export interface PresentedRefreshToken {
   grantId: string;
+  /** Whether it can be rotated now (see refreshTokenUsable), whichever client presents it. */
+  usable: boolean;
+  /** Why not, when it cannot: */
   rotated: boolean;
   expired: boolean;
   revoked: boolean;
@@ -69,14 +73,6 @@ export interface RotatedRefreshToken {
   accessTokenTtl: number;
 }
 
-/** The columns of the rotation's `rotated` row that its events name (for AuditLog.recordWith). */
-export const ROTATED = {
-  grantId: new ChangeColumn('grant_id'),
-  userId: new ChangeColumn('user_id'),
-  resource: new ChangeColumn('resource'),
-  scopes: new ChangeColumn('scopes'),
-};
-
 /** What a rotation or a retry yields of its gate row, in the row's JSON form. */
 function rotatedRefreshToken(json: Record<string, unknown>): RotatedRefreshToken {
   return {
@@ -88,20 +84,108 @@ function rotatedRefreshToken(json: Record<string, unknown>): RotatedRefreshToken
   };
 }
 
-/** The columns of the retry's `retried` row: those of `ROTATED`, and how many retries the token has had now. */
-export const RETRIED = { ...ROTATED, retries: new ChangeColumn('retries') };
+/** The event of a rotation or a retry takes the grant's user and id, the resource and the access token's scopes from it. */
+const REFRESHED: EventColumns = {
+  subject: new ChangeColumn('user_id'),
+  resource: new ChangeColumn('resource'),
+  data: { grant_id: new ChangeColumn('grant_id'), scopes: new ChangeColumn('scopes') },
+};
+
+const housekeeping = params<{ before: Date; limit: number }>();
+export const DELETE_EXPIRED_REFRESH_TOKENS = statement(
+  'refresh_delete_expired',
+  sql`DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < ${housekeeping.before} LIMIT ${housekeeping.limit})`,
+);
+
+interface PresentedRow {
+  grant_id: string;
+  usable: boolean;
+  rotated: boolean;
+  expired: boolean;
+  user_id: string;
+  client_id: string;
+  resource_id: string;
+  scopes: string[];
+  revoked: boolean;
+}
+
+const presented = params<{ tokenHash: string }>();
+export const INSPECT_REFRESH_TOKEN = statement(
+  'refresh_inspect',
+  sql`SELECT rt.grant_id, ${refreshTokenUsable('rt', 'g')} AS usable,
+              rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
+              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
+         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+        WHERE rt.token_hash = ${presented.tokenHash}`,
+).returning<PresentedRow>();
+
+/** What the refresh grant asks for: the presented token's hash, the client presenting it, and what it asks for. */
+interface RefreshRequest {
+  tokenHash: string;
+  clientId: string;
+  /** The canonical resource asked for; null for the grant's. */
+  resource: string | null;
+  /** The narrower scopes asked for; null for the grant's. */
+  scopes: string[] | null;
+  successorHash: string;
+}
+
+const rotation = params<RefreshRequest & { recordUseOf: string | null; useResolutionSeconds: number }>();
+export const REFRESH_ROTATION = auditedStatement(
+  'refresh_rotation',
+  sql`WITH rotated AS (
+         UPDATE refresh_tokens rt SET rotated_at = now()
+           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
+          WHERE rt.token_hash = ${rotation.tokenHash} AND g.id = rt.grant_id AND ${refreshTokenUsable('rt', 'g')}
+            AND g.client_id = ${rotation.clientId}
+            AND (${rotation.resource}::text IS NULL OR r.resource = ${rotation.resource}::text)
+            AND (${rotation.scopes}::text[] IS NULL OR ${rotation.scopes}::text[] <@ g.scopes)
+         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${rotation.scopes}::text[], g.scopes) AS scopes
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
+         SELECT ${rotation.successorHash}, grant_id, ${rotation.tokenHash}, now() + make_interval(secs => refresh_token_ttl) FROM rotated
+         RETURNING 1
+       ), ${clientUseCte(rotation.recordUseOf, 'rotated')}, done AS (
+         -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
+         -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
+         -- and a transaction holding the client row while it waits for the lock would deadlock with this one.
+         SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
+       )`,
+  { gate: 'done', events: [REFRESHED], row: rotatedRefreshToken },
+);
+
+const retry = params<RefreshRequest & { graceSeconds: number; maxRetries: number }>();
+export const REFRESH_RETRY = auditedStatement(
+  'refresh_retry',
+  sql`WITH retried AS (
+         UPDATE refresh_tokens rt SET retries = rt.retries + 1
+           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
+          WHERE rt.token_hash = ${retry.tokenHash} AND rt.rotated_at > now() - make_interval(secs => ${retry.graceSeconds}::double precision)
+            AND rt.retries < ${retry.maxRetries}::integer AND rt.expires_at > now()
+            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = ${retry.clientId}
+            AND (${retry.resource}::text IS NULL OR r.resource = ${retry.resource}::text)
+            AND (${retry.scopes}::text[] IS NULL OR ${retry.scopes}::text[] <@ g.scopes)
+            AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
+         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${retry.scopes}::text[], g.scopes) AS scopes, rt.retries
+       ), successor AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
+         SELECT ${retry.successorHash}, grant_id, ${retry.tokenHash}, now() + make_interval(secs => refresh_token_ttl) FROM retried
+         RETURNING 1
+       ), done AS (
+         -- As in the rotation: the token's row lock is taken before the audit ordering lock.
+         SELECT retried.* FROM retried, (SELECT count(*) FROM successor) s
+       )`,
+  // The retry's event also says how many retries the token has had now.
+  { gate: 'done', events: [{ ...REFRESHED, data: { ...REFRESHED.data, retries: new ChangeColumn('retries') } }], row: rotatedRefreshToken },
+);
 
 @Injectable()
 export class RefreshTokenRepository {
   constructor(private readonly database: Database) {}
 
   /** Expired refresh tokens can neither be used nor meaningfully reused; deletes at most `limit` of them. */
-  async deleteExpired(before: Date, limit: number): Promise<number> {
-    const result = await this.database.manager.query(
-      `DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2)`,
-      [before, limit],
-    );
-    return affected(result);
+  deleteExpired(before: Date, limit: number): Promise<number> {
+    return runCounting(this.database.manager, DELETE_EXPIRED_REFRESH_TOKENS, { before, limit });
   }
 
   async insert(tx: Tx, token: Pick<RefreshTokenEntity, 'tokenHash' | 'grantId' | 'parentHash' | 'expiresAt'>): Promise<void> {
@@ -110,18 +194,11 @@ export class RefreshTokenRepository {
 
   /** A refresh token with what its grant says about it, in one read; null for an unknown token. */
   async inspect(tokenHash: string): Promise<PresentedRefreshToken | null> {
-    const rows = await this.database.hot<{ grant_id: string; rotated: boolean; expired: boolean; user_id: string; client_id: string; resource_id: string; scopes: string[]; revoked: boolean }>(
-      'refresh_inspect',
-      `SELECT rt.grant_id, rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
-              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
-         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
-        WHERE rt.token_hash = $1`,
-      [tokenHash],
-    );
-    const row = rows[0];
+    const [row] = await this.database.run(INSPECT_REFRESH_TOKEN, { tokenHash });
     if (!row) return null;
     return {
       grantId: row.grant_id,
+      usable: row.usable,
       rotated: row.rotated,
       expired: row.expired,
       revoked: row.revoked,
@@ -134,89 +211,27 @@ export class RefreshTokenRepository {
 
   /**
    * The whole refresh grant's change, for AuditLog.recordWith: rotates the presented token only if it can be
-   * used for this request — not rotated, not expired, its grant unrevoked and the client's, the resource (when
-   * asked for, canonical) the grant's, the scopes (when asked for) within the grant's — stores its successor
-   * (living the resource's refresh token lifetime), and records the client's use when `recordUseOf` is set. The
-   * CTE `rotated` yields a row only if it rotated; of concurrent rotations of one token exactly one does (the
-   * row lock serialises them, and the losers find `rotated_at` set when they get it). When it yields none,
-   * `inspect` tells why.
+   * used (refreshTokenUsable) for this request — its grant the client's, the resource (when asked for, canonical)
+   * the grant's, the scopes (when asked for) within the grant's — stores its successor (living the resource's
+   * refresh token lifetime), and records the client's use when `recordUseOf` is set. The CTE `rotated` yields a row
+   * only if it rotated; of concurrent rotations of one token exactly one does (the row lock serialises them, and the
+   * losers find `rotated_at` set when they get it). When it yields none, `inspect` tells why. Its event gets the
+   * subject, resource, scopes and `grant_id` from the rotated row.
    */
-  rotation(change: {
-    tokenHash: string;
-    clientId: string;
-    resource: string | null;
-    scopes: string[] | null;
-    successorHash: string;
-    recordUseOf: string | null;
-    useResolutionSeconds: number;
-  }): AuditedChange<RotatedRefreshToken> {
-    return {
-      name: 'refresh_rotation',
-      sql: `WITH rotated AS (
-         UPDATE refresh_tokens rt SET rotated_at = now()
-           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
-          WHERE rt.token_hash = $1 AND rt.rotated_at IS NULL AND rt.expires_at > now()
-            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
-            AND ($3::text IS NULL OR r.resource = $3::text)
-            AND ($4::text[] IS NULL OR $4::text[] <@ g.scopes)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes
-       ), successor AS (
-         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
-         SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM rotated
-         RETURNING 1
-       ), ${clientUseCte('$6', '$7', 'rotated')}, done AS (
-         -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
-         -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
-         -- and a transaction holding the client row while it waits for the lock would deadlock with this one.
-         SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
-       )`,
-      params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.recordUseOf, change.useResolutionSeconds],
-      gate: 'done',
-      row: rotatedRefreshToken,
-    };
+  rotation(change: RefreshRequest & { recordUseOf: string | null; useResolutionSeconds: number }): AuditedChange<typeof change, RotatedRefreshToken> {
+    return { audited: REFRESH_ROTATION, values: change };
   }
 
   /**
-   * A retry of a rotation, for AuditedChange.recordWith: the presented token was rotated less than `graceSeconds`
-   * ago, has had fewer than `maxRetries` retries, and none of its successors has been used yet (a client that used
-   * one got the answer it might be retrying for); its grant is unrevoked and the client's, and the request fits the
-   * grant as for `rotation`. Then it counts the retry and stores another successor of the presented token (a
-   * sibling of the first, which stays valid). The count is raised under the token's row lock, so concurrent retries
-   * take turns and the bound holds; `rotated_at` is left alone, so retries never stretch the window. When it yields
-   * nothing, the presentation is reuse.
+   * A retry of a rotation, for AuditLog.recordWith: the presented token was rotated less than `graceSeconds` ago,
+   * has had fewer than `maxRetries` retries, and none of its successors has been used yet (a client that used one
+   * got the answer it might be retrying for); its grant is unrevoked and the client's, and the request fits the
+   * grant as for `rotation`. Then it counts the retry and stores another successor of the presented token (a sibling
+   * of the first, which stays valid). The count is raised under the token's row lock, so concurrent retries take
+   * turns and the bound holds; `rotated_at` is left alone, so retries never stretch the window. When it yields
+   * nothing, the presentation is reuse. Its event gets what the rotation's does, and `retries`.
    */
-  retry(change: {
-    tokenHash: string;
-    clientId: string;
-    resource: string | null;
-    scopes: string[] | null;
-    successorHash: string;
-    graceSeconds: number;
-    maxRetries: number;
-  }): AuditedChange<RotatedRefreshToken> {
-    return {
-      name: 'refresh_retry',
-      sql: `WITH retried AS (
-         UPDATE refresh_tokens rt SET retries = rt.retries + 1
-           FROM grants g JOIN resource_servers r ON r.id = g.resource_id
-          WHERE rt.token_hash = $1 AND rt.rotated_at > now() - make_interval(secs => $6::double precision)
-            AND rt.retries < $7::integer AND rt.expires_at > now()
-            AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $2
-            AND ($3::text IS NULL OR r.resource = $3::text)
-            AND ($4::text[] IS NULL OR $4::text[] <@ g.scopes)
-            AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes, rt.retries
-       ), successor AS (
-         INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
-         SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM retried
-         RETURNING 1
-       ), done AS (
-         -- As in the rotation: the token's row lock is taken before the audit ordering lock.
-         SELECT retried.* FROM retried, (SELECT count(*) FROM successor) s
-       )`,
-      params: [change.tokenHash, change.clientId, change.resource, change.scopes, change.successorHash, change.graceSeconds, change.maxRetries],
-      gate: 'done',
-      row: rotatedRefreshToken,
-    };
+  retry(change: RefreshRequest & { graceSeconds: number; maxRetries: number }): AuditedChange<typeof change, RotatedRefreshToken> {
+    return { audited: REFRESH_RETRY, values: change };
   }
 }

@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
-import { affected } from '../database/housekeeping.js';
+import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
+import { refreshTokenUsable } from '../database/refresh-token-usability.js';
 
 export interface AccessTokenStanding {
   /** The grant exists and is not revoked. */
@@ -20,9 +21,53 @@ export interface RefreshTokenRecord {
   scopes: string[];
   createdAt: Date;
   expiresAt: Date;
+  /** Whether it can still be rotated (see refreshTokenUsable); when not, the flags below say why. */
+  usable: boolean;
   rotated: boolean;
   grantRevoked: boolean;
 }
+
+const standing = params<{ grantId: string; jti: string }>();
+export const ACCESS_TOKEN_STANDING = statement(
+  'token_standing',
+  sql`SELECT EXISTS (SELECT 1 FROM grants WHERE id = ${standing.grantId} AND revoked_at IS NULL) AS grant_live,
+              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${standing.jti}) AS jti_revoked`,
+).returning<{ grant_live: boolean; jti_revoked: boolean }>();
+
+interface RefreshTokenRow {
+  grant_id: string;
+  user_id: string;
+  client_id: string;
+  resource_id: string;
+  resource: string;
+  scopes: string[];
+  created_at: Date | string;
+  expires_at: Date | string;
+  usable: boolean;
+  rotated: boolean;
+  grant_revoked: boolean;
+}
+
+const refreshToken = params<{ tokenHash: string }>();
+export const REFRESH_TOKEN_RECORD = statement(
+  'refresh_token_record',
+  sql`SELECT t.grant_id, g.user_id, g.client_id, g.resource_id, r.resource, g.scopes, t.created_at, t.expires_at,
+              ${refreshTokenUsable('t', 'g')} AS usable, t.rotated_at IS NOT NULL AS rotated, g.revoked_at IS NOT NULL AS grant_revoked
+         FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id
+        WHERE t.token_hash = ${refreshToken.tokenHash}`,
+).returning<RefreshTokenRow>();
+
+const revocation = params<{ jti: string; clientId: string; expiresAt: Date }>();
+export const REVOKE_JTI = statement(
+  'revoke_jti',
+  sql`INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES (${revocation.jti}, ${revocation.clientId}, ${revocation.expiresAt}) ON CONFLICT (jti) DO NOTHING RETURNING jti`,
+).returning<{ jti: string }>();
+
+const housekeeping = params<{ before: Date; limit: number }>();
+export const DELETE_EXPIRED_REVOCATIONS = statement(
+  'revoked_access_tokens_delete_expired',
+  sql`DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens WHERE expires_at < ${housekeeping.before} LIMIT ${housekeeping.limit})`,
+);
 
 /** The revocation state that introspection and revocation consult: revoked jtis and grant standing. */
 @Injectable()
@@ -34,36 +79,24 @@ export class TokenStatusRepository {
 
   /** One round trip: is the grant live, and was this jti revoked? Every introspection of a live access token asks. */
   async accessTokenStanding(grantId: string, jti: string, tx?: Tx): Promise<AccessTokenStanding> {
-    const rows = await this.database.hot<{ grant_live: boolean; jti_revoked: boolean }>(
-      'token_standing',
-      `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL) AS grant_live,
-              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) AS jti_revoked`,
-      [grantId, jti],
-      tx,
-    );
-    return { grantLive: rows[0]?.grant_live === true, jtiRevoked: rows[0]?.jti_revoked === true };
+    const [row] = await this.database.run(ACCESS_TOKEN_STANDING, { grantId, jti }, tx);
+    return { grantLive: row?.grant_live === true, jtiRevoked: row?.jti_revoked === true };
   }
 
   /** A refresh token with its grant and resource, by hash; null if unknown. */
   async refreshToken(tokenHash: string, tx: Tx = this.dataSource.manager): Promise<RefreshTokenRecord | null> {
-    const rows = (await tx.query(
-      `SELECT t.grant_id, g.user_id, g.client_id, g.resource_id, r.resource, g.scopes, t.created_at, t.expires_at,
-              t.rotated_at IS NOT NULL AS rotated, g.revoked_at IS NOT NULL AS grant_revoked
-         FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id
-        WHERE t.token_hash = $1`,
-      [tokenHash],
-    )) as Array<Record<string, unknown>>;
-    const row = rows[0];
+    const [row] = await runStatement(tx, REFRESH_TOKEN_RECORD, { tokenHash });
     if (!row) return null;
     return {
-      grantId: row.grant_id as string,
-      userId: row.user_id as string,
-      clientId: row.client_id as string,
-      resourceId: row.resource_id as string,
-      resource: row.resource as string,
-      scopes: row.scopes as string[],
-      createdAt: new Date(row.created_at as string),
-      expiresAt: new Date(row.expires_at as string),
+      grantId: row.grant_id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      resourceId: row.resource_id,
+      resource: row.resource,
+      scopes: row.scopes,
+      createdAt: new Date(row.created_at),
+      expiresAt: new Date(row.expires_at),
+      usable: row.usable === true,
       rotated: row.rotated === true,
       grantRevoked: row.grant_revoked === true,
     };
@@ -71,19 +104,11 @@ export class TokenStatusRepository {
 
   /** Records a revoked access token until it would have expired; false if it was already recorded. */
   async revokeJti(tx: Tx, jti: string, clientId: string, expiresAt: Date): Promise<boolean> {
-    const result = await tx.query(
-      `INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING RETURNING jti`,
-      [jti, clientId, expiresAt],
-    );
-    return Array.isArray(result) && result.length > 0;
+    return (await runStatement(tx, REVOKE_JTI, { jti, clientId, expiresAt })).length > 0;
   }
 
   /** Entries for tokens that have expired anyway; deletes at most `limit`. */
-  async deleteExpiredRevocations(before: Date, limit: number): Promise<number> {
-    const result = await this.dataSource.manager.query(
-      `DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2)`,
-      [before, limit],
-    );
-    return affected(result);
+  deleteExpiredRevocations(before: Date, limit: number): Promise<number> {
+    return runCounting(this.dataSource.manager, DELETE_EXPIRED_REVOCATIONS, { before, limit });
   }
 }

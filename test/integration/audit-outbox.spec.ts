@@ -2,7 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Database } from '../../src/database/database.module.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
-import { AuditEventRepository, ChangeColumn, type AuditedChange } from '../../src/audit/audit-event.repository.js';
+import { AuditEventRepository } from '../../src/audit/audit-event.repository.js';
+import { auditedStatement, ChangeColumn, type AuditedChange } from '../../src/audit/audit-event-insert.js';
+import { params, sql } from '../../src/database/sql.js';
 import { AuditNotifier } from '../../src/audit/audit-notifier.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
@@ -118,13 +120,17 @@ for (const kind of DATABASE_KINDS) {
     });
 
     /** A change whose gate yields one row when `happens`: values only it knows (a subject, scopes, an id). */
-    const change = (happens: boolean): AuditedChange<{ id: string }> => ({
-      name: 'test_change',
-      sql: `WITH found AS (SELECT 'user-from-row'::text AS user_id, ARRAY['tools:read', 'tools:write'] AS scopes, 42 AS id WHERE $1::boolean)`,
-      params: [happens],
-      gate: 'found',
-      row: (json) => ({ id: String(json.id) }),
-    });
+    const test = params<{ happens: boolean }>();
+    const TEST_CHANGE = auditedStatement(
+      'test_change',
+      sql`WITH found AS (SELECT 'user-from-row'::text AS user_id, ARRAY['tools:read', 'tools:write'] AS scopes, 42 AS id WHERE ${test.happens}::boolean)`,
+      {
+        gate: 'found',
+        events: [{ subject: new ChangeColumn('user_id'), data: { scopes: new ChangeColumn('scopes'), id: new ChangeColumn('id') } }],
+        row: (json) => ({ id: String(json.id) }),
+      },
+    );
+    const change = (happens: boolean): AuditedChange<{ happens: boolean }, { id: string }> => ({ audited: TEST_CHANGE, values: { happens } });
 
     it('recordWith: writes the events in the change’s statement, with the values the change computed, and returns its row', async () => {
       const before = committed.length;
@@ -132,9 +138,8 @@ for (const kind of DATABASE_KINDS) {
         {
           type: 'consent.granted',
           clientId: 'c',
-          subject: new ChangeColumn('user_id'),
           request: { requestId: 'r-1', ip: '198.51.100.7', userAgent: 'Outbox/1' },
-          data: { consent: 'new', scopes: new ChangeColumn('scopes'), note: `gh_rt_${'A'.repeat(43)}`, id: new ChangeColumn('id') },
+          data: { consent: 'new', note: `gh_rt_${'A'.repeat(43)}` },
         },
       ]);
       assert.deepEqual(written.row, { id: '42' });
@@ -153,10 +158,16 @@ for (const kind of DATABASE_KINDS) {
     it('recordWith: writes nothing and announces nothing when the change did not happen', async () => {
       const before = await count();
       const announced = committed.length;
-      const written = await audit.recordWith(change(false), [{ type: 'consent.granted', clientId: 'c', subject: new ChangeColumn('user_id') }]);
+      const written = await audit.recordWith(change(false), [{ type: 'consent.granted', clientId: 'c' }]);
       assert.deepEqual(written, { events: [], row: null });
       assert.equal(await count(), before);
       assert.equal(committed.length, announced);
+    });
+
+    it('recordWith: refuses an event that gives a value its change computes, before writing anything', async () => {
+      const before = await count();
+      await assert.rejects(audit.recordWith(change(true), [{ type: 'consent.granted', clientId: 'c', subject: 'someone', data: { id: 7 } }]), /subject, id come from the change/);
+      assert.equal(await count(), before);
     });
 
     it('replaces a secret-looking value a recorder passed by mistake', async () => {

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { Database } from '../../src/database/database.module.js';
+import { params, sql, statement } from '../../src/database/sql.js';
 import { referencesVanishedClient } from '../../src/common/exception.filter.js';
 import { DATABASE_KINDS, skipUnless, withDatabaseAndParties, type TestDatabase } from '../support/database.js';
 import type { Parties } from '../factories/rows.js';
@@ -25,10 +26,19 @@ async function sentToNodePostgres(work: () => Promise<unknown>): Promise<Array<{
   }
 }
 
-const STANDING = `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1 AND revoked_at IS NULL) AS grant_live`;
+const p = params<{ grantId: string; reason: string; userId: string; clientId: string; resourceId: string; scopes: string[] }>();
+const STANDING_TEXT = sql`SELECT EXISTS (SELECT 1 FROM grants WHERE id = ${p.grantId} AND revoked_at IS NULL) AS grant_live`;
+const STANDING = statement('test_standing', STANDING_TEXT);
+const TOUCH = statement('test_touch', sql`UPDATE grants SET scopes = scopes WHERE id = ${p.grantId} RETURNING id`).returning<{ id: string }>();
+const REVOKE = statement('test_revoke', sql`UPDATE grants SET revoked_reason = ${p.reason} WHERE id = ${p.grantId}`);
+const REASON = statement('test_reason', sql`SELECT revoked_reason FROM grants WHERE id = ${p.grantId}`).returning<{ revoked_reason: string }>();
+const ORPHAN = statement(
+  'test_orphan',
+  sql`INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES (${p.userId}, ${p.clientId}, ${p.resourceId}, ${p.scopes})`,
+);
 
 for (const kind of DATABASE_KINDS) {
-  describe(`Database.hot (${kind})`, { skip: skipUnless(kind) }, () => {
+  describe(`Database.run (${kind})`, { skip: skipUnless(kind) }, () => {
     let db: TestDatabase;
     let parties: Parties;
 
@@ -39,11 +49,10 @@ for (const kind of DATABASE_KINDS) {
 
     it('returns the rows of a SELECT, and an UPDATE’s RETURNING rows (not TypeORM’s [rows, count]), outside and inside a transaction', async () => {
       const database = new Database(db.dataSource);
-      assert.deepEqual(await database.hot('test_standing', STANDING, [parties.grantId]), [{ grant_live: true }]);
-      const update = `UPDATE grants SET scopes = scopes WHERE id = $1 RETURNING id`;
-      assert.deepEqual(await database.hot('test_touch', update, [parties.grantId]), [{ id: parties.grantId }]);
-      assert.deepEqual(await database.hot('test_touch', update, [randomUUID()]), []);
-      const inside = await database.transaction((tx) => database.hot<{ id: string }>('test_touch', update, [parties.grantId], tx));
+      assert.deepEqual(await database.run(STANDING, { grantId: parties.grantId }), [{ grant_live: true }]);
+      assert.deepEqual(await database.run(TOUCH, { grantId: parties.grantId }), [{ id: parties.grantId }]);
+      assert.deepEqual(await database.run(TOUCH, { grantId: randomUUID() }), []);
+      const inside = await database.transaction((tx) => database.run(TOUCH, { grantId: parties.grantId }, tx));
       assert.deepEqual(inside, [{ id: parties.grantId }]);
     });
 
@@ -51,8 +60,8 @@ for (const kind of DATABASE_KINDS) {
       const database = new Database(db.dataSource);
       await assert.rejects(
         database.transaction(async (tx) => {
-          await database.hot('test_revoke', `UPDATE grants SET revoked_reason = $2 WHERE id = $1`, [parties.grantId, 'rolled back'], tx);
-          const seen = await database.hot<{ revoked_reason: string }>('test_reason', `SELECT revoked_reason FROM grants WHERE id = $1`, [parties.grantId], tx);
+          await database.run(REVOKE, { grantId: parties.grantId, reason: 'rolled back' }, tx);
+          const seen = await database.run(REASON, { grantId: parties.grantId }, tx);
           assert.equal(seen[0]?.revoked_reason, 'rolled back', 'the transaction sees its own write');
           throw new Error('undo');
         }),
@@ -65,7 +74,7 @@ for (const kind of DATABASE_KINDS) {
     it('refuses a transaction handle used after its transaction ended, as TypeORM does', async () => {
       const database = new Database(db.dataSource);
       const stale = await database.transaction(async (tx) => tx);
-      await assert.rejects(database.hot('test_standing', STANDING, [parties.grantId], stale), /released/i);
+      await assert.rejects(database.run(STANDING, { grantId: parties.grantId }, stale), /released/i);
     });
 
     it('reports a transaction whose connection TypeORM dropped mid-way (as it does on a connection error) as a lost connection', async () => {
@@ -84,9 +93,8 @@ for (const kind of DATABASE_KINDS) {
 
     it('fails as TypeORM’s queries do: a QueryFailedError whose driver error carries the code and constraint the filter reads', async () => {
       const database = new Database(db.dataSource);
-      const insert = `INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4)`;
-      const values = [parties.userId, 'a-client-that-is-gone', parties.resourceId, ['tools:read']];
-      for (const run of [() => database.hot('test_orphan', insert, values), () => database.transaction((tx) => database.hot('test_orphan', insert, values, tx))]) {
+      const orphan = { userId: parties.userId, clientId: 'a-client-that-is-gone', resourceId: parties.resourceId, scopes: ['tools:read'] };
+      for (const run of [() => database.run(ORPHAN, orphan), () => database.transaction((tx) => database.run(ORPHAN, orphan, tx))]) {
         const error = await run().then(
           () => assert.fail('the insert should have failed'),
           (failure: unknown) => failure,
@@ -98,7 +106,7 @@ for (const kind of DATABASE_KINDS) {
         assert.equal(referencesVanishedClient(error), true);
         assert.equal(referencesVanishedClient(error.driverError), true, 'the raw driver error too');
       }
-      const typeorm = await db.dataSource.query(insert, values).then(
+      const typeorm = await db.dataSource.query(ORPHAN.text, ORPHAN.values(orphan)).then(
         () => assert.fail('the insert should have failed'),
         (failure: unknown) => failure,
       );
@@ -108,7 +116,7 @@ for (const kind of DATABASE_KINDS) {
     if (kind === 'pglite') {
       it('takes the ordinary path on PGlite: nothing reaches node-postgres', async () => {
         const database = new Database(db.dataSource);
-        const sent = await sentToNodePostgres(() => database.hot('test_standing', STANDING, [parties.grantId]));
+        const sent = await sentToNodePostgres(() => database.run(STANDING, { grantId: parties.grantId }));
         assert.deepEqual(sent, []);
       });
       return;
@@ -116,14 +124,14 @@ for (const kind of DATABASE_KINDS) {
 
     it('sends a named statement to node-postgres, the same name for the same text and another for another text', async () => {
       const database = new Database(db.dataSource);
-      const other = `${STANDING}, true AS other`;
+      const other = statement('test_standing', sql`${STANDING_TEXT}, true AS other`);
       const sent = await sentToNodePostgres(async () => {
-        await database.hot('test_standing', STANDING, [parties.grantId]);
-        await database.hot('test_standing', STANDING, [randomUUID()]);
-        await database.hot('test_standing', other, [parties.grantId]);
-        await database.transaction((tx) => database.hot('test_standing', STANDING, [parties.grantId], tx));
+        await database.run(STANDING, { grantId: parties.grantId });
+        await database.run(STANDING, { grantId: randomUUID() });
+        await database.run(other, { grantId: parties.grantId });
+        await database.transaction((tx) => database.run(STANDING, { grantId: parties.grantId }, tx));
       });
-      const ours = sent.filter((query) => query.text.startsWith(STANDING));
+      const ours = sent.filter((query) => query.text.startsWith(STANDING.text));
       assert.equal(ours.length, 4, JSON.stringify(sent));
       const [first, second, third, fourth] = ours.map((query) => query.name);
       assert.ok(first?.startsWith('test_standing_'), `named after its label: ${first}`);
@@ -135,9 +143,9 @@ for (const kind of DATABASE_KINDS) {
     it('leaves the statement prepared on the connection: PostgreSQL parses and plans it once per connection', async () => {
       const database = new Database(db.dataSource);
       const prepared = await database.transaction(async (tx) => {
-        await database.hot('test_standing', STANDING, [parties.grantId], tx);
-        await database.hot('test_standing', STANDING, [randomUUID()], tx);
-        return (await tx.query(`SELECT name, statement FROM pg_prepared_statements WHERE statement = $1`, [STANDING])) as Array<{ name: string }>;
+        await database.run(STANDING, { grantId: parties.grantId }, tx);
+        await database.run(STANDING, { grantId: randomUUID() }, tx);
+        return (await tx.query(`SELECT name, statement FROM pg_prepared_statements WHERE statement = $1`, [STANDING.text])) as Array<{ name: string }>;
       });
       assert.equal(prepared.length, 1, JSON.stringify(prepared));
       assert.ok(prepared[0]?.name.startsWith('test_standing_'));
@@ -145,16 +153,16 @@ for (const kind of DATABASE_KINDS) {
 
     it('with prepared statements off (DATABASE_PREPARED_STATEMENTS=off), sends unnamed statements and leaves none prepared', async () => {
       const database = new Database(db.dataSource, { preparedStatements: false });
-      const text = `${STANDING}, 'unprepared' AS mode`;
+      const unprepared = statement('test_unprepared', sql`${STANDING_TEXT}, 'unprepared' AS mode`);
       let prepared: unknown[] = [];
       const sent = await sentToNodePostgres(async () => {
-        assert.deepEqual(await database.hot('test_unprepared', text, [parties.grantId]), [{ grant_live: true, mode: 'unprepared' }]);
+        assert.deepEqual(await database.run(unprepared, { grantId: parties.grantId }), [{ grant_live: true, mode: 'unprepared' }]);
         prepared = await database.transaction(async (tx) => {
-          await database.hot('test_unprepared', text, [parties.grantId], tx);
-          return (await tx.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [text])) as unknown[];
+          await database.run(unprepared, { grantId: parties.grantId }, tx);
+          return (await tx.query(`SELECT name FROM pg_prepared_statements WHERE statement = $1`, [unprepared.text])) as unknown[];
         });
       });
-      const ours = sent.filter((query) => query.text === text);
+      const ours = sent.filter((query) => query.text === unprepared.text);
       assert.equal(ours.length, 2, JSON.stringify(sent));
       assert.ok(ours.every((query) => query.name === undefined), JSON.stringify(ours));
       assert.deepEqual(prepared, []);

@@ -5,10 +5,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { randomToken, sha256 } from '../../src/common/crypto.js';
 import type { Tx } from '../../src/database/data-source.js';
-import { AuthorizationCodeRepository, EXCHANGED } from '../../src/authorization/authorization-code.repository.js';
-import { RefreshTokenRepository, ROTATED } from '../../src/tokens/grant.repository.js';
+import { AuthorizationCodeRepository } from '../../src/authorization/authorization-code.repository.js';
+import { RefreshTokenRepository } from '../../src/tokens/grant.repository.js';
 import { Database } from '../../src/database/database.module.js';
-import { AuditEventRepository, type NewChangeEvent } from '../../src/audit/audit-event.repository.js';
+import { AuditEventRepository } from '../../src/audit/audit-event.repository.js';
+import type { AuditedChange } from '../../src/audit/audit-event-insert.js';
+import { AuditLog, type AuditEvent } from '../../src/audit/audit-log.js';
+import { AuditNotifier } from '../../src/audit/audit-notifier.js';
+import { MetricsService } from '../../src/metrics/metrics.service.js';
+import { runStatement, sql, sqlText, Statement, type SqlFragment } from '../../src/database/sql.js';
 import { InteractionHandleRepository } from '../../src/authorization/interaction-handle.repository.js';
 import type { CompletionGuard } from '../../src/authorization/interaction.repository.js';
 import { DATABASE_KINDS, barrier, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
@@ -24,7 +29,7 @@ for (const kind of DATABASE_KINDS) {
     let watcher: pg.Client | undefined;
     let refreshTokens: RefreshTokenRepository;
     let codes: AuthorizationCodeRepository;
-    let events: AuditEventRepository;
+    let events: AuditLog;
     let handles: InteractionHandleRepository;
 
     /** The refresh token whose `column` is `value` lives as long as its resource's refresh_token_ttl (to the second). */
@@ -42,7 +47,7 @@ for (const kind of DATABASE_KINDS) {
       const database = new Database(db.dataSource);
       refreshTokens = new RefreshTokenRepository(database);
       codes = new AuthorizationCodeRepository(database);
-      events = new AuditEventRepository(database);
+      events = new AuditLog(database, new AuditEventRepository(database), new AuditNotifier(), new MetricsService());
       handles = new InteractionHandleRepository(db.dataSource, database);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
@@ -54,6 +59,12 @@ for (const kind of DATABASE_KINDS) {
       await watcher?.end();
       await db?.close();
     });
+
+    /** A feature's change without its events, inside `tx`: `columns` of its gate's row. */
+    async function changeOnly<Values, T>(tx: Tx, change: AuditedChange<Values, unknown>, columns: string): Promise<T[]> {
+      const only: Statement<Values> = new Statement('change_only', sql`${change.audited.change} SELECT ${sqlText(columns)} FROM ${sqlText(change.audited.gate)}` as SqlFragment<Values>);
+      return (await runStatement(tx, only, change.values)) as T[];
+    }
 
     /** Sessions of this database blocked on a lock right now. */
     async function lockWaiters(): Promise<number> {
@@ -132,25 +143,12 @@ for (const kind of DATABASE_KINDS) {
     /** The refresh grant's change (RefreshTokenRepository.rotation) without its event, inside `tx`. */
     async function rotate(tx: Tx, tokenHash: string, request: Partial<Rotation> = {}): Promise<{ grantId: string; scopes: string[] } | null> {
       const change = rotation(tokenHash, request);
-      const rows = (await tx.query(`${change.sql} SELECT grant_id, scopes FROM ${change.gate}`, change.params)) as Array<{ grant_id: string; scopes: string[] }>;
+      const rows = await changeOnly<typeof change.values, { grant_id: string; scopes: string[] }>(tx, change, 'grant_id, scopes');
       return rows[0] ? { grantId: rows[0].grant_id, scopes: rows[0].scopes } : null;
     }
 
     /** The event the refresh grant writes with its change. */
-    const refreshed = (): NewChangeEvent => ({
-      type: 'token.refreshed',
-      time: new Date(),
-      actor: { kind: 'client', id: parties.clientId },
-      clientId: parties.clientId,
-      subject: ROTATED.userId,
-      resource: ROTATED.resource,
-      scopes: ROTATED.scopes,
-      ip: null,
-      userAgent: null,
-      requestId: null,
-      outcome: 'success',
-      data: { grant_id: ROTATED.grantId, jti: randomToken(), scopes: ROTATED.scopes },
-    });
+    const refreshed = (): AuditEvent => ({ type: 'token.refreshed', clientId: parties.clientId, data: { jti: randomToken() } });
 
     const successors = async (tokenHash: string): Promise<number> =>
       ((await db.dataSource.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE parent_hash = $1`, [tokenHash])) as Array<{ n: number }>)[0]!.n;
@@ -168,7 +166,7 @@ for (const kind of DATABASE_KINDS) {
 
       it(`as the grant runs it, one statement with its event: exactly one of ${N} concurrent refreshes rotates, and one event is written`, async () => {
         const tokenHash = await refreshToken('live');
-        const results = await Promise.all(Array.from({ length: N }, () => events.appendWith(rotation(tokenHash), [refreshed()])));
+        const results = await Promise.all(Array.from({ length: N }, () => events.recordWith(rotation(tokenHash), [refreshed()])));
         const winners = results.filter((result) => result.row !== null);
         assert.equal(winners.length, 1, `${winners.length} rotations succeeded`);
         assert.ok(results.every((result) => (result.row === null) === (result.events.length === 0)), 'an event exactly when a row');
@@ -194,7 +192,7 @@ for (const kind of DATABASE_KINDS) {
 
       it('gives the successor the resource’s refresh token lifetime', async () => {
         const tokenHash = await refreshToken('live');
-        const { row } = await events.appendWith(rotation(tokenHash), [refreshed()]);
+        const { row } = await events.recordWith(rotation(tokenHash), [refreshed()]);
         assert.ok(row);
         await assertResourceRefreshLifetime('parent_hash', tokenHash);
         assert.deepEqual(row, { grantId: parties.grantId, userId: parties.userId, scopes: ['tools:read'], resource: row.resource, accessTokenTtl: row.accessTokenTtl });
@@ -251,7 +249,7 @@ for (const kind of DATABASE_KINDS) {
         maxRetries: 3,
         ...request,
       });
-      const rows = (await tx.query(`${change.sql} SELECT retries FROM ${change.gate}`, change.params)) as Array<{ retries: number }>;
+      const rows = await changeOnly<typeof change.values, { retries: number }>(tx, change, 'retries');
       return rows[0] ? Number(rows[0].retries) : null;
     }
 
@@ -307,7 +305,7 @@ for (const kind of DATABASE_KINDS) {
 
     async function completeLogin(tx: Tx, interactionId: string, handleHash: string, create: { subject: string } | null, userId: string = randomUUID()): Promise<string | null> {
       const change = handles.loginCompletion({ interactionId, handleHash, userId, returnHash: sha256(randomToken()), create: create && { subject: create.subject, displayName: null } });
-      const rows = (await tx.query(`${change.sql} SELECT id FROM ${change.gate}`, change.params)) as unknown[];
+      const rows = await changeOnly<typeof change.values, unknown>(tx, change, 'id');
       return rows.length > 0 ? userId : null;
     }
 
@@ -391,7 +389,7 @@ for (const kind of DATABASE_KINDS) {
           expiresAt: new Date(Date.now() + 60_000),
         },
       });
-      const rows = (await tx.query(`${change.sql} SELECT code_hash FROM ${change.gate}`, change.params)) as Array<{ code_hash: string }>;
+      const rows = await changeOnly<typeof change.values, { code_hash: string }>(tx, change, 'code_hash');
       return rows[0]?.code_hash ?? null;
     }
 
@@ -447,20 +445,7 @@ for (const kind of DATABASE_KINDS) {
           ...request,
         });
       /** The event the authorization_code grant writes with its change. */
-      const issued = (grantId: string): NewChangeEvent => ({
-        type: 'token.issued',
-        time: new Date(),
-        actor: { kind: 'client', id: parties.clientId },
-        clientId: parties.clientId,
-        subject: EXCHANGED.userId,
-        resource: EXCHANGED.resource,
-        scopes: EXCHANGED.scopes,
-        ip: null,
-        userAgent: null,
-        requestId: null,
-        outcome: 'success',
-        data: { grant_type: 'authorization_code', grant_id: grantId, jti: randomToken(), scopes: EXCHANGED.scopes },
-      });
+      const issued = (grantId: string): AuditEvent => ({ type: 'token.issued', clientId: parties.clientId, data: { grant_type: 'authorization_code', grant_id: grantId, jti: randomToken() } });
       const stored = async (codeHash: string) =>
         ((await db.dataSource.query(`SELECT consumed_at, grant_id FROM authorization_codes WHERE code_hash = $1`, [codeHash])) as Array<{ consumed_at: Date | null; grant_id: string | null }>)[0];
       const grantsOf = async (codeHash: string): Promise<number> =>
@@ -472,7 +457,7 @@ for (const kind of DATABASE_KINDS) {
       it(`exchanges a code for exactly one of ${N} concurrent requests: one grant, one refresh token, one event`, async () => {
         const code = await authorizationCode('live');
         const attempts = Array.from({ length: N }, () => ({ grantId: randomUUID(), refreshTokenHash: sha256(randomToken()) }));
-        const results = await Promise.all(attempts.map((attempt) => events.appendWith(exchange(code, attempt), [issued(attempt.grantId)])));
+        const results = await Promise.all(attempts.map((attempt) => events.recordWith(exchange(code, attempt), [issued(attempt.grantId)])));
         const winners = results.flatMap((result, i) => (result.row ? [{ result, attempt: attempts[i]! }] : []));
         assert.equal(winners.length, 1, `${winners.length} exchanges succeeded`);
         assert.ok(results.every((result) => (result.row === null) === (result.events.length === 0)), 'an event exactly when a row');
@@ -501,11 +486,11 @@ for (const kind of DATABASE_KINDS) {
           { redirectUri: 'http://127.0.0.1:49152/other' },
           { resource: `${resource}/other` },
         ];
-        for (const request of wrong) assert.equal((await events.appendWith(exchange(code, request), [issued(randomUUID())])).row, null, JSON.stringify(request));
+        for (const request of wrong) assert.equal((await events.recordWith(exchange(code, request), [issued(randomUUID())])).row, null, JSON.stringify(request));
         assert.deepEqual(await stored(code.codeHash), { consumed_at: null, grant_id: null });
         assert.equal(await grantsOf(code.codeHash), 0);
         const grantId = randomUUID();
-        const { row } = await events.appendWith(exchange(code, { grantId, redirectUri: 'http://127.0.0.1:49152/callback', resource }), [issued(grantId)]);
+        const { row } = await events.recordWith(exchange(code, { grantId, redirectUri: 'http://127.0.0.1:49152/callback', resource }), [issued(grantId)]);
         assert.equal(row?.resource, resource);
         assert.equal(await grantsOf(code.codeHash), 1);
       });
@@ -513,12 +498,12 @@ for (const kind of DATABASE_KINDS) {
       it('gives the first refresh token the resource’s refresh token lifetime, and stores none when the client gets none', async () => {
         const withToken = await authorizationCode('live');
         const grantId = randomUUID();
-        assert.ok((await events.appendWith(exchange(withToken, { grantId }), [issued(grantId)])).row);
+        assert.ok((await events.recordWith(exchange(withToken, { grantId }), [issued(grantId)])).row);
         await assertResourceRefreshLifetime('grant_id', grantId);
 
         const withoutToken = await authorizationCode('live');
         const bare = randomUUID();
-        assert.ok((await events.appendWith(exchange(withoutToken, { grantId: bare, refreshTokenHash: null }), [issued(bare)])).row);
+        assert.ok((await events.recordWith(exchange(withoutToken, { grantId: bare, refreshTokenHash: null }), [issued(bare)])).row);
         const tokens = (await db.dataSource.query(`SELECT count(*)::int AS n FROM refresh_tokens WHERE grant_id = $1`, [bare])) as Array<{ n: number }>;
         assert.equal(tokens[0]?.n, 0);
       });
@@ -527,11 +512,11 @@ for (const kind of DATABASE_KINDS) {
         await db.dataSource.query(`UPDATE clients SET last_used_at = NULL WHERE id = $1`, [parties.clientId]);
         const first = await authorizationCode('live');
         const firstGrant = randomUUID();
-        const { row } = await events.appendWith(exchange(first, { grantId: firstGrant, recordUseOf: parties.clientId }), [issued(firstGrant)]);
+        const { row } = await events.recordWith(exchange(first, { grantId: firstGrant, recordUseOf: parties.clientId }), [issued(firstGrant)]);
         assert.ok(row?.usedAt instanceof Date && Math.abs(row.usedAt.getTime() - Date.now()) < 60_000, String(row?.usedAt));
         const second = await authorizationCode('live');
         const secondGrant = randomUUID();
-        const again = await events.appendWith(exchange(second, { grantId: secondGrant, recordUseOf: parties.clientId }), [issued(secondGrant)]);
+        const again = await events.recordWith(exchange(second, { grantId: secondGrant, recordUseOf: parties.clientId }), [issued(secondGrant)]);
         assert.ok(again.row);
         assert.equal(again.row.usedAt, null, 'a use recorded within the resolution is not recorded again');
       });
@@ -539,15 +524,15 @@ for (const kind of DATABASE_KINDS) {
       it('does not exchange a code twice, leaves an expired code untouched, and exchanges nothing for an unknown code', async () => {
         const code = await authorizationCode('live');
         const grantId = randomUUID();
-        assert.ok((await events.appendWith(exchange(code, { grantId }), [issued(grantId)])).row);
-        assert.equal((await events.appendWith(exchange(code), [issued(randomUUID())])).row, null);
+        assert.ok((await events.recordWith(exchange(code, { grantId }), [issued(grantId)])).row);
+        assert.equal((await events.recordWith(exchange(code), [issued(randomUUID())])).row, null);
         assert.equal(await grantsOf(code.codeHash), 1);
 
         const expired = await authorizationCode('expired');
-        assert.equal((await events.appendWith(exchange(expired), [issued(randomUUID())])).row, null);
+        assert.equal((await events.recordWith(exchange(expired), [issued(randomUUID())])).row, null);
         assert.deepEqual(await stored(expired.codeHash), { consumed_at: null, grant_id: null });
 
-        assert.equal((await events.appendWith(exchange({ codeHash: sha256(randomToken()), codeChallenge: 'x' }), [issued(randomUUID())])).row, null);
+        assert.equal((await events.recordWith(exchange({ codeHash: sha256(randomToken()), codeChallenge: 'x' }), [issued(randomUUID())])).row, null);
       });
     });
   });

@@ -6,7 +6,7 @@ import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js
 import { contextOf, type RequestContext } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
-import { AuthorizationCodeRepository, EXCHANGED } from '../../authorization/authorization-code.repository.js';
+import { AuthorizationCodeRepository } from '../../authorization/authorization-code.repository.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { KeyService } from '../../keys/key.service.js';
@@ -90,13 +90,12 @@ export class AuthorizationCodeGrant implements GrantHandler {
         useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
       }),
       [
+        // Subject, resource and scopes come from the exchanged code.
         {
           type: 'token.issued',
           clientId: client.id,
-          subject: EXCHANGED.userId,
-          resource: EXCHANGED.resource,
           request: contextOf(req),
-          data: { grant_type: this.grantType, grant_id: grantId, jti, scopes: EXCHANGED.scopes, refresh_token: refreshToken !== undefined },
+          data: { grant_type: this.grantType, grant_id: grantId, jti, refresh_token: refreshToken !== undefined },
         },
       ],
     );

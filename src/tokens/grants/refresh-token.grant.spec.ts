@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import type { Request } from 'express';
 import { InvalidGrant, InvalidScope, InvalidTarget, type OAuthError } from '../../common/oauth-errors.js';
 import type { Database } from '../../database/database.module.js';
-import type { AuditEvent, AuditLog, ChangeEvent } from '../../audit/audit-log.js';
+import type { AuditEvent, AuditLog } from '../../audit/audit-log.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import type { ClientsService } from '../../registration/clients.service.js';
 import { ResourceServerEntity } from '../../resources/resource-server.entity.js';
@@ -16,7 +16,12 @@ import { RefreshTokenGrant } from './refresh-token.grant.js';
 import type { KeyService } from '../../keys/key.service.js';
 
 const CLIENT = { id: 'client-1', lastUsedAt: new Date(), metadata: { grant_types: ['authorization_code', 'refresh_token'] } } as unknown as ClientEntity;
-const LIVE: PresentedRefreshToken = { grantId: 'grant-1', rotated: false, expired: false, revoked: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'] };
+const LIVE: PresentedRefreshToken = { grantId: 'grant-1', usable: true, rotated: false, expired: false, revoked: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'] };
+/** LIVE with `changes`: usable, as the statement would say, unless rotated, revoked or expired. */
+const token = (changes: Partial<PresentedRefreshToken>): PresentedRefreshToken => {
+  const presented = { ...LIVE, ...changes };
+  return { ...presented, usable: !presented.rotated && !presented.revoked && !presented.expired };
+};
 const RESOURCE = Object.assign(new ResourceServerEntity(), { id: 'rs-1', resource: 'https://mcp.example.com/mcp', refreshTokenTtl: 3600 });
 
 const ROTATED_ROW = { grantId: 'grant-1', userId: 'user-1', scopes: ['tools:read'], resource: RESOURCE.resource, accessTokenTtl: 60 };
@@ -30,11 +35,11 @@ function grantWith(inspections: Array<PresentedRefreshToken | null>, rotates: bo
   const calls = { writes: [] as string[], reads: 0, revoked: [] as string[], events: [] as string[], signed: [] as Array<{ jti: string | undefined; scopes: string[] }> };
   const refreshTokens = {
     inspect: async () => (calls.reads++, inspections.shift() ?? null),
-    rotation: () => ({ name: 'rotation', sql: 'WITH rotated AS (SELECT 1)', params: [], gate: 'rotated', row: () => ROTATED_ROW }),
-    retry: (change: { graceSeconds: number; maxRetries: number }) => ({ name: `retry ${change.graceSeconds}s ≤${change.maxRetries}`, sql: 'WITH retried AS (SELECT 1)', params: [], gate: 'retried', row: () => ROTATED_ROW }),
+    rotation: () => ({ name: 'rotation' }),
+    retry: (change: { graceSeconds: number; maxRetries: number }) => ({ name: `retry ${change.graceSeconds}s ≤${change.maxRetries}` }),
   } as unknown as RefreshTokenRepository;
   const audit = {
-    recordWith: async (change: { name: string }, events: ChangeEvent[]) => {
+    recordWith: async (change: { name: string }, events: AuditEvent[]) => {
       calls.writes.push(change.name);
       const changed = change.name === 'rotation' ? rotates : retries;
       if (changed) calls.events.push(...events.map((event) => event.type));
@@ -88,7 +93,7 @@ describe('RefreshTokenGrant', () => {
   });
 
   it('treats a write that lost the race to a concurrent refresh as reuse: the grant is revoked', async () => {
-    const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false);
+    const { refresh, calls } = grantWith([token({ rotated: true })], false);
     await rejectsWith(refresh(), /already used; the grant has been revoked/);
     assert.deepEqual(calls.revoked, ['grant-1']);
     assert.deepEqual(calls.events, ['refresh_token.reuse_detected']);
@@ -96,7 +101,7 @@ describe('RefreshTokenGrant', () => {
   });
 
   it('refuses without revoking when the race was lost to a revocation', async () => {
-    const { refresh, calls } = grantWith([{ ...LIVE, revoked: true }], false);
+    const { refresh, calls } = grantWith([token({ revoked: true })], false);
     await rejectsWith(refresh(), /has been revoked/);
     assert.deepEqual(calls.revoked, []);
   });
@@ -104,10 +109,10 @@ describe('RefreshTokenGrant', () => {
   it('diagnoses an unknown, foreign, revoked or expired token with one read, and revokes only on its own client’s reuse', async () => {
     const cases: Array<[PresentedRefreshToken | null, RegExp]> = [
       [null, /is invalid/],
-      [{ ...LIVE, clientId: 'someone-else' }, /issued to another client/],
-      [{ ...LIVE, clientId: 'someone-else', rotated: true }, /issued to another client/],
-      [{ ...LIVE, revoked: true }, /has been revoked/],
-      [{ ...LIVE, expired: true }, /has expired/],
+      [token({ clientId: 'someone-else' }), /issued to another client/],
+      [token({ clientId: 'someone-else', rotated: true }), /issued to another client/],
+      [token({ revoked: true }), /has been revoked/],
+      [token({ expired: true }), /has expired/],
       [LIVE, /could not be rotated; try again/],
     ];
     for (const [token, description] of cases) {
@@ -117,7 +122,7 @@ describe('RefreshTokenGrant', () => {
       assert.deepEqual(calls.revoked, [], String(description));
       assert.equal(calls.signed.length, 0, String(description));
     }
-    const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false);
+    const { refresh, calls } = grantWith([token({ rotated: true })], false);
     await rejectsWith(refresh(), /already used/);
     assert.deepEqual(calls.revoked, ['grant-1']);
   });
@@ -126,7 +131,7 @@ describe('RefreshTokenGrant', () => {
     await rejectsWith(grantWith([LIVE], false).refresh({ resource: 'https://elsewhere.example.com/mcp' }), /resource does not match/, InvalidTarget);
     await rejectsWith(grantWith([LIVE], false).refresh({ scope: 'tools:read tools:execute' }), /scope exceeds what was granted: tools:execute/, InvalidScope);
     await rejectsWith(grantWith([LIVE], false).refresh({ resource: 'https://elsewhere.example.com/mcp', scope: 'admin' }), /resource does not match/, InvalidTarget);
-    await rejectsWith(grantWith([{ ...LIVE, expired: true }], false).refresh({ resource: 'https://elsewhere.example.com/mcp' }), /has expired/);
+    await rejectsWith(grantWith([token({ expired: true })], false).refresh({ resource: 'https://elsewhere.example.com/mcp' }), /has expired/);
   });
 
   it('does not even try to rotate for a resource that is not a URL', async () => {
@@ -139,7 +144,7 @@ describe('RefreshTokenGrant', () => {
     const grace = { grace: 30 };
 
     it('answers a retry of a rotated token with the retry statement’s successor, revoking nothing', async () => {
-      const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false, true, { ...grace, retries: true });
+      const { refresh, calls } = grantWith([token({ rotated: true })], false, true, { ...grace, retries: true });
       const response = await refresh();
       assert.equal(response.access_token, 'at');
       assert.deepEqual(calls.writes, ['rotation', 'retry 30s ≤10']);
@@ -151,7 +156,7 @@ describe('RefreshTokenGrant', () => {
     });
 
     it('treats a presentation the retry statement refuses (window, bound, used successor, request) as reuse', async () => {
-      const { refresh, calls } = grantWith([{ ...LIVE, rotated: true }], false, true, grace);
+      const { refresh, calls } = grantWith([token({ rotated: true })], false, true, grace);
       await rejectsWith(refresh(), /already used; the grant has been revoked/);
       assert.deepEqual(calls.writes, ['rotation', 'retry 30s ≤10']);
       assert.deepEqual(calls.revoked, ['grant-1']);
@@ -162,9 +167,9 @@ describe('RefreshTokenGrant', () => {
     it('tries no retry for a token that was not rotated, or is another client’s', async () => {
       const cases: Array<[PresentedRefreshToken | null, RegExp]> = [
         [null, /is invalid/],
-        [{ ...LIVE, clientId: 'someone-else', rotated: true }, /issued to another client/],
-        [{ ...LIVE, revoked: true }, /has been revoked/],
-        [{ ...LIVE, expired: true }, /has expired/],
+        [token({ clientId: 'someone-else', rotated: true }), /issued to another client/],
+        [token({ revoked: true }), /has been revoked/],
+        [token({ expired: true }), /has expired/],
       ];
       for (const [token, description] of cases) {
         const { refresh, calls } = grantWith([token], false, true, { ...grace, retries: true });

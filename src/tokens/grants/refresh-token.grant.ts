@@ -7,7 +7,7 @@ import { contextOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
 import { AuditLog } from '../../audit/audit-log.js';
 import { canonicalResource, ResourcesService } from '../../resources/resources.service.js';
-import { GrantRepository, RefreshTokenRepository, RETRIED, ROTATED, type PresentedRefreshToken, type RotatedRefreshToken } from '../grant.repository.js';
+import { GrantRepository, RefreshTokenRepository, type PresentedRefreshToken, type RotatedRefreshToken } from '../grant.repository.js';
 import type { ClientEntity } from '../../registration/client.entity.js';
 import { CLIENT_USE_RESOLUTION_MS, ClientsService } from '../../registration/clients.service.js';
 import { REFRESH_TOKEN_PREFIX, TokenMinter } from '../token-minter.js';
@@ -115,15 +115,9 @@ export class RefreshTokenGrant implements GrantHandler {
         useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
       }),
       [
-        {
-          // RFC 6749 §5.1: the refresh token keeps the grant's scope; the event's scopes are the access token's.
-          type: 'token.refreshed',
-          clientId: client.id,
-          subject: ROTATED.userId,
-          resource: ROTATED.resource,
-          request: contextOf(req),
-          data: { grant_id: ROTATED.grantId, jti, scopes: ROTATED.scopes },
-        },
+        // Subject, resource, grant_id and scopes come from the rotated row. RFC 6749 §5.1: the refresh token keeps
+        // the grant's scope; the event's scopes are the access token's.
+        { type: 'token.refreshed', clientId: client.id, request: contextOf(req), data: { jti } },
       ],
     );
     if (!row) return null;
@@ -159,14 +153,8 @@ export class RefreshTokenGrant implements GrantHandler {
         maxRetries: REFRESH_RETRY_LIMIT,
       }),
       [
-        {
-          type: 'token.refresh_retried',
-          clientId: client.id,
-          subject: RETRIED.userId,
-          resource: RETRIED.resource,
-          request: contextOf(req),
-          data: { grant_id: RETRIED.grantId, jti, scopes: RETRIED.scopes, retries: RETRIED.retries },
-        },
+        // As for the rotation, and `retries` too, come from the retried row.
+        { type: 'token.refresh_retried', clientId: client.id, request: contextOf(req), data: { jti } },
       ],
     );
     return row ? this.sign(client, row, jti, successor) : null;
@@ -196,9 +184,9 @@ export class RefreshTokenGrant implements GrantHandler {
   }
 }
 
-/** Whether the token can be rotated by this client now. */
+/** Whether the token can be rotated by this client now: the statement that read it says whether it can be at all. */
 function usable(token: PresentedRefreshToken, clientId: string): boolean {
-  return token.clientId === clientId && !token.rotated && !token.revoked && !token.expired;
+  return token.clientId === clientId && token.usable;
 }
 
 /**

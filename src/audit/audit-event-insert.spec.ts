@@ -1,0 +1,51 @@
+import { describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { params, sql } from '../database/sql.js';
+import { APPEND_LOCK, auditedStatement, ChangeColumn, eventValues, type NewAuditEvent } from './audit-event-insert.js';
+
+const event = (data: NewAuditEvent['data'] = {}): NewAuditEvent => ({
+  type: 'token.refreshed',
+  time: new Date(0),
+  actor: { kind: 'client', id: 'c' },
+  clientId: 'c',
+  subject: null,
+  resource: null,
+  scopes: null,
+  ip: null,
+  userAgent: null,
+  requestId: 'r',
+  outcome: 'success',
+  data,
+});
+
+describe('auditedStatement', () => {
+  const p = params<{ id: string }>();
+  const audited = auditedStatement('test_audited', sql`WITH done AS (SELECT ${p.id}::text AS user_id, ARRAY['a'] AS scopes)`, {
+    gate: 'done',
+    events: [{ subject: new ChangeColumn('user_id'), data: { scopes: new ChangeColumn('scopes') } }],
+    row: () => null,
+  });
+
+  it('writes the values the change computes from its gate row, in the statement’s text', () => {
+    const { text } = audited.statement;
+    assert.match(text, /ordering AS \(SELECT pg_advisory_xact_lock\(\$\d+\) FROM done\)/);
+    assert.match(text, /change\.user_id::text/, 'the subject');
+    assert.match(text, /change\.scopes::text\[\]/, 'the scopes follow data.scopes');
+    assert.match(text, /jsonb_build_object\('scopes', change\.scopes\)/);
+    assert.match(text, /SELECT appended\.\*, to_jsonb\(change\) AS change FROM appended, done AS change$/);
+  });
+
+  it('binds every known value by name, and none the change computes', () => {
+    const values = eventValues([event({ jti: 'j' })], audited.events, ['subject']) as unknown as Record<string, unknown>;
+    assert.equal(values.audit_lock, APPEND_LOCK);
+    assert.equal(values.event1_data, JSON.stringify({ jti: 'j' }));
+    assert.equal(values.event1_actor_source, 'subject');
+    assert.ok(!('event1_subject' in values) && !('event1_scopes' in values));
+    assert.equal(audited.statement.values({ id: 'u', ...eventValues([event()], audited.events) }).length, audited.statement.order.length);
+  });
+
+  it('refuses events that do not match the statement’s', () => {
+    assert.throws(() => eventValues([event(), event()], audited.events), /2 events for a statement that writes 1/);
+    assert.throws(() => auditedStatement('no_events', sql`WITH done AS (SELECT 1)`, { gate: 'done', events: [], row: () => null }), /needs an event/);
+  });
+});

@@ -1,0 +1,234 @@
+import { SqlFragment, SqlParam, Statement, sql, sqlJoin, sqlText } from '../database/sql.js';
+import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
+import { AUDIT_SCHEMA_VERSION, type AuditActor, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
+
+/**
+ * The outbox's INSERT as a fragment, for the audit repository's own appends and for a feature's statement that
+ * writes its change and its events at once (auditedStatement). Event values are named parameters `eventN_…`; a value
+ * the change computes is a column of the change's gate row, named in the statement's text.
+ */
+
+/** Serialises event-writing transactions (see AuditLog); distinct from the migration lock. */
+export const APPEND_LOCK = 7_405_614_213;
+
+export interface NewAuditEvent {
+  type: AuditEventType;
+  time: Date;
+  actor: AuditActor;
+  clientId: string | null;
+  subject: string | null;
+  resource: string | null;
+  scopes: string[] | null;
+  ip: string | null;
+  userAgent: string | null;
+  requestId: string | null;
+  outcome: AuditOutcome;
+  data: AuditEventData;
+}
+
+/** An `audit_events` row as a raw query returns it. */
+export interface AuditEventRow {
+  seq: string;
+  id: string;
+  schema: number;
+  type: AuditEventType;
+  occurred_at: Date | string;
+  actor_kind: AuditActorKind;
+  actor_id: string | null;
+  client_id: string | null;
+  subject: string | null;
+  resource: string | null;
+  scopes: string[] | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  outcome: AuditOutcome;
+  data: AuditEventData | string;
+}
+
+export const COLUMNS = 'seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data';
+
+const INSERT_COLUMNS = 'schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data';
+
+/** A column of a change's gate row, whose value an event takes: what the change found, unknown before it ran. */
+export class ChangeColumn {
+  constructor(readonly column: string) {
+    // Written into the statement's text: a plain identifier only.
+    if (!/^[a-z_][a-z0-9_]*$/.test(column)) throw new Error(`not a column name: ${column}`);
+  }
+}
+
+/**
+ * Which values of an event its change computes. The actor, when derived (not given), follows: a user event's actor
+ * is its subject, a resource's its resource, wherever those come from.
+ */
+export interface EventColumns {
+  subject?: ChangeColumn;
+  resource?: ChangeColumn;
+  scopes?: ChangeColumn;
+  /** Keys of `data` (plain identifiers) and the columns that hold their values. */
+  data?: Record<string, ChangeColumn>;
+}
+
+/** The values of the events' parameters, as eventValues binds them. */
+export type AuditEventValues = { readonly [name: `event${number}_${string}`]: unknown } & { audit_lock: number; audit_schema: number };
+
+const lock = new SqlParam<'audit_lock', number>('audit_lock');
+const schema = new SqlParam<'audit_schema', number>('audit_schema');
+const eventParam = (n: number, field: string) => new SqlParam<`event${number}_${string}`, unknown>(`event${n}_${field}`);
+
+/** What an actor's id is taken from when the change computes it (see EventColumns). */
+export type ActorSource = 'subject' | 'resource';
+
+/** As for any event, the scopes are the event's, else data.scopes: a column when data.scopes is one. */
+function scopesColumn(columns: EventColumns): ChangeColumn | undefined {
+  return columns.scopes ?? columns.data?.scopes;
+}
+
+/** The VALUES tuple of event `n`, its computed values read from `change`. */
+function eventTuple(n: number, columns: EventColumns): SqlFragment<AuditEventValues> {
+  const param = (field: string) => eventParam(n, field);
+  const value = (field: string, column: ChangeColumn | undefined, cast: string) => (column ? sqlText(`change.${column.column}${cast}`) : sql`${param(field)}${sqlText(cast)}`);
+  const sources: Array<[ActorSource, ChangeColumn | undefined]> = [
+    ['subject', columns.subject],
+    ['resource', columns.resource],
+  ];
+  const actorBranches = sources.filter(([, column]) => column).map(([source, column]) => ` WHEN '${source}' THEN change.${column!.column}::text`);
+  const actorId = actorBranches.length ? sql`CASE ${param('actor_source')}::text${sqlText(actorBranches.join(''))} ELSE ${param('actor_id')}::text END` : sql`${param('actor_id')}::text`;
+  const computedData = Object.entries(columns.data ?? {}).map(([key, column]) => {
+    if (!/^[a-z_][a-z0-9_]*$/.test(key)) throw new Error(`not a data key: ${key}`);
+    return `'${key}', change.${column.column}`;
+  });
+  const data = computedData.length ? sql`(${param('data')}::jsonb || jsonb_build_object(${sqlText(computedData.join(', '))}))` : sql`${param('data')}::jsonb`;
+  const values = [
+    sql`${schema}::smallint`,
+    value('type', undefined, '::text'),
+    value('time', undefined, '::timestamptz'),
+    value('actor_kind', undefined, '::text'),
+    actorId,
+    value('client_id', undefined, '::text'),
+    value('subject', columns.subject, '::text'),
+    value('resource', columns.resource, '::text'),
+    value('scopes', scopesColumn(columns), '::text[]'),
+    value('ip', undefined, '::text'),
+    value('user_agent', undefined, '::text'),
+    value('request_id', undefined, '::text'),
+    value('outcome', undefined, '::text'),
+    data,
+  ] as Array<SqlFragment<AuditEventValues>>;
+  return sql`(${sqlJoin(values, ', ')})`;
+}
+
+/**
+ * `INSERT … SELECT` of events joined with the CTE `ordering` (so the lock is held before any seq is drawn) and, for a
+ * change, with its `gate` row as `change`.
+ */
+function insertEvents(shapes: readonly EventColumns[], gate: string | null): SqlFragment<AuditEventValues> {
+  const tuples = sqlJoin(
+    shapes.map((columns, i) => eventTuple(i + 1, columns)),
+    ',\n         ',
+  );
+  const from = gate === null ? sql`ordering, (VALUES ${tuples})` : sql`ordering, ${sqlText(gate)} AS change, LATERAL (VALUES ${tuples})`;
+  return sql`INSERT INTO audit_events (${sqlText(INSERT_COLUMNS)})
+       SELECT v.* FROM ${from} AS v(${sqlText(INSERT_COLUMNS)})
+       RETURNING ${sqlText(COLUMNS)}`;
+}
+
+/** `count` events appended on their own, under the ordering lock (AuditEventRepository.append). */
+export function appendStatement(name: string, count: number): Statement<AuditEventValues, AuditEventRow> {
+  const shapes = Array.from({ length: count }, (): EventColumns => ({}));
+  return new Statement(name, sql`WITH ordering AS (SELECT pg_advisory_xact_lock(${lock}))
+       ${insertEvents(shapes, null)}`).returning<AuditEventRow>();
+}
+
+/** A row of an audited statement: an event as written, and the change's gate row as JSON. */
+export type AuditedRow = AuditEventRow & { change: Record<string, unknown> | string };
+
+/** A feature's statement that writes its change and the change's events at once (see auditedStatement). */
+export interface AuditedStatement<Values, Row> {
+  statement: Statement<Values & AuditEventValues, AuditedRow>;
+  /** What it is made of: the change's CTEs and the one of them that says it happened. */
+  change: SqlFragment<Values>;
+  gate: string;
+  /** Which values of each event the change computes, in the order of the events written. */
+  events: readonly EventColumns[];
+  /** What the caller needs of the gate's row, from its JSON form. */
+  row(json: Record<string, unknown>): Row;
+}
+
+/**
+ * A change and its events as one statement, so one implicit transaction and one round trip. `change` is CTEs
+ * (`WITH a AS (…), b AS (…)`); the change happened when the CTE `gate` yields a row (one at most). The events are
+ * written only then, under the ordering lock, taken after the change's own row locks (so the gate must read every
+ * CTE that takes a row lock); their computed values are read from the gate's row. Each row of the result is an
+ * event as written, with the gate's row as JSON in `change`.
+ */
+export function auditedStatement<Values, Row>(
+  name: string,
+  change: SqlFragment<Values>,
+  audit: { gate: string; events: readonly EventColumns[]; row(json: Record<string, unknown>): Row },
+): AuditedStatement<Values, Row> {
+  if (audit.events.length === 0) throw new Error(`${name}: an audited statement needs an event: its rows are what says the change happened`);
+  const gate = sqlText(audit.gate);
+  const text: SqlFragment<Values & AuditEventValues> = sql`${change}, ordering AS (SELECT pg_advisory_xact_lock(${lock}) FROM ${gate}),
+       appended AS (${insertEvents(audit.events, audit.gate)})
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, ${gate} AS change` as SqlFragment<Values & AuditEventValues>;
+  return { statement: new Statement(name, text).returning<AuditedRow>(), change, gate: audit.gate, events: audit.events, row: audit.row };
+}
+
+/** A feature's audited statement with the values of its change's parameters (AuditLog.recordWith). */
+export interface AuditedChange<Values, Row> {
+  audited: AuditedStatement<Values, Row>;
+  values: Values;
+}
+
+/**
+ * The parameters' values for `events`, written in the shapes `shapes` (all known values for an append): a value the
+ * change computes is not bound. Throws when the events do not match the shapes, a bug of the caller.
+ */
+export function eventValues(events: readonly NewAuditEvent[], shapes: readonly EventColumns[], actorSources: ReadonlyArray<ActorSource | null> = []): AuditEventValues {
+  if (events.length !== shapes.length) throw new Error(`${events.length} events for a statement that writes ${shapes.length}`);
+  const values: Record<string, unknown> = { audit_lock: APPEND_LOCK, audit_schema: AUDIT_SCHEMA_VERSION };
+  events.forEach((event, i) => {
+    const n = i + 1;
+    const columns = shapes[i]!;
+    const known: AuditEventData = {};
+    for (const [key, value] of Object.entries(event.data)) if (!columns.data?.[key]) known[key] = value;
+    const set = (field: string, value: unknown) => (values[`event${n}_${field}`] = value);
+    set('type', event.type);
+    set('time', event.time);
+    set('actor_kind', event.actor.kind);
+    set('actor_id', event.actor.id);
+    if (columns.subject || columns.resource) set('actor_source', actorSources[i] ?? null);
+    set('client_id', event.clientId);
+    if (!columns.subject) set('subject', event.subject);
+    if (!columns.resource) set('resource', event.resource);
+    if (!scopesColumn(columns)) set('scopes', event.scopes);
+    set('ip', event.ip);
+    set('user_agent', event.userAgent);
+    set('request_id', event.requestId);
+    set('outcome', event.outcome);
+    set('data', JSON.stringify(known));
+  });
+  return values as AuditEventValues;
+}
+
+export function toEvent(row: AuditEventRow): AuditEventV1 {
+  return {
+    schema: 1,
+    seq: Number(row.seq),
+    id: row.id,
+    type: row.type,
+    time: new Date(row.occurred_at).toISOString(),
+    actor: { kind: row.actor_kind, id: row.actor_id },
+    subject: row.subject,
+    client_id: row.client_id,
+    resource: row.resource,
+    scopes: row.scopes,
+    ip: row.ip,
+    user_agent: row.user_agent,
+    request_id: row.request_id,
+    outcome: row.outcome,
+    data: typeof row.data === 'string' ? (JSON.parse(row.data) as AuditEventData) : row.data,
+  };
+}

@@ -1,0 +1,98 @@
+-- Written by npm run sql:snapshot from src/authorization/authorization-code.repository.ts: its statements as PostgreSQL receives them.
+
+-- code_delete_expired ($1 before, $2 limit)
+DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2);
+
+-- code_exchange ($1 grantId, $2 codeHash, $3 clientId, $4 codeChallenge, $5 redirectUri, $6 resource, $7 refreshTokenHash, $8 recordUseOf, $9 useResolutionSeconds, $10 audit_lock, $11 audit_schema, $12 event1_type, $13 event1_time, $14 event1_actor_kind, $15 event1_actor_source, $16 event1_actor_id, $17 event1_client_id, $18 event1_ip, $19 event1_user_agent, $20 event1_request_id, $21 event1_outcome, $22 event1_data)
+WITH consumed AS (
+         UPDATE authorization_codes ac SET consumed_at = now(), grant_id = $1
+           FROM resource_servers r
+          WHERE ac.code_hash = $2 AND ac.consumed_at IS NULL AND ac.expires_at > now()
+            AND ac.client_id = $3 AND ac.code_challenge = $4
+            AND ($5::text IS NULL OR ac.redirect_uri = $5::text)
+            AND r.id = ac.resource_id AND ($6::text IS NULL OR r.resource = $6::text)
+         RETURNING ac.user_id, ac.resource_id, ac.scopes, r.resource, r.access_token_ttl, r.refresh_token_ttl
+       ), created AS (
+         -- The code references the grant: foreign keys are checked at the end of the statement.
+         INSERT INTO grants (id, user_id, client_id, resource_id, scopes) SELECT $1, user_id, $3, resource_id, scopes FROM consumed
+         RETURNING id
+       ), refresh AS (
+         INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
+         SELECT $7, $1, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE $7::text IS NOT NULL
+         RETURNING 1
+       ), used AS (
+         UPDATE clients SET last_used_at = now()
+          WHERE id = $8 AND EXISTS (SELECT 1 FROM consumed)
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $9::double precision))
+         RETURNING last_used_at
+       ), exchanged AS (
+         -- Reads every other change (see REFRESH_ROTATION): all row locks before the audit lock.
+         SELECT consumed.*, (SELECT last_used_at FROM used) AS used_at
+           FROM consumed, (SELECT count(*) FROM created) g, (SELECT count(*) FROM refresh) rt
+       ), ordering AS (SELECT pg_advisory_xact_lock($10) FROM exchanged),
+       appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, exchanged AS change, LATERAL (VALUES ($11::smallint, $12::text, $13::timestamptz, $14::text, CASE $15::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $16::text END, $17::text, change.user_id::text, change.resource::text, change.scopes::text[], $18::text, $19::text, $20::text, $21::text, ($22::jsonb || jsonb_build_object('scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, exchanged AS change;
+
+-- code_issuance ($1 interactionId, $2 codeHash, $3 clientId, $4 userId, $5 resourceId, $6 scopes, $7 redirectUri, $8 codeChallenge, $9 expiresAt, $10 audit_lock, $11 audit_schema, $12 event1_type, $13 event1_time, $14 event1_actor_kind, $15 event1_actor_id, $16 event1_client_id, $17 event1_subject, $18 event1_resource, $19 event1_scopes, $20 event1_ip, $21 event1_user_agent, $22 event1_request_id, $23 event1_outcome, $24 event1_data)
+WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AND completed_at IS NULL AND expires_at > now() RETURNING id), issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT $2, $3, $4::uuid, $5::uuid, $6::text[], $7, $8, $9::timestamptz
+           FROM completed
+         RETURNING code_hash
+       ), ordering AS (SELECT pg_advisory_xact_lock($10) FROM issued),
+       appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($11::smallint, $12::text, $13::timestamptz, $14::text, $15::text, $16::text, $17::text, $18::text, $19::text[], $20::text, $21::text, $22::text, $23::text, $24::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
+
+-- code_issuance_consented ($1 interactionId, $2 consentUserId, $3 consentClientId, $4 consentResourceId, $5 consentScopes, $6 codeHash, $7 clientId, $8 userId, $9 resourceId, $10 scopes, $11 redirectUri, $12 codeChallenge, $13 expiresAt, $14 audit_lock, $15 audit_schema, $16 event1_type, $17 event1_time, $18 event1_actor_kind, $19 event1_actor_id, $20 event1_client_id, $21 event1_subject, $22 event1_resource, $23 event1_scopes, $24 event1_ip, $25 event1_user_agent, $26 event1_request_id, $27 event1_outcome, $28 event1_data, $29 event2_type, $30 event2_time, $31 event2_actor_kind, $32 event2_actor_id, $33 event2_client_id, $34 event2_subject, $35 event2_resource, $36 event2_scopes, $37 event2_ip, $38 event2_user_agent, $39 event2_request_id, $40 event2_outcome, $41 event2_data)
+WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AND completed_at IS NULL AND expires_at > now() RETURNING id), granted AS (
+         INSERT INTO consents (user_id, client_id, resource_id, scopes)
+         SELECT $2::uuid, $3, $4::uuid, $5::text[] FROM completed
+         ON CONFLICT (user_id, client_id, resource_id) DO UPDATE
+         SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes) ORDER BY 1), granted_at = now()
+         RETURNING user_id
+       ), issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT $6, $7, $8::uuid, $9::uuid, $10::text[], $11, $12, $13::timestamptz
+           FROM completed WHERE EXISTS (SELECT 1 FROM granted)
+         RETURNING code_hash
+       ), ordering AS (SELECT pg_advisory_xact_lock($14) FROM issued),
+       appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($15::smallint, $16::text, $17::timestamptz, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text[], $24::text, $25::text, $26::text, $27::text, $28::jsonb),
+         ($15::smallint, $29::text, $30::timestamptz, $31::text, $32::text, $33::text, $34::text, $35::text, $36::text[], $37::text, $38::text, $39::text, $40::text, $41::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
+
+-- code_issuance_guarded ($1 interactionId, $2 guardHandleHash, $3 guardUserId, $4 codeHash, $5 clientId, $6 userId, $7 resourceId, $8 scopes, $9 redirectUri, $10 codeChallenge, $11 expiresAt, $12 audit_lock, $13 audit_schema, $14 event1_type, $15 event1_time, $16 event1_actor_kind, $17 event1_actor_id, $18 event1_client_id, $19 event1_subject, $20 event1_resource, $21 event1_scopes, $22 event1_ip, $23 event1_user_agent, $24 event1_request_id, $25 event1_outcome, $26 event1_data)
+WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AND completed_at IS NULL AND expires_at > now() AND consent_handle_hash = $2 AND user_id = $3::uuid RETURNING id), issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT $4, $5, $6::uuid, $7::uuid, $8::text[], $9, $10, $11::timestamptz
+           FROM completed
+         RETURNING code_hash
+       ), ordering AS (SELECT pg_advisory_xact_lock($12) FROM issued),
+       appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, $17::text, $18::text, $19::text, $20::text, $21::text[], $22::text, $23::text, $24::text, $25::text, $26::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
+
+-- code_issuance_guarded_consented ($1 interactionId, $2 guardHandleHash, $3 guardUserId, $4 consentUserId, $5 consentClientId, $6 consentResourceId, $7 consentScopes, $8 codeHash, $9 clientId, $10 userId, $11 resourceId, $12 scopes, $13 redirectUri, $14 codeChallenge, $15 expiresAt, $16 audit_lock, $17 audit_schema, $18 event1_type, $19 event1_time, $20 event1_actor_kind, $21 event1_actor_id, $22 event1_client_id, $23 event1_subject, $24 event1_resource, $25 event1_scopes, $26 event1_ip, $27 event1_user_agent, $28 event1_request_id, $29 event1_outcome, $30 event1_data, $31 event2_type, $32 event2_time, $33 event2_actor_kind, $34 event2_actor_id, $35 event2_client_id, $36 event2_subject, $37 event2_resource, $38 event2_scopes, $39 event2_ip, $40 event2_user_agent, $41 event2_request_id, $42 event2_outcome, $43 event2_data)
+WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AND completed_at IS NULL AND expires_at > now() AND consent_handle_hash = $2 AND user_id = $3::uuid RETURNING id), granted AS (
+         INSERT INTO consents (user_id, client_id, resource_id, scopes)
+         SELECT $4::uuid, $5, $6::uuid, $7::text[] FROM completed
+         ON CONFLICT (user_id, client_id, resource_id) DO UPDATE
+         SET scopes = ARRAY(SELECT DISTINCT unnest(consents.scopes || EXCLUDED.scopes) ORDER BY 1), granted_at = now()
+         RETURNING user_id
+       ), issued AS (
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
+         SELECT $8, $9, $10::uuid, $11::uuid, $12::text[], $13, $14, $15::timestamptz
+           FROM completed WHERE EXISTS (SELECT 1 FROM granted)
+         RETURNING code_hash
+       ), ordering AS (SELECT pg_advisory_xact_lock($16) FROM issued),
+       appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($17::smallint, $18::text, $19::timestamptz, $20::text, $21::text, $22::text, $23::text, $24::text, $25::text[], $26::text, $27::text, $28::text, $29::text, $30::jsonb),
+         ($17::smallint, $31::text, $32::timestamptz, $33::text, $34::text, $35::text, $36::text, $37::text, $38::text[], $39::text, $40::text, $41::text, $42::text, $43::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
