@@ -134,6 +134,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const start = await latestSeq(gatehouse);
       const delivered = await adminEvents(gatehouse, 2);
       await eventually(async () => (await deliveryRow(gatehouse, 'webhook')).delivered_seq === delivered[1]!.seq, 'delivered');
+      // The idle hooks sink moves its cursor up at most once per poll interval; retention waits for every sink.
+      await eventually(async () => (await deliveryRow(gatehouse, 'hooks')).delivered_seq >= delivered[1]!.seq, 'passed by the idle hooks sink');
       receiver.failing = true;
       const pending = await adminEvents(gatehouse, 2);
       await gatehouse.db.query(`UPDATE audit_events SET occurred_at = now() - interval '100 days' WHERE seq > $1`, [start]);
