@@ -4,7 +4,8 @@ import type { Tx } from '../database/data-source.js';
 import { params, runStatement, sql, statement } from '../database/sql.js';
 import { SigningKeyEntity } from './signing-key.entity.js';
 
-const KEY_LOCK = 7_405_614_213;
+/** Distinct from the other advisory locks (migrations …212, audit appends …213, client admissions …301/302). */
+const KEY_LOCK = 7_405_614_214;
 
 const lock = params<{ key: number }>();
 export const LOCK_KEYS = statement('signing_keys_lock', sql`SELECT pg_advisory_xact_lock(${lock.key})`);
