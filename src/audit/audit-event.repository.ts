@@ -26,6 +26,21 @@ export const APPEND_TWO = appendStatement('audit_append_2', 2);
 export const APPEND_THREE = appendStatement('audit_append_3', 3);
 export const APPEND_FOUR = appendStatement('audit_append_4', 4);
 const PREPARED_APPENDS = [APPEND_ONE, APPEND_TWO, APPEND_THREE, APPEND_FOUR];
+/**
+ * Larger appends, compiled once per size up to the write-behind's batch (under load it flushes one every few
+ * milliseconds); a rarer, larger one (a transaction revoking many grants) is compiled for its own use.
+ */
+const batchAppends = new Map<number, ReturnType<typeof appendStatement>>();
+const MAX_KEPT_APPEND = 200;
+
+function batchAppend(count: number): ReturnType<typeof appendStatement> {
+  let append = batchAppends.get(count);
+  if (append === undefined) {
+    append = appendStatement(`audit_append_${count}`, count);
+    if (count <= MAX_KEPT_APPEND) batchAppends.set(count, append);
+  }
+  return append;
+}
 
 export const MAX_SEQ = statement('audit_max_seq', sql`SELECT coalesce(max(seq), 0)::text AS seq FROM audit_events`).returning<{ seq: string }>();
 
@@ -49,7 +64,7 @@ export class AuditEventRepository {
     const prepared = PREPARED_APPENDS[events.length - 1];
     const rows = prepared
       ? await this.database.run(prepared, eventValues(events, shapes), tx)
-      : await runStatement(tx, appendStatement(`audit_append_${events.length}`, events.length), eventValues(events, shapes));
+      : await runStatement(tx, batchAppend(events.length), eventValues(events, shapes));
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
