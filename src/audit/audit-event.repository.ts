@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
 import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
-import { appendStatement, COLUMNS, eventValues, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
+import { appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
 import type { AuditEventV1 } from './audit-schema.js';
 
 export interface AuditFilter {
@@ -17,30 +17,7 @@ export interface AuditFilter {
   limit: number;
 }
 
-/**
- * Transactions write one to a few events, so their appends come in a few shapes that are worth preparing; the
- * write-behind's batches come in every size up to 200, and each size would stay prepared on every connection.
- */
-export const APPEND_ONE = appendStatement('audit_append_1', 1);
-export const APPEND_TWO = appendStatement('audit_append_2', 2);
-export const APPEND_THREE = appendStatement('audit_append_3', 3);
-export const APPEND_FOUR = appendStatement('audit_append_4', 4);
-const PREPARED_APPENDS = [APPEND_ONE, APPEND_TWO, APPEND_THREE, APPEND_FOUR];
-/**
- * Larger appends, compiled once per size up to the write-behind's batch (under load it flushes one every few
- * milliseconds); a rarer, larger one (a transaction revoking many grants) is compiled for its own use.
- */
-const batchAppends = new Map<number, ReturnType<typeof appendStatement>>();
-const MAX_KEPT_APPEND = 200;
-
-function batchAppend(count: number): ReturnType<typeof appendStatement> {
-  let append = batchAppends.get(count);
-  if (append === undefined) {
-    append = appendStatement(`audit_append_${count}`, count);
-    if (count <= MAX_KEPT_APPEND) batchAppends.set(count, append);
-  }
-  return append;
-}
+export const APPEND = appendStatement('audit_append');
 
 export const MAX_SEQ = statement('audit_max_seq', sql`SELECT coalesce(max(seq), 0)::text AS seq FROM audit_events`).returning<{ seq: string }>();
 
@@ -60,11 +37,7 @@ export class AuditEventRepository {
   /** Inserts events in order, under the lock that makes seq order commit order; returns them as written. */
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
-    const shapes = events.map(() => ({}));
-    const prepared = PREPARED_APPENDS[events.length - 1];
-    const rows = prepared
-      ? await this.database.run(prepared, eventValues(events, shapes), tx)
-      : await runStatement(tx, batchAppend(events.length), eventValues(events, shapes));
+    const rows = await this.database.run(APPEND, appendValues(events), tx);
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
