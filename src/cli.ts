@@ -24,7 +24,7 @@ const USAGE = `Usage: npm run -s cli -- <command>
 
   resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
                    [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
-                   [--login-method github|external] [--login-uri URL] [--consent-uri URL]
+                   [--login-method gatehouse|external] [--login-uri URL] [--consent-uri URL]
   resources list
   resources get ID
   resources update ID [any create option]

@@ -19,7 +19,11 @@ const resourceFields = {
     },
   },
   is_default: { type: 'boolean', description: 'Used for requests that send no resource parameter.' },
-  login_method: { enum: ['github', 'external'], default: 'github', description: "external: users sign in on the product's page at login_uri" },
+  login_method: {
+    enum: ['gatehouse', 'external', 'github'],
+    default: 'gatehouse',
+    description: "gatehouse: Gatehouse's sign-in page; external: users sign in on the product's page at login_uri; github: the earlier name of gatehouse",
+  },
   login_uri: { type: ['string', 'null'], format: 'uri', description: 'Required with login_method external; receives ?external_auth_id=…' },
   consent_uri: { type: ['string', 'null'], format: 'uri', description: 'A product-hosted consent page; receives ?interaction_id=… and the request details' },
 } as const;

@@ -10,6 +10,7 @@ import { ConsentRepository } from './consent.repository.js';
 import { GithubCallbackGuard, GithubLogin, GithubStartGuard } from './github-login.js';
 import { InteractionRepository } from './interaction.repository.js';
 import { UserRepository } from './user.repository.js';
+import { SignInService } from './sign-in.service.js';
 import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import { ProductCompletionController } from './product-completion.controller.js';
@@ -32,7 +33,8 @@ import { ProductCompletionService } from './product-completion.service.js';
     ConsentRepository,
     AuthorizationCodeRepository,
     UserRepository,
+    SignInService,
   ],
-  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping],
+  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, BrowserSession],
 })
 export class AuthorizationModule {}

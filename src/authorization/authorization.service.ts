@@ -132,7 +132,7 @@ export class AuthorizationService {
           clientName: clientName(client),
           clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
-          githubHref: this.config.github ? `${interactionPath(interactionId)}/login/github` : null,
+          providers: this.config.github ? [{ id: 'github', name: 'GitHub', href: `${interactionPath(interactionId)}/login/github` }] : [],
           githubMissing: this.config.githubMissing,
         }),
       };
