@@ -7,7 +7,11 @@ import { createResource, MemoryLogger, startGatehouse, type RunningGatehouse } f
 import { auditEvents } from '../support/flows.js';
 import { FakeResourceServer } from '../support/resource-server.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
+import { runCli } from '../support/processes.js';
 import { newUpstreamUser, UpstreamOidc } from '../fakes/upstream-oidc.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const CLIENT_SECRET = 'upstream-client-secret-0123456789';
 
@@ -272,5 +276,50 @@ describe('sign-in through an upstream OpenID Connect provider (oidc-provider)', 
     assert.deepEqual((await auditEvents(gatehouse, 'admin.identity_provider_created')).map((event) => event.data.identity_provider_id), ['corp', 'second']);
     assert.deepEqual((await auditEvents(gatehouse, 'admin.identity_provider_updated')).map((event) => event.data), [{ identity_provider_id: 'second', fields: ['display_name', 'groups_claim'] }]);
     assert.deepEqual((await auditEvents(gatehouse, 'admin.identity_provider_deleted')).map((event) => event.data.identity_provider_id), ['second']);
+  });
+});
+
+describe('identity-providers CLI', () => {
+  let dataDir: string;
+  let upstream: UpstreamOidc;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-oidc-cli-'));
+    upstream = await new UpstreamOidc([{ client_id: 'gatehouse', client_secret: CLIENT_SECRET, redirect_uris: ['http://127.0.0.1:1/login/oidc/corp/callback'] }]).start();
+  });
+  after(async () => {
+    await upstream?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('creates (secret from a file), lists, updates and deletes a provider, printing JSON without the secret', async () => {
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const secretFile = join(dataDir, 'client-secret');
+    await writeFile(secretFile, `${CLIENT_SECRET}\n`, { mode: 0o600 });
+    const common = ['--issuer', upstream.issuer, '--client-id', 'gatehouse', '--client-secret-file', secretFile];
+
+    const created = await runCli(['identity-providers', 'create', 'corp', '--name', 'Corp SSO', ...common, '--groups-claim', 'groups'], env);
+    assert.equal(created.code, 0, created.stderr);
+    const provider = JSON.parse(created.stdout) as Record<string, unknown>;
+    assert.equal(provider.id, 'corp');
+    assert.equal(provider.client_secret_set, true);
+    assert.deepEqual(provider.scopes, ['openid', 'email', 'profile']);
+    assert.ok(!created.stdout.includes(CLIENT_SECRET));
+
+    const unreachable = await runCli(['identity-providers', 'create', 'broken', '--name', 'Broken', '--issuer', 'http://127.0.0.1:1', '--client-id', 'x', '--client-secret-file', secretFile], env);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /discovery failed/);
+
+    const updated = await runCli(['identity-providers', 'update', 'corp', '--name', 'Corp', '--scopes', 'openid,email'], env);
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal((JSON.parse(updated.stdout) as { display_name: string }).display_name, 'Corp');
+
+    const listed = await runCli(['identity-providers', 'list'], env);
+    assert.deepEqual((JSON.parse(listed.stdout) as Array<{ id: string; scopes: string[] }>).map((p) => [p.id, p.scopes]), [['corp', ['openid', 'email']]]);
+
+    assert.equal((await runCli(['identity-providers', 'delete', 'corp'], env)).code, 0);
+    const gone = await runCli(['identity-providers', 'get', 'corp'], env);
+    assert.equal(gone.code, 1);
+    assert.equal((JSON.parse(gone.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');
   });
 });
