@@ -12,6 +12,7 @@ import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { IdentityProviderEntity } from '../identity-providers/identity-provider.entity.js';
 import { IdentityProvidersService, oidcCallbackPath } from '../identity-providers/identity-providers.service.js';
+import { PROVIDER_ID } from '../identity-providers/dto/identity-provider.dto.js';
 import { parsePurpose, SignInService, type SignInPurpose, type SignInResult } from './sign-in.service.js';
 import type { SignedInIdentity } from './signed-in-identity.js';
 
@@ -97,6 +98,8 @@ export class OidcLogin {
    * then SignInService decides. Every failure is a page and a `login.failed` event.
    */
   async callback(providerId: string, req: HttpRequest, res: ServerResponse): Promise<SignInResult> {
+    // Not a provider id at all: nothing to record (the audit log is not for strings anyone can put in a URL).
+    if (!PROVIDER_ID.test(providerId)) throw unknownProvider();
     const cookie = openCookieValue<OidcState>(this.secrets.cookieKey, COOKIE_PURPOSE, readCookie(req, STATE_COOKIE));
     clearCookie(res, STATE_COOKIE, { secure: this.config.secureCookies, path: oidcCallbackPath(providerId) });
     try {
