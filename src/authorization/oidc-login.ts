@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import * as oidc from 'openid-client';
-import type { HttpRequest, RequestContext } from '../common/http.js';
-import { contextOf } from '../common/http.js';
+import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
 import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
 import { safeEqual } from '../common/crypto.js';
 import { BrowserError } from '../common/oauth-errors.js';
@@ -102,11 +101,12 @@ export class OidcLogin {
     if (!PROVIDER_ID.test(providerId)) throw unknownProvider();
     const cookie = openCookieValue<OidcState>(this.secrets.cookieKey, COOKIE_PURPOSE, readCookie(req, STATE_COOKIE));
     clearCookie(res, STATE_COOKIE, { secure: this.config.secureCookies, path: oidcCallbackPath(providerId) });
+    const currentUrl = callbackUrl(this.providers.redirectUri(providerId), req);
     try {
-      const { state, purpose } = checkedState(cookie, providerId, callbackUrl(this.providers.redirectUri(providerId), req));
+      const { state, purpose } = checkedState(cookie, providerId, currentUrl);
       const provider = await this.providers.find(providerId);
       if (!provider) throw new SignInFailure('unknown_provider', unknownProvider());
-      const identity = await this.exchange(provider, state, callbackUrl(this.providers.redirectUri(providerId), req));
+      const identity = await this.exchange(provider, state, currentUrl);
       return await this.signInService.complete(identity, purpose, contextOf(req));
     } catch (error) {
       if (!(error instanceof SignInFailure)) throw error;
@@ -150,7 +150,9 @@ export class OidcLogin {
 /** The callback as the provider was told to call it (the issuer's URL), with the query the browser brought. */
 function callbackUrl(redirectUri: string, req: HttpRequest): URL {
   const url = new URL(redirectUri);
-  url.search = new URL(req.url ?? '/', 'http://callback.invalid').search;
+  const target = req.url ?? '';
+  const query = target.indexOf('?');
+  if (query >= 0) url.search = target.slice(query);
   return url;
 }
 
