@@ -8,6 +8,8 @@ import { ClientHygiene1795330800000 } from './1795330800000-ClientHygiene.js';
 import { LoginReturn1795334400000 } from './1795334400000-LoginReturn.js';
 import { MetadataDocumentClientHygiene1795338000000 } from './1795338000000-MetadataDocumentClientHygiene.js';
 import { RefreshRetries1795341600000 } from './1795341600000-RefreshRetries.js';
+import { SignInIdentities1795345200000 } from './1795345200000-SignInIdentities.js';
+import { IdentityProviders1795345300000 } from './1795345300000-IdentityProviders.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -20,4 +22,6 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   LoginReturn1795334400000,
   MetadataDocumentClientHygiene1795338000000,
   RefreshRetries1795341600000,
+  SignInIdentities1795345200000,
+  IdentityProviders1795345300000,
 ];

@@ -10,6 +10,7 @@ import type { AuditModuleOptions } from './audit/audit-options.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { ResourcesModule } from './resources/resources.module.js';
+import { IdentityProvidersModule } from './identity-providers/identity-providers.module.js';
 import { RegistrationModule } from './registration/registration.module.js';
 import { DiscoveryModule } from './discovery/discovery.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
@@ -45,6 +46,7 @@ export class AppModule {
         AuditModule.forRoot(options.audit),
         KeysModule,
         ResourcesModule,
+        IdentityProvidersModule,
         RegistrationModule,
         DiscoveryModule,
         AuthorizationModule,

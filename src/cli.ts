@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplicationContext, Type } from '@nestjs/common';
 import { parseArgs } from 'node:util';
+import { readFile } from 'node:fs/promises';
 import { DataSource } from 'typeorm';
 import { ConfigError, loadConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
@@ -17,6 +18,8 @@ import { ClientsService } from './registration/clients.service.js';
 import { InitialAccessTokens, toInitialAccessTokenView } from './registration/initial-access-tokens.service.js';
 import { CreateInitialAccessTokenDto } from './registration/dto/initial-access-token.dto.js';
 import { KeyService } from './keys/key.service.js';
+import { IdentityProvidersService } from './identity-providers/identity-providers.service.js';
+import { CreateIdentityProviderDto, UpdateIdentityProviderDto } from './identity-providers/dto/identity-provider.dto.js';
 import { pendingMigrations, revertLastMigration } from './database/migration-runner.js';
 import { MIGRATIONS } from '../migrations/index.js';
 
@@ -24,7 +27,7 @@ const USAGE = `Usage: npm run -s cli -- <command>
 
   resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
                    [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
-                   [--login-method github|external] [--login-uri URL] [--consent-uri URL]
+                   [--login-method gatehouse|external] [--login-uri URL] [--consent-uri URL]
   resources list
   resources get ID
   resources update ID [any create option]
@@ -40,6 +43,14 @@ const USAGE = `Usage: npm run -s cli -- <command>
                                     a token for POST /register (RFC 7591 §3), printed once
   initial-access-tokens list
   initial-access-tokens revoke ID
+  identity-providers create ID --name NAME --issuer URL --client-id ID --client-secret-file PATH|-
+                             [--scopes openid,email,profile] [--groups-claim CLAIM]
+                                    an OpenID Connect provider to sign in through; its discovery must work;
+                                    the secret is read from a file (- for stdin), never from the command line
+  identity-providers list
+  identity-providers get ID
+  identity-providers update ID [any create option but ID]
+  identity-providers delete ID
   users grants USER_ID              list a user's grants
   users revoke-grants USER_ID       revoke every live grant of a user (e.g. on account deactivation)
   keys rotate        publish a new next key, start signing with the previous next key, retire the active one
@@ -70,6 +81,10 @@ const OPTIONS = {
   description: { type: 'string' },
   'max-registrations': { type: 'string' },
   'expires-in': { type: 'string' },
+  issuer: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret-file': { type: 'string' },
+  'groups-claim': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -161,6 +176,24 @@ async function run(app: INestApplicationContext, group: string, action: string |
         return toInitialAccessTokenView(await tokens.revoke(need(id, 'ID')));
     }
   }
+  if (group === 'identity-providers') {
+    const providers = app.get(IdentityProvidersService);
+    switch (action) {
+      case 'create': {
+        const input = { id: need(id, 'ID'), ...(await identityProviderInput(flags)) };
+        return providers.view(await providers.create(await validated(CreateIdentityProviderDto, input)));
+      }
+      case 'list':
+        return (await providers.list()).map((provider) => providers.view(provider));
+      case 'get':
+        return providers.view(await providers.get(need(id, 'ID')));
+      case 'update':
+        return providers.view(await providers.update(need(id, 'ID'), await validated(UpdateIdentityProviderDto, await identityProviderInput(flags))));
+      case 'delete':
+        await providers.delete(need(id, 'ID'));
+        return { deleted: id };
+    }
+  }
   if (group === 'users') {
     const grants = app.get(GrantsService);
     const userId = need(id, 'USER_ID');
@@ -206,6 +239,30 @@ function resourceInput(flags: Flags): Record<string, unknown> {
   if (flags['login-uri'] !== undefined) input.login_uri = flags['login-uri'];
   if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
   return input;
+}
+
+/** The client secret comes from a file or stdin: a command line is visible to other users (ps) and kept in shell history. */
+async function identityProviderInput(flags: Flags): Promise<Record<string, unknown>> {
+  const input: Record<string, unknown> = {};
+  if (flags.name !== undefined) input.display_name = flags.name;
+  if (flags.issuer !== undefined) input.issuer = flags.issuer;
+  if (flags['client-id'] !== undefined) input.client_id = flags['client-id'];
+  if (flags.scopes !== undefined) input.scopes = flags.scopes.split(/[\s,]+/).filter(Boolean);
+  if (flags['groups-claim'] !== undefined) input.groups_claim = flags['groups-claim'];
+  const secretFile = flags['client-secret-file'];
+  if (secretFile !== undefined) {
+    const text = secretFile === '-' ? await readStdin() : await readFile(secretFile, 'utf8').catch(() => {
+      throw new UsageError(`--client-secret-file: cannot read ${secretFile}`);
+    });
+    input.client_secret = text.replace(/\r?\n$/, '');
+  }
+  return input;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function initialAccessTokenInput(flags: Flags): Record<string, unknown> {

@@ -8,6 +8,7 @@ import { AuthorizationCodeEntity } from './authorization/authorization-code.enti
 import { GrantEntity, RefreshTokenEntity } from './tokens/grant.entity.js';
 import { SigningKeyEntity } from './keys/signing-key.entity.js';
 import { AuditEventEntity } from './audit/audit-event.entity.js';
+import { IdentityProviderEntity } from './identity-providers/identity-provider.entity.js';
 import type { EntityClasses } from './database/data-source.js';
 
 /** Every table's entity, for the data source: the database layer knows no feature module, so the application does. */
@@ -24,4 +25,5 @@ export const ENTITIES: EntityClasses = [
   RefreshTokenEntity,
   SigningKeyEntity,
   AuditEventEntity,
+  IdentityProviderEntity,
 ];

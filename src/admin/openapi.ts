@@ -19,9 +19,22 @@ const resourceFields = {
     },
   },
   is_default: { type: 'boolean', description: 'Used for requests that send no resource parameter.' },
-  login_method: { enum: ['github', 'external'], default: 'github', description: "external: users sign in on the product's page at login_uri" },
+  login_method: {
+    enum: ['gatehouse', 'external', 'github'],
+    default: 'gatehouse',
+    description: "gatehouse: Gatehouse's sign-in page; external: users sign in on the product's page at login_uri; github: the earlier name of gatehouse",
+  },
   login_uri: { type: ['string', 'null'], format: 'uri', description: 'Required with login_method external; receives ?external_auth_id=…' },
   consent_uri: { type: ['string', 'null'], format: 'uri', description: 'A product-hosted consent page; receives ?interaction_id=… and the request details' },
+} as const;
+
+const identityProviderFields = {
+  display_name: { type: 'string', minLength: 1, maxLength: 100, description: 'Shown on the sign-in page: "Continue with <display_name>"' },
+  issuer: { type: 'string', format: 'uri', description: 'Issuer identifier; metadata is read from <issuer>/.well-known/openid-configuration. https (http only on loopback).' },
+  client_id: { type: 'string', minLength: 1, maxLength: 500 },
+  client_secret: { type: 'string', minLength: 1, maxLength: 2000, writeOnly: true, description: 'Stored encrypted with ENCRYPTION_KEY; never returned' },
+  scopes: { type: 'array', items: { type: 'string' }, maxItems: 50, default: ['openid', 'email', 'profile'], description: 'openid is always added' },
+  groups_claim: { type: ['string', 'null'], description: "The claim listing the person's groups (e.g. groups); unset: no groups" },
 } as const;
 
 const error = { $ref: '#/components/schemas/Error' } as const;
@@ -31,6 +44,7 @@ const errors = {
   '404': { description: 'Not found (or the admin API is disabled: ADMIN_TOKEN unset)', content: { 'application/json': { schema: error } } },
 } as const;
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } } as const;
+const providerIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } } as const;
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } } as const;
 const json = (schema: object) => ({ 'application/json': { schema } });
 const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
@@ -66,6 +80,26 @@ export const ADMIN_OPENAPI = {
     '/admin/resources/{id}/secret': {
       parameters: [idParam],
       post: { summary: 'Rotate the registration secret', responses: { '200': { description: 'The new secret, shown this once', content: json({ $ref: '#/components/schemas/ResourceServerWithSecret' }) }, ...errors } },
+    },
+    '/admin/identity-providers': {
+      get: { summary: 'List OpenID Connect providers', responses: { '200': { description: 'Providers, by display name', content: json({ type: 'array', items: { $ref: '#/components/schemas/IdentityProvider' } }) }, ...errors } },
+      post: {
+        summary: 'Configure an OpenID Connect provider people can sign in through',
+        description: "The issuer's discovery must work with these values; otherwise 400 and nothing is stored.",
+        requestBody: { required: true, content: json({ $ref: '#/components/schemas/IdentityProviderInput' }) },
+        responses: { '201': { description: 'Created', content: json({ $ref: '#/components/schemas/IdentityProvider' }) }, ...errors },
+      },
+    },
+    '/admin/identity-providers/{id}': {
+      parameters: [providerIdParam],
+      get: { summary: 'Read an OpenID Connect provider', responses: { '200': { description: 'The provider', content: json({ $ref: '#/components/schemas/IdentityProvider' }) }, ...errors } },
+      patch: {
+        summary: 'Change an OpenID Connect provider',
+        description: 'A changed issuer, client_id or client_secret is checked by discovery first.',
+        requestBody: { required: true, content: json({ $ref: '#/components/schemas/IdentityProviderPatch' }) },
+        responses: { '200': { description: 'Updated', content: json({ $ref: '#/components/schemas/IdentityProvider' }) }, ...errors },
+      },
+      delete: { summary: 'Remove an OpenID Connect provider (its identities and users stay)', responses: { '204': { description: 'Deleted' }, ...errors } },
     },
     '/admin/clients': {
       get: { summary: 'List clients (dynamic, pre-registered, and recorded client metadata documents)', responses: { '200': { description: 'Clients', content: json({ type: 'array', items: { $ref: '#/components/schemas/Client' } }) }, ...errors } },
@@ -238,6 +272,28 @@ export const ADMIN_OPENAPI = {
       },
       ResourceServerWithSecret: {
         allOf: [{ $ref: '#/components/schemas/ResourceServer' }, { type: 'object', properties: { registration_secret: { type: 'string' } } }],
+      },
+      IdentityProviderInput: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'display_name', 'issuer', 'client_id', 'client_secret'],
+        properties: { id: providerIdParam.schema, ...identityProviderFields },
+      },
+      IdentityProviderPatch: { type: 'object', additionalProperties: false, properties: identityProviderFields },
+      IdentityProvider: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', description: 'In the sign-in URLs and the identities (oidc:<id>)' },
+          display_name: identityProviderFields.display_name,
+          issuer: identityProviderFields.issuer,
+          client_id: identityProviderFields.client_id,
+          client_secret_set: { const: true },
+          scopes: { type: 'array', items: { type: 'string' } },
+          groups_claim: { type: ['string', 'null'] },
+          redirect_uri: { type: 'string', format: 'uri', description: 'Register this callback URL with the provider' },
+          created_at: { type: 'string', format: 'date-time' },
+          updated_at: { type: 'string', format: 'date-time' },
+        },
       },
       ClientMetadata: {
         type: 'object',

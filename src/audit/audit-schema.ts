@@ -27,6 +27,9 @@ export type AuditEventType =
   | 'admin.resource_updated'
   | 'admin.resource_deleted'
   | 'admin.resource_secret_rotated'
+  | 'admin.identity_provider_created'
+  | 'admin.identity_provider_updated'
+  | 'admin.identity_provider_deleted'
   | 'admin.client_created'
   | 'admin.client_deleted'
   | 'admin.grants_revoked'
@@ -116,6 +119,13 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.resource_updated': { description: 'A resource server was changed.', actor: 'admin', outcome: 'success' },
   'admin.resource_deleted': { description: 'A resource server was deleted with its grants.', actor: 'admin', outcome: 'success' },
   'admin.resource_secret_rotated': { description: "A resource server's registration secret was rotated.", actor: 'admin', outcome: 'success' },
+  'admin.identity_provider_created': {
+    description: 'An OpenID Connect provider was configured for sign-in (data.identity_provider_id, data.issuer).',
+    actor: 'admin',
+    outcome: 'success',
+  },
+  'admin.identity_provider_updated': { description: 'An OpenID Connect provider was changed (data.identity_provider_id, data.fields: the fields sent).', actor: 'admin', outcome: 'success' },
+  'admin.identity_provider_deleted': { description: 'An OpenID Connect provider was removed (data.identity_provider_id, data.issuer).', actor: 'admin', outcome: 'success' },
   'admin.client_created': { description: 'A client was pre-registered by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.grants_revoked': { description: "Every live grant of a user or client was revoked (data.revoked).", actor: 'admin', outcome: 'success' },

@@ -7,8 +7,8 @@ import { BrowserError } from '../common/oauth-errors.js';
 import { isContentType } from '../common/body-parser.js';
 import { AuthorizationService, type BrowserStep } from './authorization.service.js';
 import { BrowserSession } from './browser-session.js';
-import { GithubCallbackGuard, GithubStartGuard, type SignedInUser } from './github-login.js';
-import { interactionPath } from './browser-session.js';
+import { GithubCallbackGuard, GithubStartGuard } from './github-login.js';
+import type { SignInResult } from './sign-in.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { FastPath } from '../common/fast-path.decorator.js';
 
@@ -60,10 +60,18 @@ export class AuthorizationController {
   @Get('login/github/callback')
   @UseGuards(GithubCallbackGuard)
   githubCallback(@Req() req: Request, @Res() res: Response): void {
-    const { userId, interactionId } = req.user as SignedInUser;
-    this.session.signIn(res, userId);
-    send(res, { kind: 'redirect', location: interactionPath(interactionId) });
+    finishSignIn(this.session, res, req.user as SignInResult);
   }
+}
+
+/** After any provider's callback: the session is the signed-in user's and the browser goes on, or a refusal page. */
+export function finishSignIn(session: BrowserSession, res: ServerResponse, result: SignInResult): void {
+  if (result.kind === 'refused') {
+    sendPage(res, result.status, result.html);
+    return;
+  }
+  session.signIn(res, result.userId);
+  sendRedirect(res, 302, result.returnTo);
 }
 
 function send(res: ServerResponse, step: BrowserStep, redirectStatus: 302 | 303 = 302): void {

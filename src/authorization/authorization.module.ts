@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { RegistrationModule } from '../registration/registration.module.js';
 import { ResourcesModule } from '../resources/resources.module.js';
+import { IdentityProvidersModule } from '../identity-providers/identity-providers.module.js';
 import { AuthorizationCodeRepository } from './authorization-code.repository.js';
 import { AuthorizationController } from './authorization.controller.js';
 import { AuthorizationHousekeeping } from './authorization-housekeeping.js';
@@ -10,14 +11,18 @@ import { ConsentRepository } from './consent.repository.js';
 import { GithubCallbackGuard, GithubLogin, GithubStartGuard } from './github-login.js';
 import { InteractionRepository } from './interaction.repository.js';
 import { UserRepository } from './user.repository.js';
+import { SignInService } from './sign-in.service.js';
+import { SignInChoices } from './sign-in-choices.js';
+import { OidcLogin } from './oidc-login.js';
+import { OidcLoginController } from './oidc-login.controller.js';
 import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import { ProductCompletionController } from './product-completion.controller.js';
 import { ProductCompletionService } from './product-completion.service.js';
 
 @Module({
-  imports: [RegistrationModule, ResourcesModule],
-  controllers: [AuthorizationController, ProductCompletionController],
+  imports: [RegistrationModule, ResourcesModule, IdentityProvidersModule],
+  controllers: [AuthorizationController, OidcLoginController, ProductCompletionController],
   providers: [
     AuthorizationService,
     CodeIssuer,
@@ -32,7 +37,10 @@ import { ProductCompletionService } from './product-completion.service.js';
     ConsentRepository,
     AuthorizationCodeRepository,
     UserRepository,
+    SignInService,
+    SignInChoices,
+    OidcLogin,
   ],
-  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping],
+  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, SignInChoices, BrowserSession],
 })
 export class AuthorizationModule {}

@@ -20,6 +20,7 @@ import { InteractionHandleRepository } from './interaction-handle.repository.js'
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage } from './views.js';
+import { SignInChoices } from './sign-in-choices.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
@@ -50,6 +51,7 @@ export class AuthorizationService {
     private readonly codeIssuer: CodeIssuer,
     private readonly completion: ProductCompletionService,
     private readonly audit: AuditLog,
+    private readonly signInChoices: SignInChoices,
   ) {}
 
   /**
@@ -132,7 +134,7 @@ export class AuthorizationService {
           clientName: clientName(client),
           clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
-          githubHref: this.config.github ? `${interactionPath(interactionId)}/login/github` : null,
+          providers: await this.signInChoices.forInteraction(interactionId),
           githubMissing: this.config.githubMissing,
         }),
       };

@@ -11,21 +11,16 @@ import { randomToken, safeEqual } from '../common/crypto.js';
 import { BrowserError } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
-import { UserRepository } from './user.repository.js';
+import { parsePurpose, SignInService, type SignInPurpose, type SignInResult } from './sign-in.service.js';
 import { AuthorizationService } from './authorization.service.js';
 
 const STATE_COOKIE = 'gatehouse_github_state';
 export const GITHUB_CALLBACK_PATH = '/login/github/callback';
 const STATE_TTL_SECONDS = 600;
 
-export interface SignedInUser {
-  userId: string;
-  interactionId: string;
-}
-
 interface StatePayload {
   state: string;
-  interaction: string;
+  purpose: SignInPurpose;
   exp: number;
 }
 
@@ -33,7 +28,7 @@ type Done = (error: Error | null, ok?: unknown, info?: unknown) => void;
 
 /**
  * passport-oauth2 state store that keeps the state in a signed, HttpOnly cookie scoped to the callback path and
- * checks it in constant time, once. The state also carries which interaction the sign-in belongs to.
+ * checks it in constant time, once. The state also carries what the sign-in is for (SignInPurpose).
  */
 class CookieStateStore {
   constructor(
@@ -43,8 +38,8 @@ class CookieStateStore {
 
   store(req: Request, _meta: unknown, done: (error: Error | null, state?: string) => void): void {
     const state = randomToken();
-    const interaction = String(req.params.id ?? '');
-    const payload: StatePayload = { state, interaction, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
+    const purpose: SignInPurpose = req.params.id === undefined ? { account: true } : { interactionId: String(req.params.id) };
+    const payload: StatePayload = { state, purpose, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
     setCookie(req.res!, STATE_COOKIE, sealCookieValue(this.key, 'github-state', payload), {
       secure: this.secure,
       maxAgeSeconds: STATE_TTL_SECONDS,
@@ -60,7 +55,12 @@ class CookieStateStore {
       done(null, false, { message: 'state mismatch' });
       return;
     }
-    (req as Request & { gatehouseInteraction?: string }).gatehouseInteraction = payload.interaction;
+    const purpose = parsePurpose(payload.purpose);
+    if (!purpose) {
+      done(null, false, { message: 'state mismatch' });
+      return;
+    }
+    (req as Request & { signInPurpose?: SignInPurpose }).signInPurpose = purpose;
     done(null, true);
   }
 }
@@ -80,7 +80,7 @@ export class GithubLogin {
     @Inject(GATEHOUSE_CONFIG) config: GatehouseConfig,
     @Inject(GATEHOUSE_SECRETS) secrets: Secrets,
     private readonly database: Database,
-    private readonly users: UserRepository,
+    private readonly signInService: SignInService,
     private readonly audit: AuditLog,
   ) {
     if (!config.github) {
@@ -142,7 +142,7 @@ export class GithubLogin {
         } as unknown as ConstructorParameters<typeof Strategy>[0]);
       }
 
-      async validate(req: Request, _accessToken: string, _refreshToken: string, profile: Profile): Promise<SignedInUser> {
+      async validate(req: Request, _accessToken: string, _refreshToken: string, profile: Profile): Promise<SignInResult> {
         return login.signIn(req, profile);
       }
     }
@@ -150,21 +150,27 @@ export class GithubLogin {
   }
 
   /** The GitHub account's numeric id is the stable key; the login name can change and is only kept for display. */
-  private async signIn(req: Request, profile: Profile): Promise<SignedInUser> {
-    const interactionId = (req as Request & { gatehouseInteraction?: string }).gatehouseInteraction ?? '';
+  private async signIn(req: Request, profile: Profile): Promise<SignInResult> {
+    const purpose = (req as Request & { signInPurpose?: SignInPurpose }).signInPurpose;
+    if (!purpose) throw new Error('GitHub sign-in without a verified state');
     if (!profile.id) throw new Error('GitHub profile has no id');
-    const { userId } = await this.database.transaction(async (tx) => {
-      const result = await this.users.findOrCreateByIdentity(tx, {
+    const result = await this.signInService.complete(
+      {
         provider: 'github',
         subject: String(profile.id),
         login: profile.username ?? null,
-        displayName: profile.displayName || profile.username || null,
-      });
-      await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, request: contextOf(req), data: { provider: 'github', created: result.created } });
-      return result;
-    });
-    this.logger.debug({ msg: 'github sign-in', user_id: userId });
-    return { userId, interactionId };
+        name: profile.displayName || null,
+        // A public profile email is not known to be verified; only GitHub's /user/emails says so.
+        email: null,
+        emailVerified: false,
+        groups: [],
+        organizations: null,
+      },
+      purpose,
+      contextOf(req),
+    );
+    if (result.kind === 'signed-in') this.logger.debug({ msg: 'github sign-in', user_id: result.userId });
+    return result;
   }
 
   /** `login.failed`: the callback was refused (state), cancelled at GitHub, or GitHub failed (by the page's status). */

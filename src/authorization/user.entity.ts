@@ -8,7 +8,7 @@ export class UserEntity {
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
 }
 
-/** How a person signed in: (`github`, GitHub's numeric id) → user. */
+/** How a person signed in: (`github`, GitHub's numeric id), (`oidc:<provider id>`, the `sub`) → user. */
 @Entity('user_identities')
 @Index('user_identities_user', ['userId'])
 export class UserIdentityEntity {
@@ -19,6 +19,11 @@ export class UserIdentityEntity {
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'user_identities_user_id_fkey' })
   user?: UserEntity;
   @Column('text', { nullable: true }) login!: string | null;
+  /** What the provider said at the last sign-in through this identity (see SignedInIdentity). */
+  @Column('text', { nullable: true }) name!: string | null;
+  @Column('text', { nullable: true }) email!: string | null;
+  @Column('boolean', { name: 'email_verified', default: false }) emailVerified!: boolean;
+  @Column('text', { array: true, default: () => "'{}'" }) groups!: string[];
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
 }

@@ -84,20 +84,30 @@ function alreadyAllowed(view: ConsentView): SafeHtml {
   return html`<p role="alert">You already allowed <strong>${view.clientName}</strong> to use ${view.resourceName}. It runs on your computer, where any program can ask in its name: continue only if you started ${view.clientName} yourself just now.</p>`;
 }
 
+/** A provider on the sign-in page: its display name and where its sign-in starts for this interaction. */
+export interface SignInChoice {
+  /** `github`, `oidc:<provider id>`. */
+  id: string;
+  name: string;
+  href: string;
+}
+
 export interface SignInView {
   clientName: string;
   /** The host of the client's metadata document URL, for a client identified that way. */
   clientHost?: string | null;
   resourceName: string;
-  githubHref: string | null;
+  /** The providers this resource server lets people sign in with, in the order shown. */
+  providers: SignInChoice[];
+  /** The GitHub settings still unset, named when no provider can be offered. */
   githubMissing: string[];
 }
 
 export function signInPage(view: SignInView): string {
-  const action = view.githubHref
-    ? html`<div class="actions"><a class="button primary" href="${view.githubHref}">Continue with GitHub</a></div>`
-    : html`<p role="alert"><strong>GitHub sign-in is not configured on this server.</strong></p>
-<p>An administrator must set ${view.githubMissing.map((name, i) => html`${i ? ' and ' : ''}<code>${name}</code>`)} (a GitHub OAuth app's credentials, with the callback URL <code>/login/github/callback</code> on this server) and restart Gatehouse.</p>`;
+  const action = view.providers.length
+    ? html`<div class="actions stacked">${view.providers.map((provider) => html`<a class="button${provider === view.providers[0] ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
+    : html`<p role="alert"><strong>No sign-in method is available for ${view.resourceName} on this server.</strong></p>
+<p>An administrator must configure an identity provider: an OpenID Connect provider through the admin API, or GitHub by setting ${view.githubMissing.map((name, i) => html`${i ? ' and ' : ''}<code>${name}</code>`)} (a GitHub OAuth app's credentials, with the callback URL <code>/login/github/callback</code> on this server).</p>`;
   return page(
     'Sign in',
     html`<div class="card">

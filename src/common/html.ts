@@ -75,6 +75,7 @@ export function page(title: string, body: SafeHtml): string {
   ul.scopes { padding-left:1.2rem; }
   code { font-size:.9em; }
   .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
+  .actions.stacked { flex-direction:column; }
   button, .button { font:inherit; padding:.6rem 1.2rem; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; text-decoration:none; display:inline-block; }
   button.primary, .button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }

@@ -12,12 +12,15 @@ export const RECORD_CACHE_CHANNEL = 'gatehouse_cache';
  * - `client`: registered clients (dynamic and static) by id; a change to one client forgets that client.
  * - `resource`: resource servers by id, registration-secret digest and resource URL, plus what is derived from all
  *   of them (the scope union of the metadata document, the default resource); any change forgets all of it.
+ * - `identity_provider`: the upstream OpenID Connect providers (the sign-in page lists them all); any change forgets
+ *   all of them.
  */
-export type RecordKind = 'client' | 'resource';
+export type RecordKind = 'client' | 'resource' | 'identity_provider';
 
 const NAMESPACES: Record<RecordKind, { maxEntries: number; forget: 'record' | 'all' }> = {
   client: { maxEntries: 10_000, forget: 'record' },
   resource: { maxEntries: 1_000, forget: 'all' },
+  identity_provider: { maxEntries: 100, forget: 'all' },
 };
 
 /**
@@ -71,7 +74,11 @@ export class RecordCache {
     @Inject(GATEHOUSE_CONFIG) config: GatehouseConfig,
     private readonly database: Database,
   ) {
-    this.stores = { client: new Lru(NAMESPACES.client.maxEntries), resource: new Lru(NAMESPACES.resource.maxEntries) };
+    this.stores = {
+      client: new Lru(NAMESPACES.client.maxEntries),
+      resource: new Lru(NAMESPACES.resource.maxEntries),
+      identity_provider: new Lru(NAMESPACES.identity_provider.maxEntries),
+    };
     this.shared = config.database.kind === 'postgres';
     this.active = !this.shared;
   }

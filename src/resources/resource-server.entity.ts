@@ -1,11 +1,14 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 
+/** Who signs people in for a resource server (see ResourceServerEntity.loginMethod). */
+export type LoginMethod = 'gatehouse' | 'external';
+
 @Entity('resource_servers')
 @Unique('resource_servers_resource_key', ['resource'])
 @Unique('resource_servers_registration_secret_hash_key', ['registrationSecretHash'])
 @Check('resource_servers_access_token_ttl_check', 'access_token_ttl > 0')
 @Check('resource_servers_refresh_token_ttl_check', 'refresh_token_ttl > 0')
-@Check('resource_servers_login_method_check', "login_method IN ('github', 'external')")
+@Check('resource_servers_login_method_check', "login_method IN ('gatehouse', 'external')")
 @Check('resource_servers_external_needs_login_uri', "login_method <> 'external' OR login_uri IS NOT NULL")
 // At most one resource is the default for requests that name none.
 @Index('resource_servers_one_default', ['isDefault'], { unique: true, where: 'is_default' })
@@ -22,8 +25,11 @@ export class ResourceServerEntity {
   @Column('text', { name: 'policy_uri', nullable: true }) policyUri!: string | null;
   @Column('text', { name: 'tos_uri', nullable: true }) tosUri!: string | null;
   @Column('boolean', { name: 'is_default', default: false }) isDefault!: boolean;
-  /** `github`: Gatehouse's own sign-in; `external`: the product's login page at `loginUri`, completed server to server. */
-  @Column('text', { name: 'login_method', default: 'github' }) loginMethod!: 'github' | 'external';
+  /**
+   * `gatehouse`: Gatehouse's own sign-in page (GitHub, OpenID Connect providers); `external`: the product's login page
+   * at `loginUri`, completed server to server.
+   */
+  @Column('text', { name: 'login_method', default: 'gatehouse' }) loginMethod!: LoginMethod;
   @Column('text', { name: 'login_uri', nullable: true }) loginUri!: string | null;
   /** When set, the product hosts the consent page and posts the decision to /api/consent/complete. */
   @Column('text', { name: 'consent_uri', nullable: true }) consentUri!: string | null;

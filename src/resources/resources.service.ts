@@ -182,7 +182,7 @@ export class ResourcesService {
     const defaultScopes = [...new Set(input.default_scopes ?? [])];
     const unknown = defaultScopes.filter((scope) => !scopes.includes(scope));
     if (unknown.length) throw new InvalidRequest(`default_scopes must be a subset of scopes; not in scopes: ${unknown.join(' ')}`);
-    const loginMethod = input.login_method ?? 'github';
+    const loginMethod = input.login_method === 'github' || input.login_method === undefined ? 'gatehouse' : input.login_method;
     if (loginMethod === 'external' && !input.login_uri) throw new InvalidRequest('login_uri is required when login_method is external');
     return {
       name: input.name,

@@ -26,7 +26,7 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'feature',
     members: [
-      'src/admin/', 'src/audit/', 'src/authorization/', 'src/discovery/', 'src/health/', 'src/introspection/',
+      'src/admin/', 'src/audit/', 'src/authorization/', 'src/discovery/', 'src/health/', 'src/identity-providers/', 'src/introspection/',
       'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
     ],
   },

@@ -1,3 +1,4 @@
+import type { LoginMethod } from '../resource-server.entity.js';
 import { Type } from 'class-transformer';
 import {
   IsIn,
@@ -15,6 +16,10 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
+
+/** A login method as the admin API accepts it: `github` is the earlier name of `gatehouse`. */
+export type LoginMethodInput = LoginMethod | 'github';
+const LOGIN_METHODS: LoginMethodInput[] = ['gatehouse', 'external', 'github'];
 
 export class BrandingDto {
   @IsOptional() @IsWebUrl() logo_uri?: string;
@@ -46,8 +51,11 @@ export class CreateResourceServerDto {
 
   @IsOptional() @IsBoolean() is_default?: boolean;
 
-  /** `github` (default) or `external`: users sign in on the product's own page at `login_uri`. */
-  @IsOptional() @IsIn(['github', 'external']) login_method?: 'github' | 'external';
+  /**
+   * `gatehouse` (default): Gatehouse's sign-in page; `external`: users sign in on the product's own page at
+   * `login_uri`. `github` is the earlier name of `gatehouse`, still accepted.
+   */
+  @IsOptional() @IsIn(LOGIN_METHODS) login_method?: LoginMethodInput;
   @IsOptional() @IsWebUrl() login_uri?: string;
   /** A product-hosted consent page; Gatehouse's own is used when unset. */
   @IsOptional() @IsWebUrl() consent_uri?: string;
@@ -67,7 +75,7 @@ export class UpdateResourceServerDto {
   @IsOptional() @IsInt() @Min(300) @Max(31_536_000) refresh_token_ttl?: number;
   @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
   @IsOptional() @IsBoolean() is_default?: boolean;
-  @IsOptional() @IsIn(['github', 'external']) login_method?: 'github' | 'external';
+  @IsOptional() @IsIn(LOGIN_METHODS) login_method?: LoginMethodInput;
   /** `null` clears it. */
   @IsOptional() @IsWebUrl() login_uri?: string | null;
   @IsOptional() @IsWebUrl() consent_uri?: string | null;
@@ -84,7 +92,7 @@ export interface ResourceServerView {
   refresh_token_ttl: number;
   branding: { logo_uri: string | null; policy_uri: string | null; tos_uri: string | null };
   is_default: boolean;
-  login_method: 'github' | 'external';
+  login_method: LoginMethod;
   login_uri: string | null;
   consent_uri: string | null;
   created_at: string;

@@ -1,0 +1,32 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { IdentityProvidersService } from '../identity-providers/identity-providers.service.js';
+import { interactionPath } from './browser-session.js';
+import type { SignInChoice } from './views.js';
+
+/** The providers a sign-in page offers: GitHub when configured, then the OpenID Connect providers by display name. */
+@Injectable()
+export class SignInChoices {
+  constructor(
+    @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
+    private readonly providers: IdentityProvidersService,
+  ) {}
+
+  /** For an authorization request's sign-in page: each starts at `/interaction/<id>/login/…`. */
+  forInteraction(interactionId: string): Promise<SignInChoice[]> {
+    return this.startingAt(`${interactionPath(interactionId)}/login`);
+  }
+
+  /** For the account page's sign-in: each starts at `/account/login/…`. */
+  forAccount(): Promise<SignInChoice[]> {
+    return this.startingAt('/account/login');
+  }
+
+  private async startingAt(prefix: string): Promise<SignInChoice[]> {
+    const choices: SignInChoice[] = this.config.github ? [{ id: 'github', name: 'GitHub', href: `${prefix}/github` }] : [];
+    for (const provider of await this.providers.list()) {
+      choices.push({ id: `oidc:${provider.id}`, name: provider.displayName, href: `${prefix}/oidc/${provider.id}` });
+    }
+    return choices;
+  }
+}

@@ -1,0 +1,50 @@
+import { Injectable } from '@nestjs/common';
+import type { RequestContext } from '../common/http.js';
+import { Database } from '../database/database.module.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { UserRepository } from './user.repository.js';
+import type { SignedInIdentity } from './signed-in-identity.js';
+import { interactionPath } from './browser-session.js';
+
+/** What a sign-in is for: an authorization request (its interaction), or the person's own account page. */
+export type SignInPurpose = { interactionId: string } | { account: true };
+
+/** Signed in (the browser's session is then this user's, and it goes on to `returnTo`), or refused with a page. */
+export type SignInResult = { kind: 'signed-in'; userId: string; returnTo: string } | { kind: 'refused'; status: number; html: string };
+
+/** The purpose a sign-in's state carries, as it was stored; null when it is not one. */
+export function parsePurpose(value: unknown): SignInPurpose | null {
+  if (typeof value !== 'object' || value === null) return null;
+  if ('interactionId' in value && typeof value.interactionId === 'string') return { interactionId: value.interactionId };
+  if ('account' in value && value.account === true) return { account: true };
+  return null;
+}
+
+/**
+ * What every upstream provider's callback does once the provider has vouched for a person: the identity is found or
+ * created (its profile replaced by what the provider said now) and the sign-in recorded. One place, so that every
+ * provider gets the same rules.
+ */
+@Injectable()
+export class SignInService {
+  constructor(
+    private readonly database: Database,
+    private readonly users: UserRepository,
+    private readonly audit: AuditLog,
+  ) {}
+
+  async complete(identity: SignedInIdentity, purpose: SignInPurpose, request: RequestContext | undefined): Promise<SignInResult> {
+    const { userId } = await this.database.transaction(async (tx) => {
+      const result = await this.users.findOrCreateByIdentity(tx, {
+        provider: identity.provider,
+        subject: identity.subject,
+        login: identity.login,
+        displayName: identity.name ?? identity.login,
+        profile: { name: identity.name, email: identity.email, emailVerified: identity.emailVerified, groups: identity.groups },
+      });
+      await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, request, data: { provider: identity.provider, created: result.created } });
+      return { userId: result.userId };
+    });
+    return { kind: 'signed-in', userId, returnTo: 'interactionId' in purpose ? interactionPath(purpose.interactionId) : '/account' };
+  }
+}
