@@ -80,6 +80,12 @@ export function page(title: string, body: SafeHtml): string {
   button.primary, .button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
   footer { margin-top:1rem; }
+  ul.applications, ul.identities { list-style:none; padding:0; margin:0; }
+  li.application { border-top:1px solid var(--line); padding:1rem 0; }
+  li.application:last-child { padding-bottom:0; }
+  li.application h3 { font-size:1rem; margin:0; }
+  li.application p { margin:.1rem 0 0; }
+  li.application form { margin-top:.75rem; }
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>
