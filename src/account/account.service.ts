@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import type { RequestContext } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
-import { parseUrl } from '../common/urls.js';
+import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { clientName, describeRedirect, metadataDocumentHost } from '../authorization/authorization.service.js';
@@ -121,5 +121,8 @@ function applicationHost(client: Pick<ClientEntity, 'id' | 'kind' | 'metadata'>)
   const site = client.metadata.client_uri ? parseUrl(client.metadata.client_uri)?.host : undefined;
   if (site) return site;
   const redirect = client.metadata.redirect_uris?.[0];
-  return redirect ? describeRedirect(redirect) : client.id;
+  if (!redirect) return client.id;
+  const url = parseUrl(redirect);
+  // A loopback redirect names no site: the application is a program on the person's own computer.
+  return url && url.protocol === 'http:' && isLoopbackHost(url.hostname) ? `on your computer (${url.host})` : describeRedirect(redirect);
 }
