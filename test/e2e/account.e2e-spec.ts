@@ -187,3 +187,24 @@ for (const database of DATABASE_KINDS) {
     });
   });
 }
+
+describe('the account page without any sign-in method', () => {
+  let gatehouse: RunningGatehouse;
+
+  before(async () => {
+    gatehouse = await startGatehouse();
+  });
+  after(async () => {
+    await gatehouse?.close();
+  });
+
+  it('says that no sign-in method is configured, and GitHub sign-in is unavailable', async () => {
+    const response = await fetch(`${gatehouse.url}/account`);
+    assert.equal(response.status, 200);
+    const html = await response.text();
+    assert.match(html, /<h1>Sign in to manage your account<\/h1>/);
+    assert.match(html, /No sign-in method is configured/);
+    assert.doesNotMatch(html, /Continue with/);
+    await assertErrorPage(await fetch(`${gatehouse.url}/account/login/github`, { redirect: 'manual' }), 503, 'GitHub is not configured');
+  });
+});
