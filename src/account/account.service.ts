@@ -9,6 +9,7 @@ import { clientName, describeRedirect, metadataDocumentHost } from '../authoriza
 import { ConsentRepository } from '../authorization/consent.repository.js';
 import type { SignInChoice } from '../authorization/views.js';
 import type { ClientEntity } from '../registration/client.entity.js';
+import type { ClientMetadata } from '../registration/client-metadata.js';
 import { isUuid } from '../resources/resources.service.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import { AccountRepository, type AccountIdentity, type ConnectedApplication } from './account.repository.js';
@@ -112,16 +113,17 @@ function toView(application: ConnectedApplication): ConnectedApplicationView {
 }
 
 /**
- * Where the application is, as far as Gatehouse can tell: the host of its metadata document (which identifies it),
- * else of the site it names, else where its redirects go.
+ * Where the application is, as far as Gatehouse can tell: the host of its metadata document (which identifies it);
+ * the site an administrator registered it with; else where its redirects go. A dynamic client's `client_uri` is only
+ * its own claim, so it comes last.
  */
-function applicationHost(client: Pick<ClientEntity, 'id' | 'kind' | 'metadata'>): string {
+export function applicationHost(client: Pick<ClientEntity, 'id' | 'kind'> & { metadata: Pick<ClientMetadata, 'client_uri' | 'redirect_uris'> }): string {
   const documentHost = metadataDocumentHost(client);
   if (documentHost) return documentHost;
   const site = client.metadata.client_uri ? parseUrl(client.metadata.client_uri)?.host : undefined;
-  if (site) return site;
+  if (site && client.kind === 'static') return site;
   const redirect = client.metadata.redirect_uris?.[0];
-  if (!redirect) return client.id;
+  if (!redirect) return site ?? client.id;
   const url = parseUrl(redirect);
   // A loopback redirect names no site: the application is a program on the person's own computer.
   return url && url.protocol === 'http:' && isLoopbackHost(url.hostname) ? `on your computer (${url.host})` : describeRedirect(redirect);

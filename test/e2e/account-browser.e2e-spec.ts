@@ -137,7 +137,7 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
     assert.equal(await applications.count(), 2);
     assert.deepEqual((await page.getByRole('heading', { level: 3 }).allTextContents()).sort(), ['Claude Desktop', 'Cursor']);
     const claudeItem = page.getByRole('listitem', { name: 'Claude Desktop' });
-    assert.match((await claudeItem.textContent()) ?? '', /claude\.example\.com[\s\S]*Acme Projects[\s\S]*projects:read, projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
+    assert.match((await claudeItem.textContent()) ?? '', /on your computer \(127\.0\.0\.1:\d+\)[\s\S]*Acme Projects[\s\S]*projects:read, projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Claude Desktop to Acme Projects' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Cursor to Acme Projects' }).waitFor();

@@ -95,7 +95,7 @@ for (const database of DATABASE_KINDS) {
       const { accessToken, refreshToken, grantId } = await connect(browser);
       const listed = await accountPage(browser);
       assert.match(listed.html, /<h3 id="application-[^"]+">Claude &lt;Desktop&gt;<\/h3>/, 'the application, by its escaped name');
-      assert.match(listed.html, /claude\.example\.com/, 'its host');
+      assert.match(listed.html, /<p class="muted small">on your computer \(127\.0\.0\.1:\d+\)<\/p>/, 'where it runs: its loopback redirect, not the site it claims');
       assert.match(listed.html, /Acme &lt;Projects&gt; <code>https:\/\/projects\.example\.com\/mcp<\/code>/, 'the resource server by name and URL');
       assert.match(listed.html, /<code>projects:read<\/code>, <code>projects:write<\/code>/, 'the scopes');
       assert.match(listed.html, /<dt>Allowed<\/dt><dd><time datetime="\d{4}-\d\d-\d\dT[\d:.]+Z">\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC<\/time>/);
