@@ -15,6 +15,7 @@ import { RegistrationModule } from './registration/registration.module.js';
 import { DiscoveryModule } from './discovery/discovery.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
+import { AccountModule } from './account/account.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
         DiscoveryModule,
         AuthorizationModule,
         TokensModule,
+        AccountModule,
         IntrospectionModule,
         HealthModule,
         AdminModule,

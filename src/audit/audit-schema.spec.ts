@@ -23,6 +23,8 @@ describe('audit event catalogue', () => {
     assert.deepEqual(defaultActor('token.revoked', { ...facts, data: { by: 'resource' } }, true), { kind: 'resource', id: 'https://mcp.example.com/' });
     assert.deepEqual(defaultActor('token.revoked', { ...facts, data: { by: 'client' } }, true), { kind: 'client', id: 'client-1' });
     assert.deepEqual(defaultActor('grant.revoked', { ...facts, data: { reason: 'revoked_by_admin' } }, true), { kind: 'admin', id: 'api' });
+    assert.deepEqual(defaultActor('grant.revoked', { ...facts, data: { reason: 'revoked_by_user' } }, true), { kind: 'user', id: 'user-1' });
+    assert.deepEqual(defaultActor('consent.withdrawn', facts, true), { kind: 'user', id: 'user-1' });
     assert.deepEqual(defaultActor('grant.revoked', { ...facts, data: { reason: 'refresh_token_reuse' } }, true), { kind: 'system', id: null });
     assert.deepEqual(defaultActor('grant.revoked', { ...facts, data: { reason: 'authorization_code_replayed' } }, true), { kind: 'system', id: null });
   });

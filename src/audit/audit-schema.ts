@@ -14,6 +14,7 @@ export type AuditEventType =
   | 'login.failed'
   | 'consent.granted'
   | 'consent.denied'
+  | 'consent.withdrawn'
   | 'authorization_code.issued'
   | 'authorization_code.replayed'
   | 'token.issued'
@@ -76,7 +77,8 @@ export interface AuditActor {
  * How the actor of each type is found when the caller does not say: a fixed kind, or
  * `caller` (data.by: the client or resource server that called /introspect or /revoke),
  * `grant_type` (a mint is done by a resource server's backend, other grants by the client),
- * `revocation_reason` (grant.revoked: an administrator, the caller of /revoke, or Gatehouse on replay or reuse).
+ * `revocation_reason` (grant.revoked: an administrator, the caller of /revoke, the user on their account page, or Gatehouse
+ * on replay or reuse).
  */
 type ActorRule = AuditActorKind | 'caller' | 'grant_type' | 'revocation_reason';
 
@@ -102,6 +104,11 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'login.failed': { description: 'A sign-in was refused, cancelled or failed (data.provider, data.reason).', actor: 'user', outcome: 'failure' },
   'consent.granted': { description: 'A user approved a client for scopes of a resource.', actor: 'user', outcome: 'success' },
   'consent.denied': { description: 'A user denied a client.', actor: 'user', outcome: 'denied' },
+  'consent.withdrawn': {
+    description: 'A user withdrew what they had allowed a client for a resource, on their account page; the client must ask again (data.scopes: what was allowed, data.grant_id: the grant revoked with it).',
+    actor: 'user',
+    outcome: 'success',
+  },
   'authorization_code.issued': { description: 'An authorization code was issued after sign-in and consent.', actor: 'user', outcome: 'success' },
   'authorization_code.replayed': { description: 'A used authorization code was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },
   'token.issued': { description: 'A new grant and its first tokens (data.grant_type: authorization_code or mint).', actor: 'grant_type', outcome: 'success' },
@@ -175,6 +182,7 @@ export function defaultActor(type: AuditEventType, facts: ActorFacts, inRequest:
       if (reason === 'revoked_by_admin') return of('admin');
       if (reason === 'revoked_by_client') return of('client');
       if (reason === 'revoked_by_resource') return of('resource');
+      if (reason === 'revoked_by_user') return of('user');
       return of('system');
     }
     default:

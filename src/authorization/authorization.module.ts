@@ -41,6 +41,6 @@ import { ProductCompletionService } from './product-completion.service.js';
     SignInChoices,
     OidcLogin,
   ],
-  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, SignInChoices, BrowserSession],
+  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, SignInChoices, BrowserSession, GithubLogin, ConsentRepository],
 })
 export class AuthorizationModule {}

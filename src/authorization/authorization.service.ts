@@ -333,12 +333,12 @@ function optionalParam(query: Record<string, unknown>, name: string, maxLength: 
   }
 }
 
-function clientName(client: ClientEntity): string {
+export function clientName(client: Pick<ClientEntity, 'id' | 'metadata'>): string {
   return client.metadata.client_name ?? `Unnamed application (${client.id})`;
 }
 
 /** The host of a metadata-document client's URL: who vouches for this client, as far as anyone can tell. */
-function metadataDocumentHost(client: ClientEntity): string | null {
+export function metadataDocumentHost(client: Pick<ClientEntity, 'id' | 'kind'>): string | null {
   return client.kind === 'metadata_document' ? (parseUrl(client.id)?.host ?? null) : null;
 }
 
@@ -360,7 +360,7 @@ function isLocalRedirect(redirectUri: string): boolean {
   return url.protocol !== 'https:';
 }
 
-function describeRedirect(redirectUri: string): string {
+export function describeRedirect(redirectUri: string): string {
   const url = parseUrl(redirectUri);
   if (!url) return redirectUri;
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.host : `${url.protocol}//${url.host}`;

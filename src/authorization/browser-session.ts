@@ -40,6 +40,27 @@ export class BrowserSession {
     });
   }
 
+  /** Forgets who signed in (the account page's Sign out). */
+  signOut(res: ServerResponse): void {
+    clearCookie(res, SESSION_COOKIE, { secure: this.config.secureCookies });
+  }
+
+  /**
+   * The CSRF token of the forms a signed-in person submits outside any interaction (the account page): bound to this
+   * session cookie, so it changes at every sign-in and is worthless to anyone who cannot read the cookie. Null when
+   * the browser is not signed in.
+   */
+  sessionCsrfToken(req: HttpRequest): string | null {
+    const cookie = readCookie(req, SESSION_COOKIE);
+    if (!cookie || this.userId(req) === null) return null;
+    return hmac(this.secrets.cookieKey, `csrf:session:${cookie}`);
+  }
+
+  sessionCsrfValid(req: HttpRequest, presented: unknown): boolean {
+    const expected = this.sessionCsrfToken(req);
+    return expected !== null && typeof presented === 'string' && safeEqual(presented, expected);
+  }
+
   bindInteraction(res: ServerResponse, interactionId: string, browserSecret: string): void {
     setCookie(res, INTERACTION_COOKIE, browserSecret, {
       secure: this.config.secureCookies,

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { ConsentEntity } from './consent.entity.js';
-import { params, sql, sqlText } from '../database/sql.js';
+import { params, runStatement, sql, sqlText, statement } from '../database/sql.js';
 
 export interface GrantedConsent {
   userId: string;
@@ -19,7 +19,21 @@ export class ConsentRepository {
     const consent = await tx.findOne(ConsentEntity, { where: { userId, clientId, resourceId } });
     return consent?.scopes ?? null;
   }
+
+  /** Forgets what the user allowed the client for the resource: it must ask again. The scopes it had; null if none. */
+  async forget(tx: Tx, consent: Omit<GrantedConsent, 'scopes'>): Promise<string[] | null> {
+    const [row] = await runStatement(tx, FORGET_CONSENT, consent);
+    return row?.scopes ?? null;
+  }
 }
+
+const forgotten = params<Omit<GrantedConsent, 'scopes'>>();
+export const FORGET_CONSENT = statement(
+  'consent_forget',
+  sql`DELETE FROM consents
+       WHERE user_id = ${forgotten.userId}::uuid AND client_id = ${forgotten.clientId} AND resource_id = ${forgotten.resourceId}::uuid
+   RETURNING scopes`,
+).returning<{ scopes: string[] }>();
 
 const granted = params<{ consentUserId: string; consentClientId: string; consentResourceId: string; consentScopes: string[] }>();
 

@@ -55,6 +55,8 @@ export function page(title: string, body: SafeHtml): string {
 <title>${title}</title>
 <style>
   :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#1f6feb; }
+  /* The primary button's fill in both schemes: white text on it is 4.6:1; on the dark scheme's lighter accent only 3.1:1. */
+  :root { --accent-fill:#1f6feb; }
   @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; } }
   * { box-sizing: border-box; }
   body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
@@ -77,9 +79,15 @@ export function page(title: string, body: SafeHtml): string {
   .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
   .actions.stacked { flex-direction:column; }
   button, .button { font:inherit; padding:.6rem 1.2rem; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; text-decoration:none; display:inline-block; }
-  button.primary, .button.primary { background:var(--accent); border-color:var(--accent); color:#fff; }
+  button.primary, .button.primary { background:var(--accent-fill); border-color:var(--accent-fill); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
   footer { margin-top:1rem; }
+  ul.applications, ul.identities { list-style:none; padding:0; margin:0; }
+  li.application { border-top:1px solid var(--line); padding:1rem 0; }
+  li.application:last-child { padding-bottom:0; }
+  li.application h3 { font-size:1rem; margin:0; }
+  li.application p { margin:.1rem 0 0; }
+  li.application form { margin-top:.75rem; }
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>

@@ -26,8 +26,8 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'feature',
     members: [
-      'src/admin/', 'src/audit/', 'src/authorization/', 'src/discovery/', 'src/health/', 'src/identity-providers/', 'src/introspection/',
-      'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
+      'src/account/', 'src/admin/', 'src/audit/', 'src/authorization/', 'src/discovery/', 'src/health/', 'src/identity-providers/',
+      'src/introspection/', 'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
     ],
   },
   { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts'] },

@@ -141,10 +141,14 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const person = newUpstreamUser();
       upstream.nextUser = person;
       const browser = new Browser();
+      const signIn = asPage(await browser.navigate(`${gatehouse.url}/account`, () => false));
+      assert.match(signIn.html, /href="\/account\/login\/oidc\/corp">Continue with Corp SSO</, 'the account sign-in offers the provider by its name');
       const done = await browser.navigate(`${gatehouse.url}/account/login/oidc/corp`, (location) => location === `${gatehouse.url}/account`);
       assert.ok('stoppedAt' in done, `expected the way back to /account, got a page: ${'stoppedAt' in done ? '' : done.status + ' ' + done.html.slice(0, 300)}`);
       assert.ok(browser.cookieNames().some((cookie) => cookie.startsWith('gatehouse_session@')), 'the browser is signed in');
       assert.equal((await gatehouse.db.query(`SELECT 1 FROM user_identities WHERE provider = 'oidc:corp' AND subject = $1`, [person.sub])).length, 1);
+      const account = asPage(await browser.navigate(`${gatehouse.url}/account`, () => false));
+      assert.match(account.html, /Corp SSO/, 'the account page names the provider the person signed in with');
     });
 
     it('keeps an email the provider did not verify as unverified', async () => {

@@ -1,0 +1,132 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '../database/data-source.js';
+import { Database } from '../database/database.module.js';
+import { refreshTokenUsable } from '../database/refresh-token-usability.js';
+import { params, runStatement, sql, statement } from '../database/sql.js';
+import type { ClientKind } from '../registration/client.entity.js';
+import type { ClientMetadata } from '../registration/client-metadata.js';
+
+/** A grant as the account page shows it, with what it needs of the client and the resource server. */
+export interface ConnectedApplication {
+  grantId: string;
+  clientId: string;
+  clientKind: ClientKind;
+  clientMetadata: ClientMetadata;
+  resourceName: string;
+  resourceUrl: string;
+  scopes: string[];
+  /** When the grant was made: the first token issued after the person allowed it. */
+  allowedAt: Date;
+  /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
+  lastUsedAt: Date;
+}
+
+/** One of the ways the person signs in. */
+export interface AccountIdentity {
+  provider: string;
+  login: string | null;
+  email: string | null;
+  name: string | null;
+}
+
+export interface AccountOwner {
+  displayName: string | null;
+  identities: AccountIdentity[];
+}
+
+/** A grant of the signed-in user, locked for the revocation. */
+export interface OwnGrant {
+  grantId: string;
+  clientId: string;
+  userId: string;
+  resourceId: string;
+  resourceUrl: string;
+  revoked: boolean;
+}
+
+interface ConnectedRow {
+  grant_id: string;
+  client_id: string;
+  client_kind: ClientKind;
+  client_metadata: ClientMetadata;
+  resource_name: string;
+  resource_url: string;
+  scopes: string[];
+  allowed_at: Date;
+  last_used_at: Date;
+}
+
+const owner = params<{ userId: string }>();
+
+/**
+ * A user's live grants: unrevoked, and either holding a refresh token that can still be rotated or so recent that
+ * the last access token issued from them may not have expired yet. Every refresh stores a new refresh token, so the
+ * newest one's `created_at` is when the application last obtained tokens.
+ */
+export const LIST_CONNECTED_APPLICATIONS = statement(
+  'account_connected_applications',
+  sql`SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS client_metadata,
+              r.name AS resource_name, r.resource AS resource_url, g.scopes, g.created_at AS allowed_at, used.last_used_at
+         FROM grants g
+         JOIN clients c ON c.id = g.client_id
+         JOIN resource_servers r ON r.id = g.resource_id
+         CROSS JOIN LATERAL (
+           SELECT greatest(max(rt.created_at), g.created_at) AS last_used_at, coalesce(bool_or(${refreshTokenUsable('rt', 'g')}), false) AS refreshable
+             FROM refresh_tokens rt WHERE rt.grant_id = g.id
+         ) used
+        WHERE g.user_id = ${owner.userId}::uuid AND g.revoked_at IS NULL
+          AND (used.refreshable OR used.last_used_at + make_interval(secs => r.access_token_ttl) > now())
+        ORDER BY used.last_used_at DESC, g.id`,
+).returning<ConnectedRow>();
+
+export const ACCOUNT_OWNER = statement(
+  'account_owner',
+  sql`SELECT u.display_name,
+              coalesce((SELECT json_agg(json_build_object('provider', i.provider, 'login', i.login, 'email', i.email, 'name', i.name) ORDER BY i.created_at, i.provider)
+                          FROM user_identities i WHERE i.user_id = u.id), '[]'::json) AS identities
+         FROM users u WHERE u.id = ${owner.userId}::uuid`,
+).returning<{ display_name: string | null; identities: AccountIdentity[] }>();
+
+const own = params<{ grantId: string; userId: string }>();
+
+/** The grant only if it is this user's: anyone else's is as unknown as a made-up id. */
+export const LOCK_OWN_GRANT = statement(
+  'account_lock_own_grant',
+  sql`SELECT g.id AS grant_id, g.client_id, g.user_id, g.resource_id, r.resource AS resource_url, g.revoked_at IS NOT NULL AS revoked
+         FROM grants g JOIN resource_servers r ON r.id = g.resource_id
+        WHERE g.id = ${own.grantId}::uuid AND g.user_id = ${own.userId}::uuid
+          FOR UPDATE OF g`,
+).returning<{ grant_id: string; client_id: string; user_id: string; resource_id: string; resource_url: string; revoked: boolean }>();
+
+/** What the account page reads: the person, their ways in, and the applications they let in. */
+@Injectable()
+export class AccountRepository {
+  constructor(private readonly database: Database) {}
+
+  /** Null when the user no longer exists (a session can outlive its user). */
+  async owner(userId: string): Promise<AccountOwner | null> {
+    const [row] = await this.database.run(ACCOUNT_OWNER, { userId });
+    return row ? { displayName: row.display_name, identities: row.identities } : null;
+  }
+
+  async connectedApplications(userId: string): Promise<ConnectedApplication[]> {
+    const rows = await this.database.run(LIST_CONNECTED_APPLICATIONS, { userId });
+    return rows.map((row) => ({
+      grantId: row.grant_id,
+      clientId: row.client_id,
+      clientKind: row.client_kind,
+      clientMetadata: row.client_metadata,
+      resourceName: row.resource_name,
+      resourceUrl: row.resource_url,
+      scopes: row.scopes,
+      allowedAt: new Date(row.allowed_at),
+      lastUsedAt: new Date(row.last_used_at),
+    }));
+  }
+
+  async lockOwnGrant(tx: Tx, grantId: string, userId: string): Promise<OwnGrant | null> {
+    const [row] = await runStatement(tx, LOCK_OWN_GRANT, { grantId, userId });
+    if (!row) return null;
+    return { grantId: row.grant_id, clientId: row.client_id, userId: row.user_id, resourceId: row.resource_id, resourceUrl: row.resource_url, revoked: row.revoked };
+  }
+}
