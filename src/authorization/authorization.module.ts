@@ -11,6 +11,7 @@ import { GithubCallbackGuard, GithubLogin, GithubStartGuard } from './github-log
 import { InteractionRepository } from './interaction.repository.js';
 import { UserRepository } from './user.repository.js';
 import { SignInService } from './sign-in.service.js';
+import { SignInPolicyGate } from './sign-in-policy-gate.js';
 import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import { ProductCompletionController } from './product-completion.controller.js';
@@ -34,6 +35,7 @@ import { ProductCompletionService } from './product-completion.service.js';
     AuthorizationCodeRepository,
     UserRepository,
     SignInService,
+    SignInPolicyGate,
   ],
   exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, BrowserSession],
 })

@@ -24,6 +24,8 @@ import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { providerAllowed } from '../resources/sign-in-policy.js';
+import { sessionSuffices } from './sign-in-policy-gate.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
@@ -123,7 +125,7 @@ export class AuthorizationService {
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
       return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
-    const userId = resource.loginMethod === 'external' ? interaction.userId : this.session.userId(req);
+    const userId = resource.loginMethod === 'external' ? interaction.userId : this.signedInFor(interaction, resource, req);
     if (!userId) {
       return {
         kind: 'page',
@@ -132,7 +134,9 @@ export class AuthorizationService {
           clientName: clientName(client),
           clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
-          providers: this.config.github ? [{ id: 'github', name: 'GitHub', href: `${interactionPath(interactionId)}/login/github` }] : [],
+          providers: (this.config.github ? [{ id: 'github', name: 'GitHub', href: `${interactionPath(interactionId)}/login/github` }] : []).filter((choice) =>
+            providerAllowed(resource.signIn, choice.id),
+          ),
           githubMissing: this.config.githubMissing,
         }),
       };
@@ -228,6 +232,17 @@ export class AuthorizationService {
     const location = await this.codeIssuer.deny(interaction, resource, userId, { request: contextOf(req) });
     if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
+  }
+
+  /**
+   * Who is signed in for this interaction on Gatehouse's page: the session's user — when the resource's policy is
+   * anything but "everyone, any provider", only if that user signed in for this very interaction (the policy was
+   * checked then, see SignInService), so that a session from another resource cannot get around it.
+   */
+  private signedInFor(interaction: InteractionEntity, resource: ResourceServerEntity, req: HttpRequest): string | null {
+    const userId = this.session.userId(req);
+    if (userId === null || sessionSuffices(resource.signIn)) return userId;
+    return interaction.userId === userId ? userId : null;
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
