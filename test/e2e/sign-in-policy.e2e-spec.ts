@@ -189,6 +189,24 @@ describe('sign-in policy per resource server (fake GitHub)', () => {
     assert.equal(after.users, before.users);
   });
 
+  it('refuses a malformed policy with a 400 that says what is wrong, and changes nothing', async () => {
+    const before = await gatehouse.count('resource_servers');
+    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Bad', resource: 'https://bad.example.com/mcp', scopes: ['a'], sign_in: { allow: { github_orgs: ['acme'] } } });
+    assert.equal(created.status, 400);
+    assert.equal(created.body.error, 'invalid_request');
+    assert.match(created.body.error_description, /unknown rules: github_orgs/);
+    assert.equal(await gatehouse.count('resource_servers'), before);
+
+    const listed = (await gatehouse.admin('GET', '/admin/resources')).body as Array<{ id: string; resource: string; sign_in: unknown }>;
+    const byOrg = listed.find((resource) => resource.resource === BY_ORG)!;
+    const patched = await gatehouse.admin('PATCH', `/admin/resources/${byOrg.id}`, { name: 'Renamed', sign_in: { providers: [], allow: 'everyone' } });
+    assert.equal(patched.status, 400);
+    assert.match(patched.body.error_description, /providers must be null/);
+    const after = (await gatehouse.admin('GET', `/admin/resources/${byOrg.id}`)).body as { name: string; sign_in: unknown };
+    assert.equal(after.name, 'Org MCP');
+    assert.deepEqual(after.sign_in, { providers: ['github'], allow: { github_organizations: ['acme'] } });
+  });
+
   it('pages through GitHub’s lists (per_page=100)', async () => {
     const teams = Array.from({ length: 150 }, (_, i) => `acme/team-${i}`).concat('acme/platform');
     github.nextUser = user({ id: 511, login: 'busy', orgs: ['acme'], teams });
