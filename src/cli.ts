@@ -28,6 +28,9 @@ const USAGE = `Usage: npm run -s cli -- <command>
   resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
                    [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
                    [--login-method gatehouse|external] [--login-uri URL] [--consent-uri URL]
+                   [--sign-in '<JSON policy>' | --allow-everyone | --allow-github-orgs a,b --allow-github-teams org/team
+                    --allow-github-users a --allow-email-domains acme.com --allow-oidc-groups g [--sign-in-providers github,oidc:ID]]
+                   who may sign in (default: nobody until set; on update, replaces the whole policy)
   resources list
   resources get ID
   resources update ID [any create option]
@@ -73,6 +76,14 @@ const OPTIONS = {
   'login-method': { type: 'string' },
   'login-uri': { type: 'string' },
   'consent-uri': { type: 'string' },
+  'sign-in': { type: 'string' },
+  'sign-in-providers': { type: 'string' },
+  'allow-everyone': { type: 'boolean' },
+  'allow-github-users': { type: 'string' },
+  'allow-github-orgs': { type: 'string' },
+  'allow-github-teams': { type: 'string' },
+  'allow-email-domains': { type: 'string' },
+  'allow-oidc-groups': { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
   'auth-method': { type: 'string' },
   'grant-types': { type: 'string' },
@@ -238,6 +249,8 @@ function resourceInput(flags: Flags): Record<string, unknown> {
   if (flags['login-method'] !== undefined) input.login_method = flags['login-method'];
   if (flags['login-uri'] !== undefined) input.login_uri = flags['login-uri'];
   if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
+  const signIn = signInInput(flags, list);
+  if (signIn !== undefined) input.sign_in = signIn;
   return input;
 }
 
@@ -263,6 +276,31 @@ async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `--sign-in` as JSON, or the policy the `--allow-*` flags spell; checked by the admin API's own rules. */
+function signInInput(flags: Flags, list: (value: string | undefined) => string[] | undefined): unknown {
+  const rules = {
+    github_users: list(flags['allow-github-users']),
+    github_organizations: list(flags['allow-github-orgs']),
+    github_teams: list(flags['allow-github-teams']),
+    email_domains: list(flags['allow-email-domains']),
+    oidc_groups: list(flags['allow-oidc-groups']),
+  };
+  const ruleFlags = Object.values(rules).some((value) => value !== undefined);
+  const providers = list(flags['sign-in-providers']);
+  if (flags['sign-in'] !== undefined) {
+    if (ruleFlags || flags['allow-everyone'] || providers) throw new UsageError('--sign-in replaces the --allow-* and --sign-in-providers flags; use one or the other');
+    try {
+      return JSON.parse(flags['sign-in']) as unknown;
+    } catch {
+      throw new UsageError('--sign-in must be a JSON policy: {"providers": null, "allow": {"github_organizations": ["acme"]}}');
+    }
+  }
+  if (flags['allow-everyone'] && ruleFlags) throw new UsageError('--allow-everyone cannot be combined with other --allow-* flags');
+  if (!flags['allow-everyone'] && !ruleFlags && !providers) return undefined;
+  const allow = flags['allow-everyone'] ? 'everyone' : Object.fromEntries(Object.entries(rules).filter(([, value]) => value !== undefined));
+  return { providers: providers ?? null, allow };
 }
 
 function initialAccessTokenInput(flags: Flags): Record<string, unknown> {

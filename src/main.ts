@@ -3,6 +3,7 @@ import { startServer } from './bootstrap.js';
 import { JsonLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
 import { DatabaseUnreachable, EX_UNAVAILABLE } from './database/connect.js';
+import { SignInPolicyWarnings } from './resources/sign-in-policy-warnings.js';
 
 async function main(): Promise<void> {
   let config;
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     database: config.database.kind === 'postgres' ? 'postgres' : `embedded PGlite in ${config.database.dataDir}`,
     github_sign_in: config.github ? 'configured' : `not configured (set ${config.githubMissing.join(', ')})`,
     admin_api: config.adminToken ? 'enabled' : 'disabled (ADMIN_TOKEN unset; use npm run cli)',
+    sign_in_open_to_everyone: app.get(SignInPolicyWarnings).openResources,
   });
 }
 

@@ -26,6 +26,32 @@ const resourceFields = {
   },
   login_uri: { type: ['string', 'null'], format: 'uri', description: 'Required with login_method external; receives ?external_auth_id=…' },
   consent_uri: { type: ['string', 'null'], format: 'uri', description: 'A product-hosted consent page; receives ?interaction_id=… and the request details' },
+  sign_in: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['allow'],
+    description:
+      'Who may sign in through Gatehouse\'s page (login_method gatehouse; external products decide themselves). A person passes when their provider is listed and ANY rule matches. Default for a new resource server: {"providers": null, "allow": {}}, which admits nobody.',
+    properties: {
+      providers: { type: ['array', 'null'], minItems: 1, items: { type: 'string', pattern: '^(github|oidc:[A-Za-z0-9._-]{1,100})$' }, description: 'null: every configured provider' },
+      allow: {
+        oneOf: [
+          { const: 'everyone' },
+          {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              github_users: { type: 'array', items: { type: 'string' }, description: 'GitHub logins, case-insensitive' },
+              github_organizations: { type: 'array', items: { type: 'string' }, description: 'GitHub organisations, case-insensitive (GitHub is asked for read:org)' },
+              github_teams: { type: 'array', items: { type: 'string' }, description: 'org/team-slug, case-insensitive (GitHub is asked for read:org)' },
+              email_domains: { type: 'array', items: { type: 'string' }, description: 'Domains of a verified email: acme.com exactly, *.acme.com its subdomains' },
+              oidc_groups: { type: 'array', items: { type: 'string' }, description: "An OpenID Connect provider's groups, exactly" },
+            },
+          },
+        ],
+      },
+    },
+  },
 } as const;
 
 const identityProviderFields = {

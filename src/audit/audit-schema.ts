@@ -12,6 +12,7 @@ export type AuditEventType =
   | 'client.metadata_rejected'
   | 'login.succeeded'
   | 'login.failed'
+  | 'login.refused'
   | 'consent.granted'
   | 'consent.denied'
   | 'consent.withdrawn'
@@ -102,6 +103,12 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'client.metadata_rejected': { description: 'A client metadata document could not be used (data.reason).', actor: 'client', outcome: 'failure' },
   'login.succeeded': { description: 'A user signed in (data.provider).', actor: 'user', outcome: 'success' },
   'login.failed': { description: 'A sign-in was refused, cancelled or failed (data.provider, data.reason).', actor: 'user', outcome: 'failure' },
+  'login.refused': {
+    description:
+      "A resource server's sign-in policy did not admit the person who signed in, so the authorization request ended with access_denied and no user was created (data.provider; data.login, the provider's login or email; data.reason: provider_not_allowed, no_rules or no_rule_matched).",
+    actor: 'user',
+    outcome: 'denied',
+  },
   'consent.granted': { description: 'A user approved a client for scopes of a resource.', actor: 'user', outcome: 'success' },
   'consent.denied': { description: 'A user denied a client.', actor: 'user', outcome: 'denied' },
   'consent.withdrawn': {

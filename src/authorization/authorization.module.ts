@@ -15,6 +15,7 @@ import { SignInService } from './sign-in.service.js';
 import { SignInChoices } from './sign-in-choices.js';
 import { OidcLogin } from './oidc-login.js';
 import { OidcLoginController } from './oidc-login.controller.js';
+import { SignInPolicyGate } from './sign-in-policy-gate.js';
 import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import { ProductCompletionController } from './product-completion.controller.js';
@@ -40,6 +41,7 @@ import { ProductCompletionService } from './product-completion.service.js';
     SignInService,
     SignInChoices,
     OidcLogin,
+    SignInPolicyGate,
   ],
   exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, SignInChoices, BrowserSession, GithubLogin, ConsentRepository],
 })

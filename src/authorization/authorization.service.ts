@@ -25,6 +25,8 @@ import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
 import { AuditLog } from '../audit/audit-log.js';
+import { providerAllowed } from '../resources/sign-in-policy.js';
+import { sessionSuffices } from './sign-in-policy-gate.js';
 
 /** What a browser step leads to: a page to show, or a redirect (to a Gatehouse page, GitHub, or the client). */
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
@@ -125,7 +127,7 @@ export class AuthorizationService {
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
       return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
-    const userId = resource.loginMethod === 'external' ? interaction.userId : this.session.userId(req);
+    const userId = resource.loginMethod === 'external' ? interaction.userId : this.signedInFor(interaction, resource, req);
     if (!userId) {
       return {
         kind: 'page',
@@ -134,7 +136,7 @@ export class AuthorizationService {
           clientName: clientName(client),
           clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
-          providers: await this.signInChoices.forInteraction(interactionId),
+          providers: (await this.signInChoices.forInteraction(interactionId)).filter((choice) => providerAllowed(resource.signIn, choice.id)),
           githubMissing: this.config.githubMissing,
         }),
       };
@@ -232,6 +234,17 @@ export class AuthorizationService {
     return { kind: 'redirect', location };
   }
 
+  /**
+   * Who is signed in for this interaction on Gatehouse's page: the session's user — when the resource's policy is
+   * anything but "everyone, any provider", only if that user signed in for this very interaction (the policy was
+   * checked then, see SignInService), so that a session from another resource cannot get around it.
+   */
+  private signedInFor(interaction: InteractionEntity, resource: ResourceServerEntity, req: HttpRequest): string | null {
+    const userId = this.session.userId(req);
+    if (userId === null || sessionSuffices(resource.signIn)) return userId;
+    return interaction.userId === userId ? userId : null;
+  }
+
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
   private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered', request: RequestContext | undefined): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
@@ -244,6 +257,18 @@ export class AuthorizationService {
   async loadBound(interactionId: string, req: HttpRequest): Promise<InteractionEntity> {
     const secret = this.session.interactionSecret(req);
     return bound(VALID_INTERACTION_ID.test(interactionId) ? await this.interactions.findById(interactionId) : null, secret);
+  }
+
+  /**
+   * The interaction's resource server, when its sign-in policy lets a sign-in through `provider` (`github`,
+   * `oidc:<id>`) start; otherwise a page saying so. The sign-in page offers only those, so this answers a hand-made link.
+   */
+  async resourceForSignIn(interaction: InteractionEntity, provider: string, providerName: string): Promise<ResourceServerEntity> {
+    const { resource } = await this.parties(interaction);
+    if (!providerAllowed(resource.signIn, provider)) {
+      throw new BrowserError(403, 'Sign-in method not allowed', `${resource.name} does not accept sign-in with ${providerName}. Go back and choose another way to sign in.`);
+    }
+    return resource;
   }
 
   private async checkClientAndRedirect(query: Record<string, unknown>, context: RequestContext | undefined): Promise<{ resolved: ResolvedClient; redirectUri: string }> {

@@ -77,6 +77,18 @@ export class CodeIssuer {
     return this.errorRedirect(interaction.redirectUri, new OAuthError('access_denied', 'the user denied the request'), interaction.state ?? undefined);
   }
 
+  /**
+   * The resource's sign-in policy refused the person: the interaction ends with `access_denied` (so no code can ever
+   * come from it), recorded as `login.refused`. Returns the client redirect; null when nothing happened (see approve).
+   */
+  async refuseSignIn(interaction: InteractionEntity, resource: ResourceServerEntity, data: { provider: string; login: string | null; reason: string }, request?: RequestContext): Promise<string | null> {
+    const written = await this.audit.recordWith(this.interactions.denial(interaction.id, null), [
+      { type: 'login.refused', clientId: interaction.clientId, subject: null, resource: resource.resource, request, data },
+    ]);
+    if (written.events.length === 0) return null;
+    return this.errorRedirect(interaction.redirectUri, new OAuthError('access_denied', 'the account used to sign in may not use this resource'), interaction.state ?? undefined);
+  }
+
   /** An OAuth error sent back to the client's redirect URI, with `state` and `iss`. */
   errorRedirect(redirectUri: string, error: OAuthError, state: string | undefined): string {
     const location = new URL(redirectUri);

@@ -13,6 +13,8 @@ import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { parsePurpose, SignInService, type SignInPurpose, type SignInResult } from './sign-in.service.js';
 import { AuthorizationService } from './authorization.service.js';
+import { githubScopesFor } from '../resources/sign-in-policy.js';
+import { fetchGithubDetails, githubApiRoot } from './github-api.js';
 
 const STATE_COOKIE = 'gatehouse_github_state';
 export const GITHUB_CALLBACK_PATH = '/login/github/callback';
@@ -21,8 +23,13 @@ const STATE_TTL_SECONDS = 600;
 interface StatePayload {
   state: string;
   purpose: SignInPurpose;
+  /** The scopes asked of GitHub, which say what the callback may ask GitHub's API (see fetchGithubDetails). */
+  scopes: string[];
   exp: number;
 }
+
+/** What the start and callback of one sign-in leave on the request for the next step. */
+type GithubRequest = Request & { signInPurpose?: SignInPurpose; githubScopes?: string[] };
 
 type Done = (error: Error | null, ok?: unknown, info?: unknown) => void;
 
@@ -39,7 +46,8 @@ class CookieStateStore {
   store(req: Request, _meta: unknown, done: (error: Error | null, state?: string) => void): void {
     const state = randomToken();
     const purpose: SignInPurpose = req.params.id === undefined ? { account: true } : { interactionId: String(req.params.id) };
-    const payload: StatePayload = { state, purpose, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
+    const scopes = (req as GithubRequest).githubScopes ?? [];
+    const payload: StatePayload = { state, purpose, scopes, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
     setCookie(req.res!, STATE_COOKIE, sealCookieValue(this.key, 'github-state', payload), {
       secure: this.secure,
       maxAgeSeconds: STATE_TTL_SECONDS,
@@ -60,7 +68,8 @@ class CookieStateStore {
       done(null, false, { message: 'state mismatch' });
       return;
     }
-    (req as Request & { signInPurpose?: SignInPurpose }).signInPurpose = purpose;
+    (req as GithubRequest).signInPurpose = purpose;
+    (req as GithubRequest).githubScopes = Array.isArray(payload.scopes) ? payload.scopes.filter((scope) => typeof scope === 'string') : [];
     done(null, true);
   }
 }
@@ -75,6 +84,7 @@ export class GithubLogin {
   readonly strategyName = `github-${randomUUID()}`;
   private readonly startGuard: CanActivate | null;
   private readonly callbackGuard: CanActivate | null;
+  private readonly apiRoot: string | null;
 
   constructor(
     @Inject(GATEHOUSE_CONFIG) config: GatehouseConfig,
@@ -85,11 +95,19 @@ export class GithubLogin {
   ) {
     if (!config.github) {
       this.startGuard = this.callbackGuard = null;
+      this.apiRoot = null;
       return;
     }
+    this.apiRoot = githubApiRoot(config.github.userProfileUrl);
     this.createStrategy(config.github, `${config.issuer}${GITHUB_CALLBACK_PATH}`, new CookieStateStore(secrets.cookieKey, config.secureCookies));
     const Base = AuthGuard(this.strategyName);
-    this.startGuard = new Base();
+    // Each sign-in asks GitHub for the scopes its resource's policy needs (GithubStartGuard puts them on the request).
+    class StartGuard extends Base {
+      override getAuthenticateOptions(context: ExecutionContext): { scope: string[] } {
+        return { scope: context.switchToHttp().getRequest<GithubRequest>().githubScopes ?? [] };
+      }
+    }
+    this.startGuard = new StartGuard();
     class CallbackGuard extends Base {
       override handleRequest<TUser>(error: unknown, user: TUser | false, info: unknown): TUser {
         if (error) {
@@ -142,18 +160,21 @@ export class GithubLogin {
         } as unknown as ConstructorParameters<typeof Strategy>[0]);
       }
 
-      async validate(req: Request, _accessToken: string, _refreshToken: string, profile: Profile): Promise<SignInResult> {
-        return login.signIn(req, profile);
+      async validate(req: Request, accessToken: string, _refreshToken: string, profile: Profile): Promise<SignInResult> {
+        return login.signIn(req, accessToken, profile);
       }
     }
     new GithubStrategy();
   }
 
   /** The GitHub account's numeric id is the stable key; the login name can change and is only kept for display. */
-  private async signIn(req: Request, profile: Profile): Promise<SignInResult> {
-    const purpose = (req as Request & { signInPurpose?: SignInPurpose }).signInPurpose;
+  private async signIn(req: Request, accessToken: string, profile: Profile): Promise<SignInResult> {
+    const { signInPurpose: purpose, githubScopes: scopes = [] } = req as GithubRequest;
     if (!purpose) throw new Error('GitHub sign-in without a verified state');
     if (!profile.id) throw new Error('GitHub profile has no id');
+    // Organisations, teams and verified emails, only when the policy asked GitHub for them. A failure here fails
+    // the sign-in (the callback guard's provider error page): the policy cannot be checked without them.
+    const details = await fetchGithubDetails(this.apiRoot!, accessToken, scopes);
     const result = await this.signInService.complete(
       {
         provider: 'github',
@@ -161,10 +182,10 @@ export class GithubLogin {
         login: profile.username ?? null,
         name: profile.displayName || null,
         // A public profile email is not known to be verified; only GitHub's /user/emails says so.
-        email: null,
-        emailVerified: false,
-        groups: [],
-        organizations: null,
+        email: details.verifiedEmail,
+        emailVerified: details.verifiedEmail !== null,
+        groups: details.teams,
+        organizations: details.organizations,
       },
       purpose,
       contextOf(req),
@@ -187,7 +208,10 @@ function notConfigured(): BrowserError {
   return new BrowserError(503, 'GitHub sign-in is not configured', 'Set GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET on the server to enable sign-in with GitHub.');
 }
 
-/** Starts GitHub sign-in for an interaction this browser owns. */
+/**
+ * Starts GitHub sign-in for an interaction this browser owns, if the resource's sign-in policy allows GitHub, asking
+ * GitHub for the scopes the policy needs.
+ */
 @Injectable()
 export class GithubStartGuard implements CanActivate {
   constructor(
@@ -196,9 +220,11 @@ export class GithubStartGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<GithubRequest>();
     const guard = this.github.startGuardFor();
-    await this.authorization.loadBound(String(req.params.id ?? ''), req);
+    const interaction = await this.authorization.loadBound(String(req.params.id ?? ''), req);
+    const resource = await this.authorization.resourceForSignIn(interaction, 'github', 'GitHub');
+    req.githubScopes = githubScopesFor(resource.signIn);
     return (await guard.canActivate(context)) as boolean;
   }
 }

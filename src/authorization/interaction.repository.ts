@@ -92,8 +92,8 @@ export class InteractionRepository {
     return this.dataSource.manager.findOne(InteractionEntity, { where: { id } });
   }
 
-  async setUser(id: string, userId: string): Promise<void> {
-    await this.dataSource.manager.update(InteractionEntity, { id }, { userId });
+  async setUser(id: string, userId: string, tx: Tx = this.dataSource.manager): Promise<void> {
+    await tx.update(InteractionEntity, { id }, { userId });
   }
 
   /** The change that ends an interaction without a code (access denied), for AuditLog.recordWith. */

@@ -21,6 +21,7 @@ export class OidcLoginController {
   @Get('interaction/:id/login/oidc/:provider')
   async startForInteraction(@Param('id') id: string, @Param('provider') provider: string, @Req() req: HttpRequest, @Res() res: ServerResponse): Promise<void> {
     const interaction = await this.authorization.loadBound(id, req);
+    await this.authorization.resourceForSignIn(interaction, `oidc:${provider}`, await this.oidcLogin.displayName(provider));
     sendRedirect(res, 302, await this.oidcLogin.start(provider, { interactionId: interaction.id }, res));
   }
 

@@ -59,6 +59,13 @@ export class OidcLogin {
     private readonly audit: AuditLog,
   ) {}
 
+  /** The provider's display name, or a 404 page when no such provider is configured. */
+  async displayName(providerId: string): Promise<string> {
+    const provider = await this.providers.find(providerId);
+    if (!provider) throw unknownProvider();
+    return provider.displayName;
+  }
+
   /** The provider's authorization URL for this sign-in; the state cookie is set on `res`. */
   async start(providerId: string, purpose: SignInPurpose, res: ServerResponse): Promise<string> {
     const provider = await this.providers.find(providerId);

@@ -5,6 +5,8 @@ import { AuditLog } from '../audit/audit-log.js';
 import { UserRepository } from './user.repository.js';
 import type { SignedInIdentity } from './signed-in-identity.js';
 import { interactionPath } from './browser-session.js';
+import { InteractionRepository } from './interaction.repository.js';
+import { SignInPolicyGate } from './sign-in-policy-gate.js';
 
 /** What a sign-in is for: an authorization request (its interaction), or the person's own account page. */
 export type SignInPurpose = { interactionId: string } | { account: true };
@@ -31,9 +33,16 @@ export class SignInService {
     private readonly database: Database,
     private readonly users: UserRepository,
     private readonly audit: AuditLog,
+    private readonly policyGate: SignInPolicyGate,
+    private readonly interactions: InteractionRepository,
   ) {}
 
   async complete(identity: SignedInIdentity, purpose: SignInPurpose, request: RequestContext | undefined): Promise<SignInResult> {
+    // The resource's sign-in policy, before anything is stored: a refused person leaves no user behind.
+    if ('interactionId' in purpose) {
+      const gate = await this.policyGate.check(identity, purpose.interactionId, request);
+      if (gate.kind === 'refused') return gate.result;
+    }
     const { userId } = await this.database.transaction(async (tx) => {
       const result = await this.users.findOrCreateByIdentity(tx, {
         provider: identity.provider,
@@ -43,6 +52,8 @@ export class SignInService {
         profile: { name: identity.name, email: identity.email, emailVerified: identity.emailVerified, groups: identity.groups },
       });
       await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, request, data: { provider: identity.provider, created: result.created } });
+      // The interaction remembers who signed in for it after its policy was checked (see sessionSuffices).
+      if ('interactionId' in purpose) await this.interactions.setUser(purpose.interactionId, result.userId, tx);
       return { userId: result.userId };
     });
     return { kind: 'signed-in', userId, returnTo: 'interactionId' in purpose ? interactionPath(purpose.interactionId) : '/account' };

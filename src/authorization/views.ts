@@ -117,3 +117,29 @@ export function signInPage(view: SignInView): string {
 </div>`,
   );
 }
+
+export interface RefusedView {
+  resourceName: string;
+  clientName: string;
+  /** The provider's display name (GitHub) and the account the person used there (login, else email). */
+  providerName: string;
+  account: string | null;
+  /** The client's redirect URI carrying `error=access_denied`. */
+  returnHref: string;
+}
+
+/**
+ * A person the resource's sign-in policy does not admit. The request is already over (the client gets
+ * access_denied), so another account means starting again from the application, after switching at the provider.
+ */
+export function refusedPage(view: RefusedView): string {
+  return page(
+    `You can't use ${view.resourceName} with this account`,
+    html`<div class="card">
+  <h1>You can't use ${view.resourceName} with this account</h1>
+  <p role="alert">You signed in with ${view.providerName}${view.account ? html` as <strong>${view.account}</strong>` : ''}, and ${view.resourceName} does not admit this account. Ask its administrator if you think it should.</p>
+  <p>To use another account, sign out of ${view.providerName} (or switch accounts there), then return to ${view.clientName} and connect again.</p>
+  <div class="actions"><a class="button primary" href="${view.returnHref}">Return to ${view.clientName}</a></div>
+</div>`,
+  );
+}

@@ -1,4 +1,5 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
+import type { SignInPolicy } from './sign-in-policy.js';
 
 /** Who signs people in for a resource server (see ResourceServerEntity.loginMethod). */
 export type LoginMethod = 'gatehouse' | 'external';
@@ -31,6 +32,8 @@ export class ResourceServerEntity {
    */
   @Column('text', { name: 'login_method', default: 'gatehouse' }) loginMethod!: LoginMethod;
   @Column('text', { name: 'login_uri', nullable: true }) loginUri!: string | null;
+  /** Who may sign in through Gatehouse's page (login method `gatehouse` only); by default nobody, until it is set. */
+  @Column('jsonb', { name: 'sign_in', default: () => `'{"allow": {}, "providers": null}'` }) signIn!: SignInPolicy;
   /** When set, the product hosts the consent page and posts the decision to /api/consent/complete. */
   @Column('text', { name: 'consent_uri', nullable: true }) consentUri!: string | null;
   @Column('text', { name: 'registration_secret_hash' }) registrationSecretHash!: string;

@@ -10,6 +10,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
 import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
+import { DEFAULT_SIGN_IN_POLICY, InvalidSignInPolicy, parseSignInPolicy, type SignInPolicy } from './sign-in-policy.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
 export const DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 3600;
@@ -89,6 +90,7 @@ export class ResourcesService {
         login_method: input.login_method ?? current.loginMethod,
         login_uri: input.login_uri === null ? undefined : (input.login_uri ?? current.loginUri ?? undefined),
         consent_uri: input.consent_uri === null ? undefined : (input.consent_uri ?? current.consentUri ?? undefined),
+        sign_in: input.sign_in ?? { providers: current.signIn.providers, allow: current.signIn.allow },
       });
       if (merged.resource !== current.resource) {
         const clash = await this.repository.findByResource(merged.resource, tx);
@@ -198,6 +200,7 @@ export class ResourcesService {
       loginMethod,
       loginUri: input.login_uri ?? null,
       consentUri: input.consent_uri ?? null,
+      signIn: input.sign_in === undefined ? DEFAULT_SIGN_IN_POLICY : signInPolicy(input.sign_in),
     };
   }
 }
@@ -216,9 +219,19 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     login_method: entity.loginMethod,
     login_uri: entity.loginUri,
     consent_uri: entity.consentUri,
+    sign_in: entity.signIn,
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };
+}
+
+function signInPolicy(value: unknown): SignInPolicy {
+  try {
+    return parseSignInPolicy(value);
+  } catch (error) {
+    if (error instanceof InvalidSignInPolicy) throw new InvalidRequest(error.message);
+    throw error;
+  }
 }
 
 export function isUuid(value: string): boolean {

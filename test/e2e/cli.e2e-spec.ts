@@ -32,6 +32,21 @@ describe('CLI and the start command on the embedded database', () => {
     const updated = await runCli(['resources', 'update', resource.id, '--access-token-ttl', '900'], env);
     assert.equal((JSON.parse(updated.stdout) as { access_token_ttl: number }).access_token_ttl, 900);
 
+    assert.deepEqual((JSON.parse(created.stdout) as { sign_in: unknown }).sign_in, { providers: null, allow: {} }, 'nobody may sign in until a policy is set');
+    const byOrg = await runCli(['resources', 'update', resource.id, '--allow-github-orgs', 'Acme,other', '--allow-github-teams', 'acme/platform', '--sign-in-providers', 'github'], env);
+    assert.equal(byOrg.code, 0, byOrg.stderr);
+    assert.deepEqual((JSON.parse(byOrg.stdout) as { sign_in: unknown }).sign_in, {
+      providers: ['github'],
+      allow: { github_organizations: ['acme', 'other'], github_teams: ['acme/platform'] },
+    });
+    const asJson = await runCli(['resources', 'update', resource.id, '--sign-in', '{"providers": null, "allow": {"oidc_groups": ["mcp-users"]}}'], env);
+    assert.deepEqual((JSON.parse(asJson.stdout) as { sign_in: unknown }).sign_in, { providers: null, allow: { oidc_groups: ['mcp-users'] } });
+    const badTeam = await runCli(['resources', 'update', resource.id, '--allow-github-teams', 'platform'], env);
+    assert.equal(badTeam.code, 1);
+    assert.match(badTeam.stderr, /org\/team-slug/);
+    const everyone = await runCli(['resources', 'update', resource.id, '--allow-everyone'], env);
+    assert.deepEqual((JSON.parse(everyone.stdout) as { sign_in: unknown }).sign_in, { providers: null, allow: 'everyone' });
+
     const invalid = await runCli(['resources', 'create', '--name', 'Bad', '--resource', 'http://example.com/mcp', '--scopes', 'a'], env);
     assert.equal(invalid.code, 1);
     assert.equal((JSON.parse(invalid.stderr.trim().split('\n').pop()!) as { error: string }).error, 'invalid_request');

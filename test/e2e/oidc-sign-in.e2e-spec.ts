@@ -137,6 +137,64 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       }
     });
 
+    it("applies a resource server's policy to what the provider says: groups and verified email domains", async () => {
+      const restricted = await new FakeResourceServer(gatehouse.url, ['tools:read'], '/restricted').start();
+      try {
+        await createResource(gatehouse, {
+          resource: restricted.resource,
+          scopes: ['tools:read'],
+          default_scopes: ['tools:read'],
+          sign_in: { providers: ['oidc:corp'], allow: { oidc_groups: ['mcp-users'], email_domains: ['acme.example'] } },
+        });
+        /** One person's attempt at the restricted resource: the client's code, or the refusal page. */
+        const attempt = async (person: ReturnType<typeof newUpstreamUser>) => {
+          upstream.nextUser = person;
+          const redirectUrl = `https://sdk-${++redirectSeq}.example.com/callback`;
+          const provider = new InMemoryOAuthProvider(redirectUrl, {
+            client_name: 'Restricted client',
+            redirect_uris: [redirectUrl],
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            token_endpoint_auth_method: 'none',
+          });
+          assert.equal(await auth(provider, { serverUrl: restricted.resource }), 'REDIRECT');
+          const browser = new Browser();
+          const atClient = (location: string) => location.startsWith(redirectUrl);
+          const signIn = asPage(await browser.navigate(provider.authorizationUrl!.href, () => false));
+          assert.doesNotMatch(signIn.html, /login\/github"/, 'only the allowed provider is offered');
+          const step = await browser.navigate(await corpStart(browser, provider.authorizationUrl!.href), atClient);
+          return { step, browser, atClient, state: provider.authorizationUrl!.searchParams.get('state') };
+        };
+
+        const member = await attempt(newUpstreamUser({ groups: ['mcp-users'] }));
+        assert.ok(consentForm(asPage(member.step)), 'a member of mcp-users is admitted and asked for consent');
+        const byDomain = await attempt(newUpstreamUser({ groups: [], email: `someone-${redirectSeq}@acme.example` }));
+        assert.ok(consentForm(asPage(byDomain.step)), 'a verified acme.example address is admitted');
+
+        for (const [outsider, login] of [
+          [newUpstreamUser({ groups: ['engineering'] }), 'wrong group, other domain'],
+          [newUpstreamUser({ groups: [], email: `unverified-${redirectSeq}@acme.example`, email_verified: false }), 'unverified address in the domain'],
+        ] as const) {
+          const refused = await attempt(outsider);
+          const page = asPage(refused.step);
+          assert.equal(page.status, 403, login);
+          assert.match(page.html, /Corp SSO/, 'the page names the provider by its name');
+          assert.ok(page.html.includes(outsider.preferred_username), 'and the account used');
+          const href = /<a class="button primary" href="([^"]+)">Return to Restricted client<\/a>/.exec(page.html)?.[1];
+          assert.ok(href, login);
+          const back = new URL(href.replaceAll('&amp;', '&'));
+          assert.equal(back.searchParams.get('error'), 'access_denied', login);
+          assert.equal(back.searchParams.get('iss'), gatehouse.url);
+          const event = (await auditEvents(gatehouse, 'login.refused')).at(-1);
+          assert.deepEqual(event?.data, { provider: 'oidc:corp', login: outsider.preferred_username, reason: 'no_rule_matched' }, login);
+          const identities = await gatehouse.db.query(`SELECT 1 FROM user_identities WHERE provider = 'oidc:corp' AND subject = $1`, [outsider.sub]);
+          assert.equal(identities.length, 0, 'no user is created for a refused person');
+        }
+      } finally {
+        await restricted.stop();
+      }
+    });
+
     it('signs in for the account page, which needs no authorization request', async () => {
       const person = newUpstreamUser();
       upstream.nextUser = person;

@@ -6,12 +6,24 @@ export interface GithubUser {
   id: number;
   login: string;
   name: string;
+  /** Organisation logins (answered only to a token granted `read:org`). */
+  orgs?: string[];
+  /** Teams as `org/team-slug` (answered only to a token granted `read:org`). */
+  teams?: string[];
+  /** The account's emails (answered only to a token granted `user:email`). */
+  emails?: Array<{ email: string; verified: boolean; primary: boolean }>;
+}
+
+interface Grant {
+  user: GithubUser;
+  scopes: string[];
 }
 
 /**
  * A fake GitHub OAuth server on loopback: /login/oauth/authorize signs in `nextUser` and redirects back at once
  * (or says access_denied), /login/oauth/access_token exchanges the code (checking client credentials and
- * redirect), /api/v3/user returns the profile. Gatehouse reaches it through the GITHUB_*_URL settings, exactly
+ * redirect), /api/v3/user returns the profile; /api/v3/user/orgs, /user/teams and /user/emails answer as GitHub does
+ * for the scopes the sign-in asked for (paginated, with Link headers). Gatehouse reaches it through the GITHUB_*_URL settings, exactly
  * as it would reach GitHub Enterprise Server.
  */
 export class FakeGithub {
@@ -20,9 +32,13 @@ export class FakeGithub {
   nextUser: GithubUser = { id: 4242, login: 'octocat', name: 'The Octocat' };
   /** When set, the next authorization is refused by "the user". */
   denyNext = false;
+  /** When set, the next call to the organisation, team or email API fails with this status. */
+  apiFailureNext: number | null = null;
   readonly authorizeRequests: URL[] = [];
-  private readonly codes = new Map<string, { user: GithubUser; redirectUri: string }>();
-  private readonly tokens = new Map<string, GithubUser>();
+  /** The API paths called with each request's `page`, e.g. `/user/teams?page=2`. */
+  readonly apiCalls: string[] = [];
+  private readonly codes = new Map<string, Grant & { redirectUri: string }>();
+  private readonly tokens = new Map<string, Grant>();
   private server: Server | null = null;
   private base = '';
 
@@ -60,7 +76,8 @@ export class FakeGithub {
         back.searchParams.set('error', 'access_denied');
       } else {
         const code = randomBytes(10).toString('hex');
-        this.codes.set(code, { user: this.nextUser, redirectUri });
+        const scopes = (url.searchParams.get('scope') ?? '').split(/[ ,]+/).filter(Boolean);
+        this.codes.set(code, { user: this.nextUser, scopes, redirectUri });
         back.searchParams.set('code', code);
       }
       if (state) back.searchParams.set('state', state);
@@ -77,16 +94,53 @@ export class FakeGithub {
       if (basic[0] !== this.clientId || basic[1] !== this.clientSecret) return send(res, 401, { error: 'incorrect_client_credentials' });
       if (!grant || grant.redirectUri !== params.get('redirect_uri')) return send(res, 200, { error: 'bad_verification_code' });
       const token = `gho_${randomBytes(16).toString('hex')}`;
-      this.tokens.set(token, grant.user);
-      return send(res, 200, { access_token: token, token_type: 'bearer', scope: '' });
+      this.tokens.set(token, { user: grant.user, scopes: grant.scopes });
+      return send(res, 200, { access_token: token, token_type: 'bearer', scope: grant.scopes.join(',') });
     }
-    if (req.method === 'GET' && url.pathname === '/api/v3/user') {
+    if (req.method === 'GET' && url.pathname.startsWith('/api/v3/user')) {
       const token = /^(?:token|Bearer) (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-      const user = this.tokens.get(token);
-      if (!user) return send(res, 401, { message: 'Bad credentials' });
-      return send(res, 200, { id: user.id, login: user.login, name: user.name, node_id: `U_${user.id}`, type: 'User' });
+      const grant = this.tokens.get(token);
+      if (!grant) return send(res, 401, { message: 'Bad credentials' });
+      const { user, scopes } = grant;
+      if (url.pathname === '/api/v3/user') return send(res, 200, { id: user.id, login: user.login, name: user.name, node_id: `U_${user.id}`, type: 'User' });
+      this.apiCalls.push(`${url.pathname.slice('/api/v3'.length)}?page=${url.searchParams.get('page') ?? '1'}`);
+      if (this.apiFailureNext !== null) {
+        const status = this.apiFailureNext;
+        this.apiFailureNext = null;
+        return send(res, status, { message: 'Server Error' });
+      }
+      const readOrg = scopes.includes('read:org');
+      if (url.pathname === '/api/v3/user/orgs') {
+        // Without read:org GitHub lists only public memberships; the fake's are all private.
+        return this.page(res, url, readOrg ? (user.orgs ?? []).map((login) => ({ login })) : []);
+      }
+      if (url.pathname === '/api/v3/user/teams') {
+        if (!readOrg) return send(res, 403, { message: 'Resource not accessible by integration' });
+        return this.page(
+          res,
+          url,
+          (user.teams ?? []).map((team) => ({ slug: team.split('/')[1], organization: { login: team.split('/')[0] } })),
+        );
+      }
+      if (url.pathname === '/api/v3/user/emails') {
+        if (!scopes.includes('user:email')) return send(res, 404, { message: 'Not Found' });
+        return this.page(res, url, user.emails ?? []);
+      }
     }
     send(res, 404, { message: 'Not Found' });
+  }
+
+  /** One page of `items`, with GitHub's Link header to the next one. */
+  private page(res: ServerResponse, url: URL, items: unknown[]): void {
+    const perPage = Math.min(Number(url.searchParams.get('per_page') ?? 30), 100);
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (page * perPage < items.length) {
+      const next = new URL(url.href);
+      next.searchParams.set('page', String(page + 1));
+      headers.link = `<${next.href}>; rel="next"`;
+    }
+    res.writeHead(200, headers).end(JSON.stringify(items.slice((page - 1) * perPage, page * perPage)));
   }
 }
 

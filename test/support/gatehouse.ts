@@ -145,9 +145,10 @@ async function createStorage(kind: DatabaseKind): Promise<TestStorage> {
 /** Registers a resource server through the admin API and returns it with its one-time secret. */
 export async function createResource(
   gatehouse: RunningGatehouse,
-  input: { name?: string; resource: string; scopes: string[]; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number },
+  input: { name?: string; resource: string; scopes: string[]; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number; sign_in?: unknown },
 ): Promise<{ id: string; resource: string; registration_secret: string; scopes: string[] }> {
-  const { status, body } = await gatehouse.admin('POST', '/admin/resources', { name: input.name ?? 'Test MCP server', ...input });
+  // Tests about other things sign in with whichever fake GitHub user they like; sign-in policy tests pass their own.
+  const { status, body } = await gatehouse.admin('POST', '/admin/resources', { name: input.name ?? 'Test MCP server', sign_in: { providers: null, allow: 'everyone' }, ...input });
   if (status !== 201) throw new Error(`creating resource failed: ${status} ${JSON.stringify(body)}`);
   return body;
 }

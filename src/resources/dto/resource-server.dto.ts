@@ -1,7 +1,9 @@
 import type { LoginMethod } from '../resource-server.entity.js';
+import type { SignInPolicy } from '../sign-in-policy.js';
 import { Type } from 'class-transformer';
 import {
   IsIn,
+  IsObject,
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
@@ -59,6 +61,11 @@ export class CreateResourceServerDto {
   @IsOptional() @IsWebUrl() login_uri?: string;
   /** A product-hosted consent page; Gatehouse's own is used when unset. */
   @IsOptional() @IsWebUrl() consent_uri?: string;
+  /**
+   * Who may sign in (login method `gatehouse`): `{ providers, allow }`, checked by parseSignInPolicy. Unset on create:
+   * nobody, until it is set.
+   */
+  @IsOptional() @IsObject() sign_in?: Record<string, unknown>;
 }
 
 export class UpdateResourceServerDto {
@@ -79,6 +86,8 @@ export class UpdateResourceServerDto {
   /** `null` clears it. */
   @IsOptional() @IsWebUrl() login_uri?: string | null;
   @IsOptional() @IsWebUrl() consent_uri?: string | null;
+  /** Replaces the whole policy. */
+  @IsOptional() @IsObject() sign_in?: Record<string, unknown>;
 }
 
 /** What the admin API returns: never the secret hash. */
@@ -95,6 +104,7 @@ export interface ResourceServerView {
   login_method: LoginMethod;
   login_uri: string | null;
   consent_uri: string | null;
+  sign_in: SignInPolicy;
   created_at: string;
   updated_at: string;
 }
