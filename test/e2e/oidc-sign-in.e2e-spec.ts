@@ -52,17 +52,17 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       await other?.stop();
     });
 
-    /** A public SDK client that has been sent to Gatehouse's authorization endpoint. */
-    async function sdkClient(): Promise<{ provider: InMemoryOAuthProvider; redirectUrl: string }> {
+    /** A public SDK client that has been sent to Gatehouse's authorization endpoint, for `serverUrl`. */
+    async function sdkClient(serverUrl = mcp.resource, clientName = 'SDK OIDC client'): Promise<{ provider: InMemoryOAuthProvider; redirectUrl: string }> {
       const redirectUrl = `https://sdk-${++redirectSeq}.example.com/callback`;
       const provider = new InMemoryOAuthProvider(redirectUrl, {
-        client_name: 'SDK OIDC client',
+        client_name: clientName,
         redirect_uris: [redirectUrl],
         grant_types: ['authorization_code', 'refresh_token'],
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
       });
-      assert.equal(await auth(provider, { serverUrl: mcp.resource }), 'REDIRECT');
+      assert.equal(await auth(provider, { serverUrl }), 'REDIRECT');
       return { provider, redirectUrl };
     }
 
@@ -149,15 +149,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         /** One person's attempt at the restricted resource: the client's code, or the refusal page. */
         const attempt = async (person: ReturnType<typeof newUpstreamUser>) => {
           upstream.nextUser = person;
-          const redirectUrl = `https://sdk-${++redirectSeq}.example.com/callback`;
-          const provider = new InMemoryOAuthProvider(redirectUrl, {
-            client_name: 'Restricted client',
-            redirect_uris: [redirectUrl],
-            grant_types: ['authorization_code', 'refresh_token'],
-            response_types: ['code'],
-            token_endpoint_auth_method: 'none',
-          });
-          assert.equal(await auth(provider, { serverUrl: restricted.resource }), 'REDIRECT');
+          const { provider, redirectUrl } = await sdkClient(restricted.resource, 'Restricted client');
           const browser = new Browser();
           const atClient = (location: string) => location.startsWith(redirectUrl);
           const signIn = asPage(await browser.navigate(provider.authorizationUrl!.href, () => false));
