@@ -9,6 +9,7 @@ import { LoginReturn1795334400000 } from './1795334400000-LoginReturn.js';
 import { MetadataDocumentClientHygiene1795338000000 } from './1795338000000-MetadataDocumentClientHygiene.js';
 import { RefreshRetries1795341600000 } from './1795341600000-RefreshRetries.js';
 import { SignInIdentities1795345200000 } from './1795345200000-SignInIdentities.js';
+import { ManagedUsersAndTokenIdentity1795345400000 } from './1795345400000-ManagedUsersAndTokenIdentity.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   MetadataDocumentClientHygiene1795338000000,
   RefreshRetries1795341600000,
   SignInIdentities1795345200000,
+  ManagedUsersAndTokenIdentity1795345400000,
 ];

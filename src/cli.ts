@@ -9,10 +9,10 @@ import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/logger.js';
 import { NotFound, OAuthError } from './common/oauth-errors.js';
 import { GrantsService, toGrantView } from './tokens/grants.service.js';
-import { UserRepository } from './authorization/user.repository.js';
+import { toManagedUserView, UserManagementService } from './tokens/user-management.service.js';
 import { strictValidationPipe } from './common/validation.js';
 import { CreateResourceServerDto, UpdateResourceServerDto } from './resources/dto/resource-server.dto.js';
-import { isUuid, ResourcesService, toResourceServerView } from './resources/resources.service.js';
+import { ResourcesService, toResourceServerView } from './resources/resources.service.js';
 import { ClientsService } from './registration/clients.service.js';
 import { InitialAccessTokens, toInitialAccessTokenView } from './registration/initial-access-tokens.service.js';
 import { CreateInitialAccessTokenDto } from './registration/dto/initial-access-token.dto.js';
@@ -25,6 +25,7 @@ const USAGE = `Usage: npm run -s cli -- <command>
   resources create --name NAME --resource URL --scopes a,b [--default-scopes a] [--access-token-ttl SECONDS]
                    [--refresh-token-ttl SECONDS] [--logo-uri URL] [--policy-uri URL] [--tos-uri URL] [--default]
                    [--login-method gatehouse|external] [--login-uri URL] [--consent-uri URL]
+                   [--identity-claims preferred_username,name,email,email_verified,groups,idp]
   resources list
   resources get ID
   resources update ID [any create option]
@@ -40,8 +41,13 @@ const USAGE = `Usage: npm run -s cli -- <command>
                                     a token for POST /register (RFC 7591 §3), printed once
   initial-access-tokens list
   initial-access-tokens revoke ID
-  users grants USER_ID              list a user's grants
-  users revoke-grants USER_ID       revoke every live grant of a user (e.g. on account deactivation)
+  users find TEXT                   users whose login, email or name starts with TEXT (any case), or whose id it is
+  users get USER                    a user with its identities, state and live grant count
+  users disable USER                refuse sign-in, tokens and refresh; revoke every grant and forget every consent
+  users enable USER                 let a disabled user sign in again (what was revoked stays revoked)
+  users grants USER                 list a user's grants
+  users revoke-grants USER          revoke every live grant of a user and forget the consents behind them
+                                    (USER: an id, PROVIDER:LOGIN such as github:octocat, or an email address)
   keys rotate        publish a new next key, start signing with the previous next key, retire the active one
   keys list
   migrate status | down
@@ -62,6 +68,7 @@ const OPTIONS = {
   'login-method': { type: 'string' },
   'login-uri': { type: 'string' },
   'consent-uri': { type: 'string' },
+  'identity-claims': { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
   'auth-method': { type: 'string' },
   'grant-types': { type: 'string' },
@@ -144,7 +151,8 @@ async function run(app: INestApplicationContext, group: string, action: string |
       case 'revoke-grants': {
         const clientId = need(id, 'CLIENT_ID');
         if (!(await clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-        return { revoked: await app.get(GrantsService).revokeAll({ clientId }) };
+        const result = await app.get(GrantsService).revokeAll({ clientId });
+        return { revoked: result.revoked, consents_cleared: result.consentsCleared };
       }
     }
   }
@@ -163,10 +171,23 @@ async function run(app: INestApplicationContext, group: string, action: string |
   }
   if (group === 'users') {
     const grants = app.get(GrantsService);
-    const userId = need(id, 'USER_ID');
-    if (!isUuid(userId) || !(await app.get(UserRepository).findById(userId))) throw new NotFound(`no user with id ${userId}`);
-    if (action === 'grants') return (await grants.listForUser(userId)).map(toGrantView);
-    if (action === 'revoke-grants') return { revoked: await grants.revokeAll({ userId }) };
+    const users = app.get(UserManagementService);
+    if (action === 'find') return (await users.find({ login: null, email: null, provider: null, q: need(id, 'TEXT') })).map(toManagedUserView);
+    const userId = (await users.resolve(need(id, 'USER'))).id;
+    switch (action) {
+      case 'get':
+        return toManagedUserView(await users.get(userId));
+      case 'disable':
+        return toManagedUserView(await users.disable(userId));
+      case 'enable':
+        return toManagedUserView(await users.enable(userId));
+      case 'grants':
+        return (await grants.listForUser(userId)).map(toGrantView);
+      case 'revoke-grants': {
+        const result = await grants.revokeAll({ userId });
+        return { revoked: result.revoked, consents_cleared: result.consentsCleared };
+      }
+    }
   }
   if (group === 'keys') {
     const keys = app.get(KeyService);
@@ -205,6 +226,7 @@ function resourceInput(flags: Flags): Record<string, unknown> {
   if (flags['login-method'] !== undefined) input.login_method = flags['login-method'];
   if (flags['login-uri'] !== undefined) input.login_uri = flags['login-uri'];
   if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
+  if (flags['identity-claims'] !== undefined) input.identity_claims = list(flags['identity-claims']);
   return input;
 }
 

@@ -35,6 +35,6 @@ import { ProductCompletionService } from './product-completion.service.js';
     UserRepository,
     SignInService,
   ],
-  exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, BrowserSession],
+  exports: [AuthorizationCodeRepository, UserRepository, ConsentRepository, AuthorizationHousekeeping, SignInService, BrowserSession],
 })
 export class AuthorizationModule {}

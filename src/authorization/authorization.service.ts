@@ -19,7 +19,9 @@ import { InteractionRepository, type NewInteraction } from './interaction.reposi
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
-import { consentPage, signInPage } from './views.js';
+import { consentPage, signInPage, type ConsentView } from './views.js';
+import { UserRepository } from './user.repository.js';
+import { IDENTITY_CLAIM_WORDING } from '../resources/identity-claims.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
@@ -50,6 +52,7 @@ export class AuthorizationService {
     private readonly codeIssuer: CodeIssuer,
     private readonly completion: ProductCompletionService,
     private readonly audit: AuditLog,
+    private readonly users: UserRepository,
   ) {}
 
   /**
@@ -123,7 +126,8 @@ export class AuthorizationService {
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
       return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
-    const userId = resource.loginMethod === 'external' ? interaction.userId : this.session.userId(req);
+    const signedIn = resource.loginMethod === 'external' ? null : this.session.identity(req);
+    const userId = resource.loginMethod === 'external' ? interaction.userId : (signedIn?.userId ?? null);
     if (!userId) {
       return {
         kind: 'page',
@@ -137,6 +141,8 @@ export class AuthorizationService {
         }),
       };
     }
+    await this.refuseDisabled(userId);
+    const identityProvider = resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null);
     // What the visit read about consent is the interaction's user's: another user signed in here is asked afresh.
     let granted = visited?.grantedScopes ?? null;
     if (interaction.userId !== userId) {
@@ -146,7 +152,7 @@ export class AuthorizationService {
     const missing = interaction.scopes.filter((scope) => !(granted ?? []).includes(scope));
     // Remembered consent answers without the person only when the code cannot go to whichever local program
     // claims to be the client; otherwise the page below (or the product's) asks for one click (RFC 8252 §8.6).
-    if (missing.length === 0 && !claimableOnDevice(client, interaction.redirectUri)) return this.finish(interaction, userId, 'remembered', contextOf(req));
+    if (missing.length === 0 && !claimableOnDevice(client, interaction.redirectUri)) return this.finish(interaction, userId, 'remembered', contextOf(req), identityProvider);
     if (resource.consentUri) {
       const productUserId = resource.loginMethod === 'external' ? (visited?.productUserId ?? null) : null;
       const stored = visited?.stored === 'consent' ? handles.consent : null;
@@ -171,7 +177,38 @@ export class AuthorizationService {
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
         csrfToken: this.session.csrfToken(interactionId, secret!),
+        signedInAs: signedIn ? await this.signedInAs(interactionId, signedIn.userId, signedIn.provider) : null,
+        identityData: resource.identityClaims.map((claim) => IDENTITY_CLAIM_WORDING[claim]),
       }),
+    };
+  }
+
+  /**
+   * POST /interaction/:id/sign-out — "not you?" on the consent page: the session ends, and the same authorization
+   * request goes back to the sign-in page. Only from this browser's own page (CSRF token), so that no other site can
+   * sign the person out.
+   */
+  async signOut(interactionId: string, req: HttpRequest, form: Record<string, unknown>): Promise<BrowserStep> {
+    await this.loadBound(interactionId, req);
+    const secret = this.session.interactionSecret(req)!;
+    if (!this.session.csrfValid(interactionId, secret, form.csrf_token)) {
+      throw new BrowserError(403, 'Request not accepted', 'The sign-out was not submitted from this server’s consent page (missing or invalid CSRF token).');
+    }
+    return { kind: 'redirect', location: interactionPath(interactionId) };
+  }
+
+  /** A disabled user's session (still in the browser) leads nowhere: no code is issued for them. */
+  private async refuseDisabled(userId: string): Promise<void> {
+    if (await this.users.isDisabled(userId)) throw new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.');
+  }
+
+  /** "Signed in as …": the identity that signed in (the latest used one for a session that does not say). */
+  private async signedInAs(interactionId: string, userId: string, provider: string | null): Promise<NonNullable<ConsentView['signedInAs']>> {
+    const identity = await this.users.signedInIdentity(userId, provider);
+    return {
+      label: identity?.login ?? identity?.email ?? 'an unnamed account',
+      providerName: providerName(identity?.provider ?? provider),
+      signOutAction: `${interactionPath(interactionId)}/sign-out`,
     };
   }
 
@@ -218,12 +255,16 @@ export class AuthorizationService {
       throw new BrowserError(403, 'Request not accepted', 'The consent form was not submitted from this server’s consent page (missing or invalid CSRF token).');
     }
     const { resource } = await this.parties(interaction);
-    const userId = resource.loginMethod === 'external' ? (interaction.loginCompletedAt ? interaction.userId : null) : this.session.userId(req);
+    const signedIn = resource.loginMethod === 'external' ? null : this.session.identity(req);
+    const userId = resource.loginMethod === 'external' ? (interaction.loginCompletedAt ? interaction.userId : null) : (signedIn?.userId ?? null);
     if (!userId || userId !== interaction.userId) {
       throw new BrowserError(403, 'Request not accepted', 'You are not signed in as the user this consent was shown to.');
     }
     const decision = form.decision;
-    if (decision === 'approve') return this.finish(interaction, userId, 'approved', contextOf(req));
+    if (decision === 'approve') {
+      await this.refuseDisabled(userId);
+      return this.finish(interaction, userId, 'approved', contextOf(req), resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null));
+    }
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
     const location = await this.codeIssuer.deny(interaction, resource, userId, { request: contextOf(req) });
     if (location === null) throw expiredInteraction();
@@ -231,9 +272,15 @@ export class AuthorizationService {
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
-  private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered', request: RequestContext | undefined): Promise<BrowserStep> {
+  private async finish(
+    interaction: InteractionEntity,
+    userId: string,
+    how: 'approved' | 'remembered',
+    request: RequestContext | undefined,
+    identityProvider: string | null,
+  ): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how, { request });
+    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how, { request, identityProvider });
     if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
@@ -356,6 +403,13 @@ function isLocalRedirect(redirectUri: string): boolean {
   if (!url) return false;
   if (url.protocol === 'http:') return isLoopbackHost(url.hostname);
   return url.protocol !== 'https:';
+}
+
+/** How the consent page names a provider: GitHub, or an OpenID Connect provider by its id. */
+function providerName(provider: string | null): string {
+  if (provider === 'github') return 'GitHub';
+  if (provider?.startsWith('oidc:')) return provider.slice('oidc:'.length);
+  return provider ?? 'unknown provider';
 }
 
 function describeRedirect(redirectUri: string): string {

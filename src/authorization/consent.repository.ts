@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { ConsentEntity } from './consent.entity.js';
-import { params, sql, sqlText } from '../database/sql.js';
+import { params, runCounting, sql, sqlText, statement } from '../database/sql.js';
 
 export interface GrantedConsent {
   userId: string;
@@ -11,6 +11,12 @@ export interface GrantedConsent {
   scopes: string[];
 }
 
+const owner = params<{ userId: string | null; clientId: string | null }>();
+export const CONSENT_DELETE_FOR = statement(
+  'consent_delete_for',
+  sql`DELETE FROM consents WHERE (${owner.userId}::uuid IS NULL OR user_id = ${owner.userId}::uuid) AND (${owner.clientId}::text IS NULL OR client_id = ${owner.clientId}::text)`,
+);
+
 @Injectable()
 export class ConsentRepository {
   constructor(private readonly dataSource: DataSource) {}
@@ -18,6 +24,11 @@ export class ConsentRepository {
   async grantedScopes(userId: string, clientId: string, resourceId: string, tx: Tx = this.dataSource.manager): Promise<string[] | null> {
     const consent = await tx.findOne(ConsentEntity, { where: { userId, clientId, resourceId } });
     return consent?.scopes ?? null;
+  }
+
+  /** Forgets every consent a user gave, or every one given to a client: the next authorization asks again. Returns how many. */
+  forget(tx: Tx, of: { userId: string } | { clientId: string }): Promise<number> {
+    return runCounting(tx, CONSENT_DELETE_FOR, { userId: 'userId' in of ? of.userId : null, clientId: 'clientId' in of ? of.clientId : null });
   }
 }
 

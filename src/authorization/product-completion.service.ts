@@ -12,6 +12,7 @@ import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { loginReturnPath } from './browser-session.js';
+import { UserRepository } from './user.repository.js';
 import type { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 
 /** How long the product has to finish its login or consent page. */
@@ -33,6 +34,7 @@ export class ProductCompletionService {
     private readonly handles: InteractionHandleRepository,
     private readonly codes: CodeIssuer,
     private readonly audit: AuditLog,
+    private readonly users: UserRepository,
   ) {}
 
   /**
@@ -80,6 +82,22 @@ export class ProductCompletionService {
         break;
       }
       const created = presented.identityUserId === null;
+      // As for the mint API (MintService, where the argument is written down): a product subject first recorded
+      // must not be a Gatehouse user's id, which is that user's `sub`.
+      if (created && (await this.users.isUserId(input.user.id))) {
+        throw new InvalidRequest('user.id is the id of a Gatehouse user; choose another id for this user');
+      }
+      if (!created && (await this.users.isDisabled(presented.identityUserId!))) {
+        this.audit.recordObservation({
+          type: 'login.failed',
+          subject: presented.identityUserId,
+          clientId: interaction.clientId,
+          resource: resource.resource,
+          request,
+          data: { provider: 'external', reason: 'user_disabled' },
+        });
+        throw new InvalidGrant('the user is disabled');
+      }
       const userId = presented.identityUserId ?? randomUUID();
       const ticket = randomToken();
       const written = await this.audit.recordWith(
@@ -140,7 +158,9 @@ export class ProductCompletionService {
       const extra = scopes.filter((scope) => !interaction.scopes.includes(scope));
       if (extra.length) throw new InvalidScope(`scopes must be a subset of the requested ones; not requested: ${extra.join(' ')}`);
       if (scopes.length === 0) throw new InvalidScope('approve at least one scope, or deny');
-      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', { guard, request });
+      // A product's login signed the person in as its own user; otherwise the exchange takes the identity used last.
+      const identityProvider = resource.loginMethod === 'external' ? 'external' : null;
+      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', { guard, request, identityProvider });
     }
     if (location !== null) return { redirect_uri: location };
     this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);

@@ -1,3 +1,4 @@
+import type { IdentityClaimName } from './identity-claims.js';
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 
 /** Who signs people in for a resource server (see ResourceServerEntity.loginMethod). */
@@ -33,6 +34,8 @@ export class ResourceServerEntity {
   @Column('text', { name: 'login_uri', nullable: true }) loginUri!: string | null;
   /** When set, the product hosts the consent page and posts the decision to /api/consent/complete. */
   @Column('text', { name: 'consent_uri', nullable: true }) consentUri!: string | null;
+  /** The identity claims (IDENTITY_CLAIMS) its access tokens and introspection answers carry; none by default. */
+  @Column('text', { name: 'identity_claims', array: true, default: () => "'{}'" }) identityClaims!: IdentityClaimName[];
   @Column('text', { name: 'registration_secret_hash' }) registrationSecretHash!: string;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;

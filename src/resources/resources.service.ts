@@ -9,6 +9,7 @@ import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
+import { IDENTITY_CLAIMS } from './identity-claims.js';
 import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
@@ -89,6 +90,7 @@ export class ResourcesService {
         login_method: input.login_method ?? current.loginMethod,
         login_uri: input.login_uri === null ? undefined : (input.login_uri ?? current.loginUri ?? undefined),
         consent_uri: input.consent_uri === null ? undefined : (input.consent_uri ?? current.consentUri ?? undefined),
+        identity_claims: input.identity_claims ?? current.identityClaims,
       });
       if (merged.resource !== current.resource) {
         const clash = await this.repository.findByResource(merged.resource, tx);
@@ -198,6 +200,8 @@ export class ResourcesService {
       loginMethod,
       loginUri: input.login_uri ?? null,
       consentUri: input.consent_uri ?? null,
+      // Each once, in the catalogue's order: the list reads the same however it was given.
+      identityClaims: IDENTITY_CLAIMS.filter((claim) => input.identity_claims?.includes(claim)),
     };
   }
 }
@@ -216,6 +220,7 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     login_method: entity.loginMethod,
     login_uri: entity.loginUri,
     consent_uri: entity.consentUri,
+    identity_claims: entity.identityClaims,
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };

@@ -16,6 +16,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
+import { IDENTITY_CLAIMS, type IdentityClaimName } from '../identity-claims.js';
 
 /** A login method as the admin API accepts it: `github` is the earlier name of `gatehouse`. */
 export type LoginMethodInput = LoginMethod | 'github';
@@ -59,6 +60,10 @@ export class CreateResourceServerDto {
   @IsOptional() @IsWebUrl() login_uri?: string;
   /** A product-hosted consent page; Gatehouse's own is used when unset. */
   @IsOptional() @IsWebUrl() consent_uri?: string;
+
+  /** Identity claims its access tokens and introspection answers carry (IDENTITY_CLAIMS); none by default. */
+  @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
+  identity_claims?: IdentityClaimName[];
 }
 
 export class UpdateResourceServerDto {
@@ -79,6 +84,9 @@ export class UpdateResourceServerDto {
   /** `null` clears it. */
   @IsOptional() @IsWebUrl() login_uri?: string | null;
   @IsOptional() @IsWebUrl() consent_uri?: string | null;
+  /** Replaces the list; `[]` removes every identity claim. */
+  @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
+  identity_claims?: IdentityClaimName[];
 }
 
 /** What the admin API returns: never the secret hash. */
@@ -95,6 +103,7 @@ export interface ResourceServerView {
   login_method: LoginMethod;
   login_uri: string | null;
   consent_uri: string | null;
+  identity_claims: IdentityClaimName[];
   created_at: string;
   updated_at: string;
 }
