@@ -46,7 +46,7 @@ describe('CLI and the start command on the embedded database', () => {
 
     const clientId = (JSON.parse(client.stdout) as { client_id: string }).client_id;
     const revokedNone = await runCli(['clients', 'revoke-grants', clientId], env);
-    assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0 });
+    assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0, consents_cleared: 0 });
     const unknownUser = await runCli(['users', 'grants', '00000000-0000-4000-8000-000000000000'], env);
     assert.equal(unknownUser.code, 1);
     assert.equal((JSON.parse(unknownUser.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');

@@ -52,7 +52,8 @@ describe('external login and custom consent', () => {
     const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(provider.savedTokens!.access_token, jwks, { issuer: gatehouse.url, audience: mcp.resource });
     const identity = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:${product.currentUser.id}`])) as Array<{ user_id: string }>;
-    assert.equal(payload.sub, identity[0]?.user_id, "sub is Gatehouse's subject for the product's user");
+    assert.ok(identity[0]?.user_id, "the product's user is a Gatehouse user");
+    assert.equal(payload.sub, product.currentUser.id, "sub is the product's own subject for its user");
 
     // The same product user minted through the mint API is the same subject.
     const minted = await postJson(`${gatehouse.url}/api/oauth/token/exchange`, { client_id: client.client_id, subject: product.currentUser.id }, { authorization: `Bearer ${resource.registration_secret}` });
