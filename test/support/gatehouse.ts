@@ -145,7 +145,7 @@ async function createStorage(kind: DatabaseKind): Promise<TestStorage> {
 /** Registers a resource server through the admin API and returns it with its one-time secret. */
 export async function createResource(
   gatehouse: RunningGatehouse,
-  input: { name?: string; resource: string; scopes: string[]; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number },
+  input: { name?: string; resource: string; scopes: string[]; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number; identity_claims?: string[] },
 ): Promise<{ id: string; resource: string; registration_secret: string; scopes: string[] }> {
   const { status, body } = await gatehouse.admin('POST', '/admin/resources', { name: input.name ?? 'Test MCP server', ...input });
   if (status !== 201) throw new Error(`creating resource failed: ${status} ${JSON.stringify(body)}`);
