@@ -3,6 +3,7 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { FakeGithub } from '../fakes/fake-github.js';
+import { IDENTITY_CLAIMS } from '../../src/resources/identity-claims.js';
 import { Browser, consentForm, type Page } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import {
@@ -127,6 +128,11 @@ describe('users you can manage, and identity in tokens', () => {
     assert.equal(plainIntrospected.body.active, true);
     assert.equal(plainIntrospected.body.idp, undefined);
     assert.equal(plainIntrospected.body.preferred_username, undefined);
+  });
+
+  it('documents exactly the identity claims it accepts', async () => {
+    const openapi = await gatehouse.admin('GET', '/admin/openapi.json');
+    assert.deepEqual(openapi.body.components.schemas.ResourceServerInput.properties.identity_claims.items.enum, [...IDENTITY_CLAIMS]);
   });
 
   it('refuses unknown identity claims in the resource configuration, and changes nothing', async () => {
