@@ -41,7 +41,8 @@ const USAGE = `Usage: npm run -s cli -- <command>
                                     a token for POST /register (RFC 7591 §3), printed once
   initial-access-tokens list
   initial-access-tokens revoke ID
-  users find TEXT                   users whose login, email or name starts with TEXT (any case), or whose id it is
+  users find TEXT                   users whose login, email or name starts with TEXT (any case), or whose id or
+                                    provider subject it is (for a product's user: the product's own id)
   users get USER                    a user with its identities, state and live grant count
   users disable USER                refuse sign-in, tokens and refresh; revoke every grant and forget every consent
   users enable USER                 let a disabled user sign in again (what was revoked stays revoked)

@@ -115,7 +115,7 @@ export const ADMIN_OPENAPI = {
           query('login', 'A login, any case (exact)'),
           query('email', 'An email address, any case (exact)'),
           query('provider', 'A provider: github, oidc:<id>, external'),
-          query('q', 'A prefix of a login, email or name (any case), or a user id'),
+          query('q', "A prefix of a login, email or name (any case), a provider's subject (for a product's user, the product's own), or a user id"),
         ],
         responses: { '200': { description: 'Users', content: json({ type: 'array', items: { $ref: '#/components/schemas/User' } }) }, ...errors },
       },

@@ -16,11 +16,10 @@ import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ConsentRepository } from './consent.repository.js';
 import { InteractionRepository, type NewInteraction } from './interaction.repository.js';
-import { InteractionHandleRepository } from './interaction-handle.repository.js';
+import { InteractionHandleRepository, type VisitedInteraction } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { BrowserSession, interactionPath } from './browser-session.js';
 import { consentPage, signInPage, type ConsentView } from './views.js';
-import { UserRepository } from './user.repository.js';
 import { IDENTITY_CLAIM_WORDING } from '../resources/identity-claims.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
@@ -52,7 +51,6 @@ export class AuthorizationService {
     private readonly codeIssuer: CodeIssuer,
     private readonly completion: ProductCompletionService,
     private readonly audit: AuditLog,
-    private readonly users: UserRepository,
   ) {}
 
   /**
@@ -119,14 +117,15 @@ export class AuthorizationService {
     // One statement reads what every step needs and stores the product page's handle when one is due.
     const secret = this.session.interactionSecret(req);
     const handles = this.completion.offerHandles();
-    const visited = VALID_INTERACTION_ID.test(interactionId) ? await this.handles.visit(interactionId, secret ? sha256(secret) : null, handles.offered) : null;
+    const session = this.session.identity(req);
+    const visited = VALID_INTERACTION_ID.test(interactionId) ? await this.handles.visit(interactionId, secret ? sha256(secret) : null, handles.offered, session) : null;
     const interaction = bound(visited?.interaction ?? null, secret);
     const { client, resource } = await this.parties(interaction);
     // With the product's own login, the user is who the product said signed in for this interaction.
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
       return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
-    const signedIn = resource.loginMethod === 'external' ? null : this.session.identity(req);
+    const signedIn = resource.loginMethod === 'external' ? null : session;
     const userId = resource.loginMethod === 'external' ? interaction.userId : (signedIn?.userId ?? null);
     if (!userId) {
       return {
@@ -141,7 +140,8 @@ export class AuthorizationService {
         }),
       };
     }
-    await this.refuseDisabled(userId);
+    // A disabled user's session (still in the browser) leads nowhere; the code exchange refuses them too.
+    if (visited?.userDisabled) throw accountDisabled();
     const identityProvider = resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null);
     // What the visit read about consent is the interaction's user's: another user signed in here is asked afresh.
     let granted = visited?.grantedScopes ?? null;
@@ -177,7 +177,7 @@ export class AuthorizationService {
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
         csrfToken: this.session.csrfToken(interactionId, secret!),
-        signedInAs: signedIn ? await this.signedInAs(interactionId, signedIn.userId, signedIn.provider) : null,
+        signedInAs: signedIn ? signedInAs(interactionId, visited?.signedIn ?? null, signedIn.provider) : null,
         identityData: resource.identityClaims.map((claim) => IDENTITY_CLAIM_WORDING[claim]),
       }),
     };
@@ -197,20 +197,7 @@ export class AuthorizationService {
     return { kind: 'redirect', location: interactionPath(interactionId) };
   }
 
-  /** A disabled user's session (still in the browser) leads nowhere: no code is issued for them. */
-  private async refuseDisabled(userId: string): Promise<void> {
-    if (await this.users.isDisabled(userId)) throw new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.');
-  }
 
-  /** "Signed in as …": the identity that signed in (the latest used one for a session that does not say). */
-  private async signedInAs(interactionId: string, userId: string, provider: string | null): Promise<NonNullable<ConsentView['signedInAs']>> {
-    const identity = await this.users.signedInIdentity(userId, provider);
-    return {
-      label: identity?.login ?? identity?.email ?? 'an unnamed account',
-      providerName: providerName(identity?.provider ?? provider),
-      signOutAction: `${interactionPath(interactionId)}/sign-out`,
-    };
-  }
 
   /**
    * GET /interaction/:id/login/return — the browser comes back from the product's completed login with the ticket
@@ -262,7 +249,7 @@ export class AuthorizationService {
     }
     const decision = form.decision;
     if (decision === 'approve') {
-      await this.refuseDisabled(userId);
+      // A user disabled since the page was shown gets a code the exchange refuses.
       return this.finish(interaction, userId, 'approved', contextOf(req), resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null));
     }
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
@@ -403,6 +390,19 @@ function isLocalRedirect(redirectUri: string): boolean {
   if (!url) return false;
   if (url.protocol === 'http:') return isLoopbackHost(url.hostname);
   return url.protocol !== 'https:';
+}
+
+function accountDisabled(): BrowserError {
+  return new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.');
+}
+
+/** "Signed in as …": the identity that signed in (the one used last, for a session that does not say which). */
+function signedInAs(interactionId: string, identity: VisitedInteraction['signedIn'], provider: string | null): NonNullable<ConsentView['signedInAs']> {
+  return {
+    label: identity?.login ?? identity?.email ?? 'an unnamed account',
+    providerName: providerName(identity?.provider ?? provider),
+    signOutAction: `${interactionPath(interactionId)}/sign-out`,
+  };
 }
 
 /** How the consent page names a provider: GitHub, or an OpenID Connect provider by its id. */

@@ -12,7 +12,6 @@ import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository, type OfferedHandles, type PresentedConsent } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
 import { loginReturnPath } from './browser-session.js';
-import { UserRepository } from './user.repository.js';
 import type { CompleteConsentDto, CompleteLoginDto } from './dto/complete.dto.js';
 
 /** How long the product has to finish its login or consent page. */
@@ -34,7 +33,6 @@ export class ProductCompletionService {
     private readonly handles: InteractionHandleRepository,
     private readonly codes: CodeIssuer,
     private readonly audit: AuditLog,
-    private readonly users: UserRepository,
   ) {}
 
   /**
@@ -69,7 +67,7 @@ export class ProductCompletionService {
     const subject = `${resource.id}:${input.user.id}`;
     // A second try is needed only when another sign-in created the identity after the read (the next read finds it).
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const presented = await this.handles.presentedLogin(handleHash, subject);
+      const presented = await this.handles.presentedLogin(handleHash, subject, input.user.id);
       const interaction = presented?.interaction;
       if (
         !interaction ||
@@ -84,10 +82,10 @@ export class ProductCompletionService {
       const created = presented.identityUserId === null;
       // As for the mint API (MintService, where the argument is written down): a product subject first recorded
       // must not be a Gatehouse user's id, which is that user's `sub`.
-      if (created && (await this.users.isUserId(input.user.id))) {
+      if (created && presented.subjectIsUserId) {
         throw new InvalidRequest('user.id is the id of a Gatehouse user; choose another id for this user');
       }
-      if (!created && (await this.users.isDisabled(presented.identityUserId!))) {
+      if (presented.userDisabled) {
         this.audit.recordObservation({
           type: 'login.failed',
           subject: presented.identityUserId,

@@ -37,6 +37,8 @@ SELECT u.id, u.display_name, u.created_at, u.disabled_at,
                  AND ($3::text IS NULL OR lower(i.email) = lower($3::text))
                  AND ($4::text IS NULL OR i.provider = $4::text)
                  AND ($1::text IS NULL OR starts_with(lower(i.login), lower($1::text))
-                      OR starts_with(lower(i.email), lower($1::text)) OR starts_with(lower(i.name), lower($1::text))))
+                      OR starts_with(lower(i.email), lower($1::text)) OR starts_with(lower(i.name), lower($1::text))
+                      -- The provider's subject; for a product's user (<resource id>:<subject>), the product's own.
+                      OR i.subject = $1::text OR (i.provider = 'external' AND substr(i.subject, 38) = $1::text)))
         ORDER BY u.created_at DESC, u.id
         LIMIT $5;

@@ -31,7 +31,10 @@ export interface ManagedUser {
   }>;
 }
 
-/** What to find users by: every given field must match one of the user's identities (`q`: a prefix of login, email or name, any case, or the user's id). */
+/**
+ * What to find users by: every given field must match one of the user's identities. `q`: a prefix of login, email or
+ * name (any case), the provider's subject (a product's user: the product's own), or the user's id.
+ */
 export interface UserFilter {
   login: string | null;
   email: string | null;
@@ -66,7 +69,9 @@ export const USER_SEARCH = statement(
                  AND (${search.email}::text IS NULL OR lower(i.email) = lower(${search.email}::text))
                  AND (${search.provider}::text IS NULL OR i.provider = ${search.provider}::text)
                  AND (${search.q}::text IS NULL OR starts_with(lower(i.login), lower(${search.q}::text))
-                      OR starts_with(lower(i.email), lower(${search.q}::text)) OR starts_with(lower(i.name), lower(${search.q}::text))))
+                      OR starts_with(lower(i.email), lower(${search.q}::text)) OR starts_with(lower(i.name), lower(${search.q}::text))
+                      -- The provider's subject; for a product's user (<resource id>:<subject>), the product's own.
+                      OR i.subject = ${search.q}::text OR (i.provider = 'external' AND substr(i.subject, 38) = ${search.q}::text)))
         ORDER BY u.created_at DESC, u.id
         LIMIT ${search.limit}`,
 ).returning<ManagedUserRow>();
@@ -132,19 +137,13 @@ export class UserRepository {
 
   /** Whether `value` is the id of a Gatehouse user (see MintService: a product subject must not be one). */
   async isUserId(value: string, tx: Tx = this.dataSource.manager): Promise<boolean> {
-    if (!UUID.test(value)) return false;
+    if (!looksLikeUserId(value)) return false;
     return (await runStatement(tx, USER_DISABLED, { id: value })).length > 0;
   }
 
   /** Disables (or enables) the user; false when it already was. */
   async setDisabled(tx: Tx, id: string, disabled: boolean): Promise<boolean> {
     return (await runCounting(tx, disabled ? USER_DISABLE : USER_ENABLE, { id })) === 1;
-  }
-
-  /** The user's identity of `provider`, or (for none, or none of it) the one used last. */
-  async signedInIdentity(userId: string, provider: string | null): Promise<UserIdentityEntity | null> {
-    const identities = await this.dataSource.manager.find(UserIdentityEntity, { where: { userId }, order: { updatedAt: 'DESC' } });
-    return identities.find((identity) => identity.provider === provider) ?? identities[0] ?? null;
   }
 
   /** Users matching every given field of `filter`, newest first, at most `limit`. */
@@ -205,6 +204,11 @@ function sameProfile(stored: UserIdentityEntity, profile: NonNullable<ExternalId
     stored.groups.length === profile.groups.length &&
     stored.groups.every((group, i) => group === profile.groups[i])
   );
+}
+
+/** Whether `value` has the shape of a Gatehouse user id (a UUID): only then can it be one. */
+export function looksLikeUserId(value: string): boolean {
+  return UUID.test(value);
 }
 
 /** What first sign-ins of one identity serialise on (`pg_advisory_xact_lock(hashtext(key))`), on every path. */

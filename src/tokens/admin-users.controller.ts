@@ -14,7 +14,7 @@ import { toManagedUserView, UserManagementService, type ManagedUserView } from '
 export class AdminUsersController {
   constructor(private readonly users: UserManagementService) {}
 
-  /** `login`, `email` (exact, any case), `provider` (exact), `q` (a prefix of login, email or name, or the id); all given must match. */
+  /** `login`, `email` (exact, any case), `provider` (exact), `q` (see UserFilter); all given must match. */
   @Get()
   async find(@Query() query: Record<string, unknown>): Promise<ManagedUserView[]> {
     return (await this.users.find(userFilter(query))).map(toManagedUserView);
