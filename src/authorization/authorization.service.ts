@@ -197,8 +197,6 @@ export class AuthorizationService {
     return { kind: 'redirect', location: interactionPath(interactionId) };
   }
 
-
-
   /**
    * GET /interaction/:id/login/return — the browser comes back from the product's completed login with the ticket
    * the completion answered. The login counts only here, and only in the browser bound to the interaction: the one

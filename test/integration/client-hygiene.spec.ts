@@ -261,7 +261,7 @@ for (const kind of DATABASE_KINDS) {
       const user = ((await ds.query(`INSERT INTO users (display_name) VALUES ('u') RETURNING id`)) as Array<{ id: string }>)[0]!.id;
       const viaRefresh = await insertOld('refresh');
       const grant = ((await ds.query(
-        `INSERT INTO grants (user_id, client_id, resource_id, scopes, subject, created_at) VALUES ($1, $2, $3, ARRAY['a'], $1::uuid::text, now() - interval '100 days') RETURNING id`,
+        `INSERT INTO grants (user_id, client_id, resource_id, scopes, created_at) VALUES ($1, $2, $3, ARRAY['a'], now() - interval '100 days') RETURNING id`,
         [user, viaRefresh, resourceId],
       )) as Array<{ id: string }>)[0]!.id;
       await ds.query(`INSERT INTO refresh_tokens (token_hash, grant_id, created_at, expires_at) VALUES ('h1', $1, now() - interval '3 days', now() + interval '27 days')`, [grant]);
