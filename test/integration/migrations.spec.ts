@@ -67,7 +67,7 @@ async function recorded(dataSource: DataSource): Promise<string[]> {
 }
 
 async function revertAll(dataSource: DataSource, migrations: ReadonlyArray<new () => MigrationInterface>): Promise<void> {
-  for (let i = 0; i < 10 && (await revertLastMigration(dataSource, migrations)) !== null; i++);
+  for (let i = 0; i < migrations.length && (await revertLastMigration(dataSource, migrations)) !== null; i++);
 }
 
 for (const kind of DATABASE_KINDS) {
