@@ -10,6 +10,7 @@ import { MetadataDocumentClientHygiene1795338000000 } from './1795338000000-Meta
 import { RefreshRetries1795341600000 } from './1795341600000-RefreshRetries.js';
 import { SignInIdentities1795345200000 } from './1795345200000-SignInIdentities.js';
 import { IdentityProviders1795345300000 } from './1795345300000-IdentityProviders.js';
+import { ManagedUsersAndTokenIdentity1795345400000 } from './1795345400000-ManagedUsersAndTokenIdentity.js';
 import { SignInPolicy1795345500000 } from './1795345500000-SignInPolicy.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
@@ -25,5 +26,6 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   RefreshRetries1795341600000,
   SignInIdentities1795345200000,
   IdentityProviders1795345300000,
+  ManagedUsersAndTokenIdentity1795345400000,
   SignInPolicy1795345500000,
 ];

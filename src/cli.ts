@@ -10,10 +10,10 @@ import { AppModule } from './app.module.js';
 import { JsonLogger } from './common/logger.js';
 import { NotFound, OAuthError } from './common/oauth-errors.js';
 import { GrantsService, toGrantView } from './tokens/grants.service.js';
-import { UserRepository } from './authorization/user.repository.js';
+import { toManagedUserView, UserManagementService } from './tokens/user-management.service.js';
 import { strictValidationPipe } from './common/validation.js';
 import { CreateResourceServerDto, UpdateResourceServerDto } from './resources/dto/resource-server.dto.js';
-import { isUuid, ResourcesService, toResourceServerView } from './resources/resources.service.js';
+import { ResourcesService, toResourceServerView } from './resources/resources.service.js';
 import { ClientsService } from './registration/clients.service.js';
 import { InitialAccessTokens, toInitialAccessTokenView } from './registration/initial-access-tokens.service.js';
 import { CreateInitialAccessTokenDto } from './registration/dto/initial-access-token.dto.js';
@@ -31,6 +31,7 @@ const USAGE = `Usage: npm run -s cli -- <command>
                    [--sign-in '<JSON policy>' | --allow-everyone | --allow-github-orgs a,b --allow-github-teams org/team
                     --allow-github-users a --allow-email-domains acme.com --allow-oidc-groups g [--sign-in-providers github,oidc:ID]]
                    who may sign in (default: nobody until set; on update, replaces the whole policy)
+                   [--identity-claims preferred_username,name,email,email_verified,groups,idp]
   resources list
   resources get ID
   resources update ID [any create option]
@@ -54,8 +55,14 @@ const USAGE = `Usage: npm run -s cli -- <command>
   identity-providers get ID
   identity-providers update ID [any create option but ID]
   identity-providers delete ID
-  users grants USER_ID              list a user's grants
-  users revoke-grants USER_ID       revoke every live grant of a user (e.g. on account deactivation)
+  users find TEXT                   users whose login, email or name starts with TEXT (any case), or whose id or
+                                    provider subject it is (for a product's user: the product's own id)
+  users get USER                    a user with its identities, state and live grant count
+  users disable USER                refuse sign-in, tokens and refresh; revoke every grant and forget every consent
+  users enable USER                 let a disabled user sign in again (what was revoked stays revoked)
+  users grants USER                 list a user's grants
+  users revoke-grants USER          revoke every live grant of a user and forget the consents behind them
+                                    (USER: an id, PROVIDER:LOGIN such as github:octocat, or an email address)
   keys rotate        publish a new next key, start signing with the previous next key, retire the active one
   keys list
   migrate status | down
@@ -84,6 +91,7 @@ const OPTIONS = {
   'allow-github-teams': { type: 'string' },
   'allow-email-domains': { type: 'string' },
   'allow-oidc-groups': { type: 'string' },
+  'identity-claims': { type: 'string' },
   'redirect-uri': { type: 'string', multiple: true },
   'auth-method': { type: 'string' },
   'grant-types': { type: 'string' },
@@ -170,7 +178,8 @@ async function run(app: INestApplicationContext, group: string, action: string |
       case 'revoke-grants': {
         const clientId = need(id, 'CLIENT_ID');
         if (!(await clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-        return { revoked: await app.get(GrantsService).revokeAll({ clientId }) };
+        const result = await app.get(GrantsService).revokeAll({ clientId });
+        return { revoked: result.revoked, consents_cleared: result.consentsCleared };
       }
     }
   }
@@ -207,10 +216,23 @@ async function run(app: INestApplicationContext, group: string, action: string |
   }
   if (group === 'users') {
     const grants = app.get(GrantsService);
-    const userId = need(id, 'USER_ID');
-    if (!isUuid(userId) || !(await app.get(UserRepository).findById(userId))) throw new NotFound(`no user with id ${userId}`);
-    if (action === 'grants') return (await grants.listForUser(userId)).map(toGrantView);
-    if (action === 'revoke-grants') return { revoked: await grants.revokeAll({ userId }) };
+    const users = app.get(UserManagementService);
+    if (action === 'find') return (await users.find({ login: null, email: null, provider: null, q: need(id, 'TEXT') })).map(toManagedUserView);
+    const userId = (await users.resolve(need(id, 'USER'))).id;
+    switch (action) {
+      case 'get':
+        return toManagedUserView(await users.get(userId));
+      case 'disable':
+        return toManagedUserView(await users.disable(userId));
+      case 'enable':
+        return toManagedUserView(await users.enable(userId));
+      case 'grants':
+        return (await grants.listForUser(userId)).map(toGrantView);
+      case 'revoke-grants': {
+        const result = await grants.revokeAll({ userId });
+        return { revoked: result.revoked, consents_cleared: result.consentsCleared };
+      }
+    }
   }
   if (group === 'keys') {
     const keys = app.get(KeyService);
@@ -251,6 +273,7 @@ function resourceInput(flags: Flags): Record<string, unknown> {
   if (flags['consent-uri'] !== undefined) input.consent_uri = flags['consent-uri'];
   const signIn = signInInput(flags, list);
   if (signIn !== undefined) input.sign_in = signIn;
+  if (flags['identity-claims'] !== undefined) input.identity_claims = list(flags['identity-claims']);
   return input;
 }
 

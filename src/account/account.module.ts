@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { AuthorizationModule } from '../authorization/authorization.module.js';
 import { TokensModule } from '../tokens/tokens.module.js';
-import { IdentityProvidersModule } from '../identity-providers/identity-providers.module.js';
 import { AccountController } from './account.controller.js';
 import { AccountRepository } from './account.repository.js';
 import { AccountGithubStartGuard } from './account-sign-in.js';
@@ -9,7 +8,7 @@ import { AccountService } from './account.service.js';
 
 /** /account: the signed-in person's own view of the applications they let act for them. */
 @Module({
-  imports: [AuthorizationModule, TokensModule, IdentityProvidersModule],
+  imports: [AuthorizationModule, TokensModule],
   controllers: [AccountController],
   providers: [AccountService, AccountRepository, AccountGithubStartGuard],
 })

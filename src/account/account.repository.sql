@@ -7,7 +7,7 @@ SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS clien
          JOIN clients c ON c.id = g.client_id
          JOIN resource_servers r ON r.id = g.resource_id
          CROSS JOIN LATERAL (
-           SELECT greatest(max(rt.created_at), g.created_at) AS last_used_at, coalesce(bool_or(g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now()), false) AS refreshable
+           SELECT greatest(max(rt.created_at), g.created_at) AS last_used_at, coalesce(bool_or(g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now() AND NOT EXISTS (SELECT 1 FROM users disabled WHERE disabled.id = g.user_id AND disabled.disabled_at IS NOT NULL)), false) AS refreshable
              FROM refresh_tokens rt WHERE rt.grant_id = g.id
          ) used
         WHERE g.user_id = $1::uuid AND g.revoked_at IS NULL

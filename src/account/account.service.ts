@@ -8,7 +8,6 @@ import { AuditLog } from '../audit/audit-log.js';
 import { clientName, describeRedirect, metadataDocumentHost } from '../authorization/authorization.service.js';
 import { ConsentRepository } from '../authorization/consent.repository.js';
 import { SignInChoices } from '../authorization/sign-in-choices.js';
-import { IdentityProvidersService } from '../identity-providers/identity-providers.service.js';
 import type { ClientEntity } from '../registration/client.entity.js';
 import type { ClientMetadata } from '../registration/client-metadata.js';
 import { isUuid } from '../resources/resources.service.js';
@@ -33,20 +32,20 @@ export class AccountService {
     private readonly consents: ConsentRepository,
     private readonly audit: AuditLog,
     private readonly choices: SignInChoices,
-    private readonly providers: IdentityProvidersService,
   ) {}
 
   /** The account page of `userId`, or the sign-in page when nobody (or a user that no longer exists) is signed in. */
   async page(userId: string | null, csrfToken: string | null, notice: AccountNotice | null): Promise<string> {
     const owner = userId && csrfToken ? await this.accounts.owner(userId) : null;
     if (!userId || !csrfToken || !owner) return accountSignInPage({ serverName: this.serverName, providers: await this.choices.forAccount(), notice });
-    const [applications, providers] = await Promise.all([this.accounts.connectedApplications(userId), this.providers.list()]);
-    const names = new Map(providers.map((provider) => [`oidc:${provider.id}`, provider.displayName]));
-    const providerName = (provider: string) => (provider === 'github' ? 'GitHub' : (names.get(provider) ?? provider));
+    const applications = await this.accounts.connectedApplications(userId);
+    const identities = await Promise.all(
+      owner.identities.map(async (identity) => ({ providerName: await this.choices.providerName(identity.provider), handle: handleOf(identity) })),
+    );
     return accountPage({
       serverName: this.serverName,
       displayName: owner.displayName ?? owner.identities.map(handleOf)[0] ?? 'you',
-      identities: owner.identities.map((identity) => ({ providerName: providerName(identity.provider), handle: handleOf(identity) })),
+      identities,
       applications: applications.map(toView),
       csrfToken,
       notice,
@@ -63,7 +62,7 @@ export class AccountService {
       const grant = await this.accounts.lockOwnGrant(tx, grantId, userId);
       if (!grant) throw notFound();
       const revoked = await this.grants.revoke(tx, { id: grant.grantId, clientId: grant.clientId, userId }, REVOKED_BY_USER, request);
-      const scopes = await this.consents.forget(tx, { userId, clientId: grant.clientId, resourceId: grant.resourceId });
+      const scopes = await this.consents.forgetOne(tx, { userId, clientId: grant.clientId, resourceId: grant.resourceId });
       if (scopes) {
         await this.audit.record(tx, {
           type: 'consent.withdrawn',

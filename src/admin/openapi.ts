@@ -52,6 +52,16 @@ const resourceFields = {
       },
     },
   },
+  identity_claims: {
+    type: 'array',
+    // IDENTITY_CLAIMS, written out: resources/ imports admin/, not the other way round. A test checks that they agree.
+    items: { enum: ['preferred_username', 'name', 'email', 'email_verified', 'groups', 'idp'] },
+    uniqueItems: true,
+    default: [],
+    description:
+      'Identity claims (RFC 9068 §2.2.3.1) its access tokens and introspection answers carry, from the identity the person signed in with: ' +
+      'preferred_username (login), name, email, email_verified, groups, idp (github, oidc:<id>, or external). Copied into every token of a grant: opt in only to what the MCP server needs.',
+  },
 } as const;
 
 const identityProviderFields = {
@@ -154,17 +164,50 @@ export const ADMIN_OPENAPI = {
       parameters: [idParam],
       delete: { summary: 'Revoke an initial access token (clients it registered stay)', responses: { '204': { description: 'Revoked' }, ...errors } },
     },
+    '/admin/users': {
+      get: {
+        summary: 'Find users (newest first, at most 100): every filter given must match one of the user’s identities',
+        parameters: [
+          query('login', 'A login, any case (exact)'),
+          query('email', 'An email address, any case (exact)'),
+          query('provider', 'A provider: github, oidc:<id>, external'),
+          query('q', "A prefix of a login, email or name (any case), a provider's subject (for a product's user, the product's own), or a user id"),
+        ],
+        responses: { '200': { description: 'Users', content: json({ type: 'array', items: { $ref: '#/components/schemas/User' } }) }, ...errors },
+      },
+    },
+    '/admin/users/{id}': {
+      parameters: [idParam],
+      get: { summary: 'Read a user with its identities', responses: { '200': { description: 'The user', content: json({ $ref: '#/components/schemas/User' }) }, ...errors } },
+    },
+    '/admin/users/{id}/disable': {
+      parameters: [idParam],
+      post: {
+        summary: 'Disable a user: sign-in, new tokens and refresh refused; every live grant revoked and every consent forgotten, in one transaction',
+        responses: { '200': { description: 'The user, disabled (disabling again changes nothing)', content: json({ $ref: '#/components/schemas/User' }) }, ...errors },
+      },
+    },
+    '/admin/users/{id}/enable': {
+      parameters: [idParam],
+      post: {
+        summary: 'Enable a disabled user again; what disabling revoked stays revoked, and consent is asked again',
+        responses: { '200': { description: 'The user, enabled', content: json({ $ref: '#/components/schemas/User' }) }, ...errors },
+      },
+    },
     '/admin/users/{id}/grants': {
       parameters: [idParam],
       get: { summary: "List a user's grants", responses: { '200': { description: 'Grants, oldest first', content: json({ type: 'array', items: { $ref: '#/components/schemas/Grant' } }) }, ...errors } },
       delete: {
-        summary: "Revoke every live grant of a user (their refresh tokens and access tokens), e.g. on account deactivation",
-        responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
+        summary: "Revoke every live grant of a user (their refresh tokens and access tokens) and forget the consents they gave, so the next authorization asks again",
+        responses: { '200': { description: 'How many grants were revoked and consents forgotten', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
       },
     },
     '/admin/clients/{clientId}/grants': {
       parameters: [clientIdParam],
-      delete: { summary: 'Revoke every live grant of a client', responses: { '200': { description: 'How many grants were revoked', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors } },
+      delete: {
+        summary: 'Revoke every live grant of a client and forget the consents given to it',
+        responses: { '200': { description: 'How many grants were revoked and consents forgotten', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
+      },
     },
     '/admin/keys/rotate': {
       post: {
@@ -229,7 +272,35 @@ export const ADMIN_OPENAPI = {
           revoked_reason: { type: ['string', 'null'] },
         },
       },
-      RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' } } },
+      RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' }, consents_cleared: { type: 'integer' } } },
+      User: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid', description: 'The Gatehouse id: the sub of its tokens, except for a product’s user (whose sub is the product’s subject)' },
+          display_name: { type: ['string', 'null'] },
+          created_at: { type: 'string', format: 'date-time' },
+          disabled: { type: 'boolean' },
+          disabled_at: { type: ['string', 'null'], format: 'date-time' },
+          live_grants: { type: 'integer' },
+          identities: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                provider: { type: 'string', description: 'github, oidc:<id>, or external' },
+                subject: { type: 'string', description: "The provider's id for the person (external: <resource id>:<product subject>)" },
+                login: { type: ['string', 'null'] },
+                name: { type: ['string', 'null'] },
+                email: { type: ['string', 'null'] },
+                email_verified: { type: 'boolean' },
+                groups: { type: 'array', items: { type: 'string' } },
+                created_at: { type: 'string', format: 'date-time' },
+                updated_at: { type: 'string', format: 'date-time' },
+              },
+            },
+          },
+        },
+      },
       InitialAccessTokenInput: {
         type: 'object',
         additionalProperties: false,

@@ -35,6 +35,8 @@ export type AuditEventType =
   | 'admin.client_created'
   | 'admin.client_deleted'
   | 'admin.grants_revoked'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled'
   | 'admin.initial_access_token_created'
   | 'admin.initial_access_token_revoked'
   | 'signing_key.rotated'
@@ -142,7 +144,17 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.identity_provider_deleted': { description: 'An OpenID Connect provider was removed (data.identity_provider_id, data.issuer).', actor: 'admin', outcome: 'success' },
   'admin.client_created': { description: 'A client was pre-registered by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
-  'admin.grants_revoked': { description: "Every live grant of a user or client was revoked (data.revoked).", actor: 'admin', outcome: 'success' },
+  'admin.grants_revoked': {
+    description: 'Every live grant of a user or client was revoked and the consents they gave (or were given) forgotten (data.revoked, data.consents_cleared).',
+    actor: 'admin',
+    outcome: 'success',
+  },
+  'admin.user_disabled': {
+    description: 'A user was disabled: sign-in, tokens and refresh refused; every live grant revoked (each with grant.revoked, reason user_disabled) and every consent forgotten (data.grants_revoked, data.consents_cleared).',
+    actor: 'admin',
+    outcome: 'success',
+  },
+  'admin.user_enabled': { description: 'A disabled user was enabled again; what disabling revoked stays revoked.', actor: 'admin', outcome: 'success' },
   'admin.initial_access_token_created': { description: 'An initial access token for dynamic registration was created (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
   'admin.initial_access_token_revoked': { description: 'An initial access token was revoked (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
   'signing_key.rotated': { description: 'The signing keys were rotated (data.retired, data.active, data.next kids).', actor: 'admin', outcome: 'success' },
@@ -186,7 +198,7 @@ export function defaultActor(type: AuditEventType, facts: ActorFacts, inRequest:
       return of(facts.data.grant_type === 'mint' ? 'resource' : 'client');
     case 'revocation_reason': {
       const reason = String(facts.data.reason ?? '');
-      if (reason === 'revoked_by_admin') return of('admin');
+      if (reason === 'revoked_by_admin' || reason === 'user_disabled') return of('admin');
       if (reason === 'revoked_by_client') return of('client');
       if (reason === 'revoked_by_resource') return of('resource');
       if (reason === 'revoked_by_user') return of('user');

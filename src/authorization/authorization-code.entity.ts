@@ -13,6 +13,8 @@ export class AuthorizationCodeEntity {
   @Column('text', { array: true }) scopes!: string[];
   @Column('text', { name: 'redirect_uri' }) redirectUri!: string;
   @Column('text', { name: 'code_challenge' }) codeChallenge!: string;
+  /** The provider of the identity that signed in (`github`, `oidc:<id>`, `external`): the grant's identity claims come from it. */
+  @Column('text', { name: 'identity_provider', nullable: true }) identityProvider!: string | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;
   @Column('timestamptz', { name: 'consumed_at', nullable: true }) consumedAt!: Date | null;

@@ -7,12 +7,17 @@ import { AuthorizationCodeEntity } from './authorization-code.entity.js';
 import { consentValues, grantedCte, type GrantedConsent } from './consent.repository.js';
 import { completedCte, completionValues, type CompletionGuard, type CompletionValues } from './interaction.repository.js';
 import { clientUseCte } from '../registration/client.repository.js';
+import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
+import { identityClaimsJson } from './user.repository.js';
 
 export type NewAuthorizationCode = Omit<AuthorizationCodeEntity, 'createdAt' | 'consumedAt' | 'grantId'>;
 
 /** What a code exchange found: the code's user and scopes, and what signing needs of its resource. */
 export interface ExchangedCode {
   userId: string;
+  /** The grant's `sub` and identity claims. */
+  subject: string;
+  claims: IdentityClaims;
   scopes: string[];
   /** The resource's canonical URL (the token's `aud`) and access token lifetime, read with the exchange. */
   resource: string;
@@ -29,6 +34,7 @@ const code = params<{
   scopes: string[];
   redirectUri: string;
   codeChallenge: string;
+  identityProvider: string | null;
   expiresAt: Date;
 }>();
 
@@ -43,8 +49,8 @@ function issuance(name: string, guarded: boolean, consent: boolean): AuditedStat
   return auditedStatement(
     name,
     sql`WITH ${completedCte(guarded)}${consent ? sql`, ${grantedCte('completed')}` : sqlText('')}, issued AS (
-         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, expires_at)
-         SELECT ${code.codeHash}, ${code.clientId}, ${code.userId}::uuid, ${code.resourceId}::uuid, ${code.scopes}::text[], ${code.redirectUri}, ${code.codeChallenge}, ${code.expiresAt}::timestamptz
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, identity_provider, expires_at)
+         SELECT ${code.codeHash}, ${code.clientId}, ${code.userId}::uuid, ${code.resourceId}::uuid, ${code.scopes}::text[], ${code.redirectUri}, ${code.codeChallenge}, ${code.identityProvider}::text, ${code.expiresAt}::timestamptz
            FROM completed${sqlText(consent ? ' WHERE EXISTS (SELECT 1 FROM granted)' : '')}
          RETURNING code_hash
        )`,
@@ -87,25 +93,39 @@ export const CODE_EXCHANGE = auditedStatement(
             AND ac.client_id = ${exchange.clientId} AND ac.code_challenge = ${exchange.codeChallenge}
             AND (${exchange.redirectUri}::text IS NULL OR ac.redirect_uri = ${exchange.redirectUri}::text)
             AND r.id = ac.resource_id AND (${exchange.resource}::text IS NULL OR r.resource = ${exchange.resource}::text)
-         RETURNING ac.user_id, ac.resource_id, ac.scopes, r.resource, r.access_token_ttl, r.refresh_token_ttl
+            -- Locked, so that disabling the user waits for this grant and then revokes it with the others.
+            AND EXISTS (SELECT 1 FROM users u WHERE u.id = ac.user_id AND u.disabled_at IS NULL FOR SHARE)
+         RETURNING ac.user_id, ac.resource_id, ac.scopes, ac.identity_provider, r.identity_claims, r.resource, r.access_token_ttl, r.refresh_token_ttl
+       ), identity AS (
+         -- The tokens' sub: a product's user (its external identity at this resource) is the product's subject.
+         SELECT coalesce((SELECT substr(x.subject, length(c.resource_id::text) + 2) FROM user_identities x
+                           WHERE x.user_id = c.user_id AND x.provider = 'external' AND starts_with(x.subject, c.resource_id::text || ':') LIMIT 1),
+                         c.user_id::text) AS subject,
+                -- The claims of the identity that signed in (the latest used one when the code does not say).
+                coalesce((SELECT ${identityClaimsJson('c.identity_claims', 'i')} FROM user_identities i WHERE i.user_id = c.user_id
+                           ORDER BY i.provider = c.identity_provider DESC NULLS LAST, i.updated_at DESC LIMIT 1), '{}'::jsonb) AS claims
+           FROM consumed c
        ), created AS (
          -- The code references the grant: foreign keys are checked at the end of the statement.
-         INSERT INTO grants (id, user_id, client_id, resource_id, scopes) SELECT ${exchange.grantId}, user_id, ${exchange.clientId}, resource_id, scopes FROM consumed
-         RETURNING id
+         INSERT INTO grants (id, user_id, client_id, resource_id, scopes, subject, claims)
+         SELECT ${exchange.grantId}, user_id, ${exchange.clientId}, resource_id, scopes, identity.subject, identity.claims FROM consumed, identity
+         RETURNING id, subject, claims
        ), refresh AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
          SELECT ${exchange.refreshTokenHash}, ${exchange.grantId}, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE ${exchange.refreshTokenHash}::text IS NOT NULL
          RETURNING 1
        ), ${clientUseCte(exchange.recordUseOf, 'consumed')}, exchanged AS (
          -- Reads every other change (see REFRESH_ROTATION): all row locks before the audit lock.
-         SELECT consumed.*, (SELECT last_used_at FROM used) AS used_at
-           FROM consumed, (SELECT count(*) FROM created) g, (SELECT count(*) FROM refresh) rt
+         SELECT consumed.*, created.subject, created.claims, (SELECT last_used_at FROM used) AS used_at
+           FROM consumed, created, (SELECT count(*) FROM refresh) rt
        )`,
   {
     gate: 'exchanged',
     events: [ISSUED],
     row: (json): ExchangedCode => ({
       userId: String(json.user_id),
+      subject: String(json.subject),
+      claims: typeof json.claims === 'object' && json.claims !== null ? pickIdentityClaims(json.claims as Record<string, unknown>) : {},
       scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
       resource: String(json.resource),
       accessTokenTtl: Number(json.access_token_ttl),

@@ -57,6 +57,16 @@ export class AuthorizationController {
     send(res, step, 303);
   }
 
+  @Post('interaction/:id/sign-out')
+  async signOut(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
+      throw new BrowserError(400, 'Request not accepted', 'The sign-out form must be submitted as a form.');
+    }
+    const step = await this.authorization.signOut(id, req, req.body as Record<string, unknown>);
+    this.session.signOut(res);
+    send(res, step, 303);
+  }
+
   @Get('login/github/callback')
   @UseGuards(GithubCallbackGuard)
   githubCallback(@Req() req: Request, @Res() res: Response): void {
@@ -70,7 +80,7 @@ export function finishSignIn(session: BrowserSession, res: ServerResponse, resul
     sendPage(res, result.status, result.html);
     return;
   }
-  session.signIn(res, result.userId);
+  session.signIn(res, result.userId, result.provider);
   sendRedirect(res, 302, result.returnTo);
 }
 

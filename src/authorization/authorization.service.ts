@@ -16,11 +16,12 @@ import { ResourcesService } from '../resources/resources.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { ConsentRepository } from './consent.repository.js';
 import { InteractionRepository, type NewInteraction } from './interaction.repository.js';
-import { InteractionHandleRepository } from './interaction-handle.repository.js';
+import { InteractionHandleRepository, type VisitedInteraction } from './interaction-handle.repository.js';
 import type { InteractionEntity } from './interaction.entity.js';
-import { BrowserSession, interactionPath } from './browser-session.js';
-import { consentPage, signInPage } from './views.js';
+import { BrowserSession, interactionPath, type SessionIdentity } from './browser-session.js';
+import { consentPage, signInPage, type ConsentView } from './views.js';
 import { SignInChoices } from './sign-in-choices.js';
+import { IDENTITY_CLAIM_WORDING } from '../resources/identity-claims.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { ProductCompletionService } from './product-completion.service.js';
 import { contextOf, type RequestContext } from '../common/http.js';
@@ -120,14 +121,16 @@ export class AuthorizationService {
     // One statement reads what every step needs and stores the product page's handle when one is due.
     const secret = this.session.interactionSecret(req);
     const handles = this.completion.offerHandles();
-    const visited = VALID_INTERACTION_ID.test(interactionId) ? await this.handles.visit(interactionId, secret ? sha256(secret) : null, handles.offered) : null;
+    const session = this.session.identity(req);
+    const visited = VALID_INTERACTION_ID.test(interactionId) ? await this.handles.visit(interactionId, secret ? sha256(secret) : null, handles.offered, session) : null;
     const interaction = bound(visited?.interaction ?? null, secret);
     const { client, resource } = await this.parties(interaction);
     // With the product's own login, the user is who the product said signed in for this interaction.
     if (resource.loginMethod === 'external' && !interaction.loginCompletedAt) {
       return { kind: 'redirect', location: await this.completion.beginLogin(interaction, resource, visited?.stored === 'login' ? handles.login : null) };
     }
-    const userId = resource.loginMethod === 'external' ? interaction.userId : this.signedInFor(interaction, resource, req);
+    const signedIn = resource.loginMethod === 'external' ? null : this.signedInFor(interaction, resource, session);
+    const userId = resource.loginMethod === 'external' ? interaction.userId : (signedIn?.userId ?? null);
     if (!userId) {
       return {
         kind: 'page',
@@ -141,6 +144,9 @@ export class AuthorizationService {
         }),
       };
     }
+    // A disabled user's session (still in the browser) leads nowhere; the code exchange refuses them too.
+    if (visited?.userDisabled) throw accountDisabled();
+    const identityProvider = resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null);
     // What the visit read about consent is the interaction's user's: another user signed in here is asked afresh.
     let granted = visited?.grantedScopes ?? null;
     if (interaction.userId !== userId) {
@@ -150,7 +156,7 @@ export class AuthorizationService {
     const missing = interaction.scopes.filter((scope) => !(granted ?? []).includes(scope));
     // Remembered consent answers without the person only when the code cannot go to whichever local program
     // claims to be the client; otherwise the page below (or the product's) asks for one click (RFC 8252 §8.6).
-    if (missing.length === 0 && !claimableOnDevice(client, interaction.redirectUri)) return this.finish(interaction, userId, 'remembered', contextOf(req));
+    if (missing.length === 0 && !claimableOnDevice(client, interaction.redirectUri)) return this.finish(interaction, userId, 'remembered', contextOf(req), identityProvider);
     if (resource.consentUri) {
       const productUserId = resource.loginMethod === 'external' ? (visited?.productUserId ?? null) : null;
       const stored = visited?.stored === 'consent' ? handles.consent : null;
@@ -175,8 +181,24 @@ export class AuthorizationService {
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
         csrfToken: this.session.csrfToken(interactionId, secret!),
+        signedInAs: signedIn ? await this.signedInAs(interactionId, visited?.signedIn ?? null, signedIn.provider) : null,
+        identityData: resource.identityClaims.map((claim) => IDENTITY_CLAIM_WORDING[claim]),
       }),
     };
+  }
+
+  /**
+   * POST /interaction/:id/sign-out — "not you?" on the consent page: the session ends, and the same authorization
+   * request goes back to the sign-in page. Only from this browser's own page (CSRF token), so that no other site can
+   * sign the person out.
+   */
+  async signOut(interactionId: string, req: HttpRequest, form: Record<string, unknown>): Promise<BrowserStep> {
+    await this.loadBound(interactionId, req);
+    const secret = this.session.interactionSecret(req)!;
+    if (!this.session.csrfValid(interactionId, secret, form.csrf_token)) {
+      throw new BrowserError(403, 'Request not accepted', 'The sign-out was not submitted from this server’s consent page (missing or invalid CSRF token).');
+    }
+    return { kind: 'redirect', location: interactionPath(interactionId) };
   }
 
   /**
@@ -222,12 +244,16 @@ export class AuthorizationService {
       throw new BrowserError(403, 'Request not accepted', 'The consent form was not submitted from this server’s consent page (missing or invalid CSRF token).');
     }
     const { resource } = await this.parties(interaction);
-    const userId = resource.loginMethod === 'external' ? (interaction.loginCompletedAt ? interaction.userId : null) : this.session.userId(req);
+    const signedIn = resource.loginMethod === 'external' ? null : this.signedInFor(interaction, resource, this.session.identity(req));
+    const userId = resource.loginMethod === 'external' ? (interaction.loginCompletedAt ? interaction.userId : null) : (signedIn?.userId ?? null);
     if (!userId || userId !== interaction.userId) {
       throw new BrowserError(403, 'Request not accepted', 'You are not signed in as the user this consent was shown to.');
     }
     const decision = form.decision;
-    if (decision === 'approve') return this.finish(interaction, userId, 'approved', contextOf(req));
+    if (decision === 'approve') {
+      // A user disabled since the page was shown gets a code the exchange refuses.
+      return this.finish(interaction, userId, 'approved', contextOf(req), resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null));
+    }
     if (decision !== 'deny') throw new BrowserError(400, 'Request not accepted', 'The consent form must say approve or deny.');
     const location = await this.codeIssuer.deny(interaction, resource, userId, { request: contextOf(req) });
     if (location === null) throw expiredInteraction();
@@ -239,16 +265,31 @@ export class AuthorizationService {
    * anything but "everyone, any provider", only if that user signed in for this very interaction (the policy was
    * checked then, see SignInService), so that a session from another resource cannot get around it.
    */
-  private signedInFor(interaction: InteractionEntity, resource: ResourceServerEntity, req: HttpRequest): string | null {
-    const userId = this.session.userId(req);
-    if (userId === null || sessionSuffices(resource.signIn)) return userId;
-    return interaction.userId === userId ? userId : null;
+  private signedInFor(interaction: InteractionEntity, resource: ResourceServerEntity, session: SessionIdentity | null): SessionIdentity | null {
+    if (session === null || sessionSuffices(resource.signIn)) return session;
+    return interaction.userId === session.userId ? session : null;
+  }
+
+  /** "Signed in as …": the identity that signed in (the one used last, for a session that does not say which). */
+  private async signedInAs(interactionId: string, identity: VisitedInteraction['signedIn'], provider: string | null): Promise<NonNullable<ConsentView['signedInAs']>> {
+    const signedInWith = identity?.provider ?? provider;
+    return {
+      label: identity?.login ?? identity?.email ?? 'an unnamed account',
+      providerName: signedInWith ? await this.signInChoices.providerName(signedInWith) : 'unknown provider',
+      signOutAction: `${interactionPath(interactionId)}/sign-out`,
+    };
   }
 
   /** Completes the interaction once, records consent, and issues a single-use code bound to PKCE and redirect URI. */
-  private async finish(interaction: InteractionEntity, userId: string, how: 'approved' | 'remembered', request: RequestContext | undefined): Promise<BrowserStep> {
+  private async finish(
+    interaction: InteractionEntity,
+    userId: string,
+    how: 'approved' | 'remembered',
+    request: RequestContext | undefined,
+    identityProvider: string | null,
+  ): Promise<BrowserStep> {
     const { resource } = await this.parties(interaction);
-    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how, { request });
+    const location = await this.codeIssuer.approve(interaction, resource, userId, interaction.scopes, how, { request, identityProvider });
     if (location === null) throw expiredInteraction();
     return { kind: 'redirect', location };
   }
@@ -383,6 +424,10 @@ function isLocalRedirect(redirectUri: string): boolean {
   if (!url) return false;
   if (url.protocol === 'http:') return isLoopbackHost(url.hostname);
   return url.protocol !== 'https:';
+}
+
+function accountDisabled(): BrowserError {
+  return new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.');
 }
 
 export function describeRedirect(redirectUri: string): string {

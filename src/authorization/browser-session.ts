@@ -11,7 +11,15 @@ const INTERACTION_COOKIE = 'gatehouse_interaction';
 
 interface SessionPayload {
   uid: string;
+  /** The provider of the identity that signed in (`github`, `oidc:<id>`): the identity claims come from it. */
+  prv?: string;
   exp: number;
+}
+
+/** Who signed in in this browser, and through which provider (null for a session from before it was recorded). */
+export interface SessionIdentity {
+  userId: string;
+  provider: string | null;
 }
 
 /**
@@ -27,14 +35,20 @@ export class BrowserSession {
   ) {}
 
   userId(req: HttpRequest): string | null {
-    const session = openCookieValue<SessionPayload>(this.secrets.cookieKey, 'session', readCookie(req, SESSION_COOKIE));
-    if (!session || typeof session.uid !== 'string' || typeof session.exp !== 'number') return null;
-    return session.exp > Date.now() / 1000 ? session.uid : null;
+    return this.identity(req)?.userId ?? null;
   }
 
-  signIn(res: ServerResponse, userId: string): void {
+  identity(req: HttpRequest): SessionIdentity | null {
+    const session = openCookieValue<SessionPayload>(this.secrets.cookieKey, 'session', readCookie(req, SESSION_COOKIE));
+    if (!session || typeof session.uid !== 'string' || typeof session.exp !== 'number') return null;
+    if (session.exp <= Date.now() / 1000) return null;
+    return { userId: session.uid, provider: typeof session.prv === 'string' ? session.prv : null };
+  }
+
+  signIn(res: ServerResponse, userId: string, provider: string): void {
     const exp = Math.floor(Date.now() / 1000) + this.config.sessionTtlSeconds;
-    setCookie(res, SESSION_COOKIE, sealCookieValue(this.secrets.cookieKey, 'session', { uid: userId, exp }), {
+    const payload: SessionPayload = { uid: userId, prv: provider, exp };
+    setCookie(res, SESSION_COOKIE, sealCookieValue(this.secrets.cookieKey, 'session', payload), {
       secure: this.config.secureCookies,
       maxAgeSeconds: this.config.sessionTtlSeconds,
     });

@@ -20,6 +20,8 @@ export type ConsentSource = 'approved' | 'remembered' | 'product';
 export interface Completion {
   guard?: CompletionGuard | null;
   request?: RequestContext;
+  /** The provider of the identity that signed in (its claims go into the grant); null when not known. */
+  identityProvider?: string | null;
 }
 
 @Injectable()
@@ -41,7 +43,7 @@ export class CodeIssuer {
     userId: string,
     scopes: string[],
     how: ConsentSource,
-    { guard = null, request }: Completion = {},
+    { guard = null, request, identityProvider = null }: Completion = {},
   ): Promise<string | null> {
     const code = randomToken();
     const change = this.codes.issuance({
@@ -56,6 +58,7 @@ export class CodeIssuer {
         scopes,
         redirectUri: interaction.redirectUri,
         codeChallenge: interaction.codeChallenge,
+        identityProvider,
         expiresAt: new Date(Date.now() + this.config.authorizationCodeTtlSeconds * 1000),
       },
     });

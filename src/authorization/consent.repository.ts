@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Tx } from '../database/data-source.js';
 import { ConsentEntity } from './consent.entity.js';
-import { params, runStatement, sql, sqlText, statement } from '../database/sql.js';
+import { params, runCounting, runStatement, sql, sqlText, statement } from '../database/sql.js';
 
 export interface GrantedConsent {
   userId: string;
@@ -10,6 +10,12 @@ export interface GrantedConsent {
   resourceId: string;
   scopes: string[];
 }
+
+const owner = params<{ userId: string | null; clientId: string | null }>();
+export const CONSENT_DELETE_FOR = statement(
+  'consent_delete_for',
+  sql`DELETE FROM consents WHERE (${owner.userId}::uuid IS NULL OR user_id = ${owner.userId}::uuid) AND (${owner.clientId}::text IS NULL OR client_id = ${owner.clientId}::text)`,
+);
 
 @Injectable()
 export class ConsentRepository {
@@ -21,9 +27,14 @@ export class ConsentRepository {
   }
 
   /** Forgets what the user allowed the client for the resource: it must ask again. The scopes it had; null if none. */
-  async forget(tx: Tx, consent: Omit<GrantedConsent, 'scopes'>): Promise<string[] | null> {
+  async forgetOne(tx: Tx, consent: Omit<GrantedConsent, 'scopes'>): Promise<string[] | null> {
     const [row] = await runStatement(tx, FORGET_CONSENT, consent);
     return row?.scopes ?? null;
+  }
+
+  /** Forgets every consent a user gave, or every one given to a client: the next authorization asks again. Returns how many. */
+  forget(tx: Tx, of: { userId: string } | { clientId: string }): Promise<number> {
+    return runCounting(tx, CONSENT_DELETE_FOR, { userId: 'userId' in of ? of.userId : null, clientId: 'clientId' in of ? of.clientId : null });
   }
 }
 

@@ -1,9 +1,10 @@
 -- Written by npm run sql:snapshot from src/authorization/interaction-handle.repository.ts: its statements as PostgreSQL receives them.
 
--- interaction_visit ($1 id, $2 loginHash, $3 expiresAt, $4 browserHash, $5 consentHash)
+-- interaction_visit ($1 sessionUserId, $2 sessionProvider, $3 id, $4 loginHash, $5 expiresAt, $6 browserHash, $7 consentHash)
 WITH found AS (
          SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
-                c.scopes AS granted_scopes, ui.subject AS external_subject
+                c.scopes AS granted_scopes, ui.subject AS external_subject, coalesce(du.disabled_at IS NOT NULL, false) AS user_disabled,
+                si.provider AS signed_in_provider, si.login AS signed_in_login, si.email AS signed_in_email
            FROM interactions i
            JOIN resource_servers r ON r.id = i.resource_id
            LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
@@ -12,17 +13,24 @@ WITH found AS (
               WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
               LIMIT 1
            ) ui ON true
-          WHERE i.id = $1
+           LEFT JOIN users du ON du.id = CASE WHEN r.login_method = 'external' THEN i.user_id ELSE $1::uuid END
+           LEFT JOIN LATERAL (
+             SELECT x.provider, x.login, x.email FROM user_identities x
+              WHERE x.user_id = $1::uuid
+              ORDER BY x.provider = $2::text DESC NULLS LAST, x.updated_at DESC
+              LIMIT 1
+           ) si ON true
+          WHERE i.id = $3
        ), login AS (
-         UPDATE interactions t SET external_auth_hash = $2, external_auth_expires_at = $3
+         UPDATE interactions t SET external_auth_hash = $4, external_auth_expires_at = $5
            FROM found f
-          WHERE t.id = f.id AND f.external_login AND t.browser_hash = $4 AND t.completed_at IS NULL AND t.expires_at > now()
+          WHERE t.id = f.id AND f.external_login AND t.browser_hash = $6 AND t.completed_at IS NULL AND t.expires_at > now()
             AND t.login_completed_at IS NULL
          RETURNING t.id
        ), consent AS (
-         UPDATE interactions t SET consent_handle_hash = $5, consent_handle_expires_at = $3
+         UPDATE interactions t SET consent_handle_hash = $7, consent_handle_expires_at = $5
            FROM found f
-          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = $4 AND t.completed_at IS NULL
+          WHERE t.id = f.id AND f.external_login AND f.product_consent AND t.browser_hash = $6 AND t.completed_at IS NULL
             AND t.expires_at > now() AND t.login_completed_at IS NOT NULL AND NOT (f.scopes <@ coalesce(f.granted_scopes, '{}'))
          RETURNING t.id
        )
@@ -89,7 +97,9 @@ SELECT i.*,
          FROM interactions i
         WHERE i.consent_handle_hash = $3;
 
--- presented_login ($1 subject, $2 hash)
-SELECT i.*, ui.user_id AS identity_user_id
-         FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = $1
-        WHERE i.external_auth_hash = $2;
+-- presented_login ($1 productSubjectUuid, $2 subject, $3 hash)
+SELECT i.*, ui.user_id AS identity_user_id, coalesce(u.disabled_at IS NOT NULL, false) AS user_disabled,
+              EXISTS (SELECT 1 FROM users g WHERE g.id = $1::uuid) AS subject_is_user_id
+         FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = $2
+         LEFT JOIN users u ON u.id = ui.user_id
+        WHERE i.external_auth_hash = $3;

@@ -6,12 +6,16 @@ import { auditedStatement, type AuditedChange } from '../audit/audit-event-inser
 import { InteractionEntity } from './interaction.entity.js';
 import type { InteractionRow } from './interaction.repository.js';
 import { entityFromRow } from '../database/entity-rows.js';
-import { identityLockKey } from './user.repository.js';
+import { identityLockKey, looksLikeUserId } from './user.repository.js';
 
 /** An interaction a login handle names, with the user of the external identity signing in if it exists. */
 export interface PresentedLogin {
   interaction: InteractionEntity;
   identityUserId: string | null;
+  /** That user is disabled. */
+  userDisabled: boolean;
+  /** The product's subject is the id of a Gatehouse user (see ProductCompletionService.completeLogin). */
+  subjectIsUserId: boolean;
 }
 
 /** An interaction a consent handle names, with its user's subject at the external login of `resourceId`, if any. */
@@ -36,14 +40,33 @@ export interface VisitedInteraction {
   productUserId: string | null;
   /** The offered handle `visit` stored, if any. */
   stored: 'login' | 'consent' | null;
+  /** The user going on with it (the product's user for its login, else the session's) is disabled. */
+  userDisabled: boolean;
+  /** The session user's identity of the session's provider (or the one used last): who the consent page says is signed in. */
+  signedIn: { provider: string; login: string | null; email: string | null } | null;
 }
 
-const visit = params<{ id: string; browserHash: string | null; loginHash: string; consentHash: string; expiresAt: Date }>();
+/** Who the browser's session says signed in, for `visit`: null when nobody has. */
+export interface VisitSession {
+  userId: string;
+  provider: string | null;
+}
+
+const visit = params<{
+  id: string;
+  browserHash: string | null;
+  loginHash: string;
+  consentHash: string;
+  expiresAt: Date;
+  sessionUserId: string | null;
+  sessionProvider: string | null;
+}>();
 export const INTERACTION_VISIT = statement(
   'interaction_visit',
   sql`WITH found AS (
          SELECT i.*, r.login_method = 'external' AS external_login, r.consent_uri IS NOT NULL AS product_consent,
-                c.scopes AS granted_scopes, ui.subject AS external_subject
+                c.scopes AS granted_scopes, ui.subject AS external_subject, coalesce(du.disabled_at IS NOT NULL, false) AS user_disabled,
+                si.provider AS signed_in_provider, si.login AS signed_in_login, si.email AS signed_in_email
            FROM interactions i
            JOIN resource_servers r ON r.id = i.resource_id
            LEFT JOIN consents c ON c.user_id = i.user_id AND c.client_id = i.client_id AND c.resource_id = i.resource_id
@@ -52,6 +75,13 @@ export const INTERACTION_VISIT = statement(
               WHERE u.user_id = i.user_id AND u.provider = 'external' AND starts_with(u.subject, i.resource_id::text || ':')
               LIMIT 1
            ) ui ON true
+           LEFT JOIN users du ON du.id = CASE WHEN r.login_method = 'external' THEN i.user_id ELSE ${visit.sessionUserId}::uuid END
+           LEFT JOIN LATERAL (
+             SELECT x.provider, x.login, x.email FROM user_identities x
+              WHERE x.user_id = ${visit.sessionUserId}::uuid
+              ORDER BY x.provider = ${visit.sessionProvider}::text DESC NULLS LAST, x.updated_at DESC
+              LIMIT 1
+           ) si ON true
           WHERE i.id = ${visit.id}
        ), login AS (
          UPDATE interactions t SET external_auth_hash = ${visit.loginHash}, external_auth_expires_at = ${visit.expiresAt}
@@ -67,15 +97,28 @@ export const INTERACTION_VISIT = statement(
          RETURNING t.id
        )
        SELECT f.*, EXISTS (SELECT 1 FROM login) AS login_stored, EXISTS (SELECT 1 FROM consent) AS consent_stored FROM found f`,
-).returning<InteractionRow & { granted_scopes: string[] | null; external_subject: string | null; login_stored: boolean; consent_stored: boolean }>();
+).returning<
+  InteractionRow & {
+    granted_scopes: string[] | null;
+    external_subject: string | null;
+    login_stored: boolean;
+    consent_stored: boolean;
+    user_disabled: boolean;
+    signed_in_provider: string | null;
+    signed_in_login: string | null;
+    signed_in_email: string | null;
+  }
+>();
 
-const presentedLogin = params<{ hash: string; subject: string }>();
+const presentedLogin = params<{ hash: string; subject: string; productSubjectUuid: string | null }>();
 export const PRESENTED_LOGIN = statement(
   'presented_login',
-  sql`SELECT i.*, ui.user_id AS identity_user_id
+  sql`SELECT i.*, ui.user_id AS identity_user_id, coalesce(u.disabled_at IS NOT NULL, false) AS user_disabled,
+              EXISTS (SELECT 1 FROM users g WHERE g.id = ${presentedLogin.productSubjectUuid}::uuid) AS subject_is_user_id
          FROM interactions i LEFT JOIN user_identities ui ON ui.provider = 'external' AND ui.subject = ${presentedLogin.subject}
+         LEFT JOIN users u ON u.id = ui.user_id
         WHERE i.external_auth_hash = ${presentedLogin.hash}`,
-).returning<InteractionRow & { identity_user_id: string | null }>();
+).returning<InteractionRow & { identity_user_id: string | null; user_disabled: boolean; subject_is_user_id: boolean }>();
 
 interface LoginCompletionValues {
   interactionId: string;
@@ -170,10 +213,19 @@ export class InteractionHandleRepository {
    * and — when it is open, bound to `browserHash`, and its resource uses the product's login — the handle the
    * product page it is due for needs: the login handle until the login is complete, then the consent handle when
    * the resource has a consent page and scopes are still to be granted. Which one (if any) was stored is returned:
-   * the caller decides the step, and stores the handle itself when it needs one `visit` did not store.
+   * the caller decides the step, and stores the handle itself when it needs one `visit` did not store. With the
+   * browser's `session`, it also says whether the user going on is disabled, and which identity signed in.
    */
-  async visit(id: string, browserHash: string | null, offered: OfferedHandles): Promise<VisitedInteraction | null> {
-    const rows = await this.database.run(INTERACTION_VISIT, { id, browserHash, loginHash: offered.loginHash, consentHash: offered.consentHash, expiresAt: offered.expiresAt });
+  async visit(id: string, browserHash: string | null, offered: OfferedHandles, session: VisitSession | null = null): Promise<VisitedInteraction | null> {
+    const rows = await this.database.run(INTERACTION_VISIT, {
+      id,
+      browserHash,
+      loginHash: offered.loginHash,
+      consentHash: offered.consentHash,
+      expiresAt: offered.expiresAt,
+      sessionUserId: session?.userId ?? null,
+      sessionProvider: session?.provider ?? null,
+    });
     const row = rows[0];
     if (!row) return null;
     const prefix = `${row.resource_id}:`;
@@ -182,18 +234,27 @@ export class InteractionHandleRepository {
       grantedScopes: row.granted_scopes,
       productUserId: row.external_subject?.startsWith(prefix) ? row.external_subject.slice(prefix.length) : null,
       stored: row.login_stored ? 'login' : row.consent_stored ? 'consent' : null,
+      userDisabled: row.user_disabled,
+      signedIn: row.signed_in_provider === null ? null : { provider: row.signed_in_provider, login: row.signed_in_login, email: row.signed_in_email },
     };
   }
 
   /**
-   * The interaction a login handle names and the external identity `subject`, in one read without locks: the change
+   * The interaction a login handle names and the external identity `subject` (with its user's state, and whether
+   * `productSubject` is a Gatehouse user's id), in one read without locks: the change
    * that follows (loginCompletion) checks again whatever may have changed since.
    */
-  async presentedLogin(hash: string, subject: string): Promise<PresentedLogin | null> {
-    const rows = await this.database.run(PRESENTED_LOGIN, { hash, subject });
+  async presentedLogin(hash: string, subject: string, productSubject: string): Promise<PresentedLogin | null> {
+    // Only a UUID can be a user's id: anything else is not compared (nor cast).
+    const rows = await this.database.run(PRESENTED_LOGIN, { hash, subject, productSubjectUuid: looksLikeUserId(productSubject) ? productSubject : null });
     const row = rows[0];
     if (!row) return null;
-    return { interaction: entityFromRow(this.dataSource, InteractionEntity, row), identityUserId: row.identity_user_id };
+    return {
+      interaction: entityFromRow(this.dataSource, InteractionEntity, row),
+      identityUserId: row.identity_user_id,
+      userDisabled: row.user_disabled,
+      subjectIsUserId: row.subject_is_user_id,
+    };
   }
 
   /**

@@ -67,7 +67,7 @@ export class ProductCompletionService {
     const subject = `${resource.id}:${input.user.id}`;
     // A second try is needed only when another sign-in created the identity after the read (the next read finds it).
     for (let attempt = 1; attempt <= 3; attempt++) {
-      const presented = await this.handles.presentedLogin(handleHash, subject);
+      const presented = await this.handles.presentedLogin(handleHash, subject, input.user.id);
       const interaction = presented?.interaction;
       if (
         !interaction ||
@@ -80,6 +80,22 @@ export class ProductCompletionService {
         break;
       }
       const created = presented.identityUserId === null;
+      // As for the mint API (MintService, where the argument is written down): a product subject first recorded
+      // must not be a Gatehouse user's id, which is that user's `sub`.
+      if (created && presented.subjectIsUserId) {
+        throw new InvalidRequest('user.id is the id of a Gatehouse user; choose another id for this user');
+      }
+      if (presented.userDisabled) {
+        this.audit.recordObservation({
+          type: 'login.failed',
+          subject: presented.identityUserId,
+          clientId: interaction.clientId,
+          resource: resource.resource,
+          request,
+          data: { provider: 'external', reason: 'user_disabled' },
+        });
+        throw new InvalidGrant('the user is disabled');
+      }
       const userId = presented.identityUserId ?? randomUUID();
       const ticket = randomToken();
       const written = await this.audit.recordWith(
@@ -140,7 +156,9 @@ export class ProductCompletionService {
       const extra = scopes.filter((scope) => !interaction.scopes.includes(scope));
       if (extra.length) throw new InvalidScope(`scopes must be a subset of the requested ones; not requested: ${extra.join(' ')}`);
       if (scopes.length === 0) throw new InvalidScope('approve at least one scope, or deny');
-      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', { guard, request });
+      // A product's login signed the person in as its own user; otherwise the exchange takes the identity used last.
+      const identityProvider = resource.loginMethod === 'external' ? 'external' : null;
+      location = await this.codes.approve(interaction, resource, userId, scopes, 'product', { guard, request, identityProvider });
     }
     if (location !== null) return { redirect_uri: location };
     this.usableConsent(await this.handles.presentedConsent(handleHash, resource.id), resource, input);

@@ -22,6 +22,13 @@ export class SignInChoices {
     return this.startingAt('/account/login');
   }
 
+  /** How pages name a provider (`github`, `oidc:<id>`): GitHub, or the OpenID Connect provider's display name. */
+  async providerName(provider: string): Promise<string> {
+    if (provider === 'github') return 'GitHub';
+    const configured = provider.startsWith('oidc:') ? await this.providers.find(provider.slice('oidc:'.length)) : null;
+    return configured?.displayName ?? provider;
+  }
+
   private async startingAt(prefix: string): Promise<SignInChoice[]> {
     const choices: SignInChoice[] = this.config.github ? [{ id: 'github', name: 'GitHub', href: `${prefix}/github` }] : [];
     for (const provider of await this.providers.list()) {

@@ -6,7 +6,7 @@ import { ResourcesService } from '../resources/resources.service.js';
 import { evaluate, type SignInPolicy } from '../resources/sign-in-policy.js';
 import { CodeIssuer, expiredInteraction } from './code-issuer.js';
 import { InteractionRepository } from './interaction.repository.js';
-import { IdentityProvidersService } from '../identity-providers/identity-providers.service.js';
+import { SignInChoices } from './sign-in-choices.js';
 import type { SignedInIdentity } from './signed-in-identity.js';
 import { refusedPage } from './views.js';
 
@@ -25,7 +25,7 @@ export class SignInPolicyGate {
     private readonly resources: ResourcesService,
     private readonly clients: ClientsService,
     private readonly codeIssuer: CodeIssuer,
-    private readonly providers: IdentityProvidersService,
+    private readonly choices: SignInChoices,
   ) {}
 
   async check(identity: SignedInIdentity, interactionId: string, request: RequestContext | undefined): Promise<GateDecision> {
@@ -44,17 +44,11 @@ export class SignInPolicyGate {
     const html = refusedPage({
       resourceName: resource.name,
       clientName: client?.metadata.client_name ?? 'the application',
-      providerName: await this.providerName(identity.provider),
+      providerName: await this.choices.providerName(identity.provider),
       account,
       returnHref,
     });
     return { kind: 'refused', result: { kind: 'refused', status: 403, html } };
-  }
-
-  private async providerName(provider: string): Promise<string> {
-    if (provider === 'github') return 'GitHub';
-    const configured = provider.startsWith('oidc:') ? await this.providers.find(provider.slice('oidc:'.length)) : null;
-    return configured?.displayName ?? provider;
   }
 }
 

@@ -7,12 +7,13 @@ import type { SignedInIdentity } from './signed-in-identity.js';
 import { interactionPath } from './browser-session.js';
 import { InteractionRepository } from './interaction.repository.js';
 import { SignInPolicyGate } from './sign-in-policy-gate.js';
+import { accountDisabledPage } from './views.js';
 
 /** What a sign-in is for: an authorization request (its interaction), or the person's own account page. */
 export type SignInPurpose = { interactionId: string } | { account: true };
 
 /** Signed in (the browser's session is then this user's, and it goes on to `returnTo`), or refused with a page. */
-export type SignInResult = { kind: 'signed-in'; userId: string; returnTo: string } | { kind: 'refused'; status: number; html: string };
+export type SignInResult = { kind: 'signed-in'; userId: string; provider: string; returnTo: string } | { kind: 'refused'; status: number; html: string };
 
 /** The purpose a sign-in's state carries, as it was stored; null when it is not one. */
 export function parsePurpose(value: unknown): SignInPurpose | null {
@@ -43,7 +44,7 @@ export class SignInService {
       const gate = await this.policyGate.check(identity, purpose.interactionId, request);
       if (gate.kind === 'refused') return gate.result;
     }
-    const { userId } = await this.database.transaction(async (tx) => {
+    const { userId, disabled } = await this.database.transaction(async (tx) => {
       const result = await this.users.findOrCreateByIdentity(tx, {
         provider: identity.provider,
         subject: identity.subject,
@@ -51,11 +52,16 @@ export class SignInService {
         displayName: identity.name ?? identity.login,
         profile: { name: identity.name, email: identity.email, emailVerified: identity.emailVerified, groups: identity.groups },
       });
+      if (await this.users.isDisabled(result.userId, tx)) {
+        await this.audit.record(tx, { type: 'login.failed', subject: result.userId, request, data: { provider: identity.provider, reason: 'user_disabled' } });
+        return { userId: result.userId, disabled: true };
+      }
       await this.audit.record(tx, { type: 'login.succeeded', subject: result.userId, request, data: { provider: identity.provider, created: result.created } });
       // The interaction remembers who signed in for it after its policy was checked (see sessionSuffices).
       if ('interactionId' in purpose) await this.interactions.setUser(purpose.interactionId, result.userId, tx);
-      return { userId: result.userId };
+      return { userId: result.userId, disabled: false };
     });
-    return { kind: 'signed-in', userId, returnTo: 'interactionId' in purpose ? interactionPath(purpose.interactionId) : '/account' };
+    if (disabled) return { kind: 'refused', status: 403, html: accountDisabledPage() };
+    return { kind: 'signed-in', userId, provider: identity.provider, returnTo: 'interactionId' in purpose ? interactionPath(purpose.interactionId) : '/account' };
   }
 }

@@ -6,6 +6,8 @@ export class UserEntity {
   @PrimaryGeneratedColumn('uuid') id!: string;
   @Column('text', { name: 'display_name', nullable: true }) displayName!: string | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
+  /** Set while an administrator has disabled the user: no sign-in, no tokens, no refresh. */
+  @Column('timestamptz', { name: 'disabled_at', nullable: true }) disabledAt!: Date | null;
 }
 
 /** How a person signed in: (`github`, GitHub's numeric id), (`oidc:<provider id>`, the `sub`) → user. */

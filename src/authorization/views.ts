@@ -21,6 +21,10 @@ export interface ConsentView {
   newScopes: string[];
   formAction: string;
   csrfToken: string;
+  /** Who is signed in (login or email, and the provider's name), with where to sign out; null when the product signed them in. */
+  signedInAs?: { label: string; providerName: string; signOutAction: string } | null;
+  /** What the application will also learn about the person (IDENTITY_CLAIM_WORDING of the resource's identity claims). */
+  identityData?: string[];
 }
 
 export function consentPage(view: ConsentView): string {
@@ -37,12 +41,14 @@ export function consentPage(view: ConsentView): string {
     html`<div class="card">
   <header class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="${view.resourceName} logo" width="40" height="40">` : ''}<span class="app">${view.resourceName}</span></header>
   <h1 id="consent-title">${title}</h1>
+  ${view.signedInAs ? signedInAs(view.signedInAs) : ''}
   ${view.metadataDocument ? documentIdentity(view.metadataDocument) : ''}
   ${confirming ? alreadyAllowed(view) : ''}
   <section aria-labelledby="scopes-title">
     <h2 id="scopes-title">${view.clientName} is asking to</h2>
     <ul class="scopes">${scopeItems}</ul>
   </section>
+  ${view.identityData?.length ? identityData(view.clientName, view.identityData) : ''}
   <p class="callout">After you ${confirming ? 'continue' : 'decide'}, you will be sent to <strong>${view.redirectHost}</strong>.</p>
   ${view.metadataDocument && view.runsLocally && !confirming ? localAppWarning(view.clientName, view.metadataDocument.host) : ''}
   <form method="post" action="${view.formAction}" aria-labelledby="consent-title">
@@ -58,6 +64,34 @@ export function consentPage(view: ConsentView): string {
     ${view.clientUri ? html`<dt>Application site</dt><dd><code>${view.clientUri}</code></dd>` : ''}
   </dl>
   ${links.length ? html`<footer class="muted small"><nav aria-label="Legal">${links.map((link, i) => html`${i ? ' · ' : ''}${link}`)}</nav></footer>` : ''}
+  ${view.signedInAs ? html`<form id="sign-out" method="post" action="${view.signedInAs.signOutAction}"><input type="hidden" name="csrf_token" value="${view.csrfToken}"></form>` : ''}
+</div>`,
+  );
+}
+
+/**
+ * Who the consent is given as, and a way out for someone else's session left in this browser. The button submits
+ * the sign-out form at the end of the page, so that the consent form stays the page's first.
+ */
+function signedInAs(who: NonNullable<ConsentView['signedInAs']>): SafeHtml {
+  return html`<p class="signed-in muted small">Signed in as <strong>${who.label}</strong> (${who.providerName}) — <button type="submit" form="sign-out" class="link">not you?</button></p>`;
+}
+
+/** The identity claims the tokens will carry: the person should know the application learns them. */
+function identityData(clientName: string, items: string[]): SafeHtml {
+  return html`<section aria-labelledby="identity-title">
+    <h2 id="identity-title">${clientName} will also receive</h2>
+    <p>${items.map((item, i) => html`${i ? ', ' : ''}${item}`)}.</p>
+  </section>`;
+}
+
+/** Sign-in refused: an administrator disabled the account. */
+export function accountDisabledPage(): string {
+  return page(
+    'Account disabled',
+    html`<div class="card">
+  <h1>Your account is disabled</h1>
+  <p>An administrator of this server has disabled your account, so you cannot sign in or authorize applications. Ask the administrator if you think this is a mistake.</p>
 </div>`,
   );
 }

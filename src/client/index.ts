@@ -34,7 +34,20 @@ export type IntrospectionResult =
       iat: number;
       jti?: string;
       tokenType: 'Bearer' | 'refresh_token';
+      /** The identity claims the resource server opted into (empty when none): who the person is, beyond `sub`. */
+      identity: IdentityClaims;
     };
+
+/** RFC 9068 §2.2.3.1 identity claims, as a resource server's configuration lets its tokens carry them. */
+export interface IdentityClaims {
+  preferredUsername?: string;
+  name?: string;
+  email?: string;
+  emailVerified?: boolean;
+  groups?: string[];
+  /** The provider that signed the person in: `github`, `oidc:<provider id>`, or `external` (the product's own login). */
+  idp?: string;
+}
 
 /** An OAuth error from Gatehouse (`error` is the RFC 6749 code), or `network_error` when it could not be reached. */
 export class GatehouseError extends Error {
@@ -149,9 +162,21 @@ export async function introspectToken(
     exp: Number(answer.exp),
     iat: Number(answer.iat),
     tokenType: answer.token_type === 'refresh_token' ? 'refresh_token' : 'Bearer',
+    identity: identityOf(answer),
   };
   if (typeof answer.jti === 'string') result.jti = answer.jti;
   return result;
+}
+
+function identityOf(answer: Record<string, unknown>): IdentityClaims {
+  const identity: IdentityClaims = {};
+  if (typeof answer.preferred_username === 'string') identity.preferredUsername = answer.preferred_username;
+  if (typeof answer.name === 'string') identity.name = answer.name;
+  if (typeof answer.email === 'string') identity.email = answer.email;
+  if (typeof answer.email_verified === 'boolean') identity.emailVerified = answer.email_verified;
+  if (Array.isArray(answer.groups)) identity.groups = answer.groups.map(String);
+  if (typeof answer.idp === 'string') identity.idp = answer.idp;
+  return identity;
 }
 
 interface RequestParts {

@@ -81,6 +81,7 @@ export function page(title: string, body: SafeHtml): string {
   button, .button { font:inherit; padding:.6rem 1.2rem; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; text-decoration:none; display:inline-block; }
   button.primary, .button.primary { background:var(--accent-fill); border-color:var(--accent-fill); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
+  button.link { padding:0; border:0; border-radius:0; background:none; color:var(--accent); text-decoration:underline; font-size:inherit; }
   footer { margin-top:1rem; }
   ul.applications, ul.identities { list-style:none; padding:0; margin:0; }
   li.application { border-top:1px solid var(--line); padding:1rem 0; }

@@ -7,12 +7,13 @@ import { AccessTokenVerifier } from '../tokens/access-token.verifier.js';
 import { TokenStatusRepository } from '../tokens/token-status.repository.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import type { Caller } from './caller-authenticator.js';
+import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
 import type { RequestContext } from '../common/http.js';
 
 /** RFC 7662 §2.2. An inactive answer says nothing else, whatever the reason. */
 export type IntrospectionResponse =
   | { active: false }
-  | {
+  | (IdentityClaims & {
       active: true;
       scope: string;
       client_id: string;
@@ -23,7 +24,7 @@ export type IntrospectionResponse =
       iat: number;
       jti?: string;
       token_type: 'Bearer' | 'refresh_token';
-    };
+    });
 
 const INACTIVE: IntrospectionResponse = { active: false };
 
@@ -87,7 +88,8 @@ export class TokenInspector {
       const standing = await this.status.accessTokenStanding(claims.grant_id, claims.jti);
       if (!standing.grantLive || standing.jtiRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
       const { scope, client_id, sub, aud, iss, exp, iat, jti } = claims;
-      return { response: { active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' }, facts };
+      // The identity claims the token carries (its resource's opt-in, RFC 9068 §2.2.3.1), never over a registered one.
+      return { response: { ...pickIdentityClaims(claims), active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' }, facts };
     }
     const unknown: IntrospectionFacts = { tokenType: 'unknown', jti: null, grantId: null, clientId: null, subject: null, resource: null, reason: 'unknown' };
     if (!REFRESH_TOKEN.test(token)) return { response: INACTIVE, facts: unknown };
@@ -99,10 +101,11 @@ export class TokenInspector {
     if (!record.usable) return { response: INACTIVE, facts: { ...facts, reason: record.rotated ? 'rotated' : record.grantRevoked ? 'revoked' : 'expired' } };
     return {
       response: {
+        ...record.claims,
         active: true,
         scope: record.scopes.join(' '),
         client_id: record.clientId,
-        sub: record.userId,
+        sub: record.subject,
         aud: record.resource,
         iss: this.config.issuer,
         exp: Math.floor(record.expiresAt.getTime() / 1000),

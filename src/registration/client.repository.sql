@@ -14,7 +14,7 @@ WITH doomed AS (
             )
             AND NOT EXISTS (
               SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
-               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())
+               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now() AND NOT EXISTS (SELECT 1 FROM users disabled WHERE disabled.id = g.user_id AND disabled.disabled_at IS NOT NULL))
           LIMIT $3
           FOR UPDATE OF c SKIP LOCKED
        )
@@ -33,7 +33,7 @@ WITH doomed AS (
             )
             AND NOT EXISTS (
               SELECT 1 FROM grants g JOIN refresh_tokens r ON r.grant_id = g.id
-               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now())
+               WHERE g.client_id = c.id AND g.revoked_at IS NULL AND r.rotated_at IS NULL AND r.expires_at > now() AND NOT EXISTS (SELECT 1 FROM users disabled WHERE disabled.id = g.user_id AND disabled.disabled_at IS NOT NULL))
           LIMIT $3
           FOR UPDATE OF c SKIP LOCKED
        )

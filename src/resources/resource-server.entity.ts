@@ -1,3 +1,4 @@
+import type { IdentityClaimName } from './identity-claims.js';
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import type { SignInPolicy } from './sign-in-policy.js';
 
@@ -36,6 +37,8 @@ export class ResourceServerEntity {
   @Column('jsonb', { name: 'sign_in', default: () => `'{"allow": {}, "providers": null}'` }) signIn!: SignInPolicy;
   /** When set, the product hosts the consent page and posts the decision to /api/consent/complete. */
   @Column('text', { name: 'consent_uri', nullable: true }) consentUri!: string | null;
+  /** The identity claims (IDENTITY_CLAIMS) its access tokens and introspection answers carry; none by default. */
+  @Column('text', { name: 'identity_claims', array: true, default: () => "'{}'" }) identityClaims!: IdentityClaimName[];
   @Column('text', { name: 'registration_secret_hash' }) registrationSecretHash!: string;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;

@@ -9,6 +9,7 @@ import type { Tx } from '../database/data-source.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
+import { IDENTITY_CLAIMS } from './identity-claims.js';
 import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
 import { DEFAULT_SIGN_IN_POLICY, InvalidSignInPolicy, parseSignInPolicy, type SignInPolicy } from './sign-in-policy.js';
 
@@ -91,6 +92,7 @@ export class ResourcesService {
         login_uri: input.login_uri === null ? undefined : (input.login_uri ?? current.loginUri ?? undefined),
         consent_uri: input.consent_uri === null ? undefined : (input.consent_uri ?? current.consentUri ?? undefined),
         sign_in: input.sign_in ?? { providers: current.signIn.providers, allow: current.signIn.allow },
+        identity_claims: input.identity_claims ?? current.identityClaims,
       });
       if (merged.resource !== current.resource) {
         const clash = await this.repository.findByResource(merged.resource, tx);
@@ -201,6 +203,8 @@ export class ResourcesService {
       loginUri: input.login_uri ?? null,
       consentUri: input.consent_uri ?? null,
       signIn: input.sign_in === undefined ? DEFAULT_SIGN_IN_POLICY : signInPolicy(input.sign_in),
+      // Each once, in the catalogue's order: the list reads the same however it was given.
+      identityClaims: IDENTITY_CLAIMS.filter((claim) => input.identity_claims?.includes(claim)),
     };
   }
 }
@@ -220,6 +224,7 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     login_uri: entity.loginUri,
     consent_uri: entity.consentUri,
     sign_in: entity.signIn,
+    identity_claims: entity.identityClaims,
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };

@@ -3,9 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { KeyService } from '../keys/key.service.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import type { IdentityClaims } from '../resources/identity-claims.js';
 
-/** RFC 9068 §2.2 claims, plus `grant_id` so that revoking a grant reaches its access tokens too. */
-export interface AccessTokenClaims {
+/**
+ * RFC 9068 §2.2 claims, plus `grant_id` so that revoking a grant reaches its access tokens too, plus the identity
+ * claims (§2.2.3.1) the resource server opted into.
+ */
+export interface AccessTokenClaims extends IdentityClaims {
   iss: string;
   sub: string;
   aud: string;
@@ -33,13 +37,18 @@ export class AccessTokenIssuer {
     private readonly keys: KeyService,
   ) {}
 
-  /** `jti`: one the caller chose already (the refresh grant records it before it signs); a new one otherwise. */
-  issue(input: { userId: string; clientId: string; resource: TokenAudience; scopes: string[]; grantId: string; jti?: string }): IssuedAccessToken {
+  /**
+   * `subject`: the grant's (its `sub`); `identity`: the grant's identity claims, which never replace a registered
+   * claim (they come first and the registered ones are written over them). `jti`: one the caller chose already (the
+   * refresh grant records it before it signs); a new one otherwise.
+   */
+  issue(input: { subject: string; identity: IdentityClaims; clientId: string; resource: TokenAudience; scopes: string[]; grantId: string; jti?: string }): IssuedAccessToken {
     const iat = Math.floor(Date.now() / 1000);
     const expiresIn = input.resource.accessTokenTtl;
     const claims: AccessTokenClaims = {
+      ...input.identity,
       iss: this.config.issuer,
-      sub: input.userId,
+      sub: input.subject,
       aud: input.resource.resource,
       client_id: input.clientId,
       scope: input.scopes.join(' '),

@@ -5,6 +5,7 @@ import { sha256 } from '../common/crypto.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { KeyService, SIGNING_ALG } from '../keys/key.service.js';
 import type { AccessTokenClaims } from './access-token.issuer.js';
+import { pickIdentityClaims } from '../resources/identity-claims.js';
 
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
@@ -73,7 +74,7 @@ export class AccessTokenVerifier {
     const { sub, aud, client_id, scope, iat, exp, jti, grant_id } = claims;
     if (typeof sub !== 'string' || typeof aud !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string') return null;
     if (typeof iat !== 'number' || typeof exp !== 'number' || typeof jti !== 'string' || typeof grant_id !== 'string') return null;
-    const verified: AccessTokenClaims = { iss: this.config.issuer, sub, aud, client_id, scope, iat, exp, jti, grant_id };
+    const verified: AccessTokenClaims = { ...pickIdentityClaims(claims), iss: this.config.issuer, sub, aud, client_id, scope, iat, exp, jti, grant_id };
     return { claims: Object.freeze(verified), kid: header.kid, key };
   }
 }

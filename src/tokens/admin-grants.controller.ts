@@ -27,15 +27,17 @@ export class AdminGrantsController {
   }
 
   @Delete('users/:id/grants')
-  async revokeForUser(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<{ revoked: number }> {
+  async revokeForUser(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<{ revoked: number; consents_cleared: number }> {
     await this.requireUser(id);
-    return { revoked: await this.grants.revokeAll({ userId: id }, request) };
+    const result = await this.grants.revokeAll({ userId: id }, request);
+    return { revoked: result.revoked, consents_cleared: result.consentsCleared };
   }
 
   @Delete('clients/:clientId/grants')
-  async revokeForClient(@Param('clientId') clientId: string, @InRequest() request?: RequestContext): Promise<{ revoked: number }> {
+  async revokeForClient(@Param('clientId') clientId: string, @InRequest() request?: RequestContext): Promise<{ revoked: number; consents_cleared: number }> {
     if (!(await this.clients.find(clientId))) throw new NotFound(`no client with id ${clientId}`);
-    return { revoked: await this.grants.revokeAll({ clientId }, request) };
+    const result = await this.grants.revokeAll({ clientId }, request);
+    return { revoked: result.revoked, consents_cleared: result.consentsCleared };
   }
 
   private async requireUser(id: string): Promise<void> {

@@ -2,6 +2,7 @@ import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn, PrimaryGen
 import { UserEntity } from '../authorization/user.entity.js';
 import { ClientEntity } from '../registration/client.entity.js';
 import { ResourceServerEntity } from '../resources/resource-server.entity.js';
+import type { IdentityClaims } from '../resources/identity-claims.js';
 
 /** One successful authorization: the refresh-token family and every access token minted from it. */
 @Entity('grants')
@@ -14,6 +15,10 @@ export class GrantEntity {
   @Column('text', { name: 'client_id' }) clientId!: string;
   @Column('uuid', { name: 'resource_id' }) resourceId!: string;
   @Column('text', { array: true }) scopes!: string[];
+  /** Its access tokens' `sub`: the product's own subject for a product's user (mint, external login), else `userId`. */
+  @Column('text') subject!: string;
+  /** The identity claims its resource server opted into, as they were when the grant was made; every token repeats them. */
+  @Column('jsonb', { default: () => "'{}'" }) claims!: IdentityClaims;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt!: Date | null;
   @Column('text', { name: 'revoked_reason', nullable: true }) revokedReason!: string | null;

@@ -4,10 +4,10 @@
 DELETE FROM refresh_tokens WHERE token_hash IN (SELECT token_hash FROM refresh_tokens WHERE expires_at < $1 LIMIT $2);
 
 -- refresh_inspect ($1 tokenHash)
-SELECT rt.grant_id, g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now() AS usable,
+SELECT rt.grant_id, g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now() AND NOT EXISTS (SELECT 1 FROM users disabled WHERE disabled.id = g.user_id AND disabled.disabled_at IS NOT NULL) AS usable,
               rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
-              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
-         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled
+         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id JOIN users u ON u.id = g.user_id
         WHERE rt.token_hash = $1;
 
 -- refresh_retry ($1 tokenHash, $2 graceSeconds, $3 maxRetries, $4 clientId, $5 resource, $6 scopes, $7 successorHash, $8 audit_lock, $9 audit_schema, $10 event1_type, $11 event1_time, $12 event1_actor_kind, $13 event1_actor_source, $14 event1_actor_id, $15 event1_client_id, $16 event1_ip, $17 event1_user_agent, $18 event1_request_id, $19 event1_outcome, $20 event1_data)
@@ -17,10 +17,11 @@ WITH retried AS (
           WHERE rt.token_hash = $1 AND rt.rotated_at > now() - make_interval(secs => $2::double precision)
             AND rt.retries < $3::integer AND rt.expires_at > now()
             AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = $4
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)
             AND ($5::text IS NULL OR r.resource = $5::text)
             AND ($6::text[] IS NULL OR $6::text[] <@ g.scopes)
             AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($6::text[], g.scopes) AS scopes, rt.retries
+         RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($6::text[], g.scopes) AS scopes, rt.retries
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT $7, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM retried
@@ -38,11 +39,11 @@ WITH retried AS (
 WITH rotated AS (
          UPDATE refresh_tokens rt SET rotated_at = now()
            FROM grants g JOIN resource_servers r ON r.id = g.resource_id
-          WHERE rt.token_hash = $1 AND g.id = rt.grant_id AND g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now()
+          WHERE rt.token_hash = $1 AND g.id = rt.grant_id AND g.revoked_at IS NULL AND rt.rotated_at IS NULL AND rt.expires_at > now() AND NOT EXISTS (SELECT 1 FROM users disabled WHERE disabled.id = g.user_id AND disabled.disabled_at IS NOT NULL)
             AND g.client_id = $2
             AND ($3::text IS NULL OR r.resource = $3::text)
             AND ($4::text[] IS NULL OR $4::text[] <@ g.scopes)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes
+         RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce($4::text[], g.scopes) AS scopes
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT $5, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM rotated

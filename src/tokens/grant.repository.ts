@@ -8,12 +8,13 @@ import { auditedStatement, ChangeColumn, type AuditedChange, type EventColumns }
 import { GrantEntity, RefreshTokenEntity } from './grant.entity.js';
 import { clientUseCte } from '../registration/client.repository.js';
 import { refreshTokenUsable } from '../database/refresh-token-usability.js';
+import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
 
 @Injectable()
 export class GrantRepository {
   constructor(private readonly dataSource: DataSource) {}
 
-  async insert(tx: Tx, grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes'>): Promise<string> {
+  async insert(tx: Tx, grant: Pick<GrantEntity, 'userId' | 'clientId' | 'resourceId' | 'scopes' | 'subject' | 'claims'>): Promise<string> {
     const id = randomUUID();
     await tx.insert(GrantEntity, { ...grant, id });
     return id;
@@ -56,6 +57,8 @@ export interface PresentedRefreshToken {
   rotated: boolean;
   expired: boolean;
   revoked: boolean;
+  /** Its user is disabled. */
+  userDisabled: boolean;
   userId: string;
   clientId: string;
   resourceId: string;
@@ -66,6 +69,9 @@ export interface PresentedRefreshToken {
 export interface RotatedRefreshToken {
   grantId: string;
   userId: string;
+  /** The grant's `sub` and identity claims, which every access token of the grant repeats. */
+  subject: string;
+  claims: IdentityClaims;
   /** The access token's: the scopes asked for, or the grant's. */
   scopes: string[];
   /** The resource's canonical URL (the token's `aud`) and access token lifetime, read with the rotation. */
@@ -78,6 +84,8 @@ function rotatedRefreshToken(json: Record<string, unknown>): RotatedRefreshToken
   return {
     grantId: String(json.grant_id),
     userId: String(json.user_id),
+    subject: String(json.subject),
+    claims: typeof json.claims === 'object' && json.claims !== null ? pickIdentityClaims(json.claims as Record<string, unknown>) : {},
     scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
     resource: String(json.resource),
     accessTokenTtl: Number(json.access_token_ttl),
@@ -107,6 +115,7 @@ interface PresentedRow {
   resource_id: string;
   scopes: string[];
   revoked: boolean;
+  user_disabled: boolean;
 }
 
 const presented = params<{ tokenHash: string }>();
@@ -114,8 +123,8 @@ export const INSPECT_REFRESH_TOKEN = statement(
   'refresh_inspect',
   sql`SELECT rt.grant_id, ${refreshTokenUsable('rt', 'g')} AS usable,
               rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
-              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked
-         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled
+         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id JOIN users u ON u.id = g.user_id
         WHERE rt.token_hash = ${presented.tokenHash}`,
 ).returning<PresentedRow>();
 
@@ -140,7 +149,7 @@ export const REFRESH_ROTATION = auditedStatement(
             AND g.client_id = ${rotation.clientId}
             AND (${rotation.resource}::text IS NULL OR r.resource = ${rotation.resource}::text)
             AND (${rotation.scopes}::text[] IS NULL OR ${rotation.scopes}::text[] <@ g.scopes)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${rotation.scopes}::text[], g.scopes) AS scopes
+         RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${rotation.scopes}::text[], g.scopes) AS scopes
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT ${rotation.successorHash}, grant_id, ${rotation.tokenHash}, now() + make_interval(secs => refresh_token_ttl) FROM rotated
@@ -163,10 +172,11 @@ export const REFRESH_RETRY = auditedStatement(
           WHERE rt.token_hash = ${retry.tokenHash} AND rt.rotated_at > now() - make_interval(secs => ${retry.graceSeconds}::double precision)
             AND rt.retries < ${retry.maxRetries}::integer AND rt.expires_at > now()
             AND g.id = rt.grant_id AND g.revoked_at IS NULL AND g.client_id = ${retry.clientId}
+            AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)
             AND (${retry.resource}::text IS NULL OR r.resource = ${retry.resource}::text)
             AND (${retry.scopes}::text[] IS NULL OR ${retry.scopes}::text[] <@ g.scopes)
             AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
-         RETURNING rt.grant_id, g.user_id, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${retry.scopes}::text[], g.scopes) AS scopes, rt.retries
+         RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${retry.scopes}::text[], g.scopes) AS scopes, rt.retries
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
          SELECT ${retry.successorHash}, grant_id, ${retry.tokenHash}, now() + make_interval(secs => refresh_token_ttl) FROM retried
@@ -202,6 +212,7 @@ export class RefreshTokenRepository {
       rotated: row.rotated,
       expired: row.expired,
       revoked: row.revoked,
+      userDisabled: row.user_disabled,
       userId: row.user_id,
       clientId: row.client_id,
       resourceId: row.resource_id,

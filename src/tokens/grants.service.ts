@@ -5,6 +5,7 @@ import { AuditLog } from '../audit/audit-log.js';
 import { GrantRepository } from './grant.repository.js';
 import type { GrantEntity } from './grant.entity.js';
 import type { RequestContext } from '../common/http.js';
+import { ConsentRepository } from '../authorization/consent.repository.js';
 
 export interface GrantView {
   id: string;
@@ -26,6 +27,7 @@ export class GrantsService {
     private readonly database: Database,
     private readonly grants: GrantRepository,
     private readonly audit: AuditLog,
+    private readonly consents: ConsentRepository,
   ) {}
 
   /** Inside the caller's transaction; records `grant.revoked` when this call revoked it. */
@@ -41,23 +43,33 @@ export class GrantsService {
     return this.grants.listForUser(userId);
   }
 
-  /** An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client. */
-  async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext): Promise<number> {
+  /**
+   * An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client, and forgets
+   * the consents behind them, so that the next authorization asks again instead of going through silently.
+   */
+  async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext): Promise<{ revoked: number; consentsCleared: number }> {
     return this.database.transaction(async (tx) => {
-      const live = await this.grants.listLive(tx, owner);
-      let count = 0;
-      for (const grant of live) if (await this.revoke(tx, grant, 'revoked_by_admin', request)) count++;
-      // Events record changes: a bulk revocation that found nothing live records nothing.
-      if (count === 0) return count;
+      const result = await this.revokeAllIn(tx, owner, 'revoked_by_admin', request);
+      // Events record changes: a bulk revocation that found nothing to change records nothing.
+      if (result.revoked === 0 && result.consentsCleared === 0) return result;
       await this.audit.record(tx, {
         type: 'admin.grants_revoked',
         clientId: 'clientId' in owner ? owner.clientId : null,
         subject: 'userId' in owner ? owner.userId : null,
-        data: { revoked: count },
+        data: { revoked: result.revoked, consents_cleared: result.consentsCleared },
         request,
       });
-      return count;
+      return result;
     });
+  }
+
+  /** revokeAll's change inside the caller's transaction, each grant with its `grant.revoked`, without the admin event. */
+  async revokeAllIn(tx: Tx, owner: { userId: string } | { clientId: string }, reason: string, request?: RequestContext): Promise<{ revoked: number; consentsCleared: number }> {
+    const live = await this.grants.listLive(tx, owner);
+    let revoked = 0;
+    for (const grant of live) if (await this.revoke(tx, grant, reason, request)) revoked++;
+    const consentsCleared = await this.consents.forget(tx, owner);
+    return { revoked, consentsCleared };
   }
 }
 

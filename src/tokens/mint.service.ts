@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InvalidClient, InvalidScope } from '../common/oauth-errors.js';
+import { InvalidClient, InvalidGrant, InvalidRequest, InvalidScope } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { UserRepository } from '../authorization/user.repository.js';
@@ -41,14 +41,25 @@ export class MintService {
     return this.database.transaction(async (tx) => {
       // A metadata-document client fetched just now is recorded with the grant that references it.
       await this.clients.recordFetched(tx, resolved, 'insert', context);
-      const { userId } = await this.users.findOrCreateByIdentity(tx, {
+      const { userId, created } = await this.users.findOrCreateByIdentity(tx, {
         provider: 'external',
         subject: `${resource.id}:${input.subject}`,
         login: null,
         displayName: null,
       });
-      const grantId = await this.grants.insert(tx, { userId, clientId: client.id, resourceId: resource.id, scopes });
-      const { response, claims } = await this.minter.mint(tx, { grantId, userId, client, resource, scopes, parentHash: null });
+      // The product's subject becomes the tokens' `sub`, beside provider-backed users whose `sub` is their Gatehouse
+      // id: a subject equal to such an id is refused when it is first recorded (this transaction then creates
+      // nothing), so a product can never obtain a token whose `sub` is another person's. The other way round, a new
+      // Gatehouse id (a random v4 UUID) equal to a recorded product subject would take a 122-bit collision.
+      if (created && (await this.users.isUserId(input.subject, tx))) {
+        throw new InvalidRequest('subject is the id of a Gatehouse user; choose another subject for this user');
+      }
+      // Locked: disabling the user waits for this grant and revokes it with the others.
+      if (await this.users.isDisabled(userId, tx, true)) throw new InvalidGrant('the user is disabled');
+      // A product's user signed in with the product: of the identity claims, only `idp` can say anything.
+      const identity = resource.identityClaims.includes('idp') ? { idp: 'external' } : {};
+      const grantId = await this.grants.insert(tx, { userId, clientId: client.id, resourceId: resource.id, scopes, subject: input.subject, claims: identity });
+      const { response, claims } = await this.minter.mint(tx, { grantId, subject: input.subject, identity, client, resource, scopes, parentHash: null });
       await this.audit.record(tx, {
         type: 'token.issued',
         clientId: client.id,

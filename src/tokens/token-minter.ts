@@ -7,12 +7,15 @@ import type { ResourceServerEntity } from '../resources/resource-server.entity.j
 import { AccessTokenIssuer, type AccessTokenClaims, type TokenAudience } from './access-token.issuer.js';
 import { RefreshTokenRepository } from './grant.repository.js';
 import type { TokenResponse } from './grants/grant-handler.js';
+import type { IdentityClaims } from '../resources/identity-claims.js';
 
 export const REFRESH_TOKEN_PREFIX = 'gh_rt_';
 
 export interface MintInput {
   grantId: string;
-  userId: string;
+  /** The grant's `sub` and identity claims. */
+  subject: string;
+  identity: IdentityClaims;
   client: ClientEntity;
   resource: ResourceServerEntity;
   /** Scopes for this access token: the grant's, or a subset asked for at refresh. */
@@ -57,11 +60,12 @@ export class TokenMinter {
    * `jti`: the one the caller already recorded, if it did.
    */
   sign(
-    input: Pick<MintInput, 'grantId' | 'userId' | 'client' | 'scopes'> & { resource: TokenAudience; jti?: string },
+    input: Pick<MintInput, 'grantId' | 'subject' | 'identity' | 'client' | 'scopes'> & { resource: TokenAudience; jti?: string },
     refreshToken: string | undefined,
   ): { response: TokenResponse; claims: AccessTokenClaims } {
     const access = this.accessTokens.issue({
-      userId: input.userId,
+      subject: input.subject,
+      identity: input.identity,
       clientId: input.client.id,
       resource: input.resource,
       scopes: input.scopes,

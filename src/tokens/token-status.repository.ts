@@ -4,9 +4,10 @@ import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
 import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
 import { refreshTokenUsable } from '../database/refresh-token-usability.js';
+import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
 
 export interface AccessTokenStanding {
-  /** The grant exists and is not revoked. */
+  /** The grant exists and is not revoked, and its user is not disabled. */
   grantLive: boolean;
   /** This token's jti was revoked on its own. */
   jtiRevoked: boolean;
@@ -15,6 +16,9 @@ export interface AccessTokenStanding {
 export interface RefreshTokenRecord {
   grantId: string;
   userId: string;
+  /** The grant's `sub` and identity claims. */
+  subject: string;
+  claims: IdentityClaims;
   clientId: string;
   resourceId: string;
   resource: string;
@@ -30,13 +34,16 @@ export interface RefreshTokenRecord {
 const standing = params<{ grantId: string; jti: string }>();
 export const ACCESS_TOKEN_STANDING = statement(
   'token_standing',
-  sql`SELECT EXISTS (SELECT 1 FROM grants WHERE id = ${standing.grantId} AND revoked_at IS NULL) AS grant_live,
+  sql`SELECT EXISTS (SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id
+                  WHERE g.id = ${standing.grantId} AND g.revoked_at IS NULL AND u.disabled_at IS NULL) AS grant_live,
               EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${standing.jti}) AS jti_revoked`,
 ).returning<{ grant_live: boolean; jti_revoked: boolean }>();
 
 interface RefreshTokenRow {
   grant_id: string;
   user_id: string;
+  subject: string;
+  claims: Record<string, unknown>;
   client_id: string;
   resource_id: string;
   resource: string;
@@ -51,7 +58,7 @@ interface RefreshTokenRow {
 const refreshToken = params<{ tokenHash: string }>();
 export const REFRESH_TOKEN_RECORD = statement(
   'refresh_token_record',
-  sql`SELECT t.grant_id, g.user_id, g.client_id, g.resource_id, r.resource, g.scopes, t.created_at, t.expires_at,
+  sql`SELECT t.grant_id, g.user_id, g.subject, g.claims, g.client_id, g.resource_id, r.resource, g.scopes, t.created_at, t.expires_at,
               ${refreshTokenUsable('t', 'g')} AS usable, t.rotated_at IS NOT NULL AS rotated, g.revoked_at IS NOT NULL AS grant_revoked
          FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN resource_servers r ON r.id = g.resource_id
         WHERE t.token_hash = ${refreshToken.tokenHash}`,
@@ -90,6 +97,8 @@ export class TokenStatusRepository {
     return {
       grantId: row.grant_id,
       userId: row.user_id,
+      subject: row.subject,
+      claims: pickIdentityClaims(row.claims),
       clientId: row.client_id,
       resourceId: row.resource_id,
       resource: row.resource,

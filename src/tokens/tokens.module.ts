@@ -16,11 +16,13 @@ import { TokensController } from './tokens.controller.js';
 import { MintController } from './mint.controller.js';
 import { AdminGrantsController } from './admin-grants.controller.js';
 import { MintService } from './mint.service.js';
+import { AdminUsersController } from './admin-users.controller.js';
+import { UserManagementService } from './user-management.service.js';
 import { TokensHousekeeping } from './tokens-housekeeping.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
-  controllers: [TokensController, MintController, AdminGrantsController],
+  controllers: [TokensController, MintController, AdminGrantsController, AdminUsersController],
   providers: [
     AccessTokenIssuer,
     TokenMinter,
@@ -28,6 +30,7 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
     AccessTokenVerifier,
     TokenStatusRepository,
     GrantsService,
+    UserManagementService,
     TokensHousekeeping,
     GrantRepository,
     RefreshTokenRepository,
@@ -39,6 +42,6 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
       useFactory: (...handlers: Array<AuthorizationCodeGrant | RefreshTokenGrant>) => handlers,
     },
   ],
-  exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, GrantsService],
+  exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, GrantsService, UserManagementService],
 })
 export class TokensModule {}

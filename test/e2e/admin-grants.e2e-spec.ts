@@ -5,6 +5,7 @@ import { createResource, startGatehouse, type RunningGatehouse } from '../suppor
 import {
   assertOAuthError,
   databaseCounts,
+  grantUserId,
   isActive,
   mintTokens,
   readJson,
@@ -67,9 +68,9 @@ describe('admin grants (pglite)', () => {
     const bob = await mint(resourceA, clientC, `bob-${randomUUID()}`);
     // The same product user id at resource B is another Gatehouse user, untouched by revoking alice at A.
     const aliceAtB = await mint(resourceB, clientC, alice);
-    const userId = first.claims.sub;
-    assert.equal(second.claims.sub, userId);
-    assert.notEqual(aliceAtB.claims.sub, userId);
+    const userId = await grantUserId(gatehouse, first.claims.grant_id);
+    assert.equal(await grantUserId(gatehouse, second.claims.grant_id), userId);
+    assert.notEqual(await grantUserId(gatehouse, aliceAtB.claims.grant_id), userId);
 
     const listed = await gatehouse.admin('GET', `/admin/users/${userId}/grants`);
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
@@ -97,8 +98,8 @@ describe('admin grants (pglite)', () => {
     const revoked = await gatehouse.admin('DELETE', `/admin/users/${userId}/grants`);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     const bulk = (await gatehouse.db.query(`SELECT subject, data FROM audit_events WHERE type = 'admin.grants_revoked'`)) as Array<{ subject: string; data: { revoked: number } }>;
-    assert.deepEqual(bulk, [{ subject: userId, data: { revoked: 3 } }], 'one admin event for the bulk revocation');
-    assert.deepEqual(revoked.body, { revoked: 3 });
+    assert.deepEqual(bulk, [{ subject: userId, data: { revoked: 3, consents_cleared: 0 } }], 'one admin event for the bulk revocation');
+    assert.deepEqual(revoked.body, { revoked: 3, consents_cleared: 0 });
     assert.equal((await databaseCounts(gatehouse))['grants.revoked'], before['grants.revoked']! + 3);
     for (const [name, minted] of [['first', first], ['second', second], ['third', third]] as const) {
       await assertDead(minted, resourceA, name);
@@ -115,7 +116,7 @@ describe('admin grants (pglite)', () => {
     }
 
     const settled = await databaseCounts(gatehouse);
-    assert.deepEqual((await gatehouse.admin('DELETE', `/admin/users/${userId}/grants`)).body, { revoked: 0 }, 'revoking again revokes nothing');
+    assert.deepEqual((await gatehouse.admin('DELETE', `/admin/users/${userId}/grants`)).body, { revoked: 0, consents_cleared: 0 }, 'revoking again revokes nothing');
     assert.deepEqual(await databaseCounts(gatehouse), settled, 'and audits nothing');
   });
 
@@ -131,7 +132,7 @@ describe('admin grants (pglite)', () => {
     const revoked = await gatehouse.admin('DELETE', `/admin/clients/${encodeURIComponent(clientD.client_id)}/grants`);
     assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
     // D's only other grant (alice's, in the test before) is already revoked: exactly the two live ones here.
-    assert.deepEqual(revoked.body, { revoked: 2 });
+    assert.deepEqual(revoked.body, { revoked: 2, consents_cleared: 0 });
     const live = (await gatehouse.db.query('SELECT count(*)::int AS n FROM grants WHERE client_id = $1 AND revoked_at IS NULL', [clientD.client_id])) as Array<{ n: number }>;
     assert.equal(live[0]?.n, 0, 'no live grant of the client is left');
     await assertDead(successor, resourceA, 'rotated family at A');
@@ -140,7 +141,7 @@ describe('admin grants (pglite)', () => {
     await assertLive(otherClients, resourceA, 'another client’s grant for the same user');
     assert.equal((await grantEvents(atB.claims.grant_id)).length, 1);
 
-    assert.deepEqual((await gatehouse.admin('DELETE', `/admin/clients/${encodeURIComponent(clientD.client_id)}/grants`)).body, { revoked: 0 });
+    assert.deepEqual((await gatehouse.admin('DELETE', `/admin/clients/${encodeURIComponent(clientD.client_id)}/grants`)).body, { revoked: 0, consents_cleared: 0 });
   });
 
   it('answers 404 for unknown users and clients and for malformed ids, and writes nothing', async () => {
@@ -164,10 +165,11 @@ describe('admin grants (pglite)', () => {
 
   it('requires the admin token', async () => {
     const minted = await mint(resourceA, clientC, `erin-${randomUUID()}`);
+    const userId = await grantUserId(gatehouse, minted.claims.grant_id);
     const before = await databaseCounts(gatehouse);
     for (const [method, path] of [
-      ['GET', `/admin/users/${minted.claims.sub}/grants`],
-      ['DELETE', `/admin/users/${minted.claims.sub}/grants`],
+      ['GET', `/admin/users/${userId}/grants`],
+      ['DELETE', `/admin/users/${userId}/grants`],
       ['DELETE', `/admin/clients/${clientC.client_id}/grants`],
     ] as const) {
       for (const authorization of [undefined, `Bearer ${gatehouse.adminToken}x`, `Bearer ${resourceA.registration_secret}`]) {

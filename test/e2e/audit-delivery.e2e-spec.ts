@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
-import { mintTokens, registerClient } from '../support/flows.js';
+import { grantUserId, mintTokens, registerClient } from '../support/flows.js';
 import { eventually, latestSeq, queryAudit, WebhookReceiver } from '../support/audit.js';
 import { GrantRepository } from '../../src/tokens/grant.repository.js';
 import { AuditRetention } from '../../src/audit/audit-retention.js';
@@ -115,14 +115,14 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         return original(...args);
       };
       try {
-        const response = await gatehouse.admin('DELETE', `/admin/users/${first.claims.sub}/grants`);
+        const response = await gatehouse.admin('DELETE', `/admin/users/${await grantUserId(gatehouse, first.claims.grant_id)}/grants`);
         assert.equal(response.status, 500);
         assert.equal(calls, 2, 'the failure came after one revocation and its event');
       } finally {
         grants.revoke = original;
       }
       assert.equal(await latestSeq(gatehouse), start, 'no event was committed');
-      const revoked = (await gatehouse.db.query(`SELECT count(*)::int AS n FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL`, [first.claims.sub])) as Array<{ n: number }>;
+      const revoked = (await gatehouse.db.query(`SELECT count(*)::int AS n FROM grants WHERE user_id = $1 AND revoked_at IS NOT NULL`, [await grantUserId(gatehouse, first.claims.grant_id)])) as Array<{ n: number }>;
       assert.equal(revoked[0]?.n, 0, 'no grant was revoked');
       // A later event is delivered, and nothing from the failed transaction came before it.
       const marker = await adminEvents(gatehouse, 1);
@@ -188,8 +188,8 @@ describe('in-process audit hooks', () => {
     const resource = await createResource(gatehouse, { resource: 'http://127.0.0.1:1/hooks', scopes: ['a'], default_scopes: ['a'] });
     const client = await registerClient(gatehouse);
     const minted = await mintTokens(gatehouse, resource, { client_id: client.client_id, subject: 'user-hooks' });
-    const revoked = await gatehouse.admin('DELETE', `/admin/users/${minted.claims.sub}/grants`);
-    assert.deepEqual(revoked.body, { revoked: 1 });
+    const revoked = await gatehouse.admin('DELETE', `/admin/users/${await grantUserId(gatehouse, minted.claims.grant_id)}/grants`);
+    assert.deepEqual(revoked.body, { revoked: 1, consents_cleared: 0 });
 
     await eventually(() => revocations.length === 1, 'the revocation hook was called');
     assert.equal(issued.length, 1);

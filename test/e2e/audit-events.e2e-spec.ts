@@ -9,6 +9,7 @@ import { Browser } from '../support/browser.js';
 import { createResource, MemoryLogger, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import {
+  grantUserId,
   authorizationUrl,
   basicAuthorization,
   exchangeCode,
@@ -259,7 +260,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const issued = await queryAudit(gatehouse, { type: 'token.issued', client_id: client.client_id });
       assert.deepEqual(issued.map((event) => event.data.grant_type), ['mint', 'mint', 'mint']);
       assert.deepEqual(issued.map((event) => event.actor.kind), ['resource', 'resource', 'resource']);
-      const bySubject = await queryAudit(gatehouse, { sub: first.claims.sub });
+      // Events name the Gatehouse user; a minted token's sub is the product's subject.
+      const bySubject = await queryAudit(gatehouse, { sub: await grantUserId(gatehouse, first.claims.grant_id) });
       assert.deepEqual(bySubject.map((event) => event.type), ['token.issued']);
       const prefixed = await queryAudit(gatehouse, { type: 'client.*,token.issued', client_id: client.client_id });
       assert.deepEqual(prefixed.map((event) => event.type), ['client.registered', 'token.issued', 'token.issued', 'token.issued']);

@@ -61,7 +61,7 @@ describe('CLI and the start command on the embedded database', () => {
 
     const clientId = (JSON.parse(client.stdout) as { client_id: string }).client_id;
     const revokedNone = await runCli(['clients', 'revoke-grants', clientId], env);
-    assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0 });
+    assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0, consents_cleared: 0 });
     const unknownUser = await runCli(['users', 'grants', '00000000-0000-4000-8000-000000000000'], env);
     assert.equal(unknownUser.code, 1);
     assert.equal((JSON.parse(unknownUser.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');
@@ -91,6 +91,41 @@ describe('CLI and the start command on the embedded database', () => {
     }
     assert.equal(await exitOf(server.child), 0);
     await assert.rejects(stat(join(dataDir, 'pglite', 'gatehouse.lock')), 'the lock is released on shutdown');
+  });
+
+  it('finds, disables and enables users, and sets identity claims', async () => {
+    const created = await runCli(['resources', 'create', '--name', 'Users MCP', '--resource', 'https://users.example.com/mcp', '--scopes', 'a', '--default-scopes', 'a', '--identity-claims', 'idp,name'], env);
+    assert.equal(created.code, 0, created.stderr);
+    const resource = JSON.parse(created.stdout) as { identity_claims: string[]; registration_secret: string };
+    assert.deepEqual(resource.identity_claims, ['name', 'idp'], 'in the catalogue’s order');
+    const refused = await runCli(['resources', 'create', '--name', 'Bad', '--resource', 'https://bad.example.com/mcp', '--scopes', 'a', '--identity-claims', 'password'], env);
+    assert.equal(refused.code, 1);
+    const client = JSON.parse((await runCli(['clients', 'create', '--redirect-uri', 'http://127.0.0.1/cb', '--grant-types', 'authorization_code,refresh_token'], env)).stdout) as { client_id: string };
+
+    const port = await freePort();
+    const server = await startServerProcess({ ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    try {
+      const minted = await fetch(`http://localhost:${port}/api/oauth/token/exchange`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${resource.registration_secret}` },
+        body: JSON.stringify({ client_id: client.client_id, subject: 'cli-user-7' }),
+      });
+      assert.equal(minted.status, 200);
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    assert.equal(await exitOf(server.child), 0);
+
+    const found = JSON.parse((await runCli(['users', 'find', 'cli-user-7'], env)).stdout) as Array<{ id: string; live_grants: number; disabled: boolean }>;
+    assert.equal(found.length, 1, 'found by the product’s own id');
+    assert.deepEqual([found[0]!.live_grants, found[0]!.disabled], [1, false]);
+    const disabled = JSON.parse((await runCli(['users', 'disable', found[0]!.id], env)).stdout) as { disabled: boolean; live_grants: number };
+    assert.deepEqual([disabled.disabled, disabled.live_grants], [true, 0]);
+    const enabled = JSON.parse((await runCli(['users', 'enable', found[0]!.id], env)).stdout) as { disabled: boolean };
+    assert.equal(enabled.disabled, false);
+    const unknown = await runCli(['users', 'disable', 'github:nobody'], env);
+    assert.equal(unknown.code, 1);
+    assert.equal((JSON.parse(unknown.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');
   });
 });
 

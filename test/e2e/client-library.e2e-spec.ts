@@ -43,7 +43,8 @@ describe('gatehouse/client: a product backend mints tokens for its own users', (
     const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(minted.accessToken, jwks, { issuer: gatehouse.url, audience: RESOURCE, typ: 'at+jwt' });
     const identity = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:user-42`])) as Array<{ user_id: string }>;
-    assert.equal(payload.sub, identity[0]?.user_id, "sub is Gatehouse's subject for this product's user");
+    assert.ok(identity[0]?.user_id, "the product's user is a Gatehouse user");
+    assert.equal(payload.sub, 'user-42', "sub is the product's own subject for its user");
     assert.equal(payload.client_id, client.client_id);
 
     const refreshed = await refreshToken({ baseUrl: gatehouse.url, clientId: client.client_id, refreshToken: minted.refreshToken! });

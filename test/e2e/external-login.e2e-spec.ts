@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { FakeProduct } from '../fakes/product-app.js';
 import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -52,7 +52,8 @@ describe('external login and custom consent', () => {
     const jwks = createRemoteJWKSet(new URL(`${gatehouse.url}/.well-known/jwks.json`));
     const { payload } = await jwtVerify(provider.savedTokens!.access_token, jwks, { issuer: gatehouse.url, audience: mcp.resource });
     const identity = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:${product.currentUser.id}`])) as Array<{ user_id: string }>;
-    assert.equal(payload.sub, identity[0]?.user_id, "sub is Gatehouse's subject for the product's user");
+    assert.ok(identity[0]?.user_id, "the product's user is a Gatehouse user");
+    assert.equal(payload.sub, product.currentUser.id, "sub is the product's own subject for its user");
 
     // The same product user minted through the mint API is the same subject.
     const minted = await postJson(`${gatehouse.url}/api/oauth/token/exchange`, { client_id: client.client_id, subject: product.currentUser.id }, { authorization: `Bearer ${resource.registration_secret}` });
@@ -106,6 +107,36 @@ describe('external login and custom consent', () => {
     const expired = await complete(resource.registration_secret, { external_auth_id: lateHandle, user });
     assert.equal(expired.status, 400);
     assert.equal(expired.body.error, 'invalid_grant');
+  });
+
+  it('refuses a product user id equal to a Gatehouse user id, and a disabled user, at the login completion', async () => {
+    const complete = (body: unknown) => postJson(`${gatehouse.url}/api/login/complete`, body, { authorization: `Bearer ${resource.registration_secret}` });
+    const handleFor = async (browser: Browser): Promise<string> => {
+      const stop = await browser.navigate(authorizationUrl(gatehouse.url, { client, resource: mcp.resource }).url, (location) => location.startsWith(`${product.url}/login`));
+      assert.ok('stoppedAt' in stop);
+      return new URL(stop.stoppedAt).searchParams.get('external_auth_id')!;
+    };
+    // A Gatehouse user (here one minted at another resource): its Gatehouse id must never become a product subject.
+    const minted = await postJson(`${gatehouse.url}/api/oauth/token/exchange`, { client_id: client.client_id, subject: `other-${Date.now()}` }, { authorization: `Bearer ${other.registration_secret}` });
+    assert.equal(minted.status, 200, minted.text);
+    const grantId = String(decodeJwt(minted.body.access_token).grant_id);
+    const [found] = (await gatehouse.db.query('SELECT user_id FROM grants WHERE id = $1', [grantId])) as Array<{ user_id: string }>;
+    const collisionHandle = await handleFor(new Browser());
+    const before = await databaseCounts(gatehouse);
+    const collision = await complete({ external_auth_id: collisionHandle, user: { id: found!.user_id } });
+    assert.equal(collision.status, 400);
+    assert.equal(collision.body.error, 'invalid_request');
+    assert.deepEqual(await databaseCounts(gatehouse), before, 'nothing created');
+
+    // A product user that exists, then is disabled: its next login is refused.
+    const productUser = `disabled-${Date.now()}`;
+    assert.equal((await complete({ external_auth_id: await handleFor(new Browser()), user: { id: productUser } })).status, 200);
+    const [identity] = (await gatehouse.db.query(`SELECT user_id FROM user_identities WHERE provider = 'external' AND subject = $1`, [`${resource.id}:${productUser}`])) as Array<{ user_id: string }>;
+    assert.equal((await gatehouse.admin('POST', `/admin/users/${identity!.user_id}/disable`)).status, 200);
+    const refused = await complete({ external_auth_id: await handleFor(new Browser()), user: { id: productUser } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_grant');
+    assert.match(refused.body.error_description, /disabled/);
   });
 
   it("refuses a login swap: a product login completed in another person's browser never signs the starter's browser in", async () => {

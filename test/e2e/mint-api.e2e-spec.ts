@@ -4,6 +4,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import {
+  grantUserId,
   assertOAuthError,
   auditEvents,
   databaseCounts,
@@ -195,11 +196,14 @@ describe('mint API and bad input to /introspect and /revoke (pglite)', () => {
       const fromB = await mintTokens(gatehouse, resourceB, { client_id: client.client_id, subject });
       assert.equal(await gatehouse.count('users'), usersBefore + 2, 'another resource’s "same" subject is another user');
 
-      assert.equal(first.claims.sub, again.claims.sub, 'same resource, same subject');
-      assert.notEqual(first.claims.sub, fromB.claims.sub, 'two resources, two subjects');
+      // The token's sub is the product's own subject (its aud scopes it); the Gatehouse user behind it is per resource.
+      assert.deepEqual([first.claims.sub, again.claims.sub, fromB.claims.sub], [subject, subject, subject], "sub is the product's subject");
+      const userOf = (minted: { claims: { grant_id: string } }) => grantUserId(gatehouse, minted.claims.grant_id);
+      assert.equal(await userOf(first), await userOf(again), 'same resource, same user');
+      assert.notEqual(await userOf(first), await userOf(fromB), 'two resources, two users');
       assert.notEqual(first.claims.grant_id, again.claims.grant_id, 'each mint is its own grant');
       const other = await mintTokens(gatehouse, resourceA, { client_id: client.client_id, subject: `${subject}-other` });
-      assert.notEqual(other.claims.sub, first.claims.sub, 'another product user is another subject');
+      assert.notEqual(await userOf(other), await userOf(first), 'another product user is another user');
     });
 
     it('answers like /token, with an access token that verifies against the JWKS for the calling resource only', async () => {
@@ -228,7 +232,7 @@ describe('mint API and bad input to /introspect and /revoke (pglite)', () => {
       const issued = (await auditEvents(gatehouse, 'token.issued')).at(-1);
       assert.equal(issued?.data.grant_type, 'mint');
       assert.equal(issued?.data.jti, payload.jti);
-      assert.equal(issued?.subject, payload.sub);
+      assert.equal(issued?.subject, await grantUserId(gatehouse, String(payload.grant_id)), 'the event names the Gatehouse user');
       assert.ok(!JSON.stringify(issued).includes(response.body.refresh_token), 'the audit event holds no token');
     });
 

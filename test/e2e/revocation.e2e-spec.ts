@@ -6,6 +6,7 @@ import { KeyService } from '../../src/keys/key.service.js';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import {
+  grantUserId,
   assertOAuthError,
   databaseCounts,
   isActive,
@@ -117,7 +118,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       assert.equal(revokedEvents.length, 1);
       assert.deepEqual(revokedEvents[0]?.data, { token_type: 'refresh_token', grant_id: first.claims.grant_id, by: 'client' });
       assert.equal(revokedEvents[0]?.client_id, basicClient.client_id);
-      assert.equal(revokedEvents[0]?.subject, first.claims.sub);
+      assert.equal(revokedEvents[0]?.subject, await grantUserId(gatehouse, first.claims.grant_id));
       assert.equal(revokedEvents[0]?.resource, resourceA.resource);
       const grantEvents = await auditFor('grant.revoked', first.claims.grant_id);
       assert.equal(grantEvents.length, 1);

@@ -75,7 +75,7 @@ export interface GrantSpec {
 export async function insertGrantRow(db: DataSource, clientId: string, resourceId: string, spec: GrantSpec = {}): Promise<string> {
   const userId = await insertUserRow(db);
   const rows = (await db.query(
-    `INSERT INTO grants (user_id, client_id, resource_id, scopes, revoked_at) VALUES ($1, $2, $3, ARRAY['tools:read'], CASE WHEN $4 THEN now() END) RETURNING id`,
+    `INSERT INTO grants (user_id, client_id, resource_id, scopes, subject, revoked_at) VALUES ($1, $2, $3, ARRAY['tools:read'], $1::uuid::text, CASE WHEN $4 THEN now() END) RETURNING id`,
     [userId, clientId, resourceId, spec.revoked ?? false],
   )) as Array<{ id: string }>;
   const grantId = rows[0]!.id;

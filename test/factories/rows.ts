@@ -49,7 +49,7 @@ export async function insertResourceServer(db: DataSource, scopes = ['tools:read
 export async function insertGrant(db: DataSource, parties: Omit<Parties, 'grantId'>, scopes = ['tools:read']): Promise<string> {
   const row = await one<{ id: string }>(
     db,
-    'INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES ($1, $2, $3, $4) RETURNING id',
+    'INSERT INTO grants (user_id, client_id, resource_id, scopes, subject) VALUES ($1, $2, $3, $4, $1::uuid::text) RETURNING id',
     [parties.userId, parties.clientId, parties.resourceId, scopes],
   );
   return row.id;

@@ -34,7 +34,7 @@ const REVOKE = statement('test_revoke', sql`UPDATE grants SET revoked_reason = $
 const REASON = statement('test_reason', sql`SELECT revoked_reason FROM grants WHERE id = ${p.grantId}`).returning<{ revoked_reason: string }>();
 const ORPHAN = statement(
   'test_orphan',
-  sql`INSERT INTO grants (user_id, client_id, resource_id, scopes) VALUES (${p.userId}, ${p.clientId}, ${p.resourceId}, ${p.scopes})`,
+  sql`INSERT INTO grants (user_id, client_id, resource_id, scopes, subject) VALUES (${p.userId}, ${p.clientId}, ${p.resourceId}, ${p.scopes}, ${p.userId}::uuid::text)`,
 );
 
 for (const kind of DATABASE_KINDS) {

@@ -120,6 +120,7 @@ for (const kind of DATABASE_KINDS) {
         scopes: ['tools:read', 'tools:execute'],
         redirectUri: 'http://127.0.0.1:49152/callback',
         codeChallenge,
+        identityProvider: null,
         expiresAt: new Date(),
       });
       const interval = expires === 'live' ? '1 minute' : '-1 second';
@@ -195,7 +196,7 @@ for (const kind of DATABASE_KINDS) {
         const { row } = await events.recordWith(rotation(tokenHash), [refreshed()]);
         assert.ok(row);
         await assertResourceRefreshLifetime('parent_hash', tokenHash);
-        assert.deepEqual(row, { grantId: parties.grantId, userId: parties.userId, scopes: ['tools:read'], resource: row.resource, accessTokenTtl: row.accessTokenTtl });
+        assert.deepEqual(row, { grantId: parties.grantId, userId: parties.userId, subject: parties.userId, claims: {}, scopes: ['tools:read'], resource: row.resource, accessTokenTtl: row.accessTokenTtl });
         assert.ok(row.accessTokenTtl > 0 && row.resource.startsWith('https://'));
       });
 
@@ -386,6 +387,7 @@ for (const kind of DATABASE_KINDS) {
           scopes: ['tools:read'],
           redirectUri: 'http://127.0.0.1:49152/callback',
           codeChallenge: sha256(randomToken()),
+          identityProvider: null,
           expiresAt: new Date(Date.now() + 60_000),
         },
       });

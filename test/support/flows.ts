@@ -407,6 +407,14 @@ export async function auditEvents(gatehouse: Pick<RunningGatehouse, 'db'>, type:
   return (await gatehouse.db.query('SELECT type, client_id, subject, data FROM audit_events WHERE type = $1 ORDER BY seq', [type])) as AuditRow[];
 }
 
+/** The Gatehouse user a grant belongs to (a token's `sub` is the product's subject for a product's user, not this id). */
+export async function grantUserId(gatehouse: Pick<RunningGatehouse, 'db'>, grantId: string): Promise<string> {
+  const rows = (await gatehouse.db.query('SELECT user_id FROM grants WHERE id = $1', [grantId])) as Array<{ user_id: string }>;
+  const userId = rows[0]?.user_id;
+  if (!userId) throw new Error(`no grant ${grantId}`);
+  return userId;
+}
+
 // ---------------------------------------------------------------------------------------------- assertions
 
 /** A JSON OAuth error: exact status and code, an error_description, and never cacheable. */

@@ -18,6 +18,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
+import { IDENTITY_CLAIMS, type IdentityClaimName } from '../identity-claims.js';
 
 /** A login method as the admin API accepts it: `github` is the earlier name of `gatehouse`. */
 export type LoginMethodInput = LoginMethod | 'github';
@@ -66,6 +67,10 @@ export class CreateResourceServerDto {
    * nobody, until it is set.
    */
   @IsOptional() @IsObject() sign_in?: Record<string, unknown>;
+
+  /** Identity claims its access tokens and introspection answers carry (IDENTITY_CLAIMS); none by default. */
+  @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
+  identity_claims?: IdentityClaimName[];
 }
 
 export class UpdateResourceServerDto {
@@ -88,6 +93,9 @@ export class UpdateResourceServerDto {
   @IsOptional() @IsWebUrl() consent_uri?: string | null;
   /** Replaces the whole policy. */
   @IsOptional() @IsObject() sign_in?: Record<string, unknown>;
+  /** Replaces the list; `[]` removes every identity claim. */
+  @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
+  identity_claims?: IdentityClaimName[];
 }
 
 /** What the admin API returns: never the secret hash. */
@@ -105,6 +113,7 @@ export interface ResourceServerView {
   login_uri: string | null;
   consent_uri: string | null;
   sign_in: SignInPolicy;
+  identity_claims: IdentityClaimName[];
   created_at: string;
   updated_at: string;
 }

@@ -103,7 +103,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
     if (stale) this.clients.useRecorded(this.database.manager, client.id, row.usedAt);
     const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
-    return this.minter.sign({ grantId, userId: row.userId, client, resource: audience, scopes: row.scopes, jti }, refreshToken).response;
+    return this.minter.sign({ grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti }, refreshToken).response;
   }
 
   /**

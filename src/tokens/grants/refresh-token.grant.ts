@@ -162,7 +162,7 @@ export class RefreshTokenGrant implements GrantHandler {
 
   private sign(client: ClientEntity, row: RotatedRefreshToken, jti: string, successor: string): TokenResponse {
     const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
-    return this.minter.sign({ grantId: row.grantId, userId: row.userId, client, resource: audience, scopes: row.scopes, jti }, successor).response;
+    return this.minter.sign({ grantId: row.grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti }, successor).response;
   }
 
   /**
@@ -197,6 +197,7 @@ function usable(token: PresentedRefreshToken, clientId: string): boolean {
 function refusal(token: PresentedRefreshToken | null, clientId: string): string {
   if (!token) throw new InvalidGrant('refresh token is invalid');
   if (token.clientId !== clientId) throw new InvalidGrant('refresh token was issued to another client');
+  if (token.userDisabled) throw new InvalidGrant('refresh token has been revoked: the user is disabled');
   if (token.rotated) return token.grantId;
   if (token.revoked) throw new InvalidGrant('refresh token has been revoked');
   if (token.expired) throw new InvalidGrant('refresh token has expired');
