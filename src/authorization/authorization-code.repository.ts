@@ -125,7 +125,7 @@ export const CODE_EXCHANGE = auditedStatement(
     row: (json): ExchangedCode => ({
       userId: String(json.user_id),
       subject: String(json.subject),
-      claims: typeof json.claims === 'object' && json.claims !== null ? pickIdentityClaims(json.claims as Record<string, unknown>) : {},
+      claims: pickIdentityClaims(json.claims),
       scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
       resource: String(json.resource),
       accessTokenTtl: Number(json.access_token_ttl),

@@ -21,8 +21,10 @@ export function isIdentityClaimName(value: unknown): value is IdentityClaimName 
 }
 
 /** The identity claims in `source` (a token's payload, a grant's snapshot), each only when it has its type. */
-export function pickIdentityClaims(source: Record<string, unknown>): IdentityClaims {
+export function pickIdentityClaims(value: unknown): IdentityClaims {
   const claims: IdentityClaims = {};
+  if (typeof value !== 'object' || value === null) return claims;
+  const source = value as Record<string, unknown>;
   for (const name of ['preferred_username', 'name', 'email', 'idp'] as const) {
     const value = source[name];
     if (typeof value === 'string') claims[name] = value;

@@ -85,7 +85,7 @@ function rotatedRefreshToken(json: Record<string, unknown>): RotatedRefreshToken
     grantId: String(json.grant_id),
     userId: String(json.user_id),
     subject: String(json.subject),
-    claims: typeof json.claims === 'object' && json.claims !== null ? pickIdentityClaims(json.claims as Record<string, unknown>) : {},
+    claims: pickIdentityClaims(json.claims),
     scopes: Array.isArray(json.scopes) ? json.scopes.map(String) : [],
     resource: String(json.resource),
     accessTokenTtl: Number(json.access_token_ttl),
