@@ -533,7 +533,7 @@ function readCaFile(path: string): string {
   return pem;
 }
 
-/** Where and how audit events are delivered (see the README's "Audit events"). */
+/** Where and how audit events are delivered (see docs/audit-events.md). */
 export interface AuditConfig {
   /** JSON lines of events: to stdout, appended to a file, or not at all. */
   log: { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'off' };
