@@ -649,6 +649,9 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   ACCESS_TOKEN_CACHE_ENTRIES: true,
 };
 
+/** Every environment variable the configuration reads (docs/configuration.md documents each; a test holds them equal). */
+export const CONFIGURATION_VARIABLES: readonly string[] = Object.keys(KNOWN_VARIABLES);
+
 function decodeKey(value: string): Buffer {
   return value.length === 64 ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64url');
 }
