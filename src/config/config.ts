@@ -533,7 +533,7 @@ function readCaFile(path: string): string {
   return pem;
 }
 
-/** Where and how audit events are delivered (see the README's "Audit events"). */
+/** Where and how audit events are delivered (see docs/audit-events.md). */
 export interface AuditConfig {
   /** JSON lines of events: to stdout, appended to a file, or not at all. */
   log: { kind: 'stdout' } | { kind: 'file'; path: string } | { kind: 'off' };
@@ -648,6 +648,9 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
 };
+
+/** Every environment variable the configuration reads (docs/configuration.md documents each; a test holds them equal). */
+export const CONFIGURATION_VARIABLES: readonly string[] = Object.keys(KNOWN_VARIABLES);
 
 function decodeKey(value: string): Buffer {
   return value.length === 64 ? Buffer.from(value, 'hex') : Buffer.from(value, 'base64url');

@@ -55,7 +55,7 @@ const ROUTE_PARAM_SEGMENT = '([A-Za-z0-9_-]+)';
 /**
  * The @FastPath routes (src/common/fast-path.decorator.ts), answered straight from Node's HTTP server in front of
  * Express and Nest's router, guard, interceptor and pipe chain, which cost about half the CPU of a small request (see
- * the README's benchmark section). Each route is what FastRouteExplorer read from the handler's own decorators, and
+ * docs/benchmarks.md). Each route is what FastRouteExplorer read from the handler's own decorators, and
  * everything the full path does for it happens here too, through the same functions and in Nest's order: request id
  * and context, HTTP metrics, CORS, the body parser, the route's rate-limit policy, its BeforeHandler guards, status
  * and headers, its BeforeHandler interceptors, its parameters and pipes, the controller method itself, the JSON

@@ -19,7 +19,7 @@ const FOCUSED_TEXT = 'document.activeElement?.textContent?.trim()';
 const LOGO_LOADED = "(() => { const img = document.querySelector('header.brand img'); return !!img && img.complete && img.naturalWidth > 0; })()";
 /**
  * Screenshots go beside the compiled spec (build output). With UPDATE_SCREENSHOTS=1 they replace the committed
- * ones in test/e2e/screenshots/, which the README shows.
+ * ones in test/e2e/screenshots/, which docs/http-api.md shows.
  */
 const SCREENSHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../../test/e2e/screenshots/' : './screenshots/', import.meta.url));
 const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="8" fill="#0f766e"/><path d="M11 27V13h7a5 5 0 0 1 0 10h-3v4z M15 19h3a1 1 0 0 0 0-2h-3z" fill="#fff"/></svg>`;
