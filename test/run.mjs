@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs every test tier: unit specs (dist/src/**/*.spec.js), integration and end-to-end specs (dist/test/**).
+// Runs every test tier: unit specs (dist/src/**/*.spec.js and the workspace packages' packages/*/dist/**/*.spec.js),
+// integration and end-to-end specs (dist/test/**).
 // The PostgreSQL tier needs a server: TEST_DATABASE_URL if set, otherwise a throwaway cluster started here from
 // the machine's PostgreSQL binaries (apt-get install postgresql). The Redis-backed tests (several instances, shared
 // rate limits) start their own throwaway servers from `redis-server` (apt-get install redis-server), whose path is
@@ -87,7 +88,16 @@ function findRedisServer() {
   return { path };
 }
 
-const files = [...specFiles(join(dist, 'src')), ...specFiles(join(dist, 'test'))]
+/** Each workspace package builds into its own dist/ (`npm run build` builds them before the root). */
+function packageSpecFiles() {
+  const packages = join(root, 'packages');
+  if (!existsSync(packages)) return [];
+  return readdirSync(packages, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory())
+    .flatMap((entry) => specFiles(join(packages, entry.name, 'dist')));
+}
+
+const files = [...specFiles(join(dist, 'src')), ...packageSpecFiles(), ...specFiles(join(dist, 'test'))]
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
   .filter((file) => statSync(file).isFile());
 if (files.length === 0) {

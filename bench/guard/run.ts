@@ -10,7 +10,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { VARIANT_LABELS, VARIANTS, type LoadRequest, type LoadResult, type ServerConfig, type ServerReady, type Variant } from './protocol.js';
 
 /**
- * gatehouse/guard benchmark (not a test): verified requests per second through the guard, against the same route
+ * gatehouse-guard benchmark (not a test): verified requests per second through the guard, against the same route
  * unguarded and against the MCP SDK's requireBearerAuth doing the same verification with jose.
  *
  * Processes: this orchestrator (JWKS server, keys, token; idle while measuring), one process per server variant, and
@@ -158,7 +158,7 @@ function report(rounds: Array<Record<Variant, LoadResult>>): void {
   const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version };
 
   const lines = [
-    `gatehouse/guard benchmark — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`,
+    `gatehouse-guard benchmark — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}`,
     `GET /mcp, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds × ${DURATION_S} s after ${WARMUP_S} s warm-up; medians over rounds`,
     '',
     `| ${'variant'.padEnd(40)} | ${'req/s'.padStart(8)} | ${'p50 ms'.padStart(6)} | ${'p99 ms'.padStart(6)} | ${'mean ms'.padStart(7)} |`,

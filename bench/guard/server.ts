@@ -8,18 +8,18 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import type { OAuthTokenVerifier } from '@modelcontextprotocol/sdk/server/auth/provider.js';
-import { GatehouseGuardModule, Protected, protectedResourceMetadataUrl } from '../../src/guard/index.js';
+import { GatehouseGuardModule, Protected, protectedResourceMetadataUrl } from 'gatehouse-guard';
 import type { ServerConfig } from './protocol.js';
 import { serveChild } from '../child.js';
 
 /**
  * One benchmark server, in a process of its own: `GET /mcp` answering `{ ok: true }`, unguarded (plain), behind
- * gatehouse/guard (with and without its token cache), or behind the MCP SDK's requireBearerAuth with a jose verifier
+ * gatehouse-guard (with and without its token cache), or behind the MCP SDK's requireBearerAuth with a jose verifier
  * that makes the same checks as the guard. Sends `{ port }` to the orchestrator once it listens.
  */
 const config = JSON.parse(process.env.BENCH_SERVER ?? '{}') as ServerConfig;
 const REQUIRED_SCOPES = ['a'];
-/** The algorithms gatehouse/guard accepts (asymmetric only), so both verifiers check the same things. */
+/** The algorithms gatehouse-guard accepts (asymmetric only), so both verifiers check the same things. */
 const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'];
 
 @Controller('mcp')

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { GatehouseGuardModule, type GatehouseGuardOptions } from 'gatehouse/guard';
+import { GatehouseGuardModule, type GatehouseGuardOptions } from 'gatehouse-guard';
 import { McpController } from './mcp.controller.js';
 import { BASE_SCOPES, TOOL_SCOPES } from './projects.js';
 

@@ -2,7 +2,7 @@ import { Controller, Delete, Get, HttpCode, Post, Req, Res } from '@nestjs/commo
 import type { Request, Response } from 'express';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
-import { AuthContext, mcpToolScopes, RequireScopesFor, type GatehouseAuth } from 'gatehouse/guard';
+import { AuthContext, mcpToolScopes, RequireScopesFor, type GatehouseAuth } from 'gatehouse-guard';
 import { BASE_SCOPES, buildMcpServer, ProjectStore, TOOL_SCOPES } from './projects.js';
 
 /**

@@ -2,6 +2,7 @@
 // A regex over import statements is enough here: the code base writes one import per statement at the start of a
 // line, and `import type` counts like any other import (a type-only import still ties the two files' designs).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
 import { dirname, join, posix, relative, sep } from 'node:path';
 
 /** Each file (a path relative to the repository root, with forward slashes) and the project files it imports. */
@@ -33,8 +34,11 @@ export const LAYERS: readonly Layer[] = [
   { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts'] },
 ];
 
-/** Published libraries: they ship on their own, so they import nothing from the rest of src/. */
-export const SELF_CONTAINED: readonly string[] = ['src/guard/', 'src/client/'];
+/**
+ * Published packages (npm workspaces): they ship on their own, so they import nothing from outside their folder, and
+ * the rest of the repository uses them by package name (`gatehouse-guard`), never through a relative path.
+ */
+export const SELF_CONTAINED: readonly string[] = ['packages/guard/', 'packages/client/'];
 
 const IMPORT_STATEMENT = /^(?:import|export)\s+(?:type\s+)?[\w*{}\s,$]*?\s*from\s*['"]([^'"]+)['"]/gm;
 const SIDE_EFFECT_IMPORT = /^import\s*['"]([^'"]+)['"]/gm;
@@ -73,10 +77,22 @@ function typeScriptFiles(root: string, dir: string): string[] {
   return files.sort();
 }
 
-/** The graph of every .ts file under `dir` (specs included), with the project files each one imports. */
-export function readImportGraph(root: string, dir = 'src'): ImportGraph {
+/** The folders whose sources are checked: src/ and each workspace package's src/. */
+export function sourceDirs(root: string): string[] {
+  const packages = join(root, 'packages');
+  const packageDirs = existsSync(packages)
+    ? readdirSync(packages, { withFileTypes: true })
+        .filter((entry) => entry.isDirectory() && existsSync(join(packages, entry.name, 'src')))
+        .map((entry) => posix.join('packages', entry.name, 'src'))
+        .sort()
+    : [];
+  return ['src', ...packageDirs];
+}
+
+/** The graph of every .ts file under `dirs` (specs included), with the project files each one imports. */
+export function readImportGraph(root: string, dirs: readonly string[] = sourceDirs(root)): ImportGraph {
   const graph = new Map<string, string[]>();
-  for (const file of typeScriptFiles(root, dir)) {
+  for (const file of dirs.flatMap((dir) => typeScriptFiles(root, dir))) {
     const targets = importSpecifiers(readFileSync(join(root, file), 'utf8'))
       .map((specifier) => resolveSpecifier(root, file, specifier))
       .filter((target): target is string => target !== undefined);
@@ -99,7 +115,10 @@ export function findUnplacedFiles(graph: ImportGraph, layers: readonly Layer[] =
   return [...graph.keys()].filter((file) => layerIndexOf(file, layers) === undefined && !selfContained.some((folder) => isMember(file, folder)));
 }
 
-/** Every import that points from a layer to a layer above it, or out of a self-contained library. */
+/**
+ * Every import that points from a layer to a layer above it, out of a self-contained package, or into one through a
+ * relative path (which would bypass its public entry point and its build).
+ */
 export function findUpwardImports(graph: ImportGraph, layers: readonly Layer[] = LAYERS, selfContained: readonly string[] = SELF_CONTAINED): string[] {
   const problems: string[] = [];
   for (const [file, targets] of graph) {
@@ -107,7 +126,12 @@ export function findUpwardImports(graph: ImportGraph, layers: readonly Layer[] =
     const fromLayer = layerIndexOf(file, layers);
     for (const target of targets) {
       if (library !== undefined) {
-        if (target.startsWith('src/') && !isMember(target, library)) problems.push(`${file} -> ${target} (${library} is a published library and imports nothing else from src/)`);
+        if (!isMember(target, library)) problems.push(`${file} -> ${target} (${library} is a published package and imports nothing outside it)`);
+        continue;
+      }
+      const targetLibrary = selfContained.find((folder) => isMember(target, folder));
+      if (targetLibrary !== undefined) {
+        problems.push(`${file} -> ${target} (${targetLibrary} is a published package: import it by its package name)`);
         continue;
       }
       const toLayer = layerIndexOf(target, layers);
@@ -122,7 +146,7 @@ export function findUpwardImports(graph: ImportGraph, layers: readonly Layer[] =
 
 /**
  * The graph of src/'s folders (a module each: `src/tokens`, `src/audit`, …; a file directly in src/ stands for
- * itself): one folder imports another when any of its files does. A circle here is two modules that each need the
+ * itself; a package is `packages/<name>`): one folder imports another when any of its files does. A circle here is two modules that each need the
  * other, even when no file-level circle ties them.
  */
 export function folderGraph(graph: ImportGraph): ImportGraph {
@@ -203,4 +227,31 @@ function cyclePath(graph: ImportGraph, group: ReadonlySet<string>): string[] {
     }
   }
   return [start];
+}
+
+/** The packages a TypeScript source names: `@scope/name` or `name`, without subpaths, builtins left out. */
+function packageNames(specifiers: readonly string[]): string[] {
+  return specifiers
+    .filter((specifier) => !specifier.startsWith('.') && !isBuiltin(specifier))
+    .map((specifier) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/'));
+}
+
+/**
+ * The imports of a package's shipped sources (specs excluded) that its package.json declares neither as a
+ * dependency nor as a peer dependency: they resolve here through the repository's node_modules, but not once the
+ * package is installed elsewhere.
+ */
+export function findUndeclaredImports(root: string, packageDir: string): string[] {
+  const manifest = JSON.parse(readFileSync(join(root, packageDir, 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+    peerDependencies?: Record<string, string>;
+  };
+  const declared = new Set([...Object.keys(manifest.dependencies ?? {}), ...Object.keys(manifest.peerDependencies ?? {})]);
+  const problems: string[] = [];
+  for (const file of typeScriptFiles(root, posix.join(packageDir, 'src')).filter((path) => !path.endsWith('.spec.ts'))) {
+    for (const name of packageNames(importSpecifiers(readFileSync(join(root, file), 'utf8')))) {
+      if (!declared.has(name)) problems.push(`${file} imports ${name}, which ${packageDir}/package.json does not declare`);
+    }
+  }
+  return [...new Set(problems)];
 }

@@ -1,18 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type * as ClientLibrary from '../../src/client/index.js';
+import { GatehouseError, introspectToken, mintToken, refreshToken, revokeToken } from 'gatehouse-client';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { registerClient, type TestClient } from '../support/flows.js';
 import { freePort } from '../support/net.js';
 
-// Loaded by its public name, so the test also proves package.json's "exports" entry resolves.
-const PUBLIC_NAME = 'gatehouse/client';
-const { mintToken, refreshToken, revokeToken, introspectToken, GatehouseError } = (await import(PUBLIC_NAME)) as typeof ClientLibrary;
-
 const RESOURCE = 'https://projects.example.com/mcp';
 
-describe('gatehouse/client: a product backend mints tokens for its own users', () => {
+describe('gatehouse-client: a product backend mints tokens for its own users', () => {
   let gatehouse: RunningGatehouse;
   let resource: { id: string; registration_secret: string };
   let client: TestClient;

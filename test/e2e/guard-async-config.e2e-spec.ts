@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Controller, Get, Injectable, Module, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { AuthContext, GatehouseGuardModule, Protected, type GatehouseAuth } from '../../src/guard/index.js';
+import { AuthContext, GatehouseGuardModule, Protected, type GatehouseAuth } from 'gatehouse-guard';
 import { FakeIssuer } from '../fakes/fake-issuer.js';
 import { freePort } from '../support/net.js';
 

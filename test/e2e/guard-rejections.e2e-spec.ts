@@ -20,14 +20,14 @@ import {
   RequireScopesFor,
   type GatehouseAuth,
   type GatehouseGuardOptions,
-} from '../../src/guard/index.js';
+} from 'gatehouse-guard';
 import { FakeIssuer, signingKey } from '../fakes/fake-issuer.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { registerClient } from '../support/flows.js';
 import { freePort } from '../support/net.js';
 
 /**
- * Every way gatehouse/guard refuses a request, on the Express and the Fastify adapters, against a fake issuer (a
+ * Every way gatehouse-guard refuses a request, on the Express and the Fastify adapters, against a fake issuer (a
  * JWKS on loopback that counts its fetches, keys and tokens made at run time). Each refusal is checked by status
  * and by the exact WWW-Authenticate header an MCP client reads. The revocation check runs against a real Gatehouse.
  */
@@ -155,7 +155,7 @@ function randomKid(): string {
 }
 
 for (const adapter of ADAPTERS) {
-  describe(`gatehouse/guard refusals on the ${adapter} adapter`, () => {
+  describe(`gatehouse-guard refusals on the ${adapter} adapter`, () => {
     let issuer: FakeIssuer;
     let probe: Probe;
 
@@ -438,7 +438,7 @@ for (const adapter of ADAPTERS) {
   });
 }
 
-describe('gatehouse/guard with the introspection check, against a real Gatehouse', () => {
+describe('gatehouse-guard with the introspection check, against a real Gatehouse', () => {
   let gatehouse: RunningGatehouse;
   const probes = new Map<AdapterName, Probe & { secret: string; clientId: string }>();
 

@@ -25,7 +25,7 @@ class AccessTokenOnlyProvider extends InMemoryOAuthProvider {
   }
 }
 
-describe('example MCP server behind gatehouse/guard, driven by the MCP SDK client', () => {
+describe('example MCP server behind gatehouse-guard, driven by the MCP SDK client', () => {
   let github: FakeGithub;
   let gatehouse: RunningGatehouse;
   let mcp: INestApplication;

@@ -33,7 +33,7 @@ export interface SignOptions {
 }
 
 /**
- * Stands in for Gatehouse's signing side, for tests of gatehouse/guard without a Gatehouse: keys generated at run
+ * Stands in for Gatehouse's signing side, for tests of gatehouse-guard without a Gatehouse: keys generated at run
  * time, a JWKS endpoint on loopback that counts (and times) every fetch and can be made to fail, and access tokens
  * signed the way Gatehouse signs them (RFC 9068 claims, `typ: at+jwt`).
  */

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { completeConsent, completeLogin, GatehouseError } from '../../src/client/index.js';
+import { completeConsent, completeLogin, GatehouseError } from 'gatehouse-client';
 
 export interface ProductUser {
   id: string;
@@ -10,7 +10,7 @@ export interface ProductUser {
 
 /**
  * A product with its own users, on loopback: a login page that "signs in" `currentUser` and completes Gatehouse's
- * external login from its backend, and a consent page that reports `consentDecision` — both with gatehouse/client,
+ * external login from its backend, and a consent page that reports `consentDecision` — both with gatehouse-client,
  * as a real product backend would. It records what Gatehouse sent it.
  */
 export class FakeProduct {

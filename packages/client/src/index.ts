@@ -1,5 +1,5 @@
 /**
- * gatehouse/client — server-side helpers for products that use Gatehouse: mint tokens for users the product has
+ * gatehouse-client — server-side helpers for products that use Gatehouse: mint tokens for users the product has
  * already signed in, refresh, revoke and introspect them. No dependencies: it uses the platform's `fetch`.
  * It imports nothing from the rest of Gatehouse, so it can be used from any Node.js 20+ backend.
  */

@@ -4,10 +4,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { GatehouseError, mintToken } from './index.js';
 
-describe('gatehouse/client', () => {
+describe('gatehouse-client', () => {
   it('imports nothing: no package, and nothing from the rest of Gatehouse', async () => {
-    // Runs from dist/src/client; the sources sit at the same relative place under the repository root.
-    const dir = fileURLToPath(new URL('../../../src/client/', import.meta.url));
+    // Runs from the package's dist/; the sources sit beside it in src/.
+    const dir = fileURLToPath(new URL('../src/', import.meta.url));
     for (const file of (await readdir(dir)).filter((name) => name.endsWith('.ts') && !name.endsWith('.spec.ts'))) {
       const source = await readFile(`${dir}${file}`, 'utf8');
       const imports = [...source.matchAll(/^\s*(?:import|export)[^'"]*from\s+['"]([^'"]+)['"]/gm)].map((match) => match[1]);

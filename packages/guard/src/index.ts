@@ -1,5 +1,5 @@
 /**
- * gatehouse/guard — for NestJS MCP servers protected by Gatehouse: verifies access tokens locally, enforces scopes,
+ * gatehouse-guard — for NestJS MCP servers protected by Gatehouse: verifies access tokens locally, enforces scopes,
  * answers with the challenges MCP clients follow, and serves Protected Resource Metadata. Needs no database and
  * imports nothing from the rest of Gatehouse.
  */
