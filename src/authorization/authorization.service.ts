@@ -178,6 +178,7 @@ export class AuthorizationService {
         policyUri: resource.policyUri,
         tosUri: resource.tosUri,
         scopes: interaction.scopes,
+        scopeDescriptions: resource.scopeDescriptions,
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
         csrfToken: this.session.csrfToken(interactionId, secret!),

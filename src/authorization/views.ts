@@ -14,6 +14,8 @@ export interface ConsentView {
   policyUri: string | null;
   tosUri: string | null;
   scopes: string[];
+  /** What some of the scopes let the application do, in words (the resource's scope_descriptions). */
+  scopeDescriptions?: Readonly<Record<string, string>>;
   /**
    * The scopes not yet allowed. None: everything was allowed before, and the page only asks the person to confirm
    * that they started this (a public client on this device, see AuthorizationService.resume).
@@ -31,7 +33,7 @@ export function consentPage(view: ConsentView): string {
   const confirming = view.newScopes.length === 0;
   const title = confirming ? html`Continue to <strong>${view.clientName}</strong>?` : html`Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?`;
   const scopeItems = view.scopes.map(
-    (scope) => html`<li><code>${scope}</code>${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
+    (scope) => html`<li>${describedScope(scope, view.scopeDescriptions)}${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
   );
   const links: SafeHtml[] = [];
   if (view.policyUri) links.push(html`<a href="${view.policyUri}" rel="noopener noreferrer">Privacy policy</a>`);
@@ -67,6 +69,15 @@ export function consentPage(view: ConsentView): string {
   ${view.signedInAs ? html`<form id="sign-out" method="post" action="${view.signedInAs.signOutAction}"><input type="hidden" name="csrf_token" value="${view.csrfToken}"></form>` : ''}
 </div>`,
   );
+}
+
+/**
+ * A scope in words with its code beside it, small, for those who know the codes; the code alone when the resource
+ * does not describe it. Shared with the account page.
+ */
+export function describedScope(scope: string, descriptions: Readonly<Record<string, string>> | undefined): SafeHtml {
+  const description = descriptions && Object.hasOwn(descriptions, scope) ? descriptions[scope] : undefined;
+  return description ? html`<span class="scope-description">${description}</span> <code class="scope">${scope}</code>` : html`<code>${scope}</code>`;
 }
 
 /**

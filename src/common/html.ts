@@ -75,6 +75,9 @@ export function page(title: string, body: SafeHtml): string {
   dl.details dd { margin:0; overflow-wrap:anywhere; }
   footer a { color:var(--muted); }
   ul.scopes { padding-left:1.2rem; }
+  ul.scopes li + li { margin-top:.25rem; }
+  ul.scopes.plain { list-style:none; padding:0; margin:0; }
+  code.scope { font-size:.8em; color:var(--muted); }
   code { font-size:.9em; }
   .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
   .actions.stacked { flex-direction:column; }
