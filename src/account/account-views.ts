@@ -1,4 +1,4 @@
-import { html, page, type SafeHtml } from '../common/html.js';
+import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
 import { describedScope, type SignInChoice } from '../authorization/views.js';
 
 /** A grant on the account page, ready to show. */
@@ -44,7 +44,7 @@ export function accountPage(view: AccountView): string {
   return page(
     'Your account',
     html`<div class="card">
-  <header class="brand"><span class="app">${view.serverName}</span></header>
+  ${brandHeader({ name: view.serverName })}
   <h1>Your account</h1>
   ${notice(view.notice)}
   <p>Signed in as <strong>${view.displayName}</strong>${view.identities.length === 1 ? html` (${identityText(view.identities[0]!, view.displayName)})` : ''}.</p>
@@ -114,7 +114,7 @@ export function accountSignInPage(view: AccountSignInView): string {
   return page(
     'Sign in to manage your account',
     html`<div class="card">
-  <header class="brand"><span class="app">${view.serverName}</span></header>
+  ${brandHeader({ name: view.serverName })}
   <h1>Sign in to manage your account</h1>
   ${notice(view.notice)}
   <p>See which applications you allowed to act for you, and revoke their access.</p>

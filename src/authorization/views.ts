@@ -1,4 +1,4 @@
-import { html, page, type SafeHtml } from '../common/html.js';
+import { brandHeader, GATEHOUSE_BRAND, html, page, type SafeHtml } from '../common/html.js';
 
 export interface ConsentView {
   clientName: string;
@@ -41,7 +41,7 @@ export function consentPage(view: ConsentView): string {
   return page(
     confirming ? `Continue to ${view.clientName}?` : `Allow ${view.clientName} to use ${view.resourceName}?`,
     html`<div class="card">
-  <header class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="${view.resourceName} logo" width="40" height="40">` : ''}<span class="app">${view.resourceName}</span></header>
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1 id="consent-title">${title}</h1>
   ${view.signedInAs ? signedInAs(view.signedInAs) : ''}
   ${view.metadataDocument ? documentIdentity(view.metadataDocument) : ''}
@@ -101,6 +101,7 @@ export function accountDisabledPage(): string {
   return page(
     'Account disabled',
     html`<div class="card">
+  ${brandHeader(GATEHOUSE_BRAND)}
   <h1>Your account is disabled</h1>
   <p>An administrator of this server has disabled your account, so you cannot sign in or authorize applications. Ask the administrator if you think this is a mistake.</p>
 </div>`,
@@ -142,6 +143,8 @@ export interface SignInView {
   /** The host of the client's metadata document URL, for a client identified that way. */
   clientHost?: string | null;
   resourceName: string;
+  /** The resource server's logo, shown beside its name as on the consent page. */
+  logoUri?: string | null;
   /** The providers this resource server lets people sign in with, in the order shown. */
   providers: SignInChoice[];
   /** The GitHub settings still unset, named when no provider can be offered. */
@@ -156,6 +159,7 @@ export function signInPage(view: SignInView): string {
   return page(
     'Sign in',
     html`<div class="card">
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1>Sign in to continue</h1>
   <p><strong>${view.clientName}</strong>${view.clientHost ? html` (identified by <strong>${view.clientHost}</strong>)` : ''} is asking to access <strong>${view.resourceName}</strong>. Sign in first.</p>
   ${action}
@@ -165,6 +169,7 @@ export function signInPage(view: SignInView): string {
 
 export interface RefusedView {
   resourceName: string;
+  logoUri?: string | null;
   clientName: string;
   /** The provider's display name (GitHub) and the account the person used there (login, else email). */
   providerName: string;
@@ -181,6 +186,7 @@ export function refusedPage(view: RefusedView): string {
   return page(
     `You can't use ${view.resourceName} with this account`,
     html`<div class="card">
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1>You can't use ${view.resourceName} with this account</h1>
   <p role="alert">You signed in with ${view.providerName}${view.account ? html` as <strong>${view.account}</strong>` : ''}, and ${view.resourceName} does not admit this account. Ask its administrator if you think it should.</p>
   <p>To use another account, sign out of ${view.providerName} (or switch accounts there), then return to ${view.clientName} and connect again.</p>

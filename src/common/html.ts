@@ -32,6 +32,19 @@ function render(value: HtmlValue): string {
   return escapeHtml(String(value));
 }
 
+/** Whose page it is, at the top of every page: a resource server's name and logo where the page is for one. */
+export interface PageBrand {
+  name: string;
+  logoUri?: string | null;
+}
+
+/** The brand of pages that are for no particular resource server. */
+export const GATEHOUSE_BRAND: PageBrand = { name: 'Gatehouse' };
+
+export function brandHeader(brand: PageBrand): SafeHtml {
+  return html`<header class="brand">${brand.logoUri ? html`<img src="${brand.logoUri}" alt="${brand.name} logo" width="40" height="40">` : ''}<span class="app">${brand.name}</span></header>`;
+}
+
 /**
  * The page frame: no scripts at all, inline styles only, and a CSP that forbids everything else.
  * frame-ancestors 'none' keeps the consent page out of other sites' frames (clickjacking).

@@ -101,6 +101,17 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
     return { redirectUri: built.redirectUri };
   }
 
+  it('shows the sign-in page with the resource server’s logo and name, as the consent page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 760 } });
+    await page.goto(authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' }).url);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to continue');
+    await page.getByRole('img', { name: 'Acme Projects logo' }).waitFor();
+    await page.waitForLoadState('load');
+    assert.equal(await page.evaluate<boolean>(LOGO_LOADED), true, 'the logo loaded');
+    assert.equal(await page.locator('header.brand').textContent(), 'Acme Projects');
+    await page.close();
+  });
+
   it('shows the branded consent page readably on a desktop and at 320 px, and Approve works from the keyboard', async () => {
     const desktop = await browser.newPage({ viewport: { width: 1024, height: 760 } });
     const { redirectUri } = await reachConsent(desktop);

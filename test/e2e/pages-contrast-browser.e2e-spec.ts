@@ -78,6 +78,7 @@ describe('contrast of every page in light and dark (headless Chromium)', { skip:
     const built = authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read projects:write' });
     await page.goto(built.url);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to continue');
+    assert.equal(await page.locator('header.brand').textContent(), 'Acme Projects', 'the sign-in page carries the resource server’s brand');
     await check(page, 'the sign-in page', log);
 
     await page.getByRole('link', { name: 'Continue with GitHub' }).click();
@@ -94,6 +95,7 @@ describe('contrast of every page in light and dark (headless Chromium)', { skip:
     const unknown = await page.goto(`${gatehouse.url}/authorize?response_type=code&client_id=nobody-registered-this&code_challenge_method=S256&code_challenge=${'a'.repeat(43)}`);
     assert.equal(unknown?.status(), 400);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Unknown application');
+    assert.equal(await page.locator('header.brand').textContent(), 'Gatehouse', 'an error page for no known resource carries Gatehouse’s name');
     await check(page, 'an error page', log);
 
     await page.goto(`${gatehouse.url}/account`);
