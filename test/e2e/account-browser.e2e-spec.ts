@@ -51,7 +51,13 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
   before(async () => {
     github = await new FakeGithub().start();
     gatehouse = await startGatehouse({ github });
-    await createResource(gatehouse, { name: 'Acme Projects', resource, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
+    await createResource(gatehouse, {
+      name: 'Acme Projects',
+      resource,
+      scopes: ['projects:read', 'projects:write'],
+      scope_descriptions: { 'projects:read': 'See your projects and their tasks', 'projects:write': 'Create and change projects and tasks' },
+      default_scopes: ['projects:read'],
+    });
     callback = await callbackServer();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -91,11 +97,12 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
     await connect(page, claude, 'projects:read projects:write');
     await connect(page, cursor, 'projects:read');
     await page.goto(`${gatehouse.url}/account`);
-    const applications = page.getByRole('region', { name: 'Connected applications' }).getByRole('listitem');
+    // The applications' own items, not the scopes listed inside each.
+    const applications = page.getByRole('region', { name: 'Connected applications' }).locator('ul.applications > li');
     assert.equal(await applications.count(), 2);
     assert.deepEqual((await page.getByRole('heading', { level: 3 }).allTextContents()).sort(), ['Claude Desktop', 'Cursor']);
     const claudeItem = page.getByRole('listitem', { name: 'Claude Desktop' });
-    assert.match((await claudeItem.textContent()) ?? '', /on your computer \(127\.0\.0\.1:\d+\)[\s\S]*Acme Projects[\s\S]*projects:read, projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
+    assert.match((await claudeItem.textContent()) ?? '', /on your computer \(127\.0\.0\.1:\d+\)[\s\S]*Acme Projects[\s\S]*See your projects and their tasks projects:read\s*Create and change projects and tasks projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Claude Desktop to Acme Projects' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Cursor to Acme Projects' }).waitFor();

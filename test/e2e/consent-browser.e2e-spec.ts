@@ -74,6 +74,7 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
       name: 'Acme Projects',
       resource,
       scopes: ['projects:read', 'projects:write'],
+      scope_descriptions: { 'projects:read': 'See your projects and their tasks', 'projects:write': 'Create and change projects and tasks' },
       default_scopes: ['projects:read'],
       branding: { logo_uri: logo.url, policy_uri: 'https://acme.example.com/privacy', tos_uri: 'https://acme.example.com/terms' },
     } as Parameters<typeof createResource>[1]);
@@ -122,6 +123,7 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
     assert.equal(await desktop.getByRole('link', { name: 'Privacy policy' }).getAttribute('href'), 'https://acme.example.com/privacy');
     assert.equal(await desktop.getByRole('link', { name: 'Terms of service' }).getAttribute('href'), 'https://acme.example.com/terms');
     assert.deepEqual(await desktop.locator('ul.scopes code').allTextContents(), ['projects:read', 'projects:write']);
+    assert.deepEqual(await desktop.locator('ul.scopes .scope-description').allTextContents(), ['See your projects and their tasks', 'Create and change projects and tasks']);
     await desktop.screenshot({ path: join(SCREENSHOTS, 'consent-desktop.png') });
 
     const phone = await browser.newPage({ viewport: { width: 320, height: 740 } });
