@@ -12,6 +12,7 @@ import { SignInIdentities1795345200000 } from './1795345200000-SignInIdentities.
 import { IdentityProviders1795345300000 } from './1795345300000-IdentityProviders.js';
 import { ManagedUsersAndTokenIdentity1795345400000 } from './1795345400000-ManagedUsersAndTokenIdentity.js';
 import { SignInPolicy1795345500000 } from './1795345500000-SignInPolicy.js';
+import { ScopeDescriptions1795345600000 } from './1795345600000-ScopeDescriptions.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   IdentityProviders1795345300000,
   ManagedUsersAndTokenIdentity1795345400000,
   SignInPolicy1795345500000,
+  ScopeDescriptions1795345600000,
 ];

@@ -14,6 +14,7 @@ const view: AccountView = {
       resourceName: 'Docs & "Co"',
       resourceUrl: 'https://mcp.example.com/mcp',
       scopes: ['docs:read', 'docs:write'],
+      scopeDescriptions: {},
       allowedAt: new Date('2026-12-04T22:45:10Z'),
       lastUsedAt: new Date('2027-01-09T03:07:00Z'),
     },
@@ -36,6 +37,16 @@ describe('the account page', () => {
     assert.equal(out.match(/name="csrf_token" value="csrf-token-value"/g)?.length, 2);
     assert.match(out, /<form method="post" action="\/account\/sign-out">/);
     assert.match(out, /<form method="post" action="\/account\/grants\/0f8b6c1e-0000-4000-8000-000000000000\/revoke">/);
+  });
+
+  it('shows each scope’s description with its code beside it, escaped, and the code alone where there is none', () => {
+    const application = { ...view.applications[0]!, scopeDescriptions: { 'docs:write': 'Change <b>your</b> "docs"' } };
+    const out = accountPage({ ...view, applications: [application] });
+    assert.match(
+      out,
+      /<ul class="scopes plain"><li><code>docs:read<\/code><\/li><li><span class="scope-description">Change &lt;b&gt;your&lt;\/b&gt; &quot;docs&quot;<\/span> <code class="scope">docs:write<\/code><\/li><\/ul>/,
+    );
+    assert.match(accountPage(view), /<dd><code>docs:read<\/code>, <code>docs:write<\/code><\/dd>/);
   });
 
   it('shows dates in UTC, readably and in <time datetime>', () => {

@@ -1,5 +1,5 @@
-import { html, page, type SafeHtml } from '../common/html.js';
-import type { SignInChoice } from '../authorization/views.js';
+import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
+import { describedScope, type SignInChoice } from '../authorization/views.js';
 
 /** A grant on the account page, ready to show. */
 export interface ConnectedApplicationView {
@@ -10,6 +10,8 @@ export interface ConnectedApplicationView {
   resourceName: string;
   resourceUrl: string;
   scopes: string[];
+  /** The resource's descriptions of its scopes; a scope without one shows its code. */
+  scopeDescriptions: Readonly<Record<string, string>>;
   allowedAt: Date;
   lastUsedAt: Date;
 }
@@ -42,7 +44,7 @@ export function accountPage(view: AccountView): string {
   return page(
     'Your account',
     html`<div class="card">
-  <header class="brand"><span class="app">${view.serverName}</span></header>
+  ${brandHeader({ name: view.serverName })}
   <h1>Your account</h1>
   ${notice(view.notice)}
   <p>Signed in as <strong>${view.displayName}</strong>${view.identities.length === 1 ? html` (${identityText(view.identities[0]!, view.displayName)})` : ''}.</p>
@@ -83,7 +85,7 @@ function applicationItem(application: ConnectedApplicationView, csrfToken: strin
       <p class="muted small">${application.host}</p>
       <dl class="details">
         <dt>Resource</dt><dd>${application.resourceName} <code>${application.resourceUrl}</code></dd>
-        <dt>Scopes</dt><dd>${application.scopes.length ? application.scopes.map((scope, i) => html`${i ? ', ' : ''}<code>${scope}</code>`) : 'none'}</dd>
+        <dt>Scopes</dt><dd>${application.scopes.length ? scopeList(application) : 'none'}</dd>
         <dt>Allowed</dt><dd>${timeElement(application.allowedAt)}</dd>
         <dt>Last used</dt><dd>${timeElement(application.lastUsedAt)}</dd>
       </dl>
@@ -92,6 +94,13 @@ function applicationItem(application: ConnectedApplicationView, csrfToken: strin
         <button type="submit" aria-label="Revoke access of ${application.name} to ${application.resourceName}">Revoke</button>
       </form>
     </li>`;
+}
+
+/** Codes alone read as a list (`a, b`); described scopes one per line, each with its code. */
+function scopeList(application: ConnectedApplicationView): SafeHtml {
+  const described = application.scopes.some((scope) => Object.hasOwn(application.scopeDescriptions, scope));
+  if (!described) return html`${application.scopes.map((scope, i) => html`${i ? ', ' : ''}<code>${scope}</code>`)}`;
+  return html`<ul class="scopes plain">${application.scopes.map((scope) => html`<li>${describedScope(scope, application.scopeDescriptions)}</li>`)}</ul>`;
 }
 
 export interface AccountSignInView {
@@ -105,7 +114,7 @@ export function accountSignInPage(view: AccountSignInView): string {
   return page(
     'Sign in to manage your account',
     html`<div class="card">
-  <header class="brand"><span class="app">${view.serverName}</span></header>
+  ${brandHeader({ name: view.serverName })}
   <h1>Sign in to manage your account</h1>
   ${notice(view.notice)}
   <p>See which applications you allowed to act for you, and revoke their access.</p>

@@ -2,7 +2,7 @@
 
 -- account_connected_applications ($1 userId)
 SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS client_metadata,
-              r.name AS resource_name, r.resource AS resource_url, g.scopes, g.created_at AS allowed_at, used.last_used_at
+              r.name AS resource_name, r.resource AS resource_url, g.scopes, r.scope_descriptions, g.created_at AS allowed_at, used.last_used_at
          FROM grants g
          JOIN clients c ON c.id = g.client_id
          JOIN resource_servers r ON r.id = g.resource_id

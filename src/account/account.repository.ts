@@ -15,6 +15,7 @@ export interface ConnectedApplication {
   resourceName: string;
   resourceUrl: string;
   scopes: string[];
+  scopeDescriptions: Record<string, string>;
   /** When the grant was made: the first token issued after the person allowed it. */
   allowedAt: Date;
   /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
@@ -52,6 +53,7 @@ interface ConnectedRow {
   resource_name: string;
   resource_url: string;
   scopes: string[];
+  scope_descriptions: Record<string, string>;
   allowed_at: Date;
   last_used_at: Date;
 }
@@ -66,7 +68,7 @@ const owner = params<{ userId: string }>();
 export const LIST_CONNECTED_APPLICATIONS = statement(
   'account_connected_applications',
   sql`SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS client_metadata,
-              r.name AS resource_name, r.resource AS resource_url, g.scopes, g.created_at AS allowed_at, used.last_used_at
+              r.name AS resource_name, r.resource AS resource_url, g.scopes, r.scope_descriptions, g.created_at AS allowed_at, used.last_used_at
          FROM grants g
          JOIN clients c ON c.id = g.client_id
          JOIN resource_servers r ON r.id = g.resource_id
@@ -119,6 +121,7 @@ export class AccountRepository {
       resourceName: row.resource_name,
       resourceUrl: row.resource_url,
       scopes: row.scopes,
+      scopeDescriptions: row.scope_descriptions,
       allowedAt: new Date(row.allowed_at),
       lastUsedAt: new Date(row.last_used_at),
     }));

@@ -100,6 +100,7 @@ function toView(application: ConnectedApplication): ConnectedApplicationView {
     resourceName: application.resourceName,
     resourceUrl: application.resourceUrl,
     scopes: application.scopes,
+    scopeDescriptions: application.scopeDescriptions,
     allowedAt: application.allowedAt,
     lastUsedAt: application.lastUsedAt,
   };

@@ -6,6 +6,14 @@ const resourceFields = {
   name: { type: 'string', minLength: 1, maxLength: 200 },
   resource: { type: 'string', format: 'uri', description: 'Canonical URL of the MCP server (RFC 8707); the aud of its tokens.' },
   scopes: { type: 'array', items: { type: 'string' }, minItems: 1, maxItems: 100 },
+  scope_descriptions: {
+    type: 'object',
+    additionalProperties: { type: 'string', minLength: 1, maxLength: 200 },
+    default: {},
+    description:
+      'A short description per scope, keyed by scope (each key must be in scopes), shown on the consent and account pages beside the scope; a scope without one shows its code. ' +
+      'No control, line-break or bidirectional formatting characters. On update: replaces the whole map; changing scopes alone drops the descriptions of removed scopes.',
+  },
   default_scopes: { type: 'array', items: { type: 'string' }, description: 'Used when a client asks for no scope; a subset of scopes.' },
   access_token_ttl: { type: 'integer', minimum: 60, maximum: 86400, default: 3600 },
   refresh_token_ttl: { type: 'integer', minimum: 300, maximum: 31536000, default: 2592000 },

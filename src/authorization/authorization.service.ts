@@ -139,13 +139,14 @@ export class AuthorizationService {
           clientName: clientName(client),
           clientHost: metadataDocumentHost(client),
           resourceName: resource.name,
+          logoUri: resource.logoUri,
           providers: (await this.signInChoices.forInteraction(interactionId)).filter((choice) => providerAllowed(resource.signIn, choice.id)),
           githubMissing: this.config.githubMissing,
         }),
       };
     }
     // A disabled user's session (still in the browser) leads nowhere; the code exchange refuses them too.
-    if (visited?.userDisabled) throw accountDisabled();
+    if (visited?.userDisabled) throw accountDisabled(resource);
     const identityProvider = resource.loginMethod === 'external' ? 'external' : (signedIn?.provider ?? null);
     // What the visit read about consent is the interaction's user's: another user signed in here is asked afresh.
     let granted = visited?.grantedScopes ?? null;
@@ -178,6 +179,7 @@ export class AuthorizationService {
         policyUri: resource.policyUri,
         tosUri: resource.tosUri,
         scopes: interaction.scopes,
+        scopeDescriptions: resource.scopeDescriptions,
         newScopes: missing,
         formAction: `${interactionPath(interactionId)}/consent`,
         csrfToken: this.session.csrfToken(interactionId, secret!),
@@ -307,7 +309,8 @@ export class AuthorizationService {
   async resourceForSignIn(interaction: InteractionEntity, provider: string, providerName: string): Promise<ResourceServerEntity> {
     const { resource } = await this.parties(interaction);
     if (!providerAllowed(resource.signIn, provider)) {
-      throw new BrowserError(403, 'Sign-in method not allowed', `${resource.name} does not accept sign-in with ${providerName}. Go back and choose another way to sign in.`);
+      const brand = { name: resource.name, logoUri: resource.logoUri };
+      throw new BrowserError(403, 'Sign-in method not allowed', `${resource.name} does not accept sign-in with ${providerName}. Go back and choose another way to sign in.`, brand);
     }
     return resource;
   }
@@ -426,8 +429,9 @@ function isLocalRedirect(redirectUri: string): boolean {
   return url.protocol !== 'https:';
 }
 
-function accountDisabled(): BrowserError {
-  return new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.');
+function accountDisabled(resource: ResourceServerEntity): BrowserError {
+  const brand = { name: resource.name, logoUri: resource.logoUri };
+  return new BrowserError(403, 'Account disabled', 'An administrator of this server has disabled your account, so you cannot authorize applications.', brand);
 }
 
 export function describeRedirect(redirectUri: string): string {

@@ -43,6 +43,7 @@ export class SignInPolicyGate {
     const client = await this.clients.find(interaction.clientId);
     const html = refusedPage({
       resourceName: resource.name,
+      logoUri: resource.logoUri,
       clientName: client?.metadata.client_name ?? 'the application',
       providerName: await this.choices.providerName(identity.provider),
       account,

@@ -1,4 +1,4 @@
-import { html, page, type SafeHtml } from '../common/html.js';
+import { brandHeader, GATEHOUSE_BRAND, html, page, type SafeHtml } from '../common/html.js';
 
 export interface ConsentView {
   clientName: string;
@@ -14,6 +14,8 @@ export interface ConsentView {
   policyUri: string | null;
   tosUri: string | null;
   scopes: string[];
+  /** What some of the scopes let the application do, in words (the resource's scope_descriptions). */
+  scopeDescriptions?: Readonly<Record<string, string>>;
   /**
    * The scopes not yet allowed. None: everything was allowed before, and the page only asks the person to confirm
    * that they started this (a public client on this device, see AuthorizationService.resume).
@@ -31,7 +33,7 @@ export function consentPage(view: ConsentView): string {
   const confirming = view.newScopes.length === 0;
   const title = confirming ? html`Continue to <strong>${view.clientName}</strong>?` : html`Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?`;
   const scopeItems = view.scopes.map(
-    (scope) => html`<li><code>${scope}</code>${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
+    (scope) => html`<li>${describedScope(scope, view.scopeDescriptions)}${view.newScopes.includes(scope) ? '' : html` <span class="muted">(already allowed)</span>`}</li>`,
   );
   const links: SafeHtml[] = [];
   if (view.policyUri) links.push(html`<a href="${view.policyUri}" rel="noopener noreferrer">Privacy policy</a>`);
@@ -39,7 +41,7 @@ export function consentPage(view: ConsentView): string {
   return page(
     confirming ? `Continue to ${view.clientName}?` : `Allow ${view.clientName} to use ${view.resourceName}?`,
     html`<div class="card">
-  <header class="brand">${view.logoUri ? html`<img src="${view.logoUri}" alt="${view.resourceName} logo" width="40" height="40">` : ''}<span class="app">${view.resourceName}</span></header>
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1 id="consent-title">${title}</h1>
   ${view.signedInAs ? signedInAs(view.signedInAs) : ''}
   ${view.metadataDocument ? documentIdentity(view.metadataDocument) : ''}
@@ -70,6 +72,15 @@ export function consentPage(view: ConsentView): string {
 }
 
 /**
+ * A scope in words with its code beside it, small, for those who know the codes; the code alone when the resource
+ * does not describe it. Shared with the account page.
+ */
+export function describedScope(scope: string, descriptions: Readonly<Record<string, string>> | undefined): SafeHtml {
+  const description = descriptions && Object.hasOwn(descriptions, scope) ? descriptions[scope] : undefined;
+  return description ? html`<span class="scope-description">${description}</span> <code class="scope">${scope}</code>` : html`<code>${scope}</code>`;
+}
+
+/**
  * Who the consent is given as, and a way out for someone else's session left in this browser. The button submits
  * the sign-out form at the end of the page, so that the consent form stays the page's first.
  */
@@ -90,6 +101,7 @@ export function accountDisabledPage(): string {
   return page(
     'Account disabled',
     html`<div class="card">
+  ${brandHeader(GATEHOUSE_BRAND)}
   <h1>Your account is disabled</h1>
   <p>An administrator of this server has disabled your account, so you cannot sign in or authorize applications. Ask the administrator if you think this is a mistake.</p>
 </div>`,
@@ -131,6 +143,8 @@ export interface SignInView {
   /** The host of the client's metadata document URL, for a client identified that way. */
   clientHost?: string | null;
   resourceName: string;
+  /** The resource server's logo, shown beside its name as on the consent page. */
+  logoUri?: string | null;
   /** The providers this resource server lets people sign in with, in the order shown. */
   providers: SignInChoice[];
   /** The GitHub settings still unset, named when no provider can be offered. */
@@ -145,6 +159,7 @@ export function signInPage(view: SignInView): string {
   return page(
     'Sign in',
     html`<div class="card">
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1>Sign in to continue</h1>
   <p><strong>${view.clientName}</strong>${view.clientHost ? html` (identified by <strong>${view.clientHost}</strong>)` : ''} is asking to access <strong>${view.resourceName}</strong>. Sign in first.</p>
   ${action}
@@ -154,6 +169,7 @@ export function signInPage(view: SignInView): string {
 
 export interface RefusedView {
   resourceName: string;
+  logoUri?: string | null;
   clientName: string;
   /** The provider's display name (GitHub) and the account the person used there (login, else email). */
   providerName: string;
@@ -170,6 +186,7 @@ export function refusedPage(view: RefusedView): string {
   return page(
     `You can't use ${view.resourceName} with this account`,
     html`<div class="card">
+  ${brandHeader({ name: view.resourceName, logoUri: view.logoUri })}
   <h1>You can't use ${view.resourceName} with this account</h1>
   <p role="alert">You signed in with ${view.providerName}${view.account ? html` as <strong>${view.account}</strong>` : ''}, and ${view.resourceName} does not admit this account. Ask its administrator if you think it should.</p>
   <p>To use another account, sign out of ${view.providerName} (or switch accounts there), then return to ${view.clientName} and connect again.</p>

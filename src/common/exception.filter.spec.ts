@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { QueryFailedError } from 'typeorm';
-import { oauthErrorFor, referencesVanishedClient } from './exception.filter.js';
+import { errorPage, oauthErrorFor, referencesVanishedClient } from './exception.filter.js';
 import { TemporarilyUnavailable } from './oauth-errors.js';
 import { DatabaseConnectionLost } from './database-unavailable.js';
 
@@ -72,5 +72,18 @@ describe('a database that cannot be reached', () => {
     const error = oauthErrorFor(new QueryFailedError('SELEC 1', [], syntax), req, { error: (entry: unknown) => logged.push(entry), warn: () => {} });
     assert.equal(error.code, 'server_error');
     assert.equal(logged.length, 1);
+  });
+});
+
+describe('errorPage', () => {
+  it('is framed like the consent page, with Gatehouse’s name when it is for no resource server, escaping every value', () => {
+    const out = errorPage('<Bad> request', 'The "client" & more');
+    assert.match(out, /<div class="card" role="alert">\s*<header class="brand"><span class="app">Gatehouse<\/span><\/header>\s*<h1>&lt;Bad&gt; request<\/h1>\s*<p>The &quot;client&quot; &amp; more<\/p>/);
+    assert.equal(/<script/i.test(out), false);
+  });
+
+  it('carries the resource server’s name and logo when it is for one', () => {
+    const out = errorPage('Sign-in method not allowed', 'No.', { name: 'Acme <Docs>', logoUri: 'https://acme.example.com/logo.png' });
+    assert.match(out, /<header class="brand"><img src="https:\/\/acme\.example\.com\/logo\.png" alt="Acme &lt;Docs&gt; logo" width="40" height="40"><span class="app">Acme &lt;Docs&gt;<\/span><\/header>/);
   });
 });

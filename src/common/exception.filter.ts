@@ -3,7 +3,7 @@ import type { Request, Response } from 'express';
 import { BrowserError, InvalidClient, OAuthError, TemporarilyUnavailable } from './oauth-errors.js';
 import { isDatabaseUnavailable } from './database-unavailable.js';
 import type { ServerResponse } from 'node:http';
-import { html, page, sendPage } from './html.js';
+import { brandHeader, GATEHOUSE_BRAND, html, page, sendPage, type PageBrand } from './html.js';
 import { pathOf, requestIdOf, sendOAuthError, type HttpRequest } from './http.js';
 
 /** What a request that met an unreachable database tells its caller to wait: about one PostgreSQL restart. */
@@ -28,7 +28,7 @@ export class GatehouseExceptionFilter implements ExceptionFilter {
 /** Answers `exception` as the filter does: a browser error as its page, anything else as an OAuth error. The fast lane uses it too. */
 export function sendError(req: HttpRequest & { originalUrl?: string }, res: ServerResponse, exception: unknown, logger: Pick<Logger, 'error' | 'warn'>): void {
   if (res.headersSent) return;
-  if (exception instanceof BrowserError) return sendPage(res, exception.status, errorPage(exception.title, exception.detail));
+  if (exception instanceof BrowserError) return sendPage(res, exception.status, errorPage(exception.title, exception.detail, exception.brand));
   sendOAuthError(res, oauthErrorFor(exception, req, logger), requestIdOf(req));
 }
 
@@ -70,7 +70,15 @@ function fromHttpException(exception: HttpException): OAuthError {
   return new OAuthError('invalid_request', Array.isArray(message) ? message.join('; ') : String(message));
 }
 
-export function errorPage(title: string, detail: string): string {
-  return page(title, html`<div class="card" role="alert"><h1>${title}</h1><p>${detail}</p>
-<p class="muted">You can close this window and try again from the application you came from.</p></div>`);
+/** A browser error as a page, framed as the consent page is: the resource server's brand where known, else Gatehouse's. */
+export function errorPage(title: string, detail: string, brand: PageBrand = GATEHOUSE_BRAND): string {
+  return page(
+    title,
+    html`<div class="card" role="alert">
+  ${brandHeader(brand)}
+  <h1>${title}</h1>
+  <p>${detail}</p>
+  <p class="muted">You can close this window and try again from the application you came from.</p>
+</div>`,
+  );
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { escapeHtml, html, page, SafeHtml } from './html.js';
+import { brandHeader, escapeHtml, GATEHOUSE_BRAND, html, page, SafeHtml } from './html.js';
 
 describe('html template', () => {
   it('escapes interpolated text: tags, both quotes and ampersands', () => {
@@ -52,5 +52,15 @@ describe('page', () => {
     assert.ok(out.includes('<title>&lt;Evil&gt; &amp; co</title>'));
     assert.ok(out.includes('<main><p id="body">&lt;x&gt;</p></main>'));
     assert.equal(/<script/i.test(out), false, 'pages carry no scripts');
+  });
+});
+
+describe('brandHeader', () => {
+  it('shows the name, and the logo before it when there is one, escaping both', () => {
+    assert.equal(brandHeader(GATEHOUSE_BRAND).value, '<header class="brand"><span class="app">Gatehouse</span></header>');
+    assert.equal(
+      brandHeader({ name: 'Docs <MCP> & "Co"', logoUri: 'https://x.example/l.png?a=1&b="2"' }).value,
+      '<header class="brand"><img src="https://x.example/l.png?a=1&amp;b=&quot;2&quot;" alt="Docs &lt;MCP&gt; &amp; &quot;Co&quot; logo" width="40" height="40"><span class="app">Docs &lt;MCP&gt; &amp; &quot;Co&quot;</span></header>',
+    );
   });
 });

@@ -32,6 +32,19 @@ function render(value: HtmlValue): string {
   return escapeHtml(String(value));
 }
 
+/** Whose page it is, at the top of every page: a resource server's name and logo where the page is for one. */
+export interface PageBrand {
+  name: string;
+  logoUri?: string | null;
+}
+
+/** The brand of pages that are for no particular resource server. */
+export const GATEHOUSE_BRAND: PageBrand = { name: 'Gatehouse' };
+
+export function brandHeader(brand: PageBrand): SafeHtml {
+  return html`<header class="brand">${brand.logoUri ? html`<img src="${brand.logoUri}" alt="${brand.name} logo" width="40" height="40">` : ''}<span class="app">${brand.name}</span></header>`;
+}
+
 /**
  * The page frame: no scripts at all, inline styles only, and a CSP that forbids everything else.
  * frame-ancestors 'none' keeps the consent page out of other sites' frames (clickjacking).
@@ -54,10 +67,14 @@ export function page(title: string, body: SafeHtml): string {
 <meta name="referrer" content="no-referrer">
 <title>${title}</title>
 <style>
-  :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#1f6feb; }
-  /* The primary button's fill in both schemes: white text on it is 4.6:1; on the dark scheme's lighter accent only 3.1:1. */
-  :root { --accent-fill:#1f6feb; }
-  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; } }
+  /*
+   * Every text colour reaches WCAG AA (4.5:1) on both --card and --bg, in both schemes (test/e2e/pages-contrast-browser
+   * measures it). --accent is for links and focus rings; --accent-fill, the primary button's fill in both schemes, carries
+   * white text at 5.2:1 (the dark scheme's lighter accent would give 3.1:1). --field-line outlines form fields at 3:1 or more.
+   */
+  :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#0969da; --field-line:#818b98; }
+  :root { --accent-fill:#0969da; }
+  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; --field-line:#768390; } }
   * { box-sizing: border-box; }
   body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
   main { max-width: 30rem; margin: 2rem auto; padding: 0 1rem; }
@@ -73,14 +90,21 @@ export function page(title: string, body: SafeHtml): string {
   .small { font-size:.85rem; }
   dl.details { display:grid; grid-template-columns:auto 1fr; gap:.25rem .75rem; font-size:.85rem; color:var(--muted); margin:1rem 0 0; }
   dl.details dd { margin:0; overflow-wrap:anywhere; }
+  a { color:var(--accent); }
   footer a { color:var(--muted); }
   ul.scopes { padding-left:1.2rem; }
+  ul.scopes li + li { margin-top:.25rem; }
+  ul.scopes.plain { list-style:none; padding:0; margin:0; }
+  code.scope { font-size:.8em; color:var(--muted); }
   code { font-size:.9em; }
   .actions { display:flex; gap:.75rem; margin-top:1.5rem; flex-wrap:wrap; }
   .actions.stacked { flex-direction:column; }
   button, .button { font:inherit; padding:.6rem 1.2rem; border-radius:8px; border:1px solid var(--line); background:var(--card); color:var(--fg); cursor:pointer; text-decoration:none; display:inline-block; }
   button.primary, .button.primary { background:var(--accent-fill); border-color:var(--accent-fill); color:#fff; }
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
+  input:not([type=hidden]) { font:inherit; padding:.55rem .75rem; border:1px solid var(--field-line); border-radius:8px; background:var(--card); color:var(--fg); max-width:100%; }
+  input::placeholder { color:var(--muted); opacity:1; }
+  input:focus-visible { outline:3px solid var(--accent); outline-offset:1px; }
   button.link { padding:0; border:0; border-radius:0; background:none; color:var(--accent); text-decoration:underline; font-size:inherit; }
   footer { margin-top:1rem; }
   ul.applications, ul.identities { list-style:none; padding:0; margin:0; }

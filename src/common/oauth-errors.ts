@@ -1,3 +1,5 @@
+import type { PageBrand } from './html.js';
+
 /**
  * Every error a client can see is one of these codes (RFC 6749 §4.1.2.1 and §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2,
  * RFC 8707 §2). Anything else that goes wrong is rendered as `server_error` with a request id and nothing more.
@@ -194,6 +196,8 @@ export class BrowserError extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail: string,
+    /** The resource server the page is for, when known: its page carries that brand instead of Gatehouse's. */
+    readonly brand?: PageBrand,
   ) {
     super(`${title}: ${detail}`);
     this.name = 'BrowserError';

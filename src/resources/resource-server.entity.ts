@@ -1,6 +1,7 @@
 import type { IdentityClaimName } from './identity-claims.js';
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn, Unique } from 'typeorm';
 import type { SignInPolicy } from './sign-in-policy.js';
+import type { ScopeDescriptions } from './scope-descriptions.js';
 
 /** Who signs people in for a resource server (see ResourceServerEntity.loginMethod). */
 export type LoginMethod = 'gatehouse' | 'external';
@@ -20,6 +21,8 @@ export class ResourceServerEntity {
   /** The canonical resource URL (RFC 8707); the `aud` of its access tokens. */
   @Column('text') resource!: string;
   @Column('text', { array: true }) scopes!: string[];
+  /** A short human description of some or all of `scopes`, keyed by scope; the pages fall back to the code. */
+  @Column('jsonb', { name: 'scope_descriptions', default: () => "'{}'" }) scopeDescriptions!: ScopeDescriptions;
   @Column('text', { name: 'default_scopes', array: true }) defaultScopes!: string[];
   @Column('integer', { name: 'access_token_ttl', default: 3600 }) accessTokenTtl!: number;
   @Column('integer', { name: 'refresh_token_ttl', default: 2592000 }) refreshTokenTtl!: number;

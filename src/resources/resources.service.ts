@@ -11,6 +11,7 @@ import { ResourceServerRepository, type NewResourceServer } from './resource-ser
 import type { ResourceServerEntity } from './resource-server.entity.js';
 import { IDENTITY_CLAIMS } from './identity-claims.js';
 import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
+import { InvalidScopeDescriptions, keepDescribed, parseScopeDescriptions } from './scope-descriptions.js';
 import { DEFAULT_SIGN_IN_POLICY, InvalidSignInPolicy, parseSignInPolicy, type SignInPolicy } from './sign-in-policy.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
@@ -79,6 +80,8 @@ export class ResourcesService {
         name: input.name ?? current.name,
         resource: input.resource ?? current.resource,
         scopes: input.scopes ?? current.scopes,
+        // New scopes without new descriptions: the removed scopes' descriptions go, as their default does.
+        scope_descriptions: input.scope_descriptions ?? keepDescribed(current.scopeDescriptions, input.scopes ?? current.scopes),
         default_scopes: input.default_scopes ?? (input.scopes ? current.defaultScopes.filter((s) => input.scopes!.includes(s)) : current.defaultScopes),
         access_token_ttl: input.access_token_ttl ?? current.accessTokenTtl,
         refresh_token_ttl: input.refresh_token_ttl ?? current.refreshTokenTtl,
@@ -192,6 +195,7 @@ export class ResourcesService {
       name: input.name,
       resource,
       scopes,
+      scopeDescriptions: input.scope_descriptions === undefined ? {} : scopeDescriptions(input.scope_descriptions, scopes),
       defaultScopes,
       accessTokenTtl: input.access_token_ttl ?? DEFAULT_ACCESS_TOKEN_TTL,
       refreshTokenTtl: input.refresh_token_ttl ?? DEFAULT_REFRESH_TOKEN_TTL,
@@ -215,6 +219,7 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     name: entity.name,
     resource: entity.resource,
     scopes: entity.scopes,
+    scope_descriptions: entity.scopeDescriptions,
     default_scopes: entity.defaultScopes,
     access_token_ttl: entity.accessTokenTtl,
     refresh_token_ttl: entity.refreshTokenTtl,
@@ -228,6 +233,15 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };
+}
+
+function scopeDescriptions(value: unknown, scopes: string[]): Record<string, string> {
+  try {
+    return parseScopeDescriptions(value, scopes);
+  } catch (error) {
+    if (error instanceof InvalidScopeDescriptions) throw new InvalidRequest(error.message);
+    throw error;
+  }
 }
 
 function signInPolicy(value: unknown): SignInPolicy {

@@ -9,47 +9,13 @@ import { chromium, type Browser as Chromium, type Page } from 'playwright-core';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
+import { assertContrastInBothSchemes } from '../support/contrast.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** Browser-side expressions are strings: this project compiles without the DOM library. */
 const FOCUSED_NAME = "document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim()";
 /** As in the consent browser spec: beside the build, or (UPDATE_SCREENSHOTS=1) over the committed ones. */
 const SCREENSHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../../test/e2e/screenshots/' : './screenshots/', import.meta.url));
-
-/**
- * Every visible piece of text whose contrast with the background behind it is under WCAG 2.2 AA (4.5:1, or 3:1 for
- * large text), as `text: ratio`. The background is the nearest ancestor's opaque background colour.
- */
-const CONTRAST_FAILURES = `(() => {
-  const parse = (value) => {
-    const match = /rgba?\\(([^)]+)\\)/.exec(value);
-    if (!match) throw new Error('unexpected colour ' + value);
-    const parts = match[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number);
-    return { r: parts[0], g: parts[1], b: parts[2], a: parts.length > 3 ? parts[3] : 1 };
-  };
-  const channel = (v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
-  const luminance = (c) => 0.2126 * channel(c.r) + 0.7152 * channel(c.g) + 0.0722 * channel(c.b);
-  const backgroundOf = (element) => {
-    for (let e = element; e; e = e.parentElement) {
-      const colour = parse(getComputedStyle(e).backgroundColor);
-      if (colour.a > 0) return colour;
-    }
-    throw new Error('no opaque background behind ' + element.tagName);
-  };
-  const failures = [];
-  for (const element of document.body.querySelectorAll('*')) {
-    const text = [...element.childNodes].filter((n) => n.nodeType === 3).map((n) => n.textContent.trim()).join(' ').trim();
-    if (!text || element.getClientRects().length === 0) continue;
-    const style = getComputedStyle(element);
-    const fg = luminance(parse(style.color));
-    const bg = luminance(backgroundOf(element));
-    const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
-    const size = parseFloat(style.fontSize);
-    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
-    if (ratio < (large ? 3 : 4.5)) failures.push(text + ': ' + ratio.toFixed(2));
-  }
-  return failures;
-})()`;
 
 function chromiumMissing(): string | false {
   if (existsSync(CHROMIUM)) return false;
@@ -85,7 +51,13 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
   before(async () => {
     github = await new FakeGithub().start();
     gatehouse = await startGatehouse({ github });
-    await createResource(gatehouse, { name: 'Acme Projects', resource, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
+    await createResource(gatehouse, {
+      name: 'Acme Projects',
+      resource,
+      scopes: ['projects:read', 'projects:write'],
+      scope_descriptions: { 'projects:read': 'See your projects and their tasks', 'projects:write': 'Create and change projects and tasks' },
+      default_scopes: ['projects:read'],
+    });
     callback = await callbackServer();
     browser = await chromium.launch({
       executablePath: CHROMIUM,
@@ -110,14 +82,6 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
     assert.equal(tokens.status, 200, tokens.text);
   }
 
-  async function assertContrast(page: Page, what: string): Promise<void> {
-    for (const colorScheme of ['light', 'dark'] as const) {
-      await page.emulateMedia({ colorScheme });
-      assert.deepEqual(await page.evaluate<string[]>(CONTRAST_FAILURES), [], `${what}, ${colorScheme}: text under AA contrast`);
-    }
-    await page.emulateMedia({ colorScheme: 'light' });
-  }
-
   it('signs in, lists the connected applications accessibly in light and dark, and revokes one from the keyboard', async () => {
     const claude = await registerClient(gatehouse, { client_name: 'Claude Desktop', client_uri: 'https://claude.example.com', redirect_uris: [callback.url] });
     const cursor = await registerClient(gatehouse, { client_name: 'Cursor', redirect_uris: [callback.url] });
@@ -125,7 +89,7 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
 
     await page.goto(`${gatehouse.url}/account`);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to manage your account');
-    await assertContrast(page, 'the sign-in page');
+    await assertContrastInBothSchemes(page, 'the sign-in page');
     await page.getByRole('link', { name: 'Continue with GitHub' }).click();
     await page.getByRole('heading', { name: 'Your account' }).waitFor();
     assert.match((await page.getByText('No applications are connected.').textContent()) ?? '', /No applications/);
@@ -133,15 +97,16 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
     await connect(page, claude, 'projects:read projects:write');
     await connect(page, cursor, 'projects:read');
     await page.goto(`${gatehouse.url}/account`);
-    const applications = page.getByRole('region', { name: 'Connected applications' }).getByRole('listitem');
+    // The applications' own items, not the scopes listed inside each.
+    const applications = page.getByRole('region', { name: 'Connected applications' }).locator('ul.applications > li');
     assert.equal(await applications.count(), 2);
     assert.deepEqual((await page.getByRole('heading', { level: 3 }).allTextContents()).sort(), ['Claude Desktop', 'Cursor']);
     const claudeItem = page.getByRole('listitem', { name: 'Claude Desktop' });
-    assert.match((await claudeItem.textContent()) ?? '', /on your computer \(127\.0\.0\.1:\d+\)[\s\S]*Acme Projects[\s\S]*projects:read, projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
+    assert.match((await claudeItem.textContent()) ?? '', /on your computer \(127\.0\.0\.1:\d+\)[\s\S]*Acme Projects[\s\S]*See your projects and their tasks projects:read\s*Create and change projects and tasks projects:write[\s\S]*Allowed[\s\S]*UTC[\s\S]*Last used[\s\S]*UTC/);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Claude Desktop to Acme Projects' }).waitFor();
     await page.getByRole('button', { name: 'Revoke access of Cursor to Acme Projects' }).waitFor();
-    await assertContrast(page, 'the account page');
+    await assertContrastInBothSchemes(page, 'the account page');
 
     await page.emulateMedia({ colorScheme: 'light' });
     await page.screenshot({ path: join(SCREENSHOTS, 'account-light.png'), fullPage: true });

@@ -76,6 +76,13 @@ describe('admin API', () => {
       [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], access_token_ttl: 5 }, /access_token_ttl/],
       [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], surprise: true }, /surprise/],
       [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], branding: { logo_uri: 'javascript:alert(1)' } }, /logo_uri/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: ['Read'] }, /^scope_descriptions must be an object/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { b: 'Bee' } }, /^scope_descriptions: not in scopes: "b"/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { a: '' } }, /^scope_descriptions\.a must be 1 to 200 characters/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { a: 'x'.repeat(201) } }, /^scope_descriptions\.a must be 1 to 200/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { a: 'Read\u0007' } }, /^scope_descriptions\.a must not contain control/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { a: 'Read\nall' } }, /^scope_descriptions\.a must not contain control/],
+      [{ name: 'x', resource: 'https://example.com/mcp', scopes: ['a'], scope_descriptions: { a: 5 } }, /^scope_descriptions\.a must be a string/],
     ];
     for (const [body, field] of cases) {
       const response = await gatehouse.admin('POST', '/admin/resources', body);
@@ -91,6 +98,42 @@ describe('admin API', () => {
     assert.equal(notJson.status, 400);
     assert.equal(((await notJson.json()) as { error: string }).error, 'invalid_request');
     assert.equal(await gatehouse.count('resource_servers'), before);
+  });
+
+  it('stores scope descriptions, replaces them on update, and drops those of scopes removed', async () => {
+    const created = await gatehouse.admin('POST', '/admin/resources', {
+      name: 'Described',
+      resource: 'https://described.example.com/mcp',
+      scopes: ['docs:read', 'docs:write', 'docs:admin'],
+      scope_descriptions: { 'docs:write': '  Change your documents ', 'docs:read': 'Read your documents' },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    assert.deepEqual(created.body.scope_descriptions, { 'docs:read': 'Read your documents', 'docs:write': 'Change your documents' });
+    const id: string = created.body.id;
+    assert.deepEqual((await gatehouse.admin('GET', `/admin/resources/${id}`)).body.scope_descriptions, created.body.scope_descriptions);
+
+    // Scopes changed alone: the removed scope's description goes with it.
+    const narrowed = await gatehouse.admin('PATCH', `/admin/resources/${id}`, { scopes: ['docs:read', 'docs:admin'] });
+    assert.equal(narrowed.status, 200);
+    assert.deepEqual(narrowed.body.scope_descriptions, { 'docs:read': 'Read your documents' });
+
+    // Both at once: a description of a scope not in the new list is refused, and nothing changes.
+    const before = (await gatehouse.db.query('SELECT scopes, scope_descriptions, updated_at FROM resource_servers WHERE id = $1', [id])) as unknown[];
+    const refused = await gatehouse.admin('PATCH', `/admin/resources/${id}`, { scopes: ['docs:read'], scope_descriptions: { 'docs:admin': 'Administer' } });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_request');
+    assert.match(refused.body.error_description, /^scope_descriptions: not in scopes: "docs:admin"/);
+    const refusedAlone = await gatehouse.admin('PATCH', `/admin/resources/${id}`, { scope_descriptions: { 'docs:admin': 'Line\u2028break' } });
+    assert.equal(refusedAlone.status, 400);
+    assert.match(refusedAlone.body.error_description, /^scope_descriptions\.docs:admin must not contain/);
+    assert.deepEqual(await gatehouse.db.query('SELECT scopes, scope_descriptions, updated_at FROM resource_servers WHERE id = $1', [id]), before, 'nothing written');
+
+    // A new map replaces the old one; {} removes every description.
+    const replaced = await gatehouse.admin('PATCH', `/admin/resources/${id}`, { scope_descriptions: { 'docs:admin': 'Administer the library' } });
+    assert.deepEqual(replaced.body.scope_descriptions, { 'docs:admin': 'Administer the library' });
+    const cleared = await gatehouse.admin('PATCH', `/admin/resources/${id}`, { scope_descriptions: {} });
+    assert.deepEqual(cleared.body.scope_descriptions, {});
+    assert.deepEqual((await gatehouse.admin('POST', '/admin/resources', { name: 'Plain', resource: 'https://plain.example.com/mcp', scopes: ['a'] })).body.scope_descriptions, {});
   });
 
   it('refuses a second resource server with the same canonical URL', async () => {

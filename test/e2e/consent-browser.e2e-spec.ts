@@ -74,6 +74,7 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
       name: 'Acme Projects',
       resource,
       scopes: ['projects:read', 'projects:write'],
+      scope_descriptions: { 'projects:read': 'See your projects and their tasks', 'projects:write': 'Create and change projects and tasks' },
       default_scopes: ['projects:read'],
       branding: { logo_uri: logo.url, policy_uri: 'https://acme.example.com/privacy', tos_uri: 'https://acme.example.com/terms' },
     } as Parameters<typeof createResource>[1]);
@@ -101,6 +102,17 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
     return { redirectUri: built.redirectUri };
   }
 
+  it('shows the sign-in page with the resource server’s logo and name, as the consent page', async () => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 760 } });
+    await page.goto(authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' }).url);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to continue');
+    await page.getByRole('img', { name: 'Acme Projects logo' }).waitFor();
+    await page.waitForLoadState('load');
+    assert.equal(await page.evaluate<boolean>(LOGO_LOADED), true, 'the logo loaded');
+    assert.equal(await page.locator('header.brand').textContent(), 'Acme Projects');
+    await page.close();
+  });
+
   it('shows the branded consent page readably on a desktop and at 320 px, and Approve works from the keyboard', async () => {
     const desktop = await browser.newPage({ viewport: { width: 1024, height: 760 } });
     const { redirectUri } = await reachConsent(desktop);
@@ -111,6 +123,7 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
     assert.equal(await desktop.getByRole('link', { name: 'Privacy policy' }).getAttribute('href'), 'https://acme.example.com/privacy');
     assert.equal(await desktop.getByRole('link', { name: 'Terms of service' }).getAttribute('href'), 'https://acme.example.com/terms');
     assert.deepEqual(await desktop.locator('ul.scopes code').allTextContents(), ['projects:read', 'projects:write']);
+    assert.deepEqual(await desktop.locator('ul.scopes .scope-description').allTextContents(), ['See your projects and their tasks', 'Create and change projects and tasks']);
     await desktop.screenshot({ path: join(SCREENSHOTS, 'consent-desktop.png') });
 
     const phone = await browser.newPage({ viewport: { width: 320, height: 740 } });

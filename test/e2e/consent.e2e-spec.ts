@@ -49,11 +49,12 @@ async function signInAndReach(browser: Browser, url: string): Promise<Page | { s
 describe('consent', () => {
   let github: FakeGithub;
   let gatehouse: RunningGatehouse;
+  let resourceId: string;
 
   before(async () => {
     github = await new FakeGithub().start();
     gatehouse = await startGatehouse({ github });
-    await createResource(gatehouse, { name: 'Docs <MCP> & "Co"', resource: RESOURCE, scopes: ['docs:read', 'docs:write'], default_scopes: ['docs:read'] });
+    ({ id: resourceId } = await createResource(gatehouse, { name: 'Docs <MCP> & "Co"', resource: RESOURCE, scopes: ['docs:read', 'docs:write'], default_scopes: ['docs:read'] }));
   });
   after(async () => {
     await gatehouse?.close();
@@ -73,6 +74,25 @@ describe('consent', () => {
     assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.equal(page.headers.get('x-frame-options'), 'DENY');
     assert.ok(consentForm(page), 'an Approve/Deny form with a CSRF token');
+  });
+
+  it('describes each scope in words with its code beside it, escaped, and shows the code alone where there is none', async () => {
+    const described = await gatehouse.admin('PATCH', `/admin/resources/${resourceId}`, { scope_descriptions: { 'docs:write': 'Change <b>your</b> "docs" & notes' } });
+    assert.equal(described.status, 200, JSON.stringify(described.body));
+    try {
+      const clientId = await register(gatehouse, 'Described');
+      const page = await signInAndReach(new Browser(), authorizeUrl(gatehouse, clientId, 'docs:read docs:write'));
+      assert.ok(!('stoppedAt' in page));
+      assert.equal(page.status, 200);
+      assert.ok(!page.html.includes('<b>your</b>'), 'no markup from a description');
+      const items = /<ul class="scopes">([\s\S]*?)<\/ul>/.exec(page.html)?.[1];
+      assert.equal(
+        items,
+        '<li><code>docs:read</code></li><li><span class="scope-description">Change &lt;b&gt;your&lt;/b&gt; &quot;docs&quot; &amp; notes</span> <code class="scope">docs:write</code></li>',
+      );
+    } finally {
+      assert.equal((await gatehouse.admin('PATCH', `/admin/resources/${resourceId}`, { scope_descriptions: {} })).status, 200);
+    }
   });
 
   it('remembers consent per client and resource, and asks again for more scopes', async () => {

@@ -44,6 +44,12 @@ export class CreateResourceServerDto {
   @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true })
   default_scopes?: string[];
 
+  /**
+   * A short description per scope (`{"docs:read": "Read your documents"}`), shown on the consent and account pages;
+   * checked against `scopes` by parseScopeDescriptions.
+   */
+  @IsOptional() @IsObject() scope_descriptions?: Record<string, unknown>;
+
   /** Seconds; at most 24 h so that a retired signing key can leave the JWKS a day after rotation. */
   @IsOptional() @IsInt() @Min(60) @Max(86_400) access_token_ttl?: number;
 
@@ -83,6 +89,11 @@ export class UpdateResourceServerDto {
   scopes?: string[];
 
   @IsOptional() @IsArray() @ArrayMaxSize(100) @IsString({ each: true }) default_scopes?: string[];
+  /**
+   * Replaces the whole map; `{}` removes every description. Changing `scopes` without it drops the descriptions of
+   * the scopes removed; sending both refuses descriptions of scopes not in the new list.
+   */
+  @IsOptional() @IsObject() scope_descriptions?: Record<string, unknown>;
   @IsOptional() @IsInt() @Min(60) @Max(86_400) access_token_ttl?: number;
   @IsOptional() @IsInt() @Min(300) @Max(31_536_000) refresh_token_ttl?: number;
   @IsOptional() @ValidateNested() @Type(() => BrandingDto) branding?: BrandingDto;
@@ -104,6 +115,7 @@ export interface ResourceServerView {
   name: string;
   resource: string;
   scopes: string[];
+  scope_descriptions: Record<string, string>;
   default_scopes: string[];
   access_token_ttl: number;
   refresh_token_ttl: number;

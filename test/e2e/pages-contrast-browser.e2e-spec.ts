@@ -1,0 +1,111 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser as Chromium, type Page } from 'playwright-core';
+import { FakeGithub } from '../fakes/fake-github.js';
+import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
+import { assertContrastInBothSchemes } from '../support/contrast.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+function chromiumMissing(): string | false {
+  if (existsSync(CHROMIUM)) return false;
+  if (process.env.CI) return false; // CI installs it (.ci/run); a missing browser there must fail, not skip
+  return `no ${CHROMIUM}: apt-get install chromium`;
+}
+
+/** The client's redirect URI: a real loopback page, as a native MCP client would run. */
+async function callbackServer(): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the client'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/**
+ * Every page a person meets, measured in Chromium in both colour schemes: each visible text against what is behind
+ * it must reach WCAG 2.2 AA. The lowest ratio of each page and scheme goes to the test's log.
+ */
+describe('contrast of every page in light and dark (headless Chromium)', { skip: chromiumMissing() }, () => {
+  let github: FakeGithub;
+  let gatehouse: RunningGatehouse;
+  let browser: Chromium;
+  let callback: { url: string; close: () => Promise<void> };
+  let client: TestClient;
+  const resource = 'https://projects.example.com/mcp';
+
+  before(async () => {
+    github = await new FakeGithub().start();
+    gatehouse = await startGatehouse({ github });
+    const { status, body } = await gatehouse.admin('POST', '/admin/resources', {
+      name: 'Acme Projects',
+      resource,
+      scopes: ['projects:read', 'projects:write'],
+      scope_descriptions: { 'projects:read': 'See your projects and their tasks' },
+      default_scopes: ['projects:read'],
+      branding: { policy_uri: 'https://acme.example.com/privacy', tos_uri: 'https://acme.example.com/terms' },
+      identity_claims: ['preferred_username', 'email'],
+      sign_in: { providers: null, allow: 'everyone' },
+    });
+    assert.equal(status, 201, JSON.stringify(body));
+    callback = await callbackServer();
+    client = await registerClient(gatehouse, { client_name: 'Claude Desktop', client_uri: 'https://claude.example.com', redirect_uris: [callback.url] });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  after(async () => {
+    await browser?.close();
+    await gatehouse?.close();
+    await callback?.close();
+    await github?.stop();
+  });
+
+  async function check(page: Page, what: string, log: (message: string) => void): Promise<void> {
+    for (const line of await assertContrastInBothSchemes(page, what)) log(line);
+  }
+
+  it('the sign-in, consent, error and account pages reach AA contrast in both schemes', async (t) => {
+    const log = (message: string) => t.diagnostic(message);
+    const page = await browser.newPage({ viewport: { width: 1024, height: 900 } });
+
+    const built = authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read projects:write' });
+    await page.goto(built.url);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to continue');
+    assert.equal(await page.locator('header.brand').textContent(), 'Acme Projects', 'the sign-in page carries the resource server’s brand');
+    await check(page, 'the sign-in page', log);
+
+    await page.getByRole('link', { name: 'Continue with GitHub' }).click();
+    await page.getByRole('heading', { name: 'Allow Claude Desktop to use Acme Projects?' }).waitFor();
+    await page.getByText('See your projects and their tasks').waitFor();
+    await check(page, 'the consent page', log);
+
+    await Promise.all([page.waitForURL((url) => url.href.startsWith(built.redirectUri)), page.getByRole('button', { name: 'Approve' }).click()]);
+    const code = new URL(page.url()).searchParams.get('code');
+    assert.ok(code, 'the client received a code');
+    const tokens = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
+    assert.equal(tokens.status, 200, tokens.text);
+
+    const unknown = await page.goto(`${gatehouse.url}/authorize?response_type=code&client_id=nobody-registered-this&code_challenge_method=S256&code_challenge=${'a'.repeat(43)}`);
+    assert.equal(unknown?.status(), 400);
+    assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Unknown application');
+    assert.equal(await page.locator('header.brand').textContent(), 'Gatehouse', 'an error page for no known resource carries Gatehouse’s name');
+    await check(page, 'an error page', log);
+
+    await page.goto(`${gatehouse.url}/account`);
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await page.getByRole('listitem', { name: 'Claude Desktop' }).waitFor();
+    await check(page, 'the account page', log);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in to manage your account' }).waitFor();
+    await check(page, 'the account sign-in page', log);
+    await page.close();
+  });
+});
