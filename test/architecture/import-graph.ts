@@ -30,7 +30,7 @@ export const LAYERS: readonly Layer[] = [
       'src/introspection/', 'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
     ],
   },
-  { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts'] },
+  { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts', 'src/cli/'] },
 ];
 
 /** Published libraries: they ship on their own, so they import nothing from the rest of src/. */
