@@ -239,4 +239,12 @@ describe('configuration errors', () => {
     assert.equal(result.code, 78);
     assert.match(result.stderr, /ISSUER/);
   });
+
+  it('come after usage errors, which open nothing', async () => {
+    const dataDir = join(tmpdir(), `gatehouse-never-${process.pid}`);
+    const typo = await runCli(['resources', 'creat', '--name', 'x'], { ISSUER: 'http://example.com', DATA_DIR: dataDir });
+    assert.equal(typo.code, 2);
+    assert.doesNotMatch(typo.stderr, /ISSUER|\n\s+at /);
+    await assert.rejects(stat(dataDir), 'no data folder was created');
+  });
 });
