@@ -1,9 +1,7 @@
 import { CommanderError } from 'commander';
-import { ConfigError } from '../config/config.js';
 import { AdminApiError, ServerUnreachable } from './admin-client.js';
 import { UsageError } from './parsers.js';
 import { buildProgram, type CliJob, type TargetOptions } from './program.js';
-import { CliFailure, execute } from './run.js';
 
 /** sysexits.h: EX_USAGE is commander's 1 here turned 2 (the shell convention); EX_CONFIG for invalid configuration. */
 const EXIT_USAGE = 2;
@@ -28,6 +26,8 @@ export async function main(argv: string[]): Promise<number | null> {
     await import('../main.js');
     return null;
   }
+  // Loaded only now: parsing, --help and usage errors read no configuration and open nothing.
+  const [{ ConfigError }, { CliFailure, execute }] = await Promise.all([import('../config/config.js'), import('./run.js')]);
   try {
     const result = await execute(job, program.opts<TargetOptions>());
     out(JSON.stringify(result, null, 2) + '\n');
