@@ -50,7 +50,8 @@ export class HttpAdminClient implements AdminClient {
   }
 
   private async send(method: string, path: string, body?: unknown): Promise<unknown> {
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
+    // The user agent names the CLI in the audit events its changes record.
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json', 'user-agent': 'gatehouse-cli' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
