@@ -4,6 +4,7 @@ import { JsonLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
 import { DatabaseUnreachable, EX_UNAVAILABLE } from './database/connect.js';
 import { SignInPolicyWarnings } from './resources/sign-in-policy-warnings.js';
+import { LocalAdminAccess } from './admin/local-admin-access.js';
 
 async function main(): Promise<void> {
   let config;
@@ -27,13 +28,22 @@ async function main(): Promise<void> {
     logger,
     exit: (code) => process.exit(code),
   }).listen();
+  // The CLI on this machine administers the running server with it; a server that cannot write it still serves.
+  const localAdmin = await app
+    .get(LocalAdminAccess)
+    .publish(app.getHttpServer().address())
+    .catch((error: unknown) => {
+      logger.warn({ msg: 'local admin credential not written; the CLI cannot reach this server', reason: (error as Error).message });
+      return null;
+    });
   logger.log({
     msg: 'gatehouse listening',
     issuer: config.issuer,
     port: config.port,
     database: config.database.kind === 'postgres' ? 'postgres' : `embedded PGlite in ${config.database.dataDir}`,
     github_sign_in: config.github ? 'configured' : `not configured (set ${config.githubMissing.join(', ')})`,
-    admin_api: config.adminToken ? 'enabled' : 'disabled (ADMIN_TOKEN unset; use npm run cli)',
+    admin_api: config.adminToken ? 'enabled' : 'local only (ADMIN_TOKEN unset): the CLI on this machine, npx gatehouse --help',
+    local_admin_credential: localAdmin ?? 'none (HOST is not reachable over loopback)',
     sign_in_open_to_everyone: app.get(SignInPolicyWarnings).openResources,
   });
 }

@@ -261,12 +261,24 @@ export const ADMIN_OPENAPI = {
         },
       },
     },
+    '/admin/migrations': {
+      get: {
+        summary: 'Database migrations: applied (oldest first) and pending (this build knows them, the database has not applied them)',
+        responses: { '200': { description: 'Migration status', content: json({ $ref: '#/components/schemas/MigrationStatus' }) }, ...errors },
+      },
+    },
     '/admin/openapi.json': {
       get: { summary: 'This document', responses: { '200': { description: 'OpenAPI 3.1 document' }, ...errors } },
     },
   },
   components: {
-    securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN configured on the server' } },
+    securitySchemes: {
+      adminToken: {
+        type: 'http',
+        scheme: 'bearer',
+        description: 'The ADMIN_TOKEN configured on the server, or (from this machine only) the token in DATA_DIR/local-admin.json',
+      },
+    },
     schemas: {
       Grant: {
         type: 'object',
@@ -279,6 +291,11 @@ export const ADMIN_OPENAPI = {
           revoked_at: { type: ['string', 'null'], format: 'date-time' },
           revoked_reason: { type: ['string', 'null'] },
         },
+      },
+      MigrationStatus: {
+        type: 'object',
+        required: ['applied', 'pending'],
+        properties: { applied: { type: 'array', items: { type: 'string' } }, pending: { type: 'array', items: { type: 'string' } } },
       },
       RevokedCount: { type: 'object', properties: { revoked: { type: 'integer' }, consents_cleared: { type: 'integer' } } },
       User: {

@@ -2,6 +2,17 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
+/** Another live process holds the embedded database's folder. */
+export class DataDirLocked extends Error {
+  constructor(
+    readonly dir: string,
+    readonly holder: number,
+  ) {
+    super(`the embedded database in ${dir} is in use by process ${holder}; stop that process, or use the admin API while it runs`);
+    this.name = 'DataDirLocked';
+  }
+}
+
 /**
  * PGlite is one process's database: two processes opening the same folder would corrupt it. The first process
  * takes a pid lock file; a second one fails with a clear message instead. A lock left by a dead process is taken over.
@@ -21,9 +32,7 @@ export async function lockDataDir(dir: string): Promise<() => Promise<void>> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = Number((await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[0]);
       if (holder && holder !== process.pid && isAlive(holder)) {
-        throw new Error(
-          `the embedded database in ${dir} is in use by process ${holder}; stop that process, or use the admin API while it runs`,
-        );
+        throw new DataDirLocked(dir, holder);
       }
       await rm(file, { force: true });
     }

@@ -79,3 +79,28 @@ export async function pendingMigrations(
   const done = new Set(rows.map((row) => row.name));
   return migrations.map((Migration) => new Migration().name ?? Migration.name).filter((name) => !done.has(name));
 }
+
+export interface MigrationStatus {
+  /** Applied migrations, oldest first (a name this build does not know is listed too). */
+  applied: string[];
+  /** Known migrations not yet applied, in the order they would run. */
+  pending: string[];
+}
+
+/** What is applied and what is pending; reads only, so it never creates the bookkeeping table. */
+export async function migrationStatus(
+  dataSource: DataSource,
+  migrations: ReadonlyArray<new () => MigrationInterface>,
+): Promise<MigrationStatus> {
+  const [table] = (await dataSource.query(`SELECT to_regclass('gatehouse_migrations') IS NOT NULL AS present`)) as Array<{ present: boolean }>;
+  const rows = table?.present
+    ? ((await dataSource.query(`SELECT name, applied_at FROM gatehouse_migrations`)) as Array<{ name: string; applied_at: Date | string }>)
+    : [];
+  const order = migrations.map((Migration) => new Migration().name ?? Migration.name);
+  // One run's migrations share an applied_at (one transaction); within it they were applied in build order.
+  const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+  const time = (row: { applied_at: Date | string }) => new Date(row.applied_at).getTime();
+  const applied = rows.sort((a, b) => time(a) - time(b) || rank(a.name) - rank(b.name)).map((row) => row.name);
+  const done = new Set(applied);
+  return { applied, pending: order.filter((name) => !done.has(name)) };
+}

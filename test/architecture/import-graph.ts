@@ -31,7 +31,7 @@ export const LAYERS: readonly Layer[] = [
       'src/introspection/', 'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
     ],
   },
-  { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts'] },
+  { name: 'application', members: ['src/fast-lane/', 'src/app.module.ts', 'src/entities.ts', 'src/bootstrap.ts', 'src/main.ts', 'src/cli.ts', 'src/cli/'] },
 ];
 
 /**

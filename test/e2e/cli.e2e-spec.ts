@@ -1,10 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startServerProcess, exitOf } from '../support/processes.js';
 import { freePort } from '../support/net.js';
+import { PGlite } from '@electric-sql/pglite';
+import { MIGRATIONS } from '../../migrations/index.js';
 
 describe('CLI and the start command on the embedded database', () => {
   let dataDir: string;
@@ -54,6 +56,16 @@ describe('CLI and the start command on the embedded database', () => {
     const usage = await runCli(['resources', 'frobnicate'], env);
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /unknown command/);
+    const help = await runCli(['resources', 'create', '--help'], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: gatehouse resources create/);
+    assert.match(help.stdout, /--access-token-ttl <seconds>/);
+    const notWhole = await runCli(['resources', 'update', resource.id, '--access-token-ttl', '15m'], env);
+    assert.equal(notWhole.code, 2);
+    assert.match(notWhole.stderr, /--access-token-ttl.*whole number/);
+    const missing = await runCli(['resources', 'create', '--name', 'No URL', '--scopes', 'a'], env);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--resource <url>' not specified/);
 
     const client = await runCli(['clients', 'create', '--redirect-uri', 'http://127.0.0.1/cb', '--name', 'Desktop', '--auth-method', 'none', '--grant-types', 'authorization_code,refresh_token'], env);
     assert.equal(client.code, 0, client.stderr);
@@ -74,23 +86,72 @@ describe('CLI and the start command on the embedded database', () => {
     assert.deepEqual(afterRotation.keys.map((k) => k.kid).sort(), [rotation.retired, rotation.active, rotation.next].sort(), 'the retired key stays published');
   });
 
-  it('starts the server with the README command line, serves metadata, refuses a second process on the same data, and stops on SIGTERM', async () => {
+  it('starts the server, serves metadata, and administers it through the local credential while it holds the database', async () => {
     const port = await freePort();
-    const server = await startServerProcess({ ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info' });
+    const adminToken = 'a'.repeat(40);
+    const server = await startServerProcess({ ...env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'info', ADMIN_TOKEN: adminToken });
+    const credentialFile = join(dataDir, 'local-admin.json');
     try {
       const metadata = (await (await fetch(`http://localhost:${port}/.well-known/oauth-authorization-server`)).json()) as { issuer: string; scopes_supported: string[] };
       assert.equal(metadata.issuer, `http://localhost:${port}`);
       assert.deepEqual(metadata.scopes_supported, ['docs:read', 'docs:write'], 'sees what the CLI wrote');
       assert.match(server.output(), /GITHUB_CLIENT_ID/, 'says plainly that GitHub sign-in needs configuring');
 
+      assert.equal((await stat(credentialFile)).mode & 0o777, 0o600, 'the local admin credential is readable by its owner only');
+      const credential = JSON.parse(await readFile(credentialFile, 'utf8')) as { url: string; token: string; pid: number };
+      assert.equal(credential.url, `http://127.0.0.1:${port}`);
+      assert.equal(Buffer.from(credential.token, 'base64url').length, 32);
+
+      const listed = await runCli(['resources', 'list'], env);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual((JSON.parse(listed.stdout) as Array<{ resource: string }>).map((r) => r.resource), ['https://mcp.example.com/mcp']);
+      const created = await runCli(['resources', 'create', '--name', 'Live', '--resource', 'https://live.example.com/mcp', '--scopes', 'x'], env);
+      assert.equal(created.code, 0, created.stderr);
+      assert.match((JSON.parse(created.stdout) as { registration_secret: string }).registration_secret, /^gh_rs_/);
+      const live = (await (await fetch(`http://localhost:${port}/.well-known/oauth-authorization-server`)).json()) as { scopes_supported: string[] };
+      assert.ok(live.scopes_supported.includes('x'), 'the running server serves what the CLI created through it');
+
+      const status = await runCli(['migrate', 'status'], env);
+      assert.equal(status.code, 0, status.stderr);
+      const report = JSON.parse(status.stdout) as { applied: string[]; pending: string[] };
+      assert.ok(report.applied.length > 0);
+      assert.deepEqual(report.pending, []);
+      const down = await runCli(['migrate', 'down'], env);
+      assert.equal(down.code, 1);
+      assert.match(down.stderr, /stop it first/);
+
+      const typo = await runCli(['resources', 'creat'], env);
+      assert.equal(typo.code, 2);
+      assert.match(typo.stderr, /unknown command 'creat'/);
+      assert.match(typo.stderr, /Did you mean create\?/);
+
+      const noToken = await runCli(['--server', `http://localhost:${port}`, 'resources', 'list'], env);
+      assert.equal(noToken.code, 2);
+      assert.match(noToken.stderr, /GATEHOUSE_ADMIN_TOKEN/);
+      const tokenFile = join(dataDir, 'admin-token.txt');
+      await writeFile(tokenFile, adminToken + '\n', { mode: 0o600 });
+      const remote = await runCli(['--server', `http://localhost:${port}`, '--token-file', tokenFile, 'resources', 'list'], {});
+      assert.equal(remote.code, 0, remote.stderr);
+      assert.equal((JSON.parse(remote.stdout) as unknown[]).length, 2);
+      const wrongToken = await runCli(['--server', `http://localhost:${port}`, 'keys', 'rotate'], { GATEHOUSE_ADMIN_TOKEN: 'b'.repeat(40) });
+      assert.equal(wrongToken.code, 1);
+      assert.equal((JSON.parse(wrongToken.stderr.trim()) as { error: string }).error, 'invalid_token');
+
+      // A credential that does not work (a stale file): the database is still locked, and the CLI says so in one line.
+      await writeFile(credentialFile, JSON.stringify({ ...credential, token: 'stale' }));
       const blocked = await runCli(['resources', 'list'], env);
       assert.equal(blocked.code, 1);
       assert.match(blocked.stderr, /in use by process \d+/);
+      assert.equal(blocked.stderr.trim().split('\n').length, 1, blocked.stderr);
+      await writeFile(credentialFile, JSON.stringify(credential));
     } finally {
       server.child.kill('SIGTERM');
     }
     assert.equal(await exitOf(server.child), 0);
     await assert.rejects(stat(join(dataDir, 'pglite', 'gatehouse.lock')), 'the lock is released on shutdown');
+    await assert.rejects(stat(credentialFile), 'the credential is removed on shutdown');
+    const deleted = await runCli(['resources', 'delete', (JSON.parse((await runCli(['resources', 'list'], env)).stdout) as Array<{ id: string; name: string }>).find((r) => r.name === 'Live')!.id], env);
+    assert.equal(deleted.code, 0, deleted.stderr);
   });
 
   it('finds, disables and enables users, and sets identity claims', async () => {
@@ -119,6 +180,12 @@ describe('CLI and the start command on the embedded database', () => {
     const found = JSON.parse((await runCli(['users', 'find', 'cli-user-7'], env)).stdout) as Array<{ id: string; live_grants: number; disabled: boolean }>;
     assert.equal(found.length, 1, 'found by the product’s own id');
     assert.deepEqual([found[0]!.live_grants, found[0]!.disabled], [1, false]);
+    const byProvider = JSON.parse((await runCli(['users', 'find', '--provider', 'external'], env)).stdout) as Array<{ id: string }>;
+    assert.deepEqual(byProvider.map((user) => user.id), [found[0]!.id]);
+    assert.deepEqual(JSON.parse((await runCli(['users', 'find', '--login', 'cli-user-7'], env)).stdout), [], 'a product user has no login');
+    assert.deepEqual(JSON.parse((await runCli(['users', 'find', '--email', 'nobody@example.com'], env)).stdout), []);
+    const noFilter = await runCli(['users', 'find'], env);
+    assert.equal(noFilter.code, 2);
     const disabled = JSON.parse((await runCli(['users', 'disable', found[0]!.id], env)).stdout) as { disabled: boolean; live_grants: number };
     assert.deepEqual([disabled.disabled, disabled.live_grants], [true, 0]);
     const enabled = JSON.parse((await runCli(['users', 'enable', found[0]!.id], env)).stdout) as { disabled: boolean };
@@ -129,10 +196,55 @@ describe('CLI and the start command on the embedded database', () => {
   });
 });
 
+describe('migrate on a fresh embedded database', () => {
+  let dataDir: string;
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-migrate-'));
+  });
+  after(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('status only reports; up applies; down reverts the newest', async () => {
+    const env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
+    const names = MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name);
+    const status = await runCli(['migrate', 'status'], env);
+    assert.equal(status.code, 0, status.stderr);
+    assert.deepEqual(JSON.parse(status.stdout), { applied: [], pending: names });
+    assert.deepEqual(await publicTables(join(dataDir, 'pglite')), [], 'status created nothing');
+
+    const up = await runCli(['migrate', 'up'], env);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(JSON.parse(up.stdout), { applied: names });
+    assert.deepEqual(JSON.parse((await runCli(['migrate', 'status'], env)).stdout), { applied: names, pending: [] });
+    const down = await runCli(['migrate', 'down'], env);
+    assert.deepEqual(JSON.parse(down.stdout), { reverted: names[names.length - 1] });
+    assert.deepEqual(JSON.parse((await runCli(['migrate', 'status'], env)).stdout), { applied: names.slice(0, -1), pending: names.slice(-1) });
+  });
+});
+
+async function publicTables(pgliteDir: string): Promise<string[]> {
+  const db = await PGlite.create({ dataDir: pgliteDir });
+  try {
+    const result = await db.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
+    return result.rows.map((row) => row.table_name);
+  } finally {
+    await db.close();
+  }
+}
+
 describe('configuration errors', () => {
   it('stop the process with a message naming the variable', async () => {
     const result = await runCli(['resources', 'list'], { ISSUER: 'http://example.com', DATA_DIR: join(tmpdir(), 'never-created') });
     assert.equal(result.code, 78);
     assert.match(result.stderr, /ISSUER/);
+  });
+
+  it('come after usage errors, which open nothing', async () => {
+    const dataDir = join(tmpdir(), `gatehouse-never-${process.pid}`);
+    const typo = await runCli(['resources', 'creat', '--name', 'x'], { ISSUER: 'http://example.com', DATA_DIR: dataDir });
+    assert.equal(typo.code, 2);
+    assert.doesNotMatch(typo.stderr, /ISSUER|\n\s+at /);
+    await assert.rejects(stat(dataDir), 'no data folder was created');
   });
 });

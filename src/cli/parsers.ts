@@ -1,0 +1,73 @@
+import { InvalidArgumentError } from 'commander';
+
+/**
+ * Option parsers: each checks a value's form while the command line is parsed, before anything is opened. Rules
+ * that need the database or the server's policy (https, ranges, known scopes) stay with the admin API.
+ */
+
+/** A misuse of the command line that commander does not see itself (exit code 2, like commander's own). */
+export class UsageError extends Error {}
+
+export function wholeNumber(value: string): number {
+  if (!/^\d{1,12}$/.test(value)) throw new InvalidArgumentError('must be a whole number (seconds or a count)');
+  return Number(value);
+}
+
+export function absoluteUrl(value: string): string {
+  try {
+    new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an absolute URL');
+  }
+  return value;
+}
+
+/** A server's base URL, without a trailing slash. */
+export function serverUrl(value: string): string {
+  return httpUrl(value).replace(/\/+$/, '');
+}
+
+export function httpUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidArgumentError('must be an http or https URL, e.g. https://auth.example.com');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('must be an http or https URL');
+  return value;
+}
+
+/** Repeatable: every occurrence adds one URL. */
+export function urlList(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), absoluteUrl(value)];
+}
+
+/** `a,b c` → ['a', 'b', 'c'] */
+export function list(value: string): string[] {
+  return value.split(/[\s,]+/).filter(Boolean);
+}
+
+export function nonEmpty(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('must not be empty');
+  return value;
+}
+
+export function jsonObject(what: string): (value: string) => Record<string, unknown> {
+  return (value) => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      throw new InvalidArgumentError(`must be ${what}`);
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError(`must be ${what}`);
+    return parsed as Record<string, unknown>;
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

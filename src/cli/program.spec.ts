@@ -1,0 +1,96 @@
+import { describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import { CommanderError, type Command } from 'commander';
+import { buildProgram, type CliJob } from './program.js';
+import type { AdminClient } from './admin-client.js';
+import { UsageError } from './parsers.js';
+
+interface Parsed {
+  job?: CliJob;
+  out: string;
+  err: string;
+}
+
+async function parse(argv: string[]): Promise<Parsed> {
+  const parsed: Parsed = { out: '', err: '' };
+  const program = buildProgram((job) => (parsed.job = job), { out: (text) => (parsed.out += text), err: (text) => (parsed.err += text) });
+  await program.parseAsync(argv, { from: 'user' });
+  return parsed;
+}
+
+/** Runs an admin job against a recorder standing in for the admin API. */
+async function calls(argv: string[], answer: unknown = {}): Promise<Array<[string, string, unknown?]>> {
+  const { job } = await parse(argv);
+  assert.equal(job?.kind, 'admin');
+  const seen: Array<[string, string, unknown?]> = [];
+  const api: AdminClient = {
+    get: async (path, query) => (seen.push(query ? ['GET', path, Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined))] : ['GET', path]), answer),
+    post: async (path, body) => (seen.push(body === undefined ? ['POST', path] : ['POST', path, body]), answer),
+    patch: async (path, body) => (seen.push(['PATCH', path, body]), answer),
+    delete: async (path) => (seen.push(['DELETE', path]), answer),
+  };
+  if (job?.kind === 'admin') await job.run(api);
+  return seen;
+}
+
+function commandPaths(command: Command, prefix: string[] = []): string[][] {
+  return command.commands.filter((sub) => sub.name() !== 'help').flatMap((sub) => [[...prefix, sub.name()], ...commandPaths(sub, [...prefix, sub.name()])]);
+}
+
+describe('the CLI command tree', () => {
+  it('has a description and --help on every command', async () => {
+    const program = buildProgram(() => undefined, { out: () => undefined, err: () => undefined });
+    const paths = commandPaths(program);
+    assert.ok(paths.length > 30, `only ${paths.length} commands`);
+    for (const path of paths) {
+      let sub: Command = program;
+      for (const name of path) sub = sub.commands.find((candidate) => candidate.name() === name)!;
+      assert.ok(sub.description(), `${path.join(' ')} has no description`);
+      await assert.rejects(parse([...path, '--help']), (error: CommanderError) => error.code === 'commander.helpDisplayed', path.join(' '));
+    }
+  });
+
+  it('refuses misuse while parsing, with a suggestion', async () => {
+    await assert.rejects(parse(['resources', 'creat']), (error: CommanderError) => error.code === 'commander.unknownCommand');
+    await assert.rejects(parse(['resources', 'list', '--nmae', 'x']), (error: CommanderError) => error.code === 'commander.unknownOption');
+    await assert.rejects(parse(['resources', 'create', '--name', 'x', '--resource', 'not a url', '--scopes', 'a']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['initial-access-tokens', 'create', '--expires-in', '-5']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['clients', 'create', '--redirect-uri', 'http://127.0.0.1/cb', '--auth-method', 'password']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['resources', 'get']), (error: CommanderError) => error.code === 'commander.missingArgument');
+    await assert.rejects(parse(['resources', 'update', 'id']), UsageError);
+    await assert.rejects(parse(['resources', 'update', 'id', '--allow-everyone', '--allow-github-orgs', 'acme']), UsageError);
+    await assert.rejects(parse(['--server', 'ftp://x', 'resources', 'list']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+  });
+
+  it('maps each command to its admin API route', async () => {
+    assert.deepEqual(await calls(['resources', 'create', '--name', 'Docs', '--resource', 'https://mcp.example.com/mcp', '--scopes', 'a,b', '--access-token-ttl', '900', '--logo-uri', 'https://x.example/logo.png', '--allow-github-orgs', 'acme']), [
+      [
+        'POST',
+        '/admin/resources',
+        {
+          name: 'Docs',
+          resource: 'https://mcp.example.com/mcp',
+          scopes: ['a', 'b'],
+          access_token_ttl: 900,
+          branding: { logo_uri: 'https://x.example/logo.png' },
+          sign_in: { providers: null, allow: { github_organizations: ['acme'] } },
+        },
+      ],
+    ]);
+    assert.deepEqual(await calls(['resources', 'update', 'r/1', '--default']), [['PATCH', '/admin/resources/r%2F1', { is_default: true }]]);
+    assert.deepEqual(await calls(['clients', 'create', '--redirect-uri', 'http://127.0.0.1/a', '--redirect-uri', 'http://127.0.0.1/b', '--auth-method', 'none']), [
+      ['POST', '/admin/clients', { redirect_uris: ['http://127.0.0.1/a', 'http://127.0.0.1/b'], token_endpoint_auth_method: 'none' }],
+    ]);
+    assert.deepEqual(await calls(['initial-access-tokens', 'create', '--max-registrations', '3']), [['POST', '/admin/initial-access-tokens', { max_registrations: 3 }]]);
+    assert.deepEqual(await calls(['users', 'find', '--login', 'Octocat', '--email', 'o@example.com']), [['GET', '/admin/users', { login: 'Octocat', email: 'o@example.com' }]]);
+    assert.deepEqual(await calls(['users', 'find', 'oct']), [['GET', '/admin/users', { q: 'oct' }]]);
+    assert.deepEqual(await calls(['users', 'disable', 'oidc:corp:jane'], [{ id: 'u1' }]), [
+      ['GET', '/admin/users', { provider: 'oidc:corp', login: 'jane' }],
+      ['POST', '/admin/users/u1/disable'],
+    ]);
+    assert.deepEqual(await calls(['keys', 'rotate']), [['POST', '/admin/keys/rotate']]);
+    assert.deepEqual(await calls(['keys', 'list']), [['GET', '/.well-known/jwks.json']]);
+    assert.deepEqual((await parse(['migrate', 'status'])).job, { kind: 'migrate', action: 'status' });
+    assert.deepEqual((await parse(['serve'])).job, { kind: 'serve' });
+  });
+});
