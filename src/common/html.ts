@@ -45,7 +45,12 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-export function page(title: string, body: SafeHtml): string {
+/** What a page may carry besides its body: a banner above it that nobody can miss (a development setting, say). */
+export interface PageOptions {
+  banner?: SafeHtml | null;
+}
+
+export function page(title: string, body: SafeHtml, options: PageOptions = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -57,7 +62,8 @@ export function page(title: string, body: SafeHtml): string {
   :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#1f6feb; }
   /* The primary button's fill in both schemes: white text on it is 4.6:1; on the dark scheme's lighter accent only 3.1:1. */
   :root { --accent-fill:#1f6feb; }
-  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; } }
+  :root { --warn-bg:#fff8c5; --warn-line:#9a6700; }
+  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; --warn-bg:#3b2300; --warn-line:#d29922; } }
   * { box-sizing: border-box; }
   body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
   main { max-width: 30rem; margin: 2rem auto; padding: 0 1rem; }
@@ -83,6 +89,10 @@ export function page(title: string, body: SafeHtml): string {
   button:focus-visible, .button:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
   button.link { padding:0; border:0; border-radius:0; background:none; color:var(--accent); text-decoration:underline; font-size:inherit; }
   footer { margin-top:1rem; }
+  .banner { background:var(--warn-bg); border:2px solid var(--warn-line); border-radius:8px; padding:.75rem 1rem; margin-bottom:1rem; }
+  label { display:block; font-weight:600; margin:.5rem 0 .25rem; }
+  input[type=text] { font:inherit; width:100%; padding:.5rem .75rem; border-radius:8px; border:1px solid var(--muted); background:var(--card); color:var(--fg); }
+  input[type=text]:focus-visible { outline:3px solid var(--accent); outline-offset:1px; }
   ul.applications, ul.identities { list-style:none; padding:0; margin:0; }
   li.application { border-top:1px solid var(--line); padding:1rem 0; }
   li.application:last-child { padding-bottom:0; }
@@ -92,7 +102,7 @@ export function page(title: string, body: SafeHtml): string {
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>
-<body><main>${body}</main></body>
+<body><main>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
 </html>`.value;
 }
 
