@@ -106,10 +106,14 @@ export function page(title: string, body: SafeHtml, options: PageOptions = {}): 
 </html>`.value;
 }
 
-/** An HTML page with the page security headers (no-store among them), on either path (Express or the fast lane). */
-export function sendPage(res: ServerResponse, status: number, body: string): void {
+/**
+ * An HTML page with the page security headers (no-store among them, unless `cacheControl` says otherwise for a page
+ * that is the same for everyone), on either path (Express or the fast lane).
+ */
+export function sendPage(res: ServerResponse, status: number, body: string, cacheControl?: string): void {
   res.statusCode = status;
   for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
+  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.end(body);
 }

@@ -160,6 +160,27 @@ describe('development sign-in (DEV_LOGIN=true), end to end with the example MCP 
     assert.equal(refusedEvents.at(-1)?.data.provider, 'dev');
     assert.equal(refusedEvents.at(-1)?.data.login, 'bob');
   });
+
+  it('serves a landing page at / with the links, the issuer and the banner; other unknown paths stay JSON 404s', async () => {
+    const response = await fetch(`${gatehouse.url}/`);
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get('content-type') ?? '', /^text\/html; charset=utf-8/);
+    assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+    assert.equal(response.headers.get('x-frame-options'), 'DENY');
+    assert.equal(response.headers.get('cache-control'), 'public, max-age=300');
+    const body = await response.text();
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/jwks.json', '/account']) {
+      assert.ok(body.includes(`<a href="${path}">`), path);
+      assert.equal((await fetch(`${gatehouse.url}${path}`)).status, 200, `${path} answers`);
+    }
+    assert.ok(body.includes(`<code>${gatehouse.url}</code>`), 'the issuer');
+    assert.match(body, BANNER);
+    assert.doesNotMatch(body, /<script/i);
+
+    const unknown = await fetch(`${gatehouse.url}/no-such-page`);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.headers.get('content-type') ?? '', /^application\/json/);
+  });
 });
 
 describe('development sign-in turned off (the default)', () => {
@@ -194,6 +215,9 @@ describe('development sign-in turned off (the default)', () => {
 
       const account = await (await browser.fetch(`${gatehouse.url}/account`)).text();
       assert.doesNotMatch(account, /Sign out/, 'the account page no longer takes the dev session');
+
+      const landing = await (await fetch(`${gatehouse.url}/`)).text();
+      assert.doesNotMatch(landing, /class="banner"/);
     } finally {
       await gatehouse.close();
     }
