@@ -31,6 +31,7 @@ export class DevLogin implements OnApplicationBootstrap {
     this.logger.warn({
       msg: 'DEVELOPMENT SIGN-IN IS ON: anyone who can reach this server can sign in as anyone (DEV_LOGIN=true)',
       issuer: this.config.issuer,
+      host: this.config.host,
       hint: 'for trying Gatehouse on this computer only; unset DEV_LOGIN before anyone else uses this server',
     });
   }

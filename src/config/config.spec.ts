@@ -89,6 +89,12 @@ describe('loadConfig', () => {
     assertConfigError({ DEV_LOGIN: 'yes' }, 'DEV_LOGIN');
   });
 
+  it('listens on loopback only with DEV_LOGIN=true, unless HOST says otherwise', () => {
+    assert.equal(loadConfig({ DEV_LOGIN: 'true' }).host, '127.0.0.1');
+    assert.equal(loadConfig({ DEV_LOGIN: 'true', HOST: '0.0.0.0' }).host, '0.0.0.0');
+    assert.equal(loadConfig({ DEV_LOGIN: 'false' }).host, '0.0.0.0');
+  });
+
   it('refuses DEV_LOGIN=true with an issuer other people can reach, saying why', () => {
     for (const issuer of ['https://auth.example.com', 'https://10.0.0.5', 'https://localhost.example.com']) {
       assertConfigError({ DEV_LOGIN: 'true', ISSUER: issuer }, 'DEV_LOGIN');

@@ -401,7 +401,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     port,
     audit: auditConfig(vars),
     metricsToken: vars.METRICS_TOKEN ?? null,
-    host: vars.HOST ?? '0.0.0.0',
+    // With development sign-in, only this computer should reach the server unless HOST says otherwise.
+    host: vars.HOST ?? (devLogin ? '127.0.0.1' : '0.0.0.0'),
     issuer,
     secureCookies: !(loopbackIssuer && issuerUrl.protocol === 'http:'),
     database,
