@@ -174,6 +174,9 @@ describe('development sign-in (DEV_LOGIN=true), end to end with the example MCP 
       assert.equal((await fetch(`${gatehouse.url}${path}`)).status, 200, `${path} answers`);
     }
     assert.ok(body.includes(`<code>${gatehouse.url}</code>`), 'the issuer');
+    const account = await (await fetch(`${gatehouse.url}/account`)).text();
+    assert.match(account, BANNER, 'the account page carries the banner');
+    assert.match(account, /Development sign-in is offered on the sign-in page an application sends you to/);
     assert.match(body, BANNER);
     assert.doesNotMatch(body, /<script/i);
 
