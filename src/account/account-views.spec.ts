@@ -97,4 +97,13 @@ describe('the account sign-in page', () => {
     assert.match(out, /You are signed out\./);
     assert.doesNotMatch(out, /Continue with/);
   });
+
+  it('with development sign-in on, carries the banner and says where to sign in instead of "none configured"', () => {
+    const out = accountSignInPage({ serverName: 'localhost:3000', providers: [], notice: null, devLogin: true });
+    assert.match(out, /<div class="banner" role="alert"><strong>Development sign-in is on\.<\/strong>/);
+    assert.match(out, /Development sign-in is offered on the sign-in page an application sends you to/);
+    assert.doesNotMatch(out, /No sign-in method is configured/);
+    assert.match(accountPage({ ...view, devLogin: true }), /<div class="banner" role="alert">/);
+    assert.doesNotMatch(accountPage(view), /class="banner"/);
+  });
 });

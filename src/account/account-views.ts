@@ -1,5 +1,5 @@
 import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
-import { describedScope, type SignInChoice } from '../authorization/views.js';
+import { DEV_LOGIN_BANNER, describedScope, type SignInChoice } from '../authorization/views.js';
 
 /** A grant on the account page, ready to show. */
 export interface ConnectedApplicationView {
@@ -38,6 +38,8 @@ export interface AccountView {
   applications: ConnectedApplicationView[];
   csrfToken: string;
   notice: AccountNotice | null;
+  /** DEV_LOGIN is on: the page carries DEV_LOGIN_BANNER. */
+  devLogin?: boolean;
 }
 
 export function accountPage(view: AccountView): string {
@@ -61,6 +63,7 @@ export function accountPage(view: AccountView): string {
       : html`<p>No applications are connected.</p>`}
   </section>
 </div>`,
+    { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );
 }
 
@@ -108,6 +111,8 @@ export interface AccountSignInView {
   /** The providers the person can sign in with, in the order shown. */
   providers: SignInChoice[];
   notice: AccountNotice | null;
+  /** DEV_LOGIN is on: the page carries DEV_LOGIN_BANNER and says where development sign-in is. */
+  devLogin?: boolean;
 }
 
 export function accountSignInPage(view: AccountSignInView): string {
@@ -120,8 +125,12 @@ export function accountSignInPage(view: AccountSignInView): string {
   <p>See which applications you allowed to act for you, and revoke their access.</p>
   ${view.providers.length
     ? html`<div class="actions stacked">${view.providers.map((provider, i) => html`<a class="button${i === 0 ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
-    : html`<p role="alert"><strong>No sign-in method is configured</strong> on this server. An administrator must configure an identity provider.</p>`}
+    : view.devLogin
+      ? ''
+      : html`<p role="alert"><strong>No sign-in method is configured</strong> on this server. An administrator must configure an identity provider.</p>`}
+  ${view.devLogin ? html`<p>Development sign-in is offered on the sign-in page an application sends you to: connect an MCP client, sign in there, then come back to this page in the same browser.</p>` : ''}
 </div>`,
+    { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );
 }
 

@@ -37,7 +37,9 @@ export class AccountService {
   /** The account page of `userId`, or the sign-in page when nobody (or a user that no longer exists) is signed in. */
   async page(userId: string | null, csrfToken: string | null, notice: AccountNotice | null): Promise<string> {
     const owner = userId && csrfToken ? await this.accounts.owner(userId) : null;
-    if (!userId || !csrfToken || !owner) return accountSignInPage({ serverName: this.serverName, providers: await this.choices.forAccount(), notice });
+    if (!userId || !csrfToken || !owner) {
+      return accountSignInPage({ serverName: this.serverName, providers: await this.choices.forAccount(), notice, devLogin: this.config.devLogin });
+    }
     const applications = await this.accounts.connectedApplications(userId);
     const identities = await Promise.all(
       owner.identities.map(async (identity) => ({ providerName: await this.choices.providerName(identity.provider), handle: handleOf(identity) })),
@@ -49,6 +51,7 @@ export class AccountService {
       applications: applications.map(toView),
       csrfToken,
       notice,
+      devLogin: this.config.devLogin,
     });
   }
 

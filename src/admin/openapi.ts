@@ -41,7 +41,7 @@ const resourceFields = {
     description:
       'Who may sign in through Gatehouse\'s page (login_method gatehouse; external products decide themselves). A person passes when their provider is listed and ANY rule matches. Default for a new resource server: {"providers": null, "allow": {}}, which admits nobody.',
     properties: {
-      providers: { type: ['array', 'null'], minItems: 1, items: { type: 'string', pattern: '^(github|oidc:[A-Za-z0-9._-]{1,100})$' }, description: 'null: every configured provider' },
+      providers: { type: ['array', 'null'], minItems: 1, items: { type: 'string', pattern: '^(github|dev|oidc:[A-Za-z0-9._-]{1,100})$' }, description: 'null: every configured provider (dev: development sign-in, only while DEV_LOGIN is on)' },
       allow: {
         oneOf: [
           { const: 'everyone' },

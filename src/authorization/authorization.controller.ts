@@ -74,14 +74,17 @@ export class AuthorizationController {
   }
 }
 
-/** After any provider's callback: the session is the signed-in user's and the browser goes on, or a refusal page. */
-export function finishSignIn(session: BrowserSession, res: ServerResponse, result: SignInResult): void {
+/**
+ * After any provider's callback: the session is the signed-in user's and the browser goes on, or a refusal page.
+ * A form post goes on with 303, so that the browser follows with a GET.
+ */
+export function finishSignIn(session: BrowserSession, res: ServerResponse, result: SignInResult, redirectStatus: 302 | 303 = 302): void {
   if (result.kind === 'refused') {
     sendPage(res, result.status, result.html);
     return;
   }
   session.signIn(res, result.userId, result.provider);
-  sendRedirect(res, 302, result.returnTo);
+  sendRedirect(res, redirectStatus, result.returnTo);
 }
 
 function send(res: ServerResponse, step: BrowserStep, redirectStatus: 302 | 303 = 302): void {

@@ -20,10 +20,12 @@ import { CodeIssuer } from './code-issuer.js';
 import { InteractionHandleRepository } from './interaction-handle.repository.js';
 import { ProductCompletionController } from './product-completion.controller.js';
 import { ProductCompletionService } from './product-completion.service.js';
+import { DevLogin } from './dev-login.js';
+import { DevLoginController } from './dev-login.controller.js';
 
 @Module({
   imports: [RegistrationModule, ResourcesModule, IdentityProvidersModule],
-  controllers: [AuthorizationController, OidcLoginController, ProductCompletionController],
+  controllers: [AuthorizationController, OidcLoginController, DevLoginController, ProductCompletionController],
   providers: [
     AuthorizationService,
     CodeIssuer,
@@ -42,6 +44,7 @@ import { ProductCompletionService } from './product-completion.service.js';
     SignInChoices,
     OidcLogin,
     SignInPolicyGate,
+    DevLogin,
   ],
   exports: [AuthorizationCodeRepository, UserRepository, AuthorizationHousekeeping, SignInService, SignInChoices, BrowserSession, GithubLogin, ConsentRepository],
 })

@@ -142,6 +142,8 @@ export class AuthorizationService {
           logoUri: resource.logoUri,
           providers: (await this.signInChoices.forInteraction(interactionId)).filter((choice) => providerAllowed(resource.signIn, choice.id)),
           githubMissing: this.config.githubMissing,
+          csrfToken: this.session.csrfToken(interactionId, secret!),
+          devLogin: this.config.devLogin,
         }),
       };
     }
@@ -185,6 +187,7 @@ export class AuthorizationService {
         csrfToken: this.session.csrfToken(interactionId, secret!),
         signedInAs: signedIn ? await this.signedInAs(interactionId, visited?.signedIn ?? null, signedIn.provider) : null,
         identityData: resource.identityClaims.map((claim) => IDENTITY_CLAIM_WORDING[claim]),
+        devLogin: this.config.devLogin,
       }),
     };
   }
@@ -304,7 +307,7 @@ export class AuthorizationService {
 
   /**
    * The interaction's resource server, when its sign-in policy lets a sign-in through `provider` (`github`,
-   * `oidc:<id>`) start; otherwise a page saying so. The sign-in page offers only those, so this answers a hand-made link.
+   * `oidc:<id>`, `dev`) start; otherwise a page saying so. The sign-in page offers only those, so this answers a hand-made link.
    */
   async resourceForSignIn(interaction: InteractionEntity, provider: string, providerName: string): Promise<ResourceServerEntity> {
     const { resource } = await this.parties(interaction);

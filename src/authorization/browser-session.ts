@@ -5,6 +5,7 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
 import { hmac, safeEqual } from '../common/crypto.js';
+import { DEV_PROVIDER } from './signed-in-identity.js';
 
 const SESSION_COOKIE = 'gatehouse_session';
 const INTERACTION_COOKIE = 'gatehouse_interaction';
@@ -42,6 +43,8 @@ export class BrowserSession {
     const session = openCookieValue<SessionPayload>(this.secrets.cookieKey, 'session', readCookie(req, SESSION_COOKIE));
     if (!session || typeof session.uid !== 'string' || typeof session.exp !== 'number') return null;
     if (session.exp <= Date.now() / 1000) return null;
+    // A development sign-in counts only while DEV_LOGIN is on: turning it off signs those sessions out.
+    if (session.prv === DEV_PROVIDER && !this.config.devLogin) return null;
     return { userId: session.uid, provider: typeof session.prv === 'string' ? session.prv : null };
   }
 

@@ -3,7 +3,7 @@
  * an identity's row keeps until the next sign-in.
  */
 export interface SignedInIdentity {
-  /** `github`, or `oidc:<provider id>` for an OpenID Connect provider configured through the admin API. */
+  /** `github`, `oidc:<provider id>` for an OpenID Connect provider configured through the admin API, or `dev`. */
   provider: string;
   /** The provider's stable id for the person: GitHub's numeric user id, the ID token's `sub`. */
   subject: string;
@@ -18,3 +18,10 @@ export interface SignedInIdentity {
   /** GitHub organisations (logins), when the sign-in asked GitHub for them (`read:org`); null when it did not. */
   organizations: string[] | null;
 }
+
+/**
+ * Development sign-in (DEV_LOGIN): the provider its identities are recorded under (the subject is the typed name),
+ * and how pages name it.
+ */
+export const DEV_PROVIDER = 'dev';
+export const DEV_PROVIDER_NAME = 'Development sign-in';

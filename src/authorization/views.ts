@@ -27,7 +27,12 @@ export interface ConsentView {
   signedInAs?: { label: string; providerName: string; signOutAction: string } | null;
   /** What the application will also learn about the person (IDENTITY_CLAIM_WORDING of the resource's identity claims). */
   identityData?: string[];
+  /** DEV_LOGIN is on: the page carries DEV_LOGIN_BANNER. */
+  devLogin?: boolean;
 }
+
+/** On every page that concerns signing in while DEV_LOGIN is on: nobody should mistake this server for a real one. */
+export const DEV_LOGIN_BANNER = html`<strong>Development sign-in is on.</strong> Anyone who can reach this server can sign in as anyone by typing a name. Use it only to try Gatehouse on your own computer.`;
 
 export function consentPage(view: ConsentView): string {
   const confirming = view.newScopes.length === 0;
@@ -68,6 +73,7 @@ export function consentPage(view: ConsentView): string {
   ${links.length ? html`<footer class="muted small"><nav aria-label="Legal">${links.map((link, i) => html`${i ? ' · ' : ''}${link}`)}</nav></footer>` : ''}
   ${view.signedInAs ? html`<form id="sign-out" method="post" action="${view.signedInAs.signOutAction}"><input type="hidden" name="csrf_token" value="${view.csrfToken}"></form>` : ''}
 </div>`,
+    { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );
 }
 
@@ -132,10 +138,12 @@ function alreadyAllowed(view: ConsentView): SafeHtml {
 
 /** A provider on the sign-in page: its display name and where its sign-in starts for this interaction. */
 export interface SignInChoice {
-  /** `github`, `oidc:<provider id>`. */
+  /** `github`, `oidc:<provider id>`, `dev`. */
   id: string;
   name: string;
   href: string;
+  /** A form that posts a typed name to `href` (development sign-in), rather than a link to follow. */
+  nameForm?: boolean;
 }
 
 export interface SignInView {
@@ -149,11 +157,18 @@ export interface SignInView {
   providers: SignInChoice[];
   /** The GitHub settings still unset, named when no provider can be offered. */
   githubMissing: string[];
+  /** The interaction's CSRF token, for a choice that is a form (nameForm). */
+  csrfToken?: string;
+  /** DEV_LOGIN is on: the page carries DEV_LOGIN_BANNER. */
+  devLogin?: boolean;
 }
 
 export function signInPage(view: SignInView): string {
+  const links = view.providers.filter((provider) => !provider.nameForm);
+  const forms = view.providers.filter((provider) => provider.nameForm);
   const action = view.providers.length
-    ? html`<div class="actions stacked">${view.providers.map((provider) => html`<a class="button${provider === view.providers[0] ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
+    ? html`${links.length ? html`<div class="actions stacked">${links.map((provider, i) => html`<a class="button${i === 0 ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>` : ''}
+${forms.map((provider) => nameForm(provider, view.csrfToken ?? '', links.length === 0))}`
     : html`<p role="alert"><strong>No sign-in method is available for ${view.resourceName} on this server.</strong></p>
 <p>An administrator must configure an identity provider: an OpenID Connect provider through the admin API, or GitHub by setting ${view.githubMissing.map((name, i) => html`${i ? ' and ' : ''}<code>${name}</code>`)} (a GitHub OAuth app's credentials, with the callback URL <code>/login/github/callback</code> on this server).</p>`;
   return page(
@@ -164,7 +179,20 @@ export function signInPage(view: SignInView): string {
   <p><strong>${view.clientName}</strong>${view.clientHost ? html` (identified by <strong>${view.clientHost}</strong>)` : ''} is asking to access <strong>${view.resourceName}</strong>. Sign in first.</p>
   ${action}
 </div>`,
+    { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );
+}
+
+/** Development sign-in: the person types the name to sign in as (DEV_LOGIN_NAME says which names). */
+function nameForm(choice: SignInChoice, csrfToken: string, primary: boolean): SafeHtml {
+  return html`<form class="name-form" method="post" action="${choice.href}" aria-labelledby="name-form-title">
+    <h2 id="name-form-title">${choice.name}</h2>
+    <label for="dev-name">Sign in as</label>
+    <input type="text" id="dev-name" name="name" required minlength="1" maxlength="64" pattern="[A-Za-z0-9._\\-]{1,64}" autocomplete="username" spellcheck="false" aria-describedby="dev-name-hint">
+    <p id="dev-name-hint" class="muted small">Any name of 1 to 64 letters, digits, <code>-</code>, <code>_</code> or <code>.</code>. The same name is the same user next time.</p>
+    <input type="hidden" name="csrf_token" value="${csrfToken}">
+    <div class="actions"><button type="submit" class="${primary ? 'primary' : ''}">Sign in as this name</button></div>
+  </form>`;
 }
 
 export interface RefusedView {

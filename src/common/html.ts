@@ -58,7 +58,12 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-export function page(title: string, body: SafeHtml): string {
+/** What a page may carry besides its body: a banner above it that nobody can miss (a development setting, say). */
+export interface PageOptions {
+  banner?: SafeHtml | null;
+}
+
+export function page(title: string, body: SafeHtml, options: PageOptions = {}): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -73,8 +78,8 @@ export function page(title: string, body: SafeHtml): string {
    * white text at 5.2:1 (the dark scheme's lighter accent would give 3.1:1). --field-line outlines form fields at 3:1 or more.
    */
   :root { color-scheme: light dark; --fg:#1f2328; --muted:#59636e; --bg:#f6f8fa; --card:#fff; --line:#d1d9e0; --accent:#0969da; --field-line:#818b98; }
-  :root { --accent-fill:#0969da; }
-  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; --field-line:#768390; } }
+  :root { --accent-fill:#0969da; --warn-bg:#fff8c5; --warn-line:#9a6700; }
+  @media (prefers-color-scheme: dark) { :root { --fg:#e6edf3; --muted:#9198a1; --bg:#0d1117; --card:#151b23; --line:#3d444d; --accent:#4493f8; --field-line:#768390; --warn-bg:#3b2300; --warn-line:#d29922; } }
   * { box-sizing: border-box; }
   body { margin:0; font:16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--fg); background:var(--bg); }
   main { max-width: 30rem; margin: 2rem auto; padding: 0 1rem; }
@@ -107,6 +112,9 @@ export function page(title: string, body: SafeHtml): string {
   input:focus-visible { outline:3px solid var(--accent); outline-offset:1px; }
   button.link { padding:0; border:0; border-radius:0; background:none; color:var(--accent); text-decoration:underline; font-size:inherit; }
   footer { margin-top:1rem; }
+  .banner { background:var(--warn-bg); border:2px solid var(--warn-line); border-radius:8px; padding:.75rem 1rem; margin-bottom:1rem; }
+  label { display:block; font-weight:600; margin:.5rem 0 .25rem; }
+  input[type=text] { width:100%; }
   ul.applications, ul.identities { list-style:none; padding:0; margin:0; }
   li.application { border-top:1px solid var(--line); padding:1rem 0; }
   li.application:last-child { padding-bottom:0; }
@@ -116,14 +124,18 @@ export function page(title: string, body: SafeHtml): string {
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>
-<body><main>${body}</main></body>
+<body><main>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
 </html>`.value;
 }
 
-/** An HTML page with the page security headers (no-store among them), on either path (Express or the fast lane). */
-export function sendPage(res: ServerResponse, status: number, body: string): void {
+/**
+ * An HTML page with the page security headers (no-store among them, unless `cacheControl` says otherwise for a page
+ * that is the same for everyone), on either path (Express or the fast lane).
+ */
+export function sendPage(res: ServerResponse, status: number, body: string, cacheControl?: string): void {
   res.statusCode = status;
   for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
+  if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.end(body);
 }

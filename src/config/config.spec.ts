@@ -79,6 +79,30 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ISSUER: 'https://localhost:8443' }).secureCookies, true);
   });
 
+  it('turns development sign-in on with DEV_LOGIN=true, off by default', () => {
+    assert.equal(loadConfig({}).devLogin, false);
+    assert.equal(loadConfig({ DEV_LOGIN: 'false' }).devLogin, false);
+    assert.equal(loadConfig({ DEV_LOGIN: 'true' }).devLogin, true, 'the default issuer is http://localhost:3000');
+    for (const issuer of ['http://127.0.0.1:8080', 'http://[::1]:3000', 'https://localhost:8443']) {
+      assert.equal(loadConfig({ DEV_LOGIN: 'true', ISSUER: issuer }).devLogin, true, issuer);
+    }
+    assertConfigError({ DEV_LOGIN: 'yes' }, 'DEV_LOGIN');
+  });
+
+  it('listens on loopback only with DEV_LOGIN=true, unless HOST says otherwise', () => {
+    assert.equal(loadConfig({ DEV_LOGIN: 'true' }).host, '127.0.0.1');
+    assert.equal(loadConfig({ DEV_LOGIN: 'true', HOST: '0.0.0.0' }).host, '0.0.0.0');
+    assert.equal(loadConfig({ DEV_LOGIN: 'false' }).host, '0.0.0.0');
+  });
+
+  it('refuses DEV_LOGIN=true with an issuer other people can reach, saying why', () => {
+    for (const issuer of ['https://auth.example.com', 'https://10.0.0.5', 'https://localhost.example.com']) {
+      assertConfigError({ DEV_LOGIN: 'true', ISSUER: issuer }, 'DEV_LOGIN');
+      assert.throws(() => loadConfig({ DEV_LOGIN: 'true', ISSUER: issuer }), /only when the ISSUER host is loopback \(localhost, 127\.0\.0\.1, \[::1\]\)/);
+    }
+    assert.equal(loadConfig({ DEV_LOGIN: 'false', ISSUER: 'https://auth.example.com' }).devLogin, false);
+  });
+
   it('requires ADMIN_TOKEN and SESSION_SECRET to be at least 32 characters', () => {
     assertConfigError({ ADMIN_TOKEN: randomBytes(15).toString('hex') }, 'ADMIN_TOKEN');
     assertConfigError({ SESSION_SECRET: randomBytes(15).toString('hex') }, 'SESSION_SECRET');

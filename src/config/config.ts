@@ -184,6 +184,9 @@ class EnvironmentVariables {
 
   @IsOptional() @Matches(/^\d{1,7}$/, { message: 'ACCESS_TOKEN_CACHE_ENTRIES must be a whole number' })
   ACCESS_TOKEN_CACHE_ENTRIES?: string;
+
+  @IsOptional() @IsIn(['true', 'false'], { message: 'DEV_LOGIN must be true or false' })
+  DEV_LOGIN?: string;
 }
 
 export interface GithubConfig {
@@ -282,6 +285,11 @@ export interface GatehouseConfig {
   shutdownGraceSeconds: number;
   /** Most verified access tokens remembered so that introspecting one again skips its signature check; 0: none. */
   accessTokenCacheEntries: number;
+  /**
+   * Development sign-in: anyone may type any name and sign in as it (identity provider `dev`). Only with a loopback
+   * issuer, so that it cannot be switched on for a server other people reach.
+   */
+  devLogin: boolean;
 }
 
 /** One limit: at most `limit` requests per `windowMs` for one tracker; null means the policy is off. */
@@ -384,11 +392,17 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 
   const cimd = cimdConfig(vars);
 
+  const devLogin = vars.DEV_LOGIN === 'true';
+  if (devLogin && !loopbackIssuer) {
+    throw new ConfigError('DEV_LOGIN', 'is accepted only when the ISSUER host is loopback (localhost, 127.0.0.1, [::1]): it lets anyone sign in as anyone');
+  }
+
   return {
     port,
     audit: auditConfig(vars),
     metricsToken: vars.METRICS_TOKEN ?? null,
-    host: vars.HOST ?? '0.0.0.0',
+    // With development sign-in, only this computer should reach the server unless HOST says otherwise.
+    host: vars.HOST ?? (devLogin ? '127.0.0.1' : '0.0.0.0'),
     issuer,
     secureCookies: !(loopbackIssuer && issuerUrl.protocol === 'http:'),
     database,
@@ -412,6 +426,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshReuseGraceSeconds: wholeNumber('REFRESH_REUSE_GRACE_SECONDS', vars.REFRESH_REUSE_GRACE_SECONDS, 30, 0, 300),
     shutdownGraceSeconds: wholeNumber('SHUTDOWN_GRACE_SECONDS', vars.SHUTDOWN_GRACE_SECONDS, 10, 0, 3600),
     accessTokenCacheEntries: wholeNumber('ACCESS_TOKEN_CACHE_ENTRIES', vars.ACCESS_TOKEN_CACHE_ENTRIES, 10_000, 0, 1_000_000),
+    devLogin,
   };
 }
 
@@ -647,6 +662,7 @@ const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
   REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
+  DEV_LOGIN: true,
 };
 
 /** Every environment variable the configuration reads (docs/configuration.md documents each; a test holds them equal). */

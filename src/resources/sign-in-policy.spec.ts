@@ -68,6 +68,14 @@ describe('evaluate', () => {
     assert.deepEqual(evaluate(byGroup, github({ groups: ['mcp-users'] })), { allowed: false, reason: 'no_rule_matched' });
   });
 
+  it('admits development sign-in names only under everyone, and only when the providers allow dev', () => {
+    const dev: PolicySubject = { provider: 'dev', login: 'alice', email: null, emailVerified: false, groups: [], organizations: null };
+    assert.deepEqual(evaluate(policy('everyone'), dev), { allowed: true });
+    assert.deepEqual(evaluate(policy('everyone', ['dev']), dev), { allowed: true });
+    assert.deepEqual(evaluate(policy('everyone', ['github']), dev), { allowed: false, reason: 'provider_not_allowed' });
+    assert.deepEqual(evaluate(policy({ github_users: ['alice'], oidc_groups: ['alice'] }), dev), { allowed: false, reason: 'no_rule_matched' });
+  });
+
   it('admits a person when any one rule matches', () => {
     const either = policy({ github_users: ['someone-else'], oidc_groups: ['admins'], email_domains: ['acme.com'] });
     assert.deepEqual(evaluate(either, oidc({ groups: [] })), { allowed: true });
@@ -81,6 +89,7 @@ describe('parseSignInPolicy', () => {
       allow: { github_organizations: ['acme'], email_domains: ['acme.com'], oidc_groups: ['Admins'] },
     });
     assert.deepEqual(parseSignInPolicy({ providers: ['github', 'oidc:okta', 'github'], allow: 'everyone' }), { providers: ['github', 'oidc:okta'], allow: 'everyone' });
+    assert.deepEqual(parseSignInPolicy({ providers: ['dev'], allow: 'everyone' }), { providers: ['dev'], allow: 'everyone' });
   });
 
   it('refuses what it does not understand, saying what', () => {

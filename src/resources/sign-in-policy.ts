@@ -1,8 +1,10 @@
 /**
  * Who may sign in to a resource server through Gatehouse's sign-in page: which providers, and which people. A person
  * passes when their provider is allowed and ANY rule matches; `allow: {}` (the default for a new resource server)
- * admits nobody, `allow: 'everyone'` admits anyone the provider vouches for. Pure: the resources module validates
- * policies with it, the sign-in service evaluates them.
+ * admits nobody, `allow: 'everyone'` admits anyone the provider vouches for. Development sign-in (`dev`, DEV_LOGIN)
+ * vouches for nothing, so no rule matches its names: only `allow: 'everyone'` admits them, and a `providers` list
+ * must name `dev` to let them in. Pure: the resources module validates policies with it, the sign-in service
+ * evaluates them.
  */
 
 export interface SignInRules {
@@ -19,7 +21,7 @@ export interface SignInRules {
 }
 
 export interface SignInPolicy {
-  /** `github`, `oidc:<provider id>`; null: every configured provider. */
+  /** `github`, `dev`, `oidc:<provider id>`; null: every configured provider. */
   providers: string[] | null;
   allow: 'everyone' | SignInRules;
 }
@@ -50,7 +52,7 @@ type RuleKind = (typeof RULE_KINDS)[number];
 const GITHUB_NAME = /^[a-z0-9](?:[a-z0-9-]{0,38})$/i;
 const GITHUB_TEAM = /^[a-z0-9](?:[a-z0-9-]{0,38})\/[a-z0-9_](?:[a-z0-9_.-]{0,99})$/i;
 const DOMAIN = /^(?:\*\.)?(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/i;
-const PROVIDER = /^(?:github|oidc:[A-Za-z0-9._-]{1,100})$/;
+const PROVIDER = /^(?:github|dev|oidc:[A-Za-z0-9._-]{1,100})$/;
 const MAX_ENTRIES = 1000;
 
 /** What each rule kind accepts, and how entries are stored (GitHub names and domains are compared lower-cased). */
@@ -73,10 +75,10 @@ export function parseSignInPolicy(value: unknown): SignInPolicy {
 function parseProviders(value: unknown): string[] | null {
   if (value === undefined || value === null) return null;
   if (!Array.isArray(value) || value.length === 0 || value.length > 50) {
-    throw new InvalidSignInPolicy('sign_in.providers must be null (every provider) or a non-empty list such as ["github", "oidc:okta"]');
+    throw new InvalidSignInPolicy('sign_in.providers must be null (every provider) or a non-empty list such as ["github", "oidc:okta", "dev"]');
   }
   const bad = value.find((entry) => typeof entry !== 'string' || !PROVIDER.test(entry));
-  if (bad !== undefined) throw new InvalidSignInPolicy(`sign_in.providers: ${JSON.stringify(bad)} is not a provider (github, or oidc:<provider id>)`);
+  if (bad !== undefined) throw new InvalidSignInPolicy(`sign_in.providers: ${JSON.stringify(bad)} is not a provider (github, dev, or oidc:<provider id>)`);
   return [...new Set(value as string[])];
 }
 

@@ -20,6 +20,9 @@ export interface Page {
  * things a person does on Gatehouse's pages — click "Continue with GitHub" and press Approve or Deny.
  */
 export class Browser {
+  /** With a name: on a sign-in page that offers development sign-in (DEV_LOGIN), sign in as that name. */
+  constructor(private readonly devLoginName: string | null = null) {}
+
   private cookies: Cookie[] = [];
   readonly visited: string[] = [];
   /** Every page shown (not redirects), in order: tests read what the person saw. */
@@ -71,6 +74,11 @@ export class Browser {
         step = await this.navigate(new URL(unescape(signIn[1]), step.url).href, atClient);
         continue;
       }
+      const devForm = this.devLoginName === null ? null : devLoginForm(step);
+      if (devForm) {
+        step = await this.submitDevLogin(devForm, this.devLoginName!, atClient);
+        continue;
+      }
       const form = consentForm(step);
       if (form) {
         step = await this.submitConsent(form, decision, atClient);
@@ -87,6 +95,15 @@ export class Browser {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ csrf_token: form.csrfToken, decision }).toString(),
+    });
+  }
+
+  /** Types `name` into the development sign-in form (see devLoginForm) and submits it, then follows redirects. */
+  submitDevLogin(form: { action: string; csrfToken: string }, name: string, stopAt: (location: string) => boolean = () => false): Promise<Page | { stoppedAt: string }> {
+    return this.navigate(form.action, stopAt, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf_token: form.csrfToken, name }).toString(),
     });
   }
 
@@ -122,6 +139,14 @@ export class Browser {
       if (expires === null || expires > Date.now()) this.cookies.push({ name, value, host: url.host, path, expires });
     }
   }
+}
+
+/** The development sign-in form of a sign-in page (DEV_LOGIN): where it posts, and its CSRF token. */
+export function devLoginForm(page: Page): { action: string; csrfToken: string } | null {
+  const form = /<form class="name-form" method="post" action="([^"]+)"[\s\S]*?<\/form>/.exec(page.html);
+  const csrfToken = form && /name="csrf_token" value="([^"]+)"/.exec(form[0])?.[1];
+  if (!form?.[1] || !csrfToken) return null;
+  return { action: new URL(unescape(form[1]), page.url).href, csrfToken: unescape(csrfToken) };
 }
 
 export function consentForm(page: Page): { action: string; csrfToken: string } | null {
