@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { startServer } from './bootstrap.js';
-import { JsonLogger } from './common/logger.js';
+import { createLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
 import { DatabaseUnreachable, EX_UNAVAILABLE } from './database/connect.js';
 import { SignInPolicyWarnings } from './resources/sign-in-policy-warnings.js';
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = new JsonLogger(config.logLevel);
+  const logger = createLogger(config.logLevel);
   const app = await startServer(config, { logger });
   // SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, end streams, close the database,
   // exit 0 — or exit 1 if that takes longer than SHUTDOWN_GRACE_SECONDS.
