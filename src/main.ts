@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from './config/config.js';
+import { EncryptionKeyMismatch } from './config/secrets.js';
 import { startServer } from './bootstrap.js';
 import { createLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
@@ -42,6 +43,11 @@ main().catch((error: unknown) => {
   if (error instanceof DatabaseUnreachable) {
     process.stderr.write(`gatehouse failed to start: ${error.message}\n`);
     process.exit(EX_UNAVAILABLE);
+  }
+  if (error instanceof EncryptionKeyMismatch) {
+    // The message says what to do; a stack trace would only bury it.
+    process.stderr.write(`gatehouse failed to start: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`gatehouse failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   process.exit(1);
