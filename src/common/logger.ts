@@ -118,9 +118,9 @@ export function createLogger(level: LogLevel, destination: DestinationStream = s
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: {
           level: (label) => ({ level: label }),
+          // Also serializes Errors (pino's err serializer, applied by redact), so no serializers are configured.
           log: (object) => redact(object) as Record<string, unknown>,
         },
-        serializers: { err: pino.stdSerializers.err },
       },
       destination,
     ),
