@@ -147,6 +147,7 @@ describe('PinoLogger', () => {
     assert.equal(warning!.context, 'Database');
     assert.deepEqual([warning!.err.message, warning!.err.code, warning!.err.errno, warning!.err.syscall], [error.message, 'ECONNREFUSED', -111, 'connect']);
     assert.equal(warning!.err.stack, error.stack);
+    assert.equal(warning!.err.type, 'Error');
     assert.equal(failure!.level, 'error');
     assert.equal(failure!.context, 'Errors');
     assert.match(failure!.err.stack, /^Error: boom\n\s+at /);

@@ -118,9 +118,11 @@ export function createLogger(level: LogLevel, destination: DestinationStream = s
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: {
           level: (label) => ({ level: label }),
-          // Also serializes Errors (pino's err serializer, applied by redact), so no serializers are configured.
           log: (object) => redact(object) as Record<string, unknown>,
         },
+        // redact() has already turned Errors into plain objects with pino's err serializer; pino's default one
+        // would run again on the result and call its type Object.
+        serializers: { err: (value: unknown) => value },
       },
       destination,
     ),
