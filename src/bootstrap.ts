@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { GatehouseConfig } from './config/config.js';
 import { resolveSecrets } from './config/secrets.js';
 import { AppModule, type AppModuleOptions } from './app.module.js';
-import { JsonLogger } from './common/logger.js';
+import { createLogger } from './common/logger.js';
 import { bodyParser } from './common/body-parser.js';
 import { GatehouseExceptionFilter } from './common/exception.filter.js';
 import { requestContext, setRequestLogging } from './common/request-context.middleware.js';
@@ -25,7 +25,7 @@ export async function createApp(config: GatehouseConfig, options: CreateAppOptio
   const secrets = await resolveSecrets(config);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, secrets, { hostResolver: options.hostResolver, audit: options.audit }), {
     bodyParser: false,
-    logger: options.logger ?? new JsonLogger(config.logLevel),
+    logger: options.logger ?? createLogger(config.logLevel),
     abortOnError: false,
   });
   setRequestLogging(config.logLevel === 'debug');

@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from './config/config.js';
+import { EncryptionKeyMismatch } from './config/secrets.js';
 import { startServer } from './bootstrap.js';
-import { JsonLogger } from './common/logger.js';
+import { createLogger } from './common/logger.js';
 import { GracefulShutdown } from './common/graceful-shutdown.js';
 import { DatabaseUnreachable, EX_UNAVAILABLE } from './database/connect.js';
 import { SignInPolicyWarnings } from './resources/sign-in-policy-warnings.js';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = new JsonLogger(config.logLevel);
+  const logger = createLogger(config.logLevel);
   const app = await startServer(config, { logger });
   // SIGTERM/SIGINT: stop accepting connections, let in-flight requests finish, end streams, close the database,
   // exit 0 — or exit 1 if that takes longer than SHUTDOWN_GRACE_SECONDS.
@@ -52,6 +53,11 @@ main().catch((error: unknown) => {
   if (error instanceof DatabaseUnreachable) {
     process.stderr.write(`gatehouse failed to start: ${error.message}\n`);
     process.exit(EX_UNAVAILABLE);
+  }
+  if (error instanceof EncryptionKeyMismatch) {
+    // The message says what to do; a stack trace would only bury it.
+    process.stderr.write(`gatehouse failed to start: ${error.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`gatehouse failed to start: ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   process.exit(1);

@@ -3,8 +3,8 @@ import type { AuditEventV1 } from './audit-schema.js';
 import type { AuditSink } from './audit-sink.js';
 
 /**
- * JSON lines, one event per line, on stdout (beside the application's own log lines, which have `level` where
- * events have `schema`) or appended to a file, synced before the cursor moves.
+ * JSON lines, one event per line, on stdout or appended to a file, synced before the cursor moves. The
+ * application's own log lines go to stderr, so stdout carries events only and can be piped or collected apart.
  */
 export class LogSink implements AuditSink {
   readonly id = 'log';

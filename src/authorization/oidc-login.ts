@@ -6,7 +6,7 @@ import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } 
 import { safeEqual } from '../common/crypto.js';
 import { BrowserError } from '../common/oauth-errors.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
+import { EncryptionKeyMismatch, GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import type { IdentityProviderEntity } from '../identity-providers/identity-provider.entity.js';
@@ -223,6 +223,8 @@ function classify(provider: IdentityProviderEntity, error: unknown): SignInFailu
 }
 
 function errorName(error: unknown): string {
+  // Says which key and what to do; it names no secret.
+  if (error instanceof EncryptionKeyMismatch) return error.message;
   if (error instanceof oidc.ClientError) return `${error.code ?? 'ClientError'}: ${error.message}`;
   if (error instanceof oidc.ResponseBodyError || error instanceof oidc.AuthorizationResponseError) return error.error;
   return error instanceof Error ? error.name : 'unknown';

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { decrypt, encrypt, hmac, randomToken, safeEqual, sha256 } from './crypto.js';
+import { decrypt, encrypt, hmac, randomToken, safeEqual, SealedValueUnreadable, sha256 } from './crypto.js';
 
 /** Flips one bit of one base64url part of a sealed `iv.body.tag` value. */
 function flipBit(sealed: string, part: 0 | 1 | 2): string {
@@ -77,9 +77,13 @@ describe('encrypt / decrypt', () => {
     assert.equal(a.includes('same text'), false);
   });
 
-  it('refuses a different key', () => {
-    const sealed = encrypt(key, 'secret', 'ctx');
-    assert.throws(() => decrypt(randomBytes(32), sealed, 'ctx'));
+  it('refuses a different key with a SealedValueUnreadable naming the context', () => {
+    const sealed = encrypt(key, 'secret', 'signing-key:kid-1');
+    assert.throws(() => decrypt(randomBytes(32), sealed, 'signing-key:kid-1'), (error: unknown) => {
+      assert.ok(error instanceof SealedValueUnreadable, String(error));
+      assert.equal(error.context, 'signing-key:kid-1');
+      return true;
+    });
   });
 
   it('refuses a different context (the additional data binds the value to its owner)', () => {

@@ -33,6 +33,17 @@ export function encrypt(key: Buffer, plaintext: string, context: string): string
   return [iv, body, cipher.getAuthTag()].map((part) => part.toString('base64url')).join('.');
 }
 
+/**
+ * A sealed value did not authenticate: sealed with another key (the usual case: ENCRYPTION_KEY changed), under
+ * another context, or altered. Callers say which of their values it was and what the operator can do.
+ */
+export class SealedValueUnreadable extends Error {
+  constructor(readonly context: string) {
+    super(`the sealed value for ${context} cannot be opened with this key`);
+    this.name = 'SealedValueUnreadable';
+  }
+}
+
 export function decrypt(key: Buffer, sealed: string, context: string): string {
   const [iv, body, tag] = sealed.split('.').map((part) => Buffer.from(part, 'base64url'));
   if (!iv || !body || !tag) throw new Error('malformed sealed value');
@@ -40,5 +51,10 @@ export function decrypt(key: Buffer, sealed: string, context: string): string {
   const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: 16 });
   decipher.setAAD(Buffer.from(context, 'utf8'));
   decipher.setAuthTag(tag);
-  return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+  try {
+    return Buffer.concat([decipher.update(body), decipher.final()]).toString('utf8');
+  } catch {
+    // node:crypto says only "Unsupported state or unable to authenticate data".
+    throw new SealedValueUnreadable(context);
+  }
 }

@@ -329,3 +329,74 @@ describe('loadConfig, refresh reuse grace', () => {
     for (const value of ['-1', '1.5', 'off', '1e2', '301', '12345']) assertConfigError({ REFRESH_REUSE_GRACE_SECONDS: value }, 'REFRESH_REUSE_GRACE_SECONDS');
   });
 });
+
+/** The one-line messages of the ConfigError that loading `env` throws. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error.problems.map((problem) => problem.message);
+  }
+  return assert.fail(`expected a ConfigError for ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig, error reporting', () => {
+  it('reports every bad variable at once, one line each under a count', () => {
+    const env = { PORT: 'abc', ISSUER: 'ftp://x', LOG_LEVEL: 'verbose', CIMD_ENABLED: 'yes', RATE_LIMIT_TOKEN: '300', DCR_IDLE_CLIENT_DAYS: 'never' };
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.deepEqual(error.problems.map((problem) => problem.variable).sort(), Object.keys(env).sort());
+        const lines = error.message.split('\n');
+        assert.equal(lines[0], '6 configuration errors:');
+        assert.equal(lines.length, 7);
+        for (const [index, problem] of error.problems.entries()) assert.equal(lines[index + 1], `  ${problem.message}`);
+        return true;
+      },
+    );
+  });
+
+  it('says what a number must be, with its range, instead of the first failed constraint', () => {
+    assert.deepEqual(problemsOf({ PORT: 'abc' }), ['PORT must be an integer from 1 to 65535 (got "abc")']);
+    assert.deepEqual(problemsOf({ PORT: '0' }), ['PORT must be an integer from 1 to 65535 (got "0")']);
+    assert.deepEqual(problemsOf({ PORT: '70000' }), ['PORT must be an integer from 1 to 65535 (got "70000")']);
+    assert.deepEqual(problemsOf({ SHUTDOWN_GRACE_SECONDS: '5s' }), ['SHUTDOWN_GRACE_SECONDS must be a whole number of seconds from 0 to 3600 (got "5s")']);
+    assert.deepEqual(problemsOf({ CIMD_IDLE_CLIENT_DAYS: '1e3' }), ['CIMD_IDLE_CLIENT_DAYS must be a whole number of days from 0 to 36500 (got "1e3")']);
+  });
+
+  it('says an ISSUER must be an http(s) URL when it is not one', () => {
+    const [message, ...rest] = problemsOf({ ISSUER: 'ftp://x' });
+    assert.match(message!, /^ISSUER must be an http\(s\) URL .*\(got "ftp:\/\/x"\)$/);
+    assert.deepEqual(rest, []);
+    assert.deepEqual(problemsOf({ ISSUER: 'http://example.com' }), ['ISSUER must be an https URL unless its host is loopback (localhost, 127.0.0.1, [::1]) (got "http://example.com")']);
+  });
+
+  it('names the accepted values of switches and enumerations', () => {
+    assert.deepEqual(problemsOf({ CIMD_ENABLED: 'yes' }), ['CIMD_ENABLED must be true or false (got "yes")']);
+    assert.deepEqual(problemsOf({ RATE_LIMITS: 'false' }), ['RATE_LIMITS must be on or off (got "false")']);
+    assert.deepEqual(problemsOf({ LOG_LEVEL: 'verbose' }), ['LOG_LEVEL must be one of debug, info, warn, error, silent (got "verbose")']);
+    assert.deepEqual(problemsOf({ HOST: 'example.com' }), ['HOST must be one of 127.0.0.1, 0.0.0.0, ::, ::1, localhost (got "example.com")']);
+    assert.deepEqual(problemsOf({ GITHUB_TOKEN_URL: 'github.com/token' }), ['GITHUB_TOKEN_URL must be an http(s) URL (got "github.com/token")']);
+  });
+
+  it('explains rate-limit budgets and the rules that tie two variables together', () => {
+    assert.deepEqual(problemsOf({ RATE_LIMIT_TOKEN: '300' }), ['RATE_LIMIT_TOKEN must be <requests>/<window> with the window in s, m or h (e.g. 300/1m), or off (got "300")']);
+    assert.deepEqual(problemsOf({ RATE_LIMIT_MINT: '0/1m' }), ['RATE_LIMIT_MINT must allow at least 1 request in a window from 1s to 24h (e.g. 300/1m), or be off (got "0/1m")']);
+    assert.deepEqual(problemsOf({ CIMD_CACHE_MIN_SECONDS: '600', CIMD_CACHE_MAX_SECONDS: '599' }), ['CIMD_CACHE_MAX_SECONDS must not be less than CIMD_CACHE_MIN_SECONDS (600) (got "599")']);
+    assert.deepEqual(problemsOf({ AUDIT_RETRY_BASE_MS: '1000', AUDIT_RETRY_MAX_MS: '10', PORT: 'x' }), [
+      'PORT must be an integer from 1 to 65535 (got "x")',
+      'AUDIT_RETRY_MAX_MS must not be less than AUDIT_RETRY_BASE_MS (1000) (got "10")',
+    ]);
+  });
+
+  it('never echoes a secret, nor the password of a URL', () => {
+    const secrets = { ADMIN_TOKEN: randomBytes(10).toString('hex'), SESSION_SECRET: randomBytes(10).toString('hex'), ENCRYPTION_KEY: randomBytes(20).toString('hex'), METRICS_TOKEN: 'short-metrics-token' };
+    const messages = problemsOf({ ...secrets, DATABASE_URL: 'mysql://gatehouse:hunter2-password@db/gatehouse', ISSUER: 'http://admin:issuer-password@example.com' });
+    assert.equal(messages.length, 7, messages.join('\n'));
+    assert.ok(messages.includes('ADMIN_TOKEN must be at least 32 characters (got 20 characters)'), messages.join('\n'));
+    const text = messages.join('\n');
+    for (const value of [...Object.values(secrets), 'hunter2-password', 'issuer-password']) assert.equal(text.includes(value), false, text);
+  });
+});

@@ -1,17 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
-import {
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  IsUrl,
-  Matches,
-  Max,
-  Min,
-  MinLength,
-  validateSync,
-} from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUrl, Matches, MinLength, validateSync } from 'class-validator';
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -23,63 +12,69 @@ import { RATE_LIMIT_DEFAULTS, RATE_LIMIT_POLICY_NAMES, type RateLimitPolicy } fr
 /** `<requests>/<window>` with the window in s, m or h (`300/1m`), or `off`. */
 const RATE_LIMIT_PATTERN = /^(?:\d{1,7}\/\d{1,5}[smh]|off)$/;
 const RATE_LIMIT_MESSAGE = 'must be <requests>/<window> with the window in s, m or h (e.g. 300/1m), or off';
+const HTTP_URL = 'must be an http(s) URL';
+const TRUE_OR_FALSE = { message: 'must be true or false' };
+const ON_OR_OFF = { message: 'must be on or off' };
+const HOSTS = ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'];
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 
-/** The environment as Gatehouse reads it. This file is the only place that touches process.env. */
+/**
+ * The environment as Gatehouse reads it. This file is the only place that touches process.env.
+ * Each decorator's message is what the variable must be; loadConfig puts the variable's name before it and what
+ * was given after it. Numbers are plain strings here: their ranges and units live with their defaults below.
+ */
 class EnvironmentVariables {
-  @IsOptional() @IsInt() @Min(0) @Max(65535)
-  PORT?: number;
+  @IsOptional() @IsString()
+  PORT?: string;
 
-  @IsOptional() @IsString() @IsIn(['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'])
+  @IsOptional() @IsIn(HOSTS, { message: `must be one of ${HOSTS.join(', ')}` })
   HOST?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: `${HTTP_URL} such as https://auth.example.com` })
   ISSUER?: string;
 
-  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @IsOptional() @Matches(/^postgres(ql)?:\/\//, { message: 'must be a postgres:// or postgresql:// URL' })
   DATABASE_URL?: string;
 
-  @IsOptional() @IsIn(['on', 'off'], { message: 'DATABASE_PREPARED_STATEMENTS must be on or off' })
+  @IsOptional() @IsIn(['on', 'off'], ON_OR_OFF)
   DATABASE_PREPARED_STATEMENTS?: string;
 
-  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'DATABASE_CONNECT_TIMEOUT_S must be a whole number of seconds' })
-  DATABASE_CONNECT_TIMEOUT_S?: string;
+  @IsOptional() @IsString() DATABASE_CONNECT_TIMEOUT_S?: string;
+  @IsOptional() @IsString() DATABASE_QUERY_TIMEOUT_MS?: string;
 
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DATABASE_QUERY_TIMEOUT_MS must be a whole number of milliseconds' })
-  DATABASE_QUERY_TIMEOUT_MS?: string;
-
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @IsString()
   DATA_DIR?: string;
 
-  @IsOptional() @IsString() @MinLength(32, { message: 'ADMIN_TOKEN must be at least 32 characters' })
+  @IsOptional() @MinLength(32, { message: 'must be at least 32 characters' })
   ADMIN_TOKEN?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @IsString()
   GITHUB_CLIENT_ID?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @IsString()
   GITHUB_CLIENT_SECRET?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: HTTP_URL })
   GITHUB_AUTHORIZATION_URL?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: HTTP_URL })
   GITHUB_TOKEN_URL?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] })
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: HTTP_URL })
   GITHUB_USER_PROFILE_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(32, { message: 'SESSION_SECRET must be at least 32 characters' })
+  @IsOptional() @MinLength(32, { message: 'must be at least 32 characters' })
   SESSION_SECRET?: string;
 
   @IsOptional() @Matches(/^[A-Za-z0-9_-]{43}$|^[0-9a-fA-F]{64}$/, {
-    message: 'ENCRYPTION_KEY must be 32 bytes as 64 hex characters or 43 base64url characters',
+    message: 'must be 32 bytes as 64 hex characters or 43 base64url characters (e.g. `openssl rand -hex 32`)',
   })
   ENCRYPTION_KEY?: string;
 
-  @IsOptional() @IsIn(['debug', 'info', 'warn', 'error', 'silent'])
+  @IsOptional() @IsIn(LOG_LEVELS, { message: `must be one of ${LOG_LEVELS.join(', ')}` })
   LOG_LEVEL?: LogLevel;
 
-  @IsOptional() @IsIn(['true', 'false'], { message: 'CIMD_ENABLED must be true or false' })
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   CIMD_ENABLED?: string;
 
   @IsOptional() @IsString()
@@ -88,67 +83,45 @@ class EnvironmentVariables {
   @IsOptional() @IsString()
   CIMD_DENIED_HOSTS?: string;
 
-  @IsOptional() @IsIn(['true', 'false'], { message: 'CIMD_ALLOW_LOOPBACK must be true or false' })
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   CIMD_ALLOW_LOOPBACK?: string;
 
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @IsString()
   CIMD_EXTRA_CA_FILE?: string;
 
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_FETCH_TIMEOUT_MS must be a whole number of milliseconds' })
-  CIMD_FETCH_TIMEOUT_MS?: string;
+  @IsOptional() @IsString() CIMD_FETCH_TIMEOUT_MS?: string;
+  @IsOptional() @IsString() CIMD_CACHE_MIN_SECONDS?: string;
+  @IsOptional() @IsString() CIMD_CACHE_MAX_SECONDS?: string;
+  @IsOptional() @IsString() CIMD_MAX_CLIENTS?: string;
+  @IsOptional() @IsString() CIMD_UNUSED_CLIENT_HOURS?: string;
+  @IsOptional() @IsString() CIMD_IDLE_CLIENT_DAYS?: string;
 
-  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'CIMD_CACHE_MIN_SECONDS must be a whole number of seconds' })
-  CIMD_CACHE_MIN_SECONDS?: string;
-
-  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'CIMD_CACHE_MAX_SECONDS must be a whole number of seconds' })
-  CIMD_CACHE_MAX_SECONDS?: string;
-
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'CIMD_MAX_CLIENTS must be a whole number' })
-  CIMD_MAX_CLIENTS?: string;
-
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_UNUSED_CLIENT_HOURS must be a whole number of hours' })
-  CIMD_UNUSED_CLIENT_HOURS?: string;
-
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'CIMD_IDLE_CLIENT_DAYS must be a whole number of days' })
-  CIMD_IDLE_CLIENT_DAYS?: string;
-
-  @IsOptional() @IsString() @MinLength(1)
+  @IsOptional() @IsString()
   AUDIT_LOG?: string;
 
-  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'AUDIT_WEBHOOK_URL must be an http(s) URL' })
+  @IsOptional() @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: HTTP_URL })
   AUDIT_WEBHOOK_URL?: string;
 
-  @IsOptional() @IsString() @MinLength(32, { message: 'AUDIT_WEBHOOK_SECRET must be at least 32 characters' })
+  @IsOptional() @MinLength(32, { message: 'must be at least 32 characters' })
   AUDIT_WEBHOOK_SECRET?: string;
 
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds' })
-  AUDIT_WEBHOOK_TIMEOUT_MS?: string;
+  @IsOptional() @IsString() AUDIT_WEBHOOK_TIMEOUT_MS?: string;
+  @IsOptional() @IsString() AUDIT_RETRY_BASE_MS?: string;
+  @IsOptional() @IsString() AUDIT_RETRY_MAX_MS?: string;
+  @IsOptional() @IsString() AUDIT_POLL_INTERVAL_MS?: string;
+  @IsOptional() @IsString() AUDIT_RETENTION_DAYS?: string;
+  @IsOptional() @IsString() AUDIT_STREAM_HEARTBEAT_MS?: string;
 
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_RETRY_BASE_MS must be a whole number of milliseconds' })
-  AUDIT_RETRY_BASE_MS?: string;
-
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_RETRY_MAX_MS must be a whole number of milliseconds' })
-  AUDIT_RETRY_MAX_MS?: string;
-
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_POLL_INTERVAL_MS must be a whole number of milliseconds' })
-  AUDIT_POLL_INTERVAL_MS?: string;
-
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'AUDIT_RETENTION_DAYS must be a whole number of days' })
-  AUDIT_RETENTION_DAYS?: string;
-
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'AUDIT_STREAM_HEARTBEAT_MS must be a whole number of milliseconds' })
-  AUDIT_STREAM_HEARTBEAT_MS?: string;
-
-  @IsOptional() @IsString() @MinLength(32, { message: 'METRICS_TOKEN must be at least 32 characters' })
+  @IsOptional() @MinLength(32, { message: 'must be at least 32 characters' })
   METRICS_TOKEN?: string;
 
-  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  @IsOptional() @Matches(/^rediss?:\/\//, { message: 'must be a redis:// or rediss:// URL' })
   REDIS_URL?: string;
 
   @IsOptional() @IsString()
   TRUSTED_PROXIES?: string;
 
-  @IsOptional() @IsIn(['on', 'off'], { message: 'RATE_LIMITS must be on or off' })
+  @IsOptional() @IsIn(['on', 'off'], ON_OR_OFF)
   RATE_LIMITS?: string;
 
   @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_DISCOVERY?: string;
@@ -161,33 +134,36 @@ class EnvironmentVariables {
   @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_ADMIN?: string;
   @IsOptional() @Matches(RATE_LIMIT_PATTERN, { message: RATE_LIMIT_MESSAGE }) RATE_LIMIT_DEFAULT?: string;
 
-  @IsOptional() @Matches(/^\d{1,9}$/, { message: 'DCR_MAX_CLIENTS must be a whole number' })
-  DCR_MAX_CLIENTS?: string;
+  @IsOptional() @IsString() DCR_MAX_CLIENTS?: string;
+  @IsOptional() @IsString() DCR_UNUSED_CLIENT_HOURS?: string;
+  @IsOptional() @IsString() DCR_IDLE_CLIENT_DAYS?: string;
 
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DCR_UNUSED_CLIENT_HOURS must be a whole number of hours' })
-  DCR_UNUSED_CLIENT_HOURS?: string;
-
-  @IsOptional() @Matches(/^\d{1,6}$/, { message: 'DCR_IDLE_CLIENT_DAYS must be a whole number of days' })
-  DCR_IDLE_CLIENT_DAYS?: string;
-
-  @IsOptional() @IsIn(['true', 'false'], { message: 'DCR_REQUIRE_INITIAL_ACCESS_TOKEN must be true or false' })
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
 
-  @IsOptional() @Matches(/^\d{1,5}$/, { message: 'KEY_RELOAD_SECONDS must be a whole number of seconds' })
-  KEY_RELOAD_SECONDS?: string;
+  @IsOptional() @IsString() KEY_RELOAD_SECONDS?: string;
+  @IsOptional() @IsString() REFRESH_REUSE_GRACE_SECONDS?: string;
+  @IsOptional() @IsString() SHUTDOWN_GRACE_SECONDS?: string;
+  @IsOptional() @IsString() ACCESS_TOKEN_CACHE_ENTRIES?: string;
 
-  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'REFRESH_REUSE_GRACE_SECONDS must be a whole number of seconds' })
-  REFRESH_REUSE_GRACE_SECONDS?: string;
-
-  @IsOptional() @Matches(/^\d{1,4}$/, { message: 'SHUTDOWN_GRACE_SECONDS must be a whole number of seconds' })
-  SHUTDOWN_GRACE_SECONDS?: string;
-
-  @IsOptional() @Matches(/^\d{1,7}$/, { message: 'ACCESS_TOKEN_CACHE_ENTRIES must be a whole number' })
-  ACCESS_TOKEN_CACHE_ENTRIES?: string;
-
-  @IsOptional() @IsIn(['true', 'false'], { message: 'DEV_LOGIN must be true or false' })
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DEV_LOGIN?: string;
 }
+
+type Variable = keyof EnvironmentVariables;
+
+/** Never echoed back: a mistyped secret is still mostly the secret. */
+const SECRET_VARIABLES: ReadonlySet<Variable> = new Set<Variable>([
+  'ADMIN_TOKEN',
+  'SESSION_SECRET',
+  'ENCRYPTION_KEY',
+  'GITHUB_CLIENT_SECRET',
+  'AUDIT_WEBHOOK_SECRET',
+  'METRICS_TOKEN',
+  // URLs that may carry a password.
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
 
 export interface GithubConfig {
   clientId: string;
@@ -315,10 +291,34 @@ export interface RegistrationConfig {
   requireInitialAccessToken: boolean;
 }
 
+/** One thing wrong with the environment, as a sentence that starts with the variable's name. */
+export interface ConfigProblem {
+  variable: string;
+  message: string;
+}
+
+/** Everything wrong with the environment at once, so an operator fixes it in one round. */
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`Invalid configuration: ${variable}: ${message}`);
+  constructor(readonly problems: readonly ConfigProblem[]) {
+    super(`${problems.length} configuration error${problems.length === 1 ? '' : 's'}:\n${problems.map((problem) => `  ${problem.message}`).join('\n')}`);
     this.name = 'ConfigError';
+  }
+
+  /** The first variable at fault. */
+  get variable(): string {
+    return this.problems[0]?.variable ?? '';
+  }
+}
+
+/** Collects problems while loadConfig carries on with defaults, so that later checks still run. */
+class Problems {
+  readonly list: ConfigProblem[] = [];
+
+  /** `expected` says what the variable must be; `given`, when known, is shown unless the variable is secret. */
+  add(variable: Variable, expected: string, given?: string): void {
+    const shown =
+      given === undefined ? '' : SECRET_VARIABLES.has(variable) ? ` (got ${given.length} characters)` : ` (got ${JSON.stringify(withoutUserinfo(given))})`;
+    this.list.push({ variable, message: `${variable} ${expected}${shown}` });
   }
 }
 
@@ -328,38 +328,25 @@ const GITHUB_DEFAULTS = {
   userProfileUrl: 'https://api.github.com/user',
 };
 
-/** Parses and validates the environment once; a bad value throws a ConfigError naming the variable. */
+/** Parses and validates the environment once; anything wrong throws one ConfigError that lists every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatehouseConfig {
   const present = Object.fromEntries(
     Object.entries(env).filter(([key, value]) => key in KNOWN_VARIABLES && value !== undefined && value !== ''),
-  );
+  ) as Record<Variable, string>;
   const vars = plainToInstance(EnvironmentVariables, present, { enableImplicitConversion: false });
-  if (present.PORT !== undefined) {
-    const port = /^\d+$/.test(String(present.PORT)) ? Number(present.PORT) : Number.NaN;
-    vars.PORT = port;
+  const problems = new Problems();
+  for (const error of validateSync(vars, { forbidUnknownValues: true })) {
+    const variable = error.property as Variable;
+    problems.add(variable, Object.values(error.constraints ?? {})[0] ?? 'is invalid', present[variable]);
+    // Checked no further: the rest of the configuration is built as if it were unset.
+    delete vars[variable];
   }
-  const errors = validateSync(vars, { forbidUnknownValues: true });
-  const first = errors[0];
-  if (first) {
-    const message = Object.values(first.constraints ?? {})[0] ?? 'invalid value';
-    throw new ConfigError(first.property, message);
-  }
+  const number = (variable: Variable, rule: NumberRule) => wholeNumber(problems, variable, vars[variable] as string | undefined, rule);
 
-  const port = vars.PORT ?? 3000;
-  const issuer = (vars.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  const port = number('PORT', { fallback: 3000, min: 1, max: 65535 });
+  const issuer = checkedIssuer(problems, vars.ISSUER, port);
   const issuerUrl = new URL(issuer);
   const loopbackIssuer = isLoopbackHost(issuerUrl.hostname);
-  if (issuerUrl.protocol !== 'https:' && !loopbackIssuer) {
-    throw new ConfigError('ISSUER', 'must be an https URL unless its host is loopback (localhost, 127.0.0.1, [::1])');
-  }
-  if (issuerUrl.search || issuerUrl.hash || issuerUrl.username || issuerUrl.password) {
-    throw new ConfigError('ISSUER', 'must not carry a query, a fragment or credentials (RFC 8414 §2)');
-  }
-  if (issuerUrl.pathname !== '/') {
-    // Every route, including /.well-known/*, is served at the root; an issuer with a path would advertise URLs
-    // that only work behind a path-stripping proxy, and RFC 8414's path-inserted metadata URL would 404.
-    throw new ConfigError('ISSUER', 'must be an origin without a path (e.g. https://auth.example.com)');
-  }
 
   const dataDir = resolve(vars.DATA_DIR ?? './data');
   const database: DatabaseConfig = vars.DATABASE_URL
@@ -367,15 +354,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         kind: 'postgres',
         url: vars.DATABASE_URL,
         preparedStatements: vars.DATABASE_PREPARED_STATEMENTS !== 'off',
-        connectTimeoutSeconds: wholeNumber('DATABASE_CONNECT_TIMEOUT_S', vars.DATABASE_CONNECT_TIMEOUT_S, 60, 0, 3600),
-        queryTimeoutMs: wholeNumber('DATABASE_QUERY_TIMEOUT_MS', vars.DATABASE_QUERY_TIMEOUT_MS, 10_000, 100, 600_000),
+        connectTimeoutSeconds: number('DATABASE_CONNECT_TIMEOUT_S', { fallback: 60, min: 0, max: 3600, unit: 'seconds' }),
+        queryTimeoutMs: number('DATABASE_QUERY_TIMEOUT_MS', { fallback: 10_000, min: 100, max: 600_000, unit: 'milliseconds' }),
       }
     : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') };
 
   const encryptionKey = vars.ENCRYPTION_KEY ? decodeKey(vars.ENCRYPTION_KEY) : undefined;
-  if (database.kind === 'postgres' && !encryptionKey) {
+  if (database.kind === 'postgres' && !encryptionKey && present.ENCRYPTION_KEY === undefined) {
     // On a shared database every instance must hold the same key; generating one per process would lose data.
-    throw new ConfigError('ENCRYPTION_KEY', 'is required when DATABASE_URL is set (32 random bytes, e.g. `openssl rand -hex 32`)');
+    problems.add('ENCRYPTION_KEY', 'is required when DATABASE_URL is set (32 random bytes, e.g. `openssl rand -hex 32`)');
   }
 
   const githubMissing = (['GITHUB_CLIENT_ID', 'GITHUB_CLIENT_SECRET'] as const).filter((name) => !vars[name]);
@@ -390,16 +377,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         }
       : null;
 
-  const cimd = cimdConfig(vars);
-
   const devLogin = vars.DEV_LOGIN === 'true';
   if (devLogin && !loopbackIssuer) {
-    throw new ConfigError('DEV_LOGIN', 'is accepted only when the ISSUER host is loopback (localhost, 127.0.0.1, [::1]): it lets anyone sign in as anyone');
+    problems.add('DEV_LOGIN', 'is accepted only when the ISSUER host is loopback (localhost, 127.0.0.1, [::1]): it lets anyone sign in as anyone');
   }
 
-  return {
+  const config: GatehouseConfig = {
     port,
-    audit: auditConfig(vars),
+    audit: auditConfig(problems, vars),
     metricsToken: vars.METRICS_TOKEN ?? null,
     // With development sign-in, only this computer should reach the server unless HOST says otherwise.
     host: vars.HOST ?? (devLogin ? '127.0.0.1' : '0.0.0.0'),
@@ -417,20 +402,47 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     authorizationCodeTtlSeconds: 60,
     interactionTtlSeconds: 600,
     sessionTtlSeconds: 12 * 3600,
-    cimd,
-    rateLimits: rateLimitConfig(vars),
-    registration: registrationConfig(vars),
+    cimd: cimdConfig(problems, vars),
+    rateLimits: rateLimitConfig(problems, vars),
+    registration: registrationConfig(problems, vars),
     redisUrl: vars.REDIS_URL ?? null,
-    trustedProxies: trustedProxies(vars.TRUSTED_PROXIES),
-    keyReloadSeconds: wholeNumber('KEY_RELOAD_SECONDS', vars.KEY_RELOAD_SECONDS, 30, 1, 3600),
-    refreshReuseGraceSeconds: wholeNumber('REFRESH_REUSE_GRACE_SECONDS', vars.REFRESH_REUSE_GRACE_SECONDS, 30, 0, 300),
-    shutdownGraceSeconds: wholeNumber('SHUTDOWN_GRACE_SECONDS', vars.SHUTDOWN_GRACE_SECONDS, 10, 0, 3600),
-    accessTokenCacheEntries: wholeNumber('ACCESS_TOKEN_CACHE_ENTRIES', vars.ACCESS_TOKEN_CACHE_ENTRIES, 10_000, 0, 1_000_000),
+    trustedProxies: trustedProxies(problems, vars.TRUSTED_PROXIES),
+    keyReloadSeconds: number('KEY_RELOAD_SECONDS', { fallback: 30, min: 1, max: 3600, unit: 'seconds' }),
+    refreshReuseGraceSeconds: number('REFRESH_REUSE_GRACE_SECONDS', { fallback: 30, min: 0, max: 300, unit: 'seconds' }),
+    shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', { fallback: 10, min: 0, max: 3600, unit: 'seconds' }),
+    accessTokenCacheEntries: number('ACCESS_TOKEN_CACHE_ENTRIES', { fallback: 10_000, min: 0, max: 1_000_000 }),
     devLogin,
   };
+  if (problems.list.length > 0) throw new ConfigError(problems.list);
+  return config;
 }
 
-const RATE_LIMIT_VARIABLES: Record<RateLimitPolicy, keyof EnvironmentVariables> = {
+/** A URL's user and password are replaced, so that a value shown back never carries a password. */
+function withoutUserinfo(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, '$1***@');
+}
+
+/** The issuer without trailing slashes; on a problem, the default one, so that the other checks still run. */
+function checkedIssuer(problems: Problems, value: string | undefined, port: number): string {
+  const fallback = `http://localhost:${port}`;
+  if (value === undefined) return fallback;
+  const issuer = value.replace(/\/+$/, '');
+  const url = new URL(issuer);
+  const before = problems.list.length;
+  if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
+    problems.add('ISSUER', 'must be an https URL unless its host is loopback (localhost, 127.0.0.1, [::1])', value);
+  }
+  if (url.search || url.hash || url.username || url.password) {
+    problems.add('ISSUER', 'must not carry a query, a fragment or credentials (RFC 8414 §2)', value);
+  } else if (url.pathname !== '/') {
+    // Every route, including /.well-known/*, is served at the root; an issuer with a path would advertise URLs
+    // that only work behind a path-stripping proxy, and RFC 8414's path-inserted metadata URL would 404.
+    problems.add('ISSUER', 'must be an origin without a path (e.g. https://auth.example.com)', value);
+  }
+  return problems.list.length === before ? issuer : fallback;
+}
+
+const RATE_LIMIT_VARIABLES: Record<RateLimitPolicy, Variable> = {
   discovery: 'RATE_LIMIT_DISCOVERY',
   authorize: 'RATE_LIMIT_AUTHORIZE',
   register: 'RATE_LIMIT_REGISTER',
@@ -444,39 +456,36 @@ const RATE_LIMIT_VARIABLES: Record<RateLimitPolicy, keyof EnvironmentVariables> 
 
 const WINDOW_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000 } as const;
 
-function rateLimitConfig(vars: EnvironmentVariables): RateLimitConfig {
+function rateLimitConfig(problems: Problems, vars: EnvironmentVariables): RateLimitConfig {
   const policies = {} as Record<RateLimitPolicy, RateLimit | null>;
   for (const policy of RATE_LIMIT_POLICY_NAMES) {
     const variable = RATE_LIMIT_VARIABLES[policy];
     const value = vars[variable] as string | undefined;
-    if (value === undefined) {
-      policies[policy] = { ...RATE_LIMIT_DEFAULTS[policy] };
-      continue;
-    }
-    if (value === 'off') {
-      policies[policy] = null;
-      continue;
-    }
+    policies[policy] = value === 'off' ? null : { ...RATE_LIMIT_DEFAULTS[policy] };
+    if (value === undefined || value === 'off') continue;
     const [, limit, amount, unit] = /^(\d+)\/(\d+)([smh])$/.exec(value)!;
     const windowMs = Number(amount) * WINDOW_UNIT_MS[unit as keyof typeof WINDOW_UNIT_MS];
-    if (Number(limit) < 1 || windowMs < 1000 || windowMs > 86_400_000) throw new ConfigError(variable, 'needs at least 1 request and a window between 1s and 24h');
+    if (Number(limit) < 1 || windowMs < 1000 || windowMs > 86_400_000) {
+      problems.add(variable, 'must allow at least 1 request in a window from 1s to 24h (e.g. 300/1m), or be off', value);
+      continue;
+    }
     policies[policy] = { limit: Number(limit), windowMs };
   }
   return { enabled: vars.RATE_LIMITS !== 'off', policies };
 }
 
-function registrationConfig(vars: EnvironmentVariables): RegistrationConfig {
+function registrationConfig(problems: Problems, vars: EnvironmentVariables): RegistrationConfig {
   return {
-    maxDynamicClients: wholeNumber('DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, 10_000, 1, 100_000_000),
-    unusedClientTtlMs: wholeNumber('DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, 24, 1, 24 * 365) * 3_600_000,
-    idleClientTtlMs: wholeNumber('DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, 90, 0, 36_500) * 86_400_000,
+    maxDynamicClients: wholeNumber(problems, 'DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, { fallback: 10_000, min: 1, max: 100_000_000 }),
+    unusedClientTtlMs: wholeNumber(problems, 'DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, { fallback: 24, min: 1, max: 24 * 365, unit: 'hours' }) * 3_600_000,
+    idleClientTtlMs: wholeNumber(problems, 'DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
     requireInitialAccessToken: vars.DCR_REQUIRE_INITIAL_ACCESS_TOKEN === 'true',
   };
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
-function trustedProxies(value: string | undefined): string[] {
+function trustedProxies(problems: Problems, value: string | undefined): string[] {
   const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
   for (const entry of entries) {
     if (PROXY_NAMES.has(entry)) continue;
@@ -485,7 +494,8 @@ function trustedProxies(value: string | undefined): string[] {
     const maxPrefix = family === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= maxPrefix);
     if (family === 0 || !prefixOk || extra !== undefined) {
-      throw new ConfigError('TRUSTED_PROXIES', `${JSON.stringify(entry)} is not an address, a CIDR range, or one of loopback, linklocal, uniquelocal`);
+      problems.add('TRUSTED_PROXIES', 'must be a comma-separated list of addresses, CIDR ranges, or loopback, linklocal, uniquelocal', entry);
+      return [];
     }
   }
   return entries;
@@ -494,55 +504,75 @@ function trustedProxies(value: string | undefined): string[] {
 /** `app.example.com`, `*.example.com` (any subdomain, not the apex), an IPv4 address, or a bracketed IPv6 one. */
 const HOST_PATTERN = /^(\*\.)?[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$|^\[[0-9a-f:.]+\]$/;
 
-function hostPatterns(variable: 'CIMD_ALLOWED_HOSTS' | 'CIMD_DENIED_HOSTS', value: string | undefined): string[] {
+function hostPatterns(problems: Problems, variable: 'CIMD_ALLOWED_HOSTS' | 'CIMD_DENIED_HOSTS', value: string | undefined): string[] {
   const patterns = (value ?? '').split(',').map((pattern) => pattern.trim().toLowerCase()).filter(Boolean);
   const bad = patterns.find((pattern) => !HOST_PATTERN.test(pattern));
-  if (bad !== undefined) throw new ConfigError(variable, `${JSON.stringify(bad)} is not a host pattern (use app.example.com or *.example.com, comma-separated)`);
-  return patterns;
+  if (bad === undefined) return patterns;
+  problems.add(variable, 'must be comma-separated host patterns such as app.example.com or *.example.com', bad);
+  return [];
 }
 
-function wholeNumber(variable: keyof EnvironmentVariables, value: string | undefined, fallback: number, min: number, max: number): number {
+interface NumberRule {
+  fallback: number;
+  min: number;
+  max: number;
+  /** Said in the message: `a whole number of <unit> from …`; without it, `an integer from …`. */
+  unit?: 'seconds' | 'milliseconds' | 'hours' | 'days';
+}
+
+/** Digits only (no sign, fraction, exponent or spaces), within [min, max]; on a problem, the fallback. */
+function wholeNumber(problems: Problems, variable: Variable, value: string | undefined, { fallback, min, max, unit }: NumberRule): number {
   if (value === undefined) return fallback;
-  const number = Number(value);
-  if (number < min || number > max) throw new ConfigError(variable, `must be between ${min} and ${max}`);
-  return number;
+  const number = /^\d{1,10}$/.test(value) ? Number(value) : Number.NaN;
+  if (number >= min && number <= max) return number;
+  problems.add(variable, `must be ${unit ? `a whole number of ${unit}` : 'an integer'} from ${min} to ${max}`, value);
+  return fallback;
 }
 
-function cimdConfig(vars: EnvironmentVariables): CimdConfig {
-  const cacheMinSeconds = wholeNumber('CIMD_CACHE_MIN_SECONDS', vars.CIMD_CACHE_MIN_SECONDS, 300, 0, 7 * 86400);
-  const cacheMaxSeconds = wholeNumber('CIMD_CACHE_MAX_SECONDS', vars.CIMD_CACHE_MAX_SECONDS, 86400, 0, 7 * 86400);
-  if (cacheMaxSeconds < cacheMinSeconds) throw new ConfigError('CIMD_CACHE_MAX_SECONDS', `must not be less than CIMD_CACHE_MIN_SECONDS (${cacheMinSeconds})`);
+function cimdConfig(problems: Problems, vars: EnvironmentVariables): CimdConfig {
+  const number = (variable: Variable, rule: NumberRule) => wholeNumber(problems, variable, vars[variable] as string | undefined, rule);
+  const cacheMinSeconds = number('CIMD_CACHE_MIN_SECONDS', { fallback: 300, min: 0, max: 7 * 86400, unit: 'seconds' });
+  let cacheMaxSeconds = number('CIMD_CACHE_MAX_SECONDS', { fallback: 86400, min: 0, max: 7 * 86400, unit: 'seconds' });
+  if (cacheMaxSeconds < cacheMinSeconds) {
+    problems.add('CIMD_CACHE_MAX_SECONDS', `must not be less than CIMD_CACHE_MIN_SECONDS (${cacheMinSeconds})`, String(cacheMaxSeconds));
+    cacheMaxSeconds = cacheMinSeconds;
+  }
   return {
     enabled: vars.CIMD_ENABLED !== 'false',
-    allowedHosts: hostPatterns('CIMD_ALLOWED_HOSTS', vars.CIMD_ALLOWED_HOSTS),
-    deniedHosts: hostPatterns('CIMD_DENIED_HOSTS', vars.CIMD_DENIED_HOSTS),
+    allowedHosts: hostPatterns(problems, 'CIMD_ALLOWED_HOSTS', vars.CIMD_ALLOWED_HOSTS),
+    deniedHosts: hostPatterns(problems, 'CIMD_DENIED_HOSTS', vars.CIMD_DENIED_HOSTS),
     allowLoopback: vars.CIMD_ALLOW_LOOPBACK === 'true',
-    extraCaPem: vars.CIMD_EXTRA_CA_FILE === undefined ? null : readCaFile(vars.CIMD_EXTRA_CA_FILE),
-    fetchTimeoutMs: wholeNumber('CIMD_FETCH_TIMEOUT_MS', vars.CIMD_FETCH_TIMEOUT_MS, 5000, 50, 60_000),
+    extraCaPem: vars.CIMD_EXTRA_CA_FILE === undefined ? null : readCaFile(problems, vars.CIMD_EXTRA_CA_FILE),
+    fetchTimeoutMs: number('CIMD_FETCH_TIMEOUT_MS', { fallback: 5000, min: 50, max: 60_000, unit: 'milliseconds' }),
     cacheMinSeconds,
     cacheMaxSeconds,
     maxDocumentBytes: 5 * 1024,
-    maxClients: wholeNumber('CIMD_MAX_CLIENTS', vars.CIMD_MAX_CLIENTS, 10_000, 1, 100_000_000),
-    unusedClientTtlMs: wholeNumber('CIMD_UNUSED_CLIENT_HOURS', vars.CIMD_UNUSED_CLIENT_HOURS, 24, 1, 24 * 365) * 3_600_000,
-    idleClientTtlMs: wholeNumber('CIMD_IDLE_CLIENT_DAYS', vars.CIMD_IDLE_CLIENT_DAYS, 90, 0, 36_500) * 86_400_000,
+    maxClients: number('CIMD_MAX_CLIENTS', { fallback: 10_000, min: 1, max: 100_000_000 }),
+    unusedClientTtlMs: number('CIMD_UNUSED_CLIENT_HOURS', { fallback: 24, min: 1, max: 24 * 365, unit: 'hours' }) * 3_600_000,
+    idleClientTtlMs: number('CIMD_IDLE_CLIENT_DAYS', { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
   };
 }
 
 /** Read once at boot, so a missing or malformed file stops the process instead of failing every fetch later. */
-function readCaFile(path: string): string {
+function readCaFile(problems: Problems, path: string): string | null {
   let pem: string;
   try {
     pem = readFileSync(resolve(path), 'utf8');
   } catch (error) {
-    throw new ConfigError('CIMD_EXTRA_CA_FILE', `cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+    problems.add('CIMD_EXTRA_CA_FILE', `must be a readable PEM file (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, path);
+    return null;
   }
   const certificates = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (certificates.length === 0) throw new ConfigError('CIMD_EXTRA_CA_FILE', `${path} holds no PEM certificate`);
+  if (certificates.length === 0) {
+    problems.add('CIMD_EXTRA_CA_FILE', 'must hold at least one PEM certificate, and this file holds none', path);
+    return null;
+  }
   for (const certificate of certificates) {
     try {
       new X509Certificate(certificate);
     } catch {
-      throw new ConfigError('CIMD_EXTRA_CA_FILE', `${path} holds a certificate that cannot be parsed`);
+      problems.add('CIMD_EXTRA_CA_FILE', 'must hold PEM certificates that parse, and one of these does not', path);
+      return null;
     }
   }
   return pem;
@@ -564,14 +594,8 @@ export interface AuditConfig {
   streamHeartbeatMs: number;
 }
 
-function auditNumber(variable: keyof EnvironmentVariables, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < min || number > max) throw new ConfigError(variable, `must be between ${min} and ${max}`);
-  return number;
-}
-
-function auditConfig(vars: EnvironmentVariables): AuditConfig {
+function auditConfig(problems: Problems, vars: EnvironmentVariables): AuditConfig {
+  const number = (variable: Variable, rule: NumberRule) => wholeNumber(problems, variable, vars[variable] as string | undefined, rule);
   const log: AuditConfig['log'] =
     vars.AUDIT_LOG === undefined || vars.AUDIT_LOG === 'stdout'
       ? { kind: 'stdout' }
@@ -581,29 +605,41 @@ function auditConfig(vars: EnvironmentVariables): AuditConfig {
   let webhook: AuditConfig['webhook'] = null;
   if (vars.AUDIT_WEBHOOK_URL !== undefined) {
     const url = new URL(vars.AUDIT_WEBHOOK_URL);
+    const timeoutMs = number('AUDIT_WEBHOOK_TIMEOUT_MS', { fallback: 10_000, min: 100, max: 120_000, unit: 'milliseconds' });
     // Events name users, clients and addresses: they travel encrypted unless the receiver is on this machine.
-    if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) throw new ConfigError('AUDIT_WEBHOOK_URL', 'must be an https URL unless its host is loopback');
-    if (url.username || url.password || url.hash) throw new ConfigError('AUDIT_WEBHOOK_URL', 'must not carry credentials or a fragment');
-    if (!vars.AUDIT_WEBHOOK_SECRET) throw new ConfigError('AUDIT_WEBHOOK_SECRET', 'is required when AUDIT_WEBHOOK_URL is set (at least 32 characters; deliveries are signed with it)');
-    webhook = { url: url.href, secret: vars.AUDIT_WEBHOOK_SECRET, timeoutMs: auditNumber('AUDIT_WEBHOOK_TIMEOUT_MS', vars.AUDIT_WEBHOOK_TIMEOUT_MS, 10_000, 100, 120_000) };
-  } else if (vars.AUDIT_WEBHOOK_SECRET !== undefined) {
-    throw new ConfigError('AUDIT_WEBHOOK_SECRET', 'is set but AUDIT_WEBHOOK_URL is not');
+    if (url.username || url.password || url.hash) {
+      problems.add('AUDIT_WEBHOOK_URL', 'must not carry credentials or a fragment');
+    } else if (url.protocol !== 'https:' && !isLoopbackHost(url.hostname)) {
+      problems.add('AUDIT_WEBHOOK_URL', 'must be an https URL unless its host is loopback', vars.AUDIT_WEBHOOK_URL);
+    } else if (!vars.AUDIT_WEBHOOK_SECRET) {
+      // A secret that failed validation has already been reported.
+      if (!problems.list.some((problem) => problem.variable === 'AUDIT_WEBHOOK_SECRET')) {
+        problems.add('AUDIT_WEBHOOK_SECRET', 'is required when AUDIT_WEBHOOK_URL is set (at least 32 characters; deliveries are signed with it)');
+      }
+    } else {
+      webhook = { url: url.href, secret: vars.AUDIT_WEBHOOK_SECRET, timeoutMs };
+    }
+  } else if (vars.AUDIT_WEBHOOK_SECRET !== undefined && !problems.list.some((problem) => problem.variable === 'AUDIT_WEBHOOK_URL')) {
+    problems.add('AUDIT_WEBHOOK_SECRET', 'is set but AUDIT_WEBHOOK_URL is not');
   }
-  const retryBaseMs = auditNumber('AUDIT_RETRY_BASE_MS', vars.AUDIT_RETRY_BASE_MS, 1000, 1, 3_600_000);
-  const retryMaxMs = auditNumber('AUDIT_RETRY_MAX_MS', vars.AUDIT_RETRY_MAX_MS, 300_000, 1, 86_400_000);
-  if (retryMaxMs < retryBaseMs) throw new ConfigError('AUDIT_RETRY_MAX_MS', `must not be less than AUDIT_RETRY_BASE_MS (${retryBaseMs})`);
+  const retryBaseMs = number('AUDIT_RETRY_BASE_MS', { fallback: 1000, min: 1, max: 3_600_000, unit: 'milliseconds' });
+  let retryMaxMs = number('AUDIT_RETRY_MAX_MS', { fallback: 300_000, min: 1, max: 86_400_000, unit: 'milliseconds' });
+  if (retryMaxMs < retryBaseMs) {
+    problems.add('AUDIT_RETRY_MAX_MS', `must not be less than AUDIT_RETRY_BASE_MS (${retryBaseMs})`, String(retryMaxMs));
+    retryMaxMs = retryBaseMs;
+  }
   return {
     log,
     webhook,
     retryBaseMs,
     retryMaxMs,
-    pollIntervalMs: auditNumber('AUDIT_POLL_INTERVAL_MS', vars.AUDIT_POLL_INTERVAL_MS, 1000, 10, 60_000),
-    retentionDays: auditNumber('AUDIT_RETENTION_DAYS', vars.AUDIT_RETENTION_DAYS, 90, 0, 36_500),
-    streamHeartbeatMs: auditNumber('AUDIT_STREAM_HEARTBEAT_MS', vars.AUDIT_STREAM_HEARTBEAT_MS, 15_000, 100, 300_000),
+    pollIntervalMs: number('AUDIT_POLL_INTERVAL_MS', { fallback: 1000, min: 10, max: 60_000, unit: 'milliseconds' }),
+    retentionDays: number('AUDIT_RETENTION_DAYS', { fallback: 90, min: 0, max: 36_500, unit: 'days' }),
+    streamHeartbeatMs: number('AUDIT_STREAM_HEARTBEAT_MS', { fallback: 15_000, min: 100, max: 300_000, unit: 'milliseconds' }),
   };
 }
 
-const KNOWN_VARIABLES: Record<keyof EnvironmentVariables, true> = {
+const KNOWN_VARIABLES: Record<Variable, true> = {
   AUDIT_LOG: true,
   AUDIT_WEBHOOK_URL: true,
   AUDIT_WEBHOOK_SECRET: true,

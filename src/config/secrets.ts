@@ -14,6 +14,26 @@ export interface Secrets {
 export const GATEHOUSE_SECRETS = Symbol('GATEHOUSE_SECRETS');
 
 /**
+ * Values sealed at rest do not open with the configured key: ENCRYPTION_KEY changed (or, on the embedded database
+ * without it, the key file was replaced). The message is for the operator; it names the key and what to do.
+ */
+export class EncryptionKeyMismatch extends Error {
+  /**
+   * `sealed`: what was sealed, with its verb (`the stored signing keys were`); `otherwise`: the way out when the
+   * previous key is lost.
+   */
+  constructor(config: Pick<GatehouseConfig, 'encryptionKey' | 'dataDir'>, sealed: string, otherwise: string) {
+    const key = config.encryptionKey ? 'ENCRYPTION_KEY' : `The encryption key in ${keyFile(config.dataDir)} (ENCRYPTION_KEY is unset)`;
+    super(`${key} does not match the key ${sealed} sealed with: restore the previous key (see docs/operations.md, backup) or ${otherwise}`);
+    this.name = 'EncryptionKeyMismatch';
+  }
+}
+
+function keyFile(dataDir: string): string {
+  return join(dataDir, 'encryption.key');
+}
+
+/**
  * ENCRYPTION_KEY comes from config; on the embedded database it may be left unset, and is then generated once
  * and kept (mode 0600) in the data folder beside the database it protects.
  * SESSION_SECRET is optional everywhere: without it the cookie key is derived from the encryption key, so every
@@ -27,7 +47,7 @@ export async function resolveSecrets(config: GatehouseConfig): Promise<Secrets> 
 }
 
 async function loadOrCreateKeyFile(dataDir: string): Promise<Buffer> {
-  const file = join(dataDir, 'encryption.key');
+  const file = keyFile(dataDir);
   try {
     const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'hex');
     if (key.length !== 32) throw new Error(`${file} does not hold a 32-byte hex key`);

@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Configuration } from 'openid-client';
 import type { RequestContext } from '../common/http.js';
-import { decrypt, encrypt } from '../common/crypto.js';
+import { decrypt, encrypt, SealedValueUnreadable } from '../common/crypto.js';
 import { InvalidRequest, NotFound } from '../common/oauth-errors.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
+import { EncryptionKeyMismatch, GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { Database } from '../database/database.module.js';
 import { RecordCache } from '../database/record-cache.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -88,7 +88,7 @@ export class IdentityProvidersService {
     if (input.scopes != null) changes.scopes = withOpenid(input.scopes);
     if (input.groups_claim !== undefined) changes.groupsClaim = input.groups_claim;
     if (changes.issuer !== undefined || changes.clientId !== undefined || changes.clientSecretSealed !== undefined) {
-      await this.checkDiscovery(changes.issuer ?? current.issuer, changes.clientId ?? current.clientId, input.client_secret ?? this.clientSecret(current));
+      await this.checkDiscovery(changes.issuer ?? current.issuer, changes.clientId ?? current.clientId, input.client_secret ?? this.storedSecretForUpdate(current));
     }
     return this.database.transaction(async (tx) => {
       if (!(await this.repository.findById(id, tx))) throw new NotFound(`no identity provider with id ${id}`);
@@ -117,7 +117,13 @@ export class IdentityProvidersService {
     const version = provider.updatedAt.toISOString();
     const known = this.discovered.get(provider.id);
     if (known?.version === version) return known.configuration;
-    const configuration = discoverProvider({ issuer: provider.issuer, clientId: provider.clientId, clientSecret: this.clientSecret(provider) });
+    let configuration: Promise<Configuration>;
+    try {
+      configuration = discoverProvider({ issuer: provider.issuer, clientId: provider.clientId, clientSecret: this.clientSecret(provider) });
+    } catch (error) {
+      // Not kept: the next sign-in tries again, and sees a secret set again meanwhile.
+      return Promise.reject(error);
+    }
     this.discovered.set(provider.id, { version, configuration });
     configuration.catch(() => {
       if (this.discovered.get(provider.id)?.configuration === configuration) this.discovered.delete(provider.id);
@@ -158,7 +164,26 @@ export class IdentityProvidersService {
   }
 
   private clientSecret(provider: IdentityProviderEntity): string {
-    return decrypt(this.secrets.encryptionKey, provider.clientSecretSealed, `identity-provider:${provider.id}`);
+    try {
+      return decrypt(this.secrets.encryptionKey, provider.clientSecretSealed, `identity-provider:${provider.id}`);
+    } catch (error) {
+      if (!(error instanceof SealedValueUnreadable)) throw error;
+      throw new EncryptionKeyMismatch(
+        this.config,
+        `the client secret of identity provider "${provider.id}" was`,
+        `set the secret again (PATCH /admin/identity-providers/${provider.id} with client_secret)`,
+      );
+    }
+  }
+
+  /** An update that needs discovery again but brings no secret: the stored one, or a 400 saying to send one. */
+  private storedSecretForUpdate(provider: IdentityProviderEntity): string {
+    try {
+      return this.clientSecret(provider);
+    } catch (error) {
+      if (!(error instanceof EncryptionKeyMismatch)) throw error;
+      throw new InvalidRequest('the stored client_secret cannot be opened with the current ENCRYPTION_KEY; send client_secret with this change');
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { encrypt } from '../common/crypto.js';
 import type { GatehouseConfig } from '../config/config.js';
-import type { Secrets } from '../config/secrets.js';
+import { EncryptionKeyMismatch, type Secrets } from '../config/secrets.js';
 import type { Database } from '../database/database.module.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { KeyService } from './key.service.js';
@@ -48,10 +48,10 @@ function fakeRepository(rows: () => SigningKeyEntity[]) {
   return { repository: repository as unknown as SigningKeyRepository, reads, calls: () => calls };
 }
 
-function keyService(repository: SigningKeyRepository, keyReloadSeconds = 30): KeyService {
+function keyService(repository: SigningKeyRepository, keyReloadSeconds = 30, configured: Partial<GatehouseConfig> = {}): KeyService {
   const database = { transaction: async (work: (tx: unknown) => Promise<unknown>) => work({}) } as unknown as Database;
-  const secrets: Secrets = { encryptionKey, cookieKey: randomBytes(32) };
-  const config = { keyReloadSeconds } as GatehouseConfig;
+  const secrets: Secrets = { encryptionKey: configured.encryptionKey ?? encryptionKey, cookieKey: randomBytes(32) };
+  const config = { keyReloadSeconds, dataDir: '/var/lib/gatehouse', ...configured } as GatehouseConfig;
   return new KeyService(database, repository, secrets, config, {} as AuditLog);
 }
 
@@ -105,5 +105,29 @@ describe('KeyService re-reading keys another instance rotated', () => {
     await slow;
     assert.equal(signingKid(keys), 'k-next', 'the stale read does not bring the retired key back');
     assert.ok(keys.jwks().keys.some((key) => key.kid === 'k-fresh'));
+  });
+});
+
+describe('KeyService with another encryption key than the one its keys were sealed with', () => {
+  it('refuses to start, naming ENCRYPTION_KEY and the way out, instead of a bare GCM failure', async () => {
+    const { repository } = fakeRepository(() => [keyRow('k-active', 'active'), keyRow('k-next', 'next')]);
+    const keys = keyService(repository, 30, { encryptionKey: randomBytes(32) });
+    await assert.rejects(keys.onModuleInit(), (error: unknown) => {
+      assert.ok(error instanceof EncryptionKeyMismatch, String(error));
+      assert.match(error.message, /^ENCRYPTION_KEY does not match the key the stored signing keys were sealed with: restore the previous key \(see docs\/operations\.md, backup\) or /);
+      return true;
+    });
+  });
+
+  it('names the key file when ENCRYPTION_KEY is unset (embedded database)', async () => {
+    const { repository } = fakeRepository(() => [keyRow('k-active', 'active'), keyRow('k-next', 'next')]);
+    const keys = new KeyService(
+      { transaction: async (work: (tx: unknown) => Promise<unknown>) => work({}) } as unknown as Database,
+      repository,
+      { encryptionKey: randomBytes(32), cookieKey: randomBytes(32) },
+      { keyReloadSeconds: 30, dataDir: '/var/lib/gatehouse', encryptionKey: undefined } as GatehouseConfig,
+      {} as AuditLog,
+    );
+    await assert.rejects(keys.onModuleInit(), /^EncryptionKeyMismatch: The encryption key in \/var\/lib\/gatehouse\/encryption\.key \(ENCRYPTION_KEY is unset\) does not match/);
   });
 });

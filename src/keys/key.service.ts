@@ -3,8 +3,8 @@ import type { RequestContext } from '../common/http.js';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint } from 'jose';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
-import { decrypt, encrypt } from '../common/crypto.js';
+import { EncryptionKeyMismatch, GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
+import { decrypt, encrypt, SealedValueUnreadable } from '../common/crypto.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { SigningKeyRepository } from './signing-key.repository.js';
@@ -136,16 +136,26 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       // Built once per key, not per verification (importing a JWK costs about as much as verifying with it).
       publicKey: previous.get(row.kid)?.publicKey ?? createPublicKey({ key: { ...row.publicJwk }, format: 'jwk' }),
       // Only the active key's private half is ever decrypted into memory.
-      privateKey:
-        row.state === 'active'
-          ? previous.get(row.kid)?.privateKey ??
-            createPrivateKey(decrypt(this.secrets.encryptionKey, row.privateKeySealed, `signing-key:${row.kid}`))
-          : null,
+      privateKey: row.state === 'active' ? previous.get(row.kid)?.privateKey ?? this.openPrivateKey(row) : null,
     }));
     this.active = this.keys.find((key) => key.state === 'active') ?? null;
     this.jwksDocument = {
       keys: this.keys.map((key) => ({ ...key.publicJwk, kid: key.kid, alg: SIGNING_ALG, use: 'sig' as const })),
     };
+  }
+
+  private openPrivateKey(row: SigningKeyEntity): KeyObject {
+    try {
+      return createPrivateKey(decrypt(this.secrets.encryptionKey, row.privateKeySealed, `signing-key:${row.kid}`));
+    } catch (error) {
+      if (!(error instanceof SealedValueUnreadable)) throw error;
+      // At boot this stops the process with the message; on a later reload it is logged and the old keys stay.
+      throw new EncryptionKeyMismatch(
+        this.config,
+        'the stored signing keys were',
+        'delete the stored signing keys so that new ones are generated at the next start (docs/operations.md, "Lost encryption key"); tokens already issued then stop verifying',
+      );
+    }
   }
 
   private async generate(tx: Parameters<SigningKeyRepository['insert']>[0], state: 'active' | 'next'): Promise<string> {

@@ -86,7 +86,8 @@ async function readiness(instance: GatehouseProcess): Promise<number> {
 }
 
 function attemptLines(instance: GatehouseProcess): Array<Record<string, unknown>> {
-  return instance.logs().filter((line) => typeof line.msg === 'string' && line.msg.startsWith('database unreachable at DATABASE_URL='));
+  // The Database logger's lines; Nest's ExceptionHandler logs the final error too, with the same words.
+  return instance.logs().filter((line) => line.context === 'Database' && typeof line.msg === 'string' && line.msg.startsWith('database unreachable at DATABASE_URL='));
 }
 
 describe('PostgreSQL outages under a running Gatehouse', { skip: postgresClusterUnavailable() }, () => {
