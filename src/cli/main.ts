@@ -27,7 +27,11 @@ export async function main(argv: string[]): Promise<number | null> {
     return null;
   }
   // Loaded only now: parsing, --help and usage errors read no configuration and open nothing.
-  const [{ ConfigError }, { CliFailure, execute }] = await Promise.all([import('../config/config.js'), import('./run.js')]);
+  const [{ ConfigError }, { EncryptionKeyMismatch }, { CliFailure, execute }] = await Promise.all([
+    import('../config/config.js'),
+    import('../config/secrets.js'),
+    import('./run.js'),
+  ]);
   try {
     const result = await execute(job, program.opts<TargetOptions>());
     out(JSON.stringify(result, null, 2) + '\n');
@@ -42,7 +46,7 @@ export async function main(argv: string[]): Promise<number | null> {
       err(JSON.stringify(error) + '\n');
       return 1;
     }
-    if (error instanceof CliFailure || error instanceof ServerUnreachable) {
+    if (error instanceof CliFailure || error instanceof ServerUnreachable || error instanceof EncryptionKeyMismatch) {
       err(`gatehouse: ${error.message}\n`);
       return 1;
     }

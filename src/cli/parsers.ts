@@ -71,3 +71,12 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export function isUuid(value: string): boolean {
   return UUID.test(value);
 }
+
+/** `--scope-description docs:read="Read your documents"`, folded into one map over the repeated flag. */
+export function scopeDescription(value: string, previous: Record<string, string> | undefined): Record<string, string> {
+  const split = value.indexOf('=');
+  if (split <= 0) throw new InvalidArgumentError('expected SCOPE=TEXT, e.g. docs:read="Read your documents"');
+  const scope = value.slice(0, split);
+  if (previous && scope in previous) throw new InvalidArgumentError(`${scope} is described twice`);
+  return { ...previous, [scope]: value.slice(split + 1) };
+}

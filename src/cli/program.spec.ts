@@ -60,6 +60,16 @@ describe('the CLI command tree', () => {
     await assert.rejects(parse(['resources', 'update', 'id']), UsageError);
     await assert.rejects(parse(['resources', 'update', 'id', '--allow-everyone', '--allow-github-orgs', 'acme']), UsageError);
     await assert.rejects(parse(['--server', 'ftp://x', 'resources', 'list']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'no equals sign']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'a=x', '--scope-description', 'a=y']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'a=x', '--clear-scope-descriptions']), (error: CommanderError) => error.code === 'commander.conflictingOption');
+  });
+
+  it('folds repeated --scope-description flags into one map; --clear-scope-descriptions sends an empty one', async () => {
+    assert.deepEqual(await calls(['resources', 'update', 'r1', '--scope-description', 'docs:read=Read your documents', '--scope-description', 'docs:write=Change them = all']), [
+      ['PATCH', '/admin/resources/r1', { scope_descriptions: { 'docs:read': 'Read your documents', 'docs:write': 'Change them = all' } }],
+    ]);
+    assert.deepEqual(await calls(['resources', 'update', 'r1', '--clear-scope-descriptions']), [['PATCH', '/admin/resources/r1', { scope_descriptions: {} }]]);
   });
 
   it('maps each command to its admin API route', async () => {

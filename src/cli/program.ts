@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { AdminApiError, type AdminClient } from './admin-client.js';
-import { absoluteUrl, httpUrl, isUuid, serverUrl, jsonObject, list, nonEmpty, UsageError, urlList, wholeNumber } from './parsers.js';
+import { absoluteUrl, httpUrl, isUuid, serverUrl, jsonObject, list, nonEmpty, scopeDescription, UsageError, urlList, wholeNumber } from './parsers.js';
 
 /**
  * The command tree: every command, its arguments and options (checked while parsing), and the admin API route it
@@ -251,8 +251,14 @@ function resourceOptions(command: Command, create: boolean): Command {
     .addOption(new Option('--allow-github-teams <list>', 'org/team-slug, comma-separated').argParser(list))
     .addOption(new Option('--allow-email-domains <list>', 'acme.com, or *.acme.com for its subdomains').argParser(list))
     .addOption(new Option('--allow-oidc-groups <list>').argParser(list))
-    .addOption(new Option('--sign-in-providers <list>', 'github, oidc:<id>; default: every configured provider').argParser(list))
+    .addOption(new Option('--sign-in-providers <list>', 'github, oidc:<id>, dev; default: every configured provider').argParser(list))
     .addOption(new Option('--identity-claims <list>', 'preferred_username,name,email,email_verified,groups,idp').argParser(list))
+    .addOption(
+      new Option('--scope-description <scope=text>', 'shown on the consent page beside the scope; repeat for each scope')
+        .argParser(scopeDescription)
+        .conflicts('clearScopeDescriptions'),
+    )
+    .addOption(new Option('--clear-scope-descriptions', 'remove every scope description (update)'))
     .addHelpText('after', '\nWho may sign in: nobody until a policy is set; on update, --sign-in or --allow-* replace the whole policy.');
 }
 
@@ -272,6 +278,8 @@ function resourceInput(opts: Opts): Record<string, unknown> {
     consent_uri: opts.consentUri,
     sign_in: signInInput(opts),
     identity_claims: opts.identityClaims,
+    // Given at all, the descriptions replace the stored map, as in the admin API.
+    scope_descriptions: opts.clearScopeDescriptions ? {} : opts.scopeDescription,
   });
 }
 

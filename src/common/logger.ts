@@ -129,10 +129,7 @@ export function createLogger(level: LogLevel, destination: DestinationStream = s
   );
 }
 
-/**
- * A logger that hands each line (without its newline) to `write`; stderr by default.
- * @deprecated Use createLogger(level), or createLogger(level, destination).
- */
+/** A logger that hands each line (without its newline) to `write`, for callers that collect or filter lines. */
 export class JsonLogger extends PinoLogger {
   constructor(level: LogLevel = 'info', write?: (line: string) => void) {
     super(createLogger(level, write ? { write: (chunk: string) => write(chunk.replace(/\n$/, '')) } : stderrDestination()).pino);
