@@ -41,7 +41,8 @@ describe('contrast of every page in light and dark (headless Chromium)', { skip:
 
   before(async () => {
     github = await new FakeGithub().start();
-    gatehouse = await startGatehouse({ github });
+    // Development sign-in on: its banner and its form field are measured with the rest of each page.
+    gatehouse = await startGatehouse({ github, env: { DEV_LOGIN: 'true' } });
     const { status, body } = await gatehouse.admin('POST', '/admin/resources', {
       name: 'Acme Projects',
       resource,
@@ -79,6 +80,8 @@ describe('contrast of every page in light and dark (headless Chromium)', { skip:
     await page.goto(built.url);
     assert.equal(await page.getByRole('heading', { level: 1 }).textContent(), 'Sign in to continue');
     assert.equal(await page.locator('header.brand').textContent(), 'Acme Projects', 'the sign-in page carries the resource server’s brand');
+    assert.equal(await page.locator('.banner').count(), 1, 'the development sign-in banner is shown');
+    assert.equal(await page.locator('input[type=text]').count(), 1, 'the development sign-in form is shown');
     await check(page, 'the sign-in page', log);
 
     await page.getByRole('link', { name: 'Continue with GitHub' }).click();
