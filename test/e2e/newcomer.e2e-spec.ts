@@ -109,10 +109,12 @@ function started(command: Command): Command {
 // Should the test process itself end abruptly, it still takes every process group it started with it.
 process.once('exit', () => commands.forEach((command) => command.signal('SIGKILL')));
 
-async function answers(url: string): Promise<Response | undefined> {
+/** True once `url` answers 200; undefined while nothing listens yet. */
+async function answers(url: string): Promise<true | undefined> {
   try {
     const response = await fetch(url);
-    return response.ok ? response : undefined;
+    await response.arrayBuffer();
+    return response.ok || undefined;
   } catch {
     return undefined;
   }
