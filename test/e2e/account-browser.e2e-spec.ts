@@ -1,37 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
 import { FakeGithub } from '../fakes/fake-github.js';
+import { chromiumMissing, launchChromium, loopbackCallback } from '../support/chromium.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Browser-side expressions are strings: this project compiles without the DOM library. */
 const FOCUSED_NAME = "document.activeElement?.getAttribute('aria-label') ?? document.activeElement?.textContent?.trim()";
 /** As in the consent browser spec: beside the build, or (UPDATE_SCREENSHOTS=1) over the committed ones. */
 const SCREENSHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../../test/e2e/screenshots/' : './screenshots/', import.meta.url));
-
-function chromiumMissing(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.CI) return false; // CI installs it (.ci/run); a missing browser there must fail, not skip
-  return `no ${CHROMIUM}: apt-get install chromium`;
-}
-
-/** The clients' redirect URI: a real loopback page, as a native MCP client would run. */
-async function callbackServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the client'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 async function tabTo(page: Page, name: string, presses = 20): Promise<boolean> {
   for (let i = 0; i < presses; i++) {
@@ -58,11 +39,8 @@ describe('the account page in a real browser (headless Chromium)', { skip: chrom
       scope_descriptions: { 'projects:read': 'See your projects and their tasks', 'projects:write': 'Create and change projects and tasks' },
       default_scopes: ['projects:read'],
     });
-    callback = await callbackServer();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    callback = await loopbackCallback();
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

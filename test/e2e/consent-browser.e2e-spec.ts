@@ -1,19 +1,18 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
-import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
 import { FakeGithub } from '../fakes/fake-github.js';
+import { chromiumMissing, launchChromium, loopbackCallback } from '../support/chromium.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** Browser-side expressions are strings: this project compiles without the DOM library. */
 const FOCUSED_TEXT = 'document.activeElement?.textContent?.trim()';
 const LOGO_LOADED = "(() => { const img = document.querySelector('header.brand img'); return !!img && img.complete && img.naturalWidth > 0; })()";
@@ -23,12 +22,6 @@ const LOGO_LOADED = "(() => { const img = document.querySelector('header.brand i
  */
 const SCREENSHOTS = fileURLToPath(new URL(process.env.UPDATE_SCREENSHOTS === '1' ? '../../../test/e2e/screenshots/' : './screenshots/', import.meta.url));
 const LOGO_SVG = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 40 40"><rect width="40" height="40" rx="8" fill="#0f766e"/><path d="M11 27V13h7a5 5 0 0 1 0 10h-3v4z M15 19h3a1 1 0 0 0 0-2h-3z" fill="#fff"/></svg>`;
-
-function chromiumMissing(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.CI) return false; // CI installs it (.ci/run); a missing browser there must fail, not skip
-  return `no ${CHROMIUM}: apt-get install chromium`;
-}
 
 /** The product's logo, served over https (the consent page only loads https images) with a throwaway certificate. */
 async function logoHost(): Promise<{ url: string; close: () => Promise<void> }> {
@@ -44,16 +37,6 @@ async function logoHost(): Promise<{ url: string; close: () => Promise<void> }> 
       await new Promise<void>((resolve) => server.close(() => resolve()));
       rmSync(dir, { recursive: true, force: true });
     },
-  };
-}
-
-/** The client's redirect URI: a real loopback page, as a native MCP client would run. */
-async function callbackServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server = createHttpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the client'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
 
@@ -78,12 +61,9 @@ describe('the consent page in a real browser (headless Chromium)', { skip: chrom
       default_scopes: ['projects:read'],
       branding: { logo_uri: logo.url, policy_uri: 'https://acme.example.com/privacy', tos_uri: 'https://acme.example.com/terms' },
     } as Parameters<typeof createResource>[1]);
-    callback = await callbackServer();
+    callback = await loopbackCallback();
     client = await registerClient(gatehouse, { client_name: 'Claude Desktop', redirect_uris: [callback.url] });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--ignore-certificate-errors'],
-    });
+    browser = await launchChromium(['--ignore-certificate-errors']);
   });
   after(async () => {
     await browser?.close();

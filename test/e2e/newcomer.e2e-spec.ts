@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Browser, consentForm, devLoginForm } from '../support/browser.js';
 import { freePort } from '../support/net.js';
+import { npmFreeEnv } from '../support/processes.js';
 
 // Compiled to dist/test/e2e/: the repository is three folders up. The clone is of its committed HEAD.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -16,17 +17,9 @@ const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const TIMEOUT_MS = 15 * 60_000;
 const START_TIMEOUT_MS = 120_000;
 
-/**
- * What a newcomer's shell has: this environment without what an enclosing `npm test` exports (npm_config_*,
- * npm_package_*, INIT_CWD), which would point the inner npm at this repository, and without the runner's NODE_ENV.
- * Node's own folder comes first on PATH so that npm and `#!/usr/bin/env node` find this node.
- */
+/** What a newcomer's shell has, with node's own folder first on PATH so that npm and `#!/usr/bin/env node` find it. */
 function newcomerEnv(settings: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.toLowerCase().startsWith('npm_') && name !== 'NODE_ENV' && name !== 'INIT_CWD') env[name] = value;
-  }
-  return { ...env, PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter), npm_config_update_notifier: 'false', ...settings };
+  return npmFreeEnv({ PATH: [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter), ...settings });
 }
 
 /** A command the newcomer types, run in its own process group so that stopping it stops npm's children too. */

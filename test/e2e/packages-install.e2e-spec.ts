@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { registerClient, type TestClient } from '../support/flows.js';
 import { freePort } from '../support/net.js';
-import { exitOf } from '../support/processes.js';
+import { exitOf, npmFreeEnv, runCommand, type CliResult } from '../support/processes.js';
 
 // Compiled to <dist>/test/e2e/: the repository is three folders up.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -77,34 +77,8 @@ const TSCONFIG = {
   include: ['src/**/*.ts'],
 };
 
-interface CommandResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * The environment without what an enclosing `npm test` exports (npm_config_*, npm_package_*, INIT_CWD), which would
- * point the inner npm at this repository instead of the fresh project, and without the runner's NODE_ENV.
- */
-function cleanEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && !name.toLowerCase().startsWith('npm_') && name !== 'NODE_ENV' && name !== 'INIT_CWD') env[name] = value;
-  }
-  return { ...env, npm_config_update_notifier: 'false', ...extra };
-}
-
-function run(command: string, args: string[], cwd: string, env: Record<string, string> = cleanEnv()): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+function run(command: string, args: string[], cwd: string, env: Record<string, string> = npmFreeEnv()): Promise<CliResult> {
+  return runCommand(command, args, { cwd, env });
 }
 
 async function mustRun(command: string, args: string[], cwd: string, env?: Record<string, string>): Promise<string> {
@@ -187,7 +161,7 @@ describe('gatehouse-guard and gatehouse-client, packed and installed into a fres
 
   /** Mints through the fresh project's own compiled code, which imports the installed gatehouse-client. */
   async function mint(subject: string, scopes: string[]): Promise<{ accessToken: string; scope: string }> {
-    const env = cleanEnv({ GATEHOUSE_URL: gatehouse.url, REGISTRATION_SECRET: resource.registration_secret, CLIENT_ID: client.client_id, SUBJECT: subject, SCOPES: scopes.join(' ') });
+    const env = npmFreeEnv({ GATEHOUSE_URL: gatehouse.url, REGISTRATION_SECRET: resource.registration_secret, CLIENT_ID: client.client_id, SUBJECT: subject, SCOPES: scopes.join(' ') });
     const result = await run(process.execPath, ['dist/mint.js'], project, env);
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as { accessToken: string; scope: string };

@@ -1,31 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser as Chromium, type Page } from 'playwright-core';
+import type { Browser as Chromium, Page } from 'playwright-core';
 import { FakeGithub } from '../fakes/fake-github.js';
+import { chromiumMissing, launchChromium, loopbackCallback } from '../support/chromium.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-function chromiumMissing(): string | false {
-  if (existsSync(CHROMIUM)) return false;
-  if (process.env.CI) return false; // CI installs it (.ci/run); a missing browser there must fail, not skip
-  return `no ${CHROMIUM}: apt-get install chromium`;
-}
-
-/** The client's redirect URI: a real loopback page, as a native MCP client would run. */
-async function callbackServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const server: Server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('back at the client'));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /**
  * Every page a person meets, measured in Chromium in both colour schemes: each visible text against what is behind
@@ -54,12 +35,9 @@ describe('contrast of every page in light and dark (headless Chromium)', { skip:
       sign_in: { providers: null, allow: 'everyone' },
     });
     assert.equal(status, 201, JSON.stringify(body));
-    callback = await callbackServer();
+    callback = await loopbackCallback();
     client = await registerClient(gatehouse, { client_name: 'Claude Desktop', client_uri: 'https://claude.example.com', redirect_uris: [callback.url] });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   after(async () => {
     await browser?.close();

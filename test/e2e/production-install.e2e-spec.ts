@@ -1,57 +1,26 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../support/net.js';
-import { exitOf } from '../support/processes.js';
+import { exitOf, runCommand, startUntilListening, type CliResult } from '../support/processes.js';
 
 // Compiled to dist/test/e2e/: the repository is three folders up. `npm pack` ships its dist/ as built by pretest.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const INSTALL_TIMEOUT_MS = 10 * 60_000;
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Node's own folder first on PATH: the installed bin's `#!/usr/bin/env node` must find this node. */
 const PATH = [dirname(process.execPath), process.env.PATH ?? ''].join(delimiter);
 
-function run(command: string, args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, PATH, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
-  });
+function run(command: string, args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  return runCommand(command, args, { cwd: options.cwd, env: { ...process.env, PATH, ...options.env } });
 }
 
 function startServe(bin: string, cwd: string, env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, ['serve'], { cwd, env: { PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`gatehouse serve did not start in 120 s:\n${output}`)), 120_000);
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('gatehouse listening')) {
-        clearTimeout(timer);
-        resolve({ child, output: () => output });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`gatehouse serve exited with ${code}:\n${output}`));
-    });
-  });
+  return startUntilListening(bin, ['serve'], { cwd, env: { PATH, ...env }, timeoutSeconds: 120 });
 }
 
 describe('a production install from the packed tarball (npm pack, then npm install --omit=dev)', { timeout: INSTALL_TIMEOUT_MS + 180_000 }, () => {

@@ -12,8 +12,26 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCommand(process.execPath, [CLI_JS, ...args], { env: { PATH: process.env.PATH ?? '', ...env } });
+}
+
+/**
+ * This process's environment without what an enclosing `npm test` exports (npm_config_*, npm_package_*, INIT_CWD),
+ * which would point an inner npm at this repository instead of the folder it runs in, and without the runner's
+ * NODE_ENV.
+ */
+export function npmFreeEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.toLowerCase().startsWith('npm_') && name !== 'NODE_ENV' && name !== 'INIT_CWD') env[name] = value;
+  }
+  return { ...env, npm_config_update_notifier: 'false', ...extra };
+}
+
+/** Runs a command to its end, collecting both streams. `env` is the whole environment (nothing is inherited). */
+export function runCommand(command: string, args: string[], options: { cwd?: string; env: Record<string, string | undefined> }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_JS, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -25,10 +43,20 @@ export function runCli(args: string[], env: Record<string, string>): Promise<Cli
 
 /** Starts `node dist/src/main.js` and resolves once it logs that it is listening. */
 export function startServerProcess(env: Record<string, string>): Promise<{ child: ChildProcess; output: () => string }> {
+  return startUntilListening(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', ...env } });
+}
+
+/** Starts a Gatehouse server however it is launched, and resolves once it logs that it is listening. */
+export function startUntilListening(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env: Record<string, string | undefined>; timeoutSeconds?: number },
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const timeoutSeconds = options.timeoutSeconds ?? 60;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN_JS], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start in 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${[command, ...args].join(' ')} did not start in ${timeoutSeconds} s:\n${output}`)), timeoutSeconds * 1000);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('gatehouse listening')) {
@@ -40,7 +68,7 @@ export function startServerProcess(env: Record<string, string>): Promise<{ child
     child.stderr!.on('data', onData);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`server exited with ${code}:\n${output}`));
+      reject(new Error(`${[command, ...args].join(' ')} exited with ${code}:\n${output}`));
     });
   });
 }
