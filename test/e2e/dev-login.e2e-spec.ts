@@ -1,16 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
-import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
 import { Browser, consentForm, devLoginForm, type Page } from '../support/browser.js';
 import { createResource, MemoryLogger, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { assertErrorPage, auditEvents, authorizationUrl, databaseCounts, registerClient, type TestClient } from '../support/flows.js';
-import { freePort } from '../support/net.js';
+import { startExampleMcpServer, type RunningExampleMcp } from '../support/example-mcp.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
 
 const BANNER = /<div class="banner" role="alert"><strong>Development sign-in is on\.<\/strong>/;
@@ -29,18 +26,14 @@ function post(browser: Browser, action: string, form: Record<string, string>): P
 
 describe('development sign-in (DEV_LOGIN=true), end to end with the example MCP server and the SDK client', () => {
   let gatehouse: RunningGatehouse;
-  let mcp: INestApplication;
+  let mcp: RunningExampleMcp;
   let mcpUrl: URL;
   const logs = new MemoryLogger();
 
   before(async () => {
     gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', LOG_LEVEL: 'warn' }, logger: logs });
-    const port = await freePort();
-    mcpUrl = new URL(`http://127.0.0.1:${port}/mcp`);
-    // createResource admits everyone through every provider, as `--allow-everyone` does.
-    await createResource(gatehouse, { name: 'Projects', resource: mcpUrl.href, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
-    mcp = await NestFactory.create(McpExampleModule.forRoot({ issuer: gatehouse.url, resource: mcpUrl.href }), { logger: false });
-    await mcp.listen(port, '127.0.0.1');
+    mcp = await startExampleMcpServer(gatehouse);
+    mcpUrl = mcp.url;
   });
   after(async () => {
     await mcp?.close();

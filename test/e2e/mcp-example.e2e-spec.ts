@@ -1,16 +1,13 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { freePort } from '../support/net.js';
+import { startExampleMcpServer, type RunningExampleMcp } from '../support/example-mcp.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
 
 /**
@@ -28,17 +25,14 @@ class AccessTokenOnlyProvider extends InMemoryOAuthProvider {
 describe('example MCP server behind gatehouse-guard, driven by the MCP SDK client', () => {
   let github: FakeGithub;
   let gatehouse: RunningGatehouse;
-  let mcp: INestApplication;
+  let mcp: RunningExampleMcp;
   let mcpUrl: URL;
 
   before(async () => {
     github = await new FakeGithub().start();
     gatehouse = await startGatehouse({ github });
-    const port = await freePort();
-    mcpUrl = new URL(`http://127.0.0.1:${port}/mcp`);
-    await createResource(gatehouse, { name: 'Projects', resource: mcpUrl.href, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
-    mcp = await NestFactory.create(McpExampleModule.forRoot({ issuer: gatehouse.url, resource: mcpUrl.href }), { logger: false });
-    await mcp.listen(port, '127.0.0.1');
+    mcp = await startExampleMcpServer(gatehouse);
+    mcpUrl = mcp.url;
   });
   after(async () => {
     await mcp?.close();
