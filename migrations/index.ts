@@ -13,6 +13,7 @@ import { IdentityProviders1795345300000 } from './1795345300000-IdentityProvider
 import { ManagedUsersAndTokenIdentity1795345400000 } from './1795345400000-ManagedUsersAndTokenIdentity.js';
 import { SignInPolicy1795345500000 } from './1795345500000-SignInPolicy.js';
 import { ScopeDescriptions1795345600000 } from './1795345600000-ScopeDescriptions.js';
+import { ConsoleOperators1795345700000 } from './1795345700000-ConsoleOperators.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ManagedUsersAndTokenIdentity1795345400000,
   SignInPolicy1795345500000,
   ScopeDescriptions1795345600000,
+  ConsoleOperators1795345700000,
 ];

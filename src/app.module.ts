@@ -16,6 +16,7 @@ import { DiscoveryModule } from './discovery/discovery.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
 import { AccountModule } from './account/account.module.js';
+import { ConsoleModule } from './console/console.module.js';
 import { HealthModule } from './health/health.module.js';
 import { IntrospectionModule } from './introspection/introspection.module.js';
 import { AdminModule } from './admin/admin.module.js';
@@ -53,6 +54,7 @@ export class AppModule {
         AuthorizationModule,
         TokensModule,
         AccountModule,
+        ConsoleModule,
         IntrospectionModule,
         HealthModule,
         AdminModule,

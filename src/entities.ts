@@ -9,6 +9,7 @@ import { GrantEntity, RefreshTokenEntity } from './tokens/grant.entity.js';
 import { SigningKeyEntity } from './keys/signing-key.entity.js';
 import { AuditEventEntity } from './audit/audit-event.entity.js';
 import { IdentityProviderEntity } from './identity-providers/identity-provider.entity.js';
+import { ConsoleOperatorEntity } from './console/console-operator.entity.js';
 import type { EntityClasses } from './database/data-source.js';
 
 /** Every table's entity, for the data source: the database layer knows no feature module, so the application does. */
@@ -26,4 +27,5 @@ export const ENTITIES: EntityClasses = [
   SigningKeyEntity,
   AuditEventEntity,
   IdentityProviderEntity,
+  ConsoleOperatorEntity,
 ];

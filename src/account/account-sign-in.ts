@@ -2,8 +2,9 @@ import { Injectable, type CanActivate, type ExecutionContext } from '@nestjs/com
 import { GithubLogin } from '../authorization/github-login.js';
 
 /**
- * Starts GitHub sign-in for the account page. The route has no interaction id, so the state GitHub carries back says
- * the sign-in is for the account (see CookieStateStore), and the callback returns to /account.
+ * Starts GitHub sign-in for the account page or the operator console. The route has no interaction id, so the state
+ * GitHub carries back says the sign-in is for the account or, under /console, the console (see CookieStateStore), and
+ * the callback returns there.
  */
 @Injectable()
 export class AccountGithubStartGuard implements CanActivate {

@@ -89,6 +89,7 @@ const errors = {
 } as const;
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } } as const;
 const providerIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } } as const;
+const userParam = { name: 'user', in: 'path', required: true, description: 'A Gatehouse user id (find one with GET /admin/users)', schema: { type: 'string', format: 'uuid' } } as const;
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } } as const;
 const json = (schema: object) => ({ 'application/json': { schema } });
 const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
@@ -215,6 +216,25 @@ export const ADMIN_OPENAPI = {
       delete: {
         summary: 'Revoke every live grant of a client and forget the consents given to it',
         responses: { '200': { description: 'How many grants were revoked and consents forgotten', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
+      },
+    },
+    '/admin/operators': {
+      get: {
+        summary: 'List the console operators (who may use /console, and as admin or viewer), oldest grant first',
+        responses: { '200': { description: 'Operators', content: json({ type: 'array', items: { $ref: '#/components/schemas/Operator' } }) }, ...errors },
+      },
+    },
+    '/admin/operators/{user}': {
+      parameters: [userParam],
+      put: {
+        summary: 'Give a user a console role, or change theirs (audit event operator.granted)',
+        description: 'admin: sees the console and changes things there; viewer: sees everything and changes nothing.',
+        requestBody: { required: true, content: json({ type: 'object', required: ['role'], additionalProperties: false, properties: { role: { enum: ['admin', 'viewer'] } } }) },
+        responses: { '200': { description: 'The operator', content: json({ $ref: '#/components/schemas/Operator' }) }, ...errors },
+      },
+      delete: {
+        summary: 'Take away a user’s console role (audit event operator.revoked); 404 when they have none',
+        responses: { '204': { description: 'Revoked' }, ...errors },
       },
     },
     '/admin/keys/rotate': {
@@ -353,6 +373,24 @@ export const ADMIN_OPENAPI = {
           { $ref: '#/components/schemas/InitialAccessToken' },
           { type: 'object', properties: { token: { type: 'string', description: 'Send as Authorization: Bearer <token> to POST /register; stored only as its SHA-256' } } },
         ],
+      },
+      Operator: {
+        type: 'object',
+        required: ['user_id', 'display_name', 'role', 'granted_at', 'granted_by', 'identities'],
+        properties: {
+          user_id: { type: 'string', format: 'uuid' },
+          display_name: { type: ['string', 'null'] },
+          role: { enum: ['admin', 'viewer'] },
+          granted_at: { type: 'string', format: 'date-time' },
+          granted_by: { type: 'string', description: 'api (the admin API and the CLI), config (CONSOLE_ADMINS), or the user id of the operator who granted it' },
+          identities: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: { provider: { type: 'string' }, login: { type: ['string', 'null'] }, email: { type: ['string', 'null'] } },
+            },
+          },
+        },
       },
       KeyRotation: {
         type: 'object',

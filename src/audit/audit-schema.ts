@@ -39,6 +39,8 @@ export type AuditEventType =
   | 'admin.user_enabled'
   | 'admin.initial_access_token_created'
   | 'admin.initial_access_token_revoked'
+  | 'operator.granted'
+  | 'operator.revoked'
   | 'signing_key.rotated'
   | 'rate_limit.exceeded';
 
@@ -72,7 +74,10 @@ export interface AuditEventV1 {
 
 export interface AuditActor {
   kind: AuditActorKind;
-  /** user: the subject; client: the client_id; resource: the resource URL; admin: `api` or `cli`; system: null. */
+  /**
+   * user: the subject (also a console operator's change: the operator's user id); client: the client_id; resource: the
+   * resource URL; admin: `api`, `cli`, or `config` (a role CONSOLE_ADMINS granted); system: null.
+   */
   id: string | null;
 }
 
@@ -157,7 +162,18 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.user_enabled': { description: 'A disabled user was enabled again; what disabling revoked stays revoked.', actor: 'admin', outcome: 'success' },
   'admin.initial_access_token_created': { description: 'An initial access token for dynamic registration was created (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
   'admin.initial_access_token_revoked': { description: 'An initial access token was revoked (data.initial_access_token_id).', actor: 'admin', outcome: 'success' },
-  'signing_key.rotated': { description: 'The signing keys were rotated (data.retired, data.active, data.next kids).', actor: 'admin', outcome: 'success' },
+  'operator.granted': {
+    description:
+      'A user (the subject) was given a console role or had it changed (data.role: admin or viewer; data.previous_role: the role before, or null). Actor admin `config` when CONSOLE_ADMINS named them.',
+    actor: 'admin',
+    outcome: 'success',
+  },
+  'operator.revoked': { description: "A user's console role was taken away (data.role: the role they had).", actor: 'admin', outcome: 'success' },
+  'signing_key.rotated': {
+    description: 'The signing keys were rotated (data.retired, data.active, data.next kids); by an administrator, or by a console operator (actor user).',
+    actor: 'admin',
+    outcome: 'success',
+  },
   'rate_limit.exceeded': { description: 'A caller went over a rate limit: once per tracker, policy and block (data.policy, data.tracker, data.retry_after).', actor: 'client', outcome: 'failure' },
 };
 

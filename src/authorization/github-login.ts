@@ -45,7 +45,8 @@ class CookieStateStore {
 
   store(req: Request, _meta: unknown, done: (error: Error | null, state?: string) => void): void {
     const state = randomToken();
-    const purpose: SignInPurpose = req.params.id === undefined ? { account: true } : { interactionId: String(req.params.id) };
+    const purpose: SignInPurpose =
+      req.params.id !== undefined ? { interactionId: String(req.params.id) } : req.path.startsWith('/console/') ? { console: true } : { account: true };
     const scopes = (req as GithubRequest).githubScopes ?? [];
     const payload: StatePayload = { state, purpose, scopes, exp: Math.floor(Date.now() / 1000) + STATE_TTL_SECONDS };
     setCookie(req.res!, STATE_COOKIE, sealCookieValue(this.key, 'github-state', payload), {

@@ -31,6 +31,12 @@ export class OidcLoginController {
     sendRedirect(res, 302, await this.oidcLogin.start(provider, { account: true }, res));
   }
 
+  /** For the operator console. */
+  @Get('console/login/oidc/:provider')
+  async startForConsole(@Param('provider') provider: string, @Res() res: ServerResponse): Promise<void> {
+    sendRedirect(res, 302, await this.oidcLogin.start(provider, { console: true }, res));
+  }
+
   @Get('login/oidc/:provider/callback')
   async callback(@Param('provider') provider: string, @Req() req: HttpRequest, @Res() res: ServerResponse): Promise<void> {
     finishSignIn(this.session, res, await this.oidcLogin.callback(provider, req, res));

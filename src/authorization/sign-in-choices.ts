@@ -30,6 +30,11 @@ export class SignInChoices {
     return this.startingAt('/account/login');
   }
 
+  /** For the operator console's sign-in: each starts at `/console/login/…` and returns to the console. */
+  forConsole(): Promise<SignInChoice[]> {
+    return this.startingAt('/console/login');
+  }
+
   /** How pages name a provider (`github`, `oidc:<id>`): GitHub, or the OpenID Connect provider's display name. */
   async providerName(provider: string): Promise<string> {
     if (provider === 'github') return 'GitHub';

@@ -9,8 +9,8 @@ import { InteractionRepository } from './interaction.repository.js';
 import { SignInPolicyGate } from './sign-in-policy-gate.js';
 import { accountDisabledPage } from './views.js';
 
-/** What a sign-in is for: an authorization request (its interaction), or the person's own account page. */
-export type SignInPurpose = { interactionId: string } | { account: true };
+/** What a sign-in is for: an authorization request (its interaction), the person's own account page, or the operator console. */
+export type SignInPurpose = { interactionId: string } | { account: true } | { console: true };
 
 /** Signed in (the browser's session is then this user's, and it goes on to `returnTo`), or refused with a page. */
 export type SignInResult = { kind: 'signed-in'; userId: string; provider: string; returnTo: string } | { kind: 'refused'; status: number; html: string };
@@ -20,7 +20,14 @@ export function parsePurpose(value: unknown): SignInPurpose | null {
   if (typeof value !== 'object' || value === null) return null;
   if ('interactionId' in value && typeof value.interactionId === 'string') return { interactionId: value.interactionId };
   if ('account' in value && value.account === true) return { account: true };
+  if ('console' in value && value.console === true) return { console: true };
   return null;
+}
+
+/** Where the browser goes once signed in: back to what it was doing. */
+function returnPath(purpose: SignInPurpose): string {
+  if ('interactionId' in purpose) return interactionPath(purpose.interactionId);
+  return 'console' in purpose ? '/console' : '/account';
 }
 
 /**
@@ -62,6 +69,6 @@ export class SignInService {
       return { userId: result.userId, disabled: false };
     });
     if (disabled) return { kind: 'refused', status: 403, html: accountDisabledPage() };
-    return { kind: 'signed-in', userId, provider: identity.provider, returnTo: 'interactionId' in purpose ? interactionPath(purpose.interactionId) : '/account' };
+    return { kind: 'signed-in', userId, provider: identity.provider, returnTo: returnPath(purpose) };
   }
 }

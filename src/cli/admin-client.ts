@@ -3,6 +3,7 @@ export interface AdminClient {
   get(path: string, query?: Record<string, string | undefined>): Promise<unknown>;
   post(path: string, body?: unknown): Promise<unknown>;
   patch(path: string, body: unknown): Promise<unknown>;
+  put(path: string, body: unknown): Promise<unknown>;
   delete(path: string): Promise<unknown>;
 }
 
@@ -43,6 +44,10 @@ export class HttpAdminClient implements AdminClient {
 
   patch(path: string, body: unknown): Promise<unknown> {
     return this.send('PATCH', path, body);
+  }
+
+  put(path: string, body: unknown): Promise<unknown> {
+    return this.send('PUT', path, body);
   }
 
   delete(path: string): Promise<unknown> {

@@ -27,6 +27,7 @@ async function calls(argv: string[], answer: unknown = {}): Promise<Array<[strin
     get: async (path, query) => (seen.push(query ? ['GET', path, Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined))] : ['GET', path]), answer),
     post: async (path, body) => (seen.push(body === undefined ? ['POST', path] : ['POST', path, body]), answer),
     patch: async (path, body) => (seen.push(['PATCH', path, body]), answer),
+    put: async (path, body) => (seen.push(['PUT', path, body]), answer),
     delete: async (path) => (seen.push(['DELETE', path]), answer),
   };
   if (job?.kind === 'admin') await job.run(api);
@@ -98,6 +99,17 @@ describe('the CLI command tree', () => {
       ['GET', '/admin/users', { provider: 'oidc:corp', login: 'jane' }],
       ['POST', '/admin/users/u1/disable'],
     ]);
+    assert.deepEqual(await calls(['operators', 'list']), [['GET', '/admin/operators']]);
+    assert.deepEqual(await calls(['operators', 'grant', 'dev:alice', '--role', 'viewer'], [{ id: 'u1' }]), [
+      ['GET', '/admin/users', { provider: 'dev', login: 'alice' }],
+      ['PUT', '/admin/operators/u1', { role: 'viewer' }],
+    ]);
+    assert.deepEqual(await calls(['operators', 'revoke', 'jane@example.com'], [{ id: 'u2' }]), [
+      ['GET', '/admin/users', { email: 'jane@example.com' }],
+      ['DELETE', '/admin/operators/u2'],
+    ]);
+    await assert.rejects(parse(['operators', 'grant', 'dev:alice']), (error: CommanderError) => error.code === 'commander.missingMandatoryOptionValue');
+    await assert.rejects(parse(['operators', 'grant', 'dev:alice', '--role', 'owner']), (error: CommanderError) => error.code === 'commander.invalidArgument');
     assert.deepEqual(await calls(['keys', 'rotate']), [['POST', '/admin/keys/rotate']]);
     assert.deepEqual(await calls(['keys', 'list']), [['GET', '/.well-known/jwks.json']]);
     assert.deepEqual((await parse(['migrate', 'status'])).job, { kind: 'migrate', action: 'status' });

@@ -189,6 +189,29 @@ export function buildProgram(onJob: (job: CliJob) => void, output: { out: (text:
   userCommand('grants', "list a user's grants", (api, id) => api.get(`/admin/users/${id}/grants`));
   userCommand('revoke-grants', 'revoke every live grant of a user and forget the consents behind them', (api, id) => api.delete(`/admin/users/${id}/grants`));
 
+  const operators = program
+    .command('operators')
+    .description('who may use the operator console (/console): admin changes things, viewer only looks')
+    .addHelpText('after', '\nUSER is a user id, PROVIDER:LOGIN (github:octocat, oidc:corp:jane, dev:alice), or an email address.');
+  operators.command('list').description('the operators and their roles').action(() => admin((api) => api.get('/admin/operators')));
+  operators
+    .command('grant')
+    .description("give a user a console role, or change theirs")
+    .argument('<user>', 'a user id, PROVIDER:LOGIN, or an email address')
+    .addOption(new Option('--role <role>', 'admin or viewer').choices(['admin', 'viewer']).makeOptionMandatory())
+    .action((user: string, opts: Opts) => admin(async (api) => api.put(`/admin/operators/${await resolveUser(api, user)}`, { role: opts.role })));
+  operators
+    .command('revoke')
+    .description("take away a user's console role")
+    .argument('<user>', 'a user id, PROVIDER:LOGIN, or an email address')
+    .action((user: string) =>
+      admin(async (api) => {
+        const id = await resolveUser(api, user);
+        await api.delete(`/admin/operators/${id}`);
+        return { revoked: id };
+      }),
+    );
+
   const keys = program.command('keys').description('the signing keys');
   keys
     .command('rotate')

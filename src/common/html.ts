@@ -61,6 +61,8 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
 /** What a page may carry besides its body: a banner above it that nobody can miss (a development setting, say). */
 export interface PageOptions {
   banner?: SafeHtml | null;
+  /** A page of tables and figures (the operator console) rather than one card of choices: a wider column. */
+  wide?: boolean;
 }
 
 export function page(title: string, body: SafeHtml, options: PageOptions = {}): string {
@@ -121,10 +123,19 @@ export function page(title: string, body: SafeHtml, options: PageOptions = {}): 
   li.application h3 { font-size:1rem; margin:0; }
   li.application p { margin:.1rem 0 0; }
   li.application form { margin-top:.75rem; }
+  main.wide { max-width: 60rem; }
+  table { border-collapse:collapse; width:100%; font-size:.9rem; }
+  th, td { text-align:left; padding:.4rem .5rem; border-bottom:1px solid var(--line); vertical-align:top; }
+  td code { overflow-wrap:anywhere; word-break:break-all; }
+  dl.counts { display:grid; grid-template-columns:repeat(auto-fit, minmax(9rem, 1fr)); gap:.75rem; margin:0; }
+  dl.counts div { border:1px solid var(--line); border-radius:8px; padding:.5rem .75rem; }
+  dl.counts dt { color:var(--muted); font-size:.85rem; }
+  dl.counts dd { margin:0; font-size:1.4rem; font-weight:600; }
+  ul.warnings { padding-left:1.2rem; }
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
 </style>
 </head>
-<body><main>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
+<body><main${options.wide ? html` class="wide"` : ''}>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
 </html>`.value;
 }
 

@@ -89,6 +89,16 @@ describe('loadConfig', () => {
     assertConfigError({ DEV_LOGIN: 'yes' }, 'DEV_LOGIN');
   });
 
+  it('reads CONSOLE_ADMINS as PROVIDER:LOGIN entries split at the last colon, none by default', () => {
+    assert.deepEqual(loadConfig({}).consoleAdmins, []);
+    assert.deepEqual(loadConfig({ CONSOLE_ADMINS: ' github:alice , oidc:corp:bob@example.com,,dev:carol' }).consoleAdmins, [
+      { provider: 'github', login: 'alice' },
+      { provider: 'oidc:corp', login: 'bob@example.com' },
+      { provider: 'dev', login: 'carol' },
+    ]);
+    for (const bad of ['alice', ':alice', 'github:', 'github:alice,bob']) assertConfigError({ CONSOLE_ADMINS: bad }, 'CONSOLE_ADMINS');
+  });
+
   it('listens on loopback only with DEV_LOGIN=true, unless HOST says otherwise', () => {
     assert.equal(loadConfig({ DEV_LOGIN: 'true' }).host, '127.0.0.1');
     assert.equal(loadConfig({ DEV_LOGIN: 'true', HOST: '0.0.0.0' }).host, '0.0.0.0');

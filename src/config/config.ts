@@ -148,6 +148,8 @@ class EnvironmentVariables {
 
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DEV_LOGIN?: string;
+
+  @IsOptional() @IsString() CONSOLE_ADMINS?: string;
 }
 
 type Variable = keyof EnvironmentVariables;
@@ -266,6 +268,17 @@ export interface GatehouseConfig {
    * issuer, so that it cannot be switched on for a server other people reach.
    */
   devLogin: boolean;
+  /**
+   * Identities that become console admins when they first open the console without a role, so that a new server
+   * has a first operator (`PROVIDER:LOGIN`, as the CLI names users: `github:alice`, `oidc:corp:bob`, `dev:alice`).
+   */
+  consoleAdmins: ConsoleAdminIdentity[];
+}
+
+/** An entry of CONSOLE_ADMINS: a provider (`github`, `oidc:<id>`, `dev`) and a login there (any case). */
+export interface ConsoleAdminIdentity {
+  provider: string;
+  login: string;
 }
 
 /** One limit: at most `limit` requests per `windowMs` for one tracker; null means the policy is off. */
@@ -412,6 +425,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', { fallback: 10, min: 0, max: 3600, unit: 'seconds' }),
     accessTokenCacheEntries: number('ACCESS_TOKEN_CACHE_ENTRIES', { fallback: 10_000, min: 0, max: 1_000_000 }),
     devLogin,
+    consoleAdmins: consoleAdmins(problems, vars.CONSOLE_ADMINS),
   };
   if (problems.list.length > 0) throw new ConfigError(problems.list);
   return config;
@@ -481,6 +495,21 @@ function registrationConfig(problems: Problems, vars: EnvironmentVariables): Reg
     idleClientTtlMs: wholeNumber(problems, 'DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
     requireInitialAccessToken: vars.DCR_REQUIRE_INITIAL_ACCESS_TOKEN === 'true',
   };
+}
+
+/** Split at the last colon, as the CLI splits a PROVIDER:LOGIN user reference. */
+function consoleAdmins(problems: Problems, value: string | undefined): ConsoleAdminIdentity[] {
+  const entries = (value ?? '').split(',').map((entry) => entry.trim()).filter(Boolean);
+  const admins: ConsoleAdminIdentity[] = [];
+  for (const entry of entries) {
+    const separator = entry.lastIndexOf(':');
+    if (separator <= 0 || separator === entry.length - 1) {
+      problems.add('CONSOLE_ADMINS', 'must be a comma-separated list of PROVIDER:LOGIN such as github:alice or oidc:corp:bob', entry);
+      return [];
+    }
+    admins.push({ provider: entry.slice(0, separator), login: entry.slice(separator + 1) });
+  }
+  return admins;
 }
 
 const PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
@@ -699,6 +728,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
   DEV_LOGIN: true,
+  CONSOLE_ADMINS: true,
 };
 
 /** Every environment variable the configuration reads (docs/configuration.md documents each; a test holds them equal). */

@@ -6,9 +6,9 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { EncryptionKeyMismatch, GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { decrypt, encrypt, SealedValueUnreadable } from '../common/crypto.js';
 import { Database } from '../database/database.module.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { SigningKeyRepository } from './signing-key.repository.js';
-import type { EcPublicJwk, SigningKeyEntity } from './signing-key.entity.js';
+import type { EcPublicJwk, SigningKeyEntity, SigningKeyState } from './signing-key.entity.js';
 
 export const SIGNING_ALG = 'ES256';
 /** Retired keys stay in the JWKS this long: longer than the longest access token lifetime a resource may set. */
@@ -26,6 +26,15 @@ export interface PublicJwk extends EcPublicJwk {
   kid: string;
   alg: string;
   use: 'sig';
+}
+
+/** A signing key without its key material: what an operator sees. */
+export interface SigningKeySummary {
+  kid: string;
+  state: SigningKeyState;
+  createdAt: Date;
+  activatedAt: Date | null;
+  retiredAt: Date | null;
 }
 
 /**
@@ -78,8 +87,11 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.timer);
   }
 
-  /** Retires the active key, promotes the published `next`, and publishes a fresh `next`. */
-  async rotate(request?: RequestContext): Promise<{ retired: string; active: string; next: string }> {
+  /**
+   * Retires the active key, promotes the published `next`, and publishes a fresh `next`. `actor`: who rotated, when not
+   * the administrator the event names by default (a console operator).
+   */
+  async rotate(request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ retired: string; active: string; next: string }> {
     const result = await this.database.transaction(async (tx) => {
       await this.repository.lock(tx);
       const now = new Date();
@@ -90,11 +102,17 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
       await this.repository.setState(tx, next.kid, 'active', now);
       const fresh = await this.generate(tx, 'next');
       await this.repository.deleteRetiredBefore(tx, new Date(now.getTime() - RETIRED_KEY_RETENTION_SECONDS * 1000));
-      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh }, request });
+      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh }, request, actor });
       return { retired: active.kid, active: next.kid, next: fresh };
     });
     await this.reload();
     return result;
+  }
+
+  /** The published keys (next, active, and retired ones still published), newest first, for the console. */
+  async list(): Promise<SigningKeySummary[]> {
+    const rows = await this.repository.findPublishable(new Date(Date.now() - RETIRED_KEY_RETENTION_SECONDS * 1000));
+    return rows.map((row) => ({ kid: row.kid, state: row.state, createdAt: row.createdAt, activatedAt: row.activatedAt, retiredAt: row.retiredAt }));
   }
 
   jwks(): { keys: PublicJwk[] } {

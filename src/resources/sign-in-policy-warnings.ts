@@ -1,6 +1,12 @@
 import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { ResourcesService } from './resources.service.js';
 import { admitsEveryone } from './sign-in-policy.js';
+import type { ResourceServerEntity } from './resource-server.entity.js';
+
+/** The resource servers whose own sign-in admits everyone a provider vouches for (a product's login decides for itself). */
+export function openToEveryone(resources: readonly ResourceServerEntity[]): ResourceServerEntity[] {
+  return resources.filter((resource) => resource.loginMethod === 'gatehouse' && admitsEveryone(resource.signIn));
+}
 
 /**
  * At every boot, a warning for each resource server whose sign-in policy admits everyone a provider vouches for
@@ -15,7 +21,7 @@ export class SignInPolicyWarnings implements OnApplicationBootstrap {
   constructor(private readonly resources: ResourcesService) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const open = (await this.resources.list()).filter((resource) => resource.loginMethod === 'gatehouse' && admitsEveryone(resource.signIn));
+    const open = openToEveryone(await this.resources.list());
     this.openResources = open.map((resource) => resource.name);
     for (const resource of open) {
       this.logger.warn({

@@ -27,7 +27,7 @@ export const LAYERS: readonly Layer[] = [
   {
     name: 'feature',
     members: [
-      'src/account/', 'src/admin/', 'src/audit/', 'src/authorization/', 'src/discovery/', 'src/health/', 'src/identity-providers/',
+      'src/account/', 'src/admin/', 'src/audit/', 'src/authorization/', 'src/console/', 'src/discovery/', 'src/health/', 'src/identity-providers/',
       'src/introspection/', 'src/keys/', 'src/registration/', 'src/resources/', 'src/tokens/',
     ],
   },

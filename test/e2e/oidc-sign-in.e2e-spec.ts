@@ -201,6 +201,17 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       assert.match(account.html, /Corp SSO/, 'the account page names the provider the person signed in with');
     });
 
+    it('signs in to the console from its own start, returning to /console (no role: 403)', async () => {
+      upstream.nextUser = newUpstreamUser();
+      const browser = new Browser();
+      const signIn = asPage(await browser.navigate(`${gatehouse.url}/console`, () => false));
+      assert.match(signIn.html, /href="\/console\/login\/oidc\/corp">Continue with Corp SSO</, 'the console sign-in offers the provider by its name');
+      const done = await browser.navigate(`${gatehouse.url}/console/login/oidc/corp`, (location) => location === `${gatehouse.url}/console`);
+      assert.ok('stoppedAt' in done, `expected the way back to /console, got a page: ${'stoppedAt' in done ? '' : done.status + ' ' + done.html.slice(0, 300)}`);
+      const console = asPage(await browser.navigate(`${gatehouse.url}/console`, () => false));
+      assert.equal(console.status, 403, 'signed in, but nobody made this person an operator');
+    });
+
     it('keeps an email the provider did not verify as unverified', async () => {
       const person = newUpstreamUser({ email_verified: false });
       upstream.nextUser = person;
