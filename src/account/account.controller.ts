@@ -1,6 +1,5 @@
 import { Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isContentType } from '../common/body-parser.js';
 import { sendPage } from '../common/html.js';
 import { contextOf, sendRedirect } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
@@ -35,27 +34,15 @@ export class AccountController {
 
   @Post('sign-out')
   signOut(@Req() req: Request, @Res() res: Response): void {
-    this.checkForm(req);
+    this.session.formUser(req, 'your account page');
     this.session.signOut(res);
     sendRedirect(res, 303, '/account?status=signed-out');
   }
 
   @Post('grants/:id/revoke')
   async revoke(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const userId = this.checkForm(req);
+    const userId = this.session.formUser(req, 'your account page');
     const outcome = await this.account.revoke(userId, id, contextOf(req));
     sendRedirect(res, 303, `/account?status=${outcome}`);
-  }
-
-  /** A form post from this browser's own account page: the signed-in user, or a 400 or 403 page. */
-  private checkForm(req: Request): string {
-    if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
-      throw new BrowserError(400, 'Request not accepted', 'This form must be submitted as a form.');
-    }
-    const userId = this.session.userId(req);
-    if (!userId || !this.session.sessionCsrfValid(req, (req.body as Record<string, unknown>).csrf_token)) {
-      throw new BrowserError(403, 'Request not accepted', 'This request did not come from your account page, or you are no longer signed in. Open your account page and try again.');
-    }
-    return userId;
   }
 }

@@ -5,6 +5,8 @@ import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { clearCookie, openCookieValue, readCookie, sealCookieValue, setCookie } from '../common/cookies.js';
 import { hmac, safeEqual } from '../common/crypto.js';
+import { isContentType } from '../common/body-parser.js';
+import { BrowserError } from '../common/oauth-errors.js';
 import { DEV_PROVIDER } from './signed-in-identity.js';
 
 const SESSION_COOKIE = 'gatehouse_session';
@@ -76,6 +78,21 @@ export class BrowserSession {
   sessionCsrfValid(req: HttpRequest, presented: unknown): boolean {
     const expected = this.sessionCsrfToken(req);
     return expected !== null && typeof presented === 'string' && safeEqual(presented, expected);
+  }
+
+  /**
+   * The signed-in user behind a form posted from one of this browser's own pages (`page`: "your account page"), or a
+   * 400 page for a body that is not a form and a 403 page for a missing session or CSRF token.
+   */
+  formUser(req: HttpRequest & { body?: unknown }, page: string): string {
+    if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
+      throw new BrowserError(400, 'Request not accepted', 'This form must be submitted as a form.');
+    }
+    const userId = this.userId(req);
+    if (!userId || !this.sessionCsrfValid(req, (req.body as Record<string, unknown>).csrf_token)) {
+      throw new BrowserError(403, 'Request not accepted', `This request did not come from ${page}, or you are no longer signed in. Open ${page} and try again.`);
+    }
+    return userId;
   }
 
   bindInteraction(res: ServerResponse, interactionId: string, browserSecret: string): void {

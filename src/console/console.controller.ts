@@ -1,6 +1,5 @@
 import { Controller, Get, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isContentType } from '../common/body-parser.js';
 import { sendPage } from '../common/html.js';
 import { contextOf, sendRedirect } from '../common/http.js';
 import { BrowserError } from '../common/oauth-errors.js';
@@ -38,26 +37,14 @@ export class ConsoleController {
 
   @Post('sign-out')
   signOut(@Req() req: Request, @Res() res: Response): void {
-    this.checkForm(req);
+    this.session.formUser(req, 'the console');
     this.session.signOut(res);
     sendRedirect(res, 303, '/console?status=signed-out');
   }
 
   @Post('keys/rotate')
   async rotateKeys(@Req() req: Request, @Res() res: Response): Promise<void> {
-    await this.console.rotateKeys(this.checkForm(req), contextOf(req));
+    await this.console.rotateKeys(this.session.formUser(req, 'the console'), contextOf(req));
     sendRedirect(res, 303, '/console?status=rotated');
-  }
-
-  /** A form post from this browser's own console page: the signed-in user, or a 400 or 403 page. */
-  private checkForm(req: Request): string {
-    if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
-      throw new BrowserError(400, 'Request not accepted', 'This form must be submitted as a form.');
-    }
-    const userId = this.session.userId(req);
-    if (!userId || !this.session.sessionCsrfValid(req, (req.body as Record<string, unknown>).csrf_token)) {
-      throw new BrowserError(403, 'Request not accepted', 'This request did not come from your console page, or you are no longer signed in. Open the console and try again.');
-    }
-    return userId;
   }
 }
