@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { HttpRequest } from '../common/http.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
@@ -17,6 +18,8 @@ interface SessionPayload {
   /** The provider of the identity that signed in (`github`, `oidc:<id>`): the identity claims come from it. */
   prv?: string;
   exp: number;
+  /** Random: every sign-in gets a cookie (and so a CSRF token) of its own, even for the same person in the same second. */
+  n?: string;
 }
 
 /** Who signed in in this browser, and through which provider (null for a session from before it was recorded). */
@@ -52,7 +55,7 @@ export class BrowserSession {
 
   signIn(res: ServerResponse, userId: string, provider: string): void {
     const exp = Math.floor(Date.now() / 1000) + this.config.sessionTtlSeconds;
-    const payload: SessionPayload = { uid: userId, prv: provider, exp };
+    const payload: SessionPayload = { uid: userId, prv: provider, exp, n: randomBytes(16).toString('base64url') };
     setCookie(res, SESSION_COOKIE, sealCookieValue(this.secrets.cookieKey, 'session', payload), {
       secure: this.config.secureCookies,
       maxAgeSeconds: this.config.sessionTtlSeconds,
@@ -84,7 +87,7 @@ export class BrowserSession {
    * The signed-in user behind a form posted from one of this browser's own pages (`page`: "your account page"), or a
    * 400 page for a body that is not a form and a 403 page for a missing session or CSRF token.
    */
-  formUser(req: HttpRequest & { body?: unknown }, page: string): string {
+  formUser(req: HttpRequest, page: string): string {
     if (!isContentType(req, 'application/x-www-form-urlencoded') || !req.body) {
       throw new BrowserError(400, 'Request not accepted', 'This form must be submitted as a form.');
     }
