@@ -1,5 +1,5 @@
 import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
-import { DEV_LOGIN_BANNER, describedScope, type SignInChoice } from '../authorization/views.js';
+import { DEV_LOGIN_BANNER, sessionSignInChoices, describedScope, type SignInChoice } from '../authorization/views.js';
 
 /** A grant on the account page, ready to show. */
 export interface ConnectedApplicationView {
@@ -123,12 +123,7 @@ export function accountSignInPage(view: AccountSignInView): string {
   <h1>Sign in to manage your account</h1>
   ${notice(view.notice)}
   <p>See which applications you allowed to act for you, and revoke their access.</p>
-  ${view.providers.length
-    ? html`<div class="actions stacked">${view.providers.map((provider, i) => html`<a class="button${i === 0 ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
-    : view.devLogin
-      ? ''
-      : html`<p role="alert"><strong>No sign-in method is configured</strong> on this server. An administrator must configure an identity provider.</p>`}
-  ${view.devLogin ? html`<p>Development sign-in is offered on the sign-in page an application sends you to: connect an MCP client, sign in there, then come back to this page in the same browser.</p>` : ''}
+  ${sessionSignInChoices(view.providers, view.devLogin)}
 </div>`,
     { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );

@@ -34,6 +34,19 @@ export interface ConsentView {
 /** On every page that concerns signing in while DEV_LOGIN is on: nobody should mistake this server for a real one. */
 export const DEV_LOGIN_BANNER = html`<strong>Development sign-in is on.</strong> Anyone who can reach this server can sign in as anyone by typing a name. Use it only to try Gatehouse on your own computer.`;
 
+/**
+ * The sign-in buttons of a page outside any authorization (the account page, the console). Development sign-in is not
+ * one of them: its form needs an interaction's CSRF token, so the page says where to find it instead.
+ */
+export function sessionSignInChoices(providers: SignInChoice[], devLogin = false): SafeHtml {
+  return html`${providers.length
+    ? html`<div class="actions stacked">${providers.map((provider, i) => html`<a class="button${i === 0 ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
+    : devLogin
+      ? ''
+      : html`<p role="alert"><strong>No sign-in method is configured</strong> on this server. An administrator must configure an identity provider.</p>`}
+  ${devLogin ? html`<p>Development sign-in is offered on the sign-in page an application sends you to: connect an MCP client, sign in there, then come back to this page in the same browser.</p>` : ''}`;
+}
+
 export function consentPage(view: ConsentView): string {
   const confirming = view.newScopes.length === 0;
   const title = confirming ? html`Continue to <strong>${view.clientName}</strong>?` : html`Allow <strong>${view.clientName}</strong> to use ${view.resourceName}?`;

@@ -1,5 +1,5 @@
 import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
-import { DEV_LOGIN_BANNER, type SignInChoice } from '../authorization/views.js';
+import { DEV_LOGIN_BANNER, sessionSignInChoices, type SignInChoice } from '../authorization/views.js';
 import { formatUtc } from '../account/account-views.js';
 import type { SigningKeyState } from '../keys/signing-key.entity.js';
 import type { OperatorRole } from './console-operator.entity.js';
@@ -113,12 +113,7 @@ export function consoleSignInPage(view: ConsoleSignInView): string {
   <h1>Sign in to the console</h1>
   ${view.notice ? html`<p class="callout" role="status">${CONSOLE_NOTICES[view.notice]}</p>` : ''}
   <p>The console is for the operators of this server: an administrator must have given you a role.</p>
-  ${view.providers.length
-    ? html`<div class="actions stacked">${view.providers.map((provider, i) => html`<a class="button${i === 0 ? ' primary' : ''}" href="${provider.href}">Continue with ${provider.name}</a>`)}</div>`
-    : view.devLogin
-      ? ''
-      : html`<p role="alert"><strong>No sign-in method is configured</strong> on this server. An administrator must configure an identity provider.</p>`}
-  ${view.devLogin ? html`<p>Development sign-in is offered on the sign-in page an application sends you to: connect an MCP client, sign in there, then come back to this page in the same browser.</p>` : ''}
+  ${sessionSignInChoices(view.providers, view.devLogin)}
 </div>`,
     { banner: view.devLogin ? DEV_LOGIN_BANNER : null },
   );
