@@ -58,11 +58,26 @@ export const PAGE_SECURITY_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
+/**
+ * The operator console's pages may also run Gatehouse's own script files (never inline script) and fetch from this
+ * origin (the live audit stream); everything else stays as strict as on the pages an end user sees.
+ */
+export const SCRIPTED_PAGE_SECURITY_HEADERS: Record<string, string> = {
+  ...PAGE_SECURITY_HEADERS,
+  'Content-Security-Policy': "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+};
+
 /** What a page may carry besides its body: a banner above it that nobody can miss (a development setting, say). */
 export interface PageOptions {
   banner?: SafeHtml | null;
   /** A page of tables and figures (the operator console) rather than one card of choices: a wider column. */
   wide?: boolean;
+  /** Same-origin script paths, loaded deferred; only pages sent with SCRIPTED_PAGE_SECURITY_HEADERS may run them. */
+  scripts?: readonly string[];
+  /** Above the main landmark: a site header with its navigation (the console's). */
+  header?: SafeHtml;
+  /** Extra rules for this page's own layout, appended after the shared ones: a constant in code, never user input. */
+  styles?: string;
 }
 
 export function page(title: string, body: SafeHtml, options: PageOptions = {}): string {
@@ -133,9 +148,11 @@ export function page(title: string, body: SafeHtml, options: PageOptions = {}): 
   dl.counts dd { margin:0; font-size:1.4rem; font-weight:600; }
   ul.warnings { padding-left:1.2rem; }
   @media (max-width: 420px) { main { margin:1rem auto; } .card { padding:1.1rem; } .actions button, .actions .button { flex:1 1 100%; text-align:center; } }
+${new SafeHtml(options.styles ?? '')}
 </style>
+${(options.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
 </head>
-<body><main${options.wide ? html` class="wide"` : ''}>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
+<body>${options.header ?? ''}<main${options.wide ? html` class="wide"` : ''}>${options.banner ? html`<div class="banner" role="alert">${options.banner}</div>` : ''}${body}</main></body>
 </html>`.value;
 }
 
@@ -143,9 +160,9 @@ export function page(title: string, body: SafeHtml, options: PageOptions = {}): 
  * An HTML page with the page security headers (no-store among them, unless `cacheControl` says otherwise for a page
  * that is the same for everyone), on either path (Express or the fast lane).
  */
-export function sendPage(res: ServerResponse, status: number, body: string, cacheControl?: string): void {
+export function sendPage(res: ServerResponse, status: number, body: string, cacheControl?: string, headers: Record<string, string> = PAGE_SECURITY_HEADERS): void {
   res.statusCode = status;
-  for (const [name, value] of Object.entries(PAGE_SECURITY_HEADERS)) res.setHeader(name, value);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   if (cacheControl !== undefined) res.setHeader('Cache-Control', cacheControl);
   res.setHeader('Content-Type', 'text/html; charset=utf-8');
   res.end(body);

@@ -1,55 +1,72 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { consolePage, consoleSignInPage, describeAge, type ConsoleView } from './console-views.js';
+import { consoleSignInPage, describeAge, keysPage, overviewPage, type OverviewView } from './console-views.js';
+import type { SignedInOperator } from './console-layout.js';
 
 const now = new Date('2026-12-05T03:00:00Z');
-const view: ConsoleView = {
-  serverName: 'auth.example.com',
-  operatorName: 'Ada <Lovelace>',
-  role: 'admin',
-  csrfToken: 'csrf-token-value',
-  notice: null,
+const admin: SignedInOperator = { userId: 'u1', name: 'Ada <Lovelace>', role: 'admin', csrfToken: 'csrf-token-value', serverName: 'auth.example.com', devLogin: false };
+const viewer: SignedInOperator = { ...admin, role: 'viewer' };
+const overview: OverviewView = {
   counts: { resourceServers: 2, dynamicClients: 3, metadataDocumentClients: 4, preRegisteredClients: 5, users: 6, liveGrants: 7, identityProviders: 0 },
   warnings: ['Keys <old>'],
-  keys: [
-    { kid: 'kid-next', state: 'next', createdAt: new Date('2026-12-05T02:58:30Z') },
-    { kid: 'kid-active', state: 'active', createdAt: new Date('2026-09-01T03:00:00Z') },
-  ],
-  now,
-  devLogin: false,
 };
+const keys = [
+  { kid: 'kid-next', state: 'next' as const, createdAt: new Date('2026-12-05T02:58:30Z') },
+  { kid: 'kid-active', state: 'active' as const, createdAt: new Date('2026-09-01T03:00:00Z') },
+];
+
+describe('the console frame', () => {
+  it('names the operator and role, links every section, marks the current one, and escapes what it shows', () => {
+    const out = overviewPage(admin, overview);
+    assert.match(out, /<span class="who">Ada &lt;Lovelace&gt;, admin<\/span>/);
+    assert.match(out, /<nav class="sections" aria-label="Console sections">/);
+    for (const href of ['/console', '/console/resources', '/console/clients', '/console/users', '/console/audit', '/console/keys']) {
+      assert.match(out, new RegExp(`<a href="${href}"`), href);
+    }
+    assert.match(out, /<a href="\/console" aria-current="page">Overview<\/a>/);
+    assert.match(keysPage(admin, keys, now, null), /<a href="\/console\/keys" aria-current="page">Keys<\/a>/);
+    assert.match(out, /<main class="wide">/);
+  });
+
+  it('offers sign-out with the CSRF token to both roles and tells a viewer they can only look', () => {
+    assert.match(overviewPage(viewer, overview), /action="\/console\/sign-out"><input type="hidden" name="csrf_token" value="csrf-token-value">/);
+    assert.match(overviewPage(viewer, overview), /you can look, not change/);
+    assert.doesNotMatch(overviewPage(admin, overview), /you can look, not change/);
+  });
+});
 
 describe('the console overview page', () => {
-  it('shows the operator, the warnings, every count and the keys, escaping what it shows', () => {
-    const out = consolePage(view);
-    assert.match(out, /Signed in as <strong>Ada &lt;Lovelace&gt;<\/strong>, <strong>admin<\/strong>/);
+  it('shows the warnings and every count', () => {
+    const out = overviewPage(admin, overview);
     assert.match(out, /<li>Keys &lt;old&gt;<\/li>/);
     for (const [label, value] of [['Resource servers', 2], ['Dynamic clients', 3], ['Metadata-document clients', 4], ['Pre-registered clients', 5], ['Users', 6], ['Live grants', 7]]) {
       assert.match(out, new RegExp(`<dt>${label}</dt><dd>${value}</dd>`), String(label));
     }
-    assert.match(out, /<td><code>kid-next<\/code><\/td><td>next<\/td><td><time datetime="2026-12-05T02:58:30.000Z"[^>]*>1 minute<\/time>/);
-    assert.match(out, /<td><code>kid-active<\/code><\/td><td>active<\/td><td><time[^>]*>95 days<\/time>/);
-    assert.match(out, /<main class="wide">/);
-  });
-
-  it('offers an admin the Rotate keys form with the CSRF token, and a viewer no form but sign-out', () => {
-    const admin = consolePage(view);
-    assert.match(admin, /<form method="post" action="\/console\/keys\/rotate">\s*<input type="hidden" name="csrf_token" value="csrf-token-value">/);
-    const viewer = consolePage({ ...view, role: 'viewer' });
-    assert.doesNotMatch(viewer, /keys\/rotate/);
-    assert.doesNotMatch(viewer, /Rotate keys/);
-    assert.match(viewer, /action="\/console\/sign-out"/);
-    assert.match(viewer, /you can look, not change/);
   });
 
   it('says when there are no warnings, and carries the development banner while DEV_LOGIN is on', () => {
-    const out = consolePage({ ...view, warnings: [], devLogin: true });
+    const out = overviewPage({ ...admin, devLogin: true }, { ...overview, warnings: [] });
     assert.match(out, /<h2 id="warnings-title">Warnings<\/h2>\s*<p>None\.<\/p>/);
     assert.match(out, /class="banner" role="alert"/);
   });
+});
 
+describe('the console keys page', () => {
+  it('lists each key with its state and age', () => {
+    const out = keysPage(admin, keys, now, null);
+    assert.match(out, /<td><code>kid-next<\/code><\/td><td>next<\/td><td><time datetime="2026-12-05T02:58:30.000Z"[^>]*>1 minute<\/time>/);
+    assert.match(out, /<td><code>kid-active<\/code><\/td><td>active<\/td><td><time[^>]*>95 days<\/time>/);
+  });
+
+  it('offers an admin the Rotate keys form with the CSRF token, and a viewer none', () => {
+    assert.match(keysPage(admin, keys, now, null), /<form method="post" action="\/console\/keys\/rotate">\s*<input type="hidden" name="csrf_token" value="csrf-token-value">/);
+    assert.doesNotMatch(keysPage(viewer, keys, now, null), /keys\/rotate|Rotate keys/);
+  });
+});
+
+describe('the console sign-in page', () => {
   it('signs in through the console’s own starts, or says that no provider is configured', () => {
-    const out = consoleSignInPage({ serverName: 'auth.example.com', providers: [{ id: 'github', name: 'GitHub', href: '/console/login/github' }], notice: 'signed-out', devLogin: false });
+    const out = consoleSignInPage({ serverName: 'auth.example.com', providers: [{ id: 'github', name: 'GitHub', href: '/console/login/github' }], notice: 'You are signed out.', devLogin: false });
     assert.match(out, /<a class="button primary" href="\/console\/login\/github">Continue with GitHub<\/a>/);
     assert.match(out, /You are signed out\./);
     assert.match(consoleSignInPage({ serverName: 'a', providers: [], notice: null, devLogin: false }), /No sign-in method is configured/);

@@ -2,15 +2,17 @@ import { brandHeader, html, page, type SafeHtml } from '../common/html.js';
 import { DEV_LOGIN_BANNER, sessionSignInChoices, type SignInChoice } from '../authorization/views.js';
 import { formatUtc } from '../account/account-views.js';
 import type { SigningKeyState } from '../keys/signing-key.entity.js';
-import type { OperatorRole } from './console-operator.entity.js';
+import { consolePage, csrfField, type SignedInOperator } from './console-layout.js';
 import type { ConsoleCounts } from './console.repository.js';
 
-/** What a finished action says on the page it returns to; a fixed set, so a link cannot put words on the page. */
-export const CONSOLE_NOTICES = {
-  rotated: 'Keys rotated. Gatehouse now signs with the key that was published as next; tokens signed with the retired key still verify until they expire.',
+/** What the sign-in page says after a sign-out; a fixed set, so a link cannot put words on the page. */
+export const SIGN_IN_NOTICES = {
   'signed-out': 'You are signed out.',
 } as const;
-export type ConsoleNotice = keyof typeof CONSOLE_NOTICES;
+
+export const KEYS_NOTICES = {
+  rotated: 'Keys rotated. Gatehouse now signs with the key that was published as next; tokens signed with the retired key still verify until they expire.',
+} as const;
 
 export interface SigningKeyView {
   kid: string;
@@ -18,34 +20,19 @@ export interface SigningKeyView {
   createdAt: Date;
 }
 
-export interface ConsoleView {
-  serverName: string;
-  operatorName: string;
-  role: OperatorRole;
-  csrfToken: string;
-  notice: ConsoleNotice | null;
+export interface OverviewView {
   counts: ConsoleCounts;
   /** Each a sentence: what is wrong and what to do. */
   warnings: string[];
-  keys: SigningKeyView[];
-  now: Date;
-  devLogin: boolean;
 }
 
-/** The console's overview: the operator, warnings, counts, and the signing keys (with rotation for an admin). */
-export function consolePage(view: ConsoleView): string {
-  return page(
-    'Gatehouse console',
-    html`<div class="card">
-  ${brandHeader({ name: `${view.serverName} console` })}
-  <h1>Overview</h1>
-  ${view.notice ? html`<p class="callout" role="status">${CONSOLE_NOTICES[view.notice]}</p>` : ''}
-  <p>Signed in as <strong>${view.operatorName}</strong>, <strong>${view.role}</strong>${view.role === 'viewer' ? ' (you can look, not change)' : ''}.</p>
-  <form method="post" action="/console/sign-out">
-    <input type="hidden" name="csrf_token" value="${view.csrfToken}">
-    <button type="submit">Sign out</button>
-  </form>
-  <section aria-labelledby="warnings-title">
+/** The console's overview: warnings, then what the server holds now. */
+export function overviewPage(operator: SignedInOperator, view: OverviewView): string {
+  return consolePage(
+    operator,
+    'overview',
+    'Overview',
+    html`<section aria-labelledby="warnings-title">
     <h2 id="warnings-title">Warnings</h2>
     ${view.warnings.length ? html`<ul class="warnings">${view.warnings.map((warning) => html`<li>${warning}</li>`)}</ul>` : html`<p>None.</p>`}
   </section>
@@ -59,23 +46,29 @@ export function consolePage(view: ConsoleView): string {
       ${count('Users', view.counts.users)}
       ${count('Live grants', view.counts.liveGrants)}
     </dl>
-  </section>
-  <section aria-labelledby="keys-title">
-    <h2 id="keys-title">Signing keys</h2>
-    <table>
-      <thead><tr><th scope="col">Key id</th><th scope="col">State</th><th scope="col">Age</th></tr></thead>
-      <tbody>${view.keys.map((key) => keyRow(key, view.now))}</tbody>
-    </table>
-    ${view.role === 'admin'
-      ? html`<form method="post" action="/console/keys/rotate">
-      <input type="hidden" name="csrf_token" value="${view.csrfToken}">
-      <p class="muted small">Rotating starts signing with the next key at once, publishes a new next key and retires the active one.</p>
-      <button type="submit" class="primary">Rotate keys</button>
-    </form>`
-      : ''}
-  </section>
-</div>`,
-    { banner: view.devLogin ? DEV_LOGIN_BANNER : null, wide: true },
+  </section>`,
+  );
+}
+
+/** The signing keys with their states and ages; an admin may rotate them. */
+export function keysPage(operator: SignedInOperator, keys: SigningKeyView[], now: Date, notice: string | null): string {
+  return consolePage(
+    operator,
+    'keys',
+    'Signing keys',
+    html`<table>
+    <caption class="muted small">Published in the JWKS: the next key, the active key that signs, and retired keys that still verify.</caption>
+    <thead><tr><th scope="col">Key id</th><th scope="col">State</th><th scope="col">Age</th></tr></thead>
+    <tbody>${keys.map((key) => keyRow(key, now))}</tbody>
+  </table>
+  ${operator.role === 'admin'
+    ? html`<form method="post" action="/console/keys/rotate">
+    ${csrfField(operator)}
+    <p class="muted small">Rotating starts signing with the next key at once, publishes a new next key and retires the active one.</p>
+    <button type="submit" class="primary">Rotate keys</button>
+  </form>`
+    : ''}`,
+    { notice },
   );
 }
 
@@ -101,7 +94,7 @@ export function describeAge(ms: number): string {
 export interface ConsoleSignInView {
   serverName: string;
   providers: SignInChoice[];
-  notice: ConsoleNotice | null;
+  notice: string | null;
   devLogin: boolean;
 }
 
@@ -111,7 +104,7 @@ export function consoleSignInPage(view: ConsoleSignInView): string {
     html`<div class="card">
   ${brandHeader({ name: `${view.serverName} console` })}
   <h1>Sign in to the console</h1>
-  ${view.notice ? html`<p class="callout" role="status">${CONSOLE_NOTICES[view.notice]}</p>` : ''}
+  ${view.notice ? html`<p class="callout" role="status">${view.notice}</p>` : ''}
   <p>The console is for the operators of this server: an administrator must have given you a role.</p>
   ${sessionSignInChoices(view.providers, view.devLogin)}
 </div>`,

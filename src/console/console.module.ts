@@ -4,6 +4,8 @@ import { AuthorizationModule } from '../authorization/authorization.module.js';
 import { KeysModule } from '../keys/keys.module.js';
 import { ResourcesModule } from '../resources/resources.module.js';
 import { AdminOperatorsController } from './admin-operators.controller.js';
+import { ConsoleAccess } from './console-access.js';
+import { ConsoleAssetsController } from './console-assets.controller.js';
 import { ConsoleController } from './console.controller.js';
 import { ConsoleRepository } from './console.repository.js';
 import { ConsoleService } from './console.service.js';
@@ -12,7 +14,7 @@ import { OperatorsService } from './operators.service.js';
 /** /console, the operators' web UI, and the admin API that names its operators. */
 @Module({
   imports: [AuthorizationModule, KeysModule, ResourcesModule],
-  controllers: [ConsoleController, AdminOperatorsController],
-  providers: [ConsoleService, OperatorsService, ConsoleRepository, AccountGithubStartGuard],
+  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController],
+  providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard],
 })
 export class ConsoleModule {}

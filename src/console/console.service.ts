@@ -1,15 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import type { RequestContext } from '../common/http.js';
-import { BrowserError } from '../common/oauth-errors.js';
-import { parseUrl } from '../common/urls.js';
-import { SignInChoices } from '../authorization/sign-in-choices.js';
 import { KeyService, type SigningKeySummary } from '../keys/key.service.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { openToEveryone } from '../resources/sign-in-policy-warnings.js';
-import { ConsoleRepository, type ConsoleCounts, type ConsoleUser } from './console.repository.js';
-import { consolePage, consoleSignInPage, type ConsoleNotice } from './console-views.js';
-import { OperatorsService } from './operators.service.js';
+import type { SignedInOperator } from './console-layout.js';
+import { ConsoleRepository, type ConsoleCounts } from './console.repository.js';
+import type { OverviewView } from './console-views.js';
 
 /** An active key older than this is due for rotation (the overview warns). */
 export const KEY_ROTATION_DUE_DAYS = 90;
@@ -24,69 +21,37 @@ export interface WarningFacts {
   now: Date;
 }
 
-/** The console's overview for a signed-in person, and what an operator may do there. */
+/** What the console's overview and keys pages show, and the changes they make. */
 @Injectable()
 export class ConsoleService {
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
-    private readonly operators: OperatorsService,
     private readonly repository: ConsoleRepository,
-    private readonly keys: KeyService,
+    private readonly signingKeys: KeyService,
     private readonly resources: ResourcesService,
-    private readonly choices: SignInChoices,
   ) {}
 
-  /** The overview; the sign-in page for nobody (or a user that no longer exists); a 403 page for a non-operator. */
-  async page(userId: string | null, csrfToken: string | null, notice: ConsoleNotice | null, request: RequestContext | undefined): Promise<string> {
-    const user = userId && csrfToken ? await this.operators.signedIn(userId, request) : null;
-    if (!user || !csrfToken) {
-      return consoleSignInPage({ serverName: this.serverName, providers: await this.choices.forConsole(), notice, devLogin: this.config.devLogin });
-    }
-    const role = requireOperator(user);
-    const [counts, keys, resources] = await Promise.all([this.repository.counts(), this.keys.list(), this.resources.list()]);
-    const now = new Date();
-    return consolePage({
-      serverName: this.serverName,
-      operatorName: user.displayName ?? user.identities.map((identity) => identity.login ?? identity.email).find(Boolean) ?? user.userId,
-      role,
-      csrfToken,
-      notice,
+  async overview(): Promise<OverviewView> {
+    const [counts, keys, resources] = await Promise.all([this.repository.counts(), this.signingKeys.list(), this.resources.list()]);
+    const warnings = overviewWarnings({
+      githubConfigured: this.config.github !== null,
       counts,
-      warnings: overviewWarnings({
-        githubConfigured: this.config.github !== null,
-        counts,
-        openResourceNames: openToEveryone(resources).map((resource) => resource.name),
-        devLogin: this.config.devLogin,
-        keys,
-        now,
-      }),
-      keys,
-      now,
+      openResourceNames: openToEveryone(resources).map((resource) => resource.name),
       devLogin: this.config.devLogin,
+      keys,
+      now: new Date(),
     });
+    return { counts, warnings };
   }
 
-  /** Rotates the signing keys for an admin, recorded with the operator as the actor; 403 for anyone else. */
-  async rotateKeys(userId: string, request: RequestContext | undefined): Promise<void> {
-    const user = await this.operators.signedIn(userId, request);
-    if (!user || requireOperator(user) !== 'admin') throw viewerRefused();
-    await this.keys.rotate(request, { kind: 'user', id: userId });
+  listKeys(): Promise<SigningKeySummary[]> {
+    return this.signingKeys.list();
   }
 
-  private get serverName(): string {
-    return parseUrl(this.config.issuer)?.host ?? this.config.issuer;
+  /** Rotates the signing keys, recorded with the operator as the actor (ConsoleAccess.admin made sure they may). */
+  async rotateKeys(operator: SignedInOperator, request: RequestContext | undefined): Promise<void> {
+    await this.signingKeys.rotate(request, { kind: 'user', id: operator.userId });
   }
-}
-
-function requireOperator(user: ConsoleUser): 'admin' | 'viewer' {
-  if (user.role === null) {
-    throw new BrowserError(403, 'Not an operator', 'You are signed in, but you have no role in this server’s console. Ask one of its administrators to grant you one.');
-  }
-  return user.role;
-}
-
-function viewerRefused(): BrowserError {
-  return new BrowserError(403, 'Not allowed', 'Only a console admin can change this server. Your role lets you look, not change.');
 }
 
 /** Each a sentence saying what is wrong and what to do about it. */

@@ -94,7 +94,7 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
     const alice = await signIn('alice');
     const page = await open(alice);
     assert.equal(page.status, 200, page.html);
-    assert.match(page.html, /Signed in as <strong>alice<\/strong>, <strong>admin<\/strong>/);
+    assert.match(page.html, /<span class="who">alice, admin<\/span>/);
     assert.equal(countOf(page, 'Resource servers'), 1);
     assert.equal(countOf(page, 'Dynamic clients'), 1);
     assert.equal(countOf(page, 'Metadata-document clients'), 0);
@@ -104,8 +104,9 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
     assert.match(page.html, /Development sign-in is on \(DEV_LOGIN\)/, 'the DEV_LOGIN warning');
     assert.match(page.html, /sign-in policy of Acme Projects admits everyone/, 'the open policy warning');
     assert.match(page.html, /No identity provider is configured/, 'no GitHub and no OIDC provider');
-    assert.match(page.html, /<td>active<\/td>/);
-    assert.match(page.html, /<td>next<\/td>/);
+    const keys = await open(alice, '/console/keys');
+    assert.match(keys.html, /<td>active<\/td>/);
+    assert.match(keys.html, /<td>next<\/td>/);
 
     const granted = await audit('operator.granted');
     assert.equal(granted.length, 1);
@@ -120,7 +121,7 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
     const page = await open(alice);
     const response = await postForm(alice, `${gatehouse.url}/console/keys/rotate`, { csrf_token: csrfOf(page) });
     assert.equal(response.status, 303);
-    assert.equal(response.headers.get('location'), '/console?status=rotated');
+    assert.equal(response.headers.get('location'), '/console/keys?status=rotated');
     const after = await publishedKids();
     const fresh = after.filter((kid) => !before.includes(kid));
     assert.equal(fresh.length, 1, `one new kid: ${before} → ${after}`);
@@ -129,7 +130,7 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
     assert.equal(rotated[0]!.actor_kind, 'user');
     assert.equal(rotated[0]!.actor_id, await userId('alice'));
     assert.equal(rotated[0]!.data.next, fresh[0]);
-    assert.match((await open(alice, '/console?status=rotated')).html, /Keys rotated\./);
+    assert.match((await open(alice, '/console/keys?status=rotated')).html, /Keys rotated\./);
   });
 
   it('refuses a post without or with a wrong CSRF token, and changes nothing', async () => {
@@ -166,7 +167,7 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
 
     const page = await open(bob);
     assert.equal(page.status, 200);
-    assert.match(page.html, /<strong>viewer<\/strong>/);
+    assert.match(page.html, /<span class="who">[^<]*, viewer \(you can look, not change\)<\/span>/);
     assert.doesNotMatch(page.html, /keys\/rotate/);
     assert.equal(countOf(page, 'Users'), 3, 'alice, mallory and bob');
     const before = await publishedKids();
@@ -244,7 +245,7 @@ describe('signing in to the console with GitHub (CONSOLE_ADMINS=github:octocat)'
     assert.ok('html' in page);
     assert.equal(new URL(page.url).pathname, '/console', 'the sign-in returns to the console');
     assert.equal(page.status, 200, page.html);
-    assert.match(page.html, /Signed in as <strong>The Octocat<\/strong>, <strong>admin<\/strong>/);
+    assert.match(page.html, /<span class="who">The Octocat, admin<\/span>/);
     assert.doesNotMatch(page.html, /No identity provider is configured/, 'GitHub is configured');
   });
 
