@@ -5,6 +5,7 @@ import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
+import { assertNoSeriousAxeViolations } from '../support/axe.js';
 
 /** The console in headless Chromium: AA contrast in both schemes, usable at 320 px, rotation by keyboard-reachable form. */
 describe('the operator console in headless Chromium', { skip: chromiumMissing() }, () => {
@@ -40,6 +41,7 @@ describe('the operator console in headless Chromium', { skip: chromiumMissing() 
     await page.goto(`${gatehouse.url}/console`);
     await page.getByRole('heading', { name: 'Overview' }).waitFor();
     for (const line of await assertContrastInBothSchemes(page, 'the console overview')) t.diagnostic(line);
+    for (const line of await assertNoSeriousAxeViolations(page, 'the console overview')) t.diagnostic(line);
 
     await page.setViewportSize({ width: 320, height: 800 });
     const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
