@@ -79,10 +79,14 @@ const USERS_STYLES = `
   form.search input[type=search] { width:100%; }
   select { font:inherit; padding:.5rem .6rem; border:1px solid var(--field-line); border-radius:8px; background:var(--card); color:var(--fg); max-width:100%; }
   select:focus-visible { outline:3px solid var(--accent); outline-offset:1px; }
-  .table-scroll { overflow-x:auto; max-width:100%; }
+  /* relative: the visually hidden text of its buttons is positioned inside it, not beyond the page. */
+  .table-scroll { overflow-x:auto; max-width:100%; position:relative; }
   .table-scroll:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
+  /* Narrower than this, columns would break words letter by letter: the region scrolls instead. */
+  .table-scroll > table { min-width:34rem; }
+  .table-scroll > table.grants { min-width:46rem; }
   ul.plain { list-style:none; padding:0; margin:0; }
-  td, th { overflow-wrap:anywhere; }
+  td li { overflow-wrap:anywhere; }
   .status-disabled { font-weight:600; }
   td form { margin:0; }
   td button { padding:.3rem .8rem; }
@@ -161,7 +165,7 @@ export function userPage(operator: SignedInOperator, view: UserDetailView, notic
     ${view.grants.length === 0
       ? html`<p>No grant: no client holds tokens for this user.</p>`
       : html`<div class="table-scroll" role="region" aria-labelledby="grants-title" tabindex="0">
-      <table>
+      <table class="grants">
         <thead><tr><th scope="col">Client</th><th scope="col">Resource</th><th scope="col">Scopes</th><th scope="col">Granted</th><th scope="col">Last used</th>${admin ? html`<th scope="col"><span class="visually-hidden">Actions</span></th>` : ''}</tr></thead>
         <tbody>${view.grants.map((grant) => grantRow(operator, base, grant))}</tbody>
       </table>
