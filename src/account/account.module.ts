@@ -11,5 +11,7 @@ import { AccountService } from './account.service.js';
   imports: [AuthorizationModule, TokensModule],
   controllers: [AccountController],
   providers: [AccountService, AccountRepository, AccountGithubStartGuard],
+  // The console revokes one grant of a user as the account page does.
+  exports: [AccountService],
 })
 export class AccountModule {}

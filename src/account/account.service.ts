@@ -5,6 +5,7 @@ import { BrowserError } from '../common/oauth-errors.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
+import type { AuditActor } from '../audit/audit-schema.js';
 import { clientName, describeRedirect, metadataDocumentHost } from '../authorization/authorization.service.js';
 import { ConsentRepository } from '../authorization/consent.repository.js';
 import { SignInChoices } from '../authorization/sign-in-choices.js';
@@ -17,6 +18,8 @@ import { accountPage, accountSignInPage, type AccountNotice, type ConnectedAppli
 
 /** The revocation reason of grant.revoked when the person revoked it on their account page (the event's actor is the user). */
 export const REVOKED_BY_USER = 'revoked_by_user';
+/** The revocation reason when a console operator revoked it for the user (the events name the operator as actor). */
+export const REVOKED_BY_ADMIN = 'revoked_by_admin';
 
 /**
  * The person's own account page: who they are signed in as, the applications they let act for them, and revoking
@@ -57,14 +60,16 @@ export class AccountService {
 
   /**
    * Revokes the user's grant and forgets the consent behind it, in one transaction. A grant id that is not this
-   * user's is answered as an unknown one (404) and changes nothing. Revoking twice is not an error.
+   * user's is answered as an unknown one (404) and changes nothing. Revoking twice is not an error. `operator`: a
+   * console operator revoking it for the user, the actor of both events (absent: the user on their account page).
    */
-  async revoke(userId: string, grantId: string, request: RequestContext | undefined): Promise<'revoked' | 'already-revoked'> {
+  async revoke(userId: string, grantId: string, request: RequestContext | undefined, operator?: AuditActor): Promise<'revoked' | 'already-revoked'> {
     if (!isUuid(grantId)) throw notFound();
     return this.database.transaction(async (tx) => {
       const grant = await this.accounts.lockOwnGrant(tx, grantId, userId);
       if (!grant) throw notFound();
-      const revoked = await this.grants.revoke(tx, { id: grant.grantId, clientId: grant.clientId, userId }, REVOKED_BY_USER, request);
+      const reason = operator ? REVOKED_BY_ADMIN : REVOKED_BY_USER;
+      const revoked = await this.grants.revoke(tx, { id: grant.grantId, clientId: grant.clientId, userId }, reason, request, operator);
       const scopes = await this.consents.forgetOne(tx, { userId, clientId: grant.clientId, resourceId: grant.resourceId });
       if (scopes) {
         await this.audit.record(tx, {
@@ -73,6 +78,7 @@ export class AccountService {
           subject: userId,
           resource: grant.resourceUrl,
           request,
+          actor: operator,
           data: { scopes, grant_id: grant.grantId },
         });
       }

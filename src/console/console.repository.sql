@@ -35,6 +35,6 @@ DELETE FROM console_operators WHERE user_id = $1::uuid RETURNING role;
 
 -- console_user ($1 userId)
 SELECT u.id AS user_id, u.display_name, o.role, coalesce((SELECT json_agg(json_build_object('provider', i.provider, 'login', i.login, 'email', i.email) ORDER BY i.created_at, i.provider)
-                          FROM user_identities i WHERE i.user_id = u.id), '[]'::json) AS identities
+                          FROM user_identities i WHERE i.user_id = u.id), '[]'::json) AS identities, u.disabled_at IS NOT NULL AS disabled
          FROM users u LEFT JOIN console_operators o ON o.user_id = u.id
         WHERE u.id = $1::uuid;

@@ -17,6 +17,8 @@ export interface ConsoleUser {
   displayName: string | null;
   role: OperatorRole | null;
   identities: OperatorIdentity[];
+  /** An administrator disabled the user: their session opens no console page. */
+  disabled: boolean;
 }
 
 export interface Operator {
@@ -56,10 +58,10 @@ const user = params<{ userId: string }>();
 /** The user and their role, if any: null row when the user no longer exists (a session can outlive its user). */
 export const CONSOLE_USER = statement(
   'console_user',
-  sql`SELECT u.id AS user_id, u.display_name, o.role, ${IDENTITIES}
+  sql`SELECT u.id AS user_id, u.display_name, o.role, ${IDENTITIES}, u.disabled_at IS NOT NULL AS disabled
          FROM users u LEFT JOIN console_operators o ON o.user_id = u.id
         WHERE u.id = ${user.userId}::uuid`,
-).returning<{ user_id: string; display_name: string | null; role: OperatorRole | null; identities: OperatorIdentity[] }>();
+).returning<{ user_id: string; display_name: string | null; role: OperatorRole | null; identities: OperatorIdentity[]; disabled: boolean }>();
 
 export const LIST_OPERATORS = statement(
   'console_operators_list',
@@ -129,7 +131,7 @@ export class ConsoleRepository {
 
   async user(userId: string, tx?: Tx): Promise<ConsoleUser | null> {
     const [row] = await this.database.run(CONSOLE_USER, { userId }, tx);
-    return row ? { userId: row.user_id, displayName: row.display_name, role: row.role, identities: row.identities } : null;
+    return row ? { userId: row.user_id, displayName: row.display_name, role: row.role, identities: row.identities, disabled: row.disabled } : null;
   }
 
   async operators(): Promise<Operator[]> {

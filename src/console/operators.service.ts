@@ -57,11 +57,13 @@ export class OperatorsService {
 
   /**
    * The signed-in user as the console sees them: their role, which CONSOLE_ADMINS makes `admin` when one of their
-   * identities is named there and they have no role yet. Null when the user no longer exists.
+   * identities is named there and they have no role yet. Null when the user no longer exists or is disabled: a
+   * session outlives neither, so disabling an operator shuts them out of the console at once.
    */
   async signedIn(userId: string, request: RequestContext | undefined): Promise<ConsoleUser | null> {
     const user = await this.repository.user(userId);
-    if (!user || user.role !== null || !user.identities.some((identity) => this.namedAdmin(identity))) return user;
+    if (!user || user.disabled) return null;
+    if (user.role !== null || !user.identities.some((identity) => this.namedAdmin(identity))) return user;
     await this.database.transaction(async (tx) => {
       if (await this.repository.grantFirstAdmin(tx, userId)) {
         await this.audit.record(tx, { type: 'operator.granted', subject: userId, request, actor: CONFIG_ACTOR, data: { role: 'admin', previous_role: null } });

@@ -5,6 +5,7 @@ import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { UserRepository, type ManagedUser, type UserFilter } from '../authorization/user.repository.js';
 import { isUuid } from '../resources/resources.service.js';
+import type { AuditActor } from '../audit/audit-schema.js';
 import { GrantsService } from './grants.service.js';
 
 /** Most users one search returns: enough to pick from, few enough for one page. */
@@ -73,24 +74,27 @@ export class UserManagementService {
     return found[0]!;
   }
 
-  /** Disables the user (see the class); records `admin.user_disabled` when it was enabled. */
-  async disable(id: string, request?: RequestContext): Promise<ManagedUser> {
+  /**
+   * Disables the user (see the class); records `admin.user_disabled` when it was enabled. `actor`: a console operator
+   * (absent: the admin API or the CLI).
+   */
+  async disable(id: string, request?: RequestContext, actor?: AuditActor): Promise<ManagedUser> {
     await this.get(id);
     return this.database.transaction(async (tx) => {
       // The user's row first: a code exchange or mint giving the user a grant now holds it, and is waited for.
       if (await this.users.setDisabled(tx, id, true)) {
-        const { revoked, consentsCleared } = await this.grants.revokeAllIn(tx, { userId: id }, 'user_disabled', request);
-        await this.audit.record(tx, { type: 'admin.user_disabled', subject: id, request, data: { grants_revoked: revoked, consents_cleared: consentsCleared } });
+        const { revoked, consentsCleared } = await this.grants.revokeAllIn(tx, { userId: id }, 'user_disabled', request, actor);
+        await this.audit.record(tx, { type: 'admin.user_disabled', subject: id, request, actor, data: { grants_revoked: revoked, consents_cleared: consentsCleared } });
       }
       return (await this.users.managed(id, tx))!;
     });
   }
 
   /** Enables the user again; records `admin.user_enabled` when it was disabled. What disabling revoked stays revoked. */
-  async enable(id: string, request?: RequestContext): Promise<ManagedUser> {
+  async enable(id: string, request?: RequestContext, actor?: AuditActor): Promise<ManagedUser> {
     await this.get(id);
     return this.database.transaction(async (tx) => {
-      if (await this.users.setDisabled(tx, id, false)) await this.audit.record(tx, { type: 'admin.user_enabled', subject: id, request, data: {} });
+      if (await this.users.setDisabled(tx, id, false)) await this.audit.record(tx, { type: 'admin.user_enabled', subject: id, request, actor, data: {} });
       return (await this.users.managed(id, tx))!;
     });
   }
