@@ -3,9 +3,13 @@ import { AccountGithubStartGuard } from '../account/account-sign-in.js';
 import { AuthorizationModule } from '../authorization/authorization.module.js';
 import { KeysModule } from '../keys/keys.module.js';
 import { ResourcesModule } from '../resources/resources.module.js';
+import { RegistrationModule } from '../registration/registration.module.js';
+import { TokensModule } from '../tokens/tokens.module.js';
 import { AdminOperatorsController } from './admin-operators.controller.js';
 import { ConsoleAccess } from './console-access.js';
 import { ConsoleAssetsController } from './console-assets.controller.js';
+import { ConsoleClientsController } from './console-clients.controller.js';
+import { ConsoleClientsRepository } from './console-clients.repository.js';
 import { ConsoleController } from './console.controller.js';
 import { ConsoleRepository } from './console.repository.js';
 import { ConsoleService } from './console.service.js';
@@ -13,8 +17,8 @@ import { OperatorsService } from './operators.service.js';
 
 /** /console, the operators' web UI, and the admin API that names its operators. */
 @Module({
-  imports: [AuthorizationModule, KeysModule, ResourcesModule],
-  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController],
-  providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard],
+  imports: [AuthorizationModule, KeysModule, ResourcesModule, RegistrationModule, TokensModule],
+  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleClientsController],
+  providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard, ConsoleClientsRepository],
 })
 export class ConsoleModule {}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { GrantRepository } from './grant.repository.js';
 import type { GrantEntity } from './grant.entity.js';
 import type { RequestContext } from '../common/http.js';
@@ -30,11 +30,11 @@ export class GrantsService {
     private readonly consents: ConsentRepository,
   ) {}
 
-  /** Inside the caller's transaction; records `grant.revoked` when this call revoked it. */
-  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext): Promise<boolean> {
+  /** Inside the caller's transaction; records `grant.revoked` when this call revoked it (`actor`: as for revokeAll). */
+  async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext, actor?: AuditEvent['actor']): Promise<boolean> {
     const revoked = await this.grants.revoke(tx, grant.id, reason);
     if (revoked) {
-      await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, request: context, data: { grant_id: grant.id, reason } });
+      await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, request: context, data: { grant_id: grant.id, reason }, actor });
     }
     return revoked;
   }
@@ -46,10 +46,11 @@ export class GrantsService {
   /**
    * An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client, and forgets
    * the consents behind them, so that the next authorization asks again instead of going through silently.
+   * `actor`: who did it, when not the admin API (a console operator); every event of the change names them.
    */
-  async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext): Promise<{ revoked: number; consentsCleared: number }> {
+  async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ revoked: number; consentsCleared: number }> {
     return this.database.transaction(async (tx) => {
-      const result = await this.revokeAllIn(tx, owner, 'revoked_by_admin', request);
+      const result = await this.revokeAllIn(tx, owner, 'revoked_by_admin', request, actor);
       // Events record changes: a bulk revocation that found nothing to change records nothing.
       if (result.revoked === 0 && result.consentsCleared === 0) return result;
       await this.audit.record(tx, {
@@ -58,16 +59,23 @@ export class GrantsService {
         subject: 'userId' in owner ? owner.userId : null,
         data: { revoked: result.revoked, consents_cleared: result.consentsCleared },
         request,
+        actor,
       });
       return result;
     });
   }
 
   /** revokeAll's change inside the caller's transaction, each grant with its `grant.revoked`, without the admin event. */
-  async revokeAllIn(tx: Tx, owner: { userId: string } | { clientId: string }, reason: string, request?: RequestContext): Promise<{ revoked: number; consentsCleared: number }> {
+  async revokeAllIn(
+    tx: Tx,
+    owner: { userId: string } | { clientId: string },
+    reason: string,
+    request?: RequestContext,
+    actor?: AuditEvent['actor'],
+  ): Promise<{ revoked: number; consentsCleared: number }> {
     const live = await this.grants.listLive(tx, owner);
     let revoked = 0;
-    for (const grant of live) if (await this.revoke(tx, grant, reason, request)) revoked++;
+    for (const grant of live) if (await this.revoke(tx, grant, reason, request, actor)) revoked++;
     const consentsCleared = await this.consents.forget(tx, owner);
     return { revoked, consentsCleared };
   }
