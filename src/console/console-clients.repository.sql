@@ -30,13 +30,13 @@ SELECT total.n AS total, p.id, p.kind, p.name, p.created_at, p.last_used_at,
          LEFT JOIN LATERAL (
            SELECT c.id, c.kind, c.metadata->>'client_name' AS name, c.created_at, c.last_used_at
              FROM clients c
-            WHERE ($1::text IS NULL OR c.kind = $1::text)
+            WHERE c.id > $4::text AND ($1::text IS NULL OR c.kind = $1::text)
             AND CASE $2::text
                   WHEN 'day' THEN c.last_used_at >= now() - interval '24 hours'
                   WHEN 'month' THEN c.last_used_at >= now() - interval '30 days'
                   WHEN 'idle' THEN c.last_used_at < now() - interval '30 days'
                   WHEN 'never' THEN c.last_used_at IS NULL
-                  ELSE true END AND ($4::text IS NULL OR c.id > $4::text)
+                  ELSE true END
             ORDER BY c.id
             LIMIT $5
          ) AS p ON true

@@ -79,7 +79,7 @@ interface ListRow {
   live_grants: number;
 }
 
-const filter = params<{ kind: ClientKind | null; activity: ClientActivity; after: string | null; limit: number; countCap: number }>();
+const filter = params<{ kind: ClientKind | null; activity: ClientActivity; after: string; limit: number; countCap: number }>();
 
 /** The filter both halves of the list apply; a rule about last use lives here only. */
 const MATCHES = sql`(${filter.kind}::text IS NULL OR c.kind = ${filter.kind}::text)
@@ -91,9 +91,10 @@ const MATCHES = sql`(${filter.kind}::text IS NULL OR c.kind = ${filter.kind}::te
                   ELSE true END`;
 
 /**
- * One page of the filtered clients in id order (the primary key's: the page is read off the index and stops at the
- * limit), each with its live grants counted through grants_client; with the count of all matches, capped. One row
- * with a null id when the page is empty, so that the count still comes back.
+ * One page of the filtered clients in id order: the page is read off the primary key from `after` (the empty string
+ * on the first page, below every id) and stops at the limit, each with its live grants counted through
+ * grants_client; with the count of all matches, capped. One row with a null id when the page is empty, so that the
+ * count still comes back.
  */
 export const CONSOLE_CLIENTS = statement(
   'console_clients',
@@ -103,7 +104,7 @@ export const CONSOLE_CLIENTS = statement(
          LEFT JOIN LATERAL (
            SELECT c.id, c.kind, c.metadata->>'client_name' AS name, c.created_at, c.last_used_at
              FROM clients c
-            WHERE ${MATCHES} AND (${filter.after}::text IS NULL OR c.id > ${filter.after}::text)
+            WHERE c.id > ${filter.after}::text AND ${MATCHES}
             ORDER BY c.id
             LIMIT ${filter.limit}
          ) AS p ON true
@@ -158,7 +159,7 @@ export class ConsoleClientsRepository {
   constructor(private readonly database: Database) {}
 
   async list(query: ClientListFilter): Promise<ClientListPage> {
-    const rows = await this.database.run(CONSOLE_CLIENTS, { ...query, limit: CLIENT_PAGE_SIZE + 1, countCap: CLIENT_COUNT_CAP });
+    const rows = await this.database.run(CONSOLE_CLIENTS, { ...query, after: query.after ?? '', limit: CLIENT_PAGE_SIZE + 1, countCap: CLIENT_COUNT_CAP });
     const clients = rows.flatMap((row): ClientListRow[] =>
       row.id === null
         ? []
