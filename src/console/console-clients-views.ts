@@ -15,11 +15,11 @@ import {
 } from './console-clients.repository.js';
 
 export const CLIENTS_NOTICES = {
-  deleted: 'Client deleted. Its grants, consents and tokens are gone; its refresh tokens no longer work.',
+  deleted: 'Client deleted, with its grants and consents; its refresh tokens no longer work.',
 } as const;
 
 export const CLIENT_NOTICES = {
-  'grants-revoked': 'Every live grant of this client is revoked, with its tokens; its users will be asked to consent again.',
+  'grants-revoked': 'Every live grant of this client is revoked; its users will be asked to consent again.',
   'nothing-revoked': 'This client had no live grant to revoke.',
   'not-confirmed': 'Nothing was changed: tick the box that confirms the change, then press the button again.',
 } as const;
@@ -168,7 +168,7 @@ function adminForms(operator: SignedInOperator, client: ClientDetails, href: str
     ? html`<form class="change" method="post" action="${href}/revoke-grants">
     ${csrfField(operator)}
     <h2>Revoke all grants</h2>
-    <p class="muted small">Revokes every live grant of this client with its refresh and access tokens, and forgets the consents behind them. The client stays registered.</p>
+    <p class="muted small">Revokes every live grant of this client: its refresh tokens stop working, introspection reports its access tokens inactive, and the consents behind them are forgotten. The client stays registered.</p>
     <label class="confirm"><input type="checkbox" name="confirm" value="yes" required> Revoke the ${client.liveGrants} live grant${client.liveGrants === 1 ? '' : 's'} of this client</label>
     <button type="submit">Revoke all grants</button>
   </form>`
@@ -176,7 +176,7 @@ function adminForms(operator: SignedInOperator, client: ClientDetails, href: str
   <form class="change" method="post" action="${href}/delete">
     ${csrfField(operator)}
     <h2>Delete this client</h2>
-    <p class="muted small">Deletes the client with its grants, consents and tokens: its users are signed out of it at once. ${comesBack}</p>
+    <p class="muted small">Deletes the client with its grants and consents: its refresh tokens stop working at once, and introspection reports its access tokens inactive. ${comesBack}</p>
     <label class="confirm"><input type="checkbox" name="confirm" value="yes" required> Delete this client and everything issued to it</label>
     <button type="submit">Delete client</button>
   </form>`;

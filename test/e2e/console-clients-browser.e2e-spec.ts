@@ -79,7 +79,7 @@ describe('the console clients section in headless Chromium', { skip: chromiumMis
     assert.equal(await gatehouse.count('clients'), 2);
     await page.getByLabel('Delete this client and everything issued to it').check();
     await Promise.all([page.waitForURL(/\/console\/clients\?status=deleted$/), page.getByRole('button', { name: 'Delete client' }).click()]);
-    await page.getByText('Client deleted.').waitFor();
+    await page.getByText('Client deleted, with its grants and consents').waitFor();
     assert.equal(await gatehouse.count('clients'), 1);
     await page.close();
   });

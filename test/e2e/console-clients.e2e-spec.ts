@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Browser, type Page } from '../support/browser.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, exchangeCode, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
+import { authorizationUrl, exchangeCode, isActive, refreshTokens, registerClient, type TestClient, type TestResource } from '../support/flows.js';
 import { insertClientRow, insertClientRows } from '../factories/clients.js';
 
 const RESOURCE = 'https://projects.example.com/mcp';
@@ -47,8 +47,11 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
   let backOfficeId: string;
   let editorId: string;
   let idleId: string;
+  let resource: TestResource;
   /** alice's refresh tokens, one per client she used. */
   const refresh: Record<string, string> = {};
+  /** alice's latest access token from a client. */
+  const access: Record<string, string> = {};
   /** alice, signed in once: each sign-in would add a grant. */
   let alice: Browser;
 
@@ -56,6 +59,7 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
     gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
     const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
+    resource = created.body as TestResource;
     const preRegistered = await gatehouse.admin('POST', '/admin/clients', { client_name: 'Back office', redirect_uris: ['https://office.example.com/cb'], token_endpoint_auth_method: 'none' });
     assert.equal(preRegistered.status, 201, JSON.stringify(preRegistered.body));
     backOfficeId = preRegistered.body.client_id as string;
@@ -212,7 +216,10 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
     }
     assert.ok(await clientExists(desk.client_id));
     assert.equal(await liveGrants(desk.client_id), 1);
-    assert.equal((await refreshTokens(gatehouse, { client: desk }, refresh.desk!)).status, 200, 'the refresh token still works');
+    const refreshed = await refreshTokens(gatehouse, { client: desk }, refresh.desk!);
+    assert.equal(refreshed.status, 200, 'the refresh token still works');
+    refresh.desk = refreshed.body.refresh_token as string;
+    access.desk = refreshed.body.access_token as string;
     assert.deepEqual(await audit('admin.client_deleted'), []);
     assert.deepEqual(await audit('admin.grants_revoked'), []);
   });
@@ -243,6 +250,8 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
   });
 
   it('lets an admin delete a client: it is gone, its refresh token fails, and the event names her', async () => {
+    const caller = { resource, via: 'bearer' as const };
+    assert.equal(await isActive(gatehouse, caller, access.desk!), true);
     const page = await open(alice, detailsPath(desk.client_id));
     const response = await postForm(alice, `${gatehouse.url}${detailsPath(desk.client_id)}/delete`, { csrf_token: csrfOf(page), confirm: 'yes' });
     assert.equal(response.status, 303);
@@ -251,8 +260,9 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
     const refreshed = await refreshTokens(gatehouse, { client: desk }, refresh.desk!);
     assert.equal(refreshed.status, 401, refreshed.text);
     assert.equal(refreshed.body.error, 'invalid_client');
+    assert.equal(await isActive(gatehouse, caller, access.desk!), false, 'introspection reports its access token inactive');
     const list = await open(alice, '/console/clients?status=deleted');
-    assert.match(list.html, /Client deleted\./);
+    assert.match(list.html, /Client deleted, with its grants and consents/);
     assert.ok(!namesOn(list).includes('Desk app'));
     assert.deepEqual(await audit('admin.client_deleted'), [
       { type: 'admin.client_deleted', actor_kind: 'user', actor_id: await userId('alice'), client_id: desk.client_id, subject: null, data: {} },
