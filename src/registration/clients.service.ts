@@ -251,11 +251,12 @@ export class ClientsService {
     return { client: updated, clientSecret, registrationAccessToken: null };
   }
 
-  async delete(clientId: string, type: 'client.deleted' | 'admin.client_deleted', context?: RequestContext): Promise<void> {
+  /** `actor`: who deleted it, when not the one the event type implies (a console operator). */
+  async delete(clientId: string, type: 'client.deleted' | 'admin.client_deleted', context?: RequestContext, actor?: AuditEvent['actor']): Promise<void> {
     await this.database.transaction(async (tx) => {
       if (!(await this.repository.delete(tx, clientId))) throw new NotFound(`no client with id ${clientId}`);
       await this.cache.invalidate(tx, 'client', [clientId]);
-      await this.audit.record(tx, { type, clientId, request: context });
+      await this.audit.record(tx, { type, clientId, request: context, actor });
     });
   }
 

@@ -50,6 +50,7 @@ export class GrantsService {
   /**
    * An administrator revokes every live grant of a user (e.g. on account deactivation) or of a client, and forgets
    * the consents behind them, so that the next authorization asks again instead of going through silently.
+   * `actor`: who did it, when not the admin API (a console operator); every event of the change names them.
    */
   async revokeAll(owner: { userId: string } | { clientId: string }, request?: RequestContext, actor?: AuditActor): Promise<{ revoked: number; consentsCleared: number }> {
     return this.database.transaction(async (tx) => {
