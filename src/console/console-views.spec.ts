@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { consoleSignInPage, describeAge, keysPage, overviewPage, type OverviewView } from './console-views.js';
 import type { SignedInOperator } from './console-layout.js';
+import { activityView, activityWindow } from './console-activity.js';
 
 const now = new Date('2026-12-05T03:00:00Z');
 const admin: SignedInOperator = { userId: 'u1', name: 'Ada <Lovelace>', role: 'admin', csrfToken: 'csrf-token-value', serverName: 'auth.example.com', devLogin: false };
@@ -9,6 +10,7 @@ const viewer: SignedInOperator = { ...admin, role: 'viewer' };
 const overview: OverviewView = {
   counts: { resourceServers: 2, dynamicClients: 3, metadataDocumentClients: 4, preRegisteredClients: 5, users: 6, liveGrants: 7, identityProviders: 0 },
   warnings: ['Keys <old>'],
+  activity: activityView(activityWindow('day', now), [{ bucket: 23, type: 'token.issued', reason: null, policy: null, events: 2 }]),
 };
 const keys = [
   { kid: 'kid-next', state: 'next' as const, createdAt: new Date('2026-12-05T02:58:30Z') },
@@ -42,6 +44,15 @@ describe('the console overview page', () => {
     for (const [label, value] of [['Resource servers', 2], ['Dynamic clients', 3], ['Metadata-document clients', 4], ['Pre-registered clients', 5], ['Users', 6], ['Live grants', 7]]) {
       assert.match(out, new RegExp(`<dt>${label}</dt><dd>${value}</dd>`), String(label));
     }
+  });
+
+  it('draws the activity of the chosen range after the counts, with the range switch', () => {
+    const out = overviewPage(admin, overview);
+    assert.ok(out.indexOf('id="counts-title"') < out.indexOf('id="activity-title"'), 'the charts come after the counts');
+    assert.match(out, /<h2 id="activity-title">Activity in the last day<\/h2>/);
+    assert.match(out, /<a href="\/console\?range=day" aria-current="page">Last day<\/a>/);
+    assert.match(out, /<h3 id="chart-1-name">Tokens issued<\/h3>\s*<p><strong>2<\/strong> in the last day/);
+    assert.match(out, /svg\.bars \.bar \{ fill:var\(--accent\); \}/, 'the chart styles are on the page');
   });
 
   it('says when there are no warnings, and carries the development banner while DEV_LOGIN is on', () => {

@@ -4,6 +4,8 @@ import { formatUtc } from '../account/account-views.js';
 import type { SigningKeyState } from '../keys/signing-key.entity.js';
 import { consolePage, csrfField, type SignedInOperator } from './console-layout.js';
 import type { ConsoleCounts } from './console.repository.js';
+import type { ActivityView } from './console-activity.js';
+import { activitySection, CHART_STYLES } from './console-charts.js';
 
 /** What the sign-in page says after a sign-out; a fixed set, so a link cannot put words on the page. */
 export const SIGN_IN_NOTICES = {
@@ -24,9 +26,11 @@ export interface OverviewView {
   counts: ConsoleCounts;
   /** Each a sentence: what is wrong and what to do. */
   warnings: string[];
+  /** The charts' series over the range the operator chose. */
+  activity: ActivityView;
 }
 
-/** The console's overview: warnings, then what the server holds now. */
+/** The console's overview: warnings, then what the server holds now, then what happened over the last hour or day. */
 export function overviewPage(operator: SignedInOperator, view: OverviewView): string {
   return consolePage(
     operator,
@@ -46,7 +50,9 @@ export function overviewPage(operator: SignedInOperator, view: OverviewView): st
       ${count('Users', view.counts.users)}
       ${count('Live grants', view.counts.liveGrants)}
     </dl>
-  </section>`,
+  </section>
+  ${activitySection(view.activity)}`,
+    { styles: CHART_STYLES },
   );
 }
 

@@ -9,6 +9,7 @@ import { ConsoleAccess } from './console-access.js';
 import { noticeOf, sendConsolePage } from './console-layout.js';
 import { KEYS_NOTICES, keysPage, overviewPage, SIGN_IN_NOTICES } from './console-views.js';
 import { ConsoleService } from './console.service.js';
+import { activityRange } from './console-activity.js';
 
 /**
  * The operator console's overview, keys, sign-in and sign-out. Its session is the account page's (the same session
@@ -27,7 +28,7 @@ export class ConsoleController {
   async overview(@Req() req: Request, @Res() res: Response): Promise<void> {
     const operator = await this.access.viewer(req, res, noticeOf(req, SIGN_IN_NOTICES));
     if (!operator) return;
-    sendConsolePage(res, 200, overviewPage(operator, await this.console.overview()));
+    sendConsolePage(res, 200, overviewPage(operator, await this.console.overview(activityRange(req.query.range))));
   }
 
   @Get('keys')

@@ -1,5 +1,13 @@
 -- Written by npm run sql:snapshot from src/console/console.repository.ts: its statements as PostgreSQL receives them.
 
+-- console_activity_counts ($1 start, $2 bucketSeconds, $3 types, $4 end)
+SELECT floor(extract(epoch FROM occurred_at - $1::timestamptz) / $2::int)::int AS bucket,
+              type, data->>'reason' AS reason, data->>'policy' AS policy, count(*)::int AS events
+         FROM audit_events
+        WHERE type = ANY($3::text[])
+          AND occurred_at >= $1::timestamptz AND occurred_at < $4::timestamptz
+        GROUP BY 1, 2, 3, 4;
+
 -- console_counts
 SELECT (SELECT count(*) FROM resource_servers)::int AS resource_servers,
               (SELECT count(*) FROM clients WHERE kind = 'dynamic')::int AS dynamic_clients,

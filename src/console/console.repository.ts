@@ -3,6 +3,7 @@ import type { Tx } from '../database/data-source.js';
 import { Database } from '../database/database.module.js';
 import { params, sql, sqlText, statement } from '../database/sql.js';
 import type { OperatorRole } from './console-operator.entity.js';
+import { ACTIVITY_EVENT_TYPES, type ActivityCount, type ActivityWindow } from './console-activity.js';
 
 /** One of the ways an operator signs in, as the console and CONSOLE_ADMINS read it. */
 export interface OperatorIdentity {
@@ -124,6 +125,23 @@ export const CONSOLE_COUNTS = statement(
   identity_providers: number;
 }>();
 
+const activity = params<{ types: readonly string[]; start: Date; end: Date; bucketSeconds: number }>();
+
+/**
+ * The overview's charts: events of the charted types in [start, end), counted per bucket (its index from start),
+ * type and the data keys that name a refusal's reason. Buckets without events have no row; the caller fills the
+ * zeros. The range on occurred_at with the types is what the index audit_events_type_time serves.
+ */
+export const ACTIVITY_COUNTS = statement(
+  'console_activity_counts',
+  sql`SELECT floor(extract(epoch FROM occurred_at - ${activity.start}::timestamptz) / ${activity.bucketSeconds}::int)::int AS bucket,
+              type, data->>'reason' AS reason, data->>'policy' AS policy, count(*)::int AS events
+         FROM audit_events
+        WHERE type = ANY(${activity.types}::text[])
+          AND occurred_at >= ${activity.start}::timestamptz AND occurred_at < ${activity.end}::timestamptz
+        GROUP BY 1, 2, 3, 4`,
+).returning<{ bucket: number; type: string; reason: string | null; policy: string | null; events: number }>();
+
 /** The console's roles, and what its overview reads. */
 @Injectable()
 export class ConsoleRepository {
@@ -170,6 +188,11 @@ export class ConsoleRepository {
       liveGrants: row.live_grants,
       identityProviders: row.identity_providers,
     };
+  }
+
+  /** Counts of the charted events in the window, per bucket, type and reason (see ACTIVITY_COUNTS). */
+  async activity(window: ActivityWindow): Promise<ActivityCount[]> {
+    return this.database.run(ACTIVITY_COUNTS, { types: ACTIVITY_EVENT_TYPES, start: window.start, end: window.end, bucketSeconds: window.bucketMs / 1000 });
   }
 }
 

@@ -7,6 +7,7 @@ import { openToEveryone } from '../resources/sign-in-policy-warnings.js';
 import type { SignedInOperator } from './console-layout.js';
 import { ConsoleRepository, type ConsoleCounts } from './console.repository.js';
 import type { OverviewView } from './console-views.js';
+import { activityView, activityWindow, type ActivityRange } from './console-activity.js';
 
 /** An active key older than this is due for rotation (the overview warns). */
 export const KEY_ROTATION_DUE_DAYS = 90;
@@ -31,17 +32,24 @@ export class ConsoleService {
     private readonly resources: ResourcesService,
   ) {}
 
-  async overview(): Promise<OverviewView> {
-    const [counts, keys, resources] = await Promise.all([this.repository.counts(), this.signingKeys.list(), this.resources.list()]);
+  /** The overview's counts, warnings and charts of `range`: its reads run side by side. */
+  async overview(range: ActivityRange, now = new Date()): Promise<OverviewView> {
+    const window = activityWindow(range, now);
+    const [counts, keys, resources, activity] = await Promise.all([
+      this.repository.counts(),
+      this.signingKeys.list(),
+      this.resources.list(),
+      this.repository.activity(window),
+    ]);
     const warnings = overviewWarnings({
       githubConfigured: this.config.github !== null,
       counts,
       openResourceNames: openToEveryone(resources).map((resource) => resource.name),
       devLogin: this.config.devLogin,
       keys,
-      now: new Date(),
+      now,
     });
-    return { counts, warnings };
+    return { counts, warnings, activity: activityView(window, activity) };
   }
 
   listKeys(): Promise<SigningKeySummary[]> {
