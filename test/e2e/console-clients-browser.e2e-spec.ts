@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { Browser as Chromium, Page } from 'playwright-core';
@@ -7,18 +5,8 @@ import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
+import { assertNoSeriousAxeViolations } from '../support/axe.js';
 import { insertClientRow } from '../factories/clients.js';
-
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's serious and critical findings on the page (evaluated through the devtools protocol, so the CSP allows it). */
-async function assertAccessible(page: Page, label: string): Promise<void> {
-  await page.evaluate(AXE_SOURCE);
-  const violations = (await page.evaluate('axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")) })))')) as Array<{ id: string; impact: string; nodes: string[] }>;
-  const serious = violations.filter((violation) => violation.impact === 'serious' || violation.impact === 'critical');
-  assert.deepEqual(serious, [], `${label}: axe-core finds no serious or critical violations`);
-}
 
 async function assertFits(page: Page, label: string): Promise<void> {
   const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
@@ -56,7 +44,7 @@ describe('the console clients section in headless Chromium', { skip: chromiumMis
     await page.goto(`${gatehouse.url}/console/clients`);
     await page.getByRole('heading', { name: 'Clients' }).waitFor();
     for (const line of await assertContrastInBothSchemes(page, 'the clients list')) t.diagnostic(line);
-    await assertAccessible(page, 'the clients list');
+    for (const line of await assertNoSeriousAxeViolations(page, 'the clients list')) t.diagnostic(line);
     await page.getByLabel('Kind').selectOption({ label: 'Metadata document' });
     await page.getByLabel('Activity').selectOption({ label: 'Idle for more than 30 days' });
     await Promise.all([page.waitForURL(/\/console\/clients\?kind=metadata_document&activity=idle$/), page.getByRole('button', { name: 'Show' }).click()]);
@@ -72,7 +60,7 @@ describe('the console clients section in headless Chromium', { skip: chromiumMis
     assert.equal(decodeURIComponent(new URL(page.url()).pathname), `/console/clients/${editorId}`);
     await assertFits(page, 'the client details');
     for (const line of await assertContrastInBothSchemes(page, 'the client details at 320 px')) t.diagnostic(line);
-    await assertAccessible(page, 'the client details');
+    for (const line of await assertNoSeriousAxeViolations(page, 'the client details')) t.diagnostic(line);
 
     await page.getByRole('button', { name: 'Delete client' }).click();
     assert.equal(decodeURIComponent(new URL(page.url()).pathname), `/console/clients/${editorId}`, 'the unticked box stops the form');
