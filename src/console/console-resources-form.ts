@@ -40,7 +40,7 @@ export interface ResourceForm {
 export const RULE_FIELDS = ['github_users', 'github_organizations', 'github_teams', 'email_domains', 'oidc_groups'] as const satisfies ReadonlyArray<keyof SignInRules & keyof ResourceForm>;
 
 /** The ids of the form's controls: where an error summary links to. */
-export type ResourceField = Exclude<keyof ResourceForm, 'identity_claims'> | 'identity_claims';
+export type ResourceField = keyof ResourceForm;
 
 export interface FieldError {
   field: ResourceField;

@@ -47,8 +47,9 @@ export function resourcesListPage(operator: SignedInOperator, resources: readonl
 export function signInSummary(resource: Pick<ResourceServerEntity, 'loginMethod' | 'signIn'>): string {
   if (resource.loginMethod === 'external') return 'The product’s own login page';
   const providers = resource.signIn.providers ? ` (${resource.signIn.providers.join(', ')})` : '';
-  if (resource.signIn.allow === 'everyone') return `Everyone a provider vouches for${providers}`;
-  const rules = RULE_FIELDS.reduce((sum, field) => sum + ((resource.signIn.allow as Exclude<SignInPolicy['allow'], 'everyone'>)[field]?.length ?? 0), 0);
+  const allow = resource.signIn.allow;
+  if (allow === 'everyone') return `Everyone a provider vouches for${providers}`;
+  const rules = RULE_FIELDS.reduce((sum, field) => sum + (allow[field]?.length ?? 0), 0);
   return rules === 0 ? 'Nobody yet: no rules' : `${rules} rule ${rules === 1 ? 'entry' : 'entries'}${providers}`;
 }
 
@@ -319,7 +320,7 @@ function readOnly(resource: ResourceServerEntity): SafeHtml {
     <dt>Identity claims</dt><dd>${resource.identityClaims.length ? resource.identityClaims.map((claim, i) => html`${i ? ', ' : ''}<code>${claim}</code>`) : html`<span class="muted">none</span>`}</dd>
     <dt>Created</dt><dd><time datetime="${resource.createdAt.toISOString()}">${formatUtc(resource.createdAt)}</time></dd>
   </dl>
-  ${consentPreview({ name: resource.name, logo_uri: resource.logoUri ?? '', scopes: resource.scopes.map((scope) => (resource.scopeDescriptions[scope] ? `${scope} — ${resource.scopeDescriptions[scope]}` : scope)).join('\n') })}`;
+  ${consentPreview(formFromEntity(resource))}`;
 }
 
 function signInRules(policy: SignInPolicy): SafeHtml | '' {
