@@ -12,6 +12,7 @@ import { ConsoleAssetsController } from './console-assets.controller.js';
 import { ConsoleClientsController } from './console-clients.controller.js';
 import { ConsoleClientsRepository } from './console-clients.repository.js';
 import { ConsoleController } from './console.controller.js';
+import { ConsoleResourcesController } from './console-resources.controller.js';
 import { ConsoleUsersController } from './console-users.controller.js';
 import { ConsoleUsersRepository } from './console-users.repository.js';
 import { ConsoleRepository } from './console.repository.js';
@@ -21,7 +22,7 @@ import { OperatorsService } from './operators.service.js';
 /** /console, the operators' web UI, and the admin API that names its operators. */
 @Module({
   imports: [AuthorizationModule, KeysModule, ResourcesModule, RegistrationModule, TokensModule, AccountModule],
-  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleUsersController, ConsoleClientsController],
+  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleResourcesController, ConsoleClientsController, ConsoleUsersController],
   providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard, ConsoleUsersRepository, ConsoleClientsRepository],
 })
 export class ConsoleModule {}

@@ -6,7 +6,7 @@ import { parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
 import { RecordCache } from '../database/record-cache.js';
 import type { Tx } from '../database/data-source.js';
-import { AuditLog } from '../audit/audit-log.js';
+import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
 import { IDENTITY_CLAIMS } from './identity-claims.js';
@@ -56,7 +56,7 @@ export class ResourcesService {
     return found;
   }
 
-  async create(input: CreateResourceServerDto, request?: RequestContext): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  async create(input: CreateResourceServerDto, request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
     const values = this.valuesFrom(input);
     const registrationSecret = SECRET_PREFIX + randomToken();
     const resource = await this.database.transaction(async (tx) => {
@@ -66,13 +66,13 @@ export class ResourcesService {
       if (values.isDefault) await this.repository.clearDefault(tx);
       const created = await this.repository.insert(tx, { ...values, registrationSecretHash: sha256(registrationSecret) });
       await this.cache.invalidate(tx, 'resource', [created.id]);
-      await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id }, request });
+      await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id }, request, actor });
       return created;
     });
     return { resource, registrationSecret };
   }
 
-  async update(id: string, input: UpdateResourceServerDto, request?: RequestContext): Promise<ResourceServerEntity> {
+  async update(id: string, input: UpdateResourceServerDto, request?: RequestContext, actor?: AuditEvent['actor']): Promise<ResourceServerEntity> {
     return this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
@@ -104,29 +104,29 @@ export class ResourcesService {
       await this.cache.invalidate(tx, 'resource', [id]);
       if (merged.isDefault && !current.isDefault) await this.repository.clearDefault(tx, id);
       await this.repository.update(tx, id, merged);
-      await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id }, request });
+      await this.audit.record(tx, { type: 'admin.resource_updated', resource: merged.resource, data: { resource_id: id }, request, actor });
       return (await this.repository.findById(id, tx))!;
     });
   }
 
-  async delete(id: string, request?: RequestContext): Promise<void> {
+  async delete(id: string, request?: RequestContext, actor?: AuditEvent['actor']): Promise<void> {
     await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
       await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.delete(tx, id);
-      await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id }, request });
+      await this.audit.record(tx, { type: 'admin.resource_deleted', resource: current.resource, data: { resource_id: id }, request, actor });
     });
   }
 
-  async rotateSecret(id: string, request?: RequestContext): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  async rotateSecret(id: string, request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
     const registrationSecret = SECRET_PREFIX + randomToken();
     const resource = await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
       await this.cache.invalidate(tx, 'resource', [id]);
       await this.repository.update(tx, id, { registrationSecretHash: sha256(registrationSecret) });
-      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id }, request });
+      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id }, request, actor });
       return (await this.repository.findById(id, tx))!;
     });
     return { resource, registrationSecret };
