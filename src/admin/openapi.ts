@@ -2,6 +2,8 @@
  * The admin API's OpenAPI 3.1 description, served at /admin/openapi.json. Written by hand next to the routes it
  * describes; a test checks that every admin route is in it and every path in it is a route.
  */
+import { DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from '../resources/dto/resource-server.dto.js';
+
 const resourceFields = {
   name: { type: 'string', minLength: 1, maxLength: 200 },
   resource: { type: 'string', format: 'uri', description: 'Canonical URL of the MCP server (RFC 8707); the aud of its tokens.' },
@@ -124,7 +126,14 @@ export const ADMIN_OPENAPI = {
     },
     '/admin/resources/{id}/secret': {
       parameters: [idParam],
-      post: { summary: 'Rotate the registration secret', responses: { '200': { description: 'The new secret, shown this once', content: json({ $ref: '#/components/schemas/ResourceServerWithSecret' }) }, ...errors } },
+      post: {
+        summary: 'Rotate the registration secret',
+        description:
+          'The secret it replaces stays valid until previous_secret_expires_at (overlap_seconds, by default a day), so a deployment can switch ' +
+          'without a failed registration; 0 revokes it at once. Only one previous secret is kept: rotating again drops the older one. No body: the default overlap.',
+        requestBody: { required: false, content: json({ $ref: '#/components/schemas/SecretRotationInput' }) },
+        responses: { '200': { description: 'The new secret, shown this once', content: json({ $ref: '#/components/schemas/ResourceServerWithRotatedSecret' }) }, ...errors },
+      },
     },
     '/admin/identity-providers': {
       get: { summary: 'List OpenID Connect providers', responses: { '200': { description: 'Providers, by display name', content: json({ type: 'array', items: { $ref: '#/components/schemas/IdentityProvider' } }) }, ...errors } },
@@ -432,6 +441,35 @@ export const ADMIN_OPENAPI = {
       },
       ResourceServerWithSecret: {
         allOf: [{ $ref: '#/components/schemas/ResourceServer' }, { type: 'object', properties: { registration_secret: { type: 'string' } } }],
+      },
+      SecretRotationInput: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          overlap_seconds: {
+            type: 'integer',
+            minimum: 0,
+            maximum: MAX_SECRET_OVERLAP_SECONDS,
+            default: DEFAULT_SECRET_OVERLAP_SECONDS,
+            description: 'How long the replaced secret stays valid, in seconds; 0 revokes it at once.',
+          },
+        },
+      },
+      ResourceServerWithRotatedSecret: {
+        allOf: [
+          { $ref: '#/components/schemas/ResourceServerWithSecret' },
+          {
+            type: 'object',
+            required: ['registration_secret', 'previous_secret_expires_at'],
+            properties: {
+              previous_secret_expires_at: {
+                type: ['string', 'null'],
+                format: 'date-time',
+                description: 'Until when the replaced secret is still accepted; null when it was revoked at once.',
+              },
+            },
+          },
+        ],
       },
       IdentityProviderInput: {
         type: 'object',

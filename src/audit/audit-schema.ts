@@ -139,7 +139,12 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.resource_created': { description: 'A resource server was registered.', actor: 'admin', outcome: 'success' },
   'admin.resource_updated': { description: 'A resource server was changed.', actor: 'admin', outcome: 'success' },
   'admin.resource_deleted': { description: 'A resource server was deleted with its grants.', actor: 'admin', outcome: 'success' },
-  'admin.resource_secret_rotated': { description: "A resource server's registration secret was rotated.", actor: 'admin', outcome: 'success' },
+  'admin.resource_secret_rotated': {
+    description:
+      "A resource server's registration secret was rotated (data.resource_id, data.overlap_seconds, data.previous_secret_expires_at: until when the old secret stays valid, null when revoked at once).",
+    actor: 'admin',
+    outcome: 'success',
+  },
   'admin.identity_provider_created': {
     description: 'An OpenID Connect provider was configured for sign-in (data.identity_provider_id, data.issuer).',
     actor: 'admin',

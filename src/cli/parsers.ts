@@ -13,6 +13,15 @@ export function wholeNumber(value: string): number {
   return Number(value);
 }
 
+const DURATION_UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+
+/** `90`, `90s`, `15m`, `24h`, `7d` → seconds. The server checks the range. */
+export function duration(value: string): number {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('must be a duration: seconds, or a number with s, m, h or d (e.g. 90s, 15m, 24h, 7d)');
+  return Number(match[1]) * DURATION_UNITS[match[2] || 's']!;
+}
+
 export function absoluteUrl(value: string): string {
   try {
     new URL(value);

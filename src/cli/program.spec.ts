@@ -64,6 +64,17 @@ describe('the CLI command tree', () => {
     await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'no equals sign']), (error: CommanderError) => error.code === 'commander.invalidArgument');
     await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'a=x', '--scope-description', 'a=y']), (error: CommanderError) => error.code === 'commander.invalidArgument');
     await assert.rejects(parse(['resources', 'update', 'id', '--scope-description', 'a=x', '--clear-scope-descriptions']), (error: CommanderError) => error.code === 'commander.conflictingOption');
+    for (const overlap of ['1w', '-5', '24 h', '1.5h', 'h', '']) {
+      await assert.rejects(parse(['resources', 'rotate-secret', 'id', '--overlap', overlap]), (error: CommanderError) => error.code === 'commander.invalidArgument', overlap);
+    }
+  });
+
+  it("rotates a secret with the server's default overlap, or the --overlap given (a duration, in seconds)", async () => {
+    assert.deepEqual(await calls(['resources', 'rotate-secret', 'r1']), [['POST', '/admin/resources/r1/secret']]);
+    const cases: Array<[string, number]> = [['0', 0], ['90', 90], ['90s', 90], ['15m', 900], ['24h', 86_400], ['7d', 604_800]];
+    for (const [overlap, seconds] of cases) {
+      assert.deepEqual(await calls(['resources', 'rotate-secret', 'r1', '--overlap', overlap]), [['POST', '/admin/resources/r1/secret', { overlap_seconds: seconds }]], overlap);
+    }
   });
 
   it('folds repeated --scope-description flags into one map; --clear-scope-descriptions sends an empty one', async () => {

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { AdminApiError, type AdminClient } from './admin-client.js';
-import { absoluteUrl, httpUrl, isUuid, serverUrl, jsonObject, list, nonEmpty, scopeDescription, UsageError, urlList, wholeNumber } from './parsers.js';
+import { absoluteUrl, duration, httpUrl, isUuid, serverUrl, jsonObject, list, nonEmpty, scopeDescription, UsageError, urlList, wholeNumber } from './parsers.js';
 
 /**
  * The command tree: every command, its arguments and options (checked while parsing), and the admin API route it
@@ -79,9 +79,17 @@ export function buildProgram(onJob: (job: CliJob) => void, output: { out: (text:
     .action((id: string) => admin(async (api) => (await api.delete(`/admin/resources/${enc(id)}`), { deleted: id })));
   resources
     .command('rotate-secret')
-    .description('replace the registration secret; prints the new one once')
+    .description('replace the registration secret; prints the new one once. The old one keeps working for the overlap')
     .argument('<id>', 'resource server id')
-    .action((id: string) => admin((api) => api.post(`/admin/resources/${enc(id)}/secret`)));
+    .addOption(
+      new Option('--overlap <duration>', 'how long the old secret stays valid: seconds or 90s, 15m, 24h, 7d (default 24h; 0 revokes it at once; at most 30d)').argParser(
+        duration,
+      ),
+    )
+    .action((id: string, opts: Opts) => {
+      const body = opts.overlap === undefined ? undefined : { overlap_seconds: opts.overlap };
+      admin((api) => api.post(`/admin/resources/${enc(id)}/secret`, body));
+    });
 
   const clients = program.command('clients').description('OAuth clients: pre-registered, dynamic and metadata-document clients');
   clients

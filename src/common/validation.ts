@@ -14,10 +14,23 @@ export function describeValidationErrors(errors: ValidationError[], parent = '')
   return 'invalid request body';
 }
 
+const ABSENT_BODY_IS_EMPTY = new WeakSet<object>();
+
+/**
+ * For a DTO whose fields are all optional, on an action that used to take no body (`POST …/secret`): a request
+ * without a body means `{}`. Other DTOs still refuse a missing body.
+ */
+export function AbsentBodyIsEmpty(): ClassDecorator {
+  return (target) => {
+    ABSENT_BODY_IS_EMPTY.add(target);
+  };
+}
+
 /** For Gatehouse's own JSON APIs: unknown fields are an error, and every error names its field. */
 class StrictValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     if (metadata.type === 'body' && (value === undefined || value === null)) {
+      if (value === undefined && metadata.metatype && ABSENT_BODY_IS_EMPTY.has(metadata.metatype)) return super.transform({}, metadata);
       throw new InvalidRequest('request body must be a JSON object sent as Content-Type: application/json');
     }
     return super.transform(value, metadata);

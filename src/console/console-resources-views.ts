@@ -3,6 +3,7 @@ import { describedScope } from '../authorization/views.js';
 import { formatUtc } from '../account/account-views.js';
 import type { ResourceServerEntity } from '../resources/resource-server.entity.js';
 import { IDENTITY_CLAIMS } from '../resources/identity-claims.js';
+import { DEFAULT_SECRET_OVERLAP_SECONDS } from '../resources/resources.service.js';
 import type { SignInPolicy } from '../resources/sign-in-policy.js';
 import { consolePage, csrfField, type SignedInOperator } from './console-layout.js';
 import { formFromEntity, parseScopeLines, RULE_FIELDS, type FieldError, type ResourceField, type ResourceForm } from './console-resources-form.js';
@@ -92,6 +93,11 @@ export function resourcePage(
     <p>The backend of ${resource.name} authenticates with its registration secret. Gatehouse keeps only its digest, so a lost secret cannot be shown: rotate it to get a new one.</p>
     <form method="post" action="/console/resources/${resource.id}/secret">
       ${csrfField(operator)}
+      <label for="overlap">Keep the old secret working for</label>
+      <select id="overlap" name="overlap">${SECRET_OVERLAPS.map(
+        (choice) => html`<option value="${choice.seconds}"${choice.seconds === DEFAULT_SECRET_OVERLAP_SECONDS ? html` selected` : ''}>${choice.label}</option>`,
+      )}</select>
+      <p class="muted small">A leaked secret: choose “No time: revoke it now”. Otherwise the overlap lets the backend switch without a failed call.</p>
       <button type="submit">Rotate the registration secret</button>
     </form>
   </section>
@@ -132,13 +138,17 @@ export function secretPage(operator: SignedInOperator, resource: ResourceServerE
   );
 }
 
-/**
- * What rotation means for the old secret. ResourcesService.rotateSecret will say until when the old secret still
- * works (`previousSecretValidUntil`); until it does, the old secret stops working at once.
- */
-export function rotationNotice(result: object): SafeHtml {
-  const until = 'previousSecretValidUntil' in result ? result.previousSecretValidUntil : null;
-  if (until instanceof Date) {
+/** The overlaps the rotation form offers (the admin API and CLI take any from 0 to 30 days). */
+export const SECRET_OVERLAPS = [
+  { seconds: 0, label: 'No time: revoke it now' },
+  { seconds: 3600, label: '1 hour' },
+  { seconds: DEFAULT_SECRET_OVERLAP_SECONDS, label: '24 hours' },
+  { seconds: 7 * 86_400, label: '7 days' },
+] as const;
+
+/** What rotation means for the old secret: until when it still works, or that it stopped at once. */
+export function rotationNotice(until: Date | null): SafeHtml {
+  if (until) {
     return html`<p class="callout">The previous secret keeps working until <time datetime="${until.toISOString()}">${formatUtc(until)}</time>, so that the backend can switch without a gap. After that only this one works.</p>`;
   }
   return html`<p class="callout">The previous secret no longer works: the backend must use this one from now on.</p>`;

@@ -9,7 +9,7 @@ import { ResourcesService } from '../resources/resources.service.js';
 import { ConsoleAccess } from './console-access.js';
 import { noticeOf, sendConsolePage, type SignedInOperator } from './console-layout.js';
 import { bodyFromForm, EMPTY_FORM, fieldOf, formFromBody, validateBody, type FieldError } from './console-resources-form.js';
-import { newResourcePage, RESOURCE_NOTICES, RESOURCES_NOTICES, resourcePage, resourcesListPage, rotationNotice, secretPage } from './console-resources-views.js';
+import { newResourcePage, RESOURCE_NOTICES, RESOURCES_NOTICES, resourcePage, resourcesListPage, rotationNotice, SECRET_OVERLAPS, secretPage } from './console-resources-views.js';
 
 /**
  * The console's resource servers: list, register, edit, rotate the registration secret, delete. Every change goes
@@ -82,8 +82,8 @@ export class ConsoleResourcesController {
   async rotateSecret(@Param('id') id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const operator = await this.access.admin(req);
     const current = await this.find(id);
-    const rotated = await this.resources.rotateSecret(current.id, contextOf(req), actorOf(operator));
-    sendConsolePage(res, 200, secretPage(operator, rotated.resource, rotated.registrationSecret, 'rotated', rotationNotice(rotated)));
+    const rotated = await this.resources.rotateSecret(current.id, overlapOf(req), contextOf(req), actorOf(operator));
+    sendConsolePage(res, 200, secretPage(operator, rotated.resource, rotated.registrationSecret, 'rotated', rotationNotice(rotated.previousSecretExpiresAt)));
   }
 
   @Post(':id/delete')
@@ -123,3 +123,10 @@ function refusal(error: unknown): FieldError[] {
   throw error;
 }
 
+/** The overlap the rotation form chose; anything but one of its choices is refused, as a tampered form. */
+function overlapOf(req: Request): number {
+  const chosen = Number((req.body as Record<string, unknown>).overlap);
+  const choice = SECRET_OVERLAPS.find((overlap) => overlap.seconds === chosen);
+  if (!choice) throw new BrowserError(400, 'Request not accepted', 'Choose how long the old secret keeps working from the list.');
+  return choice.seconds;
+}

@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { AdminApi } from '../admin/admin.guard.js';
-import { CreateResourceServerDto, UpdateResourceServerDto, type ResourceServerView } from './dto/resource-server.dto.js';
+import { CreateResourceServerDto, RotateSecretDto, UpdateResourceServerDto, type ResourceServerView } from './dto/resource-server.dto.js';
 import { ResourcesService, toResourceServerView } from './resources.service.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import type { RequestContext } from '../common/http.js';
@@ -41,8 +41,12 @@ export class AdminResourcesController {
 
   @Post(':id/secret')
   @HttpCode(200)
-  async rotateSecret(@Param('id') id: string, @InRequest() request?: RequestContext): Promise<ResourceServerView & { registration_secret: string }> {
-    const { resource, registrationSecret } = await this.resources.rotateSecret(id, request);
-    return { ...toResourceServerView(resource), registration_secret: registrationSecret };
+  async rotateSecret(
+    @Param('id') id: string,
+    @Body() body: RotateSecretDto,
+    @InRequest() request?: RequestContext,
+  ): Promise<ResourceServerView & { registration_secret: string; previous_secret_expires_at: string | null }> {
+    const { resource, registrationSecret, previousSecretExpiresAt } = await this.resources.rotateSecret(id, body.overlap_seconds, request);
+    return { ...toResourceServerView(resource), registration_secret: registrationSecret, previous_secret_expires_at: previousSecretExpiresAt?.toISOString() ?? null };
   }
 }

@@ -9,6 +9,8 @@ export type LoginMethod = 'gatehouse' | 'external';
 @Entity('resource_servers')
 @Unique('resource_servers_resource_key', ['resource'])
 @Unique('resource_servers_registration_secret_hash_key', ['registrationSecretHash'])
+@Unique('resource_servers_previous_registration_secret_hash_key', ['previousRegistrationSecretHash'])
+@Check('resource_servers_previous_secret_has_expiry', '(previous_registration_secret_hash IS NULL) = (previous_registration_secret_expires_at IS NULL)')
 @Check('resource_servers_access_token_ttl_check', 'access_token_ttl > 0')
 @Check('resource_servers_refresh_token_ttl_check', 'refresh_token_ttl > 0')
 @Check('resource_servers_login_method_check', "login_method IN ('gatehouse', 'external')")
@@ -43,6 +45,9 @@ export class ResourceServerEntity {
   /** The identity claims (IDENTITY_CLAIMS) its access tokens and introspection answers carry; none by default. */
   @Column('text', { name: 'identity_claims', array: true, default: () => "'{}'" }) identityClaims!: IdentityClaimName[];
   @Column('text', { name: 'registration_secret_hash' }) registrationSecretHash!: string;
+  /** The secret a rotation replaced: still accepted until `previousRegistrationSecretExpiresAt`, then ignored. */
+  @Column('text', { name: 'previous_registration_secret_hash', nullable: true }) previousRegistrationSecretHash!: string | null;
+  @Column('timestamptz', { name: 'previous_registration_secret_expires_at', nullable: true }) previousRegistrationSecretExpiresAt!: Date | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
 }

@@ -62,7 +62,11 @@ export class ResourceServerRepository {
     return (result.affected ?? 0) > 0;
   }
 
+  /**
+   * The resource server whose current or previous registration secret has this digest. Whether a previous secret
+   * is still valid is decided by the caller (ResourcesService.secretMatches), not here.
+   */
   findBySecretHash(hash: string, tx: Tx = this.dataSource.manager): Promise<ResourceServerEntity | null> {
-    return tx.findOne(ResourceServerEntity, { where: { registrationSecretHash: hash } });
+    return tx.findOne(ResourceServerEntity, { where: [{ registrationSecretHash: hash }, { previousRegistrationSecretHash: hash }] });
   }
 }

@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { canonicalResource, isUuid } from './resources.service.js';
+import { sha256 } from '../common/crypto.js';
+import type { ResourceServerEntity } from './resource-server.entity.js';
+import { canonicalResource, isUuid, secretMatches } from './resources.service.js';
 
 describe('canonicalResource', () => {
   it('adds the trailing slash to a bare origin', () => {
@@ -49,5 +51,30 @@ describe('isUuid', () => {
     for (const value of ['', '3f2b8c1e9a4d4e5f8a6b7c8d9e0f1a2b', '3f2b8c1e-9a4d-4e5f-8a6b-7c8d9e0f1a2', "' OR 1=1 --", '3f2b8c1e-9a4d-4e5f-8a6b-7c8d9e0f1a2b\n']) {
       assert.equal(isUuid(value), false, JSON.stringify(value));
     }
+  });
+});
+
+describe('secretMatches', () => {
+  const now = new Date('2026-01-02T00:00:00Z');
+  const current = sha256('gh_rs_current');
+  const previous = sha256('gh_rs_previous');
+  const resource = (previousHash: string | null, expiresAt: Date | null) =>
+    ({ registrationSecretHash: current, previousRegistrationSecretHash: previousHash, previousRegistrationSecretExpiresAt: expiresAt }) as ResourceServerEntity;
+
+  it('accepts the current secret, with or without a previous one', () => {
+    assert.equal(secretMatches(resource(null, null), current, now), true);
+    assert.equal(secretMatches(resource(previous, new Date(now.getTime() - 1000)), current, now), true);
+  });
+
+  it('accepts the previous secret only before its expiry', () => {
+    assert.equal(secretMatches(resource(previous, new Date(now.getTime() + 1000)), previous, now), true);
+    assert.equal(secretMatches(resource(previous, now), previous, now), false, 'expired at that instant');
+    assert.equal(secretMatches(resource(previous, new Date(now.getTime() - 1000)), previous, now), false);
+  });
+
+  it('refuses any other digest, and never matches an absent previous secret', () => {
+    assert.equal(secretMatches(resource(previous, new Date(now.getTime() + 1000)), sha256('gh_rs_other'), now), false);
+    assert.equal(secretMatches(resource(null, null), '', now), false);
+    assert.equal(secretMatches(resource(null, null), previous, now), false);
   });
 });

@@ -10,13 +10,31 @@ import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { ResourceServerRepository, type NewResourceServer } from './resource-server.repository.js';
 import type { ResourceServerEntity } from './resource-server.entity.js';
 import { IDENTITY_CLAIMS } from './identity-claims.js';
-import type { CreateResourceServerDto, ResourceServerView, UpdateResourceServerDto } from './dto/resource-server.dto.js';
+import {
+  DEFAULT_SECRET_OVERLAP_SECONDS,
+  MAX_SECRET_OVERLAP_SECONDS,
+  type CreateResourceServerDto,
+  type ResourceServerView,
+  type UpdateResourceServerDto,
+} from './dto/resource-server.dto.js';
 import { InvalidScopeDescriptions, keepDescribed, parseScopeDescriptions } from './scope-descriptions.js';
 import { DEFAULT_SIGN_IN_POLICY, InvalidSignInPolicy, parseSignInPolicy, type SignInPolicy } from './sign-in-policy.js';
 
 export const DEFAULT_ACCESS_TOKEN_TTL = 3600;
 export const DEFAULT_REFRESH_TOKEN_TTL = 30 * 24 * 3600;
 const SECRET_PREFIX = 'gh_rs_';
+export { DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS };
+
+/** Who changed a resource server, when not the administrator the events name by default (a console operator). */
+export type ResourceChangeActor = AuditEvent['actor'];
+
+export interface RotatedSecret {
+  resource: ResourceServerEntity;
+  /** The new secret, shown once. */
+  registrationSecret: string;
+  /** Until when the replaced secret is still accepted; null when it was revoked at once (overlap 0). */
+  previousSecretExpiresAt: Date | null;
+}
 
 /**
  * Canonical form of a resource indicator: the WHATWG URL serialisation (lower-case scheme and host, default port
@@ -56,7 +74,11 @@ export class ResourcesService {
     return found;
   }
 
-  async create(input: CreateResourceServerDto, request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  async create(
+    input: CreateResourceServerDto,
+    request?: RequestContext,
+    actor?: ResourceChangeActor,
+  ): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
     const values = this.valuesFrom(input);
     const registrationSecret = SECRET_PREFIX + randomToken();
     const resource = await this.database.transaction(async (tx) => {
@@ -64,7 +86,12 @@ export class ResourcesService {
         throw new InvalidRequest(`a resource server for ${values.resource} already exists`);
       }
       if (values.isDefault) await this.repository.clearDefault(tx);
-      const created = await this.repository.insert(tx, { ...values, registrationSecretHash: sha256(registrationSecret) });
+      const created = await this.repository.insert(tx, {
+        ...values,
+        registrationSecretHash: sha256(registrationSecret),
+        previousRegistrationSecretHash: null,
+        previousRegistrationSecretExpiresAt: null,
+      });
       await this.cache.invalidate(tx, 'resource', [created.id]);
       await this.audit.record(tx, { type: 'admin.resource_created', resource: created.resource, data: { resource_id: created.id }, request, actor });
       return created;
@@ -72,7 +99,7 @@ export class ResourcesService {
     return { resource, registrationSecret };
   }
 
-  async update(id: string, input: UpdateResourceServerDto, request?: RequestContext, actor?: AuditEvent['actor']): Promise<ResourceServerEntity> {
+  async update(id: string, input: UpdateResourceServerDto, request?: RequestContext, actor?: ResourceChangeActor): Promise<ResourceServerEntity> {
     return this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
@@ -109,7 +136,7 @@ export class ResourcesService {
     });
   }
 
-  async delete(id: string, request?: RequestContext, actor?: AuditEvent['actor']): Promise<void> {
+  async delete(id: string, request?: RequestContext, actor?: ResourceChangeActor): Promise<void> {
     await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
@@ -119,17 +146,41 @@ export class ResourcesService {
     });
   }
 
-  async rotateSecret(id: string, request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ resource: ResourceServerEntity; registrationSecret: string }> {
+  /**
+   * A new registration secret. The one it replaces stays valid for `overlapSeconds` (default a day), so that a
+   * deployment can switch over without a failed registration; 0 revokes it at once. Only one previous secret is
+   * kept: rotating again within the overlap revokes the older one.
+   */
+  async rotateSecret(
+    id: string,
+    overlapSeconds: number = DEFAULT_SECRET_OVERLAP_SECONDS,
+    request?: RequestContext,
+    actor?: ResourceChangeActor,
+  ): Promise<RotatedSecret> {
+    if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > MAX_SECRET_OVERLAP_SECONDS) {
+      throw new InvalidRequest(`overlap_seconds must be a whole number from 0 to ${MAX_SECRET_OVERLAP_SECONDS}`);
+    }
     const registrationSecret = SECRET_PREFIX + randomToken();
+    const previousSecretExpiresAt = overlapSeconds > 0 ? new Date(Date.now() + overlapSeconds * 1000) : null;
     const resource = await this.database.transaction(async (tx) => {
       const current = isUuid(id) ? await this.repository.findById(id, tx) : null;
       if (!current) throw new NotFound(`no resource server with id ${id}`);
       await this.cache.invalidate(tx, 'resource', [id]);
-      await this.repository.update(tx, id, { registrationSecretHash: sha256(registrationSecret) });
-      await this.audit.record(tx, { type: 'admin.resource_secret_rotated', resource: current.resource, data: { resource_id: id }, request, actor });
+      await this.repository.update(tx, id, {
+        registrationSecretHash: sha256(registrationSecret),
+        previousRegistrationSecretHash: previousSecretExpiresAt ? current.registrationSecretHash : null,
+        previousRegistrationSecretExpiresAt: previousSecretExpiresAt,
+      });
+      await this.audit.record(tx, {
+        type: 'admin.resource_secret_rotated',
+        resource: current.resource,
+        data: { resource_id: id, overlap_seconds: overlapSeconds, previous_secret_expires_at: previousSecretExpiresAt?.toISOString() ?? null },
+        request,
+        actor,
+      });
       return (await this.repository.findById(id, tx))!;
     });
-    return { resource, registrationSecret };
+    return { resource, registrationSecret, previousSecretExpiresAt };
   }
 
   /**
@@ -150,17 +201,21 @@ export class ResourcesService {
     return implicit;
   }
 
-  /** The resource server a registration secret belongs to (looked up by its SHA-256 digest), or null. */
+  /**
+   * The resource server a registration secret belongs to (looked up by its SHA-256 digest), or null. A cached row
+   * may outlive its previous secret's expiry, so the expiry is checked here on every call.
+   */
   async bySecret(secret: string): Promise<ResourceServerEntity | null> {
     if (!secret.startsWith(SECRET_PREFIX) || secret.length > 200) return null;
     const hash = sha256(secret);
-    return this.cache.read('resource', `secret:${hash}`, () => this.repository.findBySecretHash(hash));
+    const resource = await this.cache.read('resource', `secret:${hash}`, () => this.repository.findBySecretHash(hash));
+    return resource && secretMatches(resource, hash) ? resource : null;
   }
 
   /** Basic `resource-id:registration-secret`: the resource if both match (digests compared in constant time). */
   async byIdAndSecret(id: string, secret: string): Promise<ResourceServerEntity | null> {
     const resource = await this.byId(id);
-    return resource && safeEqual(sha256(secret), resource.registrationSecretHash) ? resource : null;
+    return resource && secretMatches(resource, sha256(secret)) ? resource : null;
   }
 
   async exists(id: string): Promise<boolean> {
@@ -182,7 +237,7 @@ export class ResourcesService {
     return this.cache.read('resource', `id:${id.toLowerCase()}`, () => this.repository.findById(id, tx), { tx });
   }
 
-  private valuesFrom(input: CreateResourceServerDto): Omit<NewResourceServer, 'registrationSecretHash'> {
+  private valuesFrom(input: CreateResourceServerDto): Omit<NewResourceServer, 'registrationSecretHash' | 'previousRegistrationSecretHash' | 'previousRegistrationSecretExpiresAt'> {
     const resource = canonicalResource(input.resource);
     if (!resource) throw new InvalidRequest('resource must be an absolute URL without a fragment');
     const scopes = [...new Set(input.scopes)];
@@ -211,6 +266,17 @@ export class ResourcesService {
       identityClaims: IDENTITY_CLAIMS.filter((claim) => input.identity_claims?.includes(claim)),
     };
   }
+}
+
+/**
+ * Whether a presented secret's digest is the resource server's current secret, or its previous one before that
+ * expires. Both comparisons always run, in constant time, so the answer's timing tells nothing about which matched.
+ */
+export function secretMatches(resource: ResourceServerEntity, hash: string, now: Date = new Date()): boolean {
+  const current = safeEqual(hash, resource.registrationSecretHash);
+  const previous = safeEqual(hash, resource.previousRegistrationSecretHash ?? '');
+  const previousValid = resource.previousRegistrationSecretHash !== null && (resource.previousRegistrationSecretExpiresAt?.getTime() ?? 0) > now.getTime();
+  return current || (previous && previousValid);
 }
 
 export function toResourceServerView(entity: ResourceServerEntity): ResourceServerView {

@@ -34,6 +34,25 @@ describe('CLI and the start command on the embedded database', () => {
     const updated = await runCli(['resources', 'update', resource.id, '--access-token-ttl', '900'], env);
     assert.equal((JSON.parse(updated.stdout) as { access_token_ttl: number }).access_token_ttl, 900);
 
+    const rotatedFrom = Date.now();
+    const rotated = await runCli(['resources', 'rotate-secret', resource.id, '--overlap', '2h'], env);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const overlapping = JSON.parse(rotated.stdout) as { registration_secret: string; previous_secret_expires_at: string };
+    assert.match(overlapping.registration_secret, /^gh_rs_/);
+    const expires = Date.parse(overlapping.previous_secret_expires_at);
+    assert.ok(expires >= rotatedFrom + 7200_000 && expires <= Date.now() + 7200_000, overlapping.previous_secret_expires_at);
+    const revokedAtOnce = await runCli(['resources', 'rotate-secret', resource.id, '--overlap', '0'], env);
+    assert.equal(revokedAtOnce.code, 0, revokedAtOnce.stderr);
+    assert.equal((JSON.parse(revokedAtOnce.stdout) as { previous_secret_expires_at: null }).previous_secret_expires_at, null);
+    const tooLong = await runCli(['resources', 'rotate-secret', resource.id, '--overlap', '31d'], env);
+    assert.equal(tooLong.code, 1);
+    assert.match(tooLong.stderr, /overlap_seconds must not be greater than 2592000/);
+    const notDuration = await runCli(['resources', 'rotate-secret', resource.id, '--overlap', '1w'], env);
+    assert.equal(notDuration.code, 2);
+    assert.match(notDuration.stderr, /--overlap.*must be a duration/);
+    const rotateHelp = await runCli(['resources', 'rotate-secret', '--help'], env);
+    assert.match(rotateHelp.stdout, /--overlap <duration>.*default 24h/s);
+
     assert.deepEqual((JSON.parse(created.stdout) as { sign_in: unknown }).sign_in, { providers: null, allow: {} }, 'nobody may sign in until a policy is set');
     const byOrg = await runCli(['resources', 'update', resource.id, '--allow-github-orgs', 'Acme,other', '--allow-github-teams', 'acme/platform', '--sign-in-providers', 'github'], env);
     assert.equal(byOrg.code, 0, byOrg.stderr);

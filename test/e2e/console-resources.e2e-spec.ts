@@ -215,23 +215,43 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
     assert.match(step.html, /<span class="app">Docs<\/span>/);
   });
 
-  it('rotates the secret: a new one, shown once; the old one no longer authenticates', async () => {
-    const page = await open(alice, `/console/resources/${docsId}`);
-    const response = await postForm(alice, `${gatehouse.url}/console/resources/${docsId}/secret`, { csrf_token: csrfOf(page) });
-    const html = await response.text();
-    assert.equal(response.status, 200, html);
-    assert.equal(response.headers.get('cache-control'), 'no-store');
-    const fresh = secretOf(html);
-    assert.notEqual(fresh, docsSecret);
-    assert.match(html, /will not be shown again/);
+  it('rotates the secret with the chosen overlap: the old one works for it, or stops at once', async () => {
     const caller = (secret: string) => ({ resource: { id: docsId, registration_secret: secret }, via: 'bearer' as const });
-    assert.equal((await introspect(gatehouse, caller(fresh), 'not-a-token')).status, 200);
-    // Until rotation keeps an overlap, the page says the old secret stopped working; it must be true.
-    if (/previous secret no longer works/.test(html)) assert.equal((await introspect(gatehouse, caller(docsSecret), 'not-a-token')).status, 401);
-    else assert.match(html, /previous secret keeps working until/);
+    const rotate = async (overlap: string): Promise<{ status: number; html: string; secret: string | null }> => {
+      const page = await open(alice, `/console/resources/${docsId}`);
+      assert.match(page.html, /<option value="86400" selected>24 hours<\/option>/, 'a day is the default overlap');
+      const response = await postForm(alice, `${gatehouse.url}/console/resources/${docsId}/secret`, { csrf_token: csrfOf(page), overlap });
+      const html = await response.text();
+      return { status: response.status, html, secret: response.status === 200 ? secretOf(html) : null };
+    };
+
+    const kept = await rotate('3600');
+    assert.equal(kept.status, 200, kept.html);
+    assert.notEqual(kept.secret, docsSecret);
+    assert.match(kept.html, /will not be shown again/);
+    assert.match(kept.html, /previous secret keeps working until <time datetime="([^"]+)"/);
+    const until = Date.parse(/keeps working until <time datetime="([^"]+)"/.exec(kept.html)![1]!);
+    assert.ok(Math.abs(until - (Date.now() + 3600_000)) < 60_000, 'an hour from now');
+    assert.equal((await introspect(gatehouse, caller(kept.secret!), 'not-a-token')).status, 200, 'the new secret works');
+    assert.equal((await introspect(gatehouse, caller(docsSecret), 'not-a-token')).status, 200, 'the old one still works within the overlap');
+
+    const revoking = await rotate('0');
+    assert.equal(revoking.status, 200, revoking.html);
+    assert.match(revoking.html, /previous secret no longer works/);
+    assert.equal((await introspect(gatehouse, caller(kept.secret!), 'not-a-token')).status, 401, 'overlap 0: the previous secret stops at once');
+    assert.equal((await introspect(gatehouse, caller(docsSecret), 'not-a-token')).status, 401, 'and the one before it too');
+    assert.equal((await introspect(gatehouse, caller(revoking.secret!), 'not-a-token')).status, 200);
+
+    const auditBefore = (await audit()).length;
+    const tampered = await rotate('31536000');
+    assert.equal(tampered.status, 400, 'an overlap the form does not offer');
+    assert.equal((await audit()).length, auditBefore, 'and nothing recorded');
+    assert.equal((await introspect(gatehouse, caller(revoking.secret!), 'not-a-token')).status, 200, 'the secret is unchanged');
+
     const rotated = (await audit()).filter((row) => row.type === 'admin.resource_secret_rotated');
-    assert.deepEqual(rotated, [{ type: 'admin.resource_secret_rotated', actor_kind: 'user', actor_id: await aliceId(), resource: DOCS }]);
-    docsSecret = fresh;
+    const operatorId = await aliceId();
+    assert.deepEqual(rotated, [1, 2].map(() => ({ type: 'admin.resource_secret_rotated', actor_kind: 'user', actor_id: operatorId, resource: DOCS })));
+    docsSecret = revoking.secret!;
   });
 
   it('refuses a post without or with a wrong CSRF token (403), and a viewer’s posts (403), writing nothing', async () => {

@@ -126,7 +126,7 @@ describe('record cache on PGlite: a single instance evicts on its own writes', (
     assert.deepEqual(await scopesSupported(gatehouse), ['local:read']);
     assertCached(gatehouse, 'resource', 'scopes', 'the scope union');
 
-    const rotated = await gatehouse.admin('POST', `/admin/resources/${resource.id}/secret`);
+    const rotated = await gatehouse.admin('POST', `/admin/resources/${resource.id}/secret`, { overlap_seconds: 0 });
     assert.equal(rotated.status, 200);
     assert.equal(await status(introspect(gatehouse, bearer, TOKEN)), 401);
     assert.equal(await status(introspect(gatehouse, basic, TOKEN)), 401);
@@ -194,12 +194,12 @@ describe('record cache across two instances on one PostgreSQL', { skip: postgres
     assert.equal(await status(revoke(b, { client, method: 'none' }, TOKEN)), 200, 'the new method does');
   });
 
-  it('admin "rotate resource secret" on A: B refuses the old secret (bearer and basic) and accepts the new one', async () => {
+  it('admin "rotate resource secret" without overlap on A: B refuses the old secret (bearer and basic) and accepts the new one', async () => {
     const resource = await createResource(a, { resource: 'https://mcp.cache-shared.test/mcp', scopes: ['shared:read'] });
     await notificationsDelivered(a, b); // the creation's announcement forgets B's resources
     const { bearer, basic } = await cacheResourceCallers(b, resource);
 
-    const rotated = await a.admin('POST', `/admin/resources/${resource.id}/secret`);
+    const rotated = await a.admin('POST', `/admin/resources/${resource.id}/secret`, { overlap_seconds: 0 });
     assert.equal(rotated.status, 200);
     assert.equal(await eventually(() => status(introspect(b, bearer, TOKEN)), 401), 401);
     assert.equal(await status(introspect(b, basic, TOKEN)), 401);

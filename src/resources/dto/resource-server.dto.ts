@@ -17,7 +17,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
-import { IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
+import { AbsentBodyIsEmpty, IsWebUrl, SCOPE_TOKEN } from '../../common/validation.js';
 import { IDENTITY_CLAIMS, type IdentityClaimName } from '../identity-claims.js';
 
 /** A login method as the admin API accepts it: `github` is the earlier name of `gatehouse`. */
@@ -107,6 +107,20 @@ export class UpdateResourceServerDto {
   /** Replaces the list; `[]` removes every identity claim. */
   @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
   identity_claims?: IdentityClaimName[];
+}
+
+/**
+ * How long a rotated registration secret keeps working unless the rotation says otherwise: a day, long enough to
+ * roll a deployment over to the new secret. 0 revokes the old secret at once.
+ */
+export const DEFAULT_SECRET_OVERLAP_SECONDS = 24 * 3600;
+export const MAX_SECRET_OVERLAP_SECONDS = 30 * 24 * 3600;
+
+/** `POST /admin/resources/{id}/secret`: the body is optional (no body: the default overlap). */
+@AbsentBodyIsEmpty()
+export class RotateSecretDto {
+  /** How long the replaced secret stays valid, in seconds: default a day, 0 revokes it at once, at most 30 days. */
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_SECRET_OVERLAP_SECONDS) overlap_seconds?: number;
 }
 
 /** What the admin API returns: never the secret hash. */
