@@ -23,7 +23,7 @@ import {
   type TestClient,
 } from '../support/flows.js';
 import { eventually, latestSeq, queryAudit, SseClient, WebhookReceiver } from '../support/audit.js';
-import { AuditStreams } from '../../src/audit/audit.controller.js';
+import { AuditStreams } from '../../src/audit/audit-stream.js';
 import { KeyService } from '../../src/keys/key.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
 
