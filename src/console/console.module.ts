@@ -6,6 +6,7 @@ import { ResourcesModule } from '../resources/resources.module.js';
 import { AdminOperatorsController } from './admin-operators.controller.js';
 import { ConsoleAccess } from './console-access.js';
 import { ConsoleAssetsController } from './console-assets.controller.js';
+import { ConsoleAuditController } from './console-audit.controller.js';
 import { ConsoleController } from './console.controller.js';
 import { ConsoleRepository } from './console.repository.js';
 import { ConsoleService } from './console.service.js';
@@ -14,7 +15,7 @@ import { OperatorsService } from './operators.service.js';
 /** /console, the operators' web UI, and the admin API that names its operators. */
 @Module({
   imports: [AuthorizationModule, KeysModule, ResourcesModule],
-  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController],
+  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleAuditController],
   providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard],
 })
 export class ConsoleModule {}
