@@ -63,8 +63,12 @@ export class AuditEventStream {
     return cursor !== undefined ? Number(cursor) : this.events.maxSeq();
   }
 
-  /** Sends the events after seq `after` that match `filter`, then each new one, until the client goes or shutdown. */
-  async serve(res: Response, filter: AuditEventFilter, after: number): Promise<void> {
+  /**
+   * Sends the events after seq `after` that match `filter`, then each new one, until the client goes or shutdown.
+   * `allowed`, when given, is asked again once per heartbeat interval: the stream ends when the caller's right to it
+   * has (a console session that expired, an operator whose role was taken away), so it lasts no longer than a page would.
+   */
+  async serve(res: Response, filter: AuditEventFilter, after: number, allowed?: () => Promise<boolean>): Promise<void> {
     let cursor = after;
     const controller = this.streams.add();
     const signal = controller.signal;
@@ -94,7 +98,12 @@ export class AuditEventStream {
     try {
       await write('retry: 2000\n\n');
       const heartbeatMs = this.config.audit.streamHeartbeatMs;
+      let checked = Date.now();
       while (!signal.aborted) {
+        if (allowed && Date.now() - checked >= heartbeatMs) {
+          if (!(await allowed())) break;
+          checked = Date.now();
+        }
         const batch = await this.events.after(cursor, STREAM_BATCH);
         for (const event of batch) {
           if (signal.aborted) break;

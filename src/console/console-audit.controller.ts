@@ -51,7 +51,8 @@ export class ConsoleAuditController {
   /**
    * Server-Sent Events for the page's script, as GET /admin/audit/stream sends them (the same filters, `cursor`, and
    * Last-Event-ID). A request without a console session gets a bare 401, a person without a role a bare 403: an
-   * EventSource cannot show a page, and on such an answer it stops instead of retrying.
+   * EventSource cannot show a page, and on such an answer it stops instead of retrying. The stream ends (and the
+   * page's reconnect is refused) once the session expires or the role is taken away.
    */
   @Get('stream')
   async streamEvents(@Req() req: Request, @Res() res: Response): Promise<void> {
@@ -66,7 +67,8 @@ export class ConsoleAuditController {
       sendText(res, 400, reading.problem ?? 'cursor must be a seq.');
       return;
     }
-    await this.stream.serve(res, reading.selection.filter, await this.stream.start(req, cursor));
+    const stillAnOperator = async () => 'operator' in (await this.access.reader(req));
+    await this.stream.serve(res, reading.selection.filter, await this.stream.start(req, cursor), stillAnOperator);
   }
 
   /**

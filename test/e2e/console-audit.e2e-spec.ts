@@ -57,6 +57,11 @@ class ConsoleStream {
     return stream;
   }
 
+  /** Resolves when the server ends the stream. */
+  ended(): Promise<void> {
+    return this.reading;
+  }
+
   async close(): Promise<void> {
     this.abort.abort();
     await this.reading.catch(() => undefined);
@@ -89,7 +94,8 @@ describe('the console audit section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () =
   let alice: Browser;
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
+    // A short heartbeat: the interval at which a console stream checks its operator still has a role.
+    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice', AUDIT_STREAM_HEARTBEAT_MS: '200' } });
     for (const [name, resource] of [['Acme Projects', RESOURCE], ['Acme Wiki', OTHER]] as const) {
       const created = await gatehouse.admin('POST', '/admin/resources', { name, resource, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
       assert.equal(created.status, 201, JSON.stringify(created.body));
@@ -244,6 +250,23 @@ describe('the console audit section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () =
     assert.equal(page.status, 403);
     assert.equal(rowsOf(page).length, 0);
     assert.equal((await dave.fetch(`${gatehouse.url}/console/audit/export`)).status, 403);
+  });
+
+  it('ends a viewer’s stream when their role is taken away, and refuses it again', async () => {
+    const erin = await signIn('erin');
+    const erinId = await userId('erin');
+    assert.equal((await gatehouse.admin('PUT', `/admin/operators/${erinId}`, { role: 'viewer' })).status, 200);
+    const stream = await ConsoleStream.open(erin, `${gatehouse.url}/console/audit/stream`);
+    assert.equal(stream.response.status, 200);
+    assert.equal((await gatehouse.admin('DELETE', `/admin/operators/${erinId}`)).status, 204);
+    let ended = false;
+    void stream.ended().then(() => {
+      ended = true;
+    });
+    await eventually(() => ended, 'the server ends the stream at its next check');
+    const again = await erin.fetch(`${gatehouse.url}/console/audit/stream`);
+    assert.equal(again.status, 403);
+    await again.body?.cancel();
   });
 
   it('exports exactly the filtered range as JSON lines, to a viewer too, and records the export', async () => {
