@@ -67,10 +67,12 @@ describe('an audit row', () => {
     assert.equal(
       row,
       '<tr data-seq="42"><td class="time"><time datetime="2026-12-05T04:19:25.123Z">2026-12-05 04:19:25</time></td><td><code>token.issued</code></td><td>success</td>' +
-        '<td>client client-&lt;1&gt;</td><td>client-&lt;1&gt;</td><td>user-1</td><td>https://mcp.example.com/</td>' +
+        '<td>client</td><td>client-&lt;1&gt;</td><td>user-1</td><td>https://mcp.example.com/</td>' +
         '<td>grant_type=authorization_code, scopes=tools:read tools:write, refresh_token=true</td></tr>',
     );
     assert.match(eventRow({ ...event, actor: { kind: 'system', id: null }, client_id: null }).value, /<td>system<\/td><td><\/td>/);
+    assert.match(eventRow({ ...event, actor: { kind: 'resource', id: 'https://mcp.example.com/' } }).value, /<td>resource https:\/\/mcp\.example\.com\/<\/td>/);
+    assert.match(eventRow({ ...event, actor: { kind: 'client', id: 'someone-else' } }).value, /<td>client someone-else<\/td>/);
   });
 
   it('formats the time in UTC to the second and cuts long data', () => {

@@ -37,6 +37,7 @@ const AUDIT_STYLES = `
   table.audit { min-width:56rem; }
   table.audit td { overflow-wrap:anywhere; }
   table.audit td.time { white-space:nowrap; }
+  table.audit td code { word-break:normal; overflow-wrap:normal; white-space:nowrap; }
   table.audit caption { text-align:left; }
   .live-status { font-weight:600; }
 `;
@@ -95,8 +96,11 @@ export function formatEventTime(iso: string): string {
   return iso.replace('T', ' ').replace(/(?:\.\d+)?Z$/, '');
 }
 
+/** `admin api`, `resource https://…`; the kind alone when the id is null or already in the client or subject column. */
 export function actorText(event: AuditEventV1): string {
-  return event.actor.id === null ? event.actor.kind : `${event.actor.kind} ${event.actor.id}`;
+  const { kind, id } = event.actor;
+  if (id === null || (kind === 'client' && id === event.client_id) || (kind === 'user' && id === event.subject)) return kind;
+  return `${kind} ${id}`;
 }
 
 /** `grant_type=mint, scopes=a b`: the data's fields in order, nulls left out, cut at SUMMARY_LENGTH. */

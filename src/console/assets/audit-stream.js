@@ -22,6 +22,12 @@
     return text.length > SUMMARY_LENGTH ? `${text.slice(0, SUMMARY_LENGTH - 1)}…` : text;
   }
 
+  function actorText(event) {
+    const { kind, id } = event.actor;
+    if (id === null || (kind === 'client' && id === event.client_id) || (kind === 'user' && id === event.subject)) return kind;
+    return `${kind} ${id}`;
+  }
+
   function cell(row, text, className) {
     const td = row.insertCell();
     if (className) td.className = className;
@@ -40,7 +46,7 @@
     type.textContent = event.type;
     cell(row, '').append(type);
     cell(row, event.outcome);
-    cell(row, event.actor.id === null ? event.actor.kind : `${event.actor.kind} ${event.actor.id}`);
+    cell(row, actorText(event));
     cell(row, event.client_id ?? '');
     cell(row, event.subject ?? '');
     cell(row, event.resource ?? '');
