@@ -34,7 +34,8 @@ const AUDIT_STYLES = `
   .actions { display:flex; flex-wrap:wrap; gap:.5rem; margin:.5rem 0 1rem; }
   .table-scroll { overflow-x:auto; max-width:100%; }
   .table-scroll:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
-  table.audit { min-width:56rem; }
+  table.audit { min-width:72rem; }
+  table.audit td:last-child { min-width:16rem; }
   table.audit td { overflow-wrap:anywhere; }
   table.audit td.time { white-space:nowrap; }
   table.audit td code { word-break:normal; overflow-wrap:normal; white-space:nowrap; }
