@@ -9,6 +9,7 @@ import { ConsoleAccess } from './console-access.js';
 import { sendConsolePage, type SignedInOperator } from './console-layout.js';
 import { auditQueryString, exportFileName, readAuditForm, type AuditForm } from './console-audit-query.js';
 import { AUDIT_EXPORT_LIMIT, AUDIT_TABLE_ROWS, auditPage } from './console-audit-views.js';
+import { writeJsonLines } from './console-audit-export.js';
 
 /** Events per query of an export: keyset pages by seq, so each is one short index-ordered read. */
 const EXPORT_PAGE = 1000;
@@ -97,38 +98,31 @@ export class ConsoleAuditController {
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
     });
-    let count = 0;
-    let truncated = false;
+    let result = { count: 0, truncated: false };
     let complete = false;
     try {
-      let after = 0;
-      while (!closed) {
-        const room = AUDIT_EXPORT_LIMIT - count;
-        // One more than there is room for: finding it is how the export knows it was cut short.
-        const limit = Math.min(EXPORT_PAGE, room + 1);
-        const page = await this.events.find({ ...selection.filter, since: selection.since, until: selection.until, after, upTo, limit });
-        const sent = page.slice(0, room);
-        const last = sent[sent.length - 1];
-        if (last) {
-          await write(res, sent.map((event) => `${JSON.stringify(event)}\n`).join(''));
-          count += sent.length;
-          after = last.seq;
-        }
-        if (page.length > sent.length) {
-          truncated = true;
-          await write(res, `${JSON.stringify({ truncated: true, max_events: AUDIT_EXPORT_LIMIT, continue_after_seq: after })}\n`);
-          break;
-        }
-        if (page.length < limit) break;
-      }
+      result = await writeJsonLines({
+        find: (after, limit) => this.events.find({ ...selection.filter, since: selection.since, until: selection.until, after, upTo, limit }),
+        write: async (chunk) => {
+          await write(res, chunk);
+          return !closed;
+        },
+        max: AUDIT_EXPORT_LIMIT,
+        pageSize: EXPORT_PAGE,
+      });
       complete = !closed;
       res.end();
     } catch (error) {
-      // The headers are gone: all that is left is to cut the download short, so it cannot pass for a whole one.
+      if (!res.headersSent) {
+        // Nothing sent yet: the error page, not a download of it.
+        res.removeHeader('content-disposition');
+        throw error;
+      }
+      // A download under way can only be cut short, so that it cannot pass for a whole one.
       this.logger.warn({ msg: 'audit export failed', error: error instanceof Error ? error.message : String(error) });
       res.destroy();
     } finally {
-      this.recordExport(operator, reading.form, req, { count, truncated, complete });
+      this.recordExport(operator, reading.form, req, { ...result, complete });
     }
   }
 
