@@ -1,3 +1,5 @@
+import { AUDIT_OUTCOMES } from '../audit/audit-filter.js';
+
 /**
  * The admin API's OpenAPI 3.1 description, served at /admin/openapi.json. Written by hand next to the routes it
  * describes; a test checks that every admin route is in it and every path in it is a route.
@@ -99,6 +101,8 @@ const auditFilters = [
   query('type', 'Event types or prefixes, comma-separated: `token.issued,admin.*`'),
   query('client_id', 'Only events about this client'),
   query('sub', 'Only events about this user (the tokens\' `sub`)'),
+  query('resource', 'Only events about this resource server (its URL, exactly)'),
+  query('outcome', 'Only events with this outcome', { enum: AUDIT_OUTCOMES }),
 ] as const;
 
 export const ADMIN_OPENAPI = {
@@ -428,7 +432,7 @@ export const ADMIN_OPENAPI = {
           ip: { type: ['string', 'null'] },
           user_agent: { type: ['string', 'null'] },
           request_id: { type: ['string', 'null'] },
-          outcome: { enum: ['success', 'failure', 'denied', 'active', 'inactive'] },
+          outcome: { enum: AUDIT_OUTCOMES },
           data: { type: 'object', description: 'Type-specific ids, names and flags (grant_id, jti, reason…)' },
         },
       },

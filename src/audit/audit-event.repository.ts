@@ -3,17 +3,18 @@ import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
 import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
 import { appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
+import type { AuditEventFilter } from './audit-filter.js';
 import type { AuditEventV1 } from './audit-schema.js';
 
-export interface AuditFilter {
-  /** Exact types, or prefixes written `admin.*`. */
-  types?: string[];
+export interface AuditFilter extends AuditEventFilter {
   since?: Date;
   until?: Date;
-  clientId?: string;
-  subject?: string;
   /** Only events with a larger seq. */
   after?: number;
+  /** Only events with a seq this large or smaller. */
+  upTo?: number;
+  /** Newest first (the console's table) instead of oldest first. */
+  newestFirst?: boolean;
   limit: number;
 }
 
@@ -41,8 +42,12 @@ export class AuditEventRepository {
     return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
   }
 
-  /** Events matching `filter`, oldest first. */
-  /** Built per call: a filter is any combination of conditions, so there is no one text to prepare or snapshot. */
+  /**
+   * Events matching `filter`, oldest first unless it asks for the newest first.
+   * Built per call: a filter is any combination of conditions, so there is no one text to prepare or snapshot (one
+   * text with `$n IS NULL OR …` for each condition would leave PostgreSQL's generic plan unable to pick the index a
+   * given filter needs).
+   */
   async find(filter: AuditFilter): Promise<AuditEventV1[]> {
     const where: string[] = [];
     const values: unknown[] = [];
@@ -51,6 +56,7 @@ export class AuditEventRepository {
       return `$${values.length}`;
     };
     if (filter.after !== undefined) where.push(`seq > ${param(filter.after)}::bigint`);
+    if (filter.upTo !== undefined) where.push(`seq <= ${param(filter.upTo)}::bigint`);
     if (filter.types?.length) {
       const exact = filter.types.filter((type) => !type.endsWith('.*'));
       const prefixes = filter.types.filter((type) => type.endsWith('.*')).map((type) => type.slice(0, -1));
@@ -64,7 +70,10 @@ export class AuditEventRepository {
     if (filter.until) where.push(`occurred_at < ${param(filter.until)}::timestamptz`);
     if (filter.clientId !== undefined) where.push(`client_id = ${param(filter.clientId)}`);
     if (filter.subject !== undefined) where.push(`subject = ${param(filter.subject)}`);
-    const text = `SELECT ${COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ${param(filter.limit)}`;
+    if (filter.resource !== undefined) where.push(`resource = ${param(filter.resource)}`);
+    if (filter.outcome !== undefined) where.push(`outcome = ${param(filter.outcome)}`);
+    const order = filter.newestFirst ? 'seq DESC' : 'seq';
+    const text = `SELECT ${COLUMNS} FROM audit_events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ${order} LIMIT ${param(filter.limit)}`;
     const rows = (await this.database.manager.query(text, values)) as AuditEventRow[];
     return rows.map(toEvent);
   }

@@ -42,7 +42,8 @@ export type AuditEventType =
   | 'operator.granted'
   | 'operator.revoked'
   | 'signing_key.rotated'
-  | 'rate_limit.exceeded';
+  | 'rate_limit.exceeded'
+  | 'audit.exported';
 
 /**
  * An audit event as every consumer sees it (query API, SSE stream, webhooks, log lines, hooks): schema 1.
@@ -180,6 +181,12 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
     outcome: 'success',
   },
   'rate_limit.exceeded': { description: 'A caller went over a rate limit: once per tracker, policy and block (data.policy, data.tracker, data.retry_after).', actor: 'client', outcome: 'failure' },
+  'audit.exported': {
+    description:
+      'A console operator (actor user) downloaded audit events as JSON lines (data.filter_type, filter_client_id, filter_sub, filter_resource, filter_outcome, since, until: the filters, null when not set; data.count: events sent; data.truncated: the export stopped at its limit; data.complete: false when the download was cut off).',
+    actor: 'user',
+    outcome: 'success',
+  },
 };
 
 export const AUDIT_EVENT_TYPES = Object.keys(AUDIT_CATALOGUE) as AuditEventType[];

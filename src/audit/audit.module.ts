@@ -10,7 +10,8 @@ import { AuditMetrics } from './audit-metrics.js';
 import { AUDIT_HOOKS_OPTIONS, AuditHooks } from './audit-hooks.js';
 import { AUDIT_SINKS, type AuditSink } from './audit-sink.js';
 import { AUDIT_MODULE_OPTIONS, type AuditModuleOptions } from './audit-options.js';
-import { AuditController, AuditStreams } from './audit.controller.js';
+import { AuditController } from './audit.controller.js';
+import { AuditEventStream, AuditStreams } from './audit-stream.js';
 import { LogSink } from './log-sink.js';
 import { WebhookSink } from './webhook-sink.js';
 import { RateLimitAudit } from './rate-limit-audit.js';
@@ -47,6 +48,7 @@ export class AuditModule {
         AuditRetention,
         AuditMetrics,
         AuditStreams,
+        AuditEventStream,
         RateLimitAudit,
         {
           provide: AUDIT_SINKS,
@@ -54,7 +56,7 @@ export class AuditModule {
           useFactory: (config: GatehouseConfig, hooks: AuditHooks): AuditSink[] => [...configuredSinks(config), hooks, ...(options.sinks ?? [])],
         },
       ],
-      exports: [AuditLog, AuditHooks, AuditNotifier, AuditEventRepository, AuditDispatcher, RateLimitAudit],
+      exports: [AuditLog, AuditHooks, AuditNotifier, AuditEventRepository, AuditDispatcher, RateLimitAudit, AuditEventStream],
     };
   }
 }

@@ -42,6 +42,19 @@ export class ConsoleAccess {
     return this.operator(user, requireRole(user), csrfToken);
   }
 
+  /**
+   * The operator behind a script's request (the audit page's EventSource), which has no use for a page: `refused` is
+   * 401 when nobody is signed in, 403 when the person signed in has no role. The caller answers with that status.
+   */
+  async reader(req: Request): Promise<{ operator: SignedInOperator } | { refused: 401 | 403 }> {
+    const userId = this.session.userId(req);
+    const csrfToken = this.session.sessionCsrfToken(req);
+    const user = userId && csrfToken ? await this.operators.signedIn(userId, contextOf(req)) : null;
+    if (!user || !csrfToken) return { refused: 401 };
+    if (user.role === null) return { refused: 403 };
+    return { operator: this.operator(user, user.role, csrfToken) };
+  }
+
   /** The admin behind a form post from a console page; 400/403 pages for a bad form, a missing CSRF token or a viewer. */
   async admin(req: Request): Promise<SignedInOperator> {
     const userId = this.session.formUser(req, 'the console');

@@ -36,7 +36,7 @@ export interface ConsolePageOptions {
 }
 
 /** The console's own script files, served by ConsoleAssetsController from src/console/assets/. */
-export type ConsoleScript = 'console.js' | 'consent-preview.js';
+export type ConsoleScript = 'console.js' | 'consent-preview.js' | 'audit-stream.js';
 
 const LAYOUT_STYLES = `
   .console-header { background:var(--card); border-bottom:1px solid var(--line); }

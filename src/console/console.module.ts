@@ -9,6 +9,7 @@ import { TokensModule } from '../tokens/tokens.module.js';
 import { AdminOperatorsController } from './admin-operators.controller.js';
 import { ConsoleAccess } from './console-access.js';
 import { ConsoleAssetsController } from './console-assets.controller.js';
+import { ConsoleAuditController } from './console-audit.controller.js';
 import { ConsoleClientsController } from './console-clients.controller.js';
 import { ConsoleClientsRepository } from './console-clients.repository.js';
 import { ConsoleController } from './console.controller.js';
@@ -22,7 +23,7 @@ import { OperatorsService } from './operators.service.js';
 /** /console, the operators' web UI, and the admin API that names its operators. */
 @Module({
   imports: [AuthorizationModule, KeysModule, ResourcesModule, RegistrationModule, TokensModule, AccountModule],
-  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleResourcesController, ConsoleClientsController, ConsoleUsersController],
+  controllers: [ConsoleController, ConsoleAssetsController, AdminOperatorsController, ConsoleResourcesController, ConsoleClientsController, ConsoleUsersController, ConsoleAuditController],
   providers: [ConsoleService, ConsoleAccess, OperatorsService, ConsoleRepository, AccountGithubStartGuard, ConsoleUsersRepository, ConsoleClientsRepository],
 })
 export class ConsoleModule {}

@@ -23,7 +23,7 @@ import {
   type TestClient,
 } from '../support/flows.js';
 import { eventually, latestSeq, queryAudit, SseClient, WebhookReceiver } from '../support/audit.js';
-import { AuditStreams } from '../../src/audit/audit.controller.js';
+import { AuditStreams } from '../../src/audit/audit-stream.js';
 import { KeyService } from '../../src/keys/key.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
 
@@ -281,12 +281,21 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const until = await queryAudit(gatehouse, { type: 'token.issued', client_id: client.client_id, until: time });
       assert.deepEqual(until.map((event) => event.seq), [issued[0]!.seq]);
 
+      // By resource server and by outcome: the registration names no resource, the mints name this one.
+      const byResource = await queryAudit(gatehouse, { client_id: client.client_id, resource: resource.resource });
+      assert.deepEqual(byResource.map((event) => event.seq), issued.map((event) => event.seq));
+      assert.deepEqual(await queryAudit(gatehouse, { client_id: client.client_id, resource: `${resource.resource}/other` }), []);
+      const succeeded = await queryAudit(gatehouse, { client_id: client.client_id, outcome: 'success' });
+      assert.deepEqual(succeeded.map((event) => event.type), ['client.registered', 'token.issued', 'token.issued', 'token.issued']);
+      assert.deepEqual(await queryAudit(gatehouse, { client_id: client.client_id, outcome: 'failure' }), []);
+
       for (const [query, message] of [
         ['type=token.nonsense', /unknown event type token.nonsense/],
         ['type=DROP', /type must be/],
         ['since=yesterday', /since must be an ISO 8601/],
         ['limit=0', /limit must be/],
         ['cursor=-1', /cursor must be/],
+        ['outcome=maybe', /outcome must be one of success, failure, denied, active, inactive/],
         ['colour=blue', /colour/],
       ] as const) {
         const response = await gatehouse.admin('GET', `/admin/audit?${query}`);
@@ -306,22 +315,24 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const headers = { authorization: `Bearer ${gatehouse.adminToken}` };
       const all = await SseClient.open(`${gatehouse.url}/admin/audit/stream`, headers);
       const onlyAdmin = await SseClient.open(`${gatehouse.url}/admin/audit/stream?type=admin.*`, headers);
-      await eventually(() => streams.size === before + 2, 'both streams are open');
+      const byResource = await SseClient.open(`${gatehouse.url}/admin/audit/stream?${new URLSearchParams({ resource: `${RESOURCE}-stream`, outcome: 'success' })}`, headers);
+      await eventually(() => streams.size === before + 3, 'the streams are open');
       await eventually(() => all.heartbeats >= 2, 'heartbeats arrive while nothing happens');
       assert.equal(all.messages.length, 0, 'events from before the stream opened are not replayed');
 
       await registerClient(gatehouse);
       await createResource(gatehouse, { resource: `${RESOURCE}-stream`, scopes: ['a'] });
-      await eventually(() => all.messages.length === 2 && onlyAdmin.messages.length === 1, 'both streams see the new events');
+      await eventually(() => all.messages.length === 2 && onlyAdmin.messages.length === 1 && byResource.messages.length === 1, 'the streams see the new events');
       assert.deepEqual(all.events().map((event) => event.type), ['client.registered', 'admin.resource_created']);
       assert.deepEqual(onlyAdmin.events().map((event) => event.type), ['admin.resource_created']);
+      assert.deepEqual(byResource.events().map((event) => [event.type, event.resource]), [['admin.resource_created', `${RESOURCE}-stream`]]);
 
       // Resuming after the first event with Last-Event-ID gives exactly the second.
       const resumed = await SseClient.open(`${gatehouse.url}/admin/audit/stream`, { ...headers, 'last-event-id': all.messages[0]!.id! });
       await eventually(() => resumed.messages.length === 1, 'the resumed stream replays what followed');
       assert.equal(resumed.messages[0]!.id, all.messages[1]!.id);
 
-      await Promise.all([all.close(), onlyAdmin.close(), resumed.close()]);
+      await Promise.all([all.close(), onlyAdmin.close(), byResource.close(), resumed.close()]);
       await eventually(() => streams.size === before, 'the server ends the streams whose clients went away');
     });
 

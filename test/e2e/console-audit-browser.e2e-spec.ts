@@ -1,0 +1,80 @@
+import { after, before, describe, it } from 'node:test';
+import { strict as assert } from 'node:assert';
+import type { Browser as Chromium } from 'playwright-core';
+import { chromiumMissing, launchChromium } from '../support/chromium.js';
+import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
+import { assertContrastInBothSchemes } from '../support/contrast.js';
+import { assertNoSeriousAxeViolations } from '../support/axe.js';
+
+/** The audit section in headless Chromium: new events appear live, without a reload, and the page fits 320 px. */
+describe('the console audit section in headless Chromium', { skip: chromiumMissing() }, () => {
+  let gatehouse: RunningGatehouse;
+  let browser: Chromium;
+  let client: TestClient;
+  const resource = 'https://projects.example.com/mcp';
+
+  before(async () => {
+    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
+    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    client = await registerClient(gatehouse);
+    browser = await launchChromium();
+  });
+  after(async () => {
+    await browser?.close();
+    await gatehouse?.close();
+  });
+
+  it('shows a new client’s registration live, announced politely, and passes axe, AA contrast and 320 px', async (t) => {
+    const page = await browser.newPage({ viewport: { width: 1024, height: 900 } });
+    await page.goto(authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' }).url);
+    await page.getByLabel('Sign in as').fill('alice');
+    await page.getByRole('button', { name: 'Sign in as this name' }).click();
+    await page.getByRole('button', { name: 'Approve' }).waitFor();
+
+    await page.goto(`${gatehouse.url}/console`);
+    await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Audit' }).click();
+    await page.getByRole('heading', { name: 'Audit' }).waitFor();
+    await page.getByLabel('Type').fill('client.*');
+    await page.getByLabel('Outcome').selectOption('success');
+    await Promise.all([page.waitForURL(/\/console\/audit\?type=client\.\*/), page.getByRole('button', { name: 'Show events' }).click()]);
+    const status = page.getByRole('status');
+    await status.getByText('Live', { exact: true }).waitFor();
+    const region = page.getByRole('region', { name: 'Audit events, newest first' });
+    assert.equal(await region.getAttribute('aria-live'), 'polite');
+    const rows = region.locator('tbody tr');
+    assert.equal(await rows.count(), 1, 'the registration from before the page was opened');
+    const url = page.url();
+
+    // A new MCP client registers while the page is open: its row appears at the top, with no reload.
+    const registered = await registerClient(gatehouse, { client_name: 'Claude Desktop' });
+    await rows.first().getByRole('cell', { name: registered.client_id, exact: true }).first().waitFor();
+    assert.equal(await rows.count(), 2);
+    const cells = await rows.first().locator('td').allTextContents();
+    assert.deepEqual(cells.slice(1, 5), ['client.registered', 'success', 'client', registered.client_id]);
+    assert.equal(page.url(), url, 'no navigation happened');
+
+    // An event the filters leave out does not appear (the row after it proves the stream went past it).
+    const other = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Wiki', resource: 'https://wiki.example.com/mcp', scopes: ['wiki:read'] });
+    assert.equal(other.status, 201);
+    const third = await registerClient(gatehouse, { client_name: 'Another' });
+    await rows.first().getByRole('cell', { name: third.client_id, exact: true }).first().waitFor();
+    assert.equal(await rows.count(), 3);
+    assert.equal(await region.getByText('admin.resource_created').count(), 0);
+
+    // The script draws a row exactly as the server does: after a reload, the same cells.
+    const live = await rows.allInnerTexts();
+    await page.reload();
+    await status.getByText('Live', { exact: true }).waitFor();
+    assert.deepEqual(await rows.allInnerTexts(), live);
+
+    for (const line of await assertContrastInBothSchemes(page, 'the console audit page')) t.diagnostic(line);
+    for (const line of await assertNoSeriousAxeViolations(page, 'the console audit page')) t.diagnostic(line);
+    await page.setViewportSize({ width: 320, height: 800 });
+    const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
+    assert.ok(widths.page <= widths.viewport, `no horizontal scrolling at 320 px: ${widths.page} > ${widths.viewport}`);
+    for (const line of await assertContrastInBothSchemes(page, 'the console audit page at 320 px')) t.diagnostic(line);
+    await page.close();
+  });
+});
