@@ -120,7 +120,7 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'consent.granted': { description: 'A user approved a client for scopes of a resource.', actor: 'user', outcome: 'success' },
   'consent.denied': { description: 'A user denied a client.', actor: 'user', outcome: 'denied' },
   'consent.withdrawn': {
-    description: 'A user withdrew what they had allowed a client for a resource, on their account page; the client must ask again (data.scopes: what was allowed, data.grant_id: the grant revoked with it).',
+    description: 'A user withdrew what they had allowed a client for a resource on their account page, or a console operator withdrew it for them (actor: the operator); the client must ask again (data.scopes: what was allowed, data.grant_id: the grant revoked with it).',
     actor: 'user',
     outcome: 'success',
   },

@@ -38,13 +38,15 @@ export interface ConsolePageOptions {
 /** The console's own script files, served by ConsoleAssetsController from src/console/assets/. */
 export type ConsoleScript = 'console.js' | 'consent-preview.js' | 'audit-stream.js';
 
+/** Tables of ids (the audit trail above all) need more room than the end-user pages' column. */
 const LAYOUT_STYLES = `
+  main.wide { max-width:80rem; }
   .console-header { background:var(--card); border-bottom:1px solid var(--line); }
-  .console-header .bar { max-width:60rem; margin:0 auto; padding:.75rem 1rem; display:flex; flex-wrap:wrap; align-items:center; gap:.5rem 1rem; }
+  .console-header .bar { max-width:80rem; margin:0 auto; padding:.75rem 1rem; display:flex; flex-wrap:wrap; align-items:center; gap:.5rem 1rem; }
   .console-header .app { font-weight:600; margin-right:auto; }
   .console-header form { margin:0; }
   .console-header button { padding:.3rem .8rem; }
-  nav.sections ul { list-style:none; display:flex; flex-wrap:wrap; gap:.25rem; margin:0; padding:0 1rem .5rem; max-width:60rem; margin:0 auto; }
+  nav.sections ul { list-style:none; display:flex; flex-wrap:wrap; gap:.25rem; margin:0; padding:0 1rem .5rem; max-width:80rem; margin:0 auto; }
   nav.sections a { display:inline-block; padding:.35rem .7rem; border-radius:6px; color:var(--fg); text-decoration:none; }
   nav.sections a:hover { text-decoration:underline; }
   nav.sections a[aria-current=page] { background:var(--accent-fill); color:#fff; }
