@@ -4,6 +4,8 @@ import { ModulesContainer } from '@nestjs/core';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { ADMIN_OPENAPI } from '../../src/admin/openapi.js';
+import { AUDIT_OUTCOMES } from '../../src/audit/audit-filter.js';
+import { DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS } from '../../src/resources/dto/resource-server.dto.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 
 describe('admin API', () => {
@@ -190,6 +192,13 @@ describe('admin API', () => {
     }
     assert.ok(routed.size >= 9, `found admin routes: ${[...routed].join(', ')}`);
     assert.deepEqual([...routed].sort(), [...documented].sort());
+  });
+
+  it('documents the outcomes and overlap bounds the code accepts (openapi.ts writes them out)', () => {
+    const auditParameters = ADMIN_OPENAPI.paths['/admin/audit'].get.parameters as ReadonlyArray<{ name: string; schema: object }>;
+    assert.deepEqual(auditParameters.find((parameter) => parameter.name === 'outcome')?.schema, { type: 'string', enum: AUDIT_OUTCOMES });
+    const overlap = ADMIN_OPENAPI.components.schemas.SecretRotationInput.properties.overlap_seconds;
+    assert.deepEqual([overlap.default, overlap.maximum], [DEFAULT_SECRET_OVERLAP_SECONDS, MAX_SECRET_OVERLAP_SECONDS]);
   });
 });
 
