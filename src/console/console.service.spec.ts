@@ -10,7 +10,7 @@ const calm: WarningFacts = {
   counts: { identityProviders: 0 },
   openResourceNames: [],
   devLogin: false,
-  keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(10), retiredAt: null }],
+  keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(10), retiredAt: null }],
   now,
 };
 
@@ -26,7 +26,7 @@ describe('the overview warnings', () => {
       counts: { identityProviders: 0 },
       openResourceNames: ['Docs', 'Tasks'],
       devLogin: true,
-      keys: [{ kid: 'a', state: 'active', createdAt: days(91), activatedAt: null, retiredAt: null }],
+      keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(91), activatedAt: null, retiredAt: null }],
       now,
     });
     assert.equal(warnings.length, 5, warnings.join('\n'));
@@ -38,8 +38,8 @@ describe('the overview warnings', () => {
   });
 
   it('counts a key’s age from when it started signing, not from when it was published', () => {
-    assert.deepEqual(overviewWarnings({ ...calm, keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(89), retiredAt: null }] }), []);
-    assert.equal(overviewWarnings({ ...calm, keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(91), retiredAt: null }] }).length, 1);
+    assert.deepEqual(overviewWarnings({ ...calm, keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(89), retiredAt: null }] }), []);
+    assert.equal(overviewWarnings({ ...calm, keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(91), retiredAt: null }] }).length, 1);
   });
 });
 
