@@ -176,7 +176,8 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   },
   'operator.revoked': { description: "A user's console role was taken away (data.role: the role they had).", actor: 'admin', outcome: 'success' },
   'signing_key.rotated': {
-    description: 'The signing keys were rotated (data.retired, data.active, data.next kids); by an administrator, or by a console operator (actor user).',
+    description:
+      'The signing keys were rotated (data.retired, data.active, data.next kids; data.alg the active key signs with); by an administrator, by a console operator (actor user), or by Gatehouse (actor system) on schedule (KEY_ROTATION_DAYS) or at the boot after SIGNING_ALG changed (then data.previous_alg).',
     actor: 'admin',
     outcome: 'success',
   },

@@ -340,6 +340,27 @@ describe('loadConfig, refresh reuse grace', () => {
   });
 });
 
+describe('loadConfig, signing keys', () => {
+  it('signs with ES256 by default; SIGNING_ALG chooses ES256, RS256 or EdDSA', () => {
+    assert.equal(loadConfig({}).signingAlg, 'ES256');
+    for (const alg of ['ES256', 'RS256', 'EdDSA'] as const) assert.equal(loadConfig({ SIGNING_ALG: alg }).signingAlg, alg);
+  });
+
+  it('refuses any other algorithm, symmetric ones and none included, naming the variable', () => {
+    for (const value of ['HS256', 'none', 'es256', 'PS256', 'ES384', 'Ed25519', 'RS256 ']) assertConfigError({ SIGNING_ALG: value }, 'SIGNING_ALG');
+  });
+
+  it('rotates only by hand by default; KEY_ROTATION_DAYS sets the age at which the active key is rotated', () => {
+    assert.equal(loadConfig({}).keyRotationMs, 0);
+    assert.equal(loadConfig({ KEY_ROTATION_DAYS: '0' }).keyRotationMs, 0);
+    assert.equal(loadConfig({ KEY_ROTATION_DAYS: '30' }).keyRotationMs, 30 * 86_400_000);
+  });
+
+  it('rejects malformed or out-of-range rotation periods, naming the variable', () => {
+    for (const value of ['-1', '1.5', 'monthly', '1e2', '3651']) assertConfigError({ KEY_ROTATION_DAYS: value }, 'KEY_ROTATION_DAYS');
+  });
+});
+
 /** The one-line messages of the ConfigError that loading `env` throws. */
 function problemsOf(env: Record<string, string>): string[] {
   try {

@@ -17,6 +17,9 @@ const TRUE_OR_FALSE = { message: 'must be true or false' };
 const ON_OR_OFF = { message: 'must be on or off' };
 const HOSTS = ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost'];
 const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
+/** The JWS algorithms Gatehouse signs access tokens with (SIGNING_ALG): RFC 7518 ES256 and RS256, RFC 8037 EdDSA (Ed25519). */
+export const SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
+export type SigningAlg = (typeof SIGNING_ALGS)[number];
 
 /**
  * The environment as Gatehouse reads it. This file is the only place that touches process.env.
@@ -141,6 +144,10 @@ class EnvironmentVariables {
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
 
+  @IsOptional() @IsIn(SIGNING_ALGS, { message: `must be one of ${SIGNING_ALGS.join(', ')}` })
+  SIGNING_ALG?: SigningAlg;
+
+  @IsOptional() @IsString() KEY_ROTATION_DAYS?: string;
   @IsOptional() @IsString() KEY_RELOAD_SECONDS?: string;
   @IsOptional() @IsString() REFRESH_REUSE_GRACE_SECONDS?: string;
   @IsOptional() @IsString() SHUTDOWN_GRACE_SECONDS?: string;
@@ -252,6 +259,10 @@ export interface GatehouseConfig {
    * linklocal, uniquelocal). Empty: the socket address is the client address.
    */
   trustedProxies: string[];
+  /** The algorithm new signing keys are made for; keys made for another one stay published until they retire. */
+  signingAlg: SigningAlg;
+  /** The active signing key is rotated once it has signed this long (milliseconds); 0: only when an operator rotates. */
+  keyRotationMs: number;
   /** How often each instance re-reads the signing keys, so a rotation made elsewhere is seen. */
   keyReloadSeconds: number;
   /**
@@ -420,6 +431,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     registration: registrationConfig(problems, vars),
     redisUrl: vars.REDIS_URL ?? null,
     trustedProxies: trustedProxies(problems, vars.TRUSTED_PROXIES),
+    signingAlg: vars.SIGNING_ALG ?? 'ES256',
+    keyRotationMs: number('KEY_ROTATION_DAYS', { fallback: 0, min: 0, max: 3650, unit: 'days' }) * 86_400_000,
     keyReloadSeconds: number('KEY_RELOAD_SECONDS', { fallback: 30, min: 1, max: 3600, unit: 'seconds' }),
     refreshReuseGraceSeconds: number('REFRESH_REUSE_GRACE_SECONDS', { fallback: 30, min: 0, max: 300, unit: 'seconds' }),
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', { fallback: 10, min: 0, max: 3600, unit: 'seconds' }),
@@ -723,6 +736,8 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DCR_UNUSED_CLIENT_HOURS: true,
   DCR_IDLE_CLIENT_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
+  SIGNING_ALG: true,
+  KEY_ROTATION_DAYS: true,
   KEY_RELOAD_SECONDS: true,
   REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,

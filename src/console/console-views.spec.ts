@@ -13,8 +13,8 @@ const overview: OverviewView = {
   activity: activityView(activityWindow('day', now), [{ bucket: 23, type: 'token.issued', reason: null, policy: null, events: 2 }]),
 };
 const keys = [
-  { kid: 'kid-next', state: 'next' as const, createdAt: new Date('2026-12-05T02:58:30Z') },
-  { kid: 'kid-active', state: 'active' as const, createdAt: new Date('2026-09-01T03:00:00Z') },
+  { kid: 'kid-next', alg: 'RS256', state: 'next' as const, createdAt: new Date('2026-12-05T02:58:30Z') },
+  { kid: 'kid-active', alg: 'ES256', state: 'active' as const, createdAt: new Date('2026-09-01T03:00:00Z') },
 ];
 
 describe('the console frame', () => {
@@ -63,10 +63,10 @@ describe('the console overview page', () => {
 });
 
 describe('the console keys page', () => {
-  it('lists each key with its state and age', () => {
+  it('lists each key with its algorithm, state and age', () => {
     const out = keysPage(admin, keys, now, null);
-    assert.match(out, /<td><code>kid-next<\/code><\/td><td>next<\/td><td><time datetime="2026-12-05T02:58:30.000Z"[^>]*>1 minute<\/time>/);
-    assert.match(out, /<td><code>kid-active<\/code><\/td><td>active<\/td><td><time[^>]*>95 days<\/time>/);
+    assert.match(out, /<td><code>kid-next<\/code><\/td><td>RS256<\/td><td>next<\/td><td><time datetime="2026-12-05T02:58:30.000Z"[^>]*>1 minute<\/time>/);
+    assert.match(out, /<td><code>kid-active<\/code><\/td><td>ES256<\/td><td>active<\/td><td><time[^>]*>95 days<\/time>/);
   });
 
   it('offers an admin the Rotate keys form with the CSRF token, and a viewer none', () => {

@@ -18,6 +18,7 @@ export const KEYS_NOTICES = {
 
 export interface SigningKeyView {
   kid: string;
+  alg: string;
   state: SigningKeyState;
   createdAt: Date;
 }
@@ -64,7 +65,7 @@ export function keysPage(operator: SignedInOperator, keys: SigningKeyView[], now
     'Signing keys',
     html`<table>
     <caption class="muted small">Published in the JWKS: the next key, the active key that signs, and retired keys that still verify.</caption>
-    <thead><tr><th scope="col">Key id</th><th scope="col">State</th><th scope="col">Age</th></tr></thead>
+    <thead><tr><th scope="col">Key id</th><th scope="col">Algorithm</th><th scope="col">State</th><th scope="col">Age</th></tr></thead>
     <tbody>${keys.map((key) => keyRow(key, now))}</tbody>
   </table>
   ${operator.role === 'admin'
@@ -83,7 +84,7 @@ function count(label: string, value: number): SafeHtml {
 }
 
 function keyRow(key: SigningKeyView, now: Date): SafeHtml {
-  return html`<tr><td><code>${key.kid}</code></td><td>${key.state}</td><td><time datetime="${key.createdAt.toISOString()}" title="${formatUtc(key.createdAt)}">${describeAge(now.getTime() - key.createdAt.getTime())}</time></td></tr>`;
+  return html`<tr><td><code>${key.kid}</code></td><td>${key.alg}</td><td>${key.state}</td><td><time datetime="${key.createdAt.toISOString()}" title="${formatUtc(key.createdAt)}">${describeAge(now.getTime() - key.createdAt.getTime())}</time></td></tr>`;
 }
 
 /** `3 days`, `5 hours`, `12 minutes`, `under a minute`: as precise as an operator needs to judge rotation. */

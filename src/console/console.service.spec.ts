@@ -10,7 +10,8 @@ const calm: WarningFacts = {
   counts: { identityProviders: 0 },
   openResourceNames: [],
   devLogin: false,
-  keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(10), retiredAt: null }],
+  keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(10), retiredAt: null }],
+  keyRotationMs: 0,
   now,
 };
 
@@ -26,7 +27,8 @@ describe('the overview warnings', () => {
       counts: { identityProviders: 0 },
       openResourceNames: ['Docs', 'Tasks'],
       devLogin: true,
-      keys: [{ kid: 'a', state: 'active', createdAt: days(91), activatedAt: null, retiredAt: null }],
+      keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(91), activatedAt: null, retiredAt: null }],
+      keyRotationMs: 0,
       now,
     });
     assert.equal(warnings.length, 5, warnings.join('\n'));
@@ -38,8 +40,18 @@ describe('the overview warnings', () => {
   });
 
   it('counts a key’s age from when it started signing, not from when it was published', () => {
-    assert.deepEqual(overviewWarnings({ ...calm, keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(89), retiredAt: null }] }), []);
-    assert.equal(overviewWarnings({ ...calm, keys: [{ kid: 'a', state: 'active', createdAt: days(200), activatedAt: days(91), retiredAt: null }] }).length, 1);
+    assert.deepEqual(overviewWarnings({ ...calm, keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(89), retiredAt: null }] }), []);
+    assert.equal(overviewWarnings({ ...calm, keys: [{ kid: 'a', alg: 'ES256', state: 'active', createdAt: days(200), activatedAt: days(91), retiredAt: null }] }).length, 1);
+  });
+
+  it('with KEY_ROTATION_DAYS, warns only when scheduled rotation is over an hour late', () => {
+    const activeFor = (ms: number) => [{ kid: 'a', alg: 'ES256' as const, state: 'active' as const, createdAt: days(400), activatedAt: new Date(now.getTime() - ms), retiredAt: null }];
+    const withSchedule = { ...calm, keyRotationMs: 180 * 86_400_000 };
+    assert.deepEqual(overviewWarnings({ ...withSchedule, keys: activeFor(120 * 86_400_000) }), [], 'past 90 days is fine when the schedule says 180');
+    assert.deepEqual(overviewWarnings({ ...withSchedule, keys: activeFor(180 * 86_400_000 + 3_000_000) }), [], 'not yet an hour late');
+    const [warning, ...more] = overviewWarnings({ ...withSchedule, keys: activeFor(180 * 86_400_000 + 3_700_000) });
+    assert.equal(more.length, 0);
+    assert.match(warning ?? '', /KEY_ROTATION_DAYS \(180\) allows: scheduled rotation is failing/);
   });
 });
 

@@ -19,6 +19,8 @@ export interface WarningFacts {
   openResourceNames: string[];
   devLogin: boolean;
   keys: SigningKeySummary[];
+  /** KEY_ROTATION_DAYS in milliseconds; 0: rotation is by hand. */
+  keyRotationMs: number;
   now: Date;
 }
 
@@ -47,6 +49,7 @@ export class ConsoleService {
       openResourceNames: openToEveryone(resources).map((resource) => resource.name),
       devLogin: this.config.devLogin,
       keys,
+      keyRotationMs: this.config.keyRotationMs,
       now,
     });
     return { counts, warnings, activity: activityView(window, activity) };
@@ -74,7 +77,13 @@ export function overviewWarnings(facts: WarningFacts): string[] {
   if (facts.devLogin) warnings.push('Development sign-in is on (DEV_LOGIN): anyone who reaches this server can sign in as anyone.');
   const active = facts.keys.find((key) => key.state === 'active');
   const since = active?.activatedAt ?? active?.createdAt;
-  if (since && facts.now.getTime() - since.getTime() > KEY_ROTATION_DUE_DAYS * 86_400_000) {
+  const age = since ? facts.now.getTime() - since.getTime() : 0;
+  if (facts.keyRotationMs > 0) {
+    // The job looks every quarter of an hour: an hour past due means it is failing.
+    if (age > facts.keyRotationMs + 3_600_000) {
+      warnings.push(`The active signing key has signed for longer than KEY_ROTATION_DAYS (${facts.keyRotationMs / 86_400_000}) allows: scheduled rotation is failing (see the logs); rotate the keys.`);
+    }
+  } else if (age > KEY_ROTATION_DUE_DAYS * 86_400_000) {
     warnings.push(`The active signing key has signed for more than ${KEY_ROTATION_DUE_DAYS} days: rotate the keys.`);
   }
   return warnings;

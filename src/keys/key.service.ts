@@ -1,36 +1,49 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type { RequestContext } from '../common/http.js';
-import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
-import { calculateJwkThumbprint } from 'jose';
-import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { GATEHOUSE_CONFIG, type GatehouseConfig, type SigningAlg } from '../config/config.js';
 import { EncryptionKeyMismatch, GATEHOUSE_SECRETS, type Secrets } from '../config/secrets.js';
 import { decrypt, encrypt, SealedValueUnreadable } from '../common/crypto.js';
 import { Database } from '../database/database.module.js';
+import type { Tx } from '../database/data-source.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { SigningKeyRepository } from './signing-key.repository.js';
-import type { EcPublicJwk, SigningKeyEntity, SigningKeyState } from './signing-key.entity.js';
+import type { SigningKeyEntity, SigningKeyState } from './signing-key.entity.js';
+import { assertKeyFits, generateKeyMaterial, isSigningAlg, signatureOf, type KeyMaterial, type PublicKeyJwk } from './signing-algorithms.js';
 
-export const SIGNING_ALG = 'ES256';
 /** Retired keys stay in the JWKS this long: longer than the longest access token lifetime a resource may set. */
 export const RETIRED_KEY_RETENTION_SECONDS = 24 * 3600 + 300;
 
+/** A published key's public half and the one algorithm it verifies: a token whose header names another is refused. */
+export interface VerificationKey {
+  readonly alg: SigningAlg;
+  readonly key: KeyObject;
+}
+
 interface LoadedKey {
   kid: string;
+  alg: SigningAlg;
   state: SigningKeyEntity['state'];
-  publicJwk: EcPublicJwk;
-  publicKey: KeyObject;
+  activatedAt: Date | null;
+  publicJwk: PublicKeyJwk;
+  verification: VerificationKey;
   privateKey: KeyObject | null;
 }
 
-export interface PublicJwk extends EcPublicJwk {
-  kid: string;
-  alg: string;
-  use: 'sig';
+export type PublicJwk = PublicKeyJwk & { kid: string; alg: SigningAlg; use: 'sig' };
+
+/** The kids a rotation moved, and the algorithm the now active key signs with. */
+export interface KeyRotation {
+  retired: string;
+  active: string;
+  next: string;
+  alg: SigningAlg;
 }
 
 /** A signing key without its key material: what an operator sees. */
 export interface SigningKeySummary {
   kid: string;
+  alg: SigningAlg;
   state: SigningKeyState;
   createdAt: Date;
   activatedAt: Date | null;
@@ -46,6 +59,10 @@ export interface SigningKeySummary {
  * instances still verify the tokens the rotating instance signs, because its new active key is the `next` key
  * they already hold; and what they sign meanwhile with the just-retired key stays verifiable, because retired keys
  * stay published.
+ *
+ * Keys are made for SIGNING_ALG (ES256, RS256 or EdDSA); each row records its algorithm, and each key signs and
+ * verifies with its own, so keys of another algorithm stay usable for verification until they retire. When SIGNING_ALG
+ * changes, the next start switches at once: see onModuleInit.
  *
  * Signatures use node:crypto directly: jose's WebCrypto path signs ES256 several times slower (docs/benchmarks.md),
  * and every token issued is signed.
@@ -69,11 +86,32 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     private readonly audit: AuditLog,
   ) {}
 
+  /**
+   * Makes sure there is an active and a next key of SIGNING_ALG. After SIGNING_ALG changed, the keys of the old
+   * algorithm are rotated out at once (recorded as `signing_key.rotated` with actor `system`): the next key, which never
+   * signed, is retired in favour of one of the new algorithm, and the active key is retired in favour of that. Retired
+   * keys stay published for RETIRED_KEY_RETENTION_SECONDS, longer than any access token lives, so tokens signed before
+   * the switch keep verifying everywhere; resource servers fetch the new kid when they first see it (as after any
+   * first boot), and other instances sign with it within KEY_RELOAD_SECONDS.
+   */
   async onModuleInit(): Promise<void> {
+    const wanted = this.config.signingAlg;
     await this.database.transaction(async (tx) => {
       await this.repository.lock(tx);
-      if (!(await this.repository.findByState(tx, 'active'))) await this.generate(tx, 'active');
-      if (!(await this.repository.findByState(tx, 'next'))) await this.generate(tx, 'next');
+      const now = new Date();
+      const active = await this.repository.findByState(tx, 'active');
+      let next = await this.repository.findByState(tx, 'next');
+      if (next && next.alg !== wanted) {
+        await this.repository.setState(tx, next.kid, 'retired', now);
+        next = null;
+      }
+      if (!next) next = await this.insert(tx, await generateKeyMaterial(wanted), 'next');
+      if (!active) await this.insert(tx, await generateKeyMaterial(wanted), 'active');
+      else if (active.alg !== wanted) {
+        const rotation = await this.rotateIn(tx, active, next, await generateKeyMaterial(wanted), now);
+        await this.audit.record(tx, { type: 'signing_key.rotated', data: { ...rotation, previous_alg: active.alg }, actor: { kind: 'system', id: null } });
+        this.logger.log({ msg: 'signing algorithm changed', from: active.alg, to: wanted, active: rotation.active });
+      }
     });
     await this.reload();
     this.timer = setInterval(
@@ -91,28 +129,54 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
    * Retires the active key, promotes the published `next`, and publishes a fresh `next`. `actor`: who rotated, when not
    * the administrator the event names by default (a console operator).
    */
-  async rotate(request?: RequestContext, actor?: AuditEvent['actor']): Promise<{ retired: string; active: string; next: string }> {
-    const result = await this.database.transaction(async (tx) => {
+  async rotate(request?: RequestContext, actor?: AuditEvent['actor']): Promise<KeyRotation> {
+    const rotation = await this.rotateWhen(() => true, request, actor);
+    if (!rotation) throw new Error('signing keys are not initialised');
+    return rotation;
+  }
+
+  /**
+   * Scheduled rotation (KEY_ROTATION_DAYS): rotates, recorded with actor `system`, when the active key has been active
+   * for `maxAgeMs` or longer; null when it has not. Decided again under the key lock, so that of several instances
+   * finding the same key due, one rotates and the others then find a fresh active key.
+   */
+  async rotateIfOlderThan(maxAgeMs: number, now: () => Date = () => new Date()): Promise<KeyRotation | null> {
+    const due = (activatedAt: Date | null): boolean => activatedAt !== null && now().getTime() - activatedAt.getTime() >= maxAgeMs;
+    // This instance's view (at most KEY_RELOAD_SECONDS old) spares a key generation and a lock when nothing is due.
+    if (this.active && !due(this.active.activatedAt)) return null;
+    return this.rotateWhen((active) => due(active.activatedAt), undefined, { kind: 'system', id: null });
+  }
+
+  /** Rotates in one transaction under the key lock if `due(active)` still holds there; reloads after a rotation. */
+  private async rotateWhen(due: (active: SigningKeyEntity) => boolean, request?: RequestContext, actor?: AuditEvent['actor']): Promise<KeyRotation | null> {
+    // Made before the transaction: an RSA key takes long enough that it should not be made while the lock is held.
+    const fresh = await generateKeyMaterial(this.config.signingAlg);
+    const rotation = await this.database.transaction(async (tx) => {
       await this.repository.lock(tx);
-      const now = new Date();
       const active = await this.repository.findByState(tx, 'active');
-      const next = (await this.repository.findByState(tx, 'next')) ?? null;
-      if (!active || !next) throw new Error('signing keys are not initialised');
-      await this.repository.setState(tx, active.kid, 'retired', now);
-      await this.repository.setState(tx, next.kid, 'active', now);
-      const fresh = await this.generate(tx, 'next');
-      await this.repository.deleteRetiredBefore(tx, new Date(now.getTime() - RETIRED_KEY_RETENTION_SECONDS * 1000));
-      await this.audit.record(tx, { type: 'signing_key.rotated', data: { retired: active.kid, active: next.kid, next: fresh }, request, actor });
-      return { retired: active.kid, active: next.kid, next: fresh };
+      const next = await this.repository.findByState(tx, 'next');
+      if (!active || !next || !due(active)) return null;
+      const result = await this.rotateIn(tx, active, next, fresh, new Date());
+      await this.audit.record(tx, { type: 'signing_key.rotated', data: { ...result }, request, actor });
+      return result;
     });
-    await this.reload();
-    return result;
+    if (rotation) await this.reload();
+    return rotation;
+  }
+
+  /** Retires `active`, promotes `next` (already published), publishes `fresh` as the next key; drops long-retired keys. */
+  private async rotateIn(tx: Tx, active: SigningKeyEntity, next: SigningKeyEntity, fresh: KeyMaterial, now: Date): Promise<KeyRotation> {
+    await this.repository.setState(tx, active.kid, 'retired', now);
+    await this.repository.setState(tx, next.kid, 'active', now);
+    await this.insert(tx, fresh, 'next');
+    await this.repository.deleteRetiredBefore(tx, new Date(now.getTime() - RETIRED_KEY_RETENTION_SECONDS * 1000));
+    return { retired: active.kid, active: next.kid, next: fresh.kid, alg: next.alg };
   }
 
   /** The published keys (next, active, and retired ones still published), newest first, for the console. */
   async list(): Promise<SigningKeySummary[]> {
     const rows = await this.repository.findPublishable(new Date(Date.now() - RETIRED_KEY_RETENTION_SECONDS * 1000));
-    return rows.map((row) => ({ kid: row.kid, state: row.state, createdAt: row.createdAt, activatedAt: row.activatedAt, retiredAt: row.retiredAt }));
+    return rows.map((row) => ({ kid: row.kid, alg: row.alg, state: row.state, createdAt: row.createdAt, activatedAt: row.activatedAt, retiredAt: row.retiredAt }));
   }
 
   jwks(): { keys: PublicJwk[] } {
@@ -128,16 +192,18 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
   signJwt(claims: Record<string, unknown>, typ: string): string {
     const key = this.active;
     if (!key?.privateKey) throw new Error('no active signing key');
-    const header = Buffer.from(JSON.stringify({ alg: SIGNING_ALG, typ, kid: key.kid })).toString('base64url');
+    const header = Buffer.from(JSON.stringify({ alg: key.alg, typ, kid: key.kid })).toString('base64url');
     const payload = Buffer.from(JSON.stringify(claims)).toString('base64url');
     const input = `${header}.${payload}`;
-    const signature = sign('sha256', Buffer.from(input), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
-    return `${input}.${signature.toString('base64url')}`;
+    return `${input}.${signatureOf(key.alg, key.privateKey, Buffer.from(input)).toString('base64url')}`;
   }
 
-  /** Public key by kid, for verifying tokens Gatehouse issued (introspection, revocation). */
-  publicKey(kid: string): KeyObject | null {
-    return this.keys.find((candidate) => candidate.kid === kid)?.publicKey ?? null;
+  /**
+   * A published key by kid, for verifying tokens Gatehouse issued (introspection, revocation). The same object for
+   * as long as the key stays published, so that callers may remember what it verified.
+   */
+  verificationKey(kid: string): VerificationKey | null {
+    return this.keys.find((candidate) => candidate.kid === kid)?.verification ?? null;
   }
 
   async reload(): Promise<void> {
@@ -147,19 +213,32 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     if (ticket < this.reloadApplied) return;
     this.reloadApplied = ticket;
     const previous = new Map(this.keys.map((key) => [key.kid, key]));
-    this.keys = rows.map((row) => ({
-      kid: row.kid,
-      state: row.state,
-      publicJwk: row.publicJwk,
-      // Built once per key, not per verification (importing a JWK costs about as much as verifying with it).
-      publicKey: previous.get(row.kid)?.publicKey ?? createPublicKey({ key: { ...row.publicJwk }, format: 'jwk' }),
-      // Only the active key's private half is ever decrypted into memory.
-      privateKey: row.state === 'active' ? previous.get(row.kid)?.privateKey ?? this.openPrivateKey(row) : null,
-    }));
+    this.keys = rows.map((row) => {
+      const known = previous.get(row.kid);
+      return {
+        kid: row.kid,
+        alg: row.alg,
+        state: row.state,
+        activatedAt: row.activatedAt,
+        publicJwk: row.publicJwk,
+        // Built once per key, not per verification (importing a JWK costs about as much as verifying with it).
+        verification: known?.verification ?? this.openPublicKey(row),
+        // Only the active key's private half is ever decrypted into memory.
+        privateKey: row.state === 'active' ? known?.privateKey ?? this.openPrivateKey(row) : null,
+      };
+    });
     this.active = this.keys.find((key) => key.state === 'active') ?? null;
     this.jwksDocument = {
-      keys: this.keys.map((key) => ({ ...key.publicJwk, kid: key.kid, alg: SIGNING_ALG, use: 'sig' as const })),
+      keys: this.keys.map((key) => ({ ...key.publicJwk, kid: key.kid, alg: key.alg, use: 'sig' as const })),
     };
+  }
+
+  /** A row's public key, checked against its algorithm: a row that disagrees with itself is refused, never guessed at. */
+  private openPublicKey(row: SigningKeyEntity): VerificationKey {
+    if (!isSigningAlg(row.alg)) throw new Error(`signing key ${row.kid} has an unknown algorithm ${JSON.stringify(row.alg)}`);
+    const key = createPublicKey({ key: { ...row.publicJwk }, format: 'jwk' });
+    assertKeyFits(row.alg, key);
+    return Object.freeze({ alg: row.alg, key });
   }
 
   private openPrivateKey(row: SigningKeyEntity): KeyObject {
@@ -176,20 +255,19 @@ export class KeyService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private async generate(tx: Parameters<SigningKeyRepository['insert']>[0], state: 'active' | 'next'): Promise<string> {
-    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const publicJwk = publicKey.export({ format: 'jwk' });
-    const kid = await calculateJwkThumbprint({ kty: 'EC', crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y });
-    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
-    await this.repository.insert(tx, {
-      kid,
-      alg: SIGNING_ALG,
+  private async insert(tx: Tx, material: KeyMaterial, state: 'active' | 'next'): Promise<SigningKeyEntity> {
+    const row: SigningKeyEntity = {
+      kid: material.kid,
+      alg: material.alg,
       state,
-      publicJwk: { kty: 'EC', crv: 'P-256', x: publicJwk.x!, y: publicJwk.y! },
-      privateKeySealed: encrypt(this.secrets.encryptionKey, pem, `signing-key:${kid}`),
+      publicJwk: material.publicJwk,
+      privateKeySealed: encrypt(this.secrets.encryptionKey, material.privateKeyPem, `signing-key:${material.kid}`),
+      createdAt: new Date(),
       activatedAt: state === 'active' ? new Date() : null,
-    });
-    this.logger.log({ msg: 'signing key generated', kid, state });
-    return kid;
+      retiredAt: null,
+    };
+    await this.repository.insert(tx, row);
+    this.logger.log({ msg: 'signing key generated', kid: material.kid, alg: material.alg, state });
+    return row;
   }
 }

@@ -1,14 +1,8 @@
 import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import type { SigningAlg } from '../config/config.js';
+import type { PublicKeyJwk } from './signing-algorithms.js';
 
 export type SigningKeyState = 'next' | 'active' | 'retired';
-
-/** The public half of a P-256 key as a JWK. */
-export interface EcPublicJwk {
-  kty: string;
-  crv: string;
-  x: string;
-  y: string;
-}
 
 @Entity('signing_keys')
 @Check('signing_keys_state_check', "state IN ('next', 'active', 'retired')")
@@ -17,9 +11,10 @@ export interface EcPublicJwk {
 @Index('signing_keys_one_next', ['state'], { unique: true, where: "state = 'next'" })
 export class SigningKeyEntity {
   @PrimaryColumn('text') kid!: string;
-  @Column('text') alg!: string;
+  /** The JWS algorithm this key signs with (SIGNING_ALG when it was made): published as its JWK's `alg`. */
+  @Column('text') alg!: SigningAlg;
   @Column('text') state!: SigningKeyState;
-  @Column('jsonb', { name: 'public_jwk' }) publicJwk!: EcPublicJwk;
+  @Column('jsonb', { name: 'public_jwk' }) publicJwk!: PublicKeyJwk;
   /** PKCS#8 PEM sealed with AES-256-GCM under ENCRYPTION_KEY, with the kid as additional data. */
   @Column('text', { name: 'private_key_sealed' }) privateKeySealed!: string;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;

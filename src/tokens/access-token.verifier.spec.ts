@@ -1,13 +1,14 @@
 import { afterEach, describe, it, mock } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { encrypt } from '../common/crypto.js';
-import type { GatehouseConfig } from '../config/config.js';
+import type { GatehouseConfig, SigningAlg } from '../config/config.js';
 import type { Secrets } from '../config/secrets.js';
 import type { Database } from '../database/database.module.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { KeyService } from '../keys/key.service.js';
+import { KeyService, type VerificationKey } from '../keys/key.service.js';
 import type { SigningKeyEntity, SigningKeyState } from '../keys/signing-key.entity.js';
+import { generateKeyMaterial } from '../keys/signing-algorithms.js';
 import type { SigningKeyRepository } from '../keys/signing-key.repository.js';
 import type { AccessTokenClaims } from './access-token.issuer.js';
 import { AccessTokenVerifier } from './access-token.verifier.js';
@@ -38,7 +39,7 @@ function keyRow(kid: string, state: SigningKeyState): SigningKeyEntity {
 class CountingVerifier extends AccessTokenVerifier {
   checks = 0;
 
-  protected override checkSignature(signingInput: string, key: KeyObject, signature: Buffer): boolean {
+  protected override checkSignature(signingInput: string, key: VerificationKey, signature: Buffer): boolean {
     this.checks++;
     return super.checkSignature(signingInput, key, signature);
   }
@@ -224,5 +225,42 @@ describe('AccessTokenVerifier, verified-token cache', () => {
     assert.ok(first && Object.isFrozen(first));
     assert.throws(() => Object.assign(first, { scope: 'admin' }), TypeError);
     assert.equal(verifier.verify(token)?.scope, 'tools:read');
+  });
+});
+
+describe('AccessTokenVerifier, signing algorithms', () => {
+  /** A row of `alg` made as KeyService makes one. */
+  async function rowOf(alg: SigningAlg, kid: string, state: SigningKeyState): Promise<SigningKeyEntity> {
+    const material = await generateKeyMaterial(alg);
+    return { ...keyRow(kid, state), alg, publicJwk: material.publicJwk, privateKeySealed: encrypt(encryptionKey, material.privateKeyPem, `signing-key:${kid}`) };
+  }
+
+  it('verifies tokens of each algorithm by the key that signed them, across a change of algorithm', async () => {
+    const { state, keys, verifier } = await setup();
+    const es256 = mint(keys);
+    for (const alg of ['RS256', 'EdDSA'] as const) {
+      state.rows = [...state.rows.map((row) => (row.state === 'active' ? { ...row, state: 'retired' as const, retiredAt: new Date() } : row)), await rowOf(alg, `k-${alg}`, 'active')];
+      state.rows = state.rows.filter((row) => row.state !== 'next');
+      await keys.reload();
+      const { token, claims } = mint(keys);
+      assert.equal(JSON.parse(Buffer.from(token.split('.')[0]!, 'base64url').toString('utf8')).alg, alg);
+      assert.deepEqual(verifier.verify(token), claims, alg);
+    }
+    assert.deepEqual(verifier.verify(es256.token), es256.claims, 'the ES256 token of before still verifies');
+  });
+
+  it("refuses a header whose alg is not its key's, none and HS256 included", async () => {
+    const { state, keys, verifier } = await setup();
+    state.rows = [...state.rows, await rowOf('RS256', 'k-rsa', 'retired')];
+    await keys.reload();
+    const { token } = mint(keys);
+    const [, payload, signature] = token.split('.');
+    for (const alg of ['RS256', 'EdDSA', 'none', 'HS256', 'ES384']) {
+      for (const kid of ['k1', 'k-rsa']) {
+        const header = Buffer.from(JSON.stringify({ alg, typ: 'at+jwt', kid })).toString('base64url');
+        if (alg === 'RS256' && kid === 'k-rsa') continue;
+        assert.equal(verifier.verify(`${header}.${payload}.${signature}`), null, `${alg} with ${kid}`);
+      }
+    }
   });
 });

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { verify, type KeyObject } from 'node:crypto';
 import { Lru } from '../common/lru.js';
 import { sha256 } from '../common/crypto.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { KeyService, SIGNING_ALG } from '../keys/key.service.js';
+import { KeyService, type VerificationKey } from '../keys/key.service.js';
+import { signatureValid } from '../keys/signing-algorithms.js';
 import type { AccessTokenClaims } from './access-token.issuer.js';
 import { pickIdentityClaims } from '../resources/identity-claims.js';
 
@@ -13,17 +13,17 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 interface Verified {
   claims: Readonly<AccessTokenClaims>;
   kid: string;
-  key: KeyObject;
+  key: VerificationKey;
 }
 
 /**
- * Checks that a string is an access token Gatehouse signed: three base64url parts, header `alg` ES256 and
- * `typ` at+jwt with a kid Gatehouse publishes, a valid signature, and our issuer. Expiry is left to the caller
+ * Checks that a string is an access token Gatehouse signed: three base64url parts, header `typ` at+jwt with a kid
+ * Gatehouse publishes and exactly that key's `alg`, a valid signature, and our issuer. Expiry is left to the caller
  * (revocation still wants expired tokens' claims; introspection does not). Never throws on bad input.
  *
  * Resource servers introspect the same token on every request they serve, so tokens that verified are remembered
  * (ACCESS_TOKEN_CACHE_ENTRIES, least recently used forgotten first), keyed by the token's SHA-256 so that live
- * bearer tokens are not kept in memory. The cache is a pure memo: a hit is honoured only while `publicKey(kid)`
+ * bearer tokens are not kept in memory. The cache is a pure memo: a hit is honoured only while `verificationKey(kid)`
  * still returns the very key object that verified the token (a key deleted after its retention, or dropped and
  * published again as a new object, means verifying afresh), and only until the token's `exp`; past it
  * the token is verified again, so callers that want expired tokens' claims still get them. Failures are never
@@ -47,7 +47,7 @@ export class AccessTokenVerifier {
     const digest = sha256(token);
     const cached = this.cache.get(digest);
     if (cached) {
-      if (cached.claims.exp * 1000 > Date.now() && this.keys.publicKey(cached.kid) === cached.key) return cached.claims;
+      if (cached.claims.exp * 1000 > Date.now() && this.keys.verificationKey(cached.kid) === cached.key) return cached.claims;
       this.cache.delete(digest);
     }
     const verified = this.check(token);
@@ -57,17 +57,18 @@ export class AccessTokenVerifier {
   }
 
   /** The signature check itself; protected so that tests can count how often it runs. */
-  protected checkSignature(signingInput: string, key: KeyObject, signature: Buffer): boolean {
-    return verify('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' }, signature);
+  protected checkSignature(signingInput: string, key: VerificationKey, signature: Buffer): boolean {
+    return signatureValid(key.alg, key.key, Buffer.from(signingInput), signature);
   }
 
   /** The full verification, for a token of the right shape. */
   private check(token: string): Verified | null {
     const [headerPart, payloadPart, signaturePart] = token.split('.') as [string, string, string];
     const header = parseJson(headerPart);
-    if (!header || header.alg !== SIGNING_ALG || header.typ !== 'at+jwt' || typeof header.kid !== 'string') return null;
-    const key = this.keys.publicKey(header.kid);
-    if (!key) return null;
+    if (!header || header.typ !== 'at+jwt' || typeof header.kid !== 'string') return null;
+    const key = this.keys.verificationKey(header.kid);
+    // The key decides the algorithm; a header naming any other (none, HS256 keyed with the public key) is refused.
+    if (!key || header.alg !== key.alg) return null;
     if (!this.checkSignature(`${headerPart}.${payloadPart}`, key, Buffer.from(signaturePart, 'base64url'))) return null;
     const claims = parseJson(payloadPart);
     if (!claims || claims.iss !== this.config.issuer) return null;

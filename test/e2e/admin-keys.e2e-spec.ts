@@ -49,6 +49,6 @@ describe('signing-key rotation through the admin API', () => {
     const [event] = await queryAudit(gatehouse, { type: 'signing_key.rotated' });
     assert.ok(event);
     assert.deepEqual(event.actor, { kind: 'admin', id: 'api' });
-    assert.deepEqual(event.data, { retired: rotation.body.retired, active: rotation.body.active, next: rotation.body.next });
+    assert.deepEqual(event.data, { retired: rotation.body.retired, active: rotation.body.active, next: rotation.body.next, alg: 'ES256' });
   });
 });

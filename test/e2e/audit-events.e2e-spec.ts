@@ -248,7 +248,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         ],
       );
       assert.equal(events[1]!.request_id, null);
-      assert.deepEqual(Object.keys(events[1]!.data).sort(), ['active', 'next', 'retired']);
+      assert.deepEqual(Object.keys(events[1]!.data).sort(), ['active', 'alg', 'next', 'retired']);
     });
 
     it('filters and pages the query API by type, client, subject, time and cursor, and rejects bad filters', async () => {

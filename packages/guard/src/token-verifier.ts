@@ -21,7 +21,12 @@ export class TokenRejected extends Error {}
 /** Gatehouse could not be reached (its JWKS, or its introspection): the guard answers 503 rather than guess. */
 export class AuthorizationServerUnavailable extends Error {}
 
-const ALGORITHMS = ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'];
+/**
+ * Exactly the algorithms Gatehouse signs with (its SIGNING_ALG: ES256, RS256 or EdDSA over Ed25519). Never `none` or
+ * HS*: a symmetric algorithm would let whoever holds the public JWKS forge tokens. A key is also used only for the
+ * `alg` its JWK names, so a token cannot pick another algorithm for a published key.
+ */
+export const ALGORITHMS: readonly string[] = ['ES256', 'RS256', 'EdDSA'];
 
 /**
  * Verifies Gatehouse access tokens locally against the issuer's JWKS: signature (asymmetric algorithms only),
@@ -58,7 +63,7 @@ export class GatehouseTokenVerifier {
         issuer: this.options.issuer,
         audience: this.resource,
         typ: 'at+jwt',
-        algorithms: ALGORITHMS,
+        algorithms: [...ALGORITHMS],
         clockTolerance: this.options.clockToleranceSeconds ?? 5,
         requiredClaims: ['exp', 'iat', 'sub'],
       }));
