@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { createExpressMcpApp } from '../../examples/express-mcp-server/app.js';
 import { AccessTokenVerifier, mcpToolScopes, requireGatehouseAuth, serveProtectedResourceMetadata } from 'gatehouse-guard/express';
 import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -170,5 +171,35 @@ describe('gatehouse-guard/express in front of the MCP SDK Express transport, wit
     const sdk = new Client({ name: 'e2e', version: '1.0.0' });
     const transport = new StreamableHTTPClientTransport(mcp.url, { requestInit: { headers: { authorization: `Bearer ${foreign}` } } });
     await assert.rejects(sdk.connect(transport), (error: Error & { code?: unknown }) => error.code === 401 && /token was issued for another resource/.test(error.message));
+  });
+
+  it('runs the Express example server: its tools act as the token\'s subject, and only POST is served', async () => {
+    const port = await freePort();
+    const resource = await createResource(gatehouse, { name: 'Projects on Express', resource: `http://127.0.0.1:${port}/mcp`, scopes: ['projects:read', 'projects:write'], default_scopes: ['projects:read'] });
+    const example = createExpressMcpApp({ issuer: gatehouse.url, resource: resource.resource });
+    const server = await new Promise<Server>((resolve) => {
+      const listening = example.listen(port, '127.0.0.1', () => resolve(listening));
+    });
+    try {
+      const client = await registerClient(gatehouse);
+      const minted = await mintTokens(gatehouse, resource, { client_id: client.client_id, subject: 'user-express', scopes: ['projects:read', 'projects:write'] });
+      const sdk = new Client({ name: 'e2e', version: '1.0.0' });
+      await sdk.connect(new StreamableHTTPClientTransport(new URL(resource.resource), { requestInit: { headers: { authorization: `Bearer ${minted.accessToken}` } } }));
+      const created = await sdk.callTool({ name: 'create_project', arguments: { name: 'Alpha' } });
+      assert.equal(created.isError, undefined, JSON.stringify(created));
+      assert.deepEqual(JSON.parse((created.content as Array<{ text: string }>)[0]!.text), { id: 1, name: 'Alpha', owner: minted.claims.sub });
+      const listed = await sdk.callTool({ name: 'list_projects', arguments: {} });
+      assert.deepEqual(JSON.parse((listed.content as Array<{ text: string }>)[0]!.text), [{ id: 1, name: 'Alpha', owner: minted.claims.sub }]);
+      await sdk.close();
+
+      const get = await fetch(resource.resource, { headers: { authorization: `Bearer ${minted.accessToken}` } });
+      assert.equal(get.status, 405);
+      assert.equal(get.headers.get('allow'), 'POST');
+      const metadata = (await (await fetch(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`)).json()) as { scopes_supported: string[] };
+      assert.deepEqual(metadata.scopes_supported, ['projects:read', 'projects:write']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });

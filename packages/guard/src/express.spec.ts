@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AccessTokenVerifier, mcpToolScopes, requireGatehouseAuth, serveProtectedResourceMetadata, type GatehouseMiddleware, type GatehouseRequest } from './express.js';
+import { AccessTokenVerifier, getGatehouseAuth, mcpToolScopes, requireGatehouseAuth, serveProtectedResourceMetadata, type GatehouseMiddleware, type GatehouseRequest } from './express.js';
 import { Issuer, RESOURCE } from './issuer.spec.support.js';
 
 /**
@@ -39,7 +39,8 @@ describe('requireGatehouseAuth and serveProtectedResourceMetadata on plain node:
     const verifier = new AccessTokenVerifier({ issuer: issuer.url, resource: RESOURCE, jwksUri: `${issuer.url}/jwks.json`, scopesSupported: ['notes:read', 'notes:write'] });
     const guard = requireGatehouseAuth({ verifier, requiredScopes: mcpToolScopes({ write_note: ['notes:write'] }, ['notes:read']) });
     app = await serve([serveProtectedResourceMetadata({ verifier }), guard], (req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ auth: { ...req.auth, resource: req.auth?.resource?.href }, sub: req.gatehouseAuth?.sub }));
+      if (req.method === 'OPTIONS') return void res.writeHead(204).end();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ auth: { ...req.auth, resource: req.auth?.resource?.href }, sub: getGatehouseAuth(req).sub }));
     });
   });
   after(async () => {
@@ -101,7 +102,7 @@ describe('requireGatehouseAuth and serveProtectedResourceMetadata on plain node:
 
   it('a CORS preflight passes untouched', async () => {
     const response = await fetch(`${app.origin}/notes`, { method: 'OPTIONS' });
-    assert.equal(response.status, 200);
+    assert.equal(response.status, 204);
     assert.equal(response.headers.get('www-authenticate'), null);
   });
 
@@ -115,6 +116,7 @@ describe('requireGatehouseAuth and serveProtectedResourceMetadata on plain node:
       },
     });
     const other = await serve([own], (_req, res) => void res.writeHead(200).end());
+    assert.throws(() => getGatehouseAuth(Object.create(null) as GatehouseRequest), /did not let through/);
     try {
       const response = await fetch(`${other.origin}/notes`, { headers: { authorization: `Bearer ${await issuer.sign()}` } });
       assert.equal(response.status, 500);

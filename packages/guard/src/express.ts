@@ -84,6 +84,16 @@ export function requireGatehouseAuth(options: RequireGatehouseAuthOptions): Gate
 }
 
 /**
+ * The verified caller of a request `requireGatehouseAuth` let through, typed without augmenting Express's `Request`
+ * (as NestJS's `@AuthContext()`). Throws on a request the middleware did not pass: that is a wiring mistake.
+ */
+export function getGatehouseAuth(req: IncomingMessage): GatehouseAuth {
+  const auth = (req as GatehouseRequest).gatehouseAuth;
+  if (!auth) throw new Error('getGatehouseAuth() called on a request that requireGatehouseAuth() did not let through');
+  return auth;
+}
+
+/**
  * Serves the Protected Resource Metadata (RFC 9728) at `/.well-known/oauth-protected-resource` and at the
  * path-suffixed URL the challenges name (`/.well-known/oauth-protected-resource/mcp` for `…/mcp`); other requests
  * go on. Mount it at the application's root: `app.use(serveProtectedResourceMetadata({ issuer, resource }))`.
