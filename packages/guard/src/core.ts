@@ -6,13 +6,14 @@ export type { GatehouseGuardOptions, RevocationCheck } from './options.js';
 export { AccessTokenVerifier, AuthorizationServerUnavailable, TokenRejected, type GatehouseAuth } from './token-verifier.js';
 export {
   GatehouseAuthError,
+  sendAuthError,
   verifyAccessToken,
   type AccessTokenCredentials,
   type AccessTokenRequest,
   type GatehouseAuthErrorCode,
   type VerifyAccessTokenOptions,
 } from './verify-access-token.js';
-export { mcpAuthInfo, sendAuthError, type McpAuthInfo } from './mcp-auth-info.js';
+export { mcpAuthInfo, type McpAuthInfo } from './mcp-auth-info.js';
 export { mcpToolScopes } from './mcp-tool-scopes.js';
 export type { ScopeResolver } from './metadata.js';
 export { bearerChallenge, protectedResourceMetadataUrl } from './challenge.js';

@@ -4,11 +4,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ScopeResolver } from './metadata.js';
-import { mcpAuthInfo, sendAuthError, type McpAuthInfo } from './mcp-auth-info.js';
+import { mcpAuthInfo, type McpAuthInfo } from './mcp-auth-info.js';
 import type { GatehouseGuardOptions } from './options.js';
 import { PROTECTED_RESOURCE_METADATA_HEADERS, protectedResourceMetadata, protectedResourceMetadataPaths } from './protected-resource-metadata.js';
 import { AccessTokenVerifier, type GatehouseAuth } from './token-verifier.js';
-import { GatehouseAuthError, verifyAccessToken } from './verify-access-token.js';
+import { GatehouseAuthError, sendAuthError, verifyAccessToken } from './verify-access-token.js';
 
 export * from './core.js';
 

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { bearerChallenge, type ChallengeParts } from './challenge.js';
 import { AccessTokenVerifier, AuthorizationServerUnavailable, TokenRejected, type GatehouseAuth } from './token-verifier.js';
 
@@ -126,4 +127,16 @@ export async function authorize(
     throw refuse(403, 'insufficient_scope', description, { error: 'insufficient_scope', errorDescription: description });
   }
   return auth;
+}
+
+/** Writes a refusal to a plain Node response: status, challenge, `no-store`, and the JSON body. */
+export function sendAuthError(res: ServerResponse, error: GatehouseAuthError): void {
+  res.statusCode = error.status;
+  for (const [name, value] of Object.entries(error.headers)) {
+    // Appended, not set: a CORS layer before this one may expose headers of its own (e.g. Mcp-Session-Id).
+    if (name === 'Access-Control-Expose-Headers') res.appendHeader(name, value);
+    else res.setHeader(name, value);
+  }
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(error.body));
 }
