@@ -62,6 +62,24 @@ try {
 }
 `;
 
+/** The framework-free entry points, as a plain Node program would use them. */
+const CORE_SOURCE = `import { AccessTokenVerifier, GatehouseAuthError, verifyAccessToken } from 'gatehouse-guard/core';
+import { requireGatehouseAuth } from 'gatehouse-guard/express';
+
+const { GATEHOUSE_URL, RESOURCE, TOKEN } = process.env;
+if (!GATEHOUSE_URL || !RESOURCE) throw new Error('GATEHOUSE_URL and RESOURCE are required');
+
+const verifier = new AccessTokenVerifier({ issuer: GATEHOUSE_URL, resource: RESOURCE });
+if (typeof requireGatehouseAuth({ verifier }) !== 'function') throw new Error('no middleware');
+try {
+  const auth = await verifyAccessToken(TOKEN ? \`Bearer \${TOKEN}\` : undefined, { verifier, requiredScopes: ['notes:read'] });
+  console.log(JSON.stringify({ sub: auth.sub }));
+} catch (error) {
+  if (!(error instanceof GatehouseAuthError)) throw error;
+  console.log(JSON.stringify({ status: error.status, challenge: error.wwwAuthenticate }));
+}
+`;
+
 const TSCONFIG = {
   compilerOptions: {
     target: 'es2023',
@@ -137,6 +155,7 @@ describe('gatehouse-guard and gatehouse-client, packed and installed into a fres
     await mkdir(join(project, 'src'));
     await writeFile(join(project, 'src', 'main.ts'), APP_SOURCE);
     await writeFile(join(project, 'src', 'mint.ts'), MINT_SOURCE);
+    await writeFile(join(project, 'src', 'core.ts'), CORE_SOURCE);
     await writeFile(join(project, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
     await mustRun(process.execPath, [join(project, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], project);
 
@@ -174,6 +193,21 @@ describe('gatehouse-guard and gatehouse-client, packed and installed into a fres
       for (const expected of ['package.json', 'README.md', 'dist/index.js', 'dist/index.d.ts']) assert.ok(files.includes(expected), `${tarball.name} ships ${expected}`);
       assert.deepEqual(files.filter((file) => /\.spec\.|tsbuildinfo/.test(file)), [], `${tarball.name} ships no specs or build state`);
     }
+    const guard = packed.find((tarball) => tarball.name === 'gatehouse-guard')!.files.map((file) => file.path);
+    for (const entry of ['core', 'express']) {
+      assert.ok(guard.includes(`dist/${entry}.js`) && guard.includes(`dist/${entry}.d.ts`), `gatehouse-guard ships its ${entry} entry point`);
+    }
+  });
+
+  it('verifies tokens through gatehouse-guard/core in a plain Node program, and gives the challenge without one', async () => {
+    const minted = await mint('user-44', ['notes:read']);
+    const env = (token?: string) => npmFreeEnv({ GATEHOUSE_URL: gatehouse.url, RESOURCE: resourceUrl, ...(token ? { TOKEN: token } : {}) });
+    const accepted = await run(process.execPath, ['dist/core.js'], project, env(minted.accessToken));
+    assert.equal(accepted.code, 0, accepted.stderr);
+    assert.deepEqual(JSON.parse(accepted.stdout), { sub: 'user-44' });
+    const refused = await run(process.execPath, ['dist/core.js'], project, env());
+    assert.equal(refused.code, 0, refused.stderr);
+    assert.deepEqual(JSON.parse(refused.stdout), { status: 401, challenge: `Bearer scope="notes:read", resource_metadata="${appUrl}/.well-known/oauth-protected-resource/notes"` });
   });
 
   it('answers a request without a token with 401 and the RFC 9728 challenge', async () => {

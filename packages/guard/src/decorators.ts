@@ -3,7 +3,6 @@ import { GatehouseAuthGuard } from './gatehouse-auth.guard.js';
 import type { GatehouseAuth } from './token-verifier.js';
 import { GATEHOUSE_PUBLIC, GATEHOUSE_SCOPE_RESOLVER, GATEHOUSE_SCOPES, type ScopeResolver } from './metadata.js';
 
-
 /** Requires a valid Gatehouse access token, with the module's default `requiredScopes`. On a controller or handler. */
 export function Protected() {
   return applyDecorators(UseGuards(GatehouseAuthGuard));
@@ -20,25 +19,6 @@ export function RequireScopes(...scopes: string[]) {
  */
 export function RequireScopesFor(resolve: ScopeResolver) {
   return applyDecorators(SetMetadata(GATEHOUSE_SCOPE_RESOLVER, resolve), UseGuards(GatehouseAuthGuard));
-}
-
-/**
- * A ScopeResolver for MCP's JSON-RPC bodies: a `tools/call` (alone or in a batch) needs `base` plus the scopes of
- * the tool it names; any other message needs `base`.
- */
-export function mcpToolScopes(toolScopes: Record<string, string[]>, base: string[] = []): ScopeResolver {
-  return ({ body }) => {
-    const needed = new Set(base);
-    for (const message of Array.isArray(body) ? body : [body]) {
-      if (typeof message !== 'object' || message === null) continue;
-      const { method, params } = message as { method?: unknown; params?: { name?: unknown } };
-      // Own keys only: a tool called "constructor" or "__proto__" is an unknown tool, not Object.prototype's member.
-      if (method === 'tools/call' && typeof params?.name === 'string' && Object.hasOwn(toolScopes, params.name)) {
-        for (const scope of toolScopes[params.name] ?? []) needed.add(scope);
-      }
-    }
-    return [...needed];
-  };
 }
 
 /** Opts a handler out of a controller-level @Protected() or @RequireScopes(). */

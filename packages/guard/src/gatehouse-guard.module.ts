@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { ConfigurableModuleClass, GATEHOUSE_GUARD_OPTIONS } from './guard.options.js';
 import { GatehouseAuthGuard } from './gatehouse-auth.guard.js';
-import { GatehouseTokenVerifier } from './token-verifier.js';
-import { ProtectedResourceMetadataRoutes } from './protected-resource-metadata.js';
+import { GatehouseTokenVerifier } from './gatehouse-token-verifier.js';
+import { ProtectedResourceMetadataRoutes } from './protected-resource-metadata.routes.js';
 
 /**
  * `GatehouseGuardModule.forRoot({ issuer, resource, … })` or `.forRootAsync({ useFactory, inject })`.

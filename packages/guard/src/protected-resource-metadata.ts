@@ -1,7 +1,5 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
-import { HttpAdapterHost } from '@nestjs/core';
-import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.options.js';
 import { protectedResourceMetadataUrl } from './challenge.js';
+import type { GatehouseGuardOptions } from './options.js';
 
 /** RFC 9728 §2. */
 export interface ProtectedResourceMetadata {
@@ -24,29 +22,16 @@ export function protectedResourceMetadata(options: GatehouseGuardOptions): Prote
 }
 
 /**
- * Serves the Protected Resource Metadata at `/.well-known/oauth-protected-resource` and at the path-suffixed URL
- * for the resource's path (`/.well-known/oauth-protected-resource/mcp`), which is the one the 401 challenge names.
- * Registered through the HTTP adapter, so the paths can come from the options and both Express and Fastify work.
+ * The paths the metadata is served at: `/.well-known/oauth-protected-resource` and the path-suffixed one for the
+ * resource's path (RFC 9728 §3.1: `/.well-known/oauth-protected-resource/mcp`), which is the one challenges name.
  */
-@Injectable()
-export class ProtectedResourceMetadataRoutes implements OnModuleInit {
-  constructor(
-    private readonly adapterHost: HttpAdapterHost,
-    @Inject(GATEHOUSE_GUARD_OPTIONS) private readonly options: GatehouseGuardOptions,
-  ) {}
-
-  onModuleInit(): void {
-    const adapter = this.adapterHost.httpAdapter;
-    if (!adapter) return; // an application context without HTTP
-    const body = JSON.stringify(protectedResourceMetadata(this.options));
-    const paths = new Set(['/.well-known/oauth-protected-resource', new URL(protectedResourceMetadataUrl(this.options.resource)).pathname]);
-    for (const path of paths) {
-      adapter.get(path, (_req: unknown, res: unknown) => {
-        adapter.setHeader(res, 'Content-Type', 'application/json');
-        adapter.setHeader(res, 'Cache-Control', 'public, max-age=300');
-        adapter.setHeader(res, 'Access-Control-Allow-Origin', '*');
-        adapter.reply(res, body, 200);
-      });
-    }
-  }
+export function protectedResourceMetadataPaths(resource: string): string[] {
+  return [...new Set(['/.well-known/oauth-protected-resource', new URL(protectedResourceMetadataUrl(resource)).pathname])];
 }
+
+/** Public and cacheable, and readable by browser-based MCP clients from any origin. */
+export const PROTECTED_RESOURCE_METADATA_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Type': 'application/json',
+  'Cache-Control': 'public, max-age=300',
+  'Access-Control-Allow-Origin': '*',
+};

@@ -1,7 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
-import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.options.js';
+import { protectedResourceMetadataUrl } from './challenge.js';
+import type { GatehouseGuardOptions } from './options.js';
 import { ExpiringLru } from './lru.js';
 
 /** What a guarded handler learns about its caller. */
@@ -34,15 +34,22 @@ export const ALGORITHMS: readonly string[] = ['ES256', 'RS256', 'EdDSA'];
  * `exp`/`nbf` with a small skew. The JWKS is fetched lazily, cached, and refetched at most once per cool-down when
  * an unknown `kid` shows up. A verified token is remembered under its SHA-256 until it expires — or, with the
  * introspection check on, until its next check is due.
+ *
+ * Framework-free: build one per protected resource and keep it (it holds the key set and the verified tokens);
+ * `verifyAccessToken()` and the Express middleware take it, and the NestJS module provides it as
+ * `GatehouseTokenVerifier`.
  */
-@Injectable()
-export class GatehouseTokenVerifier {
+export class AccessTokenVerifier {
+  /** The resource as the tokens' `aud` must name it (normalised by the URL parser). */
+  readonly resource: string;
+  /** The RFC 9728 metadata URL every challenge names. */
+  readonly resourceMetadataUrl: string;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private readonly cache: ExpiringLru<GatehouseAuth>;
-  private readonly resource: string;
 
-  constructor(@Inject(GATEHOUSE_GUARD_OPTIONS) private readonly options: GatehouseGuardOptions) {
+  constructor(readonly options: GatehouseGuardOptions) {
     this.resource = new URL(options.resource).href;
+    this.resourceMetadataUrl = protectedResourceMetadataUrl(options.resource);
     this.jwks = createRemoteJWKSet(new URL(options.jwksUri ?? `${options.issuer.replace(/\/$/, '')}/.well-known/jwks.json`), {
       cacheMaxAge: options.jwks?.cacheMaxAgeMs ?? 600_000,
       cooldownDuration: options.jwks?.cooldownMs ?? 30_000,

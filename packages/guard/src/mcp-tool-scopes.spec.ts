@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import { mcpToolScopes } from './decorators.js';
+import { mcpToolScopes } from './mcp-tool-scopes.js';
 
 describe('mcpToolScopes', () => {
   const resolve = mcpToolScopes({ list_projects: ['projects:read'], create_project: ['projects:write', 'audit:append'] }, ['projects:read']);
