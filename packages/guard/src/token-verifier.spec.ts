@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { ALGORITHMS, GatehouseTokenVerifier, TokenRejected } from './token-verifier.js';
+import { AccessTokenVerifier, ALGORITHMS, TokenRejected } from './token-verifier.js';
 
 const RESOURCE = 'https://mcp.example.test/mcp';
 
@@ -23,7 +23,7 @@ async function testKey(alg: string, kid: string, options: { modulusLength?: numb
  * The verifier against a JWKS served on loopback, as Gatehouse serves it, holding a key of each algorithm Gatehouse
  * signs with and of some it never does.
  */
-describe('GatehouseTokenVerifier, signing algorithms', () => {
+describe('AccessTokenVerifier, signing algorithms', () => {
   let server: Server;
   let issuer: string;
   const keys: Record<string, TestKey> = {};
@@ -39,7 +39,7 @@ describe('GatehouseTokenVerifier, signing algorithms', () => {
   });
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  const verifier = () => new GatehouseTokenVerifier({ issuer, resource: RESOURCE });
+  const verifier = () => new AccessTokenVerifier({ issuer, resource: RESOURCE });
 
   function token(key: TestKey, header: Record<string, unknown> = {}): Promise<string> {
     return new SignJWT({ client_id: 'client-1', scope: 'tools:read' })
