@@ -45,7 +45,9 @@ const KEPT_MEMBERS = ['kty', 'kid', 'alg', 'use', 'crv', 'x', 'y', 'n', 'e'] as 
 export function algorithmsForKey(jwk: Pick<ClientJwk, 'kty' | 'crv' | 'alg'>): readonly ClientAssertionAlg[] {
   const byType: readonly ClientAssertionAlg[] =
     jwk.kty === 'EC' && jwk.crv === 'P-256' ? ['ES256'] : jwk.kty === 'RSA' ? ['RS256', 'PS256'] : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? ['EdDSA', 'Ed25519'] : [];
-  return jwk.alg ? byType.filter((alg) => alg === jwk.alg) : byType;
+  if (!jwk.alg) return byType;
+  // EdDSA and Ed25519 name the same signature with an Ed25519 key (RFC 9864): a key labelled with either takes both.
+  return byType.filter((alg) => alg === jwk.alg || (jwk.kty === 'OKP' && (jwk.alg === 'EdDSA' || jwk.alg === 'Ed25519')));
 }
 
 export class InvalidClientKey extends Error {}
