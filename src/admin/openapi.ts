@@ -505,7 +505,9 @@ export const ADMIN_OPENAPI = {
         required: ['redirect_uris'],
         properties: {
           redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
-          token_endpoint_auth_method: { enum: ['none', 'client_secret_basic', 'client_secret_post'], default: 'client_secret_basic' },
+          token_endpoint_auth_method: { enum: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'], default: 'client_secret_basic' },
+          jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } }, description: 'private_key_jwt only (or jwks_uri): the public keys (EC P-256, RSA ≥ 2048 bits, Ed25519) client assertions are signed with' },
+          jwks_uri: { type: 'string', format: 'uri', description: 'private_key_jwt only (or jwks): https URL of the client\'s JWK Set, fetched like a client metadata document' },
           grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token'] } },
           response_types: { type: 'array', items: { enum: ['code'] } },
           client_name: { type: 'string' },

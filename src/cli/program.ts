@@ -97,7 +97,8 @@ export function buildProgram(onJob: (job: CliJob) => void, output: { out: (text:
     .description('pre-register a client (RFC 7591 metadata); prints its secret once')
     .addOption(new Option('--redirect-uri <uri>', 'a redirect URI (repeat for several)').argParser(urlList))
     .addOption(new Option('--name <name>', 'client_name').argParser(nonEmpty))
-    .addOption(new Option('--auth-method <method>', 'token_endpoint_auth_method').choices(['none', 'client_secret_basic', 'client_secret_post']))
+    .addOption(new Option('--auth-method <method>', 'token_endpoint_auth_method').choices(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']))
+    .addOption(new Option('--jwks-uri <url>', 'private_key_jwt: the https URL where the client publishes its public keys (or give jwks in --metadata)'))
     .addOption(new Option('--grant-types <list>', 'authorization_code,refresh_token').argParser(list))
     .addOption(new Option('--scope <scopes>', 'space-separated scopes the client may ask for'))
     .addOption(new Option('--metadata <json>', 'the whole RFC 7591 metadata as a JSON object, instead of the options above').argParser(jsonObject('a JSON object of RFC 7591 client metadata')))
@@ -343,6 +344,7 @@ function clientInput(opts: Opts): Record<string, unknown> {
     redirect_uris: opts.redirectUri,
     client_name: opts.name,
     token_endpoint_auth_method: opts.authMethod,
+    jwks_uri: opts.jwksUri,
     grant_types: opts.grantTypes,
     scope: opts.scope,
   });

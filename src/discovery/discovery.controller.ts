@@ -2,6 +2,7 @@ import { Controller, Get, Header, Inject } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { ResourcesService } from '../resources/resources.service.js';
 import { AUTH_METHODS, GRANT_TYPES } from '../registration/client-metadata.js';
+import { CLIENT_ASSERTION_ALGS } from '../registration/client-keys.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../common/fast-path.decorator.js';
@@ -20,8 +21,12 @@ export interface AuthorizationServerMetadata {
   response_modes_supported: string[];
   grant_types_supported: string[];
   token_endpoint_auth_methods_supported: string[];
+  /** The algorithms a private_key_jwt client assertion may be signed with, at each endpoint that takes one. */
+  token_endpoint_auth_signing_alg_values_supported: string[];
   introspection_endpoint_auth_methods_supported: string[];
+  introspection_endpoint_auth_signing_alg_values_supported: string[];
   revocation_endpoint_auth_methods_supported: string[];
+  revocation_endpoint_auth_signing_alg_values_supported: string[];
   code_challenge_methods_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
   /** draft-ietf-oauth-client-id-metadata-document §6: an https URL may be used as client_id. */
@@ -75,9 +80,12 @@ export class DiscoveryController {
       response_modes_supported: ['query'],
       grant_types_supported: [...GRANT_TYPES],
       token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      token_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
       // Introspection needs a caller that can prove who it is: no `none`.
       introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((method) => method !== 'none'),
+      introspection_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
       revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+      revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
       code_challenge_methods_supported: ['S256'],
       authorization_response_iss_parameter_supported: true,
       client_id_metadata_document_supported: this.config.cimd.enabled,

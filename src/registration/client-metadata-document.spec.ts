@@ -117,14 +117,22 @@ describe('validateMetadataDocument', () => {
     }
   });
 
-  it('refuses private_key_jwt, saying this server does not support it', () => {
+  it('accepts private_key_jwt with jwks_uri or jwks, and refuses other methods', () => {
+    const byUri = validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks' }));
+    assert.equal(byUri.token_endpoint_auth_method, 'private_key_jwt');
+    assert.equal(byUri.jwks_uri, 'https://app.example.com/jwks');
     assertRefused(
-      () => validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks' })),
+      () => validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: 'private_key_jwt' })),
       'invalid_document',
-      /private_key_jwt client authentication, which this server does not support/,
+      /private_key_jwt needs exactly one of jwks and jwks_uri/,
+    );
+    assertRefused(
+      () => validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } })),
+      'invalid_document',
+      /private or symmetric key/,
     );
     for (const method of ['tls_client_auth', 7, ['none']]) {
-      assertRefused(() => validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: method })), 'invalid_document', /must be "none"/, String(method));
+      assertRefused(() => validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: method })), 'invalid_document', /must be "none" or "private_key_jwt"/, String(method));
     }
   });
 

@@ -73,8 +73,8 @@ export function parseClientIdUrl(clientId: string): URL {
 
 /**
  * The document rules (draft §4, §8): a JSON object whose `client_id` is exactly the URL it was fetched from,
- * with `client_name` and `redirect_uris`; no shared secret of any kind. Gatehouse supports only public clients
- * here (`none`); `private_key_jwt` is refused because Gatehouse does not verify client assertions.
+ * with `client_name` and `redirect_uris`; no shared secret of any kind. The client is public (`none`), or proves
+ * itself with a key (`private_key_jwt`, with `jwks` or `jwks_uri` in the document).
  */
 export function validateMetadataDocument(clientId: string, json: unknown): ClientMetadata {
   const refuse = (why: string) => new MetadataDocumentError('invalid_document', why);
@@ -85,19 +85,17 @@ export function validateMetadataDocument(clientId: string, json: unknown): Clien
     throw refuse('the document contains client_secret or client_secret_expires_at; a client metadata document cannot carry a shared secret');
   }
   const method = document.token_endpoint_auth_method ?? 'none';
-  if (method === 'private_key_jwt') {
-    throw refuse('the document asks for private_key_jwt client authentication, which this server does not support; use token_endpoint_auth_method "none"');
-  }
   if (typeof method === 'string' && SHARED_SECRET_METHODS.has(method)) {
-    throw refuse(`the document asks for ${method}, a shared-secret method a client metadata document cannot use; use "none"`);
+    throw refuse(`the document asks for ${method}, a shared-secret method a client metadata document cannot use; use "none" or "private_key_jwt"`);
   }
-  if (method !== 'none') throw refuse('token_endpoint_auth_method in the document must be "none"');
+  if (method !== 'none' && method !== 'private_key_jwt') throw refuse('token_endpoint_auth_method in the document must be "none" or "private_key_jwt"');
   if (document.client_name === undefined || document.client_name === null) throw refuse('the document has no client_name');
   if (document.redirect_uris === undefined || document.redirect_uris === null) throw refuse('the document has no redirect_uris');
-  // Key material only matters for private_key_jwt, which is refused above: a public client's keys are ignored.
-  const { jwks: _jwks, jwks_uri: _jwksUri, ...rest } = document;
+  // A public client's keys would be keys nothing checks: ignored, as any other field Gatehouse does not use.
+  const { jwks, jwks_uri: jwksUri, ...rest } = document;
+  const keys = method === 'private_key_jwt' ? { jwks, jwks_uri: jwksUri } : {};
   try {
-    return validateClientMetadata({ ...rest, token_endpoint_auth_method: 'none' });
+    return validateClientMetadata({ ...rest, ...keys, token_endpoint_auth_method: method });
   } catch (error) {
     if (error instanceof OAuthError) throw refuse(`the document's metadata is invalid: ${error.description}`);
     throw error;

@@ -125,8 +125,8 @@ describe('validateClientMetadata', () => {
       ['scope not a string', { scope: ['tools:read'] }],
       ['too many contacts', { contacts: Array.from({ length: 11 }, (_, i) => `c${i}@example.com`) }],
       ['empty contact', { contacts: [''] }],
-      ['jwks', { jwks: { keys: [] } }],
-      ['jwks_uri', { jwks_uri: 'https://app.example.com/jwks.json' }],
+      ['jwks without private_key_jwt', { jwks: { keys: [] } }],
+      ['jwks_uri without private_key_jwt', { jwks_uri: 'https://app.example.com/jwks.json' }],
     ];
     for (const [label, extra] of cases) {
       assertRejects(() => validateClientMetadata({ redirect_uris: [REDIRECT], ...extra }), InvalidClientMetadata, label);

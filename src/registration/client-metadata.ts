@@ -1,9 +1,15 @@
 import { InvalidClientMetadata, InvalidRedirectUri } from '../common/oauth-errors.js';
 import { isWebUrl, SCOPE_TOKEN } from '../common/validation.js';
 import { isLoopbackHost, parseUrl } from '../common/urls.js';
+import { validateClientKeyMetadata, type ClientJwks } from './client-keys.js';
 
-export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
+export const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
+
+/** Whether a client registered for `method` is given a client secret (the others prove themselves with a key, or not at all). */
+export function usesClientSecret(method: TokenEndpointAuthMethod): boolean {
+  return method === 'client_secret_basic' || method === 'client_secret_post';
+}
 export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 
@@ -22,6 +28,9 @@ export interface ClientMetadata {
   contacts?: string[];
   software_id?: string;
   software_version?: string;
+  /** private_key_jwt only, exactly one of the two: the client's public keys, inline or where it publishes them. */
+  jwks?: ClientJwks;
+  jwks_uri?: string;
 }
 
 const URL_FIELDS = ['client_uri', 'logo_uri', 'tos_uri', 'policy_uri'] as const;
@@ -96,9 +105,7 @@ export function validateClientMetadata(input: Record<string, unknown>): ClientMe
     }
     metadata.contacts = contacts;
   }
-  if (input.jwks !== undefined || input.jwks_uri !== undefined) {
-    throw new InvalidClientMetadata('jwks and jwks_uri are not supported: use none, client_secret_basic or client_secret_post');
-  }
+  Object.assign(metadata, validateClientKeyMetadata(metadata.token_endpoint_auth_method, input));
   return metadata;
 }
 

@@ -7,6 +7,7 @@ import type { Tx } from '../database/data-source.js';
 import type { RecordCache, RecordKind } from '../database/record-cache.js';
 import type { AuditEvent, AuditLog } from '../audit/audit-log.js';
 import type { ClientRepository, ExpiredClient } from './client.repository.js';
+import type { ClientAssertionJtiRepository } from './client-assertion-jti.repository.js';
 import { ClientsHousekeeping } from './clients-housekeeping.js';
 
 type Ttl = { unusedSeconds: number; idleSeconds: number | null };
@@ -46,7 +47,8 @@ function setup(settings: { registration?: Partial<GatehouseConfig['registration'
   const audit = { record: async (_tx: Tx, event: AuditEvent) => void events.push(event) } as unknown as AuditLog;
   const announced: Array<{ kind: RecordKind; ids: readonly string[] }> = [];
   const cache = { invalidate: async (_tx: Tx, kind: RecordKind, ids: readonly string[]) => void announced.push({ kind, ids }) } as unknown as RecordCache;
-  const job = new ClientsHousekeeping(config, database, repository, audit, cache);
+  const jtis = { deleteExpired: async () => 0 } as unknown as ClientAssertionJtiRepository;
+  const job = new ClientsHousekeeping(config, database, repository, audit, cache, jtis);
   return { job, deleteCalls, documentCalls, events, announced, transactions: () => transactions };
 }
 

@@ -5,6 +5,7 @@ import { deleteInBatches, PeriodicJob } from '../database/housekeeping.js';
 import { RecordCache } from '../database/record-cache.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { ClientRepository } from './client.repository.js';
+import { ClientAssertionJtiRepository } from './client-assertion-jti.repository.js';
 import { CLIENT_USE_RESOLUTION_MS, clientExpiredEvent } from './clients.service.js';
 
 const EVERY_MS = 3600_000;
@@ -19,7 +20,8 @@ const FIRST_RUN_AFTER_MS = 60_000;
  * however idle while it holds a live refresh token, since its user can still come back through it. Deleted in
  * batches, each batch in its own transaction with a `client.expired` event per client. A deleted dynamic client's
  * next request gets 401 invalid_client at /token, so MCP clients register again; a deleted metadata-document
- * client's URL is simply fetched and recorded again by its next /authorize.
+ * client's URL is simply fetched and recorded again by its next /authorize. The jtis of expired client assertions
+ * are deleted with them.
  */
 @Injectable()
 export class ClientsHousekeeping extends PeriodicJob {
@@ -31,6 +33,7 @@ export class ClientsHousekeeping extends PeriodicJob {
     private readonly clients: ClientRepository,
     private readonly audit: AuditLog,
     private readonly cache: RecordCache,
+    private readonly assertionJtis: ClientAssertionJtiRepository,
   ) {
     super(EVERY_MS);
   }
@@ -48,7 +51,9 @@ export class ClientsHousekeeping extends PeriodicJob {
 
   protected async run(): Promise<void> {
     const expired = await deleteInBatches((limit) => this.expireBatch(limit));
-    if (expired) this.logger.log({ msg: 'housekeeping', clients_expired: expired });
+    // A client assertion's jti only needs remembering until the assertion expires (at most minutes).
+    const jtis = await deleteInBatches((limit) => this.assertionJtis.deleteExpired(new Date(), limit));
+    if (expired || jtis) this.logger.log({ msg: 'housekeeping', clients_expired: expired, client_assertion_jtis_deleted: jtis });
   }
 
   /**

@@ -9,7 +9,8 @@ import type { Tx } from '../database/data-source.js';
 import { AuditLog, type AuditEvent } from '../audit/audit-log.js';
 import { ClientRepository, type ExpiredClient } from './client.repository.js';
 import type { ClientEntity } from './client.entity.js';
-import { validateClientMetadata, type ClientMetadata } from './client-metadata.js';
+import { usesClientSecret, validateClientMetadata, type ClientMetadata } from './client-metadata.js';
+import { assertJwksUriReachable } from './client-keys.js';
 import { ClientMetadataDocuments, isClientIdUrl, type ResolvedClient } from './client-metadata-document.js';
 import { metadataFingerprint } from './client-fingerprint.js';
 import { InitialAccessTokens, type PresentedInitialAccessToken } from './initial-access-tokens.service.js';
@@ -126,8 +127,8 @@ export class ClientsService {
    */
   async register(input: Record<string, unknown>, kind: 'dynamic' | 'static', context?: RequestContext, authorization?: string): Promise<RegisteredClient> {
     const initialAccessToken = kind === 'dynamic' ? await this.initialAccessTokens.presented(authorization) : null;
-    const metadata = validateClientMetadata(input);
-    const clientSecret = metadata.token_endpoint_auth_method === 'none' ? null : CLIENT_SECRET_PREFIX + randomToken();
+    const metadata = this.validateMetadata(input);
+    const clientSecret = usesClientSecret(metadata.token_endpoint_auth_method) ? CLIENT_SECRET_PREFIX + randomToken() : null;
     // Pre-registered clients are managed through the admin API, not RFC 7592.
     const registrationAccessToken = kind === 'dynamic' ? REGISTRATION_TOKEN_PREFIX + randomToken() : null;
     const id = randomUUID();
@@ -237,11 +238,11 @@ export class ClientsService {
         throw new InvalidClientMetadata('client_secret does not match the current secret');
       }
     }
-    const metadata = validateClientMetadata(input);
-    const wasPublic = client.metadata.token_endpoint_auth_method === 'none';
-    const isPublic = metadata.token_endpoint_auth_method === 'none';
-    const clientSecret = !isPublic && wasPublic ? CLIENT_SECRET_PREFIX + randomToken() : null;
-    const secretHash = isPublic ? null : clientSecret ? sha256(clientSecret) : client.secretHash;
+    const metadata = this.validateMetadata(input);
+    const hadSecret = usesClientSecret(client.metadata.token_endpoint_auth_method) && client.secretHash !== null;
+    const needsSecret = usesClientSecret(metadata.token_endpoint_auth_method);
+    const clientSecret = needsSecret && !hadSecret ? CLIENT_SECRET_PREFIX + randomToken() : null;
+    const secretHash = !needsSecret ? null : clientSecret ? sha256(clientSecret) : client.secretHash;
     const updated = await this.database.transaction(async (tx) => {
       await this.cache.invalidate(tx, 'client', [client.id]);
       await this.repository.updateMetadata(tx, client.id, metadata, secretHash, client.kind === 'dynamic' ? metadataFingerprint(metadata) : null);
@@ -249,6 +250,13 @@ export class ClientsService {
       return (await this.repository.findById(client.id, tx))!;
     });
     return { client: updated, clientSecret, registrationAccessToken: null };
+  }
+
+  /** Registration metadata, with a jwks_uri on an address Gatehouse would never fetch from refused at once. */
+  private validateMetadata(input: Record<string, unknown>): ClientMetadata {
+    const metadata = validateClientMetadata(input);
+    assertJwksUriReachable(metadata.jwks_uri, { allowLoopback: this.config.cimd.allowLoopback });
+    return metadata;
   }
 
   /** `actor`: who deleted it, when not the one the event type implies (a console operator). */
@@ -269,7 +277,7 @@ export class ClientsService {
       ...client.metadata,
     };
     if (clientSecret) view.client_secret = clientSecret;
-    if (client.metadata.token_endpoint_auth_method !== 'none') view.client_secret_expires_at = 0;
+    if (usesClientSecret(client.metadata.token_endpoint_auth_method)) view.client_secret_expires_at = 0;
     if (registrationAccessToken) view.registration_access_token = registrationAccessToken;
     if (client.kind === 'dynamic') view.registration_client_uri = `${this.config.issuer}/register/${encodeURIComponent(client.id)}`;
     return view;

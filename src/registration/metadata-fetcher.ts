@@ -26,14 +26,15 @@ const USER_AGENT = 'Gatehouse (OAuth client ID metadata document fetcher)';
 const JSON_CONTENT_TYPE = /^application\/(?:[\w.-]+\+)?json\s*(?:;.*)?$/i;
 
 /**
- * GETs a client metadata document from a URL a stranger chose, without becoming an SSRF proxy:
+ * GETs a client metadata document (or a client's JWK Set, from its `jwks_uri`) from a URL a stranger chose, without
+ * becoming an SSRF proxy:
  * - the host must pass the configured allow/deny lists;
  * - Gatehouse resolves the name itself and refuses it if ANY answer is not a public address (loopback only when
  *   CIMD_ALLOW_LOOPBACK is on), then connects to exactly those vetted addresses (the socket's `lookup` returns
  *   them), so a second, different DNS answer (rebinding) is never asked for; TLS still verifies the URL's host
  *   name (SNI and Host stay the URL's);
  * - redirects are not followed; only a 200 with a JSON content type and an identity encoding is read;
- * - the body is capped (5 kB) and the whole exchange, DNS included, has one deadline;
+ * - the body is capped (5 kB for a document) and the whole exchange, DNS included, has one deadline;
  * - no connection reuse (`agent: false`): a pooled socket could belong to an address vetted for another name.
  */
 @Injectable()
@@ -50,12 +51,13 @@ export class MetadataFetcher {
     this.ca = config.cimd.extraCaPem ? [...rootCertificates, config.cimd.extraCaPem] : undefined;
   }
 
-  async fetch(url: URL): Promise<FetchedDocument> {
+  /** `maxBytes`: the body's cap, when not a client metadata document's (a client's JWK Set may be larger). */
+  async fetch(url: URL, { maxBytes = this.settings.maxDocumentBytes }: { maxBytes?: number } = {}): Promise<FetchedDocument> {
     const deadline = Date.now() + this.settings.fetchTimeoutMs;
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.assertHostAllowed(url.hostname);
     const addresses = await this.vettedAddresses(host, deadline);
-    return this.get(url, host, addresses, deadline);
+    return this.get(url, host, addresses, deadline, maxBytes);
   }
 
   private assertHostAllowed(hostname: string): void {
@@ -96,8 +98,7 @@ export class MetadataFetcher {
     return addresses.map(({ address }) => ({ address, family: isIP(address) === 6 ? 6 : 4 }));
   }
 
-  private get(url: URL, host: string, addresses: ResolvedAddress[], deadline: number): Promise<FetchedDocument> {
-    const { maxDocumentBytes } = this.settings;
+  private get(url: URL, host: string, addresses: ResolvedAddress[], deadline: number, maxDocumentBytes: number): Promise<FetchedDocument> {
     return new Promise<FetchedDocument>((resolve, reject) => {
       let settled = false;
       const finish = (error: MetadataDocumentError | null, document?: FetchedDocument): void => {

@@ -2,6 +2,9 @@ import { Module } from '@nestjs/common';
 import { AdminClientsController } from './admin-clients.controller.js';
 import { AdminInitialAccessTokensController } from './admin-initial-access-tokens.controller.js';
 import { ClientAuthenticator } from './client-authenticator.js';
+import { ClientAssertionVerifier } from './client-assertion.js';
+import { ClientAssertionJtiRepository } from './client-assertion-jti.repository.js';
+import { ClientKeySets } from './client-key-sets.js';
 import { ClientRepository } from './client.repository.js';
 import { ClientsService } from './clients.service.js';
 import { ClientsHousekeeping } from './clients-housekeeping.js';
@@ -18,6 +21,9 @@ import { RegistrationController } from './registration.controller.js';
     ClientsService,
     ClientRepository,
     ClientAuthenticator,
+    ClientAssertionVerifier,
+    ClientAssertionJtiRepository,
+    ClientKeySets,
     ClientMetadataDocuments,
     MetadataFetcher,
     InitialAccessTokens,

@@ -218,12 +218,12 @@ describe('client metadata documents: refusals and cache (loopback allowed, as in
       await assertRefused(gatehouse, serve('/secret-expiry.json', { client_secret_expires_at: 0 }), { description: /cannot carry a shared secret/, reason: 'invalid_document' });
     });
 
-    it('refuses shared-secret authentication methods, and private_key_jwt with a clear message', async () => {
+    it('refuses shared-secret authentication methods, and private_key_jwt without keys', async () => {
       for (const method of ['client_secret_basic', 'client_secret_post', 'client_secret_jwt']) {
         await assertRefused(gatehouse, serve(`/method-${method}.json`, { token_endpoint_auth_method: method }), { description: new RegExp(`asks for ${method}, a shared-secret method`), reason: 'invalid_document' });
       }
-      await assertRefused(gatehouse, serve('/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://app.example.com/jwks.json' }), {
-        description: /private_key_jwt client authentication, which this server does not support/,
+      await assertRefused(gatehouse, serve('/pkjwt.json', { token_endpoint_auth_method: 'private_key_jwt' }), {
+        description: /private_key_jwt needs exactly one of jwks and jwks_uri/,
         reason: 'invalid_document',
       });
     });
