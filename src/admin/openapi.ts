@@ -501,6 +501,10 @@ export const ADMIN_OPENAPI = {
           token_endpoint_auth_method: { enum: ['none', 'client_secret_basic', 'client_secret_post'], default: 'client_secret_basic' },
           grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token'] } },
           response_types: { type: 'array', items: { enum: ['code'] } },
+          application_type: {
+            enum: ['web', 'native'],
+            description: 'web: https redirect URIs only; native: loopback http, private-use schemes or https. Omitted: native when any redirect URI is not https, else web.',
+          },
           client_name: { type: 'string' },
           client_uri: { type: 'string', format: 'uri' },
           logo_uri: { type: 'string', format: 'uri' },
