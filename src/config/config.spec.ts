@@ -327,6 +327,19 @@ describe('loadConfig, verified access token cache', () => {
   });
 });
 
+describe('loadConfig, authorization code lifetime', () => {
+  it('lets codes live 60 s by default; AUTHORIZATION_CODE_TTL sets it in seconds, from 10 to 600', () => {
+    assert.equal(loadConfig({}).authorizationCodeTtlSeconds, 60);
+    assert.equal(loadConfig({ AUTHORIZATION_CODE_TTL: '10' }).authorizationCodeTtlSeconds, 10);
+    assert.equal(loadConfig({ AUTHORIZATION_CODE_TTL: '600' }).authorizationCodeTtlSeconds, 600);
+  });
+
+  it('rejects malformed or out-of-range values, naming the variable and the range', () => {
+    for (const value of ['0', '9', '601', '-1', '1.5', '60s', '1e2']) assertConfigError({ AUTHORIZATION_CODE_TTL: value }, 'AUTHORIZATION_CODE_TTL');
+    assert.throws(() => loadConfig({ AUTHORIZATION_CODE_TTL: '5' }), /AUTHORIZATION_CODE_TTL.*whole number of seconds from 10 to 600/);
+  });
+});
+
 describe('loadConfig, refresh reuse grace', () => {
   it('allows a retry for 30 s by default; REFRESH_REUSE_GRACE_SECONDS sets the window and 0 makes every reuse revoke', () => {
     assert.equal(loadConfig({}).refreshReuseGraceSeconds, 30);

@@ -142,6 +142,7 @@ class EnvironmentVariables {
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
 
   @IsOptional() @IsString() KEY_RELOAD_SECONDS?: string;
+  @IsOptional() @IsString() AUTHORIZATION_CODE_TTL?: string;
   @IsOptional() @IsString() REFRESH_REUSE_GRACE_SECONDS?: string;
   @IsOptional() @IsString() SHUTDOWN_GRACE_SECONDS?: string;
   @IsOptional() @IsString() ACCESS_TOKEN_CACHE_ENTRIES?: string;
@@ -412,7 +413,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     encryptionKey,
     logLevel: vars.LOG_LEVEL ?? 'info',
     maxBodyBytes: 64 * 1024,
-    authorizationCodeTtlSeconds: 60,
+    // OAuth 2.1 §4.1.2 recommends at most 10 minutes; below 10 s a slow client or clock would lose its code.
+    authorizationCodeTtlSeconds: number('AUTHORIZATION_CODE_TTL', { fallback: 60, min: 10, max: 600, unit: 'seconds' }),
     interactionTtlSeconds: 600,
     sessionTtlSeconds: 12 * 3600,
     cimd: cimdConfig(problems, vars),
@@ -724,6 +726,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DCR_IDLE_CLIENT_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
   KEY_RELOAD_SECONDS: true,
+  AUTHORIZATION_CODE_TTL: true,
   REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
