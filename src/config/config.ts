@@ -141,6 +141,9 @@ class EnvironmentVariables {
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
 
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
+  DYNAMIC_REGISTRATION?: string;
+
   @IsOptional() @IsString() KEY_RELOAD_SECONDS?: string;
   @IsOptional() @IsString() AUTHORIZATION_CODE_TTL?: string;
   @IsOptional() @IsString() REFRESH_REUSE_GRACE_SECONDS?: string;
@@ -295,6 +298,11 @@ export interface RateLimitConfig {
 
 /** Dynamic client registration hygiene (RFC 7591 endpoints only; pre-registered clients never expire). */
 export interface RegistrationConfig {
+  /**
+   * Whether POST /register exists (RFC 7591). Off: no route and no registration_endpoint in the metadata; CIMD,
+   * pre-registered clients and clients registered earlier (with their RFC 7592 endpoint) keep working.
+   */
+  dynamicRegistration: boolean;
   /** Most dynamic clients that may exist at once; registration beyond it is refused until some expire. */
   maxDynamicClients: number;
   /** A dynamic client never used this long after registering is deleted. */
@@ -492,6 +500,7 @@ function rateLimitConfig(problems: Problems, vars: EnvironmentVariables): RateLi
 
 function registrationConfig(problems: Problems, vars: EnvironmentVariables): RegistrationConfig {
   return {
+    dynamicRegistration: vars.DYNAMIC_REGISTRATION !== 'false',
     maxDynamicClients: wholeNumber(problems, 'DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, { fallback: 10_000, min: 1, max: 100_000_000 }),
     unusedClientTtlMs: wholeNumber(problems, 'DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, { fallback: 24, min: 1, max: 24 * 365, unit: 'hours' }) * 3_600_000,
     idleClientTtlMs: wholeNumber(problems, 'DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
@@ -725,6 +734,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DCR_UNUSED_CLIENT_HOURS: true,
   DCR_IDLE_CLIENT_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
+  DYNAMIC_REGISTRATION: true,
   KEY_RELOAD_SECONDS: true,
   AUTHORIZATION_CODE_TTL: true,
   REFRESH_REUSE_GRACE_SECONDS: true,

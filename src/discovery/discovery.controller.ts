@@ -11,7 +11,8 @@ export interface AuthorizationServerMetadata {
   issuer: string;
   authorization_endpoint: string;
   token_endpoint: string;
-  registration_endpoint: string;
+  /** Absent with DYNAMIC_REGISTRATION=false. */
+  registration_endpoint?: string;
   introspection_endpoint: string;
   revocation_endpoint: string;
   jwks_uri: string;
@@ -71,7 +72,7 @@ export class DiscoveryController {
       issuer,
       authorization_endpoint: `${issuer}/authorize`,
       token_endpoint: `${issuer}/token`,
-      registration_endpoint: `${issuer}/register`,
+      ...(this.config.registration.dynamicRegistration ? { registration_endpoint: `${issuer}/register` } : {}),
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,

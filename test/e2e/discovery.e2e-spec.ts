@@ -99,7 +99,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       assert.equal(token.status, 400);
       assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
 
-      const registration = await fetch(body.registration_endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const registration = await fetch(body.registration_endpoint!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(registration.status, 400);
       assert.equal(((await registration.json()) as { error: string }).error, 'invalid_redirect_uri');
 
