@@ -295,13 +295,14 @@ describe('loadConfig, dynamic registration hygiene', () => {
       maxDynamicClients: 10_000,
       unusedClientTtlMs: 24 * 3_600_000,
       idleClientTtlMs: 90 * 86_400_000,
+      clientSecretTtlMs: 0,
       requireInitialAccessToken: false,
     });
   });
 
   it('reads the cap, the lifetimes in hours and days, and the switch; DCR_IDLE_CLIENT_DAYS=0 keeps idle clients', () => {
     const registration = loadConfig({ DCR_MAX_CLIENTS: '500', DCR_UNUSED_CLIENT_HOURS: '2', DCR_IDLE_CLIENT_DAYS: '0', DCR_REQUIRE_INITIAL_ACCESS_TOKEN: 'true' }).registration;
-    assert.deepEqual(registration, { dynamicRegistration: true, maxDynamicClients: 500, unusedClientTtlMs: 2 * 3_600_000, idleClientTtlMs: 0, requireInitialAccessToken: true });
+    assert.deepEqual(registration, { dynamicRegistration: true, maxDynamicClients: 500, unusedClientTtlMs: 2 * 3_600_000, idleClientTtlMs: 0, clientSecretTtlMs: 0, requireInitialAccessToken: true });
     assert.equal(loadConfig({ DCR_IDLE_CLIENT_DAYS: '7' }).registration.idleClientTtlMs, 7 * 86_400_000);
     assert.equal(loadConfig({ DCR_REQUIRE_INITIAL_ACCESS_TOKEN: 'false' }).registration.requireInitialAccessToken, false);
     assert.equal(loadConfig({ DCR_MAX_CLIENTS: '1' }).registration.maxDynamicClients, 1);
@@ -312,6 +313,12 @@ describe('loadConfig, dynamic registration hygiene', () => {
     for (const value of ['0', '-1', '1.5', '8761', 'day']) assertConfigError({ DCR_UNUSED_CLIENT_HOURS: value }, 'DCR_UNUSED_CLIENT_HOURS');
     for (const value of ['-1', '0.5', '36501', 'never']) assertConfigError({ DCR_IDLE_CLIENT_DAYS: value }, 'DCR_IDLE_CLIENT_DAYS');
     for (const value of ['yes', '1', 'TRUE']) assertConfigError({ DCR_REQUIRE_INITIAL_ACCESS_TOKEN: value }, 'DCR_REQUIRE_INITIAL_ACCESS_TOKEN');
+  });
+
+  it('lets dynamic clients\' secrets expire after DCR_CLIENT_SECRET_DAYS days (0, the default: never), up to 3650', () => {
+    assert.equal(loadConfig({ DCR_CLIENT_SECRET_DAYS: '30' }).registration.clientSecretTtlMs, 30 * 86_400_000);
+    assert.equal(loadConfig({ DCR_CLIENT_SECRET_DAYS: '0' }).registration.clientSecretTtlMs, 0);
+    for (const value of ['-1', '1.5', '3651', 'never']) assertConfigError({ DCR_CLIENT_SECRET_DAYS: value }, 'DCR_CLIENT_SECRET_DAYS');
   });
 
   it('keeps dynamic registration on unless DYNAMIC_REGISTRATION=false, and rejects other values', () => {

@@ -137,6 +137,7 @@ class EnvironmentVariables {
   @IsOptional() @IsString() DCR_MAX_CLIENTS?: string;
   @IsOptional() @IsString() DCR_UNUSED_CLIENT_HOURS?: string;
   @IsOptional() @IsString() DCR_IDLE_CLIENT_DAYS?: string;
+  @IsOptional() @IsString() DCR_CLIENT_SECRET_DAYS?: string;
 
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
@@ -309,6 +310,8 @@ export interface RegistrationConfig {
   unusedClientTtlMs: number;
   /** A dynamic client not used for this long, with no live refresh token, is deleted; 0 keeps them. */
   idleClientTtlMs: number;
+  /** How long a dynamically registered client's secret is accepted (RFC 7591 client_secret_expires_at); 0: forever. */
+  clientSecretTtlMs: number;
   /** Closed deployments: POST /register needs an initial access token issued by an administrator (RFC 7591 §3). */
   requireInitialAccessToken: boolean;
 }
@@ -504,6 +507,7 @@ function registrationConfig(problems: Problems, vars: EnvironmentVariables): Reg
     maxDynamicClients: wholeNumber(problems, 'DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, { fallback: 10_000, min: 1, max: 100_000_000 }),
     unusedClientTtlMs: wholeNumber(problems, 'DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, { fallback: 24, min: 1, max: 24 * 365, unit: 'hours' }) * 3_600_000,
     idleClientTtlMs: wholeNumber(problems, 'DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
+    clientSecretTtlMs: wholeNumber(problems, 'DCR_CLIENT_SECRET_DAYS', vars.DCR_CLIENT_SECRET_DAYS, { fallback: 0, min: 0, max: 3650, unit: 'days' }) * 86_400_000,
     requireInitialAccessToken: vars.DCR_REQUIRE_INITIAL_ACCESS_TOKEN === 'true',
   };
 }
@@ -733,6 +737,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DCR_MAX_CLIENTS: true,
   DCR_UNUSED_CLIENT_HOURS: true,
   DCR_IDLE_CLIENT_DAYS: true,
+  DCR_CLIENT_SECRET_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
   DYNAMIC_REGISTRATION: true,
   KEY_RELOAD_SECONDS: true,

@@ -194,6 +194,7 @@ export class ClientMetadataDocuments {
         kind: 'metadata_document',
         metadata,
         secretHash: null,
+        secretExpiresAt: null,
         registrationTokenHash: null,
         createdAt: recorded?.createdAt ?? now,
         updatedAt: now,

@@ -4,10 +4,10 @@ import { revertLastMigration, runMigrations } from '../../src/database/migration
 import { MIGRATIONS } from '../../migrations/index.js';
 import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 
-const MIGRATION = 'ClientApplicationType1795346000000';
+const MIGRATION = 'ClientTypeAndSecretExpiry1795346000000';
 
 for (const kind of DATABASE_KINDS) {
-  describe(`ClientApplicationType migration (${kind})`, { skip: skipUnless(kind) }, () => {
+  describe(`ClientTypeAndSecretExpiry migration, application_type (${kind})`, { skip: skipUnless(kind) }, () => {
     let db: TestDatabase;
     before(async () => {
       db = await openTestDatabase(kind);
