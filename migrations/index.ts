@@ -15,6 +15,7 @@ import { SignInPolicy1795345500000 } from './1795345500000-SignInPolicy.js';
 import { ScopeDescriptions1795345600000 } from './1795345600000-ScopeDescriptions.js';
 import { ConsoleOperators1795345700000 } from './1795345700000-ConsoleOperators.js';
 import { RegistrationSecretOverlap1795345800000 } from './1795345800000-RegistrationSecretOverlap.js';
+import { ClientTypeAndSecretExpiry1795346000000 } from './1795346000000-ClientTypeAndSecretExpiry.js';
 import { ClientAssertionJtis1795346300000 } from './1795346300000-ClientAssertionJtis.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
@@ -35,5 +36,6 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ScopeDescriptions1795345600000,
   ConsoleOperators1795345700000,
   RegistrationSecretOverlap1795345800000,
+  ClientTypeAndSecretExpiry1795346000000,
   ClientAssertionJtis1795346300000,
 ];

@@ -11,7 +11,7 @@ import { MetricsModule } from './metrics/metrics.module.js';
 import { KeysModule } from './keys/keys.module.js';
 import { ResourcesModule } from './resources/resources.module.js';
 import { IdentityProvidersModule } from './identity-providers/identity-providers.module.js';
-import { RegistrationModule } from './registration/registration.module.js';
+import { DynamicRegistrationModule, RegistrationModule } from './registration/registration.module.js';
 import { DiscoveryModule } from './discovery/discovery.module.js';
 import { AuthorizationModule } from './authorization/authorization.module.js';
 import { TokensModule } from './tokens/tokens.module.js';
@@ -50,6 +50,7 @@ export class AppModule {
         ResourcesModule,
         IdentityProvidersModule,
         RegistrationModule,
+        ...(config.registration.dynamicRegistration ? [DynamicRegistrationModule] : []),
         DiscoveryModule,
         AuthorizationModule,
         TokensModule,

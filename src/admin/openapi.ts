@@ -510,6 +510,10 @@ export const ADMIN_OPENAPI = {
           jwks_uri: { type: 'string', format: 'uri', description: 'private_key_jwt only (or jwks): https URL of the client\'s JWK Set, fetched like a client metadata document' },
           grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token'] } },
           response_types: { type: 'array', items: { enum: ['code'] } },
+          application_type: {
+            enum: ['web', 'native'],
+            description: 'web: https redirect URIs only; native: loopback http, private-use schemes or https. Omitted: native when any redirect URI is not https, else web.',
+          },
           client_name: { type: 'string' },
           client_uri: { type: 'string', format: 'uri' },
           logo_uri: { type: 'string', format: 'uri' },

@@ -185,7 +185,7 @@ export class AuthorizationCodeRepository {
   }
 
   /**
-   * Codes are kept long after their 60 s lifetime so that a replay can still be recognised and its grant revoked;
+   * Codes are kept long after their lifetime (AUTHORIZATION_CODE_TTL) so that a replay can still be recognised and its grant revoked;
    * once the refresh tokens they could have led to are long gone, they go. Deletes at most `limit` rows.
    */
   deleteExpired(before: Date, limit: number): Promise<number> {

@@ -291,16 +291,18 @@ describe('loadConfig, client metadata documents', () => {
 describe('loadConfig, dynamic registration hygiene', () => {
   it('defaults: 10000 clients, unused clients kept 24 h, idle ones 90 days, no initial access token needed', () => {
     assert.deepEqual(loadConfig({}).registration, {
+      dynamicRegistration: true,
       maxDynamicClients: 10_000,
       unusedClientTtlMs: 24 * 3_600_000,
       idleClientTtlMs: 90 * 86_400_000,
+      clientSecretTtlMs: 0,
       requireInitialAccessToken: false,
     });
   });
 
   it('reads the cap, the lifetimes in hours and days, and the switch; DCR_IDLE_CLIENT_DAYS=0 keeps idle clients', () => {
     const registration = loadConfig({ DCR_MAX_CLIENTS: '500', DCR_UNUSED_CLIENT_HOURS: '2', DCR_IDLE_CLIENT_DAYS: '0', DCR_REQUIRE_INITIAL_ACCESS_TOKEN: 'true' }).registration;
-    assert.deepEqual(registration, { maxDynamicClients: 500, unusedClientTtlMs: 2 * 3_600_000, idleClientTtlMs: 0, requireInitialAccessToken: true });
+    assert.deepEqual(registration, { dynamicRegistration: true, maxDynamicClients: 500, unusedClientTtlMs: 2 * 3_600_000, idleClientTtlMs: 0, clientSecretTtlMs: 0, requireInitialAccessToken: true });
     assert.equal(loadConfig({ DCR_IDLE_CLIENT_DAYS: '7' }).registration.idleClientTtlMs, 7 * 86_400_000);
     assert.equal(loadConfig({ DCR_REQUIRE_INITIAL_ACCESS_TOKEN: 'false' }).registration.requireInitialAccessToken, false);
     assert.equal(loadConfig({ DCR_MAX_CLIENTS: '1' }).registration.maxDynamicClients, 1);
@@ -311,6 +313,18 @@ describe('loadConfig, dynamic registration hygiene', () => {
     for (const value of ['0', '-1', '1.5', '8761', 'day']) assertConfigError({ DCR_UNUSED_CLIENT_HOURS: value }, 'DCR_UNUSED_CLIENT_HOURS');
     for (const value of ['-1', '0.5', '36501', 'never']) assertConfigError({ DCR_IDLE_CLIENT_DAYS: value }, 'DCR_IDLE_CLIENT_DAYS');
     for (const value of ['yes', '1', 'TRUE']) assertConfigError({ DCR_REQUIRE_INITIAL_ACCESS_TOKEN: value }, 'DCR_REQUIRE_INITIAL_ACCESS_TOKEN');
+  });
+
+  it('lets dynamic clients\' secrets expire after DCR_CLIENT_SECRET_DAYS days (0, the default: never), up to 3650', () => {
+    assert.equal(loadConfig({ DCR_CLIENT_SECRET_DAYS: '30' }).registration.clientSecretTtlMs, 30 * 86_400_000);
+    assert.equal(loadConfig({ DCR_CLIENT_SECRET_DAYS: '0' }).registration.clientSecretTtlMs, 0);
+    for (const value of ['-1', '1.5', '3651', 'never']) assertConfigError({ DCR_CLIENT_SECRET_DAYS: value }, 'DCR_CLIENT_SECRET_DAYS');
+  });
+
+  it('keeps dynamic registration on unless DYNAMIC_REGISTRATION=false, and rejects other values', () => {
+    assert.equal(loadConfig({ DYNAMIC_REGISTRATION: 'false' }).registration.dynamicRegistration, false);
+    assert.equal(loadConfig({ DYNAMIC_REGISTRATION: 'true' }).registration.dynamicRegistration, true);
+    for (const value of ['off', 'no', '0', 'FALSE']) assertConfigError({ DYNAMIC_REGISTRATION: value }, 'DYNAMIC_REGISTRATION');
   });
 });
 
@@ -324,6 +338,19 @@ describe('loadConfig, verified access token cache', () => {
 
   it('rejects malformed or out-of-range values, naming the variable', () => {
     for (const value of ['-1', '1.5', 'off', '1e3', '1000001', '12345678']) assertConfigError({ ACCESS_TOKEN_CACHE_ENTRIES: value }, 'ACCESS_TOKEN_CACHE_ENTRIES');
+  });
+});
+
+describe('loadConfig, authorization code lifetime', () => {
+  it('lets codes live 60 s by default; AUTHORIZATION_CODE_TTL sets it in seconds, from 10 to 600', () => {
+    assert.equal(loadConfig({}).authorizationCodeTtlSeconds, 60);
+    assert.equal(loadConfig({ AUTHORIZATION_CODE_TTL: '10' }).authorizationCodeTtlSeconds, 10);
+    assert.equal(loadConfig({ AUTHORIZATION_CODE_TTL: '600' }).authorizationCodeTtlSeconds, 600);
+  });
+
+  it('rejects malformed or out-of-range values, naming the variable and the range', () => {
+    for (const value of ['0', '9', '601', '-1', '1.5', '60s', '1e2']) assertConfigError({ AUTHORIZATION_CODE_TTL: value }, 'AUTHORIZATION_CODE_TTL');
+    assert.throws(() => loadConfig({ AUTHORIZATION_CODE_TTL: '5' }), /AUTHORIZATION_CODE_TTL.*whole number of seconds from 10 to 600/);
   });
 });
 

@@ -140,6 +140,7 @@ class EnvironmentVariables {
   @IsOptional() @IsString() DCR_MAX_CLIENTS?: string;
   @IsOptional() @IsString() DCR_UNUSED_CLIENT_HOURS?: string;
   @IsOptional() @IsString() DCR_IDLE_CLIENT_DAYS?: string;
+  @IsOptional() @IsString() DCR_CLIENT_SECRET_DAYS?: string;
 
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN?: string;
@@ -148,7 +149,11 @@ class EnvironmentVariables {
   SIGNING_ALG?: SigningAlg;
 
   @IsOptional() @IsString() KEY_ROTATION_DAYS?: string;
+  @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
+  DYNAMIC_REGISTRATION?: string;
+
   @IsOptional() @IsString() KEY_RELOAD_SECONDS?: string;
+  @IsOptional() @IsString() AUTHORIZATION_CODE_TTL?: string;
   @IsOptional() @IsString() REFRESH_REUSE_GRACE_SECONDS?: string;
   @IsOptional() @IsString() SHUTDOWN_GRACE_SECONDS?: string;
   @IsOptional() @IsString() ACCESS_TOKEN_CACHE_ENTRIES?: string;
@@ -305,12 +310,19 @@ export interface RateLimitConfig {
 
 /** Dynamic client registration hygiene (RFC 7591 endpoints only; pre-registered clients never expire). */
 export interface RegistrationConfig {
+  /**
+   * Whether POST /register exists (RFC 7591). Off: no route and no registration_endpoint in the metadata; CIMD,
+   * pre-registered clients and clients registered earlier (with their RFC 7592 endpoint) keep working.
+   */
+  dynamicRegistration: boolean;
   /** Most dynamic clients that may exist at once; registration beyond it is refused until some expire. */
   maxDynamicClients: number;
   /** A dynamic client never used this long after registering is deleted. */
   unusedClientTtlMs: number;
   /** A dynamic client not used for this long, with no live refresh token, is deleted; 0 keeps them. */
   idleClientTtlMs: number;
+  /** How long a dynamically registered client's secret is accepted (RFC 7591 client_secret_expires_at); 0: forever. */
+  clientSecretTtlMs: number;
   /** Closed deployments: POST /register needs an initial access token issued by an administrator (RFC 7591 §3). */
   requireInitialAccessToken: boolean;
 }
@@ -423,7 +435,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     encryptionKey,
     logLevel: vars.LOG_LEVEL ?? 'info',
     maxBodyBytes: 64 * 1024,
-    authorizationCodeTtlSeconds: 60,
+    // OAuth 2.1 §4.1.2 recommends at most 10 minutes; below 10 s a slow client or clock would lose its code.
+    authorizationCodeTtlSeconds: number('AUTHORIZATION_CODE_TTL', { fallback: 60, min: 10, max: 600, unit: 'seconds' }),
     interactionTtlSeconds: 600,
     sessionTtlSeconds: 12 * 3600,
     cimd: cimdConfig(problems, vars),
@@ -503,9 +516,11 @@ function rateLimitConfig(problems: Problems, vars: EnvironmentVariables): RateLi
 
 function registrationConfig(problems: Problems, vars: EnvironmentVariables): RegistrationConfig {
   return {
+    dynamicRegistration: vars.DYNAMIC_REGISTRATION !== 'false',
     maxDynamicClients: wholeNumber(problems, 'DCR_MAX_CLIENTS', vars.DCR_MAX_CLIENTS, { fallback: 10_000, min: 1, max: 100_000_000 }),
     unusedClientTtlMs: wholeNumber(problems, 'DCR_UNUSED_CLIENT_HOURS', vars.DCR_UNUSED_CLIENT_HOURS, { fallback: 24, min: 1, max: 24 * 365, unit: 'hours' }) * 3_600_000,
     idleClientTtlMs: wholeNumber(problems, 'DCR_IDLE_CLIENT_DAYS', vars.DCR_IDLE_CLIENT_DAYS, { fallback: 90, min: 0, max: 36_500, unit: 'days' }) * 86_400_000,
+    clientSecretTtlMs: wholeNumber(problems, 'DCR_CLIENT_SECRET_DAYS', vars.DCR_CLIENT_SECRET_DAYS, { fallback: 0, min: 0, max: 3650, unit: 'days' }) * 86_400_000,
     requireInitialAccessToken: vars.DCR_REQUIRE_INITIAL_ACCESS_TOKEN === 'true',
   };
 }
@@ -735,10 +750,13 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DCR_MAX_CLIENTS: true,
   DCR_UNUSED_CLIENT_HOURS: true,
   DCR_IDLE_CLIENT_DAYS: true,
+  DCR_CLIENT_SECRET_DAYS: true,
   DCR_REQUIRE_INITIAL_ACCESS_TOKEN: true,
   SIGNING_ALG: true,
   KEY_ROTATION_DAYS: true,
+  DYNAMIC_REGISTRATION: true,
   KEY_RELOAD_SECONDS: true,
+  AUTHORIZATION_CODE_TTL: true,
   REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,

@@ -25,6 +25,7 @@ const cimd: ClientDetails = {
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
+    application_type: 'native',
   },
   createdAt: new Date('2026-10-01T00:00:00Z'),
   updatedAt: new Date('2026-12-04T10:00:00Z'),

@@ -125,6 +125,7 @@ export function clientPage(operator: SignedInOperator, view: ClientDetailsView, 
     <dt>Kind</dt><dd>${KIND_LABELS[client.kind]}</dd>
     <dt>Created</dt><dd>${time(client.createdAt)}</dd>
     <dt>Last used</dt><dd>${lastUse(client.lastUsedAt, view.now)}</dd>
+    <dt>Application type</dt><dd><code>${metadata.application_type}</code></dd>
     <dt>Token endpoint authentication</dt><dd><code>${metadata.token_endpoint_auth_method}</code></dd>
     <dt>Grant types</dt><dd>${metadata.grant_types.map((type, i) => html`${i ? ', ' : ''}<code>${type}</code>`)}</dd>
     ${metadata.scope ? html`<dt>Scope</dt><dd><code>${metadata.scope}</code></dd>` : ''}

@@ -7,12 +7,13 @@ import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../common/fast-path.decorator.js';
 
-/** RFC 8414 authorization server metadata; the same document is served at the OIDC discovery path. */
+/** RFC 8414 authorization server metadata. */
 export interface AuthorizationServerMetadata {
   issuer: string;
   authorization_endpoint: string;
   token_endpoint: string;
-  registration_endpoint: string;
+  /** Absent with DYNAMIC_REGISTRATION=false. */
+  registration_endpoint?: string;
   introspection_endpoint: string;
   revocation_endpoint: string;
   jwks_uri: string;
@@ -47,8 +48,13 @@ export class DiscoveryController {
    * The same object until the scopes change, and without waiting while they are cached: from the RecordCache, no
    * database round trip per request while its listener is up (any resource write makes every instance forget the
    * union, and this document is then built again).
+   *
+   * Not served at /.well-known/openid-configuration: Gatehouse is no OpenID provider (no ID tokens, no userinfo), and
+   * this document lacks what OIDC discovery requires, so strict OIDC clients would be misled. MCP clients try
+   * oauth-authorization-server first (MCP authorization spec; the TypeScript SDK's buildDiscoveryUrls) and only fall
+   * back to the OIDC path on a 4xx. See docs/http-api.md#endpoints.
    */
-  @Get(['.well-known/oauth-authorization-server', '.well-known/openid-configuration'])
+  @Get('.well-known/oauth-authorization-server')
   @Header('Cache-Control', 'public, max-age=60')
   @FastPath({ document: true })
   metadata(): AuthorizationServerMetadata | Promise<AuthorizationServerMetadata> {
@@ -71,7 +77,7 @@ export class DiscoveryController {
       issuer,
       authorization_endpoint: `${issuer}/authorize`,
       token_endpoint: `${issuer}/token`,
-      registration_endpoint: `${issuer}/register`,
+      ...(this.config.registration.dynamicRegistration ? { registration_endpoint: `${issuer}/register` } : {}),
       introspection_endpoint: `${issuer}/introspect`,
       revocation_endpoint: `${issuer}/revoke`,
       jwks_uri: `${issuer}/.well-known/jwks.json`,

@@ -66,6 +66,10 @@ export class ClientAuthenticator {
     }
     if (usesClientSecret(presented.method)) {
       if (!client.secretHash || !safeEqual(sha256(presented.secret ?? ''), client.secretHash)) throw fail('client authentication failed');
+      // Checked after the secret, so that only the secret's holder learns that it expired.
+      if (client.secretExpiresAt && client.secretExpiresAt.getTime() <= Date.now()) {
+        throw fail('client secret expired; renew it by updating the registration at its registration_client_uri (RFC 7592)');
+      }
     } else if (presented.method === 'private_key_jwt') {
       await this.verifyAssertion(resolved, presented.assertion ?? '', req, fail);
     }

@@ -81,6 +81,7 @@ describe('validateMetadataDocument', () => {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code'],
       response_types: ['code'],
+      application_type: 'web',
       client_name: 'Example',
     });
     assert.equal(validateMetadataDocument(URL_ID, document({ token_endpoint_auth_method: 'none' })).token_endpoint_auth_method, 'none');
@@ -136,6 +137,12 @@ describe('validateMetadataDocument', () => {
     }
   });
 
+  it('keeps application_type, or infers it as registration does', () => {
+    assert.equal(validateMetadataDocument(URL_ID, document({ application_type: 'native', redirect_uris: ['http://127.0.0.1/cb'] })).application_type, 'native');
+    assert.equal(validateMetadataDocument(URL_ID, document({ redirect_uris: ['http://127.0.0.1/cb'] })).application_type, 'native');
+    assert.equal(validateMetadataDocument(URL_ID, document({ application_type: 'web' })).application_type, 'web');
+  });
+
   it('requires client_name and redirect_uris', () => {
     const { client_name: _name, ...noName } = document();
     assertRefused(() => validateMetadataDocument(URL_ID, noName), 'invalid_document', /has no client_name/);
@@ -153,6 +160,8 @@ describe('validateMetadataDocument', () => {
       [{ client_name: 'x\ny' }, /client_name must be a string/],
       [{ grant_types: ['client_credentials'] }, /grant_types may only contain/],
       [{ response_types: ['token'] }, /response_types must be/],
+      [{ application_type: 'web', redirect_uris: ['http://127.0.0.1/cb'] }, /application_type web allows only https redirect URIs/],
+      [{ application_type: 'desktop' }, /application_type must be one of web, native/],
     ];
     for (const [overrides, message] of cases) {
       assertRefused(() => validateMetadataDocument(URL_ID, document(overrides)), 'invalid_document', new RegExp(`metadata is invalid: ${message.source}`), JSON.stringify(overrides));

@@ -192,6 +192,7 @@ export class ClientMetadataDocuments {
         kind: 'metadata_document',
         metadata,
         secretHash: null,
+        secretExpiresAt: null,
         registrationTokenHash: null,
         createdAt: recorded?.createdAt ?? now,
         updatedAt: now,

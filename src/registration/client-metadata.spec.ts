@@ -27,6 +27,7 @@ describe('validateClientMetadata', () => {
       token_endpoint_auth_method: 'client_secret_basic',
       grant_types: ['authorization_code'],
       response_types: ['code'],
+      application_type: 'web',
     });
   });
 
@@ -63,6 +64,7 @@ describe('validateClientMetadata', () => {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
+      application_type: 'web',
       client_name: 'Example App',
       client_uri: 'https://app.example.com',
       logo_uri: 'https://app.example.com/logo.png',
@@ -136,6 +138,32 @@ describe('validateClientMetadata', () => {
   it('checks the redirect URIs before anything else', () => {
     // Both are wrong; the redirect URI error wins, so clients learn about the field RFC 7591 §3.2.2 singles out.
     assertRejects(() => validateClientMetadata({ redirect_uris: ['ftp://x y'], token_endpoint_auth_method: 'bogus' }), InvalidRedirectUri);
+  });
+});
+
+describe('application_type', () => {
+  const withType = (application_type: unknown, redirect_uris: string[]) => validateClientMetadata({ application_type, redirect_uris });
+
+  it('keeps native for loopback http, private-use schemes and claimed https URIs (RFC 8252 §7)', () => {
+    const uris = ['http://127.0.0.1:8080/cb', 'http://[::1]/cb', 'http://localhost/cb', 'com.example.app:/oauth', 'cursor://anysphere.cursor/cb', REDIRECT];
+    assert.equal(withType('native', uris).application_type, 'native');
+  });
+
+  it('keeps web for https redirect URIs and refuses anything else with invalid_redirect_uri', () => {
+    assert.equal(withType('web', [REDIRECT, 'https://localhost:8443/cb']).application_type, 'web');
+    for (const uri of ['http://127.0.0.1/cb', 'http://localhost:3000/cb', 'http://[::1]/cb', 'com.example.app:/cb', 'cursor://cb']) {
+      assertRejects(() => withType('web', [REDIRECT, uri]), InvalidRedirectUri, uri);
+    }
+  });
+
+  it('infers it when absent or null: native when any redirect URI is not https', () => {
+    assert.equal(withType(undefined, [REDIRECT]).application_type, 'web');
+    assert.equal(withType(null, [REDIRECT, 'http://127.0.0.1/cb']).application_type, 'native');
+    assert.equal(withType(undefined, ['com.example.app:/cb']).application_type, 'native');
+  });
+
+  it('refuses other values with invalid_client_metadata', () => {
+    for (const value of ['desktop', 'Web', '', 7, ['native'], {}]) assertRejects(() => withType(value, [REDIRECT]), InvalidClientMetadata, JSON.stringify(value));
   });
 });
 

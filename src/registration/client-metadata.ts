@@ -12,6 +12,9 @@ export function usesClientSecret(method: TokenEndpointAuthMethod): boolean {
 }
 export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
+/** OIDC Dynamic Client Registration 1.0 §2, which the MCP authorization spec asks DCR clients to send. */
+export const APPLICATION_TYPES = ['web', 'native'] as const;
+export type ApplicationType = (typeof APPLICATION_TYPES)[number];
 
 /** The RFC 7591 §2 client metadata Gatehouse understands; anything else a client sends is dropped. */
 export interface ClientMetadata {
@@ -19,6 +22,7 @@ export interface ClientMetadata {
   token_endpoint_auth_method: TokenEndpointAuthMethod;
   grant_types: GrantType[];
   response_types: Array<'code'>;
+  application_type: ApplicationType;
   client_name?: string;
   client_uri?: string;
   logo_uri?: string;
@@ -53,6 +57,7 @@ export function validateClientMetadata(input: Record<string, unknown>): ClientMe
   }
   if (redirectUris.length > MAX_REDIRECT_URIS) throw new InvalidRedirectUri(`at most ${MAX_REDIRECT_URIS} redirect_uris may be registered`);
   for (const uri of redirectUris) assertRedirectUri(uri);
+  const applicationType = applicationTypeOf(input.application_type, redirectUris as string[]);
 
   const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
   if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
@@ -75,6 +80,7 @@ export function validateClientMetadata(input: Record<string, unknown>): ClientMe
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
     grant_types: [...new Set(grantTypes)] as GrantType[],
     response_types: ['code'],
+    application_type: applicationType,
   };
 
   for (const field of TEXT_FIELDS) {
@@ -107,6 +113,38 @@ export function validateClientMetadata(input: Record<string, unknown>): ClientMe
   }
   Object.assign(metadata, validateClientKeyMetadata(metadata.token_endpoint_auth_method, input));
   return metadata;
+}
+
+/**
+ * The client's `application_type`, checked against its redirect URIs (OIDC Registration §2, RFC 8252 §7):
+ * - `native`: what assertRedirectUri accepts: http on loopback, private-use schemes, and claimed https URLs
+ *   (RFC 8252 §7.2; VS Code registers a loopback URI next to an https one). Reverse-DNS schemes are not
+ *   required: MCP clients in use register `cursor://…`.
+ * - `web`: https only. A browser app served from localhost registers as `native`, as the MCP spec says.
+ * Omitted, it is inferred rather than taken as OIDC's `web`: MCP clients that predate the field (the TypeScript
+ * SDK 1.x) register loopback URIs without it, and a non-OIDC server is expected to accept them.
+ */
+function applicationTypeOf(value: unknown, redirectUris: readonly string[]): ApplicationType {
+  if (value === undefined || value === null) return inferApplicationType(redirectUris);
+  if (typeof value !== 'string' || !(APPLICATION_TYPES as readonly string[]).includes(value)) {
+    throw new InvalidClientMetadata(`application_type must be one of ${APPLICATION_TYPES.join(', ')}`);
+  }
+  if (value === 'web') {
+    const notHttps = redirectUris.find((uri) => !isHttps(uri));
+    if (notHttps !== undefined) {
+      throw new InvalidRedirectUri(`application_type web allows only https redirect URIs, not ${notHttps}; loopback and private-use scheme redirect URIs need application_type native`);
+    }
+  }
+  return value as ApplicationType;
+}
+
+/** `native` when any redirect URI is one only a native app may use (not https), else `web`. */
+export function inferApplicationType(redirectUris: readonly string[]): ApplicationType {
+  return redirectUris.every(isHttps) ? 'web' : 'native';
+}
+
+function isHttps(uri: string): boolean {
+  return parseUrl(uri)?.protocol === 'https:';
 }
 
 /**

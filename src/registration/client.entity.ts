@@ -6,6 +6,7 @@ export type ClientKind = 'dynamic' | 'static' | 'metadata_document';
 
 @Entity('clients')
 @Check('clients_kind_check', "kind IN ('dynamic', 'static', 'metadata_document')")
+@Check('clients_secret_expiry_needs_secret', 'secret_expires_at IS NULL OR secret_hash IS NOT NULL')
 @Check('clients_metadata_document_shape', "kind <> 'metadata_document' OR (secret_hash IS NULL AND registration_token_hash IS NULL AND metadata_expires_at IS NOT NULL)")
 // Partial indexes for the expiry jobs and re-registration: the where clauses are the migrations'.
 @Index('clients_dynamic_use', ['lastUsedAt', 'createdAt'], { where: "kind = 'dynamic'" })
@@ -23,6 +24,8 @@ export class ClientEntity {
   @Column('text') kind!: ClientKind;
   @Column('jsonb') metadata!: ClientMetadata;
   @Column('text', { name: 'secret_hash', nullable: true }) secretHash!: string | null;
+  /** When the secret stops being accepted (dynamic clients with DCR_CLIENT_SECRET_DAYS); null: never. */
+  @Column('timestamptz', { name: 'secret_expires_at', nullable: true }) secretExpiresAt!: Date | null;
   @Column('text', { name: 'registration_token_hash', nullable: true }) registrationTokenHash!: string | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;

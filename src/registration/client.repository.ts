@@ -150,14 +150,18 @@ export class ClientRepository {
   async insert(
     tx: Tx,
     client: Pick<ClientEntity, 'id' | 'kind' | 'metadata' | 'secretHash' | 'registrationTokenHash'> &
-      Partial<Pick<ClientEntity, 'metadataFingerprint' | 'initialAccessTokenId'>> & { kind: 'dynamic' | 'static' },
+      Partial<Pick<ClientEntity, 'metadataFingerprint' | 'initialAccessTokenId' | 'secretExpiresAt'>> & { kind: 'dynamic' | 'static' },
   ): Promise<ClientEntity> {
     await tx.insert(ClientEntity, client);
     return tx.findOneOrFail(ClientEntity, { where: { id: client.id } });
   }
 
-  async updateMetadata(tx: Tx, id: string, metadata: ClientEntity['metadata'], secretHash: string | null, metadataFingerprint: string | null): Promise<void> {
-    await tx.update(ClientEntity, { id }, { metadata, secretHash, metadataFingerprint, updatedAt: new Date() });
+  async updateMetadata(
+    tx: Tx,
+    id: string,
+    change: Pick<ClientEntity, 'metadata' | 'secretHash' | 'secretExpiresAt' | 'metadataFingerprint'>,
+  ): Promise<void> {
+    await tx.update(ClientEntity, { id }, { ...change, updatedAt: new Date() });
   }
 
   /**

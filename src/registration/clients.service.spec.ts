@@ -304,11 +304,11 @@ describe('ClientsService.recordFetched (metadata documents), with fake repositor
 
 describe('registrationLimitReached', () => {
   it('names the cap and the lifetimes, and leaves idle expiry out when it is off', () => {
-    const error = registrationLimitReached({ maxDynamicClients: 1, unusedClientTtlMs: 3_600_000, idleClientTtlMs: 0, requireInitialAccessToken: false });
+    const error = registrationLimitReached({ dynamicRegistration: true, maxDynamicClients: 1, unusedClientTtlMs: 3_600_000, idleClientTtlMs: 0, clientSecretTtlMs: 0, requireInitialAccessToken: false });
     assert.equal(error.code, 'access_denied');
     assert.equal(error.status, 403);
     assert.equal(error.description, 'dynamic client registration limit reached (1 clients); unused clients expire after 1 hour');
-    const withIdle = registrationLimitReached({ maxDynamicClients: 50, unusedClientTtlMs: 48 * 3_600_000, idleClientTtlMs: 86_400_000, requireInitialAccessToken: false });
+    const withIdle = registrationLimitReached({ dynamicRegistration: true, maxDynamicClients: 50, unusedClientTtlMs: 48 * 3_600_000, idleClientTtlMs: 86_400_000, clientSecretTtlMs: 0, requireInitialAccessToken: false });
     assert.equal(withIdle.description, 'dynamic client registration limit reached (50 clients); unused clients expire after 48 hours, idle ones 1 day after their last use');
   });
 });

@@ -132,6 +132,7 @@ export class ClientsService {
     // Pre-registered clients are managed through the admin API, not RFC 7592.
     const registrationAccessToken = kind === 'dynamic' ? REGISTRATION_TOKEN_PREFIX + randomToken() : null;
     const id = randomUUID();
+    const secretExpiresAt = clientSecret && kind === 'dynamic' ? this.newSecretExpiry() : null;
     const fingerprint = kind === 'dynamic' ? metadataFingerprint(metadata) : null;
     const client = await this.database.transaction(async (tx) => {
       const initialAccessTokenId = fingerprint ? await this.admitDynamic(tx, { id, fingerprint, initialAccessToken }, context) : null;
@@ -140,6 +141,7 @@ export class ClientsService {
         kind,
         metadata,
         secretHash: clientSecret ? sha256(clientSecret) : null,
+        secretExpiresAt,
         registrationTokenHash: registrationAccessToken ? sha256(registrationAccessToken) : null,
         metadataFingerprint: fingerprint,
         initialAccessTokenId,
@@ -230,7 +232,21 @@ export class ClientsService {
     return client;
   }
 
-  /** RFC 7592 §2.2: the request carries the complete new metadata; the secret is kept unless the auth method changes. */
+  /**
+   * When a new secret of a dynamic client stops being accepted: DCR_CLIENT_SECRET_DAYS from now, or never (null).
+   * Pre-registered clients' secrets are managed by their administrator and never expire.
+   */
+  private newSecretExpiry(): Date | null {
+    const ttl = this.config.registration.clientSecretTtlMs;
+    return ttl > 0 ? new Date(Date.now() + ttl) : null;
+  }
+
+  /**
+   * RFC 7592 §2.2: the request carries the complete new metadata. The secret is kept, except that a client becoming
+   * confidential gets one, and a secret that expires (or would, under DCR_CLIENT_SECRET_DAYS) is renewed: every
+   * update issues a new one with a new expiry, returned in the response as RFC 7592 §2.2 allows. This is how a client
+   * renews its secret, before or after it expired: its registration access token, not the secret, authorizes this.
+   */
   async updateRegistration(client: ClientEntity, input: Record<string, unknown>, context?: RequestContext): Promise<RegisteredClient> {
     if (input.client_id !== client.id) throw new InvalidClientMetadata('client_id in the body must equal the client being updated');
     if (input.client_secret !== undefined) {
@@ -241,12 +257,19 @@ export class ClientsService {
     const metadata = this.validateMetadata(input);
     const hadSecret = usesClientSecret(client.metadata.token_endpoint_auth_method) && client.secretHash !== null;
     const needsSecret = usesClientSecret(metadata.token_endpoint_auth_method);
-    const clientSecret = needsSecret && !hadSecret ? CLIENT_SECRET_PREFIX + randomToken() : null;
+    const expiring = client.secretExpiresAt !== null || this.config.registration.clientSecretTtlMs > 0;
+    const clientSecret = needsSecret && (!hadSecret || expiring) ? CLIENT_SECRET_PREFIX + randomToken() : null;
     const secretHash = !needsSecret ? null : clientSecret ? sha256(clientSecret) : client.secretHash;
+    const secretExpiresAt = !needsSecret ? null : clientSecret ? this.newSecretExpiry() : client.secretExpiresAt;
     const updated = await this.database.transaction(async (tx) => {
       await this.cache.invalidate(tx, 'client', [client.id]);
-      await this.repository.updateMetadata(tx, client.id, metadata, secretHash, client.kind === 'dynamic' ? metadataFingerprint(metadata) : null);
-      await this.audit.record(tx, { type: 'client.updated', clientId: client.id, request: context });
+      await this.repository.updateMetadata(tx, client.id, {
+        metadata,
+        secretHash,
+        secretExpiresAt,
+        metadataFingerprint: client.kind === 'dynamic' ? metadataFingerprint(metadata) : null,
+      });
+      await this.audit.record(tx, { type: 'client.updated', clientId: client.id, request: context, data: { secret_renewed: clientSecret !== null && hadSecret } });
       return (await this.repository.findById(client.id, tx))!;
     });
     return { client: updated, clientSecret, registrationAccessToken: null };
@@ -277,7 +300,8 @@ export class ClientsService {
       ...client.metadata,
     };
     if (clientSecret) view.client_secret = clientSecret;
-    if (usesClientSecret(client.metadata.token_endpoint_auth_method)) view.client_secret_expires_at = 0;
+    // RFC 7591 §3.2.1: 0 means the secret does not expire.
+    if (usesClientSecret(client.metadata.token_endpoint_auth_method)) view.client_secret_expires_at = client.secretExpiresAt ? Math.floor(client.secretExpiresAt.getTime() / 1000) : 0;
     if (registrationAccessToken) view.registration_access_token = registrationAccessToken;
     if (client.kind === 'dynamic') view.registration_client_uri = `${this.config.issuer}/register/${encodeURIComponent(client.id)}`;
     return view;

@@ -7,7 +7,10 @@ import { ClientsService, type ClientRegistrationView } from './clients.service.j
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { PublicCors } from '../common/cors.middleware.js';
 
-/** Dynamic client registration (RFC 7591) and the client configuration endpoint (RFC 7592). */
+/**
+ * Dynamic client registration (RFC 7591). Its own controller so that DYNAMIC_REGISTRATION=false can leave the route
+ * out altogether (DynamicRegistrationModule), while the clients registered earlier keep their configuration endpoint.
+ */
 @PublicCors()
 @Controller('register')
 @RateLimit('register')
@@ -20,6 +23,15 @@ export class RegistrationController {
     // RFC 7591 §3: an initial access token, when one is presented or required, comes as a bearer token.
     return this.clients.view(await this.clients.register(body, 'dynamic', contextOf(req), req.headers.authorization));
   }
+}
+
+/** The client configuration endpoint (RFC 7592) of dynamically registered clients. */
+@PublicCors()
+@Controller('register')
+@RateLimit('register')
+@NoStore()
+export class ClientConfigurationController {
+  constructor(private readonly clients: ClientsService) {}
 
   @Get(':clientId')
   async read(@Param('clientId') clientId: string, @Req() req: Request): Promise<ClientRegistrationView> {

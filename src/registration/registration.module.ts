@@ -12,10 +12,10 @@ import { InitialAccessTokenRepository } from './initial-access-token.repository.
 import { InitialAccessTokens } from './initial-access-tokens.service.js';
 import { ClientMetadataDocuments } from './client-metadata-document.js';
 import { MetadataFetcher } from './metadata-fetcher.js';
-import { RegistrationController } from './registration.controller.js';
+import { ClientConfigurationController, RegistrationController } from './registration.controller.js';
 
 @Module({
-  controllers: [RegistrationController, AdminClientsController, AdminInitialAccessTokensController],
+  controllers: [ClientConfigurationController, AdminClientsController, AdminInitialAccessTokensController],
   // MetadataFetcher needs HOST_RESOLVER, which the application provides (HostResolverModule).
   providers: [
     ClientsService,
@@ -33,3 +33,11 @@ import { RegistrationController } from './registration.controller.js';
   exports: [ClientsService, ClientAuthenticator, InitialAccessTokens],
 })
 export class RegistrationModule {}
+
+/**
+ * POST /register, imported by the application only when DYNAMIC_REGISTRATION is on: switched off, the route does
+ * not exist (404, as in node-oidc-provider with registration disabled), rather than answering a refusal RFC 7591
+ * has no error code for.
+ */
+@Module({ imports: [RegistrationModule], controllers: [RegistrationController] })
+export class DynamicRegistrationModule {}

@@ -2,15 +2,16 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createPublicKey } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
+import { discoverAuthorizationServerMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import type { AuthorizationServerMetadata } from '../../src/discovery/discovery.controller.js';
 
-/** RFC 8414 metadata (also at the OIDC discovery path), the JWKS, CORS on the public endpoints, and health checks. */
+/** RFC 8414 metadata (not at the OIDC discovery path), the JWKS, CORS on the public endpoints, and health checks. */
 
 type Metadata = AuthorizationServerMetadata;
 
-const METADATA_PATHS = ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+const METADATA_PATH = '/.well-known/oauth-authorization-server';
 /** The members a public EC key may have (RFC 7517 §4, RFC 7518 §6.2.1); the private `d` is not among them. */
 const PUBLIC_EC_MEMBERS = ['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y'];
 
@@ -35,12 +36,11 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       return { response, body: (await response.json()) as Metadata };
     }
 
-    it('serves the same RFC 8414 document at both well-known paths, naming the configured issuer exactly', async () => {
+    it('serves the RFC 8414 document, naming the configured issuer exactly', async () => {
       const issuer = gatehouse.config.issuer;
       assert.equal(issuer, gatehouse.url, 'the test server was configured with this issuer');
-      const documents: Metadata[] = [];
-      for (const path of METADATA_PATHS) {
-        const { body } = await metadata(path);
+      {
+        const { body } = await metadata(METADATA_PATH);
         const { scopes_supported: scopes, ...rest } = body;
         assert.deepEqual(rest, {
           issuer,
@@ -64,29 +64,45 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
           client_id_metadata_document_supported: true,
         });
         assert.deepEqual([...scopes].sort(), ['files:write', 'tools:execute', 'tools:read'], 'the union of the registered resources’ scopes, each once');
-        documents.push(body);
       }
-      assert.deepEqual(documents[0], documents[1]);
+    });
+
+    it('does not pose as an OpenID provider: no document at the OIDC discovery path, and the MCP SDK still finds the RFC 8414 one', async () => {
+      for (const path of ['/.well-known/openid-configuration', '/.well-known/openid-configuration/']) {
+        const response = await fetch(`${gatehouse.url}${path}`);
+        assert.equal(response.status, 404, path);
+        assert.equal(((await response.json()) as { error: string }).error, 'not_found');
+      }
+      const requested: string[] = [];
+      const found = await discoverAuthorizationServerMetadata(gatehouse.url, {
+        fetchFn: (url, init) => {
+          requested.push(String(url));
+          return fetch(url, init);
+        },
+      });
+      assert.deepEqual(requested, [`${gatehouse.url}${METADATA_PATH}`], 'the SDK asks for RFC 8414 metadata first, and is answered');
+      assert.equal(found?.issuer, gatehouse.config.issuer);
+      assert.equal(found?.token_endpoint, `${gatehouse.config.issuer}/token`);
     });
 
     it('scopes_supported follows the registered resources as they come and go', async () => {
       const created = await createResource(gatehouse, { resource: 'http://127.0.0.1:1/mcp-c', scopes: ['prompts:read', 'tools:read'] });
-      assert.deepEqual([...(await metadata(METADATA_PATHS[0]!)).body.scopes_supported].sort(), ['files:write', 'prompts:read', 'tools:execute', 'tools:read']);
+      assert.deepEqual([...(await metadata(METADATA_PATH)).body.scopes_supported].sort(), ['files:write', 'prompts:read', 'tools:execute', 'tools:read']);
 
       assert.equal((await gatehouse.admin('DELETE', `/admin/resources/${created.id}`)).status, 204);
       // tools:read stays: other resources still define it.
-      assert.deepEqual([...(await metadata(METADATA_PATHS[1]!)).body.scopes_supported].sort(), ['files:write', 'tools:execute', 'tools:read']);
+      assert.deepEqual([...(await metadata(METADATA_PATH)).body.scopes_supported].sort(), ['files:write', 'tools:execute', 'tools:read']);
     });
 
     it('advertises only endpoints that exist and answer as their RFCs say', async () => {
-      const { body } = await metadata(METADATA_PATHS[0]!);
+      const { body } = await metadata(METADATA_PATH);
       assert.equal((await fetch(body.jwks_uri)).status, 200);
 
       const token = await fetch(body.token_endpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: '' });
       assert.equal(token.status, 400);
       assert.equal(((await token.json()) as { error: string }).error, 'invalid_request');
 
-      const registration = await fetch(body.registration_endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const registration = await fetch(body.registration_endpoint!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       assert.equal(registration.status, 400);
       assert.equal(((await registration.json()) as { error: string }).error, 'invalid_redirect_uri');
 
@@ -139,7 +155,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
     it('lets other origins read metadata, the JWKS and token endpoint errors', async () => {
       const origin = { origin: 'https://inspector.example' };
-      for (const path of [...METADATA_PATHS, '/.well-known/jwks.json']) {
+      for (const path of [METADATA_PATH, '/.well-known/jwks.json']) {
         const response = await fetch(`${gatehouse.url}${path}`, { headers: origin });
         assert.equal(response.status, 200);
         assert.equal(response.headers.get('access-control-allow-origin'), '*', `${path} is readable cross-origin`);

@@ -62,7 +62,6 @@ interface Answer {
  */
 const FAST_ROUTES = new Set([
   'GET /.well-known/oauth-authorization-server',
-  'GET /.well-known/openid-configuration',
   'GET /.well-known/jwks.json',
   'POST /token',
   'POST /api/oauth/token',
@@ -303,7 +302,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
   });
 
   it('serves the metadata documents and the JWKS byte for byte as the full path does, with query strings and from other origins', async () => {
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/jwks.json']) {
       const [answer] = await assertSame({ path });
       assert.equal(answer.status, 200, path);
       assert.match(String(answer.headers['cache-control']), /^public, max-age=\d+$/, path);
@@ -478,7 +477,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
       assertSameAnswer(answer, reference, `${path} as ${exact}`);
       assert.equal(answer.status, exact === '/introspect' ? 401 : 400, `${path}: ${answer.text}`);
     }
-    for (const path of ['/.well-known/jwks.json/', '/.well-known/JWKS.json', '/.well-known/openid-configuration/']) {
+    for (const path of ['/.well-known/jwks.json/', '/.well-known/JWKS.json', '/.well-known/oauth-authorization-server/']) {
       const [answer] = await assertSame({ path });
       const [exact] = await both({ path: path.replace(/\/$/, '').replace('JWKS', 'jwks') });
       assertSameAnswer(answer, exact, `${path} as the exact path`);
@@ -499,7 +498,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
 
     // A CORS preflight gets the preflight headers and no body, through the fast lane's server as through Express,
     // on the paths of every @PublicCors route.
-    const publicPaths = ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server', '/.well-known/openid-configuration'];
+    const publicPaths = ['/token', '/api/oauth/token', '/.well-known/jwks.json', '/.well-known/oauth-authorization-server'];
     for (const path of [...publicPaths, '/token/', '/TOKEN', '/register', '/register/some-client', '/revoke', '/api/oauth/revoke']) {
       const [preflight] = await assertSame({
         method: 'OPTIONS',
@@ -587,7 +586,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
     const duplicated: Sent = { method: 'POST', path: '/token', headers: FORM, body: 'grant_type=a&grant_type=b' };
     for (const door of [fast, full]) {
       await counted(door, { path: '/.well-known/jwks.json' }, latency('GET', '/.well-known/jwks.json', 200));
-      await counted(door, { path: '/.well-known/openid-configuration?x=1' }, latency('GET', '/.well-known/openid-configuration', 200));
+      await counted(door, { path: '/.well-known/oauth-authorization-server?x=1' }, latency('GET', '/.well-known/oauth-authorization-server', 200));
       await counted(door, refreshRequest(await refreshToken()), latency('POST', '/token', 200));
       await counted(door, refreshRequest(await refreshToken(), { path: '/api/oauth/token' }), latency('POST', '/api/oauth/token', 200));
       await counted(door, introspectRequest(minted.accessToken), latency('POST', '/introspect', 200));
@@ -649,7 +648,7 @@ describe('fast lane (pglite) with tiny rate limits', () => {
   it('spends one budget on both paths and refuses over it with the same 429, Retry-After and RateLimit headers', async () => {
     await spendAndRefuse({ path: '/.well-known/jwks.json?x=1', headers: { origin: 'https://inspector.example.test' } }, 'JWKS', 2);
     assert.equal((await send(fast, { path: '/.well-known/oauth-authorization-server' })).status, 429, 'the metadata is in the same discovery budget');
-    assert.equal((await send(full, { path: '/.well-known/openid-configuration' })).status, 429, 'on both paths');
+    assert.equal((await send(full, { path: '/.well-known/oauth-authorization-server' })).status, 429, 'on both paths');
 
     const refresh: Sent = { method: 'POST', path: '/token', headers: { ...FORM, authorization: basicAuthorization(client.client_id, client.client_secret!) }, body: form({ grant_type: 'refresh_token', refresh_token: 'gh_rt_unknown' }) };
     await spendAndRefuse(refresh, 'refresh at /token', 2);
@@ -731,7 +730,7 @@ describe('fast lane (pglite) with no discovery budget: cached documents answered
   it('serves the documents as the full path does, counts them under their routes, and follows a change of scopes', async () => {
     const discovery = gatehouse.app.get(DiscoveryController, { strict: false });
     const latency = (route: string) => metric(gatehouse, 'gatehouse_http_request_duration_seconds_count', { method: 'GET', route, status: '200' });
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration', '/.well-known/jwks.json']) {
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/jwks.json']) {
       // The first read of a cold cache waits for it; the next ones are answered from it at once.
       await send(fast, { path });
       assert.ok(!(discovery.metadata() instanceof Promise), 'the scopes are cached, so the metadata document is at hand');

@@ -169,10 +169,15 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       for (const grant of ['authorization_code', 'refresh_token']) assert.ok(as.grant_types_supported?.includes(grant), `advertises ${grant}`);
     });
 
-    it('serves the same metadata to OpenID Connect discovery', async () => {
+    it('offers no OpenID Connect discovery, which it could not honour (no ID tokens), so an OIDC client stops there', async () => {
       const issuer = new URL(gatehouse.url);
-      const oidc = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...insecure, algorithm: 'oidc' }));
-      assert.deepEqual(oidc, as);
+      const response = await oauth.discoveryRequest(issuer, { ...insecure, algorithm: 'oidc' });
+      assert.equal(response.status, 404);
+      await assert.rejects(oauth.processDiscoveryResponse(issuer, response), (error: unknown) => {
+        assert.ok(error instanceof oauth.OperationProcessingError, String(error));
+        assert.equal(error.code, oauth.RESPONSE_IS_NOT_CONFORM);
+        return true;
+      });
     });
 
     it('error responses from /authorize carry iss and state too (RFC 9207 §2)', async () => {

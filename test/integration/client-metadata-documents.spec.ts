@@ -12,7 +12,7 @@ const N = 8;
 const MIGRATION = 'ClientMetadataDocuments1795320000000';
 
 function metadata(name: string): ClientMetadata {
-  return { redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], client_name: name };
+  return { redirect_uris: ['http://127.0.0.1/callback'], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], response_types: ['code'], application_type: 'native', client_name: name };
 }
 
 let sequence = 0;
