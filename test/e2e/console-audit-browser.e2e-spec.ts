@@ -1,29 +1,17 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import type { Browser as Chromium } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../support/chromium.js';
-import type { RunningGatehouse } from '../support/gatehouse.js';
-import { registerClient, type TestClient } from '../support/flows.js';
-import { assertNoHorizontalScroll, signInInChromium, startConsoleGatehouse } from '../support/console.js';
+import { chromiumMissing } from '../support/chromium.js';
+import { registerClient } from '../support/flows.js';
+import { assertNoHorizontalScroll, consoleInChromium, signInInChromium } from '../support/console.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import { assertNoSeriousAxeViolations } from '../support/axe.js';
 
 /** The audit section in headless Chromium: new events appear live, without a reload, and the page fits 320 px. */
 describe('the console audit section in headless Chromium', { skip: chromiumMissing() }, () => {
-  let gatehouse: RunningGatehouse;
-  let browser: Chromium;
-  let client: TestClient;
-
-  before(async () => {
-    ({ gatehouse, client } = await startConsoleGatehouse());
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await gatehouse?.close();
-  });
+  const running = consoleInChromium();
 
   it('shows a new client’s registration live, announced politely, and passes axe, AA contrast and 320 px', async (t) => {
+    const { gatehouse, client, chromium: browser } = running;
     const page = await browser.newPage({ viewport: { width: 1024, height: 900 } });
     await signInInChromium(page, gatehouse, client, 'alice');
 

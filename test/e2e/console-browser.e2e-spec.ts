@@ -1,29 +1,16 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import type { Browser as Chromium } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../support/chromium.js';
-import type { RunningGatehouse } from '../support/gatehouse.js';
-import type { TestClient } from '../support/flows.js';
-import { assertNoHorizontalScroll, signInInChromium, startConsoleGatehouse } from '../support/console.js';
+import { chromiumMissing } from '../support/chromium.js';
+import { assertNoHorizontalScroll, consoleInChromium, signInInChromium } from '../support/console.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import { assertNoSeriousAxeViolations } from '../support/axe.js';
 
 /** The console in headless Chromium: AA contrast in both schemes, usable at 320 px, rotation by keyboard-reachable form. */
 describe('the operator console in headless Chromium', { skip: chromiumMissing() }, () => {
-  let gatehouse: RunningGatehouse;
-  let browser: Chromium;
-  let client: TestClient;
-
-  before(async () => {
-    ({ gatehouse, client } = await startConsoleGatehouse());
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await gatehouse?.close();
-  });
+  const running = consoleInChromium();
 
   it('reaches AA contrast in light and dark, fits 320 px, and rotates the keys', async (t) => {
+    const { gatehouse, client, chromium: browser } = running;
     const page = await browser.newPage({ viewport: { width: 1024, height: 900 } });
     await page.goto(`${gatehouse.url}/console`);
     await page.getByRole('heading', { name: 'Sign in to the console' }).waitFor();

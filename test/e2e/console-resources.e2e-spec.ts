@@ -1,12 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import type { Browser as Chromium } from 'playwright-core';
 import { Browser, consentForm, devLoginForm } from '../support/browser.js';
-import { chromiumMissing, launchChromium } from '../support/chromium.js';
+import { chromiumMissing } from '../support/chromium.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import type { RunningGatehouse } from '../support/gatehouse.js';
 import { authorizationUrl, introspect, type TestClient } from '../support/flows.js';
-import { assertNoHorizontalScroll, csrfOf, devUserId, openPage, postForm, signInAs, signInInChromium, startConsoleGatehouse } from '../support/console.js';
+import { assertNoHorizontalScroll, consoleInChromium, csrfOf, devUserId, openPage, postForm, signInAs, signInInChromium, startConsoleGatehouse } from '../support/console.js';
 
 const DOCS = 'https://docs.example.com/mcp';
 
@@ -283,20 +282,10 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
 });
 
 describe('the console’s resource servers in headless Chromium', { skip: chromiumMissing() }, () => {
-  let gatehouse: RunningGatehouse;
-  let browser: Chromium;
-  let client: TestClient;
-
-  before(async () => {
-    ({ gatehouse, client } = await startConsoleGatehouse());
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await gatehouse?.close();
-  });
+  const running = consoleInChromium();
 
   it('updates the consent preview as the operator types, and copies the secret shown once', async (t) => {
+    const { gatehouse, client, chromium: browser } = running;
     const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gatehouse.url });
     const page = await context.newPage();

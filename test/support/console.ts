@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
-import type { Page as ChromiumPage } from 'playwright-core';
+import { after, before } from 'node:test';
+import type { Browser as Chromium, Page as ChromiumPage } from 'playwright-core';
 import { Browser, type Page } from './browser.js';
+import { launchChromium } from './chromium.js';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from './gatehouse.js';
 import { authorizationUrl, exchangeCode, registerClient, type JsonResponse, type TestClient, type TestResource } from './flows.js';
 
@@ -36,6 +38,27 @@ export async function startConsoleGatehouse(options: ConsoleGatehouseOptions = {
   const resource = await createResource(gatehouse, { name: 'Acme Projects', resource: CONSOLE_RESOURCE, scopes: [CONSOLE_SCOPE] });
   const client = await registerClient(gatehouse, options.client);
   return { gatehouse, resource, client };
+}
+
+export interface ConsoleInChromium extends ConsoleGatehouse {
+  chromium: Chromium;
+}
+
+/**
+ * For a describe block of Chromium tests: a console Gatehouse (see startConsoleGatehouse) and Chromium, started in
+ * a `before` hook and closed in an `after` hook. The fields are set once `before` has run.
+ */
+export function consoleInChromium(options: ConsoleGatehouseOptions = {}): Readonly<ConsoleInChromium> {
+  const running: Partial<ConsoleInChromium> = {};
+  before(async () => {
+    Object.assign(running, await startConsoleGatehouse(options));
+    running.chromium = await launchChromium();
+  });
+  after(async () => {
+    await running.chromium?.close();
+    await running.gatehouse?.close();
+  });
+  return running as ConsoleInChromium;
 }
 
 export interface DevAuthorization {
