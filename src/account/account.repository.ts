@@ -6,8 +6,8 @@ import { params, runStatement, sql, statement } from '../database/sql.js';
 import type { ClientKind } from '../registration/client.entity.js';
 import type { ClientMetadata } from '../registration/client-metadata.js';
 
-/** A grant as the account page shows it, with what it needs of the client and the resource server. */
-export interface ConnectedApplication {
+/** An unrevoked grant of a user as LIST_USER_GRANTS reads it, with what pages need of the client and resource server. */
+export interface UserGrantSummary {
   grantId: string;
   clientId: string;
   clientKind: ClientKind;
@@ -15,11 +15,15 @@ export interface ConnectedApplication {
   resourceName: string;
   resourceUrl: string;
   scopes: string[];
+  /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
+  lastUsedAt: Date;
+}
+
+/** A grant as the account page shows it. */
+export interface ConnectedApplication extends UserGrantSummary {
   scopeDescriptions: Record<string, string>;
   /** When the grant was made: the first token issued after the person allowed it. */
   allowedAt: Date;
-  /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
-  lastUsedAt: Date;
 }
 
 /** One of the ways the person signs in. */
@@ -103,6 +107,19 @@ export const LOCK_OWN_GRANT = statement(
           FOR UPDATE OF g`,
 ).returning<{ grant_id: string; client_id: string; user_id: string; resource_id: string; resource_url: string; revoked: boolean }>();
 
+export function userGrantSummary(row: UserGrantRow): UserGrantSummary {
+  return {
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    clientKind: row.client_kind,
+    clientMetadata: row.client_metadata,
+    resourceName: row.resource_name,
+    resourceUrl: row.resource_url,
+    scopes: row.scopes,
+    lastUsedAt: new Date(row.last_used_at),
+  };
+}
+
 /** What the account page reads: the person, their ways in, and the applications they let in. */
 @Injectable()
 export class AccountRepository {
@@ -116,18 +133,7 @@ export class AccountRepository {
 
   async connectedApplications(userId: string): Promise<ConnectedApplication[]> {
     const rows = await this.database.run(LIST_USER_GRANTS, { userId, liveOnly: true });
-    return rows.map((row) => ({
-      grantId: row.grant_id,
-      clientId: row.client_id,
-      clientKind: row.client_kind,
-      clientMetadata: row.client_metadata,
-      resourceName: row.resource_name,
-      resourceUrl: row.resource_url,
-      scopes: row.scopes,
-      scopeDescriptions: row.scope_descriptions,
-      allowedAt: new Date(row.created_at),
-      lastUsedAt: new Date(row.last_used_at),
-    }));
+    return rows.map((row) => ({ ...userGrantSummary(row), scopeDescriptions: row.scope_descriptions, allowedAt: new Date(row.created_at) }));
   }
 
   async lockOwnGrant(tx: Tx, grantId: string, userId: string): Promise<OwnGrant | null> {

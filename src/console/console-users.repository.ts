@@ -1,23 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { LIST_USER_GRANTS } from '../account/account.repository.js';
+import { LIST_USER_GRANTS, userGrantSummary, type UserGrantSummary } from '../account/account.repository.js';
 import { Database } from '../database/database.module.js';
 import { params, sql, statement } from '../database/sql.js';
-import type { ClientKind } from '../registration/client.entity.js';
-import type { ClientMetadata } from '../registration/client-metadata.js';
 import type { OperatorRole } from './console-operator.entity.js';
 
 /** A grant of a user not revoked yet, as the console's user page lists it. */
-export interface UserGrant {
-  grantId: string;
-  clientId: string;
-  clientKind: ClientKind;
-  clientMetadata: ClientMetadata;
-  resourceName: string;
-  resourceUrl: string;
-  scopes: string[];
+export interface UserGrant extends UserGrantSummary {
   grantedAt: Date;
-  /** When the client last obtained tokens with it: its newest refresh token, or the grant itself. */
-  lastUsedAt: Date;
   /** Whether one of its refresh tokens can still be rotated (false: it lives on only in unexpired access tokens). */
   refreshable: boolean;
 }
@@ -64,18 +53,7 @@ export class ConsoleUsersRepository {
   async grants(userId: string): Promise<UserGrant[]> {
     // Every unrevoked grant, not only the live ones the account page shows: "revoke all" and disabling revoke them all.
     const rows = await this.database.run(LIST_USER_GRANTS, { userId, liveOnly: false });
-    return rows.map((row) => ({
-      grantId: row.grant_id,
-      clientId: row.client_id,
-      clientKind: row.client_kind,
-      clientMetadata: row.client_metadata,
-      resourceName: row.resource_name,
-      resourceUrl: row.resource_url,
-      scopes: row.scopes,
-      grantedAt: new Date(row.created_at),
-      lastUsedAt: new Date(row.last_used_at),
-      refreshable: row.refreshable,
-    }));
+    return rows.map((row) => ({ ...userGrantSummary(row), grantedAt: new Date(row.created_at), refreshable: row.refreshable }));
   }
 
   async lastSignIn(userId: string): Promise<Date | null> {
