@@ -6,8 +6,8 @@ import { params, runStatement, sql, statement } from '../database/sql.js';
 import type { ClientKind } from '../registration/client.entity.js';
 import type { ClientMetadata } from '../registration/client-metadata.js';
 
-/** A grant as the account page shows it, with what it needs of the client and the resource server. */
-export interface ConnectedApplication {
+/** An unrevoked grant of a user as LIST_USER_GRANTS reads it, with what pages need of the client and resource server. */
+export interface UserGrantSummary {
   grantId: string;
   clientId: string;
   clientKind: ClientKind;
@@ -15,11 +15,15 @@ export interface ConnectedApplication {
   resourceName: string;
   resourceUrl: string;
   scopes: string[];
+  /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
+  lastUsedAt: Date;
+}
+
+/** A grant as the account page shows it. */
+export interface ConnectedApplication extends UserGrantSummary {
   scopeDescriptions: Record<string, string>;
   /** When the grant was made: the first token issued after the person allowed it. */
   allowedAt: Date;
-  /** When the application last obtained tokens with it: its newest refresh token, or the grant itself. */
-  lastUsedAt: Date;
 }
 
 /** One of the ways the person signs in. */
@@ -45,7 +49,7 @@ export interface OwnGrant {
   revoked: boolean;
 }
 
-interface ConnectedRow {
+export interface UserGrantRow {
   grant_id: string;
   client_id: string;
   client_kind: ClientKind;
@@ -54,21 +58,24 @@ interface ConnectedRow {
   resource_url: string;
   scopes: string[];
   scope_descriptions: Record<string, string>;
-  allowed_at: Date;
-  last_used_at: Date;
+  created_at: Date | string;
+  last_used_at: Date | string;
+  refreshable: boolean;
 }
 
 const owner = params<{ userId: string }>();
+const grantsOf = params<{ userId: string; liveOnly: boolean }>();
 
 /**
- * A user's live grants: unrevoked, and either holding a refresh token that can still be rotated or so recent that
- * the last access token issued from them may not have expired yet. Every refresh stores a new refresh token, so the
- * newest one's `created_at` is when the application last obtained tokens.
+ * A user's unrevoked grants, most recently used first. Every refresh stores a new refresh token, so the newest one's
+ * `created_at` is when the application last obtained tokens. With `liveOnly`, only the live ones, as the account page
+ * shows them: holding a refresh token that can still be rotated, or so recent that the last access token issued from
+ * them may not have expired yet. Without, every one, as the console lists what "revoke all" and disabling revoke.
  */
-export const LIST_CONNECTED_APPLICATIONS = statement(
-  'account_connected_applications',
+export const LIST_USER_GRANTS = statement(
+  'account_user_grants',
   sql`SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS client_metadata,
-              r.name AS resource_name, r.resource AS resource_url, g.scopes, r.scope_descriptions, g.created_at AS allowed_at, used.last_used_at
+              r.name AS resource_name, r.resource AS resource_url, g.scopes, r.scope_descriptions, g.created_at, used.last_used_at, used.refreshable
          FROM grants g
          JOIN clients c ON c.id = g.client_id
          JOIN resource_servers r ON r.id = g.resource_id
@@ -76,10 +83,10 @@ export const LIST_CONNECTED_APPLICATIONS = statement(
            SELECT greatest(max(rt.created_at), g.created_at) AS last_used_at, coalesce(bool_or(${refreshTokenUsable('rt', 'g')}), false) AS refreshable
              FROM refresh_tokens rt WHERE rt.grant_id = g.id
          ) used
-        WHERE g.user_id = ${owner.userId}::uuid AND g.revoked_at IS NULL
-          AND (used.refreshable OR used.last_used_at + make_interval(secs => r.access_token_ttl) > now())
+        WHERE g.user_id = ${grantsOf.userId}::uuid AND g.revoked_at IS NULL
+          AND (NOT ${grantsOf.liveOnly}::boolean OR used.refreshable OR used.last_used_at + make_interval(secs => r.access_token_ttl) > now())
         ORDER BY used.last_used_at DESC, g.id`,
-).returning<ConnectedRow>();
+).returning<UserGrantRow>();
 
 export const ACCOUNT_OWNER = statement(
   'account_owner',
@@ -100,6 +107,19 @@ export const LOCK_OWN_GRANT = statement(
           FOR UPDATE OF g`,
 ).returning<{ grant_id: string; client_id: string; user_id: string; resource_id: string; resource_url: string; revoked: boolean }>();
 
+export function userGrantSummary(row: UserGrantRow): UserGrantSummary {
+  return {
+    grantId: row.grant_id,
+    clientId: row.client_id,
+    clientKind: row.client_kind,
+    clientMetadata: row.client_metadata,
+    resourceName: row.resource_name,
+    resourceUrl: row.resource_url,
+    scopes: row.scopes,
+    lastUsedAt: new Date(row.last_used_at),
+  };
+}
+
 /** What the account page reads: the person, their ways in, and the applications they let in. */
 @Injectable()
 export class AccountRepository {
@@ -112,19 +132,8 @@ export class AccountRepository {
   }
 
   async connectedApplications(userId: string): Promise<ConnectedApplication[]> {
-    const rows = await this.database.run(LIST_CONNECTED_APPLICATIONS, { userId });
-    return rows.map((row) => ({
-      grantId: row.grant_id,
-      clientId: row.client_id,
-      clientKind: row.client_kind,
-      clientMetadata: row.client_metadata,
-      resourceName: row.resource_name,
-      resourceUrl: row.resource_url,
-      scopes: row.scopes,
-      scopeDescriptions: row.scope_descriptions,
-      allowedAt: new Date(row.allowed_at),
-      lastUsedAt: new Date(row.last_used_at),
-    }));
+    const rows = await this.database.run(LIST_USER_GRANTS, { userId, liveOnly: true });
+    return rows.map((row) => ({ ...userGrantSummary(row), scopeDescriptions: row.scope_descriptions, allowedAt: new Date(row.created_at) }));
   }
 
   async lockOwnGrant(tx: Tx, grantId: string, userId: string): Promise<OwnGrant | null> {

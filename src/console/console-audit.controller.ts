@@ -7,7 +7,7 @@ import { AuditEventStream } from '../audit/audit-stream.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { ConsoleAccess } from './console-access.js';
 import { sendConsolePage, type SignedInOperator } from './console-layout.js';
-import { auditQueryString, exportFileName, readAuditForm, type AuditForm } from './console-audit-query.js';
+import { auditQueryString, exportFileName, readAuditForm, type AuditForm, type AuditFormReading } from './console-audit-query.js';
 import { AUDIT_EXPORT_LIMIT, AUDIT_TABLE_ROWS, auditPage } from './console-audit-views.js';
 import { writeJsonLines } from './console-audit-export.js';
 
@@ -34,13 +34,9 @@ export class ConsoleAuditController {
 
   @Get()
   async page(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const operator = await this.access.viewer(req, res);
-    if (!operator) return;
-    const reading = readAuditForm(req.query);
-    if (reading.problem !== null) {
-      sendConsolePage(res, 400, auditPage(operator, { form: reading.form, events: [], problem: reading.problem, streamUrl: null }));
-      return;
-    }
+    const read = await this.readAsViewer(req, res);
+    if (!read) return;
+    const { operator, reading } = read;
     const { filter, since, until } = reading.selection;
     // The newest seq first, and the table only up to it: the stream starts after it, so no event is shown twice or missed.
     const upTo = await this.events.maxSeq();
@@ -79,13 +75,9 @@ export class ConsoleAuditController {
    */
   @Get('export')
   async export(@Req() req: Request, @Res() res: Response): Promise<void> {
-    const operator = await this.access.viewer(req, res);
-    if (!operator) return;
-    const reading = readAuditForm(req.query);
-    if (reading.problem !== null) {
-      sendConsolePage(res, 400, auditPage(operator, { form: reading.form, events: [], problem: reading.problem, streamUrl: null }));
-      return;
-    }
+    const read = await this.readAsViewer(req, res);
+    if (!read) return;
+    const { operator, reading } = read;
     const selection = reading.selection;
     const upTo = await this.events.maxSeq();
     let closed = false;
@@ -124,6 +116,21 @@ export class ConsoleAuditController {
     } finally {
       this.recordExport(operator, reading.form, req, { ...result, complete });
     }
+  }
+
+  /**
+   * The viewer and the filters of a page or export request; null once the answer is sent (the sign-in page, a 403,
+   * or the page naming the filter's problem, 400).
+   */
+  private async readAsViewer(req: Request, res: Response): Promise<{ operator: SignedInOperator; reading: Extract<AuditFormReading, { problem: null }> } | null> {
+    const operator = await this.access.viewer(req, res);
+    if (!operator) return null;
+    const reading = readAuditForm(req.query);
+    if (reading.problem !== null) {
+      sendConsolePage(res, 400, auditPage(operator, { form: reading.form, events: [], problem: reading.problem, streamUrl: null }));
+      return null;
+    }
+    return { operator, reading };
   }
 
   /** An export describes no change: it is recorded as an observation (written behind), with the operator as actor. */

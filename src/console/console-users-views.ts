@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from '../common/html.js';
 import { formatUtc } from '../account/account-views.js';
 import type { OperatorRole } from './console-operator.entity.js';
+import type { UserGrant } from './console-users.repository.js';
 import { consolePage, csrfField, type SignedInOperator } from './console-layout.js';
 
 /** What a user's page says after a change; a fixed set, so a link cannot put words on the page. */
@@ -46,16 +47,9 @@ export interface UserSearchView {
   limit: number;
 }
 
-export interface UserGrantView {
-  grantId: string;
+/** A grant as the user's page shows it: the client by the name it goes by, rather than its kind and metadata. */
+export interface UserGrantView extends Omit<UserGrant, 'clientKind' | 'clientMetadata'> {
   clientName: string;
-  clientId: string;
-  resourceName: string;
-  resourceUrl: string;
-  scopes: string[];
-  grantedAt: Date;
-  lastUsedAt: Date;
-  refreshable: boolean;
 }
 
 export interface UserDetailView {

@@ -14,8 +14,9 @@ import { chromiumMissing, launchChromium } from '../support/chromium.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import { assertNoSeriousAxeViolations } from '../support/axe.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import { CONSOLE_ENV, assertNoHorizontalScroll, signInInChromium } from '../support/console.js';
 import { startExampleMcpServer, type RunningExampleMcp } from '../support/example-mcp.js';
-import { authorizationUrl, introspect, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
+import { introspect, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
 
 /** UPDATE_SCREENSHOTS=1 refreshes the committed pictures in test/e2e/screenshots/; otherwise they go beside dist. */
@@ -54,7 +55,7 @@ describe('the operator console, as its acceptance asks, in headless Chromium', {
   const made = { resourceId: '', clientId: '', userId: '' };
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
+    gatehouse = await startGatehouse({ env: { ...CONSOLE_ENV } });
     mcp = await startExampleMcpServer(gatehouse);
     signInClient = await registerClient(gatehouse, { client_name: 'Sign-in helper' });
     chromium = await launchChromium();
@@ -71,10 +72,7 @@ describe('the operator console, as its acceptance asks, in headless Chromium', {
   /** Development sign-in happens on an authorization request's sign-in page; the session then serves the console. */
   async function signIn(context: BrowserContext, name: string): Promise<Page> {
     const page = await context.newPage();
-    await page.goto(authorizationUrl(gatehouse.url, { client: signInClient, resource: mcp.url.href, scope: 'projects:read' }).url);
-    await page.getByLabel('Sign in as').fill(name);
-    await page.getByRole('button', { name: 'Sign in as this name' }).click();
-    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    await signInInChromium(page, gatehouse, signInClient, name, mcp.url.href);
     return page;
   }
 
@@ -194,8 +192,7 @@ describe('the operator console, as its acceptance asks, in headless Chromium', {
       for (const line of await assertContrastInBothSchemes(page, path)) t.diagnostic(line);
       for (const width of [1280, 320]) {
         await page.setViewportSize({ width, height: 900 });
-        const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
-        assert.ok(widths.page <= widths.viewport, `${path} at ${width} px: no horizontal scrolling (${widths.page} > ${widths.viewport})`);
+        await assertNoHorizontalScroll(page, path);
         if (!photograph) continue;
         for (const colorScheme of ['light', 'dark'] as const) {
           await page.emulateMedia({ colorScheme });

@@ -1,37 +1,19 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import type { Browser as Chromium } from 'playwright-core';
-import { chromiumMissing, launchChromium } from '../support/chromium.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
+import { chromiumMissing } from '../support/chromium.js';
+import { registerClient } from '../support/flows.js';
+import { assertNoHorizontalScroll, consoleInChromium, signInInChromium } from '../support/console.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import { assertNoSeriousAxeViolations } from '../support/axe.js';
 
 /** The audit section in headless Chromium: new events appear live, without a reload, and the page fits 320 px. */
 describe('the console audit section in headless Chromium', { skip: chromiumMissing() }, () => {
-  let gatehouse: RunningGatehouse;
-  let browser: Chromium;
-  let client: TestClient;
-  const resource = 'https://projects.example.com/mcp';
-
-  before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    client = await registerClient(gatehouse);
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await gatehouse?.close();
-  });
+  const running = consoleInChromium();
 
   it('shows a new client’s registration live, announced politely, and passes axe, AA contrast and 320 px', async (t) => {
+    const { gatehouse, client, chromium: browser } = running;
     const page = await browser.newPage({ viewport: { width: 1024, height: 900 } });
-    await page.goto(authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' }).url);
-    await page.getByLabel('Sign in as').fill('alice');
-    await page.getByRole('button', { name: 'Sign in as this name' }).click();
-    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    await signInInChromium(page, gatehouse, client, 'alice');
 
     await page.goto(`${gatehouse.url}/console`);
     await page.getByRole('navigation', { name: 'Console sections' }).getByRole('link', { name: 'Audit' }).click();
@@ -72,8 +54,7 @@ describe('the console audit section in headless Chromium', { skip: chromiumMissi
     for (const line of await assertContrastInBothSchemes(page, 'the console audit page')) t.diagnostic(line);
     for (const line of await assertNoSeriousAxeViolations(page, 'the console audit page')) t.diagnostic(line);
     await page.setViewportSize({ width: 320, height: 800 });
-    const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
-    assert.ok(widths.page <= widths.viewport, `no horizontal scrolling at 320 px: ${widths.page} > ${widths.viewport}`);
+    await assertNoHorizontalScroll(page);
     for (const line of await assertContrastInBothSchemes(page, 'the console audit page at 320 px')) t.diagnostic(line);
     await page.close();
   });

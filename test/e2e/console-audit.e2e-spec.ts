@@ -4,11 +4,11 @@ import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { AuditStreams } from '../../src/audit/audit-stream.js';
 import { Browser, type Page } from '../support/browser.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
+import { createResource, type RunningGatehouse } from '../support/gatehouse.js';
+import { authorizationUrl, registerClient, type TestClient } from '../support/flows.js';
 import { eventually, queryAudit } from '../support/audit.js';
+import { CONSOLE_RESOURCE as RESOURCE, devUserId, openPage, signInAs, startConsoleGatehouse } from '../support/console.js';
 
-const RESOURCE = 'https://projects.example.com/mcp';
 const OTHER = 'https://wiki.example.com/mcp';
 
 interface Row {
@@ -95,12 +95,8 @@ describe('the console audit section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () =
 
   before(async () => {
     // A short heartbeat: the interval at which a console stream checks its operator still has a role.
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice', AUDIT_STREAM_HEARTBEAT_MS: '200' } });
-    for (const [name, resource] of [['Acme Projects', RESOURCE], ['Acme Wiki', OTHER]] as const) {
-      const created = await gatehouse.admin('POST', '/admin/resources', { name, resource, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-    }
-    client = await registerClient(gatehouse);
+    ({ gatehouse, client } = await startConsoleGatehouse({ env: { AUDIT_STREAM_HEARTBEAT_MS: '200' } }));
+    await createResource(gatehouse, { name: 'Acme Wiki', resource: OTHER, scopes: ['projects:read'] });
     alice = await signIn('alice');
     // carol says no: a consent.denied, outcome denied.
     const carol = new Browser('carol');
@@ -113,28 +109,9 @@ describe('the console audit section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () =
   });
 
   /** Signs `name` in through development sign-in on an authorization request, and exchanges the code (a token.issued). */
-  async function signIn(name: string): Promise<Browser> {
-    const browser = new Browser(name);
-    const built = authorizationUrl(gatehouse.url, { client, resource: RESOURCE, scope: 'projects:read' });
-    const callback = await browser.authorize(built.url, built.redirectUri);
-    const code = callback.searchParams.get('code');
-    assert.ok(code, `${name} authorized the client`);
-    const tokens = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
-    assert.equal(tokens.status, 200, tokens.text);
-    return browser;
-  }
-
-  async function open(browser: Browser, path: string): Promise<Page> {
-    const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-    assert.ok(!('stoppedAt' in page));
-    return page;
-  }
-
-  async function userId(login: string): Promise<string> {
-    const found = await gatehouse.admin('GET', `/admin/users?provider=dev&login=${login}`);
-    assert.equal(found.body.length, 1, `one user is dev:${login}`);
-    return found.body[0].id as string;
-  }
+  const signIn = (name: string) => signInAs(gatehouse, client, name);
+  const open = (browser: Browser, path: string) => openPage(gatehouse, browser, path);
+  const userId = (login: string) => devUserId(gatehouse, login);
 
   it('shows the newest events, newest first, and narrows them by type, client, user, resource and outcome', async () => {
     const all = await open(alice, '/console/audit');

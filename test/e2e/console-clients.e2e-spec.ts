@@ -1,30 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Browser, type Page } from '../support/browser.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, exchangeCode, isActive, refreshTokens, registerClient, type TestClient, type TestResource } from '../support/flows.js';
+import type { RunningGatehouse } from '../support/gatehouse.js';
+import { isActive, refreshTokens, registerClient, type TestClient, type TestResource } from '../support/flows.js';
+import { authorizeAs, clientAuditRows, csrfOf, devUserId, openPage, postForm, startConsoleGatehouse } from '../support/console.js';
 import { insertClientRow, insertClientRows } from '../factories/clients.js';
-
-const RESOURCE = 'https://projects.example.com/mcp';
-
-interface AuditRow {
-  type: string;
-  actor_kind: string;
-  actor_id: string | null;
-  client_id: string | null;
-  subject: string | null;
-  data: Record<string, unknown>;
-}
-
-function csrfOf(page: Page): string {
-  const token = /name="csrf_token" value="([^"]+)"/.exec(page.html)?.[1];
-  assert.ok(token, `a form with a CSRF token on ${page.url}`);
-  return token;
-}
-
-function postForm(browser: Browser, url: string, form: Record<string, string>): Promise<Response> {
-  return browser.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-}
 
 /** The client names a list page links, in the order shown. */
 function namesOn(page: Page): string[] {
@@ -56,14 +36,10 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
   let alice: Browser;
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    resource = created.body as TestResource;
+    ({ gatehouse, resource, client: desk } = await startConsoleGatehouse({ client: { client_name: 'Desk app' } }));
     const preRegistered = await gatehouse.admin('POST', '/admin/clients', { client_name: 'Back office', redirect_uris: ['https://office.example.com/cb'], token_endpoint_auth_method: 'none' });
     assert.equal(preRegistered.status, 201, JSON.stringify(preRegistered.body));
     backOfficeId = preRegistered.body.client_id as string;
-    desk = await registerClient(gatehouse, { client_name: 'Desk app' });
     notes = await registerClient(gatehouse, { client_name: 'Notes app' });
     editorId = await insertClientRow(gatehouse.db, { kind: 'metadata_document', name: 'Old editor', registeredAgo: '60 days', lastUsedAgo: '40 days' });
     idleId = await insertClientRow(gatehouse.db, { kind: 'dynamic', name: 'Idle tool', registeredAgo: '90 days', lastUsedAgo: '45 days' });
@@ -77,13 +53,7 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
 
   /** `name` authorizes `client` through development sign-in and exchanges the code (a live grant); its refresh token. */
   async function authorizeWith(name: string, client: TestClient, browser = new Browser(name)): Promise<string> {
-    const built = authorizationUrl(gatehouse.url, { client, resource: RESOURCE, scope: 'projects:read' });
-    const callback = await browser.authorize(built.url, built.redirectUri);
-    const code = callback.searchParams.get('code');
-    assert.ok(code, `${name} authorized ${client.client_id}`);
-    const tokens = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
-    assert.equal(tokens.status, 200, tokens.text);
-    return tokens.body.refresh_token as string;
+    return (await authorizeAs(gatehouse, client, name, { browser })).tokens.body.refresh_token as string;
   }
 
   async function signIn(name: string): Promise<Browser> {
@@ -92,21 +62,9 @@ describe('the console clients section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', ()
     return browser;
   }
 
-  async function open(browser: Browser, path: string): Promise<Page> {
-    const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-    assert.ok(!('stoppedAt' in page));
-    return page;
-  }
-
-  async function userId(login: string): Promise<string> {
-    const found = await gatehouse.admin('GET', `/admin/users?provider=dev&login=${login}`);
-    assert.equal(found.status, 200);
-    return found.body[0].id as string;
-  }
-
-  async function audit(type: string): Promise<AuditRow[]> {
-    return (await gatehouse.db.query(`SELECT type, actor_kind, actor_id, client_id, subject, data FROM audit_events WHERE type = $1 ORDER BY seq`, [type])) as AuditRow[];
-  }
+  const open = (browser: Browser, path: string) => openPage(gatehouse, browser, path);
+  const userId = (login: string) => devUserId(gatehouse, login);
+  const audit = (type: string) => clientAuditRows(gatehouse, type);
 
   async function clientExists(id: string): Promise<boolean> {
     return ((await gatehouse.db.query(`SELECT 1 FROM clients WHERE id = $1`, [id])) as unknown[]).length === 1;

@@ -2,9 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { Browser as Chromium, Page } from 'playwright-core';
 import { chromiumMissing, launchChromium } from '../support/chromium.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
+import type { RunningGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { authorizationUrl, exchangeCode, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
+import { authorizationUrl, exchangeCode, refreshTokens, type TestClient } from '../support/flows.js';
+import { CONSOLE_RESOURCE as resource, signInInChromium, startConsoleGatehouse } from '../support/console.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
 import { assertNoSeriousAxeViolations } from '../support/axe.js';
 
@@ -27,13 +28,9 @@ describe('the console overview charts in headless Chromium', { skip: chromiumMis
   let gatehouse: RunningGatehouse;
   let chromium: Chromium;
   let client: TestClient;
-  const resource = 'https://projects.example.com/mcp';
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    client = await registerClient(gatehouse);
+    ({ gatehouse, client } = await startConsoleGatehouse());
     // Something to draw: a token issued and refreshed, a replayed code and a denied consent.
     const built = authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' });
     const code = (await new Browser('carol').authorize(built.url, built.redirectUri)).searchParams.get('code');
@@ -58,10 +55,7 @@ describe('the console overview charts in headless Chromium', { skip: chromiumMis
 
   it('draws bars at 3:1 or more in both schemes, and fits 320 px with every table open', async (t) => {
     const page = await chromium.newPage({ viewport: { width: 1024, height: 900 } });
-    await page.goto(authorizationUrl(gatehouse.url, { client, resource, scope: 'projects:read' }).url);
-    await page.getByLabel('Sign in as').fill('alice');
-    await page.getByRole('button', { name: 'Sign in as this name' }).click();
-    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    await signInInChromium(page, gatehouse, client, 'alice');
 
     await page.goto(`${gatehouse.url}/console`);
     await page.getByRole('navigation', { name: 'Chart range' }).getByRole('link', { name: 'Last hour' }).click();

@@ -2,10 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Browser, type Page } from '../support/browser.js';
 import { DATABASE_KINDS, skipUnless } from '../support/database.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { assertOAuthError, authorizationUrl, exchangeCode, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
-
-const RESOURCE = 'https://projects.example.com/mcp';
+import type { RunningGatehouse } from '../support/gatehouse.js';
+import { assertOAuthError, authorizationUrl, exchangeCode, refreshTokens, type TestClient } from '../support/flows.js';
+import { CONSOLE_RESOURCE as RESOURCE, openPage, startConsoleGatehouse } from '../support/console.js';
 
 /** A chart's data table as the page shows it: the count of each bucket (by its start) and the total row. */
 interface ChartTable {
@@ -53,18 +52,14 @@ for (const database of DATABASE_KINDS) {
     let alice: Browser;
 
     before(async () => {
-      gatehouse = await startGatehouse({ database, env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-      const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-      assert.equal(created.status, 201, JSON.stringify(created.body));
-      client = await registerClient(gatehouse);
+      ({ gatehouse, client } = await startConsoleGatehouse({ database }));
     });
     after(async () => {
       await gatehouse?.close();
     });
 
     async function open(browser: Browser, path: string): Promise<Page> {
-      const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-      assert.ok(!('stoppedAt' in page));
+      const page = await openPage(gatehouse, browser, path);
       assert.equal(page.status, 200, page.html);
       return page;
     }

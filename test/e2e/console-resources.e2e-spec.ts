@@ -1,13 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
-import type { Browser as Chromium } from 'playwright-core';
-import { Browser, consentForm, devLoginForm, type Page } from '../support/browser.js';
-import { chromiumMissing, launchChromium } from '../support/chromium.js';
+import { Browser, consentForm, devLoginForm } from '../support/browser.js';
+import { chromiumMissing } from '../support/chromium.js';
 import { assertContrastInBothSchemes } from '../support/contrast.js';
-import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, introspect, registerClient, type TestClient } from '../support/flows.js';
+import type { RunningGatehouse } from '../support/gatehouse.js';
+import { authorizationUrl, introspect, type TestClient } from '../support/flows.js';
+import { assertNoHorizontalScroll, consoleInChromium, csrfOf, devUserId, openPage, postForm, signInAs, signInInChromium, startConsoleGatehouse } from '../support/console.js';
 
-const RESOURCE = 'https://projects.example.com/mcp';
 const DOCS = 'https://docs.example.com/mcp';
 
 interface AuditRow {
@@ -15,16 +14,6 @@ interface AuditRow {
   actor_kind: string;
   actor_id: string | null;
   resource: string | null;
-}
-
-function csrfOf(page: Page): string {
-  const token = /name="csrf_token" value="([^"]+)"/.exec(page.html)?.[1];
-  assert.ok(token, `a form with a CSRF token on ${page.url}`);
-  return token;
-}
-
-function postForm(browser: Browser, url: string, form: Record<string, string>): Promise<Response> {
-  return browser.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
 }
 
 function secretOf(html: string): string {
@@ -69,29 +58,15 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
   let docsSecret = '';
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    client = await registerClient(gatehouse);
+    ({ gatehouse, client } = await startConsoleGatehouse());
     alice = await signIn('alice');
   });
   after(async () => {
     await gatehouse?.close();
   });
 
-  async function signIn(name: string): Promise<Browser> {
-    const browser = new Browser(name);
-    const built = authorizationUrl(gatehouse.url, { client, resource: RESOURCE, scope: 'projects:read' });
-    const callback = await browser.authorize(built.url, built.redirectUri);
-    assert.ok(callback.searchParams.get('code'), `${name} authorized the client`);
-    return browser;
-  }
-
-  async function open(browser: Browser, path: string): Promise<Page> {
-    const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-    assert.ok(!('stoppedAt' in page));
-    return page;
-  }
+  const signIn = (name: string) => signInAs(gatehouse, client, name);
+  const open = (browser: Browser, path: string) => openPage(gatehouse, browser, path);
 
   async function audit(): Promise<AuditRow[]> {
     return (await gatehouse.db.query(`SELECT type, actor_kind, actor_id, resource FROM audit_events WHERE type LIKE 'admin.resource_%' ORDER BY seq`)) as AuditRow[];
@@ -101,10 +76,7 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
     return (await gatehouse.db.query(`SELECT * FROM resource_servers ORDER BY id`)) as unknown[];
   }
 
-  async function aliceId(): Promise<string> {
-    const found = await gatehouse.admin('GET', '/admin/users?provider=dev&login=alice');
-    return found.body[0].id as string;
-  }
+  const aliceId = () => devUserId(gatehouse, 'alice');
 
   it('lists the resource servers to an admin, with a way to register one', async () => {
     const page = await open(alice, '/console/resources');
@@ -270,7 +242,7 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
     assert.ok(csrfOf(page));
 
     const bob = await signIn('bob');
-    const bobId = (await gatehouse.admin('GET', '/admin/users?provider=dev&login=bob')).body[0].id as string;
+    const bobId = await devUserId(gatehouse, 'bob');
     assert.equal((await gatehouse.admin('PUT', `/admin/operators/${bobId}`, { role: 'viewer' })).status, 200);
     const list = await open(bob, '/console/resources');
     assert.equal(list.status, 200);
@@ -310,22 +282,10 @@ describe('the console’s resource servers (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)
 });
 
 describe('the console’s resource servers in headless Chromium', { skip: chromiumMissing() }, () => {
-  let gatehouse: RunningGatehouse;
-  let browser: Chromium;
-
-  before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
-    browser = await launchChromium();
-  });
-  after(async () => {
-    await browser?.close();
-    await gatehouse?.close();
-  });
+  const running = consoleInChromium();
 
   it('updates the consent preview as the operator types, and copies the secret shown once', async (t) => {
-    const client = await registerClient(gatehouse);
+    const { gatehouse, client, chromium: browser } = running;
     const context = await browser.newContext({ viewport: { width: 1024, height: 900 } });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gatehouse.url });
     const page = await context.newPage();
@@ -335,10 +295,7 @@ describe('the console’s resource servers in headless Chromium', { skip: chromi
       // The refused form is answered 400 on purpose; Chromium reports every 400 document.
       if (message.type() === 'error' && !message.text().includes('status of 400')) errors.push(message.text());
     });
-    await page.goto(authorizationUrl(gatehouse.url, { client, resource: RESOURCE, scope: 'projects:read' }).url);
-    await page.getByLabel('Sign in as').fill('alice');
-    await page.getByRole('button', { name: 'Sign in as this name' }).click();
-    await page.getByRole('button', { name: 'Approve' }).waitFor();
+    await signInInChromium(page, gatehouse, client, 'alice');
 
     await page.goto(`${gatehouse.url}/console/resources/new`);
     const preview = page.getByRole('region', { name: 'Preview' });
@@ -362,7 +319,7 @@ describe('the console’s resource servers in headless Chromium', { skip: chromi
     assert.equal(await page.evaluate('document.activeElement?.id'), 'access_token_ttl', 'the summary link moves focus to the field');
     for (const line of await assertContrastInBothSchemes(page, 'the refused registration form')) t.diagnostic(line);
     await page.setViewportSize({ width: 320, height: 800 });
-    await assertFits(page, 'the refused registration form');
+    await assertNoHorizontalScroll(page, 'the refused registration form');
     await page.setViewportSize({ width: 1024, height: 900 });
     await page.getByLabel('Access token lifetime').fill('600');
 
@@ -375,19 +332,13 @@ describe('the console’s resource servers in headless Chromium', { skip: chromi
     assert.equal(await page.evaluate('navigator.clipboard.readText()'), (await secret.textContent())?.trim());
     for (const line of await assertContrastInBothSchemes(page, 'the secret page')) t.diagnostic(line);
     await page.setViewportSize({ width: 320, height: 800 });
-    await assertFits(page, 'the secret page');
+    await assertNoHorizontalScroll(page, 'the secret page');
     await page.getByRole('link', { name: 'Continue to Docs <b>' }).click();
     await page.getByRole('button', { name: 'Save changes' }).waitFor();
-    await assertFits(page, 'the resource server page');
+    await assertNoHorizontalScroll(page, 'the resource server page');
     await page.goto(`${gatehouse.url}/console/resources`);
-    await assertFits(page, 'the list');
+    await assertNoHorizontalScroll(page, 'the list');
     assert.deepEqual(errors, []);
     await context.close();
   });
 });
-
-/** No horizontal scrolling of the page at the viewport's width. */
-async function assertFits(page: import('playwright-core').Page, label: string): Promise<void> {
-  const widths = (await page.evaluate('({ page: document.documentElement.scrollWidth, viewport: window.innerWidth })')) as { page: number; viewport: number };
-  assert.ok(widths.page <= widths.viewport, `no horizontal scrolling of ${label}: ${widths.page} > ${widths.viewport}`);
-}

@@ -1,33 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { Browser, devLoginForm, type Page } from '../support/browser.js';
-import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { assertOAuthError, authorizationUrl, exchangeCode, mintTokens, refreshTokens, registerClient, type TestClient } from '../support/flows.js';
+import { createResource, type RunningGatehouse } from '../support/gatehouse.js';
+import { assertOAuthError, authorizationUrl, mintTokens, refreshTokens, type TestClient } from '../support/flows.js';
+import { CONSOLE_RESOURCE as PROJECTS, auditRows, authorizeAs, csrfOf, devUserId, openPage, postForm, startConsoleGatehouse } from '../support/console.js';
 
-const PROJECTS = 'https://projects.example.com/mcp';
 const WIKI = 'https://wiki.example.com/mcp';
-
-interface AuditRow {
-  type: string;
-  actor_kind: string;
-  actor_id: string | null;
-  subject: string | null;
-  data: Record<string, unknown>;
-}
 
 interface Tokens {
   refreshToken: string;
   grantId: string;
-}
-
-function csrfOf(page: Page): string {
-  const token = /name="csrf_token" value="([^"]+)"/.exec(page.html)?.[1];
-  assert.ok(token, `a form with a CSRF token on ${page.url}`);
-  return token;
-}
-
-function postForm(browser: Browser, url: string, form: Record<string, string>): Promise<Response> {
-  return browser.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
 }
 
 /** The user links of a results table, as the names shown. */
@@ -42,10 +24,8 @@ describe('the console’s users section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', 
   let alice: Browser;
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    projects = await createResource(gatehouse, { name: 'Acme Projects', resource: PROJECTS, scopes: ['projects:read'] });
+    ({ gatehouse, resource: projects, client } = await startConsoleGatehouse({ client: { client_name: 'Desk' } }));
     await createResource(gatehouse, { name: 'Acme Wiki', resource: WIKI, scopes: ['wiki:read'] });
-    client = await registerClient(gatehouse, { client_name: 'Desk' });
     alice = (await signIn('alice')).browser;
   });
   after(async () => {
@@ -54,32 +34,14 @@ describe('the console’s users section (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', 
 
   /** Development sign-in as `name` through an authorization request for `resource`, and the code exchanged: a live grant. */
   async function signIn(name: string, resource = PROJECTS, browser = new Browser(name)): Promise<{ browser: Browser; tokens: Tokens }> {
-    const built = authorizationUrl(gatehouse.url, { client, resource, scope: resource === PROJECTS ? 'projects:read' : 'wiki:read' });
-    const callback = await browser.authorize(built.url, built.redirectUri);
-    const code = callback.searchParams.get('code');
-    assert.ok(code, `${name} authorized the client`);
-    const issued = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
-    assert.equal(issued.status, 200, issued.text);
+    const { tokens: issued } = await authorizeAs(gatehouse, client, name, { resource, scope: resource === PROJECTS ? 'projects:read' : 'wiki:read', browser });
     const grantId = JSON.parse(Buffer.from(String(issued.body.access_token).split('.')[1] ?? '', 'base64url').toString('utf8')).grant_id as string;
     return { browser, tokens: { refreshToken: issued.body.refresh_token as string, grantId } };
   }
 
-  async function open(browser: Browser, path: string): Promise<Page> {
-    const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-    assert.ok(!('stoppedAt' in page));
-    return page;
-  }
-
-  async function userId(login: string): Promise<string> {
-    const found = await gatehouse.admin('GET', `/admin/users?provider=dev&login=${login}`);
-    assert.equal(found.status, 200);
-    assert.equal(found.body.length, 1, `one user is dev:${login}`);
-    return found.body[0].id as string;
-  }
-
-  async function audit(type: string, subject: string): Promise<AuditRow[]> {
-    return (await gatehouse.db.query(`SELECT type, actor_kind, actor_id, subject, data FROM audit_events WHERE type = $1 AND subject = $2 ORDER BY seq`, [type, subject])) as AuditRow[];
-  }
+  const open = (browser: Browser, path: string) => openPage(gatehouse, browser, path);
+  const userId = (login: string) => devUserId(gatehouse, login);
+  const audit = (type: string, subject: string) => auditRows(gatehouse, type, subject);
 
   /** Posts a form of the user's page with the CSRF token it carries; the 303 location. */
   async function change(browser: Browser, user: string, action: string): Promise<string> {

@@ -3,27 +3,8 @@ import { strict as assert } from 'node:assert';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { Browser, type Page } from '../support/browser.js';
 import { startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
-import { authorizationUrl, exchangeCode, registerClient, type TestClient } from '../support/flows.js';
-
-const RESOURCE = 'https://projects.example.com/mcp';
-
-interface AuditRow {
-  type: string;
-  actor_kind: string;
-  actor_id: string | null;
-  subject: string | null;
-  data: Record<string, unknown>;
-}
-
-function csrfOf(page: Page): string {
-  const token = /name="csrf_token" value="([^"]+)"/.exec(page.html)?.[1];
-  assert.ok(token, `a form with a CSRF token on ${page.url}`);
-  return token;
-}
-
-function postForm(browser: Browser, url: string, form: Record<string, string>): Promise<Response> {
-  return browser.fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(form).toString() });
-}
+import type { TestClient } from '../support/flows.js';
+import { auditRows, csrfOf, devUserId, openPage, postForm, signInAs, startConsoleGatehouse } from '../support/console.js';
 
 function countOf(page: Page, label: string): number {
   const value = new RegExp(`<dt>${label}</dt><dd>(\\d+)</dd>`).exec(page.html)?.[1];
@@ -36,45 +17,19 @@ describe('the operator console (DEV_LOGIN, CONSOLE_ADMINS=dev:alice)', () => {
   let client: TestClient;
 
   before(async () => {
-    gatehouse = await startGatehouse({ env: { DEV_LOGIN: 'true', CONSOLE_ADMINS: 'dev:alice' } });
-    const created = await gatehouse.admin('POST', '/admin/resources', { name: 'Acme Projects', resource: RESOURCE, scopes: ['projects:read'], sign_in: { providers: null, allow: 'everyone' } });
-    assert.equal(created.status, 201, JSON.stringify(created.body));
+    ({ gatehouse, client } = await startConsoleGatehouse());
     const preRegistered = await gatehouse.admin('POST', '/admin/clients', { client_name: 'Back office', redirect_uris: ['https://office.example.com/cb'], token_endpoint_auth_method: 'none' });
     assert.equal(preRegistered.status, 201, JSON.stringify(preRegistered.body));
-    client = await registerClient(gatehouse);
   });
   after(async () => {
     await gatehouse?.close();
   });
 
   /** Signs `name` in through development sign-in on an authorization request (and exchanges the code: a live grant). */
-  async function signIn(name: string): Promise<Browser> {
-    const browser = new Browser(name);
-    const built = authorizationUrl(gatehouse.url, { client, resource: RESOURCE, scope: 'projects:read' });
-    const callback = await browser.authorize(built.url, built.redirectUri);
-    const code = callback.searchParams.get('code');
-    assert.ok(code, `${name} authorized the client`);
-    const tokens = await exchangeCode(gatehouse, { client }, { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri });
-    assert.equal(tokens.status, 200, tokens.text);
-    return browser;
-  }
-
-  async function open(browser: Browser, path = '/console'): Promise<Page> {
-    const page = await browser.navigate(`${gatehouse.url}${path}`, () => false);
-    assert.ok(!('stoppedAt' in page));
-    return page;
-  }
-
-  async function userId(login: string): Promise<string> {
-    const found = await gatehouse.admin('GET', `/admin/users?provider=dev&login=${login}`);
-    assert.equal(found.status, 200);
-    assert.equal(found.body.length, 1, `one user is dev:${login}`);
-    return found.body[0].id as string;
-  }
-
-  async function audit(type: string): Promise<AuditRow[]> {
-    return (await gatehouse.db.query(`SELECT type, actor_kind, actor_id, subject, data FROM audit_events WHERE type = $1 ORDER BY seq`, [type])) as AuditRow[];
-  }
+  const signIn = (name: string) => signInAs(gatehouse, client, name);
+  const open = (browser: Browser, path?: string) => openPage(gatehouse, browser, path);
+  const userId = (login: string) => devUserId(gatehouse, login);
+  const audit = (type: string) => auditRows(gatehouse, type);
 
   async function publishedKids(): Promise<string[]> {
     const jwks = (await (await fetch(`${gatehouse.url}/.well-known/jwks.json`)).json()) as { keys: Array<{ kid: string }> };
