@@ -15,6 +15,7 @@ import { SignInPolicy1795345500000 } from './1795345500000-SignInPolicy.js';
 import { ScopeDescriptions1795345600000 } from './1795345600000-ScopeDescriptions.js';
 import { ConsoleOperators1795345700000 } from './1795345700000-ConsoleOperators.js';
 import { RegistrationSecretOverlap1795345800000 } from './1795345800000-RegistrationSecretOverlap.js';
+import { ClientCredentialsGrants1795346200000 } from './1795346200000-ClientCredentialsGrants.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -34,4 +35,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ScopeDescriptions1795345600000,
   ConsoleOperators1795345700000,
   RegistrationSecretOverlap1795345800000,
+  ClientCredentialsGrants1795346200000,
 ];
