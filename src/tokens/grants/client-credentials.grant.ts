@@ -50,10 +50,7 @@ export class ClientCredentialsGrant implements GrantHandler {
     const issued = await this.database.transaction(async (tx) => {
       // Held until the commit: a removal waits until this token's event is recorded, and then ends the token.
       const permission = await this.permissions.find(tx, client.id, resource.id, 'share');
-      if (!permission) {
-        await this.assertAllowedAnything(client.id);
-        throw new InvalidTarget(`client is not allowed the client_credentials grant for ${resource.resource}`);
-      }
+      if (!permission) return null;
       // What was allowed, as far as the resource server still defines it.
       const allowed = permission.scopes.filter((scope) => resource.scopes.includes(scope));
       const wider = (requested ?? []).filter((scope) => !allowed.includes(scope));
@@ -71,6 +68,11 @@ export class ClientCredentialsGrant implements GrantHandler {
       });
       return { grantId: permission.id, scopes };
     });
+    if (!issued) {
+      // Asked outside the transaction, which holds the only connection on the embedded database.
+      await this.assertAllowedAnything(client.id);
+      throw new InvalidTarget(`client is not allowed the client_credentials grant for ${resource.resource}`);
+    }
     return this.minter.sign({ grantId: issued.grantId, subject: client.id, identity: {}, client, resource, scopes: issued.scopes, jti }, undefined).response;
   }
 
