@@ -26,6 +26,11 @@ export class ClientCredentialsGrantRepository {
     return (await this.dataSource.manager.count(ClientCredentialsGrantEntity, { where: { clientId } })) > 0;
   }
 
+  /** A client's permissions, locked (FOR UPDATE) until the end of `tx`. */
+  lockForClient(tx: Tx, clientId: string): Promise<ClientCredentialsGrantEntity[]> {
+    return tx.createQueryBuilder(ClientCredentialsGrantEntity, 'c').where('c.client_id = :clientId', { clientId }).setLock('pessimistic_write').getMany();
+  }
+
   listForClient(clientId: string, tx: Tx = this.dataSource.manager): Promise<ClientCredentialsGrantEntity[]> {
     return tx.find(ClientCredentialsGrantEntity, { where: { clientId }, order: { createdAt: 'ASC' } });
   }

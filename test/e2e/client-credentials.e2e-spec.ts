@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import * as oauth from 'oauth4webapi';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
@@ -52,6 +52,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
     let jwks: ReturnType<typeof createRemoteJWKSet>;
     /** Pre-registered by the administrator: client_credentials only, client_secret_basic. */
     let machine: { client: oauth.Client; secret: string };
+    /** Registered dynamically, client_secret_post, allowed for both scopes. */
+    let dynamic: { client: oauth.Client; auth: oauth.ClientAuth };
 
     before(async () => {
       gatehouse = await startGatehouse({ database });
@@ -194,6 +196,23 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       const response = await oauth.processClientCredentialsResponse(as, client, await tokenRequest(client, auth, { resource: mcpUrl.href, scope: 'projects:write' }));
       assert.equal(response.scope, 'projects:write');
       assert.equal(response.refresh_token, undefined, 'no refresh token, although the client registered refresh_token');
+      dynamic = { client, auth };
+    });
+
+    it("ends a client's tokens when an administrator revokes its grants, and lets it ask again", async () => {
+      const issue = async () => (await oauth.processClientCredentialsResponse(as, dynamic.client, await tokenRequest(dynamic.client, dynamic.auth, { resource: mcpUrl.href }))).access_token;
+      const token = await issue();
+      const revoked = await gatehouse.admin('DELETE', `/admin/clients/${dynamic.client.client_id}/grants`);
+      assert.deepEqual(revoked.body, { revoked: 1, consents_cleared: 0 });
+      assert.equal(await isActive(gatehouse, { resource: projects, via: 'bearer' }, token), false);
+      assert.equal((await mcpCall(mcpUrl, token, 'tools/list')).status, 401);
+      const [event] = (await auditEvents(gatehouse, 'grant.revoked')).filter((row) => row.client_id === dynamic.client.client_id);
+      assert.equal(event?.subject, null);
+      assert.deepEqual(event?.data, { grant_id: decodeJwt(token).grant_id, reason: 'revoked_by_admin', grant_type: 'client_credentials' });
+      // The permission stands: the client gets a new token, under a new grant id.
+      const next = await issue();
+      assert.notEqual(decodeJwt(next).grant_id, decodeJwt(token).grant_id);
+      assert.equal((await mcpCall(mcpUrl, next, 'tools/list')).status, 200);
     });
 
     it('ends a token revoked at /revoke, and every token when the administrator narrows or removes the grant', async () => {
