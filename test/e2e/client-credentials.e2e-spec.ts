@@ -95,6 +95,14 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       assert.deepEqual(as.grant_types_supported, ['authorization_code', 'refresh_token', 'client_credentials']);
     });
 
+    it('shows a person sent to /authorize by a machine-to-machine client an error page, never a redirect', async () => {
+      const url = new URL(as.authorization_endpoint!);
+      url.search = new URLSearchParams({ client_id: machine.client.client_id, response_type: 'code', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256', resource: mcpUrl.href }).toString();
+      const response = await fetch(url, { redirect: 'manual' });
+      assert.equal(response.status, 400);
+      assert.match(await response.text(), /machine-to-machine access only/);
+    });
+
     it('refuses a client no administrator allowed: unauthorized_client', async () => {
       const refused = await refusal(tokenRequest(machine.client, oauth.ClientSecretBasic(machine.secret), { resource: mcpUrl.href }), as, machine.client);
       assert.deepEqual(refused, { error: 'unauthorized_client', status: 400 });
