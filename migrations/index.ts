@@ -16,6 +16,7 @@ import { ScopeDescriptions1795345600000 } from './1795345600000-ScopeDescription
 import { ConsoleOperators1795345700000 } from './1795345700000-ConsoleOperators.js';
 import { RegistrationSecretOverlap1795345800000 } from './1795345800000-RegistrationSecretOverlap.js';
 import { ClientTypeAndSecretExpiry1795346000000 } from './1795346000000-ClientTypeAndSecretExpiry.js';
+import { ClientCredentialsGrants1795346200000 } from './1795346200000-ClientCredentialsGrants.js';
 import { ClientAssertionJtis1795346300000 } from './1795346300000-ClientAssertionJtis.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
@@ -37,5 +38,6 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ConsoleOperators1795345700000,
   RegistrationSecretOverlap1795345800000,
   ClientTypeAndSecretExpiry1795346000000,
+  ClientCredentialsGrants1795346200000,
   ClientAssertionJtis1795346300000,
 ];

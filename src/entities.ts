@@ -6,6 +6,7 @@ import { ConsentEntity } from './authorization/consent.entity.js';
 import { InteractionEntity } from './authorization/interaction.entity.js';
 import { AuthorizationCodeEntity } from './authorization/authorization-code.entity.js';
 import { GrantEntity, RefreshTokenEntity } from './tokens/grant.entity.js';
+import { ClientCredentialsGrantEntity } from './tokens/client-credentials-grant.entity.js';
 import { SigningKeyEntity } from './keys/signing-key.entity.js';
 import { AuditEventEntity } from './audit/audit-event.entity.js';
 import { IdentityProviderEntity } from './identity-providers/identity-provider.entity.js';
@@ -24,6 +25,7 @@ export const ENTITIES: EntityClasses = [
   AuthorizationCodeEntity,
   GrantEntity,
   RefreshTokenEntity,
+  ClientCredentialsGrantEntity,
   SigningKeyEntity,
   AuditEventEntity,
   IdentityProviderEntity,

@@ -98,6 +98,7 @@ const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'strin
 const providerIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,31}$' } } as const;
 const userParam = { name: 'user', in: 'path', required: true, description: 'A Gatehouse user id (find one with GET /admin/users)', schema: { type: 'string', format: 'uuid' } } as const;
 const clientIdParam = { name: 'clientId', in: 'path', required: true, schema: { type: 'string' } } as const;
+const resourceIdParam = { name: 'resourceId', in: 'path', required: true, description: 'A resource server id', schema: { type: 'string', format: 'uuid' } } as const;
 const json = (schema: object) => ({ 'application/json': { schema } });
 const query = (name: string, description: string, schema: object = { type: 'string' }) => ({ name, in: 'query', required: false, description, schema });
 const auditFilters = [
@@ -234,6 +235,26 @@ export const ADMIN_OPENAPI = {
         responses: { '200': { description: 'How many grants were revoked and consents forgotten', content: json({ $ref: '#/components/schemas/RevokedCount' }) }, ...errors },
       },
     },
+    '/admin/clients/{clientId}/client-credentials': {
+      parameters: [clientIdParam],
+      get: {
+        summary: 'List the resource servers a client may get tokens for without a user (the client credentials grant)',
+        responses: { '200': { description: 'Client credentials grants, oldest first', content: json({ type: 'array', items: { $ref: '#/components/schemas/ClientCredentialsGrant' } }) }, ...errors },
+      },
+    },
+    '/admin/clients/{clientId}/client-credentials/{resourceId}': {
+      parameters: [clientIdParam, resourceIdParam],
+      put: {
+        summary: 'Allow a confidential client the client credentials grant for a resource server, or set its scopes (audit event admin.client_credentials_allowed)',
+        description: 'Removing a scope gives the grant a new id, which ends the access tokens issued before; adding scopes does not.',
+        requestBody: { required: true, content: json({ $ref: '#/components/schemas/ClientCredentialsGrantInput' }) },
+        responses: { '200': { description: 'The client credentials grant', content: json({ $ref: '#/components/schemas/ClientCredentialsGrant' }) }, ...errors },
+      },
+      delete: {
+        summary: 'Take the client credentials grant away; the access tokens issued under it are no longer active (audit event admin.client_credentials_removed)',
+        responses: { '204': { description: 'Removed' }, ...errors },
+      },
+    },
     '/admin/operators': {
       get: {
         summary: 'List the console operators (who may use /console, and as admin or viewer), oldest grant first',
@@ -316,6 +337,24 @@ export const ADMIN_OPENAPI = {
       },
     },
     schemas: {
+      ClientCredentialsGrantInput: {
+        type: 'object',
+        required: ['scopes'],
+        properties: { scopes: { type: 'array', minItems: 1, maxItems: 100, items: { type: 'string' }, description: "Scopes of the resource server the client may get" } },
+      },
+      ClientCredentialsGrant: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid', description: 'The grant_id of the access tokens issued under it' },
+          client_id: { type: 'string' },
+          resource_id: { type: 'string', format: 'uuid' },
+          resource: { type: 'string', format: 'uri' },
+          scopes: { type: 'array', items: { type: 'string' } },
+          created_at: { type: 'string', format: 'date-time' },
+          created_by: { type: 'string', description: 'api, cli, or a console operator\'s user id' },
+          updated_at: { type: 'string', format: 'date-time' },
+        },
+      },
       Grant: {
         type: 'object',
         properties: {
@@ -502,13 +541,17 @@ export const ADMIN_OPENAPI = {
       },
       ClientMetadata: {
         type: 'object',
-        required: ['redirect_uris'],
+        description: 'redirect_uris is required unless grant_types is ["client_credentials"] alone (a machine-to-machine client, with no redirect URIs).',
         properties: {
           redirect_uris: { type: 'array', items: { type: 'string', format: 'uri' } },
           token_endpoint_auth_method: { enum: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'], default: 'client_secret_basic' },
           jwks: { type: 'object', required: ['keys'], properties: { keys: { type: 'array', items: { type: 'object' } } }, description: 'private_key_jwt only (or jwks_uri): the public keys (EC P-256, RSA ≥ 2048 bits, Ed25519) client assertions are signed with' },
           jwks_uri: { type: 'string', format: 'uri', description: 'private_key_jwt only (or jwks): https URL of the client\'s JWK Set, fetched like a client metadata document' },
-          grant_types: { type: 'array', items: { enum: ['authorization_code', 'refresh_token'] } },
+          grant_types: {
+            type: 'array',
+            items: { enum: ['authorization_code', 'refresh_token', 'client_credentials'] },
+            description: 'client_credentials (confidential clients only) is usable once allowed for a resource server: PUT /admin/clients/{clientId}/client-credentials/{resourceId}',
+          },
           response_types: { type: 'array', items: { enum: ['code'] } },
           application_type: {
             enum: ['web', 'native'],

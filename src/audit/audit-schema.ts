@@ -35,6 +35,8 @@ export type AuditEventType =
   | 'admin.client_created'
   | 'admin.client_deleted'
   | 'admin.grants_revoked'
+  | 'admin.client_credentials_allowed'
+  | 'admin.client_credentials_removed'
   | 'admin.user_disabled'
   | 'admin.user_enabled'
   | 'admin.initial_access_token_created'
@@ -126,7 +128,7 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   },
   'authorization_code.issued': { description: 'An authorization code was issued after sign-in and consent.', actor: 'user', outcome: 'success' },
   'authorization_code.replayed': { description: 'A used authorization code was presented again; its grant is revoked.', actor: 'client', outcome: 'failure' },
-  'token.issued': { description: 'A new grant and its first tokens (data.grant_type: authorization_code or mint).', actor: 'grant_type', outcome: 'success' },
+  'token.issued': { description: 'A new grant and its first tokens (data.grant_type: authorization_code or mint), or an access token for a client itself (client_credentials: no subject, data.grant_id the client credentials grant).', actor: 'grant_type', outcome: 'success' },
   'token.refreshed': { description: 'A refresh token was rotated and a new access token issued.', actor: 'client', outcome: 'success' },
   'token.refresh_retried': {
     description: 'A refresh token rotated moments ago was presented again by its client (a retry): another successor and access token were issued, nothing revoked (data.retries).',
@@ -155,6 +157,17 @@ export const AUDIT_CATALOGUE: Record<AuditEventType, CatalogueEntry> = {
   'admin.identity_provider_deleted': { description: 'An OpenID Connect provider was removed (data.identity_provider_id, data.issuer).', actor: 'admin', outcome: 'success' },
   'admin.client_created': { description: 'A client was pre-registered by an administrator.', actor: 'admin', outcome: 'success' },
   'admin.client_deleted': { description: 'A client was deleted by an administrator.', actor: 'admin', outcome: 'success' },
+  'admin.client_credentials_allowed': {
+    description:
+      'A confidential client was allowed the client credentials grant for a resource server, or its allowed scopes changed (data.resource_id, data.grant_id: the grant_id of its tokens, data.scopes, data.previous_scopes: null when new; a new grant_id when scopes were removed, which ends the tokens issued before).',
+    actor: 'admin',
+    outcome: 'success',
+  },
+  'admin.client_credentials_removed': {
+    description: "A client's client credentials grant for a resource server was removed; the access tokens issued under it are no longer active (data.resource_id, data.grant_id, data.scopes).",
+    actor: 'admin',
+    outcome: 'success',
+  },
   'admin.grants_revoked': {
     description: 'Every live grant of a user or client was revoked and the consents they gave (or were given) forgotten (data.revoked, data.consents_cleared).',
     actor: 'admin',

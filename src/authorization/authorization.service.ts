@@ -324,6 +324,10 @@ export class AuthorizationService {
     const resolved = await this.resolveClient(clientId, context);
     if (!resolved) throw new BrowserError(400, 'Unknown application', 'The application that sent you here is not registered with this server.');
     const { client } = resolved;
+    // A client_credentials-only client has no redirect URI to send anyone back to (RFC 6749 §5.2 unauthorized_client).
+    if (!client.metadata.grant_types.includes('authorization_code')) {
+      throw new BrowserError(400, 'Unauthorized application', 'The application that sent you here is registered for machine-to-machine access only: it cannot ask you to sign in.');
+    }
     const document = client.kind === 'metadata_document';
     const requested = optionalParam(query, 'redirect_uri', 2000, true);
     const registered = client.metadata.redirect_uris;

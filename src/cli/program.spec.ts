@@ -121,6 +121,23 @@ describe('the CLI command tree', () => {
     ]);
     await assert.rejects(parse(['operators', 'grant', 'dev:alice']), (error: CommanderError) => error.code === 'commander.missingMandatoryOptionValue');
     await assert.rejects(parse(['operators', 'grant', 'dev:alice', '--role', 'owner']), (error: CommanderError) => error.code === 'commander.invalidArgument');
+    const rid = '5f0c3c1e-8a47-4c1a-9d3e-2b6f4a1c7e90';
+    assert.deepEqual(await calls(['clients', 'client-credentials', 'allow', 'c/1', rid, '--scopes', 'docs:read,docs:write']), [
+      ['PUT', `/admin/clients/c%2F1/client-credentials/${rid}`, { scopes: ['docs:read', 'docs:write'] }],
+    ]);
+    // A resource named by URL is looked up among the resource servers, compared in its canonical form.
+    assert.deepEqual(await calls(['clients', 'client-credentials', 'remove', 'c1', 'https://MCP.example.com/mcp'], [{ id: rid, resource: 'https://mcp.example.com/mcp' }]), [
+      ['GET', '/admin/resources'],
+      ['DELETE', `/admin/clients/c1/client-credentials/${rid}`],
+    ]);
+    assert.deepEqual(await calls(['clients', 'client-credentials', 'list', 'c1']), [['GET', '/admin/clients/c1/client-credentials']]);
+    await assert.rejects(calls(['clients', 'client-credentials', 'allow', 'c1', 'not a url', '--scopes', 'a']), UsageError);
+    await assert.rejects(parse(['clients', 'client-credentials', 'allow', 'c1', rid]), (error: CommanderError) => error.code === 'commander.missingMandatoryOptionValue');
+    // A client_credentials-only client has no redirect URI; any other needs one.
+    assert.deepEqual(await calls(['clients', 'create', '--name', 'CI', '--auth-method', 'client_secret_basic', '--grant-types', 'client_credentials']), [
+      ['POST', '/admin/clients', { client_name: 'CI', token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'] }],
+    ]);
+    await assert.rejects(parse(['clients', 'create', '--name', 'CI', '--grant-types', 'client_credentials,refresh_token']), UsageError);
     assert.deepEqual(await calls(['keys', 'rotate']), [['POST', '/admin/keys/rotate']]);
     assert.deepEqual(await calls(['keys', 'list']), [['GET', '/.well-known/jwks.json']]);
     assert.deepEqual((await parse(['migrate', 'status'])).job, { kind: 'migrate', action: 'status' });

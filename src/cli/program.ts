@@ -99,7 +99,7 @@ export function buildProgram(onJob: (job: CliJob) => void, output: { out: (text:
     .addOption(new Option('--name <name>', 'client_name').argParser(nonEmpty))
     .addOption(new Option('--auth-method <method>', 'token_endpoint_auth_method').choices(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']))
     .addOption(new Option('--jwks-uri <url>', 'private_key_jwt: the https URL where the client publishes its public keys (or give jwks in --metadata)'))
-    .addOption(new Option('--grant-types <list>', 'authorization_code,refresh_token').argParser(list))
+    .addOption(new Option('--grant-types <list>', 'authorization_code,refresh_token,client_credentials (client_credentials alone: a machine-to-machine client, no --redirect-uri)').argParser(list))
     .addOption(new Option('--scope <scopes>', 'space-separated scopes the client may ask for'))
     .addOption(new Option('--metadata <json>', 'the whole RFC 7591 metadata as a JSON object, instead of the options above').argParser(jsonObject('a JSON object of RFC 7591 client metadata')))
     .action((opts: Opts) => {
@@ -117,6 +117,37 @@ export function buildProgram(onJob: (job: CliJob) => void, output: { out: (text:
     .description('revoke every live grant of a client and forget the consents given to it')
     .argument('<client-id>')
     .action((clientId: string) => admin((api) => api.delete(`/admin/clients/${enc(clientId)}/grants`)));
+
+  const clientCredentials = clients
+    .command('client-credentials')
+    .description('machine-to-machine access: the resource servers a confidential client may get tokens for without a user')
+    .addHelpText('after', '\nRESOURCE is a resource server id or its URL (the tokens\' aud).');
+  clientCredentials
+    .command('list')
+    .description('the resource servers a client is allowed the client credentials grant for, with the scopes')
+    .argument('<client-id>')
+    .action((clientId: string) => admin((api) => api.get(`/admin/clients/${enc(clientId)}/client-credentials`)));
+  clientCredentials
+    .command('allow')
+    .description('allow a confidential client the client credentials grant for a resource server, or set its scopes (removing a scope ends the tokens issued before)')
+    .argument('<client-id>')
+    .argument('<resource>', 'a resource server id or URL')
+    .addOption(new Option('--scopes <list>', 'the scopes it may get, comma-separated').argParser(list).makeOptionMandatory())
+    .action((clientId: string, resource: string, opts: Opts) =>
+      admin(async (api) => api.put(`/admin/clients/${enc(clientId)}/client-credentials/${await resolveResource(api, resource)}`, { scopes: opts.scopes })),
+    );
+  clientCredentials
+    .command('remove')
+    .description('take the client credentials grant for a resource server away; the tokens issued under it stop being active')
+    .argument('<client-id>')
+    .argument('<resource>', 'a resource server id or URL')
+    .action((clientId: string, resource: string) =>
+      admin(async (api) => {
+        const id = await resolveResource(api, resource);
+        await api.delete(`/admin/clients/${enc(clientId)}/client-credentials/${id}`);
+        return { removed: { client_id: clientId, resource_id: id } };
+      }),
+    );
 
   const initialTokens = program.command('initial-access-tokens').description('tokens that let a client call POST /register (RFC 7591 §3)');
   initialTokens
@@ -260,6 +291,20 @@ async function resolveUser(api: AdminClient, reference: string): Promise<string>
   return found[0]!.id;
 }
 
+/** A resource server id, or the id of the resource server with that URL (compared as the server stores it: canonical). */
+async function resolveResource(api: AdminClient, reference: string): Promise<string> {
+  if (isUuid(reference)) return reference;
+  let canonical: string;
+  try {
+    canonical = new URL(reference).href;
+  } catch {
+    throw new UsageError(`${reference} is neither a resource server id nor a URL`);
+  }
+  const found = ((await api.get('/admin/resources')) as Array<{ id: string; resource: string }>).find((server) => server.resource === canonical);
+  if (!found) throw new AdminApiError(404, 'not_found', `no resource server for ${reference}`);
+  return found.id;
+}
+
 function resourceOptions(command: Command, create: boolean): Command {
   const option = (flags: string, description: string) => new Option(flags, description).makeOptionMandatory(create);
   return command
@@ -352,7 +397,8 @@ function clientInput(opts: Opts): Record<string, unknown> {
     if (Object.keys(fields).length) throw new UsageError('--metadata replaces the other options; use one or the other');
     return opts.metadata as Record<string, unknown>;
   }
-  if (!fields.redirect_uris) throw new UsageError('clients create: give --redirect-uri (or --metadata)');
+  const machineOnly = Array.isArray(fields.grant_types) && fields.grant_types.length > 0 && fields.grant_types.every((type) => type === 'client_credentials');
+  if (!fields.redirect_uris && !machineOnly) throw new UsageError('clients create: give --redirect-uri (or --metadata)');
   return fields;
 }
 

@@ -32,7 +32,7 @@ export class MetricsService {
 
   readonly tokensIssued = new Counter({
     name: 'gatehouse_tokens_issued_total',
-    help: 'Access tokens issued by grant type (authorization_code, refresh_token, mint), counted from committed audit events',
+    help: 'Access tokens issued by grant type (authorization_code, refresh_token, mint, client_credentials), counted from committed audit events',
     labelNames: ['grant_type'] as const,
     registers: [this.registry],
   });

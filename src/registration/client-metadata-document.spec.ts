@@ -158,7 +158,9 @@ describe('validateMetadataDocument', () => {
       [{ redirect_uris: ['https://app.example.com/cb#x'] }, /redirect URI must not contain a fragment/],
       [{ client_name: '' }, /client_name must be a string of 1 to 200 printable characters/],
       [{ client_name: 'x\ny' }, /client_name must be a string/],
-      [{ grant_types: ['client_credentials'] }, /grant_types may only contain/],
+      [{ grant_types: ['authorization_code', 'implicit'] }, /grant_types may only contain/],
+      // Such a client has no secret: it is public, and the client credentials grant is for confidential clients.
+      [{ grant_types: ['authorization_code', 'client_credentials'] }, /client_credentials is for confidential clients/],
       [{ response_types: ['token'] }, /response_types must be/],
       [{ application_type: 'web', redirect_uris: ['http://127.0.0.1/cb'] }, /application_type web allows only https redirect URIs/],
       [{ application_type: 'desktop' }, /application_type must be one of web, native/],

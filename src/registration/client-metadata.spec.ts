@@ -100,6 +100,13 @@ describe('validateClientMetadata', () => {
     for (const [label, input] of cases) assertRejects(() => validateClientMetadata(input), InvalidRedirectUri, label);
   });
 
+  it('accepts a machine-to-machine client: client_credentials alone, confidential, with no redirect URIs or response types', () => {
+    const metadata = validateClientMetadata({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post' });
+    assert.deepEqual(metadata, { redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], response_types: [] });
+    assert.deepEqual(validateClientMetadata({ redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'client_credentials'] }).grant_types, ['authorization_code', 'client_credentials']);
+    assertRejects(() => validateClientMetadata({ grant_types: ['client_credentials'], redirect_uris: [REDIRECT] }), InvalidRedirectUri, 'redirect URIs without authorization_code');
+  });
+
   it('accepts exactly 20 redirect URIs', () => {
     const uris = Array.from({ length: 20 }, (_, i) => `${REDIRECT}/${i}`);
     assert.equal(validateClientMetadata({ redirect_uris: uris }).redirect_uris.length, 20);
@@ -110,7 +117,9 @@ describe('validateClientMetadata', () => {
       ['unsupported auth method', { token_endpoint_auth_method: 'private_key_jwt' }],
       ['auth method not a string', { token_endpoint_auth_method: ['none'] }],
       ['implicit grant', { grant_types: ['authorization_code', 'implicit'] }],
-      ['client_credentials grant', { grant_types: ['client_credentials'] }],
+      ['client_credentials for a public client', { grant_types: ['authorization_code', 'client_credentials'], token_endpoint_auth_method: 'none' }],
+      ['client_credentials with refresh_token and no authorization_code', { grant_types: ['client_credentials', 'refresh_token'], redirect_uris: [] }],
+      ['client_credentials only, with response types', { grant_types: ['client_credentials'], redirect_uris: [], response_types: ['code'] }],
       ['refresh_token without authorization_code', { grant_types: ['refresh_token'] }],
       ['empty grant_types', { grant_types: [] }],
       ['grant_types not an array', { grant_types: 'authorization_code' }],

@@ -10,7 +10,11 @@ export type TokenEndpointAuthMethod = (typeof AUTH_METHODS)[number];
 export function usesClientSecret(method: TokenEndpointAuthMethod): boolean {
   return method === 'client_secret_basic' || method === 'client_secret_post';
 }
-export const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+/**
+ * `client_credentials` may be registered by a confidential client, but it is only usable once an administrator allows
+ * it for a resource server (ClientCredentialsService): registering it grants nothing.
+ */
+export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials'] as const;
 export type GrantType = (typeof GRANT_TYPES)[number];
 /** OIDC Dynamic Client Registration 1.0 §2, which the MCP authorization spec asks DCR clients to send. */
 export const APPLICATION_TYPES = ['web', 'native'] as const;
@@ -51,13 +55,14 @@ const NON_APP_SCHEMES = new Set(['ws:', 'wss:', 'ftp:', 'sftp:', 'ssh:', 'mailto
  * Gatehouse understands, normalised. Unknown fields are ignored as RFC 7591 §2 requires, never echoed.
  */
 export function validateClientMetadata(input: Record<string, unknown>): ClientMetadata {
+  // The redirect URIs first: of several errors, the one about the field RFC 7591 §3.2.2 singles out wins.
   const redirectUris = input.redirect_uris;
-  if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
-    throw new InvalidRedirectUri('redirect_uris must be a non-empty array of URIs');
+  if (redirectUris !== undefined) {
+    if (!Array.isArray(redirectUris)) throw new InvalidRedirectUri('redirect_uris must be a non-empty array of URIs');
+    if (redirectUris.length > MAX_REDIRECT_URIS) throw new InvalidRedirectUri(`at most ${MAX_REDIRECT_URIS} redirect_uris may be registered`);
+    for (const uri of redirectUris) assertRedirectUri(uri);
   }
-  if (redirectUris.length > MAX_REDIRECT_URIS) throw new InvalidRedirectUri(`at most ${MAX_REDIRECT_URIS} redirect_uris may be registered`);
-  for (const uri of redirectUris) assertRedirectUri(uri);
-  const applicationType = applicationTypeOf(input.application_type, redirectUris as string[]);
+  const applicationType = applicationTypeOf(input.application_type, (redirectUris ?? []) as string[]);
 
   const method = input.token_endpoint_auth_method ?? 'client_secret_basic';
   if (typeof method !== 'string' || !(AUTH_METHODS as readonly string[]).includes(method)) {
@@ -68,18 +73,28 @@ export function validateClientMetadata(input: Record<string, unknown>): ClientMe
   if (!isStringArray(grantTypes) || grantTypes.length === 0 || !grantTypes.every((g) => (GRANT_TYPES as readonly string[]).includes(g))) {
     throw new InvalidClientMetadata(`grant_types may only contain ${GRANT_TYPES.join(', ')}`);
   }
-  if (!grantTypes.includes('authorization_code')) throw new InvalidClientMetadata('grant_types must include authorization_code');
+  if (grantTypes.includes('client_credentials') && method === 'none') {
+    throw new InvalidClientMetadata('client_credentials is for confidential clients: register client_secret_basic, client_secret_post or private_key_jwt, not none');
+  }
+  // A machine-to-machine client (client_credentials alone) never takes part in a redirect: no redirect URIs, no response types.
+  const redirects = grantTypes.includes('authorization_code');
+  if (!redirects && !grantTypes.every((g) => g === 'client_credentials')) {
+    throw new InvalidClientMetadata('grant_types must include authorization_code, or be ["client_credentials"] alone');
+  }
+  if (redirects && (redirectUris === undefined || redirectUris.length === 0)) throw new InvalidRedirectUri('redirect_uris must be a non-empty array of URIs');
+  if (!redirects && redirectUris !== undefined && redirectUris.length > 0) throw new InvalidRedirectUri('a client_credentials-only client has no redirect_uris');
 
-  const responseTypes = input.response_types ?? ['code'];
-  if (!isStringArray(responseTypes) || responseTypes.length !== 1 || responseTypes[0] !== 'code') {
-    throw new InvalidClientMetadata('response_types must be ["code"]');
+  const responseTypes = input.response_types ?? (redirects ? ['code'] : []);
+  const expected = redirects ? ['code'] : [];
+  if (!isStringArray(responseTypes) || responseTypes.length !== expected.length || responseTypes.some((type, i) => type !== expected[i])) {
+    throw new InvalidClientMetadata(redirects ? 'response_types must be ["code"]' : 'a client_credentials-only client has no response_types: send []');
   }
 
   const metadata: ClientMetadata = {
-    redirect_uris: [...new Set(redirectUris as string[])],
+    redirect_uris: [...new Set((redirectUris ?? []) as string[])],
     token_endpoint_auth_method: method as TokenEndpointAuthMethod,
     grant_types: [...new Set(grantTypes)] as GrantType[],
-    response_types: ['code'],
+    response_types: redirects ? ['code'] : [],
     application_type: applicationType,
   };
 

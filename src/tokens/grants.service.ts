@@ -7,6 +7,7 @@ import { GrantRepository } from './grant.repository.js';
 import type { GrantEntity } from './grant.entity.js';
 import type { RequestContext } from '../common/http.js';
 import { ConsentRepository } from '../authorization/consent.repository.js';
+import { ClientCredentialsGrantRepository } from './client-credentials-grant.repository.js';
 
 export interface GrantView {
   id: string;
@@ -29,6 +30,7 @@ export class GrantsService {
     private readonly grants: GrantRepository,
     private readonly audit: AuditLog,
     private readonly consents: ConsentRepository,
+    private readonly clientCredentials: ClientCredentialsGrantRepository,
   ) {}
 
   /**
@@ -69,7 +71,11 @@ export class GrantsService {
     });
   }
 
-  /** revokeAll's change inside the caller's transaction, each grant with its `grant.revoked`, without the admin event. */
+  /**
+   * revokeAll's change inside the caller's transaction, each grant with its `grant.revoked`, without the admin event.
+   * A client's client credentials grants count too: each gets a new id, which ends the tokens issued under the old
+   * one, while the administrator's permission stays (as a user may authorize again after their grants are revoked).
+   */
   async revokeAllIn(
     tx: Tx,
     owner: { userId: string } | { clientId: string },
@@ -80,6 +86,20 @@ export class GrantsService {
     const live = await this.grants.listLive(tx, owner);
     let revoked = 0;
     for (const grant of live) if (await this.revoke(tx, grant, reason, request, actor)) revoked++;
+    if ('clientId' in owner) {
+      for (const permission of await this.clientCredentials.lockForClient(tx, owner.clientId)) {
+        await this.clientCredentials.update(tx, permission.id, permission.scopes, true);
+        await this.audit.record(tx, {
+          type: 'grant.revoked',
+          clientId: owner.clientId,
+          subject: null,
+          request,
+          actor,
+          data: { grant_id: permission.id, reason, grant_type: 'client_credentials' },
+        });
+        revoked++;
+      }
+    }
     const consentsCleared = await this.consents.forget(tx, owner);
     return { revoked, consentsCleared };
   }

@@ -7,7 +7,10 @@ import { refreshTokenUsable } from '../database/refresh-token-usability.js';
 import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
 
 export interface AccessTokenStanding {
-  /** The grant exists and is not revoked, and its user is not disabled. */
+  /**
+   * The grant exists and is not revoked, and its user is not disabled; or (a client credentials token) the
+   * administrator's permission it was issued under still exists with that id.
+   */
   grantLive: boolean;
   /** This token's jti was revoked on its own. */
   jtiRevoked: boolean;
@@ -34,8 +37,9 @@ export interface RefreshTokenRecord {
 const standing = params<{ grantId: string; jti: string }>();
 export const ACCESS_TOKEN_STANDING = statement(
   'token_standing',
-  sql`SELECT EXISTS (SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id
-                  WHERE g.id = ${standing.grantId} AND g.revoked_at IS NULL AND u.disabled_at IS NULL) AS grant_live,
+  sql`SELECT (EXISTS (SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id
+                   WHERE g.id = ${standing.grantId} AND g.revoked_at IS NULL AND u.disabled_at IS NULL)
+              OR EXISTS (SELECT 1 FROM client_credentials_grants c WHERE c.id = ${standing.grantId})) AS grant_live,
               EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${standing.jti}) AS jti_revoked`,
 ).returning<{ grant_live: boolean; jti_revoked: boolean }>();
 

@@ -31,7 +31,7 @@ export class TokensController {
   async token(@OAuthBody('form') params: ParsedBody, @Req() req: HttpRequest): Promise<TokenResponse> {
     const grantType = requiredParam(params, 'grant_type', 200);
     const handler = this.handlers.get(grantType);
-    if (!handler) throw new UnsupportedGrantType(`grant_type ${grantType} is not supported; use authorization_code or refresh_token`);
+    if (!handler) throw new UnsupportedGrantType(`grant_type ${grantType} is not supported; use ${[...this.handlers.keys()].join(', ')}`);
     const client = await this.clientAuth.authenticate(req, params);
     return handler.handle({ client, params, req });
   }

@@ -6,8 +6,12 @@ import { ResourcesModule } from '../resources/resources.module.js';
 import { AccessTokenIssuer } from './access-token.issuer.js';
 import { GrantRepository, RefreshTokenRepository } from './grant.repository.js';
 import { AuthorizationCodeGrant } from './grants/authorization-code.grant.js';
-import { GRANT_HANDLERS } from './grants/grant-handler.js';
+import { GRANT_HANDLERS, type GrantHandler } from './grants/grant-handler.js';
 import { RefreshTokenGrant } from './grants/refresh-token.grant.js';
+import { ClientCredentialsGrant } from './grants/client-credentials.grant.js';
+import { ClientCredentialsGrantRepository } from './client-credentials-grant.repository.js';
+import { ClientCredentialsService } from './client-credentials.service.js';
+import { AdminClientCredentialsController } from './admin-client-credentials.controller.js';
 import { TokenMinter } from './token-minter.js';
 import { AccessTokenVerifier } from './access-token.verifier.js';
 import { TokenStatusRepository } from './token-status.repository.js';
@@ -22,7 +26,7 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
-  controllers: [TokensController, MintController, AdminGrantsController, AdminUsersController],
+  controllers: [TokensController, MintController, AdminGrantsController, AdminUsersController, AdminClientCredentialsController],
   providers: [
     AccessTokenIssuer,
     TokenMinter,
@@ -36,10 +40,13 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
     RefreshTokenRepository,
     AuthorizationCodeGrant,
     RefreshTokenGrant,
+    ClientCredentialsGrant,
+    ClientCredentialsGrantRepository,
+    ClientCredentialsService,
     {
       provide: GRANT_HANDLERS,
-      inject: [AuthorizationCodeGrant, RefreshTokenGrant],
-      useFactory: (...handlers: Array<AuthorizationCodeGrant | RefreshTokenGrant>) => handlers,
+      inject: [AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant],
+      useFactory: (...handlers: GrantHandler[]) => handlers,
     },
   ],
   exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, GrantsService, UserManagementService],

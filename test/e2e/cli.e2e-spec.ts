@@ -91,6 +91,30 @@ describe('CLI and the start command on the embedded database', () => {
     assert.equal((JSON.parse(client.stdout) as { kind: string }).kind, 'static');
 
     const clientId = (JSON.parse(client.stdout) as { client_id: string }).client_id;
+
+    // Machine-to-machine: a client_credentials-only client needs no redirect URI; the grant is allowed per resource.
+    const machine = await runCli(['clients', 'create', '--name', 'Nightly CI', '--auth-method', 'client_secret_post', '--grant-types', 'client_credentials'], env);
+    assert.equal(machine.code, 0, machine.stderr);
+    const machineId = (JSON.parse(machine.stdout) as { client_id: string }).client_id;
+    const allowed = await runCli(['clients', 'client-credentials', 'allow', machineId, 'https://MCP.example.com/mcp', '--scopes', 'docs:read'], env);
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.deepEqual(
+      (({ client_id, resource_id, resource, scopes }) => ({ client_id, resource_id, resource, scopes }))(JSON.parse(allowed.stdout) as Record<string, unknown>),
+      { client_id: machineId, resource_id: resource.id, resource: 'https://mcp.example.com/mcp', scopes: ['docs:read'] },
+    );
+    const listedGrants = JSON.parse((await runCli(['clients', 'client-credentials', 'list', machineId], env)).stdout) as Array<{ resource_id: string }>;
+    assert.deepEqual(listedGrants.map((grant) => grant.resource_id), [resource.id]);
+    const publicRefused = await runCli(['clients', 'client-credentials', 'allow', clientId, resource.id, '--scopes', 'docs:read'], env);
+    assert.equal(publicRefused.code, 1);
+    assert.match(publicRefused.stderr, /public client/);
+    const noScopes = await runCli(['clients', 'client-credentials', 'allow', machineId, resource.id], env);
+    assert.equal(noScopes.code, 2);
+    assert.match(noScopes.stderr, /--scopes <list>' not specified/);
+    const removedGrant = await runCli(['clients', 'client-credentials', 'remove', machineId, resource.id], env);
+    assert.deepEqual(JSON.parse(removedGrant.stdout), { removed: { client_id: machineId, resource_id: resource.id } });
+    const removedAgain = await runCli(['clients', 'client-credentials', 'remove', machineId, 'https://mcp.example.com/mcp'], env);
+    assert.equal(removedAgain.code, 1);
+    assert.equal((JSON.parse(removedAgain.stderr.trim().split('\n').pop()!) as { error: string }).error, 'not_found');
     const revokedNone = await runCli(['clients', 'revoke-grants', clientId], env);
     assert.deepEqual(JSON.parse(revokedNone.stdout), { revoked: 0, consents_cleared: 0 });
     const unknownUser = await runCli(['users', 'grants', '00000000-0000-4000-8000-000000000000'], env);

@@ -451,7 +451,7 @@ describe('negative paths (pglite)', () => {
 
     it('answers unsupported_grant_type for grants Gatehouse does not offer', async () => {
       const before = await databaseCounts(gatehouse);
-      for (const grantType of ['password', 'client_credentials', 'urn:ietf:params:oauth:grant-type:device_code', 'implicit']) {
+      for (const grantType of ['password', 'urn:ietf:params:oauth:grant-type:jwt-bearer', 'urn:ietf:params:oauth:grant-type:device_code', 'implicit']) {
         assertOAuthError(await tokenRequest(gatehouse, { client }, { grant_type: grantType }), 400, 'unsupported_grant_type', grantType);
       }
       assertOAuthError(await tokenRequest(gatehouse, { client }, {}), 400, 'invalid_request', 'no grant_type');

@@ -127,6 +127,14 @@ describe('rate limits', () => {
       assert.deepEqual(events[0], { actor_kind: 'client', actor_id: beta.client_id, client_id: beta.client_id, ip: '198.51.100.22', data: { policy: 'token', tracker: 'client', retry_after: (events[0]!.data as { retry_after: number }).retry_after } });
     });
 
+    it('holds the client credentials grant to the same token budget, per client', async () => {
+      const machine = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] });
+      const attempt = (from: string) => tokenRequest(gatehouse, { client: machine }, { grant_type: 'client_credentials' }, { headers: { 'x-forwarded-for': from } });
+      // Not allowed by an administrator: refused, and counted all the same.
+      for (let i = 0; i < 3; i++) assertOAuthError(await attempt(`198.51.100.6${i}`), 400, 'unauthorized_client', `attempt #${i + 1}`);
+      assertTooManyRequests(await attempt('198.51.100.63'), 'the client over its budget, from an address with a whole budget left');
+    });
+
     it('counts failed authentication against the address only: guessing a secret spends the guesser’s budget, not the client’s', async () => {
       const guesser = '198.51.100.30';
       for (let i = 0; i < 3; i++) assertOAuthError(await refreshAttempt(gatehouse, alpha, 'wrong-secret', guesser), 401, 'invalid_client', `guess #${i + 1}`);

@@ -110,7 +110,10 @@ describe('dynamic client registration (RFC 7591) and client configuration (RFC 7
       [{}, 'invalid_redirect_uri'],
       [{ redirect_uris: 'https://a.example.com/cb' }, 'invalid_redirect_uri'],
       [{ redirect_uris: ['https://a.example.com/cb'], token_endpoint_auth_method: 'private_key_jwt' }, 'invalid_client_metadata'],
-      [{ redirect_uris: ['https://a.example.com/cb'], grant_types: ['client_credentials'] }, 'invalid_client_metadata'],
+      [{ redirect_uris: ['https://a.example.com/cb'], grant_types: ['implicit'] }, 'invalid_client_metadata'],
+      // client_credentials is for confidential clients; alone, it makes a client that redirects nowhere.
+      [{ redirect_uris: ['https://a.example.com/cb'], grant_types: ['authorization_code', 'client_credentials'], token_endpoint_auth_method: 'none' }, 'invalid_client_metadata'],
+      [{ redirect_uris: ['https://a.example.com/cb'], grant_types: ['client_credentials'] }, 'invalid_redirect_uri'],
       [{ redirect_uris: ['https://a.example.com/cb'], response_types: ['token'] }, 'invalid_client_metadata'],
       [{ redirect_uris: ['https://a.example.com/cb'], logo_uri: 'javascript:alert(1)' }, 'invalid_client_metadata'],
       [{ redirect_uris: ['https://a.example.com/cb'], client_name: 'x'.repeat(201) }, 'invalid_client_metadata'],
