@@ -102,7 +102,7 @@ describe('validateClientMetadata', () => {
 
   it('accepts a machine-to-machine client: client_credentials alone, confidential, with no redirect URIs or response types', () => {
     const metadata = validateClientMetadata({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post' });
-    assert.deepEqual(metadata, { redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], response_types: [] });
+    assert.deepEqual(metadata, { redirect_uris: [], token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], response_types: [], application_type: 'web' });
     assert.deepEqual(validateClientMetadata({ redirect_uris: [REDIRECT], grant_types: ['authorization_code', 'client_credentials'] }).grant_types, ['authorization_code', 'client_credentials']);
     assertRejects(() => validateClientMetadata({ grant_types: ['client_credentials'], redirect_uris: [REDIRECT] }), InvalidRedirectUri, 'redirect URIs without authorization_code');
   });
