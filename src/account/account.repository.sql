@@ -10,7 +10,7 @@ SELECT g.id AS grant_id, g.client_id, g.user_id, g.resource_id, r.resource AS re
 SELECT u.display_name,
               coalesce((SELECT json_agg(json_build_object('provider', i.provider, 'login', i.login, 'email', i.email, 'name', i.name) ORDER BY i.created_at, i.provider)
                           FROM user_identities i WHERE i.user_id = u.id), '[]'::json) AS identities
-         FROM users u WHERE u.id = $1::uuid;
+         FROM users u WHERE u.id = $1::uuid AND u.disabled_at IS NULL;
 
 -- account_user_grants ($1 userId, $2 liveOnly)
 SELECT g.id AS grant_id, g.client_id, c.kind AS client_kind, c.metadata AS client_metadata,

@@ -93,7 +93,7 @@ export const ACCOUNT_OWNER = statement(
   sql`SELECT u.display_name,
               coalesce((SELECT json_agg(json_build_object('provider', i.provider, 'login', i.login, 'email', i.email, 'name', i.name) ORDER BY i.created_at, i.provider)
                           FROM user_identities i WHERE i.user_id = u.id), '[]'::json) AS identities
-         FROM users u WHERE u.id = ${owner.userId}::uuid`,
+         FROM users u WHERE u.id = ${owner.userId}::uuid AND u.disabled_at IS NULL`,
 ).returning<{ display_name: string | null; identities: AccountIdentity[] }>();
 
 const own = params<{ grantId: string; userId: string }>();
@@ -125,7 +125,7 @@ export function userGrantSummary(row: UserGrantRow): UserGrantSummary {
 export class AccountRepository {
   constructor(private readonly database: Database) {}
 
-  /** Null when the user no longer exists (a session can outlive its user). */
+  /** Null when the user no longer exists or is disabled: a session can outlive its user, or their right to sign in. */
   async owner(userId: string): Promise<AccountOwner | null> {
     const [row] = await this.database.run(ACCOUNT_OWNER, { userId });
     return row ? { displayName: row.display_name, identities: row.identities } : null;

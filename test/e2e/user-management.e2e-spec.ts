@@ -170,6 +170,8 @@ describe('users you can manage, and identity in tokens', () => {
 
     const stillSignedIn = await authorizeIn(browser);
     assert.ok(!('stoppedAt' in stillSignedIn) && stillSignedIn.status === 403 && /disabled/.test(stillSignedIn.html), 'a disabled user’s session issues no code');
+    const account = await browser.navigate(`${gatehouse.url}/account`, () => false);
+    assert.ok(!('stoppedAt' in account) && /<h1>Sign in to manage your account<\/h1>/.test(account.html), 'nor opens their account page');
     const fresh = new Browser();
     const signInPage = await authorizeIn(fresh);
     assert.ok(!('stoppedAt' in signInPage));
