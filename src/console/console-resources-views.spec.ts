@@ -29,6 +29,7 @@ const resource: ResourceServerEntity = {
   signIn: { providers: ['github'], allow: { github_organizations: ['acme'], email_domains: ['acme.com', '*.acme.com'] } },
   consentUri: null,
   identityClaims: ['email'],
+  requireDpop: false,
   registrationSecretHash: 'hash',
   previousRegistrationSecretHash: null,
   previousRegistrationSecretExpiresAt: null,
