@@ -4,7 +4,7 @@ import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.opt
 import { GATEHOUSE_PUBLIC, GATEHOUSE_SCOPE_RESOLVER, GATEHOUSE_SCOPES, type ScopeResolver } from './metadata.js';
 import { GatehouseTokenVerifier } from './gatehouse-token-verifier.js';
 import type { GatehouseAuth } from './token-verifier.js';
-import { authorize, dpopCheck, GatehouseAuthError } from './verify-access-token.js';
+import { authorize, GatehouseAuthError, requestDpopCheck } from './verify-access-token.js';
 
 interface GuardedRequest {
   method: string;
@@ -53,8 +53,8 @@ export class GatehouseAuthGuard implements CanActivate {
       // accepted for this request by the other level's guard is not checked (nor refused as a replay) again.
       const path = req.originalUrl ?? req.url ?? '/';
       const request = { method: req.method, url: `${this.origin}${path.startsWith('/') ? path : '/'}`, dpop: req.headers.dpop };
-      const check = dpopCheck(this.verifier, request);
-      const checkProof = (token: string, jkt: string) => (req.gatehouseAuth?.token === token ? Promise.resolve() : check!(token, jkt));
+      const check = requestDpopCheck(this.verifier, request);
+      const checkProof = (token: string, jkt: string) => (req.gatehouseAuth?.token === token ? Promise.resolve() : check(token, jkt));
       req.gatehouseAuth = await authorize(req.headers.authorization, required, this.verifier.resourceMetadataUrl, verify, checkProof);
       return true;
     } catch (error) {

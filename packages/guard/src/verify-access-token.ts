@@ -93,7 +93,10 @@ export type DpopCheck = (token: string, jkt: string) => Promise<void>;
 
 /** The proof check for a request, or undefined when the caller did not say what the request was. */
 export function dpopCheck(verifier: AccessTokenVerifier, request: AccessTokenRequest | undefined): DpopCheck | undefined {
-  if (!request) return undefined;
+  return request ? requestDpopCheck(verifier, request) : undefined;
+}
+
+export function requestDpopCheck(verifier: AccessTokenVerifier, request: AccessTokenRequest): DpopCheck {
   return async (token, jkt) =>
     checkDpopProof(singleProof(request.dpop), { method: request.method.toUpperCase(), url: request.url, accessToken: token, jkt }, verifier.dpopReplay);
 }
