@@ -145,6 +145,7 @@ describe('the console resource server form', () => {
       consent_uri: null,
       sign_in: { providers: ['github'], allow: { github_organizations: ['acme'], email_domains: ['acme.com', '*.acme.com'] } },
       identity_claims: ['email'],
+      require_dpop: false,
     });
     assert.deepEqual((await validateBody(UpdateResourceServerDto, body)).errors, []);
   });
