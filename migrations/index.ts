@@ -18,6 +18,7 @@ import { RegistrationSecretOverlap1795345800000 } from './1795345800000-Registra
 import { ClientTypeAndSecretExpiry1795346000000 } from './1795346000000-ClientTypeAndSecretExpiry.js';
 import { ClientCredentialsGrants1795346200000 } from './1795346200000-ClientCredentialsGrants.js';
 import { ClientAssertionJtis1795346300000 } from './1795346300000-ClientAssertionJtis.js';
+import { Dpop1795346400000 } from './1795346400000-Dpop.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -40,4 +41,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ClientTypeAndSecretExpiry1795346000000,
   ClientCredentialsGrants1795346200000,
   ClientAssertionJtis1795346300000,
+  Dpop1795346400000,
 ];

@@ -77,6 +77,11 @@ const resourceFields = {
       'Identity claims (RFC 9068 §2.2.3.1) its access tokens and introspection answers carry, from the identity the person signed in with: ' +
       'preferred_username (login), name, email, email_verified, groups, idp (github, oidc:<id>, or external). Copied into every token of a grant: opt in only to what the MCP server needs.',
   },
+  require_dpop: {
+    type: 'boolean',
+    default: false,
+    description: 'Only DPoP-bound tokens (RFC 9449) for this resource: the token endpoint answers invalid_dpop_proof to a token request without a DPoP proof.',
+  },
 } as const;
 
 const identityProviderFields = {

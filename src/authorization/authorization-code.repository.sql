@@ -3,7 +3,7 @@
 -- code_delete_expired ($1 before, $2 limit)
 DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash FROM authorization_codes WHERE expires_at < $1 LIMIT $2);
 
--- code_exchange ($1 grantId, $2 codeHash, $3 clientId, $4 codeChallenge, $5 redirectUri, $6 resource, $7 refreshTokenHash, $8 recordUseOf, $9 useResolutionSeconds, $10 audit_lock, $11 audit_schema, $12 event1_type, $13 event1_time, $14 event1_actor_kind, $15 event1_actor_source, $16 event1_actor_id, $17 event1_client_id, $18 event1_ip, $19 event1_user_agent, $20 event1_request_id, $21 event1_outcome, $22 event1_data)
+-- code_exchange ($1 grantId, $2 codeHash, $3 clientId, $4 codeChallenge, $5 redirectUri, $6 resource, $7 proofJkt, $8 grantJkt, $9 refreshTokenHash, $10 recordUseOf, $11 useResolutionSeconds, $12 audit_lock, $13 audit_schema, $14 event1_type, $15 event1_time, $16 event1_actor_kind, $17 event1_actor_source, $18 event1_actor_id, $19 event1_client_id, $20 event1_ip, $21 event1_user_agent, $22 event1_request_id, $23 event1_outcome, $24 event1_data)
 WITH consumed AS (
          UPDATE authorization_codes ac SET consumed_at = now(), grant_id = $1
            FROM resource_servers r
@@ -11,6 +11,7 @@ WITH consumed AS (
             AND ac.client_id = $3 AND ac.code_challenge = $4
             AND ($5::text IS NULL OR ac.redirect_uri = $5::text)
             AND r.id = ac.resource_id AND ($6::text IS NULL OR r.resource = $6::text)
+            AND (NOT r.require_dpop OR $7::text IS NOT NULL)
             -- Locked, so that disabling the user waits for this grant and then revokes it with the others.
             AND EXISTS (SELECT 1 FROM users u WHERE u.id = ac.user_id AND u.disabled_at IS NULL FOR SHARE)
          RETURNING ac.user_id, ac.resource_id, ac.scopes, ac.identity_provider, r.identity_claims, r.resource, r.access_token_ttl, r.refresh_token_ttl
@@ -25,25 +26,25 @@ WITH consumed AS (
            FROM consumed c
        ), created AS (
          -- The code references the grant: foreign keys are checked at the end of the statement.
-         INSERT INTO grants (id, user_id, client_id, resource_id, scopes, subject, claims)
-         SELECT $1, user_id, $3, resource_id, scopes, identity.subject, identity.claims FROM consumed, identity
+         INSERT INTO grants (id, user_id, client_id, resource_id, scopes, subject, claims, dpop_jkt)
+         SELECT $1, user_id, $3, resource_id, scopes, identity.subject, identity.claims, $8::text FROM consumed, identity
          RETURNING id, subject, claims
        ), refresh AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)
-         SELECT $7, $1, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE $7::text IS NOT NULL
+         SELECT $9, $1, now() + make_interval(secs => refresh_token_ttl) FROM consumed WHERE $9::text IS NOT NULL
          RETURNING 1
        ), used AS (
          UPDATE clients SET last_used_at = now()
-          WHERE id = $8 AND EXISTS (SELECT 1 FROM consumed)
-            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $9::double precision))
+          WHERE id = $10 AND EXISTS (SELECT 1 FROM consumed)
+            AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $11::double precision))
          RETURNING last_used_at
        ), exchanged AS (
          -- Reads every other change (see REFRESH_ROTATION): all row locks before the audit lock.
          SELECT consumed.*, created.subject, created.claims, (SELECT last_used_at FROM used) AS used_at
            FROM consumed, created, (SELECT count(*) FROM refresh) rt
-       ), ordering AS (SELECT pg_advisory_xact_lock($10) FROM exchanged),
+       ), ordering AS (SELECT pg_advisory_xact_lock($12) FROM exchanged),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, exchanged AS change, LATERAL (VALUES ($11::smallint, $12::text, $13::timestamptz, $14::text, CASE $15::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $16::text END, $17::text, change.user_id::text, change.resource::text, change.scopes::text[], $18::text, $19::text, $20::text, $21::text, ($22::jsonb || jsonb_build_object('scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM ordering, exchanged AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, CASE $17::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $18::text END, $19::text, change.user_id::text, change.resource::text, change.scopes::text[], $20::text, $21::text, $22::text, $23::text, ($24::jsonb || jsonb_build_object('scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, exchanged AS change;
 

@@ -81,6 +81,10 @@ interface ExchangeValues {
   refreshTokenHash: string | null;
   recordUseOf: string | null;
   useResolutionSeconds: number;
+  /** The thumbprint of the request's DPoP key, if it proved one: a resource that requires DPoP needs it. */
+  proofJkt: string | null;
+  /** The key the grant's refresh tokens are bound to (a public client's, RFC 9449 §5); null for unbound. */
+  grantJkt: string | null;
 }
 
 const exchange = params<ExchangeValues>();
@@ -93,6 +97,7 @@ export const CODE_EXCHANGE = auditedStatement(
             AND ac.client_id = ${exchange.clientId} AND ac.code_challenge = ${exchange.codeChallenge}
             AND (${exchange.redirectUri}::text IS NULL OR ac.redirect_uri = ${exchange.redirectUri}::text)
             AND r.id = ac.resource_id AND (${exchange.resource}::text IS NULL OR r.resource = ${exchange.resource}::text)
+            AND (NOT r.require_dpop OR ${exchange.proofJkt}::text IS NOT NULL)
             -- Locked, so that disabling the user waits for this grant and then revokes it with the others.
             AND EXISTS (SELECT 1 FROM users u WHERE u.id = ac.user_id AND u.disabled_at IS NULL FOR SHARE)
          RETURNING ac.user_id, ac.resource_id, ac.scopes, ac.identity_provider, r.identity_claims, r.resource, r.access_token_ttl, r.refresh_token_ttl
@@ -107,8 +112,8 @@ export const CODE_EXCHANGE = auditedStatement(
            FROM consumed c
        ), created AS (
          -- The code references the grant: foreign keys are checked at the end of the statement.
-         INSERT INTO grants (id, user_id, client_id, resource_id, scopes, subject, claims)
-         SELECT ${exchange.grantId}, user_id, ${exchange.clientId}, resource_id, scopes, identity.subject, identity.claims FROM consumed, identity
+         INSERT INTO grants (id, user_id, client_id, resource_id, scopes, subject, claims, dpop_jkt)
+         SELECT ${exchange.grantId}, user_id, ${exchange.clientId}, resource_id, scopes, identity.subject, identity.claims, ${exchange.grantJkt}::text FROM consumed, identity
          RETURNING id, subject, claims
        ), refresh AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, expires_at)

@@ -11,7 +11,7 @@ export function publicCors(req: Request, res: Response, next: NextFunction): voi
   allowAnyOrigin(res);
   if (req.method === 'OPTIONS') {
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, MCP-Protocol-Version, X-Request-Id');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, MCP-Protocol-Version, X-Request-Id, DPoP');
     res.setHeader('Access-Control-Max-Age', '86400');
     res.status(204).end();
     return;

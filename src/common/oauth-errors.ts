@@ -17,6 +17,7 @@ export type OAuthErrorCode =
   | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
   | 'invalid_token'
+  | 'invalid_dpop_proof'
   | 'insufficient_scope'
   | 'not_found'
   | 'method_not_allowed'
@@ -54,6 +55,7 @@ export function statusOf(code: OAuthErrorCode): number {
     case 'invalid_target':
     case 'invalid_redirect_uri':
     case 'invalid_client_metadata':
+    case 'invalid_dpop_proof':
       return 400;
     default:
       return assertUnreachable(code);
@@ -96,6 +98,12 @@ export class OAuthError extends Error {
 export class InvalidRequest extends OAuthError {
   constructor(description: string) {
     super('invalid_request', description);
+  }
+}
+/** RFC 9449 §5: a DPoP proof at the token endpoint that is missing where required, malformed or fails a check. */
+export class InvalidDpopProof extends OAuthError {
+  constructor(description: string) {
+    super('invalid_dpop_proof', description);
   }
 }
 export class InvalidClient extends OAuthError {

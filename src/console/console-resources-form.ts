@@ -35,6 +35,7 @@ export interface ResourceForm {
   email_domains: string;
   oidc_groups: string;
   identity_claims: IdentityClaimName[];
+  require_dpop: boolean;
 }
 
 export const RULE_FIELDS = ['github_users', 'github_organizations', 'github_teams', 'email_domains', 'oidc_groups'] as const satisfies ReadonlyArray<keyof SignInRules & keyof ResourceForm>;
@@ -70,6 +71,7 @@ export const EMPTY_FORM: ResourceForm = {
   email_domains: '',
   oidc_groups: '',
   identity_claims: [],
+  require_dpop: false,
 };
 
 /** The form prefilled with a stored resource server. */
@@ -97,6 +99,7 @@ export function formFromEntity(entity: ResourceServerEntity): ResourceForm {
     email_domains: (rules.email_domains ?? []).join('\n'),
     oidc_groups: (rules.oidc_groups ?? []).join('\n'),
     identity_claims: [...entity.identityClaims],
+    require_dpop: entity.requireDpop,
   };
 }
 
@@ -126,6 +129,7 @@ export function formFromBody(body: unknown): ResourceForm {
     email_domains: text('email_domains'),
     oidc_groups: text('oidc_groups'),
     identity_claims: IDENTITY_CLAIMS.filter((claim) => text(`identity_claim_${claim}`) === 'on'),
+    require_dpop: text('require_dpop') === 'on',
   };
 }
 
@@ -187,6 +191,7 @@ export function bodyFromForm(form: ResourceForm, mode: 'create' | 'update'): Rec
     consent_uri: url(form.consent_uri),
     sign_in: { providers: providers.length ? providers : null, allow: form.sign_in_allow === 'everyone' ? 'everyone' : rules },
     identity_claims: form.identity_claims,
+    require_dpop: form.require_dpop,
   };
 }
 

@@ -29,6 +29,7 @@ const resource: ResourceServerEntity = {
   signIn: { providers: ['github'], allow: { github_organizations: ['acme'], email_domains: ['acme.com', '*.acme.com'] } },
   consentUri: null,
   identityClaims: ['email'],
+  requireDpop: false,
   registrationSecretHash: 'hash',
   previousRegistrationSecretHash: null,
   previousRegistrationSecretExpiresAt: null,
@@ -144,6 +145,7 @@ describe('the console resource server form', () => {
       consent_uri: null,
       sign_in: { providers: ['github'], allow: { github_organizations: ['acme'], email_domains: ['acme.com', '*.acme.com'] } },
       identity_claims: ['email'],
+      require_dpop: false,
     });
     assert.deepEqual((await validateBody(UpdateResourceServerDto, body)).errors, []);
   });

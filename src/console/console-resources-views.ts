@@ -176,6 +176,7 @@ const FIELD_LABELS: Record<ResourceField, string> = {
   email_domains: 'Email domains',
   oidc_groups: 'OpenID Connect groups',
   identity_claims: 'Identity claims',
+  require_dpop: 'Require DPoP-bound tokens',
 };
 
 /** The first control of a field that is a group (radios, checkboxes): where the summary's link goes. */
@@ -198,7 +199,7 @@ function errorSummary(errors: readonly FieldError[]): SafeHtml | '' {
 function textField(
   form: ResourceForm,
   errors: readonly FieldError[],
-  field: Exclude<ResourceField, 'is_default' | 'identity_claims' | 'login_method' | 'sign_in_allow'>,
+  field: Exclude<ResourceField, 'is_default' | 'identity_claims' | 'login_method' | 'sign_in_allow' | 'require_dpop'>,
   options: { hint?: SafeHtml | string; type?: 'text' | 'url' | 'number'; rows?: number; attributes?: SafeHtml; required?: boolean } = {},
 ): SafeHtml {
   const own = errors.filter((error) => error.field === field);
@@ -283,6 +284,12 @@ function resourceFields(form: ResourceForm, errors: readonly FieldError[]): Safe
     ${IDENTITY_CLAIMS.map(
       (claim) => html`<p class="check"><input type="checkbox" id="identity_claim_${claim}" name="identity_claim_${claim}"${form.identity_claims.includes(claim) ? html` checked` : ''}> <label for="identity_claim_${claim}"><code>${claim}</code></label></p>`,
     )}
+  </fieldset>
+  <fieldset>
+    <legend>Token binding</legend>
+    <p class="check"><input type="checkbox" id="require_dpop" name="require_dpop"${form.require_dpop ? html` checked` : ''} aria-describedby="require_dpop-hint"> <label for="require_dpop">${FIELD_LABELS.require_dpop}</label></p>
+    <p class="hint muted" id="require_dpop-hint">Tokens for this server only for clients that prove a key (DPoP, RFC 9449): token requests without a proof are refused.</p>
+    ${groupError(errors, 'require_dpop')}
   </fieldset>`;
 }
 

@@ -6,6 +6,7 @@ import { CLIENT_ASSERTION_ALGS } from '../registration/client-keys.js';
 import { RateLimit } from '../rate-limit/rate-limit.decorator.js';
 import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../common/fast-path.decorator.js';
+import { DPOP_ALGS } from '../tokens/dpop.js';
 
 /** RFC 8414 authorization server metadata. */
 export interface AuthorizationServerMetadata {
@@ -29,6 +30,8 @@ export interface AuthorizationServerMetadata {
   revocation_endpoint_auth_methods_supported: string[];
   revocation_endpoint_auth_signing_alg_values_supported: string[];
   code_challenge_methods_supported: string[];
+  /** RFC 9449 §5.1: the algorithms a DPoP proof may be signed with. */
+  dpop_signing_alg_values_supported: string[];
   authorization_response_iss_parameter_supported: boolean;
   /** draft-ietf-oauth-client-id-metadata-document §6: an https URL may be used as client_id. */
   client_id_metadata_document_supported: boolean;
@@ -93,6 +96,7 @@ export class DiscoveryController {
       revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
       revocation_endpoint_auth_signing_alg_values_supported: [...CLIENT_ASSERTION_ALGS],
       code_challenge_methods_supported: ['S256'],
+      dpop_signing_alg_values_supported: [...DPOP_ALGS],
       authorization_response_iss_parameter_supported: true,
       client_id_metadata_document_supported: this.config.cimd.enabled,
     };

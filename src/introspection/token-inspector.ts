@@ -23,7 +23,9 @@ export type IntrospectionResponse =
       exp: number;
       iat: number;
       jti?: string;
-      token_type: 'Bearer' | 'refresh_token';
+      token_type: 'Bearer' | 'DPoP' | 'refresh_token';
+      /** RFC 9449 §6.2: the key a DPoP-bound access token is bound to. */
+      cnf?: { jkt: string };
     });
 
 const INACTIVE: IntrospectionResponse = { active: false };
@@ -87,9 +89,11 @@ export class TokenInspector {
       if (claims.exp <= now) return { response: INACTIVE, facts: { ...facts, reason: 'expired' } };
       const standing = await this.status.accessTokenStanding(claims.grant_id, claims.jti);
       if (!standing.grantLive || standing.jtiRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
-      const { scope, client_id, sub, aud, iss, exp, iat, jti } = claims;
+      const { scope, client_id, sub, aud, iss, exp, iat, jti, cnf } = claims;
       // The identity claims the token carries (its resource's opt-in, RFC 9068 §2.2.3.1), never over a registered one.
-      return { response: { ...pickIdentityClaims(claims), active: true, scope, client_id, sub, aud, iss, exp, iat, jti, token_type: 'Bearer' }, facts };
+      // A DPoP-bound token says so and names its key (RFC 9449 §6.2), so that the resource server checks the proof.
+      const binding = cnf?.jkt === undefined ? { token_type: 'Bearer' as const } : { token_type: 'DPoP' as const, cnf: { jkt: cnf.jkt } };
+      return { response: { ...pickIdentityClaims(claims), active: true, scope, client_id, sub, aud, iss, exp, iat, jti, ...binding }, facts };
     }
     const unknown: IntrospectionFacts = { tokenType: 'unknown', jti: null, grantId: null, clientId: null, subject: null, resource: null, reason: 'unknown' };
     if (!REFRESH_TOKEN.test(token)) return { response: INACTIVE, facts: unknown };

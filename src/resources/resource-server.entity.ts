@@ -48,6 +48,8 @@ export class ResourceServerEntity {
   /** The secret a rotation replaced: still accepted until `previousRegistrationSecretExpiresAt`, then ignored. */
   @Column('text', { name: 'previous_registration_secret_hash', nullable: true }) previousRegistrationSecretHash!: string | null;
   @Column('timestamptz', { name: 'previous_registration_secret_expires_at', nullable: true }) previousRegistrationSecretExpiresAt!: Date | null;
+  /** Tokens for this resource only for a client that proves a DPoP key (RFC 9449): the token endpoint refuses proof-less requests. */
+  @Column('boolean', { name: 'require_dpop', default: false }) requireDpop!: boolean;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'updated_at', default: () => 'now()' }) updatedAt!: Date;
 }

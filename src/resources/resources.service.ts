@@ -123,6 +123,7 @@ export class ResourcesService {
         consent_uri: input.consent_uri === null ? undefined : (input.consent_uri ?? current.consentUri ?? undefined),
         sign_in: input.sign_in ?? { providers: current.signIn.providers, allow: current.signIn.allow },
         identity_claims: input.identity_claims ?? current.identityClaims,
+        require_dpop: input.require_dpop ?? current.requireDpop,
       });
       if (merged.resource !== current.resource) {
         const clash = await this.repository.findByResource(merged.resource, tx);
@@ -264,6 +265,7 @@ export class ResourcesService {
       signIn: input.sign_in === undefined ? DEFAULT_SIGN_IN_POLICY : signInPolicy(input.sign_in),
       // Each once, in the catalogue's order: the list reads the same however it was given.
       identityClaims: IDENTITY_CLAIMS.filter((claim) => input.identity_claims?.includes(claim)),
+      requireDpop: input.require_dpop ?? false,
     };
   }
 }
@@ -296,6 +298,7 @@ export function toResourceServerView(entity: ResourceServerEntity): ResourceServ
     consent_uri: entity.consentUri,
     sign_in: entity.signIn,
     identity_claims: entity.identityClaims,
+    require_dpop: entity.requireDpop,
     created_at: entity.createdAt.toISOString(),
     updated_at: entity.updatedAt.toISOString(),
   };

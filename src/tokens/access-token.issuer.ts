@@ -19,6 +19,8 @@ export interface AccessTokenClaims extends IdentityClaims {
   exp: number;
   jti: string;
   grant_id: string;
+  /** RFC 9449 §6.1: the thumbprint of the key the token is bound to (DPoP); absent for a bearer token. */
+  cnf?: { jkt: string };
 }
 
 /** What an access token needs of its resource server: the audience and the lifetime. */
@@ -40,9 +42,9 @@ export class AccessTokenIssuer {
   /**
    * `subject`: the grant's (its `sub`); `identity`: the grant's identity claims, which never replace a registered
    * claim (they come first and the registered ones are written over them). `jti`: one the caller chose already (the
-   * refresh grant records it before it signs); a new one otherwise.
+   * refresh grant records it before it signs); a new one otherwise. `jkt`: the DPoP key to bind the token to.
    */
-  issue(input: { subject: string; identity: IdentityClaims; clientId: string; resource: TokenAudience; scopes: string[]; grantId: string; jti?: string }): IssuedAccessToken {
+  issue(input: { subject: string; identity: IdentityClaims; clientId: string; resource: TokenAudience; scopes: string[]; grantId: string; jti?: string; jkt?: string }): IssuedAccessToken {
     const iat = Math.floor(Date.now() / 1000);
     const expiresIn = input.resource.accessTokenTtl;
     const claims: AccessTokenClaims = {
@@ -56,6 +58,7 @@ export class AccessTokenIssuer {
       exp: iat + expiresIn,
       jti: input.jti ?? randomUUID(),
       grant_id: input.grantId,
+      ...(input.jkt === undefined ? {} : { cnf: { jkt: input.jkt } }),
     };
     return { token: this.keys.signJwt({ ...claims }, 'at+jwt'), claims, expiresIn };
   }

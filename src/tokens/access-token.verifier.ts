@@ -76,6 +76,9 @@ export class AccessTokenVerifier {
     if (typeof sub !== 'string' || typeof aud !== 'string' || typeof client_id !== 'string' || typeof scope !== 'string') return null;
     if (typeof iat !== 'number' || typeof exp !== 'number' || typeof jti !== 'string' || typeof grant_id !== 'string') return null;
     const verified: AccessTokenClaims = { ...pickIdentityClaims(claims), iss: this.config.issuer, sub, aud, client_id, scope, iat, exp, jti, grant_id };
+    // RFC 9449 §6.1: a DPoP-bound token's key, which introspection reports.
+    const cnf = claims.cnf;
+    if (typeof cnf === 'object' && cnf !== null && typeof (cnf as { jkt?: unknown }).jkt === 'string') verified.cnf = { jkt: (cnf as { jkt: string }).jkt };
     return { claims: Object.freeze(verified), kid: header.kid, key };
   }
 }

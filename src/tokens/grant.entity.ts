@@ -22,6 +22,8 @@ export class GrantEntity {
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'revoked_at', nullable: true }) revokedAt!: Date | null;
   @Column('text', { name: 'revoked_reason', nullable: true }) revokedReason!: string | null;
+  /** RFC 9449 §5: the DPoP key (RFC 7638 thumbprint) a public client's refresh tokens are bound to; null when unbound. */
+  @Column('text', { name: 'dpop_jkt', nullable: true }) dpopJkt!: string | null;
   @ManyToOne(() => UserEntity, { onDelete: 'CASCADE' })
   @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'grants_user_id_fkey' })
   user?: UserEntity;

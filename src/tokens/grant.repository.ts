@@ -63,6 +63,10 @@ export interface PresentedRefreshToken {
   clientId: string;
   resourceId: string;
   scopes: string[];
+  /** The DPoP key its grant's refresh tokens are bound to (RFC 9449 §5); null when unbound. */
+  dpopJkt: string | null;
+  /** Its resource server takes only DPoP-bound tokens. */
+  requireDpop: boolean;
 }
 
 /** What a rotation found: the grant, and what signing the access token needs of it and of its resource. */
@@ -116,6 +120,8 @@ interface PresentedRow {
   scopes: string[];
   revoked: boolean;
   user_disabled: boolean;
+  dpop_jkt: string | null;
+  require_dpop: boolean;
 }
 
 const presented = params<{ tokenHash: string }>();
@@ -123,8 +129,9 @@ export const INSPECT_REFRESH_TOKEN = statement(
   'refresh_inspect',
   sql`SELECT rt.grant_id, ${refreshTokenUsable('rt', 'g')} AS usable,
               rt.rotated_at IS NOT NULL AS rotated, rt.expires_at <= now() AS expired,
-              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled
-         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id JOIN users u ON u.id = g.user_id
+              g.user_id, g.client_id, g.resource_id, g.scopes, g.revoked_at IS NOT NULL AS revoked, u.disabled_at IS NOT NULL AS user_disabled,
+              g.dpop_jkt, r.require_dpop
+         FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id JOIN users u ON u.id = g.user_id JOIN resource_servers r ON r.id = g.resource_id
         WHERE rt.token_hash = ${presented.tokenHash}`,
 ).returning<PresentedRow>();
 
@@ -137,6 +144,8 @@ interface RefreshRequest {
   /** The narrower scopes asked for; null for the grant's. */
   scopes: string[] | null;
   successorHash: string;
+  /** The thumbprint of the request's DPoP key, if it proved one: a bound grant needs its key, a resource that requires DPoP any. */
+  proofJkt: string | null;
 }
 
 const rotation = params<RefreshRequest & { recordUseOf: string | null; useResolutionSeconds: number }>();
@@ -149,6 +158,7 @@ export const REFRESH_ROTATION = auditedStatement(
             AND g.client_id = ${rotation.clientId}
             AND (${rotation.resource}::text IS NULL OR r.resource = ${rotation.resource}::text)
             AND (${rotation.scopes}::text[] IS NULL OR ${rotation.scopes}::text[] <@ g.scopes)
+            AND (g.dpop_jkt IS NULL OR g.dpop_jkt = ${rotation.proofJkt}::text) AND (NOT r.require_dpop OR ${rotation.proofJkt}::text IS NOT NULL)
          RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${rotation.scopes}::text[], g.scopes) AS scopes
        ), successor AS (
          INSERT INTO refresh_tokens (token_hash, grant_id, parent_hash, expires_at)
@@ -175,6 +185,7 @@ export const REFRESH_RETRY = auditedStatement(
             AND NOT EXISTS (SELECT 1 FROM users u WHERE u.id = g.user_id AND u.disabled_at IS NOT NULL)
             AND (${retry.resource}::text IS NULL OR r.resource = ${retry.resource}::text)
             AND (${retry.scopes}::text[] IS NULL OR ${retry.scopes}::text[] <@ g.scopes)
+            AND (g.dpop_jkt IS NULL OR g.dpop_jkt = ${retry.proofJkt}::text) AND (NOT r.require_dpop OR ${retry.proofJkt}::text IS NOT NULL)
             AND NOT EXISTS (SELECT 1 FROM refresh_tokens c WHERE c.grant_id = rt.grant_id AND c.parent_hash = rt.token_hash AND c.rotated_at IS NOT NULL)
          RETURNING rt.grant_id, g.user_id, g.subject, g.claims, r.resource, r.access_token_ttl, r.refresh_token_ttl, coalesce(${retry.scopes}::text[], g.scopes) AS scopes, rt.retries
        ), successor AS (
@@ -217,13 +228,16 @@ export class RefreshTokenRepository {
       clientId: row.client_id,
       resourceId: row.resource_id,
       scopes: row.scopes,
+      dpopJkt: row.dpop_jkt,
+      requireDpop: row.require_dpop,
     };
   }
 
   /**
    * The whole refresh grant's change, for AuditLog.recordWith: rotates the presented token only if it can be
    * used (refreshTokenUsable) for this request — its grant the client's, the resource (when asked for, canonical)
-   * the grant's, the scopes (when asked for) within the grant's — stores its successor (living the resource's
+   * the grant's, the scopes (when asked for) within the grant's, the DPoP key the grant's (when bound) or any (when
+   * the resource requires DPoP) — stores its successor (living the resource's
    * refresh token lifetime), and records the client's use when `recordUseOf` is set. The CTE `rotated` yields a row
    * only if it rotated; of concurrent rotations of one token exactly one does (the row lock serialises them, and the
    * losers find `rotated_at` set when they get it). When it yields none, `inspect` tells why. Its event gets the

@@ -57,10 +57,10 @@ export class TokenMinter {
 
   /**
    * Signs the access token and shapes the response; writes nothing (the caller stored `refreshToken`, if any).
-   * `jti`: the one the caller already recorded, if it did.
+   * `jti`: the one the caller already recorded, if it did. `jkt`: the DPoP key the access token is bound to, if any.
    */
   sign(
-    input: Pick<MintInput, 'grantId' | 'subject' | 'identity' | 'client' | 'scopes'> & { resource: TokenAudience; jti?: string },
+    input: Pick<MintInput, 'grantId' | 'subject' | 'identity' | 'client' | 'scopes'> & { resource: TokenAudience; jti?: string; jkt?: string },
     refreshToken: string | undefined,
   ): { response: TokenResponse; claims: AccessTokenClaims } {
     const access = this.accessTokens.issue({
@@ -71,10 +71,11 @@ export class TokenMinter {
       scopes: input.scopes,
       grantId: input.grantId,
       jti: input.jti,
+      jkt: input.jkt,
     });
     const response: TokenResponse = {
       access_token: access.token,
-      token_type: 'Bearer',
+      token_type: input.jkt === undefined ? 'Bearer' : 'DPoP',
       expires_in: access.expiresIn,
       scope: access.claims.scope,
     };

@@ -23,6 +23,8 @@ import { MintService } from './mint.service.js';
 import { AdminUsersController } from './admin-users.controller.js';
 import { UserManagementService } from './user-management.service.js';
 import { TokensHousekeeping } from './tokens-housekeeping.js';
+import { DpopProofJtiRepository } from './dpop-proof-jti.repository.js';
+import { DpopProofVerifier } from './dpop.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
@@ -36,6 +38,8 @@ import { TokensHousekeeping } from './tokens-housekeeping.js';
     GrantsService,
     UserManagementService,
     TokensHousekeeping,
+    DpopProofJtiRepository,
+    DpopProofVerifier,
     GrantRepository,
     RefreshTokenRepository,
     AuthorizationCodeGrant,

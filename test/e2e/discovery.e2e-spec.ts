@@ -60,6 +60,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
           revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
           revocation_endpoint_auth_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA', 'Ed25519'],
           code_challenge_methods_supported: ['S256'],
+          dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
           authorization_response_iss_parameter_supported: true,
           client_id_metadata_document_supported: true,
         });

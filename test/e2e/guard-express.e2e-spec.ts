@@ -112,6 +112,7 @@ describe('gatehouse-guard/express in front of the MCP SDK Express transport, wit
       resource: mcp.url.href,
       authorization_servers: [gatehouse.url],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       scopes_supported: ['notes:read', 'notes:write'],
       resource_name: 'Notes on Express',
     });

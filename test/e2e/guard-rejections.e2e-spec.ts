@@ -188,6 +188,7 @@ for (const adapter of ADAPTERS) {
           resource: probe.resource,
           authorization_servers: [issuer.issuer],
           bearer_methods_supported: ['header'],
+          dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
           scopes_supported: ['a', 'b'],
           resource_name: 'Probe',
         });

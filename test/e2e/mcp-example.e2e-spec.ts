@@ -96,6 +96,7 @@ describe('example MCP server behind gatehouse-guard, driven by the MCP SDK clien
         resource: mcpUrl.href,
         authorization_servers: [gatehouse.url],
         bearer_methods_supported: ['header'],
+        dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
         scopes_supported: ['projects:read', 'projects:write'],
         resource_name: 'Projects (Gatehouse example)',
       });

@@ -223,6 +223,7 @@ describe('gatehouse-guard and gatehouse-client, packed and installed into a fres
       resource: resourceUrl,
       authorization_servers: [gatehouse.url],
       bearer_methods_supported: ['header'],
+      dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'],
       scopes_supported: ['notes:read', 'notes:write'],
       resource_name: 'Notes',
     });

@@ -148,7 +148,7 @@ for (const kind of DATABASE_KINDS) {
       const names = MIGRATIONS.map((Migration) => new Migration().name ?? Migration.name);
       assert.equal(names[0], INITIAL);
       assert.deepEqual(await runMigrations(db.dataSource, MIGRATIONS), { applied: names });
-      assert.deepEqual(await tables(db.dataSource), [...SCHEMA_TABLES, 'revoked_access_tokens', 'audit_deliveries', 'initial_access_tokens', 'identity_providers', 'console_operators', 'client_credentials_grants', 'client_assertion_jtis', 'gatehouse_migrations'].sort());
+      assert.deepEqual(await tables(db.dataSource), [...SCHEMA_TABLES, 'revoked_access_tokens', 'audit_deliveries', 'initial_access_tokens', 'identity_providers', 'console_operators', 'client_credentials_grants', 'client_assertion_jtis', 'dpop_proof_jtis', 'gatehouse_migrations'].sort());
       await revertAll(db.dataSource, MIGRATIONS);
       assert.deepEqual(await tables(db.dataSource), ['gatehouse_migrations']);
       assert.deepEqual(await runMigrations(db.dataSource, BASE), { applied: [INITIAL] });

@@ -131,6 +131,7 @@ for (const kind of DATABASE_KINDS) {
     type Rotation = Parameters<RefreshTokenRepository['rotation']>[0];
     const rotation = (tokenHash: string, request: Partial<Rotation> = {}) =>
       refreshTokens.rotation({
+        proofJkt: null,
         tokenHash,
         clientId: parties.clientId,
         resource: null,
@@ -241,6 +242,7 @@ for (const kind of DATABASE_KINDS) {
     /** The retry of a rotation (RefreshTokenRepository.retry) without its event, inside `tx`: the token's retries now. */
     async function retry(tx: Tx, tokenHash: string, request: Partial<Retry> = {}): Promise<number | null> {
       const change = refreshTokens.retry({
+        proofJkt: null,
         tokenHash,
         clientId: parties.clientId,
         resource: null,
@@ -435,6 +437,8 @@ for (const kind of DATABASE_KINDS) {
       type Exchange = Parameters<AuthorizationCodeRepository['exchange']>[0];
       const exchange = (code: { codeHash: string; codeChallenge: string }, request: Partial<Exchange> = {}) =>
         codes.exchange({
+          proofJkt: null,
+          grantJkt: null,
           codeHash: code.codeHash,
           clientId: parties.clientId,
           codeChallenge: code.codeChallenge,

@@ -145,7 +145,7 @@ async function createStorage(kind: DatabaseKind): Promise<TestStorage> {
 /** Registers a resource server through the admin API and returns it with its one-time secret. */
 export async function createResource(
   gatehouse: RunningGatehouse,
-  input: { name?: string; resource: string; scopes: string[]; scope_descriptions?: Record<string, string>; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number; sign_in?: unknown; identity_claims?: string[] },
+  input: { name?: string; resource: string; scopes: string[]; scope_descriptions?: Record<string, string>; default_scopes?: string[]; is_default?: boolean; access_token_ttl?: number; sign_in?: unknown; identity_claims?: string[]; require_dpop?: boolean },
 ): Promise<{ id: string; resource: string; registration_secret: string; scopes: string[] }> {
   // Tests about other things sign in with whichever fake GitHub user they like; sign-in policy tests pass their own.
   const { status, body } = await gatehouse.admin('POST', '/admin/resources', { name: input.name ?? 'Test MCP server', sign_in: { providers: null, allow: 'everyone' }, ...input });

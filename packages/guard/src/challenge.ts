@@ -6,7 +6,7 @@ export function protectedResourceMetadataUrl(resource: string): string {
 }
 
 export interface ChallengeParts {
-  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
+  error?: 'invalid_token' | 'insufficient_scope' | 'invalid_request' | 'invalid_dpop_proof';
   errorDescription?: string;
   scope?: string[];
   resourceMetadata: string;
@@ -20,6 +20,14 @@ export function bearerChallenge(parts: ChallengeParts): string {
   if (parts.scope?.length) params.push(`scope="${quote(parts.scope.join(' '))}"`);
   params.push(`resource_metadata="${quote(parts.resourceMetadata)}"`);
   return `Bearer ${params.join(', ')}`;
+}
+
+/**
+ * `WWW-Authenticate: DPoP …` per RFC 9449 §7.1: as the Bearer challenge, and `algs`, the proof algorithms accepted.
+ * Sent when a request used the DPoP scheme, so that the client knows what to fix.
+ */
+export function dpopChallenge(parts: ChallengeParts, algs: readonly string[]): string {
+  return `DPoP ${bearerChallenge(parts).slice('Bearer '.length)}, algs="${quote(algs.join(' '))}"`;
 }
 
 /**

@@ -16,7 +16,8 @@ export {
 export { mcpAuthInfo, type McpAuthInfo } from './mcp-auth-info.js';
 export { mcpToolScopes } from './mcp-tool-scopes.js';
 export type { ScopeResolver } from './metadata.js';
-export { bearerChallenge, protectedResourceMetadataUrl } from './challenge.js';
+export { bearerChallenge, dpopChallenge, protectedResourceMetadataUrl } from './challenge.js';
+export { DPOP_ALGORITHMS, DPOP_IAT_WINDOW_SECONDS } from './dpop.js';
 export {
   PROTECTED_RESOURCE_METADATA_HEADERS,
   protectedResourceMetadata,

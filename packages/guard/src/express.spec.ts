@@ -59,7 +59,7 @@ describe('requireGatehouseAuth and serveProtectedResourceMetadata on plain node:
       assert.equal(response.status, 200, path);
       assert.equal(response.headers.get('cache-control'), 'public, max-age=300');
       assert.equal(response.headers.get('access-control-allow-origin'), '*');
-      assert.deepEqual(await response.json(), { resource: RESOURCE, authorization_servers: [issuer.url], bearer_methods_supported: ['header'], scopes_supported: ['notes:read', 'notes:write'] });
+      assert.deepEqual(await response.json(), { resource: RESOURCE, authorization_servers: [issuer.url], bearer_methods_supported: ['header'], dpop_signing_alg_values_supported: ['ES256', 'RS256', 'PS256', 'EdDSA'], scopes_supported: ['notes:read', 'notes:write'] });
     }
     assert.equal((await fetch(`${app.origin}/.well-known/oauth-protected-resource/notes`, { method: 'HEAD' })).status, 200);
     // Anything else goes on to the guard.

@@ -68,7 +68,7 @@ export function requireGatehouseAuth(options: RequireGatehouseAuthOptions): Gate
     } catch (error) {
       return next(error);
     }
-    const request = { method: req.method ?? 'GET', url: requestUrl(origin, req.originalUrl ?? req.url) };
+    const request = { method: req.method ?? 'GET', url: requestUrl(origin, req.originalUrl ?? req.url), dpop: req.headers.dpop };
     verifyAccessToken(req.headers.authorization, { verifier, requiredScopes: required, request }).then(
       (auth) => {
         req.gatehouseAuth = auth;

@@ -4,10 +4,13 @@ import { GATEHOUSE_GUARD_OPTIONS, type GatehouseGuardOptions } from './guard.opt
 import { GATEHOUSE_PUBLIC, GATEHOUSE_SCOPE_RESOLVER, GATEHOUSE_SCOPES, type ScopeResolver } from './metadata.js';
 import { GatehouseTokenVerifier } from './gatehouse-token-verifier.js';
 import type { GatehouseAuth } from './token-verifier.js';
-import { authorize, GatehouseAuthError } from './verify-access-token.js';
+import { authorize, GatehouseAuthError, requestDpopCheck } from './verify-access-token.js';
 
 interface GuardedRequest {
   method: string;
+  url?: string;
+  /** Express's full path, before any mount point was stripped from `url`. */
+  originalUrl?: string;
   body?: unknown;
   headers: Record<string, string | string[] | undefined>;
   gatehouseAuth?: GatehouseAuth;
@@ -26,7 +29,11 @@ export class GatehouseAuthGuard implements CanActivate {
     private readonly verifier: GatehouseTokenVerifier,
     private readonly adapterHost: HttpAdapterHost,
     @Inject(GATEHOUSE_GUARD_OPTIONS) private readonly options: GatehouseGuardOptions,
-  ) {}
+  ) {
+    this.origin = new URL(verifier.resource).origin;
+  }
+
+  private readonly origin: string;
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
@@ -42,7 +49,13 @@ export class GatehouseAuthGuard implements CanActivate {
     try {
       // A controller-level and a handler-level decorator both attach this guard: verify once per request.
       const verify = (token: string) => (req.gatehouseAuth?.token === token ? Promise.resolve(req.gatehouseAuth) : this.verifier.verify(token));
-      req.gatehouseAuth = await authorize(req.headers.authorization, required, this.verifier.resourceMetadataUrl, verify);
+      // DPoP (RFC 9449): htu is the request's path on the resource's origin (the guard's public URL); a proof already
+      // accepted for this request by the other level's guard is not checked (nor refused as a replay) again.
+      const path = req.originalUrl ?? req.url ?? '/';
+      const request = { method: req.method, url: `${this.origin}${path.startsWith('/') ? path : '/'}`, dpop: req.headers.dpop };
+      const check = requestDpopCheck(this.verifier, request);
+      const checkProof = (token: string, jkt: string) => (req.gatehouseAuth?.token === token ? Promise.resolve() : check(token, jkt));
+      req.gatehouseAuth = await authorize(req.headers.authorization, required, this.verifier.resourceMetadataUrl, verify, checkProof);
       return true;
     } catch (error) {
       if (error instanceof GatehouseAuthError) this.reject(http.getResponse<unknown>(), error);

@@ -1,5 +1,6 @@
 import { protectedResourceMetadataUrl } from './challenge.js';
 import type { GatehouseGuardOptions } from './options.js';
+import { DPOP_ALGORITHMS } from './dpop.js';
 
 /** RFC 9728 §2. */
 export interface ProtectedResourceMetadata {
@@ -7,6 +8,8 @@ export interface ProtectedResourceMetadata {
   authorization_servers: string[];
   scopes_supported?: string[];
   bearer_methods_supported: string[];
+  /** RFC 9728 §2: the DPoP proof algorithms the guard accepts with a DPoP-bound token. */
+  dpop_signing_alg_values_supported: string[];
   resource_name?: string;
 }
 
@@ -15,6 +18,7 @@ export function protectedResourceMetadata(options: GatehouseGuardOptions): Prote
     resource: new URL(options.resource).href,
     authorization_servers: [options.issuer],
     bearer_methods_supported: ['header'],
+    dpop_signing_alg_values_supported: [...DPOP_ALGORITHMS],
   };
   if (options.scopesSupported) document.scopes_supported = options.scopesSupported;
   if (options.resourceName) document.resource_name = options.resourceName;

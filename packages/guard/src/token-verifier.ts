@@ -3,6 +3,7 @@ import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload, type JWTVerifyG
 import { protectedResourceMetadataUrl } from './challenge.js';
 import type { GatehouseGuardOptions } from './options.js';
 import { ExpiringLru } from './lru.js';
+import { DPOP_REPLAY_CACHE_ENTRIES } from './dpop.js';
 
 /** What a guarded handler learns about its caller. */
 export interface GatehouseAuth {
@@ -46,6 +47,8 @@ export class AccessTokenVerifier {
   readonly resourceMetadataUrl: string;
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
   private readonly cache: ExpiringLru<GatehouseAuth>;
+  /** The DPoP proofs (by key and `jti`) accepted within their window: in this process only. */
+  readonly dpopReplay = new ExpiringLru<true>(DPOP_REPLAY_CACHE_ENTRIES);
 
   constructor(readonly options: GatehouseGuardOptions) {
     this.resource = new URL(options.resource).href;

@@ -1,8 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import { bearerChallenge, type ChallengeParts } from './challenge.js';
+import { bearerChallenge, dpopChallenge, type ChallengeParts } from './challenge.js';
+import { checkDpopProof, DPOP_ALGORITHMS, DpopProofRejected, singleProof } from './dpop.js';
 import { AccessTokenVerifier, AuthorizationServerUnavailable, TokenRejected, type GatehouseAuth } from './token-verifier.js';
 
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+/** RFC 6750 §2.1 and RFC 9449 §7.1: the scheme, one space, a token68. */
+const AUTHORIZATION = /^(Bearer|DPoP) ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /**
  * What the caller presented: the `Authorization` header's value as received (a `string[]` or `undefined` counts as
@@ -11,12 +13,15 @@ const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 export type AccessTokenCredentials = string | readonly string[] | undefined | { token: string };
 
 /**
- * The HTTP request a token came with. Not used yet: sender-constrained tokens (DPoP, RFC 9449) will have their
- * proof checked against this method and absolute URL. Callers that pass it now need no change when that lands.
+ * The HTTP request a token came with, against which a DPoP proof (RFC 9449) is checked: without it a DPoP-bound
+ * token cannot be accepted. `url` is the absolute URL the client called — on the resource's origin, since the
+ * guard's public URL is its `resource`'s (the Host header may have been rewritten by a proxy).
  */
 export interface AccessTokenRequest {
   method: string;
   url: string;
+  /** The `DPoP` header's value as received (`req.headers.dpop`). */
+  dpop?: string | readonly string[];
 }
 
 export interface VerifyAccessTokenOptions {
@@ -28,7 +33,7 @@ export interface VerifyAccessTokenOptions {
 }
 
 /** The `error` of a refusal's JSON body; `unauthorized` is a request that sent no token (no RFC 6750 code, §3.1). */
-export type GatehouseAuthErrorCode = 'unauthorized' | 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'temporarily_unavailable';
+export type GatehouseAuthErrorCode = 'unauthorized' | 'invalid_request' | 'invalid_token' | 'invalid_dpop_proof' | 'insufficient_scope' | 'temporarily_unavailable';
 
 /**
  * A refusal, with everything needed to send it: `status`, `headers` (`WWW-Authenticate` per RFC 6750 §3 naming the
@@ -68,8 +73,9 @@ export class GatehouseAuthError extends Error {
 
 /**
  * Verifies the access token a request presents, with the rules of the NestJS guard (which calls this): a bearer
- * token, valid for this resource (signature, `typ: at+jwt`, `iss`, `aud`, expiry, revocation when configured),
- * carrying every required scope. Resolves to the caller; rejects with a `GatehouseAuthError` to send as it is.
+ * token, or a DPoP-bound one with `Authorization: DPoP` and a proof checked against `request` (RFC 9449), valid for
+ * this resource (signature, `typ: at+jwt`, `iss`, `aud`, expiry, revocation when configured), carrying every
+ * required scope. Resolves to the caller; rejects with a `GatehouseAuthError` to send as it is.
  *
  * ```ts
  * const verifier = new AccessTokenVerifier({ issuer, resource });  // once, at startup
@@ -79,7 +85,20 @@ export class GatehouseAuthError extends Error {
 export function verifyAccessToken(credentials: AccessTokenCredentials, options: VerifyAccessTokenOptions): Promise<GatehouseAuth> {
   const { verifier } = options;
   const required = options.requiredScopes ?? verifier.options.requiredScopes ?? [];
-  return authorize(credentials, required, verifier.resourceMetadataUrl, (token) => verifier.verify(token));
+  return authorize(credentials, required, verifier.resourceMetadataUrl, (token) => verifier.verify(token), dpopCheck(verifier, options.request));
+}
+
+/** Checks a DPoP-bound token's proof; throws DpopProofRejected. */
+export type DpopCheck = (token: string, jkt: string) => Promise<void>;
+
+/** The proof check for a request, or undefined when the caller did not say what the request was. */
+export function dpopCheck(verifier: AccessTokenVerifier, request: AccessTokenRequest | undefined): DpopCheck | undefined {
+  return request ? requestDpopCheck(verifier, request) : undefined;
+}
+
+export function requestDpopCheck(verifier: AccessTokenVerifier, request: AccessTokenRequest): DpopCheck {
+  return async (token, jkt) =>
+    checkDpopProof(singleProof(request.dpop), { method: request.method.toUpperCase(), url: request.url, accessToken: token, jkt }, verifier.dpopReplay);
 }
 
 /**
@@ -91,9 +110,14 @@ export async function authorize(
   required: readonly string[],
   resourceMetadata: string,
   verify: (token: string) => Promise<GatehouseAuth>,
+  checkProof?: DpopCheck,
 ): Promise<GatehouseAuth> {
-  const refuse = (status: 400 | 401 | 403, error: GatehouseAuthErrorCode, description: string, challenge: Omit<ChallengeParts, 'resourceMetadata' | 'scope'>) =>
-    new GatehouseAuthError(status, error, description, required, bearerChallenge({ ...challenge, scope: [...required], resourceMetadata }));
+  let dpop = false;
+  // A request that used the DPoP scheme is answered with a DPoP challenge (RFC 9449 §7.1), any other with Bearer.
+  const refuse = (status: 400 | 401 | 403, error: GatehouseAuthErrorCode, description: string, challenge: Omit<ChallengeParts, 'resourceMetadata' | 'scope'>) => {
+    const parts = { ...challenge, scope: [...required], resourceMetadata };
+    return new GatehouseAuthError(status, error, description, required, dpop ? dpopChallenge(parts, DPOP_ALGORITHMS) : bearerChallenge(parts));
+  };
 
   let token: string | undefined;
   if (typeof credentials === 'object' && credentials !== null && 'token' in credentials) {
@@ -101,9 +125,10 @@ export async function authorize(
     if (!token) throw refuse(401, 'unauthorized', 'a bearer token is required', {});
   } else {
     const header = typeof credentials === 'string' ? credentials : undefined;
-    // No header, or another scheme (Basic, or DPoP which is not supported yet): a challenge without an error code.
-    if (!header || !/^Bearer\s/i.test(header)) throw refuse(401, 'unauthorized', 'a bearer token is required', {});
-    token = BEARER.exec(header.trim())?.[1];
+    // No header, or another scheme (Basic, …): a challenge without an error code.
+    if (!header || !/^(Bearer|DPoP)\s/i.test(header)) throw refuse(401, 'unauthorized', 'a bearer token is required', {});
+    dpop = /^DPoP\s/i.test(header);
+    token = AUTHORIZATION.exec(header.trim())?.[2];
     if (!token) throw refuse(400, 'invalid_request', 'malformed Authorization header', { error: 'invalid_request' });
   }
 
@@ -115,9 +140,23 @@ export async function authorize(
     if (error instanceof AuthorizationServerUnavailable) throw new GatehouseAuthError(503, 'temporarily_unavailable', error.message, required, undefined);
     throw error;
   }
-  // A key-bound token (RFC 9449 `cnf`) is worthless without its proof, so it is never good as a bearer token (RFC 9449).
-  // DPoP support goes here: the `DPoP` scheme, its proof checked against the request, and the proof's key against cnf.
-  if (auth.claims.cnf !== undefined) {
+  const cnf = auth.claims.cnf as { jkt?: unknown } | undefined;
+  if (dpop) {
+    // RFC 9449 §7.1: the DPoP scheme is for DPoP-bound tokens, each with its proof made for this request.
+    if (typeof cnf?.jkt !== 'string') {
+      const description = 'token is not bound to a DPoP key: send it with the Bearer scheme';
+      throw refuse(401, 'invalid_token', description, { error: 'invalid_token', errorDescription: description });
+    }
+    const invalidProof = (description: string) => refuse(401, 'invalid_dpop_proof', description, { error: 'invalid_dpop_proof', errorDescription: description });
+    if (!checkProof) throw invalidProof('this server cannot check DPoP proofs: it was not told the request (verifyAccessToken `request`)');
+    try {
+      await checkProof(token, cnf.jkt);
+    } catch (error) {
+      if (error instanceof DpopProofRejected) throw invalidProof(error.message);
+      throw error;
+    }
+  } else if (cnf !== undefined) {
+    // A key-bound token (RFC 9449 `cnf`) is worthless without its proof, so it is never good as a bearer token.
     const description = 'token is bound to a key (DPoP) and cannot be used as a bearer token';
     throw refuse(401, 'invalid_token', description, { error: 'invalid_token', errorDescription: description });
   }

@@ -77,6 +77,8 @@ export class CreateResourceServerDto {
   /** Identity claims its access tokens and introspection answers carry (IDENTITY_CLAIMS); none by default. */
   @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
   identity_claims?: IdentityClaimName[];
+  /** Only DPoP-bound tokens (RFC 9449) for this resource: the token endpoint refuses requests without a proof. */
+  @IsOptional() @IsBoolean() require_dpop?: boolean;
 }
 
 export class UpdateResourceServerDto {
@@ -107,6 +109,8 @@ export class UpdateResourceServerDto {
   /** Replaces the list; `[]` removes every identity claim. */
   @IsOptional() @IsArray() @ArrayMaxSize(IDENTITY_CLAIMS.length) @IsIn(IDENTITY_CLAIMS, { each: true, message: `each identity claim must be one of ${IDENTITY_CLAIMS.join(', ')}` })
   identity_claims?: IdentityClaimName[];
+  /** Only DPoP-bound tokens (RFC 9449) for this resource: the token endpoint refuses requests without a proof. */
+  @IsOptional() @IsBoolean() require_dpop?: boolean;
 }
 
 /**
@@ -140,6 +144,7 @@ export interface ResourceServerView {
   consent_uri: string | null;
   sign_in: SignInPolicy;
   identity_claims: IdentityClaimName[];
+  require_dpop: boolean;
   created_at: string;
   updated_at: string;
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
 import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
-import { InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
+import { InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { contextOf, type RequestContext } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
@@ -38,7 +38,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     private readonly keys: KeyService,
   ) {}
 
-  async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, req, dpop }: GrantContext): Promise<TokenResponse> {
     const code = requiredParam(params, 'code', 512);
     const verifier = stringParam(params, 'code_verifier', 512);
     const redirectUri = stringParam(params, 'redirect_uri', 2000);
@@ -49,11 +49,11 @@ export class AuthorizationCodeGrant implements GrantHandler {
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     // A resource that is no URL can match no code: only the diagnosis is left to do.
     const resource = resourceParam === undefined ? null : canonicalResource(resourceParam);
-    const exchanged = resourceParam !== undefined && resource === null ? null : await this.exchange(client, codeHash, challenge, redirectUri ?? null, resource, req);
+    const exchanged = resourceParam !== undefined && resource === null ? null : await this.exchange(client, codeHash, challenge, redirectUri ?? null, resource, req, dpop?.jkt);
     if (exchanged) return exchanged;
 
     // Nothing exchanged: a second look says why, in the order the checks have always been made.
-    const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam);
+    const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam, dpop !== undefined);
     await this.revokeReplayed(replayed.grantId, replayed.userId, client.id, contextOf(req));
     throw new InvalidGrant('authorization code was already used; the tokens issued from it have been revoked');
   }
@@ -69,6 +69,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     redirectUri: string | null,
     resource: string | null,
     req: GrantContext['req'],
+    jkt: string | undefined,
   ): Promise<TokenResponse | null> {
     // Signing comes after the commit: a key problem must surface before the code is consumed.
     this.keys.assertCanSign();
@@ -88,6 +89,10 @@ export class AuthorizationCodeGrant implements GrantHandler {
         refreshTokenHash: refreshToken === undefined ? null : sha256(refreshToken),
         recordUseOf: stale ? client.id : null,
         useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
+        proofJkt: jkt ?? null,
+        // RFC 9449 §5: a public client's refresh tokens are bound to its key; a confidential client's are bound to
+        // its authentication already, so it may change keys at refresh.
+        grantJkt: client.metadata.token_endpoint_auth_method === 'none' && refreshToken !== undefined ? (jkt ?? null) : null,
       }),
       [
         // Subject, resource and scopes come from the exchanged code.
@@ -103,7 +108,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
     if (stale) this.clients.useRecorded(this.database.manager, client.id, row.usedAt);
     const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
-    return this.minter.sign({ grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti }, refreshToken).response;
+    return this.minter.sign({ grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti, jkt }, refreshToken).response;
   }
 
   /**
@@ -117,6 +122,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     challenge: string,
     redirectUri: string | undefined,
     resourceParam: string | undefined,
+    proven: boolean,
   ): Promise<{ grantId: string | null; userId: string }> {
     const known = await this.codes.findByHash(this.database.manager, codeHash);
     if (!known) throw new InvalidGrant('authorization code is invalid');
@@ -130,6 +136,9 @@ export class AuthorizationCodeGrant implements GrantHandler {
     if (resourceParam !== undefined) {
       const resource = await this.resources.get(known.resourceId);
       if (canonicalResource(resourceParam) !== resource.resource) throw new InvalidTarget('resource does not match the one the code was issued for');
+    }
+    if (!proven && (await this.resources.get(known.resourceId)).requireDpop) {
+      throw new InvalidDpopProof('this resource server requires DPoP-bound tokens: send a DPoP proof (RFC 9449) with the token request');
     }
     // Usable and matching now: whatever stopped the exchange (an expiry at the edge, a concurrent change) has passed.
     throw new InvalidGrant('authorization code could not be exchanged; try again');

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
+import { InvalidDpopProof, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { stringParam } from '../../common/oauth-body.decorator.js';
 import { contextOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
@@ -33,7 +33,7 @@ export class ClientCredentialsGrant implements GrantHandler {
     private readonly keys: KeyService,
   ) {}
 
-  async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, req, dpop }: GrantContext): Promise<TokenResponse> {
     // RFC 6749 §4.4: confidential clients only. A public client proved nothing but its id.
     if (client.metadata.token_endpoint_auth_method === 'none') {
       throw new UnauthorizedClient('the client_credentials grant is for confidential clients; a public client cannot use it');
@@ -45,6 +45,9 @@ export class ClientCredentialsGrant implements GrantHandler {
       if (error instanceof InvalidTarget) await this.assertAllowedAnything(client.id);
       throw error;
     });
+    if (resource.requireDpop && dpop === undefined) {
+      throw new InvalidDpopProof('this resource server requires DPoP-bound tokens: send a DPoP proof (RFC 9449) with the token request');
+    }
     this.keys.assertCanSign();
     const jti = randomUUID();
     const issued = await this.database.transaction(async (tx) => {
@@ -73,7 +76,7 @@ export class ClientCredentialsGrant implements GrantHandler {
       await this.assertAllowedAnything(client.id);
       throw new InvalidTarget(`client is not allowed the client_credentials grant for ${resource.resource}`);
     }
-    return this.minter.sign({ grantId: issued.grantId, subject: client.id, identity: {}, client, resource, scopes: issued.scopes, jti }, undefined).response;
+    return this.minter.sign({ grantId: issued.grantId, subject: client.id, identity: {}, client, resource, scopes: issued.scopes, jti, jkt: dpop?.jkt }, undefined).response;
   }
 
   /** RFC 6749 §5.2 unauthorized_client for a client allowed the grant for no resource server at all. */

@@ -17,7 +17,7 @@ import type { KeyService } from '../../keys/key.service.js';
 
 const CLIENT = { id: 'client-1', lastUsedAt: new Date(), metadata: { grant_types: ['authorization_code', 'refresh_token'] } } as unknown as ClientEntity;
 const LIVE: PresentedRefreshToken = { grantId: 'grant-1', usable: true, rotated: false, expired: false, revoked: false,
-  userDisabled: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'] };
+  userDisabled: false, userId: 'user-1', clientId: 'client-1', resourceId: 'rs-1', scopes: ['tools:read'], dpopJkt: null, requireDpop: false };
 /** LIVE with `changes`: usable, as the statement would say, unless rotated, revoked or expired. */
 const token = (changes: Partial<PresentedRefreshToken>): PresentedRefreshToken => {
   const presented = { ...LIVE, ...changes };

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { randomToken, sha256 } from '../../common/crypto.js';
-import { InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
+import { InvalidDpopProof, InvalidGrant, InvalidScope, InvalidTarget, UnauthorizedClient } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { contextOf } from '../../common/http.js';
 import { Database } from '../../database/database.module.js';
@@ -48,7 +48,7 @@ export class RefreshTokenGrant implements GrantHandler {
     @Inject(GATEHOUSE_CONFIG) private readonly config: Pick<GatehouseConfig, 'refreshReuseGraceSeconds'>,
   ) {}
 
-  async handle({ client, params, req }: GrantContext): Promise<TokenResponse> {
+  async handle({ client, params, req, dpop }: GrantContext): Promise<TokenResponse> {
     if (!client.metadata.grant_types.includes('refresh_token')) {
       throw new UnauthorizedClient('client is not registered for the refresh_token grant');
     }
@@ -56,17 +56,18 @@ export class RefreshTokenGrant implements GrantHandler {
     const scopeParam = stringParam(params, 'scope');
     const resourceParam = stringParam(params, 'resource', 2000);
     const resource = resourceParam === undefined ? null : canonicalResource(resourceParam);
+    const jkt = dpop?.jkt ?? null;
 
     // On success one statement checks, rotates, stores the successor and writes the event (no read before, no
     // BEGIN/COMMIT). A resource that is no URL can match no grant: only the diagnosis is left to do.
-    const rotated = resourceParam !== undefined && resource === null ? null : await this.rotate(client, tokenHash, resource, requestedScopes(scopeParam), req);
+    const rotated = resourceParam !== undefined && resource === null ? null : await this.rotate(client, tokenHash, resource, requestedScopes(scopeParam), req, jkt);
     if (rotated) return rotated;
 
     // Nothing rotated: a second look says why, in the order the checks have always been made.
-    const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam);
+    const reusedGrant = await this.diagnose(tokenHash, client.id, scopeParam, resourceParam, jkt);
     // A rotated token of this client's: a retry gets another successor; anything else is reuse.
     if (this.config.refreshReuseGraceSeconds > 0) {
-      const retried = await this.retry(client, tokenHash, resource, requestedScopes(scopeParam), req);
+      const retried = await this.retry(client, tokenHash, resource, requestedScopes(scopeParam), req, jkt);
       if (retried) return retried;
     }
     await this.database.transaction(async (tx) => {
@@ -96,6 +97,7 @@ export class RefreshTokenGrant implements GrantHandler {
     resource: string | null,
     scopes: string[] | null,
     req: GrantContext['req'],
+    jkt: string | null,
   ): Promise<TokenResponse | null> {
     // Signing comes after the commit: a key problem must surface before anything is rotated, not leave the
     // client with a consumed token and no successor.
@@ -111,6 +113,7 @@ export class RefreshTokenGrant implements GrantHandler {
         resource,
         scopes,
         successorHash: sha256(successor),
+        proofJkt: jkt,
         recordUseOf: stale ? client.id : null,
         useResolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000,
       }),
@@ -123,7 +126,7 @@ export class RefreshTokenGrant implements GrantHandler {
     if (!row) return null;
     // The statement recorded the use (if the cached one was stale): the cache learns it, so the next hour skips it.
     if (stale) this.clients.useRecorded(this.database.manager, client.id, new Date());
-    return this.sign(client, row, jti, successor);
+    return this.sign(client, row, jti, successor, jkt);
   }
 
   /**
@@ -138,6 +141,7 @@ export class RefreshTokenGrant implements GrantHandler {
     resource: string | null,
     scopes: string[] | null,
     req: GrantContext['req'],
+    jkt: string | null,
   ): Promise<TokenResponse | null> {
     this.keys.assertCanSign();
     const successor = REFRESH_TOKEN_PREFIX + randomToken();
@@ -149,6 +153,7 @@ export class RefreshTokenGrant implements GrantHandler {
         resource,
         scopes,
         successorHash: sha256(successor),
+        proofJkt: jkt,
         graceSeconds: this.config.refreshReuseGraceSeconds,
         maxRetries: REFRESH_RETRY_LIMIT,
       }),
@@ -157,20 +162,31 @@ export class RefreshTokenGrant implements GrantHandler {
         { type: 'token.refresh_retried', clientId: client.id, request: contextOf(req), data: { jti } },
       ],
     );
-    return row ? this.sign(client, row, jti, successor) : null;
+    return row ? this.sign(client, row, jti, successor, jkt) : null;
   }
 
-  private sign(client: ClientEntity, row: RotatedRefreshToken, jti: string, successor: string): TokenResponse {
+  /** The new access token is bound to the key the request proved, whether or not the refresh token is (RFC 9449 §5). */
+  private sign(client: ClientEntity, row: RotatedRefreshToken, jti: string, successor: string, jkt: string | null): TokenResponse {
     const audience = { resource: row.resource, accessTokenTtl: row.accessTokenTtl };
-    return this.minter.sign({ grantId: row.grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti }, successor).response;
+    return this.minter.sign({ grantId: row.grantId, subject: row.subject, identity: row.claims, client, resource: audience, scopes: row.scopes, jti, jkt: jkt ?? undefined }, successor).response;
   }
 
   /**
    * Why nothing was rotated: throws the answer, or returns the grant to revoke when a rotated token was presented
    * again by its own client (reuse).
    */
-  private async diagnose(tokenHash: string, clientId: string, scopeParam: string | undefined, resourceParam: string | undefined): Promise<string> {
+  private async diagnose(tokenHash: string, clientId: string, scopeParam: string | undefined, resourceParam: string | undefined, jkt: string | null): Promise<string> {
     const presented = await this.refreshTokens.inspect(tokenHash);
+    // Before reuse is considered: the client's token without its key (or without a proof where one is required) is
+    // refused and revokes nothing, as whoever lacks the key could not use a live token either.
+    if (presented && presented.clientId === clientId) {
+      if (presented.dpopJkt !== null && presented.dpopJkt !== jkt) {
+        throw new InvalidGrant('refresh token is bound to a DPoP key: send a DPoP proof made with that key (RFC 9449 §5)');
+      }
+      if (presented.requireDpop && jkt === null) {
+        throw new InvalidDpopProof('this resource server requires DPoP-bound tokens: send a DPoP proof (RFC 9449) with the token request');
+      }
+    }
     if (presented && usable(presented, clientId)) {
       // The token was fine, so the request asked for more than its grant holds.
       const resource = await this.resources.get(presented.resourceId);
