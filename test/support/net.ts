@@ -1,13 +1,35 @@
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port free to listen on, picked below the kernel's ephemeral range: a port from `listen(0)` comes from that range,
+ * so between our probe and the real `listen` an outgoing connection of any parallel test could take it as its local
+ * port (seen as EADDRINUSE when a server restarts on its own port).
+ */
+export async function freePort(): Promise<number> {
+  const [low, high] = nonEphemeralRange();
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = low + Math.floor(Math.random() * (high - low));
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port found between ${low} and ${high}`);
+}
+
+function nonEphemeralRange(): [number, number] {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // Not Linux: 32768 is where Linux and the BSDs start theirs by default, and macOS starts at 49152.
+  }
+  return [Math.min(10_000, ephemeralLow - 1_000), ephemeralLow];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
