@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
-import { decodeJwt, exportJWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT } from 'jose';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
@@ -79,8 +79,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       return { client_id: registration.client_id, token_endpoint_auth_method: 'none' };
     }
 
-    /** The code flow with a DPoP proof at the token endpoint. */
-    async function authorize(client: oauth.Client, dpop: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+    /** The front channel of the code flow: the authorization request (with `extra` parameters) and the callback's code. */
+    async function obtainCode(client: oauth.Client, extra: Record<string, string> = {}): Promise<{ params: URLSearchParams; verifier: string }> {
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
       const url = new URL(as.authorization_endpoint!);
@@ -93,11 +93,21 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
         resource: mcpUrl.href,
+        ...extra,
       }).toString();
       const callback = await new Browser().authorize(url.href, redirectUri);
-      const params = oauth.validateAuthResponse(as, client, callback, state);
-      const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, { ...insecure, DPoP: dpop, additionalParameters: { resource: mcpUrl.href } });
+      return { params: oauth.validateAuthResponse(as, client, callback, state), verifier };
+    }
+
+    /** The code exchange, with a DPoP proof when `dpop` is given. */
+    async function exchange(client: oauth.Client, code: { params: URLSearchParams; verifier: string }, dpop?: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+      const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), code.params, redirectUri, code.verifier, { ...insecure, DPoP: dpop, additionalParameters: { resource: mcpUrl.href } });
       return oauth.processAuthorizationCodeResponse(as, client, response);
+    }
+
+    /** The code flow with a DPoP proof at the token endpoint. */
+    async function authorize(client: oauth.Client, dpop: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+      return exchange(client, await obtainCode(client), dpop);
     }
 
     function refresh(client: oauth.Client, refreshToken: string, dpop?: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
@@ -198,6 +208,50 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       });
       assert.equal(wrongUrl.status, 400);
       assert.equal(((await wrongUrl.json()) as { error: string }).error, 'invalid_dpop_proof');
+    });
+
+    it('binds the code to the key dpop_jkt names: another key or no proof is invalid_grant and leaves the code usable', async () => {
+      const client = await registerPublic();
+      const keys = await oauth.generateKeyPair('ES256');
+      const dpop = oauth.DPoP(client, keys);
+      // The client computes the RFC 7638 thumbprint itself (jose), as it would before its DPoP handle has made a proof.
+      const jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey), 'sha256');
+      assert.equal(jkt, await dpop.calculateThumbprint());
+      const code = await obtainCode(client, { dpop_jkt: jkt });
+      const stored = (await gatehouse.db.query(`SELECT dpop_jkt FROM authorization_codes WHERE client_id = $1`, [client.client_id])) as Array<{ dpop_jkt: string | null }>;
+      assert.deepEqual(stored, [{ dpop_jkt: jkt }], 'the code remembers the key');
+
+      const other = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+      assert.deepEqual(await refusal(exchange(client, code, other)), { error: 'invalid_grant', status: 400 });
+      assert.deepEqual(await refusal(exchange(client, code)), { error: 'invalid_grant', status: 400 });
+      const grants = await gatehouse.count('grants');
+
+      const tokens = await exchange(client, code, dpop);
+      assert.equal(tokens.token_type, 'dpop');
+      assert.deepEqual(decodeJwt(tokens.access_token).cnf, { jkt });
+      assert.equal(await gatehouse.count('grants'), grants + 1, 'the refused exchanges wrote no grant');
+    });
+
+    it('refuses a malformed dpop_jkt at /authorize with invalid_request to the redirect URI', async () => {
+      const client = await registerPublic();
+      const url = new URL(as.authorization_endpoint!);
+      url.search = new URLSearchParams({
+        client_id: client.client_id,
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        state: 'malformed',
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+        code_challenge_method: 'S256',
+        resource: mcpUrl.href,
+        dpop_jkt: 'not-a-thumbprint',
+      }).toString();
+      const answer = await fetch(url, { redirect: 'manual' });
+      assert.equal(answer.status, 302);
+      const location = new URL(answer.headers.get('location')!);
+      assert.equal(`${location.origin}${location.pathname}`, redirectUri);
+      assert.equal(location.searchParams.get('error'), 'invalid_request');
+      assert.match(location.searchParams.get('error_description') ?? '', /dpop_jkt/);
+      assert.equal(location.searchParams.get('state'), 'malformed');
     });
 
     it('binds client credentials tokens, and a resource that requires DPoP refuses a token request without a proof', async () => {
