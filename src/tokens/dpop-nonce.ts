@@ -24,7 +24,7 @@ export class DpopNonces {
   readonly required: boolean;
   private readonly key: Buffer;
   private readonly issuer: string;
-  /** The last window's nonce, made once per window. */
+  /** The nonce current() last handed out, and its window. */
   private cached: { window: number; nonce: string } | undefined;
 
   constructor(@Inject(GATEHOUSE_CONFIG) config: Pick<GatehouseConfig, 'issuer' | 'dpopNonce'>, @Inject(GATEHOUSE_SECRETS) secrets: Pick<Secrets, 'encryptionKey'>) {
@@ -33,9 +33,11 @@ export class DpopNonces {
     this.key = Buffer.from(hkdfSync('sha256', secrets.encryptionKey, 'gatehouse', 'dpop-nonce-v1', 32));
   }
 
-  /** The nonce to hand out now. `now`: seconds since the epoch (the tests' clock). */
+  /** The nonce to hand out now, made once per window. `now`: seconds since the epoch (the tests' clock). */
   current(now = Date.now() / 1000): string {
-    return this.nonceOf(windowOf(now));
+    const window = windowOf(now);
+    if (this.cached?.window !== window) this.cached = { window, nonce: this.nonceOf(window) };
+    return this.cached.nonce;
   }
 
   /** Whether `nonce` is one this server (or another sharing its key) handed out in the current, previous or next window. */
@@ -53,11 +55,8 @@ export class DpopNonces {
   }
 
   private nonceOf(window: number): string {
-    if (this.cached?.window === window) return this.cached.nonce;
     // The issuer too: two deployments that were given the same ENCRYPTION_KEY still take no nonce of each other's.
-    const nonce = createHmac('sha256', this.key).update(`dpop-nonce\n${this.issuer}\n${window}`).digest('base64url');
-    if (this.cached === undefined || window > this.cached.window) this.cached = { window, nonce };
-    return nonce;
+    return createHmac('sha256', this.key).update(`dpop-nonce\n${this.issuer}\n${window}`).digest('base64url');
   }
 }
 
