@@ -19,6 +19,7 @@ import { ClientTypeAndSecretExpiry1795346000000 } from './1795346000000-ClientTy
 import { ClientCredentialsGrants1795346200000 } from './1795346200000-ClientCredentialsGrants.js';
 import { ClientAssertionJtis1795346300000 } from './1795346300000-ClientAssertionJtis.js';
 import { Dpop1795346400000 } from './1795346400000-Dpop.js';
+import { DpopBoundCodes1795346500000 } from './1795346500000-DpopBoundCodes.js';
 
 /** Every migration, oldest first. The runner applies the ones a database has not seen, in this order. */
 export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
@@ -42,4 +43,5 @@ export const MIGRATIONS: ReadonlyArray<new () => MigrationInterface> = [
   ClientCredentialsGrants1795346200000,
   ClientAssertionJtis1795346300000,
   Dpop1795346400000,
+  DpopBoundCodes1795346500000,
 ];

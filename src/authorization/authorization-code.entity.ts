@@ -13,6 +13,8 @@ export class AuthorizationCodeEntity {
   @Column('text', { array: true }) scopes!: string[];
   @Column('text', { name: 'redirect_uri' }) redirectUri!: string;
   @Column('text', { name: 'code_challenge' }) codeChallenge!: string;
+  /** RFC 9449 §10: the thumbprint of the key whose DPoP proof the exchange needs (the request's `dpop_jkt`); null: any or none. */
+  @Column('text', { name: 'dpop_jkt', nullable: true }) dpopJkt!: string | null;
   /** The provider of the identity that signed in (`github`, `oidc:<id>`, `external`): the grant's identity claims come from it. */
   @Column('text', { name: 'identity_provider', nullable: true }) identityProvider!: string | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;

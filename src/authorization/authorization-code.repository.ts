@@ -34,6 +34,7 @@ const code = params<{
   scopes: string[];
   redirectUri: string;
   codeChallenge: string;
+  dpopJkt: string | null;
   identityProvider: string | null;
   expiresAt: Date;
 }>();
@@ -49,8 +50,8 @@ function issuance(name: string, guarded: boolean, consent: boolean): AuditedStat
   return auditedStatement(
     name,
     sql`WITH ${completedCte(guarded)}${consent ? sql`, ${grantedCte('completed')}` : sqlText('')}, issued AS (
-         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, identity_provider, expires_at)
-         SELECT ${code.codeHash}, ${code.clientId}, ${code.userId}::uuid, ${code.resourceId}::uuid, ${code.scopes}::text[], ${code.redirectUri}, ${code.codeChallenge}, ${code.identityProvider}::text, ${code.expiresAt}::timestamptz
+         INSERT INTO authorization_codes (code_hash, client_id, user_id, resource_id, scopes, redirect_uri, code_challenge, dpop_jkt, identity_provider, expires_at)
+         SELECT ${code.codeHash}, ${code.clientId}, ${code.userId}::uuid, ${code.resourceId}::uuid, ${code.scopes}::text[], ${code.redirectUri}, ${code.codeChallenge}, ${code.dpopJkt}::text, ${code.identityProvider}::text, ${code.expiresAt}::timestamptz
            FROM completed${sqlText(consent ? ' WHERE EXISTS (SELECT 1 FROM granted)' : '')}
          RETURNING code_hash
        )`,
@@ -81,7 +82,7 @@ interface ExchangeValues {
   refreshTokenHash: string | null;
   recordUseOf: string | null;
   useResolutionSeconds: number;
-  /** The thumbprint of the request's DPoP key, if it proved one: a resource that requires DPoP needs it. */
+  /** The thumbprint of the request's DPoP key, if it proved one: a resource that requires DPoP needs it, and so does a code requested with `dpop_jkt`. */
   proofJkt: string | null;
   /** The key the grant's refresh tokens are bound to (a public client's, RFC 9449 §5); null for unbound. */
   grantJkt: string | null;
@@ -98,6 +99,8 @@ export const CODE_EXCHANGE = auditedStatement(
             AND (${exchange.redirectUri}::text IS NULL OR ac.redirect_uri = ${exchange.redirectUri}::text)
             AND r.id = ac.resource_id AND (${exchange.resource}::text IS NULL OR r.resource = ${exchange.resource}::text)
             AND (NOT r.require_dpop OR ${exchange.proofJkt}::text IS NOT NULL)
+            -- RFC 9449 §10: a code requested with dpop_jkt goes only to a proof by that key.
+            AND (ac.dpop_jkt IS NULL OR ac.dpop_jkt = ${exchange.proofJkt}::text)
             -- Locked, so that disabling the user waits for this grant and then revokes it with the others.
             AND EXISTS (SELECT 1 FROM users u WHERE u.id = ac.user_id AND u.disabled_at IS NULL FOR SHARE)
          RETURNING ac.user_id, ac.resource_id, ac.scopes, ac.identity_provider, r.identity_claims, r.resource, r.access_token_ttl, r.refresh_token_ttl
@@ -170,7 +173,8 @@ export class AuthorizationCodeRepository {
   /**
    * A whole code exchange as one change, for AuditLog.recordWith: consumes the code only if this request may have
    * it — unconsumed, unexpired, issued to `clientId`, for this PKCE challenge (S256 of the verifier, computed by
-   * the caller), for `redirectUri` and `resource` when they are given — creates grant `grantId` from it, links the
+   * the caller), for `redirectUri` and `resource` when they are given, and for the DPoP key the code was requested
+   * for (`dpop_jkt`), if any — creates grant `grantId` from it, links the
    * code to the grant (so that a replay can revoke it), stores the first refresh token (living the resource's refresh
    * token lifetime) when there is one, and records the client's use when `recordUseOf` is set. The gate `exchanged`
    * yields a row only when all of it happened; of concurrent exchanges of one code exactly one does (the row lock

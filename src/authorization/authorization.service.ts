@@ -33,6 +33,8 @@ import { sessionSuffices } from './sign-in-policy-gate.js';
 export type BrowserStep = { kind: 'page'; status: number; html: string } | { kind: 'redirect'; location: string };
 
 const CODE_CHALLENGE = /^[A-Za-z0-9_-]{43}$/;
+/** RFC 7638 SHA-256 thumbprint, base64url: 43 characters. */
+const JWK_THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
 /** The return ticket of a product's completed login (randomToken()). */
 const LOGIN_TICKET = /^[A-Za-z0-9_-]{43}$/;
 
@@ -75,6 +77,9 @@ export class AuthorizationService {
       if (!challenge) throw new InvalidRequest('PKCE is required: send code_challenge and code_challenge_method=S256');
       if (method !== 'S256') throw new InvalidRequest('code_challenge_method must be S256 (plain is not allowed)');
       if (!CODE_CHALLENGE.test(challenge)) throw new InvalidRequest('code_challenge must be a base64url SHA-256 digest (43 characters)');
+      // RFC 9449 §10: the JWK SHA-256 thumbprint (RFC 7638) of the key the client will prove at the token endpoint.
+      const dpopJkt = stringParam(query, 'dpop_jkt');
+      if (dpopJkt !== undefined && !JWK_THUMBPRINT.test(dpopJkt)) throw new InvalidRequest('dpop_jkt must be a base64url JWK SHA-256 thumbprint (43 characters)');
       const resource = await this.resources.resolve(stringParam(query, 'resource', 2000));
       const scopes = requestedScopes(stringParam(query, 'scope'), resource);
 
@@ -89,6 +94,7 @@ export class AuthorizationService {
         scopes,
         state: state ?? null,
         codeChallenge: challenge,
+        dpopJkt: dpopJkt ?? null,
         expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
       };
       // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).

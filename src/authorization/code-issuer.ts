@@ -58,6 +58,7 @@ export class CodeIssuer {
         scopes,
         redirectUri: interaction.redirectUri,
         codeChallenge: interaction.codeChallenge,
+        dpopJkt: interaction.dpopJkt,
         identityProvider,
         expiresAt: new Date(Date.now() + this.config.authorizationCodeTtlSeconds * 1000),
       },

@@ -18,6 +18,8 @@ export class InteractionEntity {
   @Column('text', { array: true }) scopes!: string[];
   @Column('text', { nullable: true }) state!: string | null;
   @Column('text', { name: 'code_challenge' }) codeChallenge!: string;
+  /** RFC 9449 §10 `dpop_jkt`: the code made from this interaction is exchanged only with a proof by this key. */
+  @Column('text', { name: 'dpop_jkt', nullable: true }) dpopJkt!: string | null;
   @Column('uuid', { name: 'user_id', nullable: true }) userId!: string | null;
   @Column('timestamptz', { name: 'created_at', default: () => 'now()' }) createdAt!: Date;
   @Column('timestamptz', { name: 'expires_at' }) expiresAt!: Date;

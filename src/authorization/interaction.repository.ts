@@ -25,10 +25,11 @@ const insert = params<{
   scopes: string[];
   state: string | null;
   codeChallenge: string;
+  dpopJkt: string | null;
   expiresAt: Date;
 }>();
-const INSERT = sql`INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, expires_at)
-       VALUES (${insert.id}, ${insert.browserHash}, ${insert.clientId}, ${insert.resourceId}, ${insert.redirectUri}, ${insert.scopes}::text[], ${insert.state}, ${insert.codeChallenge}, ${insert.expiresAt})`;
+const INSERT = sql`INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at)
+       VALUES (${insert.id}, ${insert.browserHash}, ${insert.clientId}, ${insert.resourceId}, ${insert.redirectUri}, ${insert.scopes}::text[], ${insert.state}, ${insert.codeChallenge}, ${insert.dpopJkt}::text, ${insert.expiresAt})`;
 
 export const INTERACTION_INSERT = statement('interaction_insert', INSERT);
 
@@ -77,6 +78,7 @@ export class InteractionRepository {
       scopes: interaction.scopes,
       state: interaction.state,
       codeChallenge: interaction.codeChallenge,
+      dpopJkt: interaction.dpopJkt,
       expiresAt: interaction.expiresAt,
     };
     if (!recordUse) {

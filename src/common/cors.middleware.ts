@@ -20,7 +20,7 @@ export function publicCors(req: Request, res: Response, next: NextFunction): voi
 }
 
 /** The headers every answer on a public path carries (preflights get more: publicCors), as name, value pairs. */
-export const ANY_ORIGIN_HEADERS: readonly string[] = ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', 'WWW-Authenticate, X-Request-Id'];
+export const ANY_ORIGIN_HEADERS: readonly string[] = ['Access-Control-Allow-Origin', '*', 'Access-Control-Expose-Headers', 'WWW-Authenticate, X-Request-Id, DPoP-Nonce'];
 
 export function allowAnyOrigin(res: ServerResponse): void {
   for (let i = 0; i < ANY_ORIGIN_HEADERS.length; i += 2) res.setHeader(ANY_ORIGIN_HEADERS[i]!, ANY_ORIGIN_HEADERS[i + 1]!);

@@ -18,6 +18,7 @@ export type OAuthErrorCode =
   | 'invalid_client_metadata'
   | 'invalid_token'
   | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'insufficient_scope'
   | 'not_found'
   | 'method_not_allowed'
@@ -56,6 +57,7 @@ export function statusOf(code: OAuthErrorCode): number {
     case 'invalid_redirect_uri':
     case 'invalid_client_metadata':
     case 'invalid_dpop_proof':
+    case 'use_dpop_nonce':
       return 400;
     default:
       return assertUnreachable(code);
@@ -104,6 +106,15 @@ export class InvalidRequest extends OAuthError {
 export class InvalidDpopProof extends OAuthError {
   constructor(description: string) {
     super('invalid_dpop_proof', description);
+  }
+}
+/**
+ * RFC 9449 §8: the token endpoint wants a DPoP proof carrying the server nonce it sends in the answer's `DPoP-Nonce`
+ * header (with DPOP_NONCE=required): the proof had none, or one that is not current.
+ */
+export class UseDpopNonce extends OAuthError {
+  constructor(description: string) {
+    super('use_dpop_nonce', description);
   }
 }
 export class InvalidClient extends OAuthError {

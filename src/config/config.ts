@@ -20,6 +20,12 @@ const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'];
 /** The JWS algorithms Gatehouse signs access tokens with (SIGNING_ALG): RFC 7518 ES256 and RS256, RFC 8037 EdDSA (Ed25519). */
 export const SIGNING_ALGS = ['ES256', 'RS256', 'EdDSA'] as const;
 export type SigningAlg = (typeof SIGNING_ALGS)[number];
+/**
+ * DPOP_NONCE: whether a DPoP proof at /token must carry a server nonce (RFC 9449 §8). Named for what a client must
+ * do rather than `on`, so that a mode which only offers nonces could be added without renaming.
+ */
+export const DPOP_NONCE_MODES = ['off', 'required'] as const;
+export type DpopNonceMode = (typeof DPOP_NONCE_MODES)[number];
 
 /**
  * The environment as Gatehouse reads it. This file is the only place that touches process.env.
@@ -158,6 +164,9 @@ class EnvironmentVariables {
   @IsOptional() @IsString() SHUTDOWN_GRACE_SECONDS?: string;
   @IsOptional() @IsString() ACCESS_TOKEN_CACHE_ENTRIES?: string;
 
+  @IsOptional() @IsIn(DPOP_NONCE_MODES, { message: `must be one of ${DPOP_NONCE_MODES.join(', ')}` })
+  DPOP_NONCE?: DpopNonceMode;
+
   @IsOptional() @IsIn(['true', 'false'], TRUE_OR_FALSE)
   DEV_LOGIN?: string;
 
@@ -279,6 +288,8 @@ export interface GatehouseConfig {
   shutdownGraceSeconds: number;
   /** Most verified access tokens remembered so that introspecting one again skips its signature check; 0: none. */
   accessTokenCacheEntries: number;
+  /** `required`: a DPoP proof at /token without a current server nonce is answered `use_dpop_nonce` (RFC 9449 §8). */
+  dpopNonce: DpopNonceMode;
   /**
    * Development sign-in: anyone may type any name and sign in as it (identity provider `dev`). Only with a loopback
    * issuer, so that it cannot be switched on for a server other people reach.
@@ -450,6 +461,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     refreshReuseGraceSeconds: number('REFRESH_REUSE_GRACE_SECONDS', { fallback: 30, min: 0, max: 300, unit: 'seconds' }),
     shutdownGraceSeconds: number('SHUTDOWN_GRACE_SECONDS', { fallback: 10, min: 0, max: 3600, unit: 'seconds' }),
     accessTokenCacheEntries: number('ACCESS_TOKEN_CACHE_ENTRIES', { fallback: 10_000, min: 0, max: 1_000_000 }),
+    dpopNonce: vars.DPOP_NONCE ?? 'off',
     devLogin,
     consoleAdmins: consoleAdmins(problems, vars.CONSOLE_ADMINS),
   };
@@ -760,6 +772,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   REFRESH_REUSE_GRACE_SECONDS: true,
   SHUTDOWN_GRACE_SECONDS: true,
   ACCESS_TOKEN_CACHE_ENTRIES: true,
+  DPOP_NONCE: true,
   DEV_LOGIN: true,
   CONSOLE_ADMINS: true,
 };

@@ -2,11 +2,17 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { InvalidDpopProof } from '../common/oauth-errors.js';
+import { InvalidDpopProof, UseDpopNonce } from '../common/oauth-errors.js';
 import { checkDpopProof, dpopHeader, DpopProofVerifier, normalisedUrl } from './dpop.js';
 import type { DpopProofJtiRepository } from './dpop-proof-jti.repository.js';
+import { DPOP_NONCE_WINDOW_SECONDS, DpopNonces } from './dpop-nonce.js';
 
 const URL_ = 'https://auth.example.com/token';
+const NONCE_KEY = Buffer.alloc(32, 7);
+
+function nonces(dpopNonce: 'off' | 'required', issuer = 'https://auth.example.com', encryptionKey = NONCE_KEY): DpopNonces {
+  return new DpopNonces({ issuer, dpopNonce }, { encryptionKey });
+}
 const NOW = 1_800_000_000;
 
 interface ProofOptions {
@@ -133,12 +139,70 @@ describe('DPoP proofs at the token endpoint (RFC 9449 §4.3)', () => {
   it('spends the jti once: a replayed proof is refused', async () => {
     const spent = new Set<string>();
     const jtis = { use: async (jkt: string, jti: string) => !spent.has(`${jkt}:${jti}`) && Boolean(spent.add(`${jkt}:${jti}`)) } as unknown as DpopProofJtiRepository;
-    const verifier = new DpopProofVerifier(jtis);
+    const verifier = new DpopProofVerifier(jtis, nonces('off'));
     const keys = await keyPair();
     const fresh = await new SignJWT({ htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000), jti: 'once' })
       .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: keys.jwk })
       .sign(keys.privateKey);
     assert.ok(await verifier.verify(fresh, URL_));
     await refusedWith(verifier.verify(fresh, URL_), /already used/);
+  });
+
+  it("takes the proof's nonce, and refuses a malformed one", async () => {
+    assert.equal((await check(await proof({ claims: { nonce: 'n-1' } }))).nonce, 'n-1');
+    assert.equal((await check(await proof())).nonce, undefined);
+    await refusedWith(check(await proof({ claims: { nonce: 7 } })), /nonce/);
+    await refusedWith(check(await proof({ claims: { nonce: '' } })), /nonce/);
+  });
+
+  it('with nonces required, answers use_dpop_nonce to a proof without a current one, before spending its jti', async () => {
+    const spent: string[] = [];
+    const jtis = { use: async (_jkt: string, jti: string) => Boolean(spent.push(jti)) } as unknown as DpopProofJtiRepository;
+    const server = nonces('required');
+    const verifier = new DpopProofVerifier(jtis, server);
+    const keys = await keyPair();
+    const signed = (claims: Record<string, unknown>) =>
+      new SignJWT({ htm: 'POST', htu: URL_, iat: Math.floor(Date.now() / 1000), ...claims }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: keys.jwk }).sign(keys.privateKey);
+    const useNonce = (error: unknown) => error instanceof UseDpopNonce && error.status === 400 && error.code === 'use_dpop_nonce';
+
+    await assert.rejects(verifier.verify(await signed({ jti: 'no-nonce' }), URL_), useNonce);
+    await assert.rejects(verifier.verify(await signed({ jti: 'forged', nonce: 'forged-nonce' }), URL_), useNonce);
+    const stale = server.current(Date.now() / 1000 - 2 * DPOP_NONCE_WINDOW_SECONDS);
+    await assert.rejects(verifier.verify(await signed({ jti: 'stale', nonce: stale }), URL_), useNonce);
+    const otherKey = nonces('required', 'https://auth.example.com', Buffer.alloc(32, 8)).current();
+    await assert.rejects(verifier.verify(await signed({ jti: 'other-key', nonce: otherKey }), URL_), useNonce);
+    assert.deepEqual(spent, [], 'no refused proof spent its jti');
+
+    assert.equal((await verifier.verify(await signed({ jti: 'current', nonce: server.current() }), URL_)).jti, 'current');
+    assert.deepEqual(spent, ['current']);
+  });
+});
+
+describe('DPoP server nonces', () => {
+  const T = 1_800_000_000;
+
+  it('are the same on every instance with the key and issuer, and differ from window to window', () => {
+    const a = nonces('required');
+    const b = nonces('required');
+    assert.equal(a.current(T), b.current(T));
+    assert.match(a.current(T), /^[A-Za-z0-9_-]{43}$/);
+    assert.notEqual(a.current(T), a.current(T + DPOP_NONCE_WINDOW_SECONDS));
+    assert.notEqual(a.current(T), nonces('required', 'https://other.example.com').current(T), 'another issuer');
+    assert.notEqual(a.current(T), nonces('required', 'https://auth.example.com', Buffer.alloc(32, 9)).current(T), 'another key');
+  });
+
+  it("are accepted in their window, the one after it and the one before it (a clock ahead), and not later", () => {
+    const server = nonces('required');
+    const window = DPOP_NONCE_WINDOW_SECONDS;
+    const issued = server.current(T);
+    assert.ok(server.accepts(issued, T));
+    assert.ok(server.accepts(issued, T + window), 'the next window');
+    assert.ok(server.accepts(issued, T - window), 'an instance whose clock is one window behind');
+    assert.equal(server.accepts(issued, T + 2 * window), false, 'two windows later');
+    assert.equal(server.accepts(issued, T - 2 * window), false);
+    assert.equal(server.accepts(undefined, T), false);
+    assert.equal(server.accepts(issued.slice(0, -1), T), false);
+    assert.equal(server.accepts(`${issued}x`, T), false);
+    assert.equal(nonces('required', 'https://other.example.com').accepts(issued, T), false, 'another issuer');
   });
 });

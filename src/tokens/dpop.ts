@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { calculateJwkThumbprint, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose';
-import { InvalidDpopProof } from '../common/oauth-errors.js';
+import { InvalidDpopProof, UseDpopNonce } from '../common/oauth-errors.js';
 import { DpopProofJtiRepository } from './dpop-proof-jti.repository.js';
+import { DpopNonces } from './dpop-nonce.js';
 
 /**
  * The proof algorithms accepted (and advertised as `dpop_signing_alg_values_supported`): asymmetric only, never
@@ -13,6 +14,7 @@ export const DPOP_ALGS = ['ES256', 'RS256', 'PS256', 'EdDSA'] as const;
 export const DPOP_IAT_WINDOW_SECONDS = 60;
 const MAX_PROOF_LENGTH = 8192;
 const MAX_JTI_LENGTH = 256;
+const MAX_NONCE_LENGTH = 256;
 /** Members only a private JWK has (RFC 7517 §9.2 and RFC 7518 §6): a proof must never carry one. */
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 
@@ -21,6 +23,8 @@ export interface DpopProof {
   jkt: string;
   jti: string;
   iat: number;
+  /** The server nonce the proof carries (RFC 9449 §8), if any. */
+  nonce?: string;
 }
 
 export interface DpopRequest {
@@ -81,6 +85,10 @@ export async function checkDpopProof(proof: string, request: DpopRequest): Promi
   if (!(Math.abs(now - iat) <= DPOP_IAT_WINDOW_SECONDS)) throw new InvalidDpopProof(`the DPoP proof's iat must be within ${DPOP_IAT_WINDOW_SECONDS} seconds of now`);
   const jti = payload.jti;
   if (typeof jti !== 'string' || jti.length === 0 || jti.length > MAX_JTI_LENGTH) throw new InvalidDpopProof(`the DPoP proof's jti must be a string of 1 to ${MAX_JTI_LENGTH} characters`);
+  const nonce = payload.nonce;
+  if (nonce !== undefined && (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > MAX_NONCE_LENGTH)) {
+    throw new InvalidDpopProof(`the DPoP proof's nonce must be a string of 1 to ${MAX_NONCE_LENGTH} characters`);
+  }
   if (request.accessToken !== undefined) {
     const ath = createHash('sha256').update(request.accessToken).digest('base64url');
     if (payload.ath !== ath) throw new InvalidDpopProof("the DPoP proof's ath must be the SHA-256 hash of the access token");
@@ -88,7 +96,7 @@ export async function checkDpopProof(proof: string, request: DpopRequest): Promi
     // Only proofs sent with an access token carry `ath`; one at the token endpoint was made for another request.
     throw new InvalidDpopProof('the DPoP proof carries ath but no access token is presented');
   }
-  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat };
+  return { jkt: await calculateJwkThumbprint(jwk, 'sha256'), jti, iat, ...(nonce === undefined ? {} : { nonce }) };
 }
 
 /**
@@ -119,16 +127,25 @@ function reasonOf(error: unknown): string {
 
 /**
  * The token endpoint's DPoP: the proof's checks (checkDpopProof against POST and the URL the request was sent to,
- * under the issuer), then its `jti` spent in the database, so that a proof is accepted once across all instances
- * while it could be accepted at all.
+ * under the issuer), then, with DPOP_NONCE=required, its server nonce (else `use_dpop_nonce`, before the `jti` is
+ * spent: the client retries with a new proof anyway), then its `jti` spent in the database, so that a proof is
+ * accepted once across all instances while it could be accepted at all.
  */
 @Injectable()
 export class DpopProofVerifier {
-  constructor(private readonly jtis: DpopProofJtiRepository) {}
+  constructor(
+    private readonly jtis: DpopProofJtiRepository,
+    private readonly nonces: DpopNonces,
+  ) {}
 
   /** `url`: the token endpoint's URL as the client called it (the issuer and the request's path). */
   async verify(proof: string, url: string): Promise<DpopProof> {
     const checked = await checkDpopProof(proof, { method: 'POST', url });
+    if (this.nonces.required && !this.nonces.accepts(checked.nonce)) {
+      throw new UseDpopNonce(
+        checked.nonce === undefined ? 'the DPoP proof must carry the nonce of the DPoP-Nonce header' : "the DPoP proof's nonce is not current; use the DPoP-Nonce header's",
+      );
+    }
     // Remembered until no clock within the window could take the proof any more.
     const expiresAt = new Date((checked.iat + DPOP_IAT_WINDOW_SECONDS + 1) * 1000);
     if (!(await this.jtis.use(checked.jkt, checked.jti, expiresAt))) throw new InvalidDpopProof('the DPoP proof was already used (its jti was seen before)');

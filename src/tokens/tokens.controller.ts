@@ -10,6 +10,7 @@ import { PublicCors } from '../common/cors.middleware.js';
 import { FastPath } from '../common/fast-path.decorator.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { dpopHeader, DpopProofVerifier } from './dpop.js';
+import { SendsDpopNonce } from './dpop-nonce.js';
 
 /**
  * POST /token: parse the form → find the grant handler → check the DPoP proof, if any (RFC 9449: before anything
@@ -36,6 +37,7 @@ export class TokensController {
   @Post(['token', 'api/oauth/token'])
   @HttpCode(200)
   @NoStore()
+  @SendsDpopNonce()
   @FastPath()
   async token(@OAuthBody('form') params: ParsedBody, @Req() req: HttpRequest): Promise<TokenResponse> {
     const grantType = requiredParam(params, 'grant_type', 200);

@@ -25,6 +25,7 @@ import { UserManagementService } from './user-management.service.js';
 import { TokensHousekeeping } from './tokens-housekeeping.js';
 import { DpopProofJtiRepository } from './dpop-proof-jti.repository.js';
 import { DpopProofVerifier } from './dpop.js';
+import { DpopNonces } from './dpop-nonce.js';
 
 @Module({
   imports: [AuthorizationModule, RegistrationModule, ResourcesModule, KeysModule],
@@ -40,6 +41,7 @@ import { DpopProofVerifier } from './dpop.js';
     TokensHousekeeping,
     DpopProofJtiRepository,
     DpopProofVerifier,
+    DpopNonces,
     GrantRepository,
     RefreshTokenRepository,
     AuthorizationCodeGrant,

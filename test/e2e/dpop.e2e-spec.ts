@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
 import * as oauth from 'oauth4webapi';
-import { decodeJwt, exportJWK, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, SignJWT } from 'jose';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
@@ -12,6 +12,7 @@ import { createResource, startGatehouse, type DatabaseKind, type RunningGatehous
 import { postgresUnavailable } from '../support/postgres.js';
 import { freePort } from '../support/net.js';
 import { introspect } from '../support/flows.js';
+import { DPOP_NONCE_WINDOW_SECONDS, DpopNonces } from '../../src/tokens/dpop-nonce.js';
 
 /**
  * DPoP (RFC 9449) with oauth4webapi as the client and the example MCP server behind gatehouse-guard as the
@@ -78,8 +79,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       return { client_id: registration.client_id, token_endpoint_auth_method: 'none' };
     }
 
-    /** The code flow with a DPoP proof at the token endpoint. */
-    async function authorize(client: oauth.Client, dpop: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+    /** The front channel of the code flow: the authorization request (with `extra` parameters) and the callback's code. */
+    async function obtainCode(client: oauth.Client, extra: Record<string, string> = {}): Promise<{ params: URLSearchParams; verifier: string }> {
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
       const url = new URL(as.authorization_endpoint!);
@@ -92,11 +93,21 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
         code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
         resource: mcpUrl.href,
+        ...extra,
       }).toString();
       const callback = await new Browser().authorize(url.href, redirectUri);
-      const params = oauth.validateAuthResponse(as, client, callback, state);
-      const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, { ...insecure, DPoP: dpop, additionalParameters: { resource: mcpUrl.href } });
+      return { params: oauth.validateAuthResponse(as, client, callback, state), verifier };
+    }
+
+    /** The code exchange, with a DPoP proof when `dpop` is given. */
+    async function exchange(client: oauth.Client, code: { params: URLSearchParams; verifier: string }, dpop?: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+      const response = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), code.params, redirectUri, code.verifier, { ...insecure, DPoP: dpop, additionalParameters: { resource: mcpUrl.href } });
       return oauth.processAuthorizationCodeResponse(as, client, response);
+    }
+
+    /** The code flow with a DPoP proof at the token endpoint. */
+    async function authorize(client: oauth.Client, dpop: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
+      return exchange(client, await obtainCode(client), dpop);
     }
 
     function refresh(client: oauth.Client, refreshToken: string, dpop?: oauth.DPoPHandle): Promise<oauth.TokenEndpointResponse> {
@@ -199,6 +210,50 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
       assert.equal(((await wrongUrl.json()) as { error: string }).error, 'invalid_dpop_proof');
     });
 
+    it('binds the code to the key dpop_jkt names: another key or no proof is invalid_grant and leaves the code usable', async () => {
+      const client = await registerPublic();
+      const keys = await oauth.generateKeyPair('ES256');
+      const dpop = oauth.DPoP(client, keys);
+      // The client computes the RFC 7638 thumbprint itself (jose), as it would before its DPoP handle has made a proof.
+      const jkt = await calculateJwkThumbprint(await exportJWK(keys.publicKey), 'sha256');
+      assert.equal(jkt, await dpop.calculateThumbprint());
+      const code = await obtainCode(client, { dpop_jkt: jkt });
+      const stored = (await gatehouse.db.query(`SELECT dpop_jkt FROM authorization_codes WHERE client_id = $1`, [client.client_id])) as Array<{ dpop_jkt: string | null }>;
+      assert.deepEqual(stored, [{ dpop_jkt: jkt }], 'the code remembers the key');
+
+      const other = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+      assert.deepEqual(await refusal(exchange(client, code, other)), { error: 'invalid_grant', status: 400 });
+      assert.deepEqual(await refusal(exchange(client, code)), { error: 'invalid_grant', status: 400 });
+      const grants = await gatehouse.count('grants');
+
+      const tokens = await exchange(client, code, dpop);
+      assert.equal(tokens.token_type, 'dpop');
+      assert.deepEqual(decodeJwt(tokens.access_token).cnf, { jkt });
+      assert.equal(await gatehouse.count('grants'), grants + 1, 'the refused exchanges wrote no grant');
+    });
+
+    it('refuses a malformed dpop_jkt at /authorize with invalid_request to the redirect URI', async () => {
+      const client = await registerPublic();
+      const url = new URL(as.authorization_endpoint!);
+      url.search = new URLSearchParams({
+        client_id: client.client_id,
+        response_type: 'code',
+        redirect_uri: redirectUri,
+        state: 'malformed',
+        code_challenge: await oauth.calculatePKCECodeChallenge(oauth.generateRandomCodeVerifier()),
+        code_challenge_method: 'S256',
+        resource: mcpUrl.href,
+        dpop_jkt: 'not-a-thumbprint',
+      }).toString();
+      const answer = await fetch(url, { redirect: 'manual' });
+      assert.equal(answer.status, 302);
+      const location = new URL(answer.headers.get('location')!);
+      assert.equal(`${location.origin}${location.pathname}`, redirectUri);
+      assert.equal(location.searchParams.get('error'), 'invalid_request');
+      assert.match(location.searchParams.get('error_description') ?? '', /dpop_jkt/);
+      assert.equal(location.searchParams.get('state'), 'malformed');
+    });
+
     it('binds client credentials tokens, and a resource that requires DPoP refuses a token request without a proof', async () => {
       const strict = await createResource(gatehouse, { name: 'Strict', resource: 'http://127.0.0.1:1/strict-mcp', scopes: ['strict:read'], require_dpop: true });
       const created = await gatehouse.admin('POST', '/admin/clients', { client_name: 'DPoP machine', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' });
@@ -228,6 +283,168 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
     });
   });
 }
+
+/**
+ * DPoP server nonces (RFC 9449 §8) with DPOP_NONCE=required. PGlite only: the nonces are stateless (an HMAC of the
+ * time window), so the database makes no difference to them.
+ */
+describe('DPoP server nonces (DPOP_NONCE=required)', () => {
+  let github: FakeGithub;
+  let gatehouse: RunningGatehouse;
+  let as: oauth.AuthorizationServer;
+  let resourceId: string;
+  const resource = 'https://nonce.example.test/mcp';
+  const redirectUri = 'http://127.0.0.1:47012/oauth/callback';
+
+  before(async () => {
+    github = await new FakeGithub().start();
+    gatehouse = await startGatehouse({ github, env: { DPOP_NONCE: 'required' } });
+    ({ id: resourceId } = await createResource(gatehouse, { name: 'Nonces', resource, scopes: SCOPES, default_scopes: ['projects:read'] }));
+    const issuer = new URL(gatehouse.url);
+    as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { ...insecure, algorithm: 'oauth2' }));
+  });
+
+  after(async () => {
+    await gatehouse?.close();
+    await github?.stop();
+  });
+
+  async function registerPublic(): Promise<oauth.Client> {
+    const response = await oauth.dynamicClientRegistrationRequest(
+      as,
+      { client_name: 'Nonce client', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' },
+      insecure,
+    );
+    return { client_id: (await oauth.processDynamicClientRegistrationResponse(response)).client_id, token_endpoint_auth_method: 'none' };
+  }
+
+  /**
+   * A token request as an oauth4webapi client makes it: on use_dpop_nonce (whose DPoP-Nonce the DPoP handle has
+   * cached), once more. Says how many attempts it took.
+   */
+  async function withNonceRetry<T>(request: () => Promise<T>): Promise<{ result: T; attempts: number }> {
+    try {
+      return { result: await request(), attempts: 1 };
+    } catch (error) {
+      if (!oauth.isDPoPNonceError(error)) throw error;
+      return { result: await request(), attempts: 2 };
+    }
+  }
+
+  /** A POST to /token with a hand-made proof (no nonce unless given): the answer as it came. */
+  async function rawTokenRequest(claims: Record<string, unknown>, origin?: string): Promise<Response> {
+    const keys = await oauth.generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: as.token_endpoint!, iat: Math.floor(Date.now() / 1000), jti: crypto.randomUUID(), ...claims })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
+      .sign(keys.privateKey);
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', dpop: proof };
+    if (origin) headers.origin = origin;
+    return fetch(as.token_endpoint!, { method: 'POST', headers, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'gh_rt_unknown', client_id: 'nobody' }) });
+  }
+
+  it('answers a proof without a nonce with 400 use_dpop_nonce, no-store and a DPoP-Nonce header exposed to browsers', async () => {
+    const answer = await rawTokenRequest({}, 'https://inspector.example.test');
+    assert.equal(answer.status, 400);
+    const body = (await answer.json()) as { error: string; error_description: string };
+    assert.equal(body.error, 'use_dpop_nonce');
+    assert.match(body.error_description, /nonce/);
+    assert.equal(answer.headers.get('cache-control'), 'no-store');
+    const nonce = answer.headers.get('dpop-nonce');
+    assert.match(nonce ?? '', /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(answer.headers.get('access-control-allow-origin'), '*');
+    assert.match(answer.headers.get('access-control-expose-headers') ?? '', /(^|, )DPoP-Nonce(,|$)/);
+    assert.equal(nonce, gatehouse.app.get(DpopNonces).current(), 'the current nonce');
+
+    // With that nonce the proof passes, and the request goes on to be refused for what it is (an unknown client).
+    const next = await rawTokenRequest({ nonce: nonce! });
+    assert.equal(((await next.json()) as { error: string }).error, 'invalid_client');
+    assert.equal(next.headers.get('dpop-nonce'), nonce, 'every answer carries the nonce');
+  });
+
+  it('refuses a forged nonce and one from two windows ago with use_dpop_nonce', async () => {
+    const nonces = gatehouse.app.get(DpopNonces);
+    const expired = nonces.current(Date.now() / 1000 - 2 * DPOP_NONCE_WINDOW_SECONDS);
+    const forged = nonces.current().replace(/^./, (first) => (first === 'A' ? 'B' : 'A'));
+    for (const nonce of [expired, forged, 'not-a-nonce']) {
+      const answer = await rawTokenRequest({ nonce });
+      assert.equal(answer.status, 400);
+      assert.equal(((await answer.json()) as { error: string }).error, 'use_dpop_nonce', nonce);
+      assert.equal(answer.headers.get('dpop-nonce'), nonces.current());
+    }
+  });
+
+  it('lets oauth4webapi through the code flow and a refresh: one retry for the first nonce, none after', async () => {
+    const client = await registerPublic();
+    const dpop = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
+    const verifier = oauth.generateRandomCodeVerifier();
+    const state = oauth.generateRandomState();
+    const url = new URL(as.authorization_endpoint!);
+    url.search = new URLSearchParams({
+      client_id: client.client_id,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: 'projects:read',
+      state,
+      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      resource,
+    }).toString();
+    const params = oauth.validateAuthResponse(as, client, await new Browser().authorize(url.href, redirectUri), state);
+
+    let answered: Response | undefined;
+    const exchange = async () => {
+      answered = await oauth.authorizationCodeGrantRequest(as, client, oauth.None(), params, redirectUri, verifier, { ...insecure, DPoP: dpop, additionalParameters: { resource } });
+      return oauth.processAuthorizationCodeResponse(as, client, answered);
+    };
+    const code = await withNonceRetry(exchange);
+    assert.equal(code.attempts, 2, 'the code was still good after the use_dpop_nonce refusal');
+    assert.equal(code.result.token_type, 'dpop');
+    assert.deepEqual(decodeJwt(code.result.access_token).cnf, { jkt: await dpop.calculateThumbprint() });
+    assert.match(answered!.headers.get('dpop-nonce') ?? '', /^[A-Za-z0-9_-]{43}$/, 'a successful answer carries a fresh nonce');
+    assert.equal(answered!.headers.get('cache-control'), 'no-store');
+
+    const refreshed = await withNonceRetry(() =>
+      oauth.refreshTokenGrantRequest(as, client, oauth.None(), code.result.refresh_token!, { ...insecure, DPoP: dpop }).then((response) => oauth.processRefreshTokenResponse(as, client, response)),
+    );
+    assert.equal(refreshed.attempts, 1, 'the cached nonce was taken at once');
+    assert.equal(refreshed.result.token_type, 'dpop');
+  });
+
+  it('leaves token requests without DPoP as they were', async () => {
+    const created = await gatehouse.admin('POST', '/admin/clients', { client_name: 'Plain machine', grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_basic' });
+    const grant = await gatehouse.admin('PUT', `/admin/clients/${encodeURIComponent(created.body.client_id)}/client-credentials/${resourceId}`, { scopes: ['projects:read'] });
+    assert.equal(grant.status, 200, JSON.stringify(grant.body));
+    const client: oauth.Client = { client_id: created.body.client_id, token_endpoint_auth_method: 'client_secret_basic' };
+    const response = await oauth.clientCredentialsGrantRequest(as, client, oauth.ClientSecretBasic(created.body.client_secret), { resource }, insecure);
+    assert.equal((await oauth.processClientCredentialsResponse(as, client, response)).token_type, 'bearer');
+  });
+});
+
+describe('DPoP server nonces off (the default)', () => {
+  let gatehouse: RunningGatehouse;
+
+  before(async () => {
+    gatehouse = await startGatehouse();
+  });
+
+  after(async () => {
+    await gatehouse?.close();
+  });
+
+  it('sends no DPoP-Nonce and ignores a nonce in a proof', async () => {
+    const keys = await oauth.generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${gatehouse.url}/token`, iat: Math.floor(Date.now() / 1000), jti: 'any', nonce: 'whatever' })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(keys.publicKey) })
+      .sign(keys.privateKey);
+    const answer = await fetch(`${gatehouse.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', dpop: proof },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: 'gh_rt_unknown', client_id: 'nobody' }),
+    });
+    assert.equal(((await answer.json()) as { error: string }).error, 'invalid_client', 'the proof passed');
+    assert.equal(answer.headers.get('dpop-nonce'), null);
+  });
+});
 
 function sha256(value: string): string {
   return createHash('sha256').update(value).digest('base64url');

@@ -5,11 +5,12 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { Agent, createServer, request as httpRequest, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, SignJWT, type JSONWebKeySet } from 'jose';
 import { AuditLog } from '../../src/audit/audit-log.js';
 import { FastLane } from '../../src/fast-lane/fast-lane.js';
 import { DiscoveryController } from '../../src/discovery/discovery.controller.js';
 import { TokensController } from '../../src/tokens/tokens.controller.js';
+import { DpopNonces } from '../../src/tokens/dpop-nonce.js';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { eventually } from '../support/audit.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -151,6 +152,10 @@ function comparable(answer: Answer, where: string): Record<string, string | stri
     else if (name === 'ratelimit') {
       assert.match(String(value), /^limit=\d+, remaining=\d+, reset=\d+$/, `${where}: RateLimit`);
       out[name] = String(value).replace(/remaining=\d+, reset=\d+/, 'remaining=#, reset=#');
+    } else if (name === 'dpop-nonce') {
+      // The nonce of the current time window: the tests that send DPoP proofs check that each one is accepted.
+      assert.match(String(value), /^[A-Za-z0-9_-]{43}$/, `${where}: DPoP-Nonce`);
+      out[name] = '<dpop nonce>';
     } else if (name === 'retry-after') {
       assert.ok(Number.isInteger(Number(value)) && Number(value) >= 1, `${where}: Retry-After ${value}`);
       out[name] = '<seconds>';
@@ -704,6 +709,66 @@ describe('fast lane (pglite) with no trusted proxy', () => {
     assert.equal(recorded.length, 2);
     assert.equal(recorded[0], recorded[1]);
     assert.match(recorded[0] ?? '', /127\.0\.0\.1$/, 'the peer, not the forwarded address');
+  });
+});
+
+describe('fast lane (pglite) with DPoP nonces required', () => {
+  let gatehouse: RunningGatehouse;
+  let fast: Door;
+  let full: Door;
+  let fullServer: Server;
+  let resource: TestResource;
+  let client: TestClient;
+
+  before(async () => {
+    gatehouse = await startGatehouse({ env: { DPOP_NONCE: 'required' } });
+    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
+    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    resource = await createResource(gatehouse, { resource: 'https://nonces.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
+    client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
+  });
+
+  after(async () => {
+    await closeDoor(fullServer, fast, full);
+    await gatehouse?.close();
+  });
+
+  /** A DPoP proof for POST /token at this Gatehouse, with a fresh jti, and the nonce when given. */
+  async function proof(nonce?: string): Promise<string> {
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return new SignJWT({ htm: 'POST', htu: `${gatehouse.url}/token`, iat: Math.floor(Date.now() / 1000), jti: randomUUID(), ...(nonce === undefined ? {} : { nonce }) })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+      .sign(privateKey);
+  }
+
+  function refresh(token: string, dpop: string): Sent {
+    return {
+      method: 'POST',
+      path: '/token',
+      headers: { ...FORM, origin: 'https://inspector.example.test', authorization: basicAuthorization(client.client_id, client.client_secret!), dpop },
+      body: form({ grant_type: 'refresh_token', refresh_token: token }),
+    };
+  }
+
+  it('answers use_dpop_nonce and a successful exchange with the same headers, DPoP-Nonce included, on both paths', async () => {
+    const nonces = gatehouse.app.get(DpopNonces);
+    const [refused] = await sameThrough(fast, full, refresh('gh_rt_unknown', await proof()), 'a proof without a nonce');
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'use_dpop_nonce');
+    assert.ok(nonces.accepts(String(refused.headers['dpop-nonce'])), 'a current nonce');
+    assert.match(String(refused.headers['access-control-expose-headers']), /DPoP-Nonce/);
+
+    const answers: Answer[] = [];
+    for (const door of [fast, full]) {
+      const { refreshToken } = await mintTokens(gatehouse, resource, { client_id: client.client_id, subject: 'nonce-user', scopes: ['tools:read'] });
+      answers.push(await send(door, refresh(refreshToken, await proof(String(refused.headers['dpop-nonce'])))));
+    }
+    const [a, b] = answers as [Answer, Answer];
+    assert.equal(a.status, 200, a.text);
+    assert.equal(b.status, 200, b.text);
+    const headers = (answer: Answer) => ({ ...comparable(answer, 'refresh with a nonce'), 'content-length': '<length>' });
+    assert.deepEqual(headers(a), headers(b));
+    for (const answer of [a, b]) assert.ok(nonces.accepts(String(answer.headers['dpop-nonce'])), 'a fresh nonce on success');
   });
 });
 

@@ -120,6 +120,7 @@ for (const kind of DATABASE_KINDS) {
         scopes: ['tools:read', 'tools:execute'],
         redirectUri: 'http://127.0.0.1:49152/callback',
         codeChallenge,
+        dpopJkt: null,
         identityProvider: null,
         expiresAt: new Date(),
       });
@@ -389,6 +390,7 @@ for (const kind of DATABASE_KINDS) {
           scopes: ['tools:read'],
           redirectUri: 'http://127.0.0.1:49152/callback',
           codeChallenge: sha256(randomToken()),
+          dpopJkt: null,
           identityProvider: null,
           expiresAt: new Date(Date.now() + 60_000),
         },

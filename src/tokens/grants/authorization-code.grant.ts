@@ -53,7 +53,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     if (exchanged) return exchanged;
 
     // Nothing exchanged: a second look says why, in the order the checks have always been made.
-    const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam, dpop !== undefined);
+    const replayed = await this.diagnose(client.id, codeHash, challenge, redirectUri, resourceParam, dpop?.jkt);
     await this.revokeReplayed(replayed.grantId, replayed.userId, client.id, contextOf(req));
     throw new InvalidGrant('authorization code was already used; the tokens issued from it have been revoked');
   }
@@ -122,7 +122,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     challenge: string,
     redirectUri: string | undefined,
     resourceParam: string | undefined,
-    proven: boolean,
+    proofJkt: string | undefined,
   ): Promise<{ grantId: string | null; userId: string }> {
     const known = await this.codes.findByHash(this.database.manager, codeHash);
     if (!known) throw new InvalidGrant('authorization code is invalid');
@@ -133,11 +133,16 @@ export class AuthorizationCodeGrant implements GrantHandler {
       throw new InvalidGrant('redirect_uri does not match the one used in the authorization request');
     }
     if (!safeEqual(challenge, known.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
+    // RFC 9449 §10: the key named by dpop_jkt must make the proof; without a proof there is no key to compare.
+    if (known.dpopJkt !== null) {
+      if (proofJkt === undefined) throw new InvalidGrant('authorization code was requested with dpop_jkt: send a DPoP proof by that key');
+      if (!safeEqual(proofJkt, known.dpopJkt)) throw new InvalidGrant("the DPoP proof's key is not the one dpop_jkt named in the authorization request");
+    }
     if (resourceParam !== undefined) {
       const resource = await this.resources.get(known.resourceId);
       if (canonicalResource(resourceParam) !== resource.resource) throw new InvalidTarget('resource does not match the one the code was issued for');
     }
-    if (!proven && (await this.resources.get(known.resourceId)).requireDpop) {
+    if (proofJkt === undefined && (await this.resources.get(known.resourceId)).requireDpop) {
       throw new InvalidDpopProof('this resource server requires DPoP-bound tokens: send a DPoP proof (RFC 9449) with the token request');
     }
     // Usable and matching now: whatever stopped the exchange (an expiry at the edge, a concurrent change) has passed.
