@@ -78,6 +78,12 @@ export class AccessTokenStandings {
     return standing;
   }
 
+  /** Whether the token with `jti` is remembered live (and not yet expired); changes nothing. */
+  has(jti: string): boolean {
+    const entry = this.live.peek(jti);
+    return entry !== undefined && entry.until > Date.now();
+  }
+
   /** How many tokens are remembered live (for tests and diagnostics). */
   get size(): number {
     return this.live.size;
