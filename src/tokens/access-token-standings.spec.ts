@@ -227,6 +227,30 @@ describe('AccessTokenStandings', () => {
     assert.equal(reads(), 5);
   });
 
+  it('on PostgreSQL: keeps nothing read while bypassed, even when the listener resumes before the read returns', async () => {
+    const { cache, standings, token, hold, reads } = setup('postgres');
+    const t = token();
+    const release = hold();
+    const inFlight = standings.standing(t);
+    cache.resume();
+    release();
+    await inFlight;
+    assert.equal(standings.has(t.jti), false);
+    await standings.standing(t);
+    assert.equal(reads(), 2);
+    assert.equal(standings.has(t.jti), true);
+    // And a read begun while usable is not kept when the listener was lost meanwhile.
+    const u = token();
+    const again = hold();
+    const lost = standings.standing(u);
+    cache.suspend();
+    cache.resume();
+    again();
+    assert.equal((await lost).grantLive, true);
+    assert.equal(reads(), 3);
+    assert.equal(standings.has(u.jti), false);
+  });
+
   it('on PostgreSQL: applies other instances’ notifications, and an unknown kind forgets everything', async () => {
     const { cache, standings, token, reads } = setup('postgres');
     cache.resume();

@@ -69,9 +69,12 @@ export class AccessTokenStandings {
     const now = Date.now();
     const known = this.knownLive(token, now);
     if (known) return { grantLive: true, jtiRevoked: false, userId: known.userId };
+    // Only a read that began while the cache was usable may be kept: one begun while it was bypassed may predate a
+    // change whose notification was missed. Being suspended meanwhile moves the version.
+    const usable = this.cache.usable;
     const version = this.version;
     const standing = await this.status.accessTokenStanding(token.grant_id, token.jti);
-    if (standing.grantLive && !standing.jtiRevoked && this.version === version && this.cache.usable) {
+    if (usable && standing.grantLive && !standing.jtiRevoked && this.version === version) {
       const until = Math.min(token.exp * 1000, now + RECORD_MAX_AGE_MS);
       this.live.set(token.jti, { grantId: token.grant_id, clientId: token.client_id, userId: standing.userId, until, version });
     }
