@@ -198,8 +198,14 @@ describe('RecordCache on PostgreSQL (shared by instances: announced with NOTIFY)
     cache.applyNotification('resource:r9');
     assert.deepEqual(cached(), [false, true, false, false]);
     await fill();
+    const observed: Array<[string | null, readonly string[]]> = [];
+    cache.observe((kind, ids) => observed.push([kind, ids]));
     cache.applyNotification('grant:g1');
+    assert.deepEqual(cached(), [true, true, true, true], 'an announced-only kind evicts no record');
+    assert.deepEqual(observed, [['grant', ['g1']]], 'but reaches the observers');
+    cache.applyNotification('newer_kind:g1');
     assert.deepEqual(cached(), [false, false, false, false], 'an unknown kind (a newer version) forgets everything');
+    assert.deepEqual(observed.at(-1), [null, []]);
     await fill();
     cache.applyNotification('*');
     assert.deepEqual(cached(), [false, false, false, false]);

@@ -14,14 +14,30 @@ export const RECORD_CACHE_CHANNEL = 'gatehouse_cache';
  *   of them (the scope union of the metadata document, the default resource); any change forgets all of it.
  * - `identity_provider`: the upstream OpenID Connect providers (the sign-in page lists them all); any change forgets
  *   all of them.
+ *
+ * Announced only, for the observers (what they derived from the records, such as access tokens known live):
+ * - `grant`: a grant (or a client credentials permission) by id was revoked or ended.
+ * - `user`: a user by id was disabled.
+ * - `access_token`: an access token by jti was revoked on its own.
  */
-export type RecordKind = 'client' | 'resource' | 'identity_provider';
+export type RecordKind = 'client' | 'resource' | 'identity_provider' | 'grant' | 'user' | 'access_token';
 
-const NAMESPACES: Record<RecordKind, { maxEntries: number; forget: 'record' | 'all' }> = {
+/** The kinds whose records are stored here. */
+export type StoredKind = 'client' | 'resource' | 'identity_provider';
+
+const NAMESPACES: Record<StoredKind, { maxEntries: number; forget: 'record' | 'all' }> = {
   client: { maxEntries: 10_000, forget: 'record' },
   resource: { maxEntries: 1_000, forget: 'all' },
   identity_provider: { maxEntries: 100, forget: 'all' },
 };
+
+const ANNOUNCED_ONLY: ReadonlySet<string> = new Set<RecordKind>(['grant', 'user', 'access_token']);
+
+/**
+ * Told of every eviction here, in the same call: `kind` and `ids` for records, null when everything is forgotten (the
+ * listener was lost, or a notification of an unknown kind arrived).
+ */
+export type EvictionObserver = (kind: RecordKind | null, ids: readonly string[]) => void;
 
 /**
  * Entries are also reloaded after this long: the bound on how stale a change made behind Gatehouse's back (SQL by
@@ -58,7 +74,8 @@ interface Entry {
  */
 @Injectable()
 export class RecordCache {
-  private readonly stores: Record<RecordKind, Lru<string, Entry>>;
+  private readonly stores: Record<StoredKind, Lru<string, Entry>>;
+  private readonly observers: EvictionObserver[] = [];
   private readonly shared: boolean;
   private active: boolean;
   /**
@@ -87,11 +104,21 @@ export class RecordCache {
     return this.shared ? (this.active ? 'listening' : 'bypassed') : 'local';
   }
 
+  /** Whether what is cached may be used: every change committed so far has evicted what it made stale. */
+  get usable(): boolean {
+    return this.active;
+  }
+
+  /** Calls `observer` on every eviction, so that it keeps what it derived from the records as correct as the cache. */
+  observe(observer: EvictionObserver): void {
+    this.observers.push(observer);
+  }
+
   /**
    * The value `load` reads for `key`, from the cache when it holds it. What `load` returns is stored only when
    * `keep` says so (by default: when it is not null), and only if nothing was evicted meanwhile.
    */
-  async read<T>(kind: RecordKind, key: string, load: () => Promise<T>, options: { tx?: Tx; keep?: (value: T) => boolean } = {}): Promise<T> {
+  async read<T>(kind: StoredKind, key: string, load: () => Promise<T>, options: { tx?: Tx; keep?: (value: T) => boolean } = {}): Promise<T> {
     if (!this.active) return load();
     const store = this.stores[kind];
     const now = Date.now();
@@ -107,14 +134,14 @@ export class RecordCache {
   }
 
   /** The cached (fresh) value for `key` without loading anything, as read() would return it; undefined otherwise. */
-  peek<T>(kind: RecordKind, key: string): T | undefined {
+  peek<T>(kind: StoredKind, key: string): T | undefined {
     if (!this.active) return undefined;
     const entry = this.stores[kind].peek(key);
     return entry !== undefined && Date.now() - entry.loadedAt < RECORD_MAX_AGE_MS ? (entry.value as T) : undefined;
   }
 
   /** True when `key` is cached (and fresh); reads nothing. */
-  has(kind: RecordKind, key: string): boolean {
+  has(kind: StoredKind, key: string): boolean {
     const entry = this.stores[kind].peek(key);
     return entry !== undefined && Date.now() - entry.loadedAt < RECORD_MAX_AGE_MS;
   }
@@ -139,7 +166,7 @@ export class RecordCache {
    * Replaces a cached record with `change(record)`, for a change this instance wrote and knows the outcome of and
    * that other instances need not hear about. Nothing happens when the record is not cached.
    */
-  update<T extends object>(kind: RecordKind, key: string, change: (value: T) => T): void {
+  update<T extends object>(kind: StoredKind, key: string, change: (value: T) => T): void {
     const store = this.stores[kind];
     const entry = store.peek(key);
     if (entry) store.set(key, { value: deepFreeze(change(entry.value as T)), loadedAt: entry.loadedAt });
@@ -148,9 +175,12 @@ export class RecordCache {
   /** Forgets records here (another instance's NOTIFY, or this one's own write after commit). */
   evict(kind: RecordKind, ids: readonly string[]): void {
     this.generation++;
-    const store = this.stores[kind];
-    if (NAMESPACES[kind].forget === 'all') store.clear();
-    else for (const id of ids) store.delete(id);
+    if (isStoredKind(kind)) {
+      const store = this.stores[kind];
+      if (NAMESPACES[kind].forget === 'all') store.clear();
+      else for (const id of ids) store.delete(id);
+    }
+    for (const observer of this.observers) observer(kind, ids);
   }
 
   /** Applies a notification from the channel: `<kind>:<id>`. Anything else (a newer version's kind) forgets everything. */
@@ -179,11 +209,16 @@ export class RecordCache {
   private clear(): void {
     this.generation++;
     for (const store of Object.values(this.stores)) store.clear();
+    for (const observer of this.observers) observer(null, []);
   }
 }
 
-function isRecordKind(kind: string): kind is RecordKind {
+function isStoredKind(kind: string): kind is StoredKind {
   return Object.hasOwn(NAMESPACES, kind);
+}
+
+function isRecordKind(kind: string): kind is RecordKind {
+  return isStoredKind(kind) || ANNOUNCED_ONLY.has(kind);
 }
 
 /** Freezes a value and everything reachable from it, so that no caller can change what the others read. */

@@ -5,6 +5,8 @@ import { Database } from '../database/database.module.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { AccessTokenVerifier } from '../tokens/access-token.verifier.js';
 import { TokenStatusRepository } from '../tokens/token-status.repository.js';
+import { AccessTokenStandings } from '../tokens/access-token-standings.js';
+import { RecordCache } from '../database/record-cache.js';
 import { GrantsService } from '../tokens/grants.service.js';
 import type { Caller } from './caller-authenticator.js';
 import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
@@ -44,7 +46,8 @@ const REFRESH_TOKEN = /^gh_rt_[A-Za-z0-9_-]{43}$/;
 
 /**
  * Introspection (RFC 7662) and revocation (RFC 7009) of both token kinds. Access tokens are verified locally and
- * then checked against their grant and the revoked-jti list; refresh tokens are looked up by digest.
+ * then checked against their grant and the revoked-jti list (in memory once known live, see AccessTokenStandings);
+ * refresh tokens are looked up by digest.
  * A caller only ever sees or touches its own tokens: a client those issued to it, a resource server those whose
  * audience it is. Anything else is inactive (introspection) or silently left alone (revocation).
  */
@@ -55,6 +58,8 @@ export class TokenInspector {
     private readonly database: Database,
     private readonly verifier: AccessTokenVerifier,
     private readonly status: TokenStatusRepository,
+    private readonly standings: AccessTokenStandings,
+    private readonly cache: RecordCache,
     private readonly grants: GrantsService,
     private readonly audit: AuditLog,
   ) {}
@@ -87,7 +92,7 @@ export class TokenInspector {
       if (!owns(caller, claims.aud, claims.client_id)) return { response: INACTIVE, facts };
       Object.assign(facts, { grantId: claims.grant_id, clientId: claims.client_id, subject: claims.sub, resource: claims.aud });
       if (claims.exp <= now) return { response: INACTIVE, facts: { ...facts, reason: 'expired' } };
-      const standing = await this.status.accessTokenStanding(claims.grant_id, claims.jti);
+      const standing = await this.standings.standing(claims);
       if (!standing.grantLive || standing.jtiRevoked) return { response: INACTIVE, facts: { ...facts, reason: 'revoked' } };
       const { scope, client_id, sub, aud, iss, exp, iat, jti, cnf } = claims;
       // The identity claims the token carries (its resource's opt-in, RFC 9068 §2.2.3.1), never over a registered one.
@@ -132,6 +137,8 @@ export class TokenInspector {
         // A token whose grant is already revoked is already dead: recording it again would audit a second revocation.
         if (!(await this.status.accessTokenStanding(claims.grant_id, claims.jti, tx)).grantLive) return;
         if (!(await this.status.revokeJti(tx, claims.jti, claims.client_id, new Date(claims.exp * 1000)))) return;
+        // Every instance stops answering it live once this commits; this one before the revocation is answered.
+        await this.cache.invalidate(tx, 'access_token', [claims.jti]);
         await this.audit.record(tx, {
           type: 'token.revoked',
           clientId: claims.client_id,

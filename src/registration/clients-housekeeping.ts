@@ -71,9 +71,10 @@ export class ClientsHousekeeping extends PeriodicJob {
     return this.database.transaction(async (tx) => {
       const dynamic = await this.clients.deleteExpired(tx, dynamicTtl, limit);
       const documents = dynamic.length < limit ? await this.clients.deleteExpiredMetadataDocuments(tx, documentTtl, limit - dynamic.length) : [];
-      // Every instance forgets them when this batch commits: their next request gets invalid_client everywhere.
-      // Metadata-document clients are never cached (their row is read on each request): nothing to announce.
-      await this.cache.invalidate(tx, 'client', dynamic.map((client) => client.id));
+      // Every instance forgets them when this batch commits: their next request gets invalid_client everywhere, and
+      // introspection stops knowing their tokens live (their grants went with them). Metadata-document clients are
+      // never cached as records, but their tokens may be known live.
+      await this.cache.invalidate(tx, 'client', [...dynamic, ...documents].map((client) => client.id));
       for (const client of [...dynamic, ...documents]) await this.audit.record(tx, clientExpiredEvent(client));
       return dynamic.length + documents.length;
     });

@@ -7,6 +7,7 @@ import { ClientsService } from '../registration/clients.service.js';
 import { isUuid, ResourcesService } from '../resources/resources.service.js';
 import { ClientCredentialsGrantRepository } from './client-credentials-grant.repository.js';
 import type { ClientCredentialsGrantEntity } from './client-credentials-grant.entity.js';
+import { RecordCache } from '../database/record-cache.js';
 
 /** A client credentials grant as the admin API shows it. */
 export interface ClientCredentialsGrantView {
@@ -34,6 +35,7 @@ export class ClientCredentialsService {
     private readonly clients: ClientsService,
     private readonly resources: ResourcesService,
     private readonly audit: AuditLog,
+    private readonly cache: RecordCache,
   ) {}
 
   async list(clientId: string): Promise<ClientCredentialsGrantView[]> {
@@ -60,6 +62,8 @@ export class ClientCredentialsService {
       const current = await this.grants.find(tx, clientId, resource.id, 'update');
       const narrowed = current !== null && current.scopes.some((scope) => !scopes.includes(scope));
       const row = current ? await this.grants.update(tx, current.id, scopes, narrowed) : await this.grants.insert(tx, { clientId, resourceId: resource.id, scopes, createdBy });
+      // The tokens issued under the old id stop being known live on every instance (see AccessTokenStandings).
+      if (narrowed) await this.cache.invalidate(tx, 'grant', [current.id]);
       // Setting the same scopes again changes nothing, so it records nothing.
       if (!current || narrowed || !sameScopes(current.scopes, scopes)) {
         await this.audit.record(tx, {
@@ -84,6 +88,7 @@ export class ClientCredentialsService {
       const current = await this.grants.find(tx, clientId, resource.id, 'update');
       if (!current) throw new NotFound(`client ${clientId} has no client credentials grant for resource server ${resourceId}`);
       await this.grants.delete(tx, current.id);
+      await this.cache.invalidate(tx, 'grant', [current.id]);
       await this.audit.record(tx, {
         type: 'admin.client_credentials_removed',
         clientId,

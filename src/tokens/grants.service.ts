@@ -8,6 +8,7 @@ import type { GrantEntity } from './grant.entity.js';
 import type { RequestContext } from '../common/http.js';
 import { ConsentRepository } from '../authorization/consent.repository.js';
 import { ClientCredentialsGrantRepository } from './client-credentials-grant.repository.js';
+import { RecordCache } from '../database/record-cache.js';
 
 export interface GrantView {
   id: string;
@@ -31,6 +32,7 @@ export class GrantsService {
     private readonly audit: AuditLog,
     private readonly consents: ConsentRepository,
     private readonly clientCredentials: ClientCredentialsGrantRepository,
+    private readonly cache: RecordCache,
   ) {}
 
   /**
@@ -40,6 +42,8 @@ export class GrantsService {
   async revoke(tx: Tx, grant: Pick<GrantEntity, 'id' | 'clientId' | 'userId'>, reason: string, context?: RequestContext, actor?: AuditActor): Promise<boolean> {
     const revoked = await this.grants.revoke(tx, grant.id, reason);
     if (revoked) {
+      // Its access tokens stop being known live on every instance once this commits (see AccessTokenStandings).
+      await this.cache.invalidate(tx, 'grant', [grant.id]);
       await this.audit.record(tx, { type: 'grant.revoked', clientId: grant.clientId, subject: grant.userId, request: context, actor, data: { grant_id: grant.id, reason } });
     }
     return revoked;
@@ -89,6 +93,7 @@ export class GrantsService {
     if ('clientId' in owner) {
       for (const permission of await this.clientCredentials.lockForClient(tx, owner.clientId)) {
         await this.clientCredentials.update(tx, permission.id, permission.scopes, true);
+        await this.cache.invalidate(tx, 'grant', [permission.id]);
         await this.audit.record(tx, {
           type: 'grant.revoked',
           clientId: owner.clientId,

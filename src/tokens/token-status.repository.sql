@@ -13,7 +13,8 @@ INSERT INTO revoked_access_tokens (jti, client_id, expires_at) VALUES ($1, $2, $
 DELETE FROM revoked_access_tokens WHERE jti IN (SELECT jti FROM revoked_access_tokens WHERE expires_at < $1 LIMIT $2);
 
 -- token_standing ($1 grantId, $2 jti)
-SELECT (EXISTS (SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id
-                   WHERE g.id = $1 AND g.revoked_at IS NULL AND u.disabled_at IS NULL)
-              OR EXISTS (SELECT 1 FROM client_credentials_grants c WHERE c.id = $1)) AS grant_live,
-              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) AS jti_revoked;
+SELECT live.user_id,
+              (live.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM client_credentials_grants c WHERE c.id = $1)) AS grant_live,
+              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = $2) AS jti_revoked
+         FROM (SELECT (SELECT g.user_id FROM grants g JOIN users u ON u.id = g.user_id
+                        WHERE g.id = $1 AND g.revoked_at IS NULL AND u.disabled_at IS NULL) AS user_id) AS live;

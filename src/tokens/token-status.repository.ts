@@ -14,6 +14,8 @@ export interface AccessTokenStanding {
   grantLive: boolean;
   /** This token's jti was revoked on its own. */
   jtiRevoked: boolean;
+  /** The live grant's user; null for a client credentials token or when the grant is not live. */
+  userId: string | null;
 }
 
 export interface RefreshTokenRecord {
@@ -37,11 +39,12 @@ export interface RefreshTokenRecord {
 const standing = params<{ grantId: string; jti: string }>();
 export const ACCESS_TOKEN_STANDING = statement(
   'token_standing',
-  sql`SELECT (EXISTS (SELECT 1 FROM grants g JOIN users u ON u.id = g.user_id
-                   WHERE g.id = ${standing.grantId} AND g.revoked_at IS NULL AND u.disabled_at IS NULL)
-              OR EXISTS (SELECT 1 FROM client_credentials_grants c WHERE c.id = ${standing.grantId})) AS grant_live,
-              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${standing.jti}) AS jti_revoked`,
-).returning<{ grant_live: boolean; jti_revoked: boolean }>();
+  sql`SELECT live.user_id,
+              (live.user_id IS NOT NULL OR EXISTS (SELECT 1 FROM client_credentials_grants c WHERE c.id = ${standing.grantId})) AS grant_live,
+              EXISTS (SELECT 1 FROM revoked_access_tokens WHERE jti = ${standing.jti}) AS jti_revoked
+         FROM (SELECT (SELECT g.user_id FROM grants g JOIN users u ON u.id = g.user_id
+                        WHERE g.id = ${standing.grantId} AND g.revoked_at IS NULL AND u.disabled_at IS NULL) AS user_id) AS live`,
+).returning<{ user_id: string | null; grant_live: boolean; jti_revoked: boolean }>();
 
 interface RefreshTokenRow {
   grant_id: string;
@@ -88,10 +91,13 @@ export class TokenStatusRepository {
     private readonly database: Database,
   ) {}
 
-  /** One round trip: is the grant live, and was this jti revoked? Every introspection of a live access token asks. */
+  /**
+   * One round trip: is the grant live (and whose is it), and was this jti revoked? An introspection asks unless
+   * AccessTokenStandings already knows the token live.
+   */
   async accessTokenStanding(grantId: string, jti: string, tx?: Tx): Promise<AccessTokenStanding> {
     const [row] = await this.database.run(ACCESS_TOKEN_STANDING, { grantId, jti }, tx);
-    return { grantLive: row?.grant_live === true, jtiRevoked: row?.jti_revoked === true };
+    return { grantLive: row?.grant_live === true, jtiRevoked: row?.jti_revoked === true, userId: row?.user_id ?? null };
   }
 
   /** A refresh token with its grant and resource, by hash; null if unknown. */

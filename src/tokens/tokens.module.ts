@@ -15,6 +15,7 @@ import { AdminClientCredentialsController } from './admin-client-credentials.con
 import { TokenMinter } from './token-minter.js';
 import { AccessTokenVerifier } from './access-token.verifier.js';
 import { TokenStatusRepository } from './token-status.repository.js';
+import { AccessTokenStandings } from './access-token-standings.js';
 import { GrantsService } from './grants.service.js';
 import { TokensController } from './tokens.controller.js';
 import { MintController } from './mint.controller.js';
@@ -36,6 +37,7 @@ import { DpopNonces } from './dpop-nonce.js';
     MintService,
     AccessTokenVerifier,
     TokenStatusRepository,
+    AccessTokenStandings,
     GrantsService,
     UserManagementService,
     TokensHousekeeping,
@@ -55,6 +57,6 @@ import { DpopNonces } from './dpop-nonce.js';
       useFactory: (...handlers: GrantHandler[]) => handlers,
     },
   ],
-  exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, GrantsService, UserManagementService],
+  exports: [TokenMinter, GrantRepository, AccessTokenIssuer, AccessTokenVerifier, TokenStatusRepository, AccessTokenStandings, GrantsService, UserManagementService],
 })
 export class TokensModule {}

@@ -7,6 +7,7 @@ import { UserRepository, type ManagedUser, type UserFilter } from '../authorizat
 import { isUuid } from '../resources/resources.service.js';
 import type { AuditActor } from '../audit/audit-schema.js';
 import { GrantsService } from './grants.service.js';
+import { RecordCache } from '../database/record-cache.js';
 
 /** Most users one search returns: enough to pick from, few enough for one page. */
 export const USER_SEARCH_LIMIT = 100;
@@ -43,6 +44,7 @@ export class UserManagementService {
     private readonly users: UserRepository,
     private readonly grants: GrantsService,
     private readonly audit: AuditLog,
+    private readonly cache: RecordCache,
   ) {}
 
   find(filter: UserFilter): Promise<ManagedUser[]> {
@@ -83,6 +85,8 @@ export class UserManagementService {
     return this.database.transaction(async (tx) => {
       // The user's row first: a code exchange or mint giving the user a grant now holds it, and is waited for.
       if (await this.users.setDisabled(tx, id, true)) {
+        // Introspection's memory of the user's tokens goes with the commit, whatever grants the revocation finds.
+        await this.cache.invalidate(tx, 'user', [id]);
         const { revoked, consentsCleared } = await this.grants.revokeAllIn(tx, { userId: id }, 'user_disabled', request, actor);
         await this.audit.record(tx, { type: 'admin.user_disabled', subject: id, request, actor, data: { grants_revoked: revoked, consents_cleared: consentsCleared } });
       }

@@ -197,6 +197,22 @@ describe('several instances on one PostgreSQL and one Redis', { skip: postgresUn
     assert.equal(status, 401, 'b refuses the deleted client');
   });
 
+  it('forget a token the other revoked that introspection remembered live: inactive at b within the bound of docs/operations.md', async () => {
+    const minted = await mintTokens(a, resource, { client_id: client.client.client_id, subject: 'user-remembered' });
+    // Introspected twice at b: read once, then answered from b's memory.
+    for (let i = 0; i < 2; i++) assert.equal((await introspect(b, asResource, minted.accessToken)).body.active, true);
+    assert.equal((await revoke(a, asResource, minted.accessToken)).status, 200);
+    assert.deepEqual((await introspect(a, asResource, minted.accessToken)).body, { active: false }, 'a, where it was revoked, at once');
+    // The bound: usually milliseconds; at worst a listener ping interval plus its echo timeout (10 s).
+    const deadline = Date.now() + 10_000;
+    let answer = await introspect(b, asResource, minted.accessToken);
+    while (answer.body.active !== false && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      answer = await introspect(b, asResource, minted.accessToken);
+    }
+    assert.deepEqual(answer.body, { active: false }, 'b once the NOTIFY arrived');
+  });
+
   it('spend one rate-limit budget between them', async () => {
     const register = (instance: GatehouseProcess, address: string) =>
       fetch(`${instance.url}/register`, {

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sha256 } from '../../src/common/crypto.js';
-import { RECORD_CACHE_CHANNEL, RecordCache, type RecordKind } from '../../src/database/record-cache.js';
+import { RECORD_CACHE_CHANNEL, RecordCache, type StoredKind } from '../../src/database/record-cache.js';
 import { LISTENER_APPLICATION_NAME } from '../../src/database/record-cache-listener.js';
 import { ClientsHousekeeping } from '../../src/registration/clients-housekeeping.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
@@ -67,7 +67,7 @@ async function notificationsDelivered(from: RunningGatehouse, at: RunningGatehou
   }
 }
 
-function assertCached(gatehouse: RunningGatehouse, kind: RecordKind, key: string, what: string): void {
+function assertCached(gatehouse: RunningGatehouse, kind: StoredKind, key: string, what: string): void {
   assert.equal(cacheOf(gatehouse).has(kind, key), true, `${what} is cached at ${gatehouse.url} (otherwise this test proves nothing)`);
 }
 
