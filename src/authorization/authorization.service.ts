@@ -80,6 +80,9 @@ export class AuthorizationService {
 
       const id = randomToken(24);
       const secret = randomToken();
+      // With the product's own login there is nothing to show here first: the login handle goes into the same
+      // INSERT and the browser straight to the product's page (the interaction page would only redirect it there).
+      const login = resource.loginMethod === 'external' ? this.completion.loginOnArrival(resource) : null;
       const interaction: NewInteraction = {
         id,
         browserHash: sha256(secret),
@@ -90,6 +93,8 @@ export class AuthorizationService {
         state: state ?? null,
         codeChallenge: challenge,
         expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+        externalAuthHash: login?.hash ?? null,
+        externalAuthExpiresAt: login?.expiresAt ?? null,
       };
       // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
       if (resolved.fetched) {
@@ -105,7 +110,7 @@ export class AuthorizationService {
         const recordedAt = await this.interactions.insertAlone(interaction, due ? { resolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000 } : null);
         if (due) this.clients.useRecorded(this.database.manager, client.id, recordedAt);
       }
-      return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
+      return { step: { kind: 'redirect', location: login?.location ?? interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
       if (error instanceof MetadataDocumentLimitReached) throw metadataDocumentLimitPage(client.id, error);
       if (error instanceof OAuthError) return { step: { kind: 'redirect', location: this.errorRedirect(redirectUri, error, state) } };
