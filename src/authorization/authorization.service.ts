@@ -223,7 +223,9 @@ export class AuthorizationService {
     const secret = this.session.interactionSecret(req);
     const returnHash = typeof ticket === 'string' && LOGIN_TICKET.test(ticket) ? sha256(ticket) : null;
     if (validId && secret && returnHash && (await this.handles.acceptLogin(interactionId, sha256(secret), returnHash))) {
-      return { kind: 'redirect', location: interactionPath(interactionId) };
+      // The login counts: go on as the interaction page would in this browser (to consent, or to the client), rather
+      // than send the browser there for one more request.
+      return this.resume(interactionId, req);
     }
     const interaction = validId ? await this.interactions.findById(interactionId) : null;
     const anotherBrowser = !secret || !interaction || !safeEqual(sha256(secret), interaction.browserHash);
