@@ -1,9 +1,9 @@
 import autocannon from 'autocannon';
 import { summarise } from '../child.js';
 import { performance } from 'node:perf_hooks';
-import { basicAuthorization, form, HttpClient } from './http.js';
+import { basicAuthorization, form, HttpClient, type HttpResponse } from './http.js';
 import { fullFlow } from './flow.js';
-import type { FixedLoad, FlowLoad, LoadAnswer, LoadRequest, LoadResult, PrepareChains, RefreshLoad, Side } from './protocol.js';
+import type { FixedLoad, FlowLoad, FlowStep, LoadAnswer, LoadRequest, LoadResult, PrepareChains, RefreshLoad, SequentialFlowLoad } from './protocol.js';
 
 /**
  * The load generator, a process of its own so that it shares an event loop with no server it measures. One
@@ -13,9 +13,12 @@ import type { FixedLoad, FlowLoad, LoadAnswer, LoadRequest, LoadResult, PrepareC
  *   the rotated one back, so every request presents the newest token of its chain and one request per chain is in
  *   flight (a chain whose request is cut off when a measurement stops is lost; `prepare` tops the pool up);
  * - full authorization-code flows with a custom loop (autocannon cannot follow a multi-step flow): N flows at a time,
- *   each timed from /authorize to the token response.
+ *   each timed from /authorize to the token response;
+ * - the same flows one at a time on one keep-alive connection, each request timed as well.
  */
-const pools: Record<Side, string[]> = { gatehouse: [], peer: [] };
+/** Refresh-token chains by server (its issuer: several servers of one kind can be measured in one run). */
+const pools = new Map<string, string[]>();
+const poolOf = (issuer: string): string[] => pools.get(issuer) ?? pools.set(issuer, []).get(issuer)!;
 
 process.on('message', (message: LoadRequest) => {
   void handle(message).then(
@@ -33,6 +36,8 @@ function handle(message: LoadRequest): Promise<LoadResult> {
       return refreshLoad(message);
     case 'flow':
       return flows(message);
+    case 'sequential':
+      return sequentialFlows(message);
     case 'prepare':
       return prepare(message);
   }
@@ -53,7 +58,7 @@ async function fixed(load: FixedLoad): Promise<LoadResult> {
 }
 
 async function refreshLoad(load: RefreshLoad): Promise<LoadResult> {
-  const pool = pools[load.target.side];
+  const pool = poolOf(load.target.issuer);
   if (pool.length < load.connections) throw new Error(`${load.target.side}: ${pool.length} refresh-token chains for ${load.connections} connections; prepare more`);
   const url = new URL(load.target.tokenEndpoint);
   let notRotated = 0;
@@ -86,7 +91,7 @@ async function refreshLoad(load: RefreshLoad): Promise<LoadResult> {
 
 /** Flows (each one a new user) until the pool holds `chains` refresh tokens, when it holds fewer than `minimum`. */
 async function prepare(request: PrepareChains): Promise<LoadResult> {
-  const pool = pools[request.target.side];
+  const pool = poolOf(request.target.issuer);
   if (pool.length >= request.minimum) return { ...empty(), chains: pool.length };
   const http = new HttpClient(10);
   try {
@@ -148,6 +153,81 @@ async function flows(load: FlowLoad): Promise<LoadResult> {
     timeouts: 0,
     ...(firstError ? { firstError } : {}),
   };
+}
+
+/**
+ * Flows one after another until the time is up, on one keep-alive connection (a browser's, which the product
+ * backend's calls share here), each timed from /authorize to the token response, and each of its requests timed
+ * from sending to the whole answer read.
+ */
+async function sequentialFlows(load: SequentialFlowLoad): Promise<LoadResult> {
+  const http = new TimedHttpClient();
+  const durations: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  const started = performance.now();
+  const deadline = started + load.durationSeconds * 1000;
+  try {
+    while (performance.now() < deadline && errors === 0) {
+      http.startFlow();
+      const begin = performance.now();
+      try {
+        await fullFlow(http, load.target);
+        durations.push(performance.now() - begin);
+      } catch (error) {
+        errors++;
+        firstError = error instanceof Error ? error.message : String(error);
+      }
+    }
+  } finally {
+    http.close();
+  }
+  const elapsedSeconds = (performance.now() - started) / 1000;
+  durations.sort((a, b) => a - b);
+  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
+  return {
+    perSecond: durations.length / elapsedSeconds,
+    latencyP50Ms: round(at(0.5)),
+    latencyP99Ms: round(at(0.99)),
+    latencyMeanMs: round(durations.reduce((sum, value) => sum + value, 0) / Math.max(1, durations.length)),
+    completed: durations.length,
+    non2xx: errors,
+    errors,
+    timeouts: 0,
+    steps: http.steps(),
+    ...(firstError ? { firstError } : {}),
+  };
+}
+
+/** One socket, and the time of each request by its place in the flow. */
+class TimedHttpClient extends HttpClient {
+  private readonly times = new Map<string, number[]>();
+  private index = 0;
+
+  constructor() {
+    super(1);
+  }
+
+  startFlow(): void {
+    this.index = 0;
+  }
+
+  override async request(method: 'GET' | 'POST', url: string, headers?: Record<string, string>, body?: string): Promise<HttpResponse> {
+    const key = `${this.index++}\u0000${method} ${new URL(url).pathname.replace(/\/[A-Za-z0-9_-]{16,}(?=\/|$)/g, '/:id')}`;
+    const begin = performance.now();
+    const response = await super.request(method, url, headers, body);
+    const times = this.times.get(key) ?? this.times.set(key, []).get(key)!;
+    times.push(performance.now() - begin);
+    return response;
+  }
+
+  steps(): FlowStep[] {
+    const place = (key: string) => Number(key.split('\u0000')[0]);
+    return [...this.times.entries()].sort(([a], [b]) => place(a) - place(b)).map(([key, times]) => {
+      times.sort((a, b) => a - b);
+      return { request: key.split('\u0000')[1]!, medianMs: round(times[Math.floor(times.length / 2)]!) };
+    });
+  }
 }
 
 function empty(): LoadResult {

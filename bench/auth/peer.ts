@@ -12,7 +12,8 @@ import { serveChild } from '../child.js';
  * The peer: node-oidc-provider (panva) on loopback, configured as close to Gatehouse as it goes — a resource
  * indicator whose access tokens are ES256 JWTs (RFC 9068), PKCE required (S256), refresh tokens issued to clients
  * registered for them and rotated on every use, introspection and revocation on, one confidential client with
- * client_secret_basic — persisting to PostgreSQL through the adapter in pg-adapter.ts (pool of 10, like Gatehouse's).
+ * client_secret_basic — persisting to PostgreSQL through the adapter in pg-adapter.ts (pool of 10, like Gatehouse's),
+ * or, without a database URL, to oidc-provider's own in-memory adapter, as its quick start runs it.
  *
  * oidc-provider refuses to introspect JWT access tokens (they are meant to be verified locally), so a second
  * resource indicator issues opaque access tokens for the introspection scenario.
@@ -25,8 +26,12 @@ const SCOPE = config.scopes.join(' ');
 const TTL = { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshToken: 30 * 86_400, Interaction: 600, Session: 12 * 3600, Grant: 30 * 86_400 };
 
 async function start(): Promise<number> {
-  const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
-  await pool.query(ADAPTER_SCHEMA);
+  let adapter: ReturnType<typeof postgresAdapter> | undefined;
+  if (config.databaseUrl) {
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+    await pool.query(ADAPTER_SCHEMA);
+    adapter = postgresAdapter(pool);
+  }
 
   const { privateKey } = await generateKeyPair('ES256', { extractable: true });
   const signingKey = { ...(await exportJWK(privateKey)), kid: `peer-${randomUUID()}`, alg: 'ES256', use: 'sig' };
@@ -44,7 +49,7 @@ async function start(): Promise<number> {
   });
 
   const provider = new Provider(`http://127.0.0.1:${port}`, {
-    adapter: postgresAdapter(pool),
+    ...(adapter ? { adapter } : {}),
     clients: [
       {
         client_id: config.client.id,

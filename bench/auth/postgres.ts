@@ -1,16 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 
 /**
- * The PostgreSQL both sides run on: BENCH_DATABASE_URL (a server you run; the bench creates and drops its two
+ * The PostgreSQL both sides run on: BENCH_DATABASE_URL (a server you run; the bench creates and drops its
  * databases there), or else a throwaway cluster started from the machine's binaries the way test/run.mjs does it
  * (`runuser -u postgres` when running as root). The throwaway cluster runs with fsync and synchronous_commit off,
  * as the tests' does: commits cost no disk flush on either side. On it the bench can also log every statement for
- * a moment, to count what one request sends to the database.
+ * a moment, to count what one request sends to the database. A durable cluster (`durable: true`) is a second
+ * throwaway cluster with PostgreSQL's default durability settings (fsync, synchronous_commit and full_page_writes
+ * on): every commit waits for its WAL flush, as on a server run as installed. (fsync cannot be set per database, so
+ * it takes a cluster of its own.)
  */
 export interface BenchPostgres {
   /** URL of the maintenance database (`postgres`). */
@@ -24,9 +27,9 @@ export interface BenchPostgres {
   stop(): Promise<void>;
 }
 
-export async function startPostgres(): Promise<BenchPostgres> {
+export async function startPostgres(options: { durable?: boolean } = {}): Promise<BenchPostgres> {
   const external = process.env.BENCH_DATABASE_URL;
-  if (external) return usingServer(external, null, `BENCH_DATABASE_URL (${new URL(external).host})`, () => [], async () => {});
+  if (external) return usingServer(external, null, `BENCH_DATABASE_URL (${new URL(external).host}, its own settings)`, () => [], async () => {});
 
   const bin = findPgBin();
   if (!bin) throw new Error('no PostgreSQL binaries found: apt-get install postgresql, or set BENCH_DATABASE_URL');
@@ -44,17 +47,24 @@ export async function startPostgres(): Promise<BenchPostgres> {
   const init = run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8']);
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr.trim().split('\n').pop()}`);
   const port = await freePort();
-  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const durability = options.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
+  const opts = `-c listen_addresses=127.0.0.1 -p ${port} -k ${dir}${durability} -c max_connections=200`;
   const start = run('pg_ctl', ['-D', data, '-o', opts, '-l', logFile, '-w', 'start']);
   if (start.status !== 0) throw new Error(`PostgreSQL did not start: ${start.stderr.trim()}`);
   const version = run('pg_ctl', ['--version']).stdout.trim();
   const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const processIds = () => [postmaster, ...childrenOf(postmaster)];
-  return usingServer(`postgres://postgres@127.0.0.1:${port}/postgres`, logFile, `throwaway cluster (${version}; fsync, synchronous_commit off)`, processIds, async () => {
+  // On tmpfs a flush costs nothing, and "durable" would measure nothing more than the other cluster.
+  const onTmpfs = statfsSync(dir).type === TMPFS_MAGIC;
+  const settings = options.durable ? `default durability: fsync, synchronous_commit on${onTmpfs ? '; ON TMPFS, where fsync costs nothing: set TMPDIR to a disk' : ''}` : 'fsync, synchronous_commit off';
+  return usingServer(`postgres://postgres@127.0.0.1:${port}/postgres`, logFile, `throwaway cluster (${version}; ${settings})`, processIds, async () => {
     run('pg_ctl', ['-D', data, '-m', 'immediate', 'stop']);
     rmSync(dir, { recursive: true, force: true });
   });
 }
+
+/** statfs(2)'s f_type of a tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
 
 /** Processes whose parent is `pid` (field 4 of /proc/<pid>/stat, after the parenthesised command name). */
 function childrenOf(pid: number): number[] {

@@ -8,13 +8,14 @@ export type Side = (typeof SIDES)[number];
 export const SIDE_LABELS: Record<Side, string> = { gatehouse: 'Gatehouse', peer: 'oidc-provider' };
 
 /** Measured scenarios, in table order. `memory` is not a throughput scenario: it issues BENCH_MEMORY_TOKENS on Gatehouse. */
-export const SCENARIOS = ['refresh', 'introspect', 'flow', 'metadata', 'jwks'] as const;
+export const SCENARIOS = ['refresh', 'introspect', 'flow', 'sequential', 'metadata', 'jwks'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 export const SCENARIO_LABELS: Record<Scenario, string> = {
   refresh: 'refresh_token grant (rotation)',
   introspect: 'introspection, valid access token',
   flow: 'full flow: authorize → login → consent → token',
+  sequential: 'one flow at a time (one person)',
   metadata: 'metadata document',
   jwks: 'JWKS',
 };
@@ -40,7 +41,8 @@ export interface SideTarget {
 
 /** Handed to the peer process in the BENCH_PEER environment variable, as JSON. */
 export interface PeerConfig {
-  databaseUrl: string;
+  /** Its PostgreSQL adapter's database; without one, oidc-provider keeps everything in its default in-memory adapter. */
+  databaseUrl?: string;
   resource: string;
   opaqueResource: string;
   scopes: string[];
@@ -78,6 +80,16 @@ export interface FlowLoad {
   concurrency: number;
 }
 
+/**
+ * One flow after another on one keep-alive connection, as one person's browser (and the product backend) would go
+ * through it: the latency of a flow with nothing else in flight, and of each of its requests.
+ */
+export interface SequentialFlowLoad {
+  kind: 'sequential';
+  target: SideTarget;
+  durationSeconds: number;
+}
+
 /** Before refresh measurements: make sure the load generator holds enough live refresh-token chains for a side. */
 export interface PrepareChains {
   kind: 'prepare';
@@ -87,7 +99,7 @@ export interface PrepareChains {
   minimum: number;
 }
 
-export type LoadRequest = FixedLoad | RefreshLoad | FlowLoad | PrepareChains;
+export type LoadRequest = FixedLoad | RefreshLoad | FlowLoad | SequentialFlowLoad | PrepareChains;
 
 export interface LoadResult extends Measurement {
   /** Refresh only: answers without a new refresh token (rotation did not happen). */
@@ -96,6 +108,14 @@ export interface LoadResult extends Measurement {
   firstError?: string;
   /** Prepare only: chains held after topping up. */
   chains?: number;
+  /** Sequential flows only: each request of a flow, in order, with its median time (ms) over the measurement. */
+  steps?: FlowStep[];
+}
+
+export interface FlowStep {
+  /** Method and path, with the path's per-flow identifiers written as `:id`. */
+  request: string;
+  medianMs: number;
 }
 
 export type LoadAnswer = { ok: true; result: LoadResult } | { ok: false; error: string };

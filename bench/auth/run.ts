@@ -13,6 +13,7 @@ import {
   SCENARIOS,
   SIDE_LABELS,
   SIDES,
+  type FlowStep,
   type LoadAnswer,
   type LoadRequest,
   type LoadResult,
@@ -24,20 +25,34 @@ import {
 } from './protocol.js';
 
 /**
- * Authorization-server benchmark (not a test): Gatehouse against node-oidc-provider on the same PostgreSQL, for the
- * refresh_token grant, introspection, a full authorization-code flow, and the metadata and JWKS documents, with a
- * raw node:http hello-world as the ceiling; then 100k tokens issued on Gatehouse with its RSS before and after.
+ * Authorization-server benchmark (not a test): Gatehouse against node-oidc-provider, for the refresh_token grant,
+ * introspection, full authorization-code flows (ten at a time, and one at a time), and the metadata and JWKS
+ * documents, with a raw node:http hello-world as the ceiling; then 100k tokens issued on Gatehouse with its RSS
+ * before and after.
  *
- * Processes: this orchestrator (PostgreSQL, setup, checks; idle while measuring), Gatehouse (dist/src/main.js),
- * the peer (peer.ts), the hello-world server (hello.ts), and one load generator (load.ts). Each round measures every
- * scenario on both sides, scenarios in a rotated order and the two sides in alternating order; the table shows
- * medians over rounds. Results go to bench/results/auth-<time>.json (baseline-auth.json is the committed one).
+ * Setups (BENCH_SETUPS, default all):
+ * - throwaway: both sides on one throwaway PostgreSQL cluster with fsync and synchronous_commit off, in separate
+ *   databases, Gatehouse with AUDIT_LOG=off and LOG_LEVEL=warn: every scenario, statement counts, memory.
+ * - embedded: Gatehouse as `npm start` runs it (embedded PGlite in a data folder, default settings) against
+ *   oidc-provider with its default in-memory adapter, as its quick start runs it.
+ * - durable: Gatehouse with default settings on a second throwaway cluster with PostgreSQL's default durability
+ *   (fsync on), against oidc-provider in memory and against oidc-provider on the same durable cluster.
+ * The embedded and durable setups measure refresh, introspection and the one-at-a-time flow.
+ * Every Gatehouse runs with RATE_LIMITS=off: the peer has no limiter, and Gatehouse's would (rightly) refuse a load
+ * generator hammering one client.
+ *
+ * Processes: this orchestrator (PostgreSQL, setup, checks; idle while measuring), each Gatehouse
+ * (dist/src/main.js), each peer (peer.ts), the hello-world server (hello.ts), and one load generator (load.ts). Each
+ * round measures every scenario on every server, scenarios in a rotated order and the servers in alternating order;
+ * the tables show medians over rounds. Results go to bench/results/auth-<time>.json (baseline-auth.json is the
+ * committed one).
  *
  * BENCH_ROUNDS (5), BENCH_DURATION_S (3), BENCH_WARMUP_S (2), BENCH_CONNECTIONS (10), BENCH_SCENARIOS (comma list of
- * refresh,introspect,flow,metadata,jwks,memory,statements; default all), BENCH_MEMORY_TOKENS (100000) and
- * BENCH_MEMORY_MAX_S (100: the memory run stops there if the tokens are not all issued yet),
- * BENCH_DATABASE_URL (use that server instead of a throwaway cluster; no statement counts then),
- * BENCH_CPU_PROFILE=1 (run Gatehouse under --cpu-prof and print its top self-time functions).
+ * refresh,introspect,flow,sequential,metadata,jwks,memory,statements; default all), BENCH_SETUPS (comma list of
+ * throwaway,embedded,durable; default all), BENCH_MEMORY_TOKENS (100000) and BENCH_MEMORY_MAX_S (100: the memory
+ * run stops there if the tokens are not all issued yet), BENCH_DATABASE_URL (use that server instead of the
+ * throwaway clusters, for both; no statement counts then), BENCH_CPU_PROFILE=1 (run each Gatehouse under --cpu-prof
+ * and print its top self-time functions).
  */
 
 const ROUNDS = positive('BENCH_ROUNDS', 5);
@@ -50,6 +65,11 @@ const CPU_PROFILE = process.env.BENCH_CPU_PROFILE === '1';
 const EXTRA = ['memory', 'statements'] as const;
 type Extra = (typeof EXTRA)[number];
 const SELECTED = selectedScenarios();
+const SETUP_NAMES = ['throwaway', 'embedded', 'durable'] as const;
+type Setup = (typeof SETUP_NAMES)[number];
+const SETUPS = selectedSetups();
+/** What the embedded and durable setups measure: the columns of their table. */
+const SETUP_SCENARIOS: Scenario[] = ['refresh', 'introspect', 'sequential'];
 
 const RESOURCE = 'https://mcp.bench.invalid/mcp';
 const OPAQUE_RESOURCE = 'https://mcp-opaque.bench.invalid/mcp';
@@ -68,53 +88,131 @@ const root = (() => {
 })();
 const children: ChildProcess[] = [];
 
+/**
+ * Every server a run can measure. `gatehouse` and `peer` are the throwaway setup's (the names the committed
+ * baseline's results use).
+ */
+type ServerName = 'gatehouse' | 'peer' | 'gatehouse-embedded' | 'peer-memory' | 'gatehouse-durable' | 'peer-durable';
+
+const SERVER_LABELS: Record<ServerName, string> = {
+  gatehouse: 'Gatehouse, throwaway PostgreSQL (fsync off)',
+  peer: 'oidc-provider, throwaway PostgreSQL (fsync off)',
+  'gatehouse-embedded': 'Gatehouse, embedded default (npm start)',
+  'peer-memory': 'oidc-provider, in-memory adapter',
+  'gatehouse-durable': 'Gatehouse, PostgreSQL with fsync on',
+  'peer-durable': 'oidc-provider, PostgreSQL with fsync on',
+};
+
+interface Server {
+  name: ServerName;
+  side: Side;
+  target: SideTarget;
+  pid: number;
+  /** Its database's processes, whose CPU time counts as its own while it is measured (none: in process or memory). */
+  databasePids: () => number[];
+  scenarios: Scenario[];
+  gatehouse?: GatehouseProcess;
+}
+
+/** The rows of the setups table: a Gatehouse against a peer. */
+interface Comparison {
+  label: string;
+  setup: Setup;
+  gatehouse: ServerName;
+  peer: ServerName;
+}
+
+const COMPARISONS: Comparison[] = [
+  { label: 'embedded default (`npm start`)', setup: 'embedded', gatehouse: 'gatehouse-embedded', peer: 'peer-memory' },
+  { label: 'PostgreSQL, default durability (`fsync` on)', setup: 'durable', gatehouse: 'gatehouse-durable', peer: 'peer-memory' },
+  { label: 'both on one PostgreSQL, `fsync` on', setup: 'durable', gatehouse: 'gatehouse-durable', peer: 'peer-durable' },
+  { label: 'both on one PostgreSQL, `fsync` off (throwaway)', setup: 'throwaway', gatehouse: 'gatehouse', peer: 'peer' },
+];
+
 /** The raw node:http references: hello-world, and Gatehouse's metadata bytes and headers (hello.ts /document). */
 type Reference = 'hello' | 'hello-document';
 
 interface Measurement {
   scenario: Scenario | Reference;
-  side: Side | 'hello';
+  server: ServerName | 'hello';
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const postgres = await startPostgres();
+  const clusters: BenchPostgres[] = [];
   try {
-    const [gatehouseDb, peerDb] = [await postgres.createDatabase('bench_gatehouse'), await postgres.createDatabase('bench_peer')];
-    const gatehouse = await startGatehouse(gatehouseDb);
-    const peer = await startPeer(peerDb);
-    const targets: Record<Side, SideTarget> = { gatehouse: await setUpGatehouse(gatehouse), peer: peer.target };
-    const serverPids: Record<Side, number> = { gatehouse: gatehouse.child.pid!, peer: peer.pid };
-    const metadataBytes = await (await fetch(targets.gatehouse.metadataUrl)).text();
-    const helloServer = await forkServer('hello.js', { BENCH_HELLO_DOCUMENT: metadataBytes });
-    const hello = `http://127.0.0.1:${helloServer.port}/`;
-    const helloPid = helloServer.pid;
+    const servers: Server[] = [];
+    const throwawayScenarios = SCENARIOS.filter((scenario) => SELECTED.has(scenario));
+    const setupScenarios = SETUP_SCENARIOS.filter((scenario) => SELECTED.has(scenario));
+    let postgres: BenchPostgres | null = null;
+    if (SETUPS.has('throwaway')) {
+      postgres = await startPostgres();
+      clusters.push(postgres);
+      const [gatehouseDb, peerDb] = [await postgres.createDatabase('bench_gatehouse'), await postgres.createDatabase('bench_peer')];
+      const gatehouse = await startGatehouse({ kind: 'throwaway', databaseUrl: gatehouseDb });
+      servers.push({ name: 'gatehouse', side: 'gatehouse', target: await setUpGatehouse(gatehouse), pid: gatehouse.child.pid!, databasePids: postgres.processIds, scenarios: throwawayScenarios, gatehouse });
+      const peer = await startPeer(peerDb);
+      servers.push({ name: 'peer', side: 'peer', target: peer.target, pid: peer.pid, databasePids: postgres.processIds, scenarios: throwawayScenarios });
+    }
+    if (SETUPS.has('embedded') || SETUPS.has('durable')) {
+      const peer = await startPeer(undefined);
+      servers.push({ name: 'peer-memory', side: 'peer', target: peer.target, pid: peer.pid, databasePids: () => [], scenarios: setupScenarios });
+    }
+    if (SETUPS.has('embedded')) {
+      const gatehouse = await startGatehouse({ kind: 'embedded' });
+      servers.push({ name: 'gatehouse-embedded', side: 'gatehouse', target: await setUpGatehouse(gatehouse), pid: gatehouse.child.pid!, databasePids: () => [], scenarios: setupScenarios, gatehouse });
+    }
+    let durable: BenchPostgres | null = null;
+    if (SETUPS.has('durable')) {
+      durable = await startPostgres({ durable: true });
+      clusters.push(durable);
+      const [gatehouseDb, peerDb] = [await durable.createDatabase('bench_gatehouse_durable'), await durable.createDatabase('bench_peer_durable')];
+      const gatehouse = await startGatehouse({ kind: 'durable', databaseUrl: gatehouseDb });
+      servers.push({ name: 'gatehouse-durable', side: 'gatehouse', target: await setUpGatehouse(gatehouse), pid: gatehouse.child.pid!, databasePids: durable.processIds, scenarios: setupScenarios, gatehouse });
+      const peer = await startPeer(peerDb);
+      servers.push({ name: 'peer-durable', side: 'peer', target: peer.target, pid: peer.pid, databasePids: durable.processIds, scenarios: setupScenarios });
+    }
+    const byName = new Map(servers.map((server) => [server.name, server]));
+    const throwaway = SETUPS.has('throwaway') ? { gatehouse: byName.get('gatehouse')!, peer: byName.get('peer')! } : null;
+
+    // The hello-world ceiling is measured with the throwaway setup's scenarios (the documents are compared to it).
+    let hello: { url: string; pid: number } | null = null;
+    if (throwaway && throwawayScenarios.length) {
+      const metadataBytes = await (await fetch(throwaway.gatehouse.target.metadataUrl)).text();
+      const helloServer = await forkServer('hello.js', { BENCH_HELLO_DOCUMENT: metadataBytes });
+      hello = { url: `http://127.0.0.1:${helloServer.port}/`, pid: helloServer.pid };
+    }
 
     const http = new HttpClient(4);
-    const fixtures = await checkScenarios(http, targets);
-    console.log('checks passed: every scenario succeeds on both sides (tokens verified, refresh tokens rotate, reuse is refused, introspection active)');
+    const fixtures = await checkScenarios(http, servers);
+    console.log(`checks passed: every scenario succeeds on every server (${servers.map((server) => server.name).join(', ')}: tokens verified, refresh tokens rotate, reuse is refused, introspection active)`);
 
     const load = fork(here('./load.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     children.push(load);
     const send = (message: LoadRequest) => request(load, message);
-    const prepare = async (side: Side) => {
-      const { chains } = await send({ kind: 'prepare', target: targets[side], chains: CONNECTIONS * 4, minimum: CONNECTIONS * 2 });
+    const prepare = async (target: SideTarget) => {
+      const { chains } = await send({ kind: 'prepare', target, chains: CONNECTIONS * 4, minimum: CONNECTIONS * 2 });
       return chains;
     };
 
-    const measureOnce = async ({ scenario, side }: Measurement, durationSeconds: number): Promise<LoadResult> => {
-      if (side === 'hello') return send({ kind: 'fixed', url: scenario === 'hello-document' ? `${hello}document` : hello, method: 'GET', headers: {}, durationSeconds, connections: CONNECTIONS });
-      const target = targets[side];
+    const measureOnce = async ({ scenario, server }: Measurement, durationSeconds: number): Promise<LoadResult> => {
+      if (server === 'hello') {
+        const url = scenario === 'hello-document' ? `${hello!.url}document` : hello!.url;
+        return send({ kind: 'fixed', url, method: 'GET', headers: {}, durationSeconds, connections: CONNECTIONS });
+      }
+      const target = byName.get(server)!.target;
       switch (scenario) {
         case 'refresh':
-          await prepare(side);
+          await prepare(target);
           return send({ kind: 'refresh', target, durationSeconds, connections: CONNECTIONS });
         case 'introspect': {
-          const { headers, body } = introspectionRequest(target, fixtures[side].introspectionToken);
+          const { headers, body } = introspectionRequest(target, fixtures.get(server)!.introspectionToken);
           return send({ kind: 'fixed', url: target.introspectionEndpoint, method: 'POST', headers, body, durationSeconds, connections: CONNECTIONS });
         }
         case 'flow':
           return send({ kind: 'flow', target, durationSeconds, concurrency: CONNECTIONS });
+        case 'sequential':
+          return send({ kind: 'sequential', target, durationSeconds });
         case 'metadata':
           return send({ kind: 'fixed', url: target.metadataUrl, method: 'GET', headers: {}, durationSeconds, connections: CONNECTIONS });
         case 'jwks':
@@ -124,8 +222,9 @@ async function main(): Promise<void> {
       }
     };
     const measure = async (unit: Measurement, durationSeconds: number): Promise<Measured> => {
-      // The cluster's processes are listed at each reading: backends start (and end) while measuring.
-      const pids = () => ({ server: [unit.side === 'hello' ? helloPid : serverPids[unit.side]], database: postgres.processIds(), load: [load.pid!] });
+      // The clusters' processes are listed at each reading: backends start (and end) while measuring.
+      const server = unit.server === 'hello' ? null : byName.get(unit.server)!;
+      const pids = () => ({ server: [server ? server.pid : hello!.pid], database: server ? server.databasePids() : [], load: [load.pid!] });
       const before = cpuMilliseconds(pids());
       const result: Measured = await measureOnce(unit, durationSeconds);
       const after = cpuMilliseconds(pids());
@@ -135,31 +234,36 @@ async function main(): Promise<void> {
       }
       if (result.non2xx || result.errors || result.timeouts || result.notRotated) {
         throw new Error(
-          `${unit.scenario} on ${unit.side}: ${result.non2xx} failed answers, ${result.errors} errors, ${result.timeouts} timeouts, ${result.notRotated ?? 0} refreshes without rotation` +
+          `${unit.scenario} on ${unit.server}: ${result.non2xx} failed answers, ${result.errors} errors, ${result.timeouts} timeouts, ${result.notRotated ?? 0} refreshes without rotation` +
             `${result.firstError ? ` (${result.firstError})` : ''}: the benchmark would not measure successful requests`,
         );
       }
       return result;
     };
 
-    const scenarios = SCENARIOS.filter((scenario) => SELECTED.has(scenario));
+    const measuredScenarios = SCENARIOS.filter((scenario) => servers.some((server) => server.scenarios.includes(scenario)));
     const rounds: Array<Record<string, Measured>> = [];
     /** The 1-minute load average after each round: this bench keeps about three processes busy; more means company. */
     const loadAverages: number[] = [];
-    if (scenarios.length) {
+    if (measuredScenarios.length) {
       const units = (round: number): Measurement[] => {
-        const rotated = scenarios.map((_, i) => scenarios[(i + round) % scenarios.length]!);
-        const sides: Side[] = round % 2 === 0 ? ['gatehouse', 'peer'] : ['peer', 'gatehouse'];
-        const list: Measurement[] = rotated.flatMap((scenario) => sides.map((side) => ({ scenario, side })));
-        list.splice(round % (list.length + 1), 0, { scenario: 'hello', side: 'hello' });
-        if (scenarios.includes('metadata')) list.splice((round + 3) % (list.length + 1), 0, { scenario: 'hello-document', side: 'hello' });
+        const rotated = measuredScenarios.map((_, i) => measuredScenarios[(i + round) % measuredScenarios.length]!);
+        const list: Measurement[] = rotated.flatMap((scenario) => {
+          const measuring = servers.filter((server) => server.scenarios.includes(scenario));
+          if (round % 2 === 1) measuring.reverse();
+          return measuring.map((server) => ({ scenario, server: server.name }));
+        });
+        if (hello) {
+          list.splice(round % (list.length + 1), 0, { scenario: 'hello', server: 'hello' });
+          if (throwawayScenarios.includes('metadata')) list.splice((round + 3) % (list.length + 1), 0, { scenario: 'hello-document', server: 'hello' });
+        }
         return list;
       };
-      console.log(`warm-up: ${WARMUP_S} s per scenario and side`);
+      console.log(`warm-up: ${WARMUP_S} s per scenario and server`);
       for (const unit of units(0)) await measure(unit, WARMUP_S);
       for (let round = 0; round < ROUNDS; round++) {
         const order = units(round);
-        console.log(`round ${round + 1}/${ROUNDS}: ${order.map((unit) => (unit.side === 'hello' ? unit.scenario : `${unit.scenario}:${unit.side === 'gatehouse' ? 'G' : 'P'}`)).join(' ')}`);
+        console.log(`round ${round + 1}/${ROUNDS}: ${order.map((unit) => (unit.server === 'hello' ? unit.scenario : `${unit.scenario}:${SHORT_NAMES[unit.server]}`)).join(' ')}`);
         const results: Record<string, Measured> = {};
         for (const unit of order) results[key(unit)] = await measure(unit, DURATION_S);
         rounds.push(results);
@@ -167,19 +271,45 @@ async function main(): Promise<void> {
       }
     }
 
-    const statements = SELECTED.has('statements') ? await countStatements(postgres, http, targets, fixtures) : null;
-    const memory = SELECTED.has('memory') ? await memoryAfterTokens(gatehouse, targets.gatehouse, send, prepare) : null;
+    const statements = throwaway && postgres && SELECTED.has('statements') ? await countStatements(postgres, http, throwaway, fixtures) : null;
+    const memory = throwaway && SELECTED.has('memory') ? await memoryAfterTokens(throwaway.gatehouse.gatehouse!, throwaway.gatehouse.target, send, prepare) : null;
     http.close();
 
-    const printed = gatehouse.output().trim();
-    if (printed) console.log(`Gatehouse printed during the run (last lines):\n${printed.split('\n').slice(-10).join('\n')}\n`);
-    const profile = CPU_PROFILE ? await stopAndSummariseProfile(gatehouse) : null;
-    report({ scenarios, rounds, loadAverages, statements, memory, profile, postgres, elapsedSeconds: (Date.now() - started) / 1000 });
+    const profiles: Array<{ server: ServerName; profile: ProfileSummary }> = [];
+    for (const server of servers) {
+      const gatehouse = server.gatehouse;
+      if (!gatehouse) continue;
+      const printed = gatehouse.output().trim();
+      if (printed && server.name === 'gatehouse') console.log(`Gatehouse printed during the run (last lines):\n${printed.split('\n').slice(-10).join('\n')}\n`);
+      const profile = CPU_PROFILE ? await stopAndSummariseProfile(gatehouse) : null;
+      if (profile) profiles.push({ server: server.name, profile });
+    }
+    report({
+      servers,
+      throwawayScenarios: throwaway ? throwawayScenarios : [],
+      rounds,
+      loadAverages,
+      statements,
+      memory,
+      profiles,
+      databases: clusters.map((cluster) => cluster.description),
+      elapsedSeconds: (Date.now() - started) / 1000,
+    });
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill();
-    await postgres.stop();
+    for (const cluster of clusters) await cluster.stop();
   }
 }
+
+/** Servers in the round's printed order: G and P for the throwaway setup, as before. */
+const SHORT_NAMES: Record<ServerName, string> = {
+  gatehouse: 'G',
+  peer: 'P',
+  'gatehouse-embedded': 'Gemb',
+  'peer-memory': 'Pmem',
+  'gatehouse-durable': 'Gdur',
+  'peer-durable': 'Pdur',
+};
 
 // ---------------------------------------------------------------------------------------------- Gatehouse
 
@@ -193,41 +323,55 @@ interface GatehouseProcess {
   snapshotDir: string | null;
 }
 
-async function startGatehouse(databaseUrl: string): Promise<GatehouseProcess> {
+/**
+ * - throwaway: on the throwaway cluster, with the audit log off (events are still written to the outbox) and
+ *   warnings only in its log, as this bench has always measured it;
+ * - embedded: what `npm start` runs: no DATABASE_URL, a data folder (DATA_DIR, here a temporary one) holding the
+ *   embedded database, the settings' defaults; the admin API through the credential it writes there, as the CLI
+ *   finds it;
+ * - durable: the settings' defaults, with the DATABASE_URL, ENCRYPTION_KEY and ADMIN_TOKEN a PostgreSQL deployment
+ *   sets.
+ * All: the loopback address and port as ISSUER, and RATE_LIMITS=off.
+ */
+type GatehouseSetup = { kind: 'throwaway' | 'durable'; databaseUrl: string } | { kind: 'embedded' };
+
+async function startGatehouse(setup: GatehouseSetup): Promise<GatehouseProcess> {
   if (!existsSync(MAIN_JS)) throw new Error(`${MAIN_JS} is missing: build first (npm run bench does)`);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const adminToken = randomBytes(24).toString('hex');
   const profileDir = CPU_PROFILE ? join(root, 'bench', 'results', 'profiles') : null;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
-  const snapshotDir = SELECTED.has('memory') ? mkdtempSync(join(tmpdir(), 'gatehouse-bench-heap-')) : null;
+  const snapshotDir = setup.kind === 'throwaway' && SELECTED.has('memory') ? mkdtempSync(join(tmpdir(), 'gatehouse-bench-heap-')) : null;
   const flags = [
     ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
     ...(snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : []),
   ];
-  const child = spawn(process.execPath, [...flags, MAIN_JS], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      DATABASE_URL: databaseUrl,
-      ENCRYPTION_KEY: randomBytes(32).toString('hex'),
-      ADMIN_TOKEN: adminToken,
-      LOG_LEVEL: 'warn',
-      AUDIT_LOG: 'off',
-      // The peer has no rate limiter; Gatehouse's would (rightly) refuse a load generator hammering one client.
-      RATE_LIMITS: 'off',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const common = { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ISSUER: url, RATE_LIMITS: 'off' };
+  let adminToken = randomBytes(24).toString('hex');
+  let dataDir: string | null = null;
+  let env: Record<string, string>;
+  if (setup.kind === 'embedded') {
+    dataDir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-data-'));
+    env = { ...common, DATA_DIR: dataDir };
+  } else {
+    const database = { DATABASE_URL: setup.databaseUrl, ENCRYPTION_KEY: randomBytes(32).toString('hex'), ADMIN_TOKEN: adminToken };
+    env = setup.kind === 'throwaway' ? { ...common, ...database, LOG_LEVEL: 'warn', AUDIT_LOG: 'off' } : { ...common, ...database };
+  }
+  const child = spawn(process.execPath, [...flags, MAIN_JS], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  // Its last 64 kB of output, to show if it dies (at LOG_LEVEL=warn it should print nothing while measured).
-  let output = '';
-  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-65_536));
+  // Its last 64 kB or so of output, to show if it dies. With the default settings it writes an audit line per event,
+  // so this keeps whole chunks and drops old ones rather than copying the text on every chunk.
+  const kept: string[] = [];
+  let keptLength = 0;
+  const keep = (chunk: Buffer) => {
+    kept.push(chunk.toString());
+    keptLength += chunk.length;
+    while (keptLength > 65_536 && kept.length > 1) keptLength -= kept.shift()!.length;
+  };
+  const output = () => kept.join('');
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`Gatehouse exited with ${code}:\n${output}`))));
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`Gatehouse (${setup.kind}) exited with ${code}:\n${output()}`))));
   const ready = (async () => {
     for (let attempt = 0; attempt < 600; attempt++) {
       try {
@@ -237,11 +381,17 @@ async function startGatehouse(databaseUrl: string): Promise<GatehouseProcess> {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    throw new Error(`Gatehouse was not ready in 60 s:\n${output}`);
+    throw new Error(`Gatehouse (${setup.kind}) was not ready in 60 s:\n${output()}`);
   })();
   await Promise.race([ready, exited]);
   exited.catch(() => {});
-  return { child, url, adminToken, output: () => output, profileDir, snapshotDir };
+  if (dataDir) {
+    const credential = JSON.parse(readFileSync(join(dataDir, 'local-admin.json'), 'utf8')) as { token: string };
+    adminToken = credential.token;
+    const folder = dataDir;
+    child.once('exit', () => rmSync(folder, { recursive: true, force: true }));
+  }
+  return { child, url, adminToken, output, profileDir, snapshotDir };
 }
 
 /** The resource server (external login + product consent page) and a confidential client, through the admin API. */
@@ -292,9 +442,10 @@ async function setUpGatehouse(gatehouse: GatehouseProcess): Promise<SideTarget> 
 
 // ---------------------------------------------------------------------------------------------- peer, hello
 
-async function startPeer(databaseUrl: string): Promise<{ target: SideTarget; pid: number }> {
+/** The peer on a PostgreSQL database, or (no URL) on oidc-provider's default in-memory adapter. */
+async function startPeer(databaseUrl: string | undefined): Promise<{ target: SideTarget; pid: number }> {
   const client = { id: 'bench-client', secret: randomBytes(32).toString('base64url'), redirectUri: REDIRECT_URI };
-  const config: PeerConfig = { databaseUrl, resource: RESOURCE, opaqueResource: OPAQUE_RESOURCE, scopes: SCOPES, client };
+  const config: PeerConfig = { ...(databaseUrl ? { databaseUrl } : {}), resource: RESOURCE, opaqueResource: OPAQUE_RESOURCE, scopes: SCOPES, client };
   const { port, pid } = await forkServer('peer.js', { BENCH_PEER: JSON.stringify(config) });
   const issuer = `http://127.0.0.1:${port}`;
   const metadata = (await (await fetch(`${issuer}/.well-known/openid-configuration`)).json()) as Record<string, string>;
@@ -342,12 +493,11 @@ interface Fixtures {
  * rotated one is refused afterwards (and its grant revoked), introspection says active with the right client and
  * audience, and the documents are what they claim.
  */
-async function checkScenarios(http: HttpClient, targets: Record<Side, SideTarget>): Promise<Record<Side, Fixtures>> {
-  const fixtures = {} as Record<Side, Fixtures>;
-  for (const side of SIDES) {
-    const target = targets[side];
+async function checkScenarios(http: HttpClient, servers: Server[]): Promise<Map<ServerName, Fixtures>> {
+  const fixtures = new Map<ServerName, Fixtures>();
+  for (const { name, side, target } of servers) {
     const fail = (what: string): never => {
-      throw new Error(`check failed on ${side}: ${what}`);
+      throw new Error(`check failed on ${name}: ${what}`);
     };
     const getJson = async (url: string) => {
       const response = await http.request('GET', url);
@@ -400,7 +550,7 @@ async function checkScenarios(http: HttpClient, targets: Record<Side, SideTarget
       const refused = await http.request('POST', target.introspectionEndpoint, jwt.headers, jwt.body);
       if (!/unsupported_token_type/.test(refused.body)) fail(`expected the peer to refuse introspecting a JWT: ${refused.status} ${refused.body}`);
     }
-    fixtures[side] = { introspectionToken: token };
+    fixtures.set(name, { introspectionToken: token });
   }
   return fixtures;
 }
@@ -427,7 +577,12 @@ interface StatementCounts {
  * counts the statements each side's database received during each request (BEGIN/COMMIT included: each statement is
  * a round trip). The peer's statements are its adapter's calls, one per call.
  */
-async function countStatements(postgres: BenchPostgres, http: HttpClient, targets: Record<Side, SideTarget>, fixtures: Record<Side, Fixtures>): Promise<StatementCounts | null> {
+async function countStatements(
+  postgres: BenchPostgres,
+  http: HttpClient,
+  servers: Record<Side, Server>,
+  fixtures: Map<ServerName, Fixtures>,
+): Promise<StatementCounts | null> {
   if (!postgres.logFile) {
     console.log('statement counts skipped: they need the throwaway cluster (BENCH_DATABASE_URL is set)');
     return null;
@@ -444,13 +599,13 @@ async function countStatements(postgres: BenchPostgres, http: HttpClient, target
       if (entry.samples.length === Math.ceil(STATEMENT_SAMPLES / 2)) entry.example = statements.map((text) => text.slice(0, 160));
     };
     for (const side of SIDES) {
-      const target = targets[side];
+      const { target, name } = servers[side];
       for (let i = 0; i < STATEMENT_SAMPLES; i++) {
         const obtained = await obtainCode(http, target);
         let tokens: TokenSet | undefined;
         await sample('authorization_code grant (POST /token)', side, async () => (tokens = await exchangeCode(http, target, obtained)));
         await sample('refresh_token grant (POST /token)', side, () => refresh(http, target, tokens!.refreshToken!));
-        const { headers, body } = introspectionRequest(target, fixtures[side].introspectionToken);
+        const { headers, body } = introspectionRequest(target, fixtures.get(name)!.introspectionToken);
         await sample('introspection (POST /introspect)', side, () => http.request('POST', target.introspectionEndpoint, headers, body));
         await sample('whole flow, authorize to token', side, () => fullFlow(http, target));
         await sample('metadata document (GET)', side, () => http.request('GET', target.metadataUrl));
@@ -536,10 +691,10 @@ async function memoryAfterTokens(
   gatehouse: GatehouseProcess,
   target: SideTarget,
   send: (message: LoadRequest) => Promise<LoadResult>,
-  prepare: (side: Side) => Promise<number | undefined>,
+  prepare: (target: SideTarget) => Promise<number | undefined>,
 ): Promise<MemoryReport> {
   const issue = async (amount: number) => {
-    await prepare('gatehouse');
+    await prepare(target);
     const result = await send({ kind: 'refresh', target, durationSeconds: 3600, amount, connections: CONNECTIONS });
     if (result.non2xx || result.errors || result.timeouts || result.notRotated) throw new Error(`memory run: ${result.non2xx} failed answers, ${result.errors} errors, ${result.notRotated ?? 0} without rotation`);
     return result.completed;
@@ -663,7 +818,7 @@ function moduleOf(path: string, functionName: string): string {
 // ---------------------------------------------------------------------------------------------- report
 
 function key(unit: Measurement): string {
-  return unit.side === 'hello' ? unit.scenario : `${unit.scenario}:${unit.side}`;
+  return unit.server === 'hello' ? unit.scenario : `${unit.scenario}:${unit.server}`;
 }
 
 function median(values: number[]): number {
@@ -683,53 +838,74 @@ interface Summary {
   latencyP99Ms: number;
   latencyMeanMs: number;
   cpuMsPerOperation?: CpuPerOperation;
+  /** Sequential flows: each request's median time, the median over rounds. */
+  steps?: FlowStep[];
 }
 
 function report(input: {
-  scenarios: Scenario[];
+  servers: Server[];
+  /** The throwaway setup's scenarios (none when it did not run). */
+  throwawayScenarios: Scenario[];
   rounds: Array<Record<string, Measured>>;
   loadAverages: number[];
   statements: StatementCounts | null;
   memory: MemoryReport | null;
-  profile: ProfileSummary | null;
-  postgres: BenchPostgres;
+  profiles: Array<{ server: ServerName; profile: ProfileSummary }>;
+  databases: string[];
   elapsedSeconds: number;
 }): void {
-  const { scenarios, rounds, statements, memory, profile } = input;
-  const summarise = (name: string): Summary => ({
-    perSecond: round(median(rounds.map((round) => round[name]!.perSecond)), 1),
-    latencyP50Ms: median(rounds.map((round) => round[name]!.latencyP50Ms)),
-    latencyP99Ms: median(rounds.map((round) => round[name]!.latencyP99Ms)),
-    latencyMeanMs: round(median(rounds.map((round) => round[name]!.latencyMeanMs))),
-    ...(rounds[0]![name]!.cpuMsPerOperation && {
-      cpuMsPerOperation: {
-        server: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.server)), 3),
-        database: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.database)), 3),
-        load: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.load)), 3),
-      },
-    }),
-  });
+  const { servers, throwawayScenarios: scenarios, rounds, statements, memory, profiles } = input;
+  const summarise = (name: string): Summary => {
+    const first = rounds[0]![name]!;
+    return {
+      perSecond: round(median(rounds.map((round) => round[name]!.perSecond)), 1),
+      latencyP50Ms: median(rounds.map((round) => round[name]!.latencyP50Ms)),
+      latencyP99Ms: median(rounds.map((round) => round[name]!.latencyP99Ms)),
+      latencyMeanMs: round(median(rounds.map((round) => round[name]!.latencyMeanMs))),
+      ...(first.cpuMsPerOperation && {
+        cpuMsPerOperation: {
+          server: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.server)), 3),
+          database: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.database)), 3),
+          load: round(median(rounds.map((round) => round[name]!.cpuMsPerOperation!.load)), 3),
+        },
+      }),
+      ...(first.steps && {
+        steps: first.steps.map((step, i) => ({ request: step.request, medianMs: round(median(rounds.map((round) => round[name]!.steps?.[i]?.medianMs ?? NaN))) })),
+      }),
+    };
+  };
   const summary: Record<string, Summary> = {};
   if (rounds.length) {
-    summary.hello = summarise('hello');
-    if (scenarios.includes('metadata')) summary['hello-document'] = summarise('hello-document');
-    for (const scenario of scenarios) for (const side of SIDES) summary[`${scenario}:${side}`] = summarise(`${scenario}:${side}`);
+    for (const name of Object.keys(rounds[0]!)) summary[name] = summarise(name);
   }
   const machine = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: round(totalmem() / 2 ** 30, 1), node: process.version };
-  const settings = { rounds: ROUNDS, durationSeconds: DURATION_S, warmupSeconds: WARMUP_S, connections: CONNECTIONS, memoryTokens: MEMORY_TOKENS, memoryMaxSeconds: MEMORY_MAX_S, scenarios: [...SELECTED] };
+  const settings = {
+    rounds: ROUNDS,
+    durationSeconds: DURATION_S,
+    warmupSeconds: WARMUP_S,
+    connections: CONNECTIONS,
+    memoryTokens: MEMORY_TOKENS,
+    memoryMaxSeconds: MEMORY_MAX_S,
+    scenarios: [...SELECTED],
+    setups: [...SETUPS],
+  };
 
   const lines: string[] = [
-    `Authorization server benchmark — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}, PostgreSQL: ${input.postgres.description}`,
-    `${CONNECTIONS} connections (flows: ${CONNECTIONS} concurrent flows), ${ROUNDS} interleaved rounds × ${DURATION_S} s after ${WARMUP_S} s warm-up; medians over rounds`,
-    `Gatehouse runs with RATE_LIMITS=off (the peer has no limiter), AUDIT_LOG=off (events are still written to the outbox), LOG_LEVEL=warn.`,
-    `Peer: oidc-provider ${peerVersion()}, PostgreSQL adapter in bench/auth/pg-adapter.ts. Its introspection row asks about an opaque access token: it refuses JWTs there.`,
+    `Authorization server benchmark — ${machine.cores} cores (${machine.cpu}), Node ${machine.node}; PostgreSQL: ${input.databases.join('; ') || 'none'}`,
+    `${CONNECTIONS} connections (flows: ${CONNECTIONS} concurrent flows; one flow: one at a time), ${ROUNDS} interleaved rounds × ${DURATION_S} s after ${WARMUP_S} s warm-up; medians over rounds`,
+    `Every Gatehouse runs with RATE_LIMITS=off (the peer has no limiter); on the throwaway cluster also with AUDIT_LOG=off (events are still written`,
+    `to the outbox) and LOG_LEVEL=warn; embedded and on the durable cluster with the defaults (audit log on stdout, LOG_LEVEL=info).`,
+    `Peer: oidc-provider ${peerVersion()}, PostgreSQL adapter in bench/auth/pg-adapter.ts, or its default in-memory adapter. Its introspection rows ask about`,
+    `an opaque access token: it refuses JWTs there.`,
     `Every flow signs a new user in and records consent on both sides: Gatehouse through login_method external + consent_uri (/api/login/complete,`,
     `/api/consent/complete), the peer through its interaction URL (interactionFinished with login, then a Grant). Both: confidential client, client_secret_basic.`,
     '',
   ];
   const goals: string[] = [];
-  if (rounds.length) {
-    const hello = summary.hello!;
+  const hello = summary.hello;
+  const sameBytes = summary['hello-document'];
+  if (rounds.length && scenarios.length && hello) {
+    lines.push('Both sides on one throwaway PostgreSQL cluster (fsync off):');
     const header = `| ${'scenario'.padEnd(46)} | ${'Gatehouse /s'.padStart(12)} | ${'p50'.padStart(6)} | ${'p99'.padStart(6)} | ${'peer /s'.padStart(9)} | ${'p50'.padStart(6)} | ${'p99'.padStart(6)} | ${'G / peer'.padStart(8)} |`;
     lines.push(header, `|${header.slice(1, -1).replace(/[^|]/g, '-')}|`);
     for (const scenario of scenarios) {
@@ -742,29 +918,8 @@ function report(input: {
     const reference = (label: string, row: Summary) =>
       `| ${label.padEnd(46)} | ${row.perSecond.toFixed(0).padStart(12)} | ${fmt(row.latencyP50Ms)} | ${fmt(row.latencyP99Ms)} | ${''.padStart(9)} | ${''.padStart(6)} | ${''.padStart(6)} | ${''.padStart(8)} |`;
     lines.push(reference('raw node:http hello-world (the ceiling)', hello));
-    const sameBytes = summary['hello-document'];
     if (sameBytes) lines.push(reference('raw node:http, the metadata bytes and headers', sameBytes));
-    lines.push('', `(requests/s, or completed flows/s for the flow; latency in ms — autocannon's whole milliseconds, per flow for the flow)`);
-    lines.push('', 'CPU per operation in ms (user + system, medians; server process, the PostgreSQL cluster, the load generator):');
-    const ms = (value: number, width: number) => value.toFixed(3).padStart(width);
-    const cpuHeader = `| ${'scenario'.padEnd(46)} | ${'G server'.padStart(8)} | ${'G db'.padStart(6)} | ${'G load'.padStart(6)} | ${'P server'.padStart(8)} | ${'P db'.padStart(6)} | ${'P load'.padStart(6)} | ${'G / P (server + db)'.padStart(19)} |`;
-    lines.push(cpuHeader, `|${cpuHeader.slice(1, -1).replace(/[^|]/g, '-')}|`);
-    for (const scenario of scenarios) {
-      const g = summary[`${scenario}:gatehouse`]!.cpuMsPerOperation;
-      const p = summary[`${scenario}:peer`]!.cpuMsPerOperation;
-      if (!g || !p) continue;
-      lines.push(
-        `| ${SCENARIO_LABELS[scenario].padEnd(46)} | ${ms(g.server, 8)} | ${ms(g.database, 6)} | ${ms(g.load, 6)} | ${ms(p.server, 8)} | ${ms(p.database, 6)} | ${ms(p.load, 6)} | ${((g.server + g.database) / (p.server + p.database)).toFixed(2).padStart(19)} |`,
-      );
-    }
-    for (const [label, row] of [['raw node:http hello-world', hello], ['raw node:http, the metadata bytes and headers', sameBytes]] as const) {
-      const cpu = row?.cpuMsPerOperation;
-      if (cpu) lines.push(`| ${label.padEnd(46)} | ${ms(cpu.server, 8)} | ${''.padStart(6)} | ${ms(cpu.load, 6)} | ${''.padStart(8)} | ${''.padStart(6)} | ${''.padStart(6)} | ${''.padStart(19)} |`);
-    }
-    lines.push(
-      `1-minute load average after each round: ${input.loadAverages.join(', ')} — this benchmark alone keeps about 3 processes busy;` +
-        ` much more means other work shared the ${machine.cores} cores and the absolute numbers are low (the interleaved ratios suffer less).`,
-    );
+    lines.push('', `(requests/s, or completed flows/s for the flows; latency in ms — autocannon's whole milliseconds, per flow for the flows)`);
 
     for (const scenario of scenarios) {
       const g = summary[`${scenario}:gatehouse`]!;
@@ -773,15 +928,89 @@ function report(input: {
         const share = g.perSecond / hello.perSecond;
         const ofSameBytes = sameBytes ? `; the same metadata bytes and headers from raw node:http reach ${((100 * sameBytes.perSecond) / hello.perSecond).toFixed(0)} %` : '';
         goals.push(`${share >= 0.7 ? 'met ' : 'MISS'}  ${SCENARIO_LABELS[scenario]}: Gatehouse at ${(share * 100).toFixed(0)} % of raw node:http (goal ≥ 70 %)${scenario === 'metadata' ? ofSameBytes : ''}`);
-      } else {
+      } else if (scenario !== 'sequential') {
         const ratio = g.perSecond / p.perSecond;
         const ok = ratio >= 1.5 && g.latencyP99Ms <= p.latencyP99Ms;
-        goals.push(`${ok ? 'met ' : 'MISS'}  ${SCENARIO_LABELS[scenario]}: ${ratio.toFixed(2)}× the peer's throughput (goal ≥ 1.5×), p99 ${g.latencyP99Ms} vs ${p.latencyP99Ms} ms (goal: no worse)`);
+        goals.push(`${ok ? 'met ' : 'MISS'}  throwaway cluster, ${SCENARIO_LABELS[scenario]}: ${ratio.toFixed(2)}× the peer's throughput (goal ≥ 1.5×), p99 ${g.latencyP99Ms} vs ${p.latencyP99Ms} ms (goal: no worse)`);
       }
     }
   }
+
+  // Each setup against its peer: refresh and introspection throughput, and one flow's latency.
+  const comparisons = COMPARISONS.filter((row) => SETUPS.has(row.setup) && servers.some((server) => server.name === row.gatehouse));
+  const cell = (scenario: Scenario, row: Comparison) => {
+    const g = summary[`${scenario}:${row.gatehouse}`];
+    const p = summary[`${scenario}:${row.peer}`];
+    if (!g || !p) return null;
+    return { g, p, ratio: g.perSecond / p.perSecond };
+  };
+  if (rounds.length && comparisons.length) {
+    lines.push('', 'Each Gatehouse setup against the peer (refresh and introspection: requests/s; one flow: median ms, one flow at a time, a new user each):');
+    lines.push('  rows 1–2: the peer with its in-memory adapter; row 3: the peer on the same PostgreSQL (fsync on); row 4: both on the throwaway cluster (fsync off)');
+    const header = `| ${'Gatehouse setup'.padEnd(48)} | ${'refresh /s (peer)'.padEnd(24)} | ${'introspection /s (peer)'.padEnd(24)} | ${'one flow, ms (peer)'.padEnd(20)} |`;
+    lines.push(header, `|${header.slice(1, -1).replace(/[^|]/g, '-')}|`);
+    for (const row of comparisons) {
+      const rate = (scenario: Scenario) => {
+        const c = cell(scenario, row);
+        return c ? `${c.g.perSecond.toFixed(0)} (${c.p.perSecond.toFixed(0)}) = ${c.ratio.toFixed(2)}×` : '—';
+      };
+      const flow = cell('sequential', row);
+      const flowText = flow ? `${flow.g.latencyP50Ms.toFixed(1)} (${flow.p.latencyP50Ms.toFixed(1)})` : '—';
+      lines.push(`| ${row.label.padEnd(48)} | ${rate('refresh').padEnd(24)} | ${rate('introspect').padEnd(24)} | ${flowText.padEnd(20)} |`);
+    }
+    const goal = (row: Comparison, scenario: 'refresh' | 'introspect', atLeast: number, against: string) => {
+      const c = cell(scenario, row);
+      if (c) goals.push(`${c.ratio >= atLeast ? 'met ' : 'MISS'}  ${row.label}, ${SCENARIO_LABELS[scenario]}: ${c.ratio.toFixed(2)}× ${against} (goal ≥ ${atLeast}×)`);
+    };
+    for (const row of comparisons) {
+      if (row.gatehouse === 'gatehouse-embedded') {
+        goal(row, 'introspect', 1.0, "the peer's in-memory default");
+        goal(row, 'refresh', 0.6, "the peer's in-memory default");
+        const flow = cell('sequential', row);
+        if (flow) goals.push(`${flow.g.latencyP50Ms <= flow.p.latencyP50Ms ? 'met ' : 'MISS'}  ${row.label}, one flow: ${flow.g.latencyP50Ms} vs ${flow.p.latencyP50Ms} ms (goal: no slower than the peer's in-memory default)`);
+      } else if (row.gatehouse === 'gatehouse-durable' && row.peer === 'peer-memory') {
+        goal(row, 'introspect', 1.2, "the peer's in-memory default");
+        goal(row, 'refresh', 0.8, "the peer's in-memory default");
+      } else if (row.gatehouse === 'gatehouse-durable') {
+        goal(row, 'refresh', 2.5, 'the peer on the same PostgreSQL');
+        goal(row, 'introspect', 2.5, 'the peer on the same PostgreSQL');
+      }
+    }
+  }
+
+  // One flow, request by request: where its time goes on each server.
+  const sequential = servers.filter((server) => summary[`sequential:${server.name}`]?.steps);
+  if (sequential.length) {
+    lines.push('', 'One flow at a time, request by request (ms: the median of each measurement, then over rounds; the flow itself is timed from the first request to the token):');
+    for (const server of sequential) {
+      const row = summary[`sequential:${server.name}`]!;
+      lines.push(`  ${SERVER_LABELS[server.name]}: ${row.latencyP50Ms} ms per flow (p99 ${row.latencyP99Ms})`);
+      for (const step of row.steps!) lines.push(`    ${step.medianMs.toFixed(2).padStart(7)}  ${step.request}`);
+    }
+  }
+
+  if (rounds.length) {
+    lines.push('', 'CPU per operation in ms (user + system, medians): the server process, its database (the PostgreSQL cluster; embedded and in memory: in the server), the load generator:');
+    const ms = (value: number, width: number) => value.toFixed(3).padStart(width);
+    const cpuHeader = `| ${'scenario'.padEnd(46)} | ${'server'.padEnd(48)} | ${'server'.padStart(7)} | ${'db'.padStart(6)} | ${'load'.padStart(6)} |`;
+    lines.push(cpuHeader, `|${cpuHeader.slice(1, -1).replace(/[^|]/g, '-')}|`);
+    for (const scenario of SCENARIOS) {
+      for (const server of servers) {
+        const cpu = summary[`${scenario}:${server.name}`]?.cpuMsPerOperation;
+        if (cpu) lines.push(`| ${SCENARIO_LABELS[scenario].padEnd(46)} | ${SERVER_LABELS[server.name].padEnd(48)} | ${ms(cpu.server, 7)} | ${ms(cpu.database, 6)} | ${ms(cpu.load, 6)} |`);
+      }
+    }
+    for (const [label, row] of [['raw node:http hello-world', hello], ['raw node:http, the metadata bytes and headers', sameBytes]] as const) {
+      const cpu = row?.cpuMsPerOperation;
+      if (cpu) lines.push(`| ${label.padEnd(46)} | ${''.padEnd(48)} | ${ms(cpu.server, 7)} | ${''.padStart(6)} | ${ms(cpu.load, 6)} |`);
+    }
+    lines.push(
+      `1-minute load average after each round: ${input.loadAverages.join(', ')} — this benchmark alone keeps about 3 processes busy;` +
+        ` much more means other work shared the ${machine.cores} cores and the absolute numbers are low (the interleaved ratios suffer less).`,
+    );
+  }
   if (statements) {
-    lines.push('', 'Database statements per request (median of ' + STATEMENT_SAMPLES + '; BEGIN/COMMIT count, each is a round trip):');
+    lines.push('', 'Database statements per request, throwaway cluster (median of ' + STATEMENT_SAMPLES + '; BEGIN/COMMIT count, each is a round trip):');
     for (const [kind, bySide] of Object.entries(statements.perRequest)) {
       lines.push(`  ${kind.padEnd(46)} Gatehouse ${String(bySide.gatehouse.median).padStart(3)}   peer ${String(bySide.peer.median).padStart(3)}`);
     }
@@ -800,8 +1029,8 @@ function report(input: {
     );
   }
   if (goals.length) lines.push('', 'Goals (reported, never enforced):', ...goals.map((goal) => `  ${goal}`));
-  if (profile) {
-    lines.push('', `Gatehouse CPU profile (${profile.file}): ${profile.busySeconds} s busy; self time as a share of busy time, by module:`);
+  for (const { server, profile } of profiles) {
+    lines.push('', `${SERVER_LABELS[server]}: CPU profile (${profile.file}): ${profile.busySeconds} s busy; self time as a share of busy time, by module:`);
     for (const entry of profile.modules) lines.push(`  ${entry.selfPercent.toFixed(1).padStart(5)} %  ${entry.module}`);
     lines.push('', 'and by function:');
     for (const entry of profile.top) lines.push(`  ${entry.selfPercent.toFixed(1).padStart(5)} %  ${entry.function}  ${entry.location}`);
@@ -812,11 +1041,11 @@ function report(input: {
   const dir = join(root, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = join(dir, `auth-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  const labels = { sides: SIDE_LABELS, scenarios: SCENARIO_LABELS };
+  const labels = { sides: SIDE_LABELS, scenarios: SCENARIO_LABELS, servers: SERVER_LABELS, comparisons };
   const date = new Date().toISOString();
   writeFileSync(
     file,
-    `${JSON.stringify({ date, machine, settings, postgres: input.postgres.description, peer: `oidc-provider ${peerVersion()}`, labels, summary, goals, statements, memory, profile, loadAverages: input.loadAverages, rounds }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine, settings, postgres: input.databases, peer: `oidc-provider ${peerVersion()}`, labels, summary, goals, statements, memory, profiles, loadAverages: input.loadAverages, rounds }, null, 2)}\n`,
   );
   console.log(`results: ${file}`);
 }
@@ -837,6 +1066,15 @@ function positive(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number`);
   return value;
+}
+
+function selectedSetups(): Set<Setup> {
+  const raw = process.env.BENCH_SETUPS;
+  if (!raw) return new Set(SETUP_NAMES);
+  const names = raw.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(SETUP_NAMES as readonly string[]).includes(name));
+  if (unknown.length || !names.length) throw new Error(`BENCH_SETUPS: unknown ${unknown.join(', ') || '(empty)'}; choose from ${SETUP_NAMES.join(', ')}`);
+  return new Set(names as Setup[]);
 }
 
 function selectedScenarios(): Set<Scenario | Extra> {

@@ -85,6 +85,9 @@ export class AuthorizationService {
 
       const id = randomToken(24);
       const secret = randomToken();
+      // With the product's own login there is nothing to show here first: the login handle goes into the same
+      // INSERT and the browser straight to the product's page (the interaction page would only redirect it there).
+      const login = resource.loginMethod === 'external' ? this.completion.loginOnArrival(resource) : null;
       const interaction: NewInteraction = {
         id,
         browserHash: sha256(secret),
@@ -96,6 +99,8 @@ export class AuthorizationService {
         codeChallenge: challenge,
         dpopJkt: dpopJkt ?? null,
         expiresAt: new Date(Date.now() + this.config.interactionTtlSeconds * 1000),
+        externalAuthHash: login?.hash ?? null,
+        externalAuthExpiresAt: login?.expiresAt ?? null,
       };
       // An accepted authorization request is a use of the client (it keeps an unused registration from expiring).
       if (resolved.fetched) {
@@ -111,7 +116,7 @@ export class AuthorizationService {
         const recordedAt = await this.interactions.insertAlone(interaction, due ? { resolutionSeconds: CLIENT_USE_RESOLUTION_MS / 1000 } : null);
         if (due) this.clients.useRecorded(this.database.manager, client.id, recordedAt);
       }
-      return { step: { kind: 'redirect', location: interactionPath(id) }, binding: { id, secret } };
+      return { step: { kind: 'redirect', location: login?.location ?? interactionPath(id) }, binding: { id, secret } };
     } catch (error) {
       if (error instanceof MetadataDocumentLimitReached) throw metadataDocumentLimitPage(client.id, error);
       if (error instanceof OAuthError) return { step: { kind: 'redirect', location: this.errorRedirect(redirectUri, error, state) } };
@@ -224,7 +229,9 @@ export class AuthorizationService {
     const secret = this.session.interactionSecret(req);
     const returnHash = typeof ticket === 'string' && LOGIN_TICKET.test(ticket) ? sha256(ticket) : null;
     if (validId && secret && returnHash && (await this.handles.acceptLogin(interactionId, sha256(secret), returnHash))) {
-      return { kind: 'redirect', location: interactionPath(interactionId) };
+      // The login counts: go on as the interaction page would in this browser (to consent, or to the client), rather
+      // than send the browser there for one more request.
+      return this.resume(interactionId, req);
     }
     const interaction = validId ? await this.interactions.findById(interactionId) : null;
     const anotherBrowser = !secret || !interaction || !safeEqual(sha256(secret), interaction.browserHash);

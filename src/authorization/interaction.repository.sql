@@ -17,17 +17,21 @@ WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AN
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, completed AS change;
 
--- interaction_insert ($1 id, $2 browserHash, $3 clientId, $4 resourceId, $5 redirectUri, $6 scopes, $7 state, $8 codeChallenge, $9 dpopJkt, $10 expiresAt)
-INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6::text[], $7, $8, $9::text, $10);
+-- interaction_insert ($1 id, $2 browserHash, $3 clientId, $4 resourceId, $5 redirectUri, $6 scopes, $7 state, $8 codeChallenge, $9 dpopJkt, $10 expiresAt, $11 externalAuthHash, $12 externalAuthExpiresAt)
+INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at,
+                                           external_auth_hash, external_auth_expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6::text[], $7,
+               $8, $9::text, $10, $11, $12);
 
--- interaction_insert_used ($1 clientId, $2 useResolutionSeconds, $3 id, $4 browserHash, $5 resourceId, $6 redirectUri, $7 scopes, $8 state, $9 codeChallenge, $10 dpopJkt, $11 expiresAt)
+-- interaction_insert_used ($1 clientId, $2 useResolutionSeconds, $3 id, $4 browserHash, $5 resourceId, $6 redirectUri, $7 scopes, $8 state, $9 codeChallenge, $10 dpopJkt, $11 expiresAt, $12 externalAuthHash, $13 externalAuthExpiresAt)
 WITH used AS (
          UPDATE clients SET last_used_at = now()
           WHERE id = $1
             AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2::double precision))
          RETURNING last_used_at
        )
-       INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at)
-       VALUES ($3, $4, $1, $5, $6, $7::text[], $8, $9, $10::text, $11)
+       INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at,
+                                           external_auth_hash, external_auth_expires_at)
+       VALUES ($3, $4, $1, $5, $6, $7::text[], $8,
+               $9, $10::text, $11, $12, $13)
        RETURNING (SELECT last_used_at FROM used) AS used_at;

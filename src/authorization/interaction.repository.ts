@@ -10,7 +10,7 @@ import { clientUseCte } from '../registration/client.repository.js';
 
 export type NewInteraction = Omit<
   InteractionEntity,
-  'createdAt' | 'completedAt' | 'userId' | 'externalAuthHash' | 'externalAuthExpiresAt' | 'loginReturnHash' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
+  'createdAt' | 'completedAt' | 'userId' | 'loginReturnHash' | 'loginCompletedAt' | 'consentHandleHash' | 'consentHandleExpiresAt'
 >;
 
 // completedCte's parameters: declared before the statements below, which build on it at module load.
@@ -27,9 +27,13 @@ const insert = params<{
   codeChallenge: string;
   dpopJkt: string | null;
   expiresAt: Date;
+  externalAuthHash: string | null;
+  externalAuthExpiresAt: Date | null;
 }>();
-const INSERT = sql`INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at)
-       VALUES (${insert.id}, ${insert.browserHash}, ${insert.clientId}, ${insert.resourceId}, ${insert.redirectUri}, ${insert.scopes}::text[], ${insert.state}, ${insert.codeChallenge}, ${insert.dpopJkt}::text, ${insert.expiresAt})`;
+const INSERT = sql`INSERT INTO interactions (id, browser_hash, client_id, resource_id, redirect_uri, scopes, state, code_challenge, dpop_jkt, expires_at,
+                                           external_auth_hash, external_auth_expires_at)
+       VALUES (${insert.id}, ${insert.browserHash}, ${insert.clientId}, ${insert.resourceId}, ${insert.redirectUri}, ${insert.scopes}::text[], ${insert.state},
+               ${insert.codeChallenge}, ${insert.dpopJkt}::text, ${insert.expiresAt}, ${insert.externalAuthHash}, ${insert.externalAuthExpiresAt})`;
 
 export const INTERACTION_INSERT = statement('interaction_insert', INSERT);
 
@@ -80,6 +84,8 @@ export class InteractionRepository {
       codeChallenge: interaction.codeChallenge,
       dpopJkt: interaction.dpopJkt,
       expiresAt: interaction.expiresAt,
+      externalAuthHash: interaction.externalAuthHash,
+      externalAuthExpiresAt: interaction.externalAuthExpiresAt,
     };
     if (!recordUse) {
       await this.database.run(INTERACTION_INSERT, values);

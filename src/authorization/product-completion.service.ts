@@ -46,15 +46,22 @@ export class ProductCompletionService {
   }
 
   /**
+   * A login handle for a new interaction (login_method `external`): its digest and expiry go into the interaction's
+   * own INSERT, and the browser goes straight to the product's login page.
+   */
+  loginOnArrival(resource: ResourceServerEntity): { location: string; hash: string; expiresAt: Date } {
+    const handle = randomToken();
+    return { location: loginLocation(resource, handle), hash: sha256(handle), expiresAt: new Date(Date.now() + HANDLE_TTL_MS) };
+  }
+
+  /**
    * Where to send the browser to sign in on the product's page (login_method `external`): with `stored`, a handle
    * already stored for the interaction, otherwise a new one stored now.
    */
   async beginLogin(interaction: InteractionEntity, resource: ResourceServerEntity, stored: string | null = null): Promise<string> {
     const handle = stored ?? randomToken();
     if (stored === null) await this.handles.setExternalAuth(interaction.id, sha256(handle), new Date(Date.now() + HANDLE_TTL_MS));
-    const location = new URL(resource.loginUri!);
-    location.searchParams.set('external_auth_id', handle);
-    return location.href;
+    return loginLocation(resource, handle);
   }
 
   /**
@@ -184,4 +191,10 @@ export class ProductCompletionService {
     if (input.user_id !== expectedUser) throw new InvalidRequest('user_id is not the user this consent was shown to');
     return { interaction, userId: interaction.userId };
   }
+}
+
+function loginLocation(resource: ResourceServerEntity, handle: string): string {
+  const location = new URL(resource.loginUri!);
+  location.searchParams.set('external_auth_id', handle);
+  return location.href;
 }

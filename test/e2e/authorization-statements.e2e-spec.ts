@@ -87,14 +87,13 @@ for (const database of DATABASE_KINDS) {
       const product = { authorization: `Bearer ${resource.registration_secret}` };
 
       const authorized = await browser.fetch(built.url, { headers: id('authorize') });
-      const interaction = new URL(authorized.headers.get('location') ?? '', gatehouse.url).href;
-      const toLogin = new URL((await browser.fetch(interaction, { headers: id('login_page') })).headers.get('location') ?? '');
-      assert.equal(toLogin.origin + toLogin.pathname, `${PRODUCT}/login`);
+      const toLogin = new URL(authorized.headers.get('location') ?? '');
+      assert.equal(toLogin.origin + toLogin.pathname, `${PRODUCT}/login`, 'the browser goes straight to the product’s login page');
       const login = await postJson(`${gatehouse.url}/api/login/complete`, { external_auth_id: toLogin.searchParams.get('external_auth_id'), user: { id: productUser } }, { ...product, ...id('login_complete') });
       assert.equal(login.status, 200, login.text);
       const returned = await browser.fetch(login.body.redirect_uri, { headers: id('login_return') });
-      assert.equal(returned.headers.get('location'), new URL(interaction).pathname, 'the login counts in this browser, which goes back to its interaction');
-      let next = new URL((await browser.fetch(interaction, { headers: id('consent_page') })).headers.get('location') ?? '');
+      // The login counts in this browser, which goes on from its interaction: to consent, or to the client.
+      let next = new URL(returned.headers.get('location') ?? '');
       if (next.href.startsWith(`${PRODUCT}/consent`)) {
         assert.equal(next.searchParams.get('user_id'), productUser);
         const consent = await postJson(`${gatehouse.url}/api/consent/complete`, { interaction_id: next.searchParams.get('interaction_id'), user_id: productUser, decision: 'approve' }, { ...product, ...id('consent_complete') });
@@ -118,13 +117,13 @@ for (const database of DATABASE_KINDS) {
     it('a first sign-in with consent', async () => {
       await flow('warm-up', 'warm-up-user'); // caches the client and resource, records the client's use
       const steps = await flow('first', 'first-user');
-      const expected = { authorize: 1, login_page: 1, login_complete: 2, login_return: 1, consent_page: 1, consent_complete: 2 };
+      const expected = { authorize: 1, login_complete: 2, login_return: 2, consent_complete: 2 };
       assert.deepEqual(counts(steps, Object.keys(expected)), expected, JSON.stringify(steps, null, 1));
     });
 
-    it('a returning user whose consent is remembered: the code is issued from the interaction page', async () => {
+    it('a returning user whose consent is remembered: the code is issued on the return from the login', async () => {
       const steps = await flow('returning', 'first-user');
-      const expected = { authorize: 1, login_page: 1, login_complete: 2, login_return: 1, consent_page: 2, consent_complete: 0 };
+      const expected = { authorize: 1, login_complete: 2, login_return: 3, consent_complete: 0 };
       assert.deepEqual(counts(steps, Object.keys(expected)), expected, JSON.stringify(steps, null, 1));
     });
 

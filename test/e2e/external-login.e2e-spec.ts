@@ -153,7 +153,6 @@ describe('external login and custom consent', () => {
     const built = authorizationUrl(gatehouse.url, { client, resource: mcp.resource, pkce: pkce() });
     const atLogin = await attacker.navigate(built.url, (location) => location.startsWith(`${product.url}/login`));
     assert.ok('stoppedAt' in atLogin);
-    const interactionPath = attacker.visited.map((visit) => new URL(visit.split(' ')[1]!).pathname).find((path) => path.startsWith('/interaction/'))!;
     const codesBefore = await gatehouse.count('authorization_codes');
 
     // The victim, signed in to the product, opens the link: the product completes its login for the victim and
@@ -164,6 +163,8 @@ describe('external login and custom consent', () => {
     assert.equal(landed.status, 403);
     assert.match(landed.html, /started in another browser/);
     assert.match(landed.url, /\/login\/return\?ticket=/);
+    // The attacker's interaction, which the product's login completion named.
+    const interactionPath = new URL(landed.url).pathname.replace(/\/login\/return$/, '');
 
     // The attacker's browser goes back to its interaction: no consent page, no code, only the product's login again.
     const reloaded = await attacker.fetch(`${gatehouse.url}${interactionPath}`);

@@ -863,19 +863,17 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
   async function flow(door: Door, beforeConsent: (interactionId: string) => Promise<void> = async () => {}): Promise<{ steps: Answer[]; secrets: string[] }> {
     const built = authorizationUrl(gatehouse.url, { client, resource: resource.resource, scope: 'tools:read tools:execute', state: 'same-state', params: { code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGF0jAw-cM' } });
     const authorize = await send(door, { path: built.url.slice(gatehouse.url.length), headers: { 'user-agent': 'steps' } });
-    const location = String(authorize.headers.location);
-    const interactionPath = new URL(location, gatehouse.url).pathname;
+    // The browser goes straight to the product's login page; its interaction is the path its cookie is bound to.
+    const loginHandle = param(String(authorize.headers.location), 'external_auth_id');
+    const interactionPath = /Path=(\/interaction\/[A-Za-z0-9_-]+)/.exec(String(authorize.headers['set-cookie']?.[0] ?? ''))?.[1] ?? '';
     const cookie = String(authorize.headers['set-cookie']?.[0] ?? '').split(';')[0]!;
-    const visitLogin = await send(door, { path: interactionPath, headers: { cookie } });
-    const loginHandle = param(String(visitLogin.headers.location), 'external_auth_id');
     // A new user each flow: one who consented before would not be sent to the consent page.
     const user = `user-${randomUUID()}`;
     const bearer = { ...JSON_TYPE, authorization: `Bearer ${resource.registration_secret}` };
     const login = await send(door, { method: 'POST', path: '/api/login/complete', headers: bearer, body: JSON.stringify({ external_auth_id: loginHandle, user: { id: user } }) });
     const returnPath = String(login.body?.redirect_uri ?? '').slice(gatehouse.url.length);
     const loginReturn = await send(door, { path: returnPath, headers: { cookie } });
-    const visitConsent = await send(door, { path: interactionPath, headers: { cookie } });
-    const consentHandle = param(String(visitConsent.headers.location), 'interaction_id');
+    const consentHandle = param(String(loginReturn.headers.location), 'interaction_id');
     await beforeConsent(interactionPath.split('/').pop()!);
     const consent = await send(door, {
       method: 'POST',
@@ -886,7 +884,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     const code = param(String(consent.body?.redirect_uri ?? ''), 'code');
     const ticket = param(returnPath, 'ticket');
     return {
-      steps: [authorize, visitLogin, login, loginReturn, visitConsent, consent],
+      steps: [authorize, login, loginReturn, consent],
       secrets: [interactionPath.split('/').pop()!, cookie.split('=')[1]!, loginHandle, user, consentHandle, code, ticket],
     };
   }
@@ -894,19 +892,18 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
   it('takes a whole flow through the same steps with the same answers, but for each flow’s own ids, handles and code', async () => {
     const a = await flow(fast);
     const b = await flow(full);
-    const names = ['authorize', 'interaction (login)', 'login complete', 'login return', 'interaction (consent)', 'consent complete'];
+    const names = ['authorize', 'login complete', 'login return', 'consent complete'];
     names.forEach((name, i) => assert.deepEqual(normalised(a.steps[i]!, a.secrets), normalised(b.steps[i]!, b.secrets), name));
-    const [authorize, visitLogin, login, loginReturn, visitConsent, consent] = a.steps as [Answer, Answer, Answer, Answer, Answer, Answer];
+    const [authorize, login, loginReturn, consent] = a.steps as [Answer, Answer, Answer, Answer];
     assert.equal(authorize.status, 302);
     assert.match(String(authorize.headers['set-cookie']), /^gatehouse_interaction=[^;]+; Max-Age=\d+; Path=\/interaction\/[A-Za-z0-9_-]+; Expires=[^;]+; HttpOnly; SameSite=Lax$/);
     assert.equal(authorize.headers['cache-control'], 'no-store');
-    assert.ok(String(visitLogin.headers.location).startsWith(`${PRODUCT}/login?`), String(visitLogin.headers.location));
-    assert.ok(String(visitConsent.headers.location).startsWith(`${PRODUCT}/consent?`), String(visitConsent.headers.location));
+    assert.ok(String(authorize.headers.location).startsWith(`${PRODUCT}/login?`), String(authorize.headers.location));
     assert.equal(login.status, 200);
     assert.equal(login.headers['cache-control'], 'no-store');
     assert.match(String(login.body.redirect_uri), /\/login\/return\?ticket=[A-Za-z0-9_-]{43}$/);
     assert.equal(loginReturn.status, 302);
-    assert.equal(loginReturn.headers.location, String(authorize.headers.location), 'the login counts, and the browser goes back to its interaction');
+    assert.ok(String(loginReturn.headers.location).startsWith(`${PRODUCT}/consent?`), `the login counts, and the browser goes on to consent: ${String(loginReturn.headers.location)}`);
     assert.equal(consent.status, 200);
     assert.ok(param(String(consent.body.redirect_uri), 'code'), 'the client gets a code');
     assert.equal(param(String(consent.body.redirect_uri), 'state'), 'same-state');
@@ -924,7 +921,7 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     };
     const a = await flow(fast, expire);
     const b = await flow(full, expire);
-    const [onFast, onFull] = [a.steps[5]!, b.steps[5]!];
+    const [onFast, onFull] = [a.steps[3]!, b.steps[3]!];
     assertSameAnswer(onFast, onFull, 'consent completion of an expired interaction');
     assert.equal(onFast.status, 400);
     assert.equal(onFast.headers['content-type'], 'application/json; charset=utf-8');
@@ -967,7 +964,6 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
       metric(gatehouse, 'gatehouse_http_request_duration_seconds_count', { method, route, status: String(status) });
     const series: Array<[string, string, number]> = [
       ['GET', '/authorize', 302],
-      ['GET', '/interaction/:id', 302],
       ['POST', '/api/login/complete', 200],
       ['GET', '/interaction/:id/login/return', 302],
       ['POST', '/api/consent/complete', 200],
@@ -977,8 +973,8 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
     await flow(full);
     await eventually(async () => {
       const now = await Promise.all(series.map(([method, route, status]) => count(method, route, status)));
-      // Two flows, one through each door: the interaction page twice per flow.
-      return now.every((value, i) => value === before[i]! + (series[i]![1] === '/interaction/:id' ? 4 : 2)) ? true : undefined;
+      // Two flows, one through each door: each step once per flow.
+      return now.every((value, i) => value === before[i]! + 2) ? true : undefined;
     }, 'each step counted under its route on both paths', 3000);
   });
 });
