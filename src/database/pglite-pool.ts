@@ -1,107 +1,11 @@
-import { parse, protocol, type PGlite, type Results } from '@electric-sql/pglite';
+import type { PgResult, QueryConfig } from './pglite-session.js';
+import type { PgliteThread } from './pglite-thread.js';
+
+export type { PgResult, QueryConfig } from './pglite-session.js';
 
 const ACQUIRE_TIMEOUT_MS = 30_000;
-/**
- * Named statements kept in the session at most. Each hot statement has one name (its text's hash), so this is only
- * reached by statements built per call (a batch with a varying number of rows); the oldest is then closed.
- */
-const MAX_PREPARED = 256;
 
 type Callback = (error: Error | null, result?: PgResult) => void;
-export interface PgResult {
-  rows: unknown[];
-  rowCount: number;
-  command: string;
-  fields: Results['fields'];
-}
-
-/** node-postgres's query config: with a `name`, the statement is prepared once in the session and reused. */
-export interface QueryConfig {
-  name?: string;
-  text: string;
-  values?: unknown[];
-}
-
-/**
- * The one PGlite session, and what it has prepared. Parsing and planning cost PGlite (PostgreSQL compiled to
- * WebAssembly) far more than running a hot statement does, a few milliseconds for a statement of several CTEs; a
- * named statement is parsed and planned once, and then each call is one Bind/Execute/Sync round into the database.
- */
-class PgliteSession {
-  /** Prepared statement name → its parameters' type OIDs, oldest first. */
-  private readonly prepared = new Map<string, number[]>();
-
-  constructor(readonly db: PGlite) {}
-
-  async run(sql: string, params: unknown[] | undefined): Promise<PgResult> {
-    const command = commandOf(sql);
-    if (params && params.length > 0) {
-      const result = await this.db.query(sql, params);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length, command, fields: result.fields };
-    }
-    const results = await this.db.exec(sql);
-    const last = results[results.length - 1];
-    return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? last?.rows.length ?? 0, command, fields: last?.fields ?? [] };
-  }
-
-  async runNamed(name: string, sql: string, params: unknown[]): Promise<PgResult> {
-    const types = this.prepared.get(name) ?? (await this.prepare(name, sql));
-    // As PGlite's own query(): each value through the serializer of its parameter's type, else as text.
-    const values = params.map((value, i) => {
-      if (value === null || value === undefined) return null;
-      const serializer = this.db.serializers[types[i] ?? 0];
-      return serializer ? serializer(value) : String(value);
-    });
-    const { messages } = await this.db.execProtocol(
-      concat([
-        protocol.serialize.bind({ statement: name, values }),
-        protocol.serialize.describe({ type: 'P' }),
-        protocol.serialize.execute({}),
-        protocol.serialize.sync(),
-      ]),
-    );
-    const result = parse.parseResults(messages, this.db.parsers)[0];
-    const rows = result?.rows ?? [];
-    return { rows, rowCount: result?.affectedRows ?? rows.length, command: commandOf(sql), fields: result?.fields ?? [] };
-  }
-
-  private async prepare(name: string, sql: string): Promise<number[]> {
-    const oldest = this.prepared.size >= MAX_PREPARED ? this.prepared.keys().next().value : undefined;
-    if (oldest !== undefined) this.prepared.delete(oldest);
-    const { messages } = await this.db.execProtocol(
-      concat([
-        ...(oldest === undefined ? [] : [protocol.serialize.close({ type: 'S', name: oldest })]),
-        protocol.serialize.parse({ name, text: sql, types: [] }),
-        protocol.serialize.describe({ type: 'S', name }),
-        protocol.serialize.sync(),
-      ]),
-    );
-    const types = parse.parseDescribeStatementResults(messages);
-    this.prepared.set(name, types);
-    return types;
-  }
-
-  /** A query in node-postgres's forms: (text, values) or a config with a name. */
-  query(config: string | QueryConfig, params: unknown[] | undefined): Promise<PgResult> {
-    if (typeof config === 'string') return this.run(config, params);
-    if (config.name) return this.runNamed(config.name, config.text, config.values ?? []);
-    return this.run(config.text, config.values);
-  }
-}
-
-function commandOf(sql: string): string {
-  return (/^\s*(\w+)/.exec(sql)?.[1] ?? '').toUpperCase();
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
 
 /** Runs `promise` into a node-postgres-style callback if there is one, else returns it. */
 function settle(promise: Promise<PgResult>, callback: Callback | undefined): Promise<PgResult> | void {
@@ -119,7 +23,7 @@ function queryArguments(paramsOrCallback: unknown[] | Callback | undefined, call
 
 /** The session held by one TypeORM query runner (a transaction), until released. */
 export class PgliteConnection {
-  constructor(private readonly session: PgliteSession) {}
+  constructor(private readonly session: PgliteThread) {}
 
   query(config: string | QueryConfig, params?: unknown[]): Promise<PgResult>;
   query(config: string | QueryConfig, paramsOrCallback: unknown[] | Callback | undefined, callback?: Callback): Promise<PgResult> | void;
@@ -138,7 +42,7 @@ export class PgliteConnection {
 }
 
 /**
- * A node-postgres-shaped pool over one PGlite instance, for TypeORM's `postgres` driver.
+ * A node-postgres-shaped pool over the one PGlite session (in its own thread), for TypeORM's `postgres` driver.
  *
  * PGlite is a single session, so a "connection" here is exclusive use of it: `connect()` waits its turn and
  * `release()` hands it on. That keeps concurrent transactions from interleaving their statements in one session,
@@ -148,7 +52,7 @@ export class PgliteConnection {
 export class PglitePool {
   private tail: Promise<void> = Promise.resolve();
 
-  constructor(private readonly session: PgliteSession) {}
+  constructor(private readonly session: PgliteThread) {}
 
   private acquire(): Promise<() => void> {
     let release!: () => void;
@@ -191,14 +95,19 @@ export class PglitePool {
     );
   }
 
-  /** A one-off query outside any transaction still waits for exclusive use. */
+  /**
+   * A one-off query outside any transaction waits until no transaction holds the session; then it is posted to the
+   * database's thread and the session is handed on at once. The thread runs statements in the order posted, so
+   * one-off queries queue up there one behind another (the thread does not wait for the main thread between them),
+   * and a transaction that takes the session next begins after all of them.
+   */
   query(config: string | QueryConfig, params?: unknown[]): Promise<PgResult>;
   query(config: string | QueryConfig, paramsOrCallback: unknown[] | Callback | undefined, callback?: Callback): Promise<PgResult> | void;
   query(config: string | QueryConfig, paramsOrCallback?: unknown[] | Callback, callback?: Callback): Promise<PgResult> | void {
     const { params, cb } = queryArguments(paramsOrCallback, callback);
-    const promise = this.acquire().then(async (release) => {
+    const promise = this.acquire().then((release) => {
       try {
-        return await this.session.query(config, params);
+        return this.session.query(config, params);
       } finally {
         release();
       }
@@ -207,23 +116,25 @@ export class PglitePool {
   }
 
   end(callback?: (error: Error | null) => void): void {
-    // Wait for the queue to drain, then close the instance.
+    // Wait for the queue to drain, then close the instance and its thread.
     void this.acquire()
       .then(async (release) => {
-        await this.session.db.close();
-        release();
+        try {
+          await this.session.close();
+        } finally {
+          release();
+        }
       })
       .then(() => callback?.(null), (error: Error) => callback?.(error));
   }
 }
 
-/** TypeORM's `driver` option for PGlite: the node-postgres module shape, whose `new Pool()` is this instance's. */
-export function pglitePoolDriver(db: PGlite): { Pool: new () => PglitePool } {
-  const session = new PgliteSession(db);
+/** TypeORM's `driver` option for PGlite: the node-postgres module shape, whose `new Pool()` is this thread's session. */
+export function pglitePoolDriver(thread: PgliteThread): { Pool: new () => PglitePool } {
   return {
     Pool: class extends PglitePool {
       constructor() {
-        super(session);
+        super(thread);
       }
     },
   };
