@@ -1,4 +1,4 @@
-import { parse, protocol, type PGlite } from '@electric-sql/pglite';
+import { parse, protocol, type messages, type PGlite } from '@electric-sql/pglite';
 
 /**
  * Named statements kept in the session at most. Each hot statement has one name (its text's hash), so this is only
@@ -20,6 +20,15 @@ export interface QueryConfig {
   values?: unknown[];
 }
 
+type RowDescriptionMessage = messages.RowDescriptionMessage;
+
+interface Prepared {
+  /** Its parameters' type OIDs, for their serializers. */
+  types: number[];
+  /** Its rows' names and types; none for a statement that returns no rows. */
+  rowDescription: RowDescriptionMessage | undefined;
+}
+
 /**
  * The one PGlite session, and what it has prepared; it lives in the thread that owns the PGlite instance. Parsing and
  * planning cost PGlite (PostgreSQL compiled to WebAssembly) far more than running a hot statement does, a few
@@ -27,8 +36,8 @@ export interface QueryConfig {
  * one Bind/Execute/Sync round into the database.
  */
 export class PgliteSession {
-  /** Prepared statement name → its parameters' type OIDs, oldest first. */
-  private readonly prepared = new Map<string, number[]>();
+  /** Prepared statement name → its parameters' type OIDs and its rows' description, oldest first. */
+  private readonly prepared = new Map<string, Prepared>();
 
   constructor(readonly db: PGlite) {}
 
@@ -55,7 +64,7 @@ export class PgliteSession {
   }
 
   private async runNamed(name: string, sql: string, params: unknown[]): Promise<PgResult> {
-    const types = this.prepared.get(name) ?? (await this.prepare(name, sql));
+    const { types, rowDescription } = this.prepared.get(name) ?? (await this.prepare(name, sql));
     // As PGlite's own query(): each value through the serializer of its parameter's type, else as text.
     const values = params.map((value, i) => {
       if (value === null || value === undefined) return null;
@@ -63,19 +72,16 @@ export class PgliteSession {
       return serializer ? serializer(value) : String(value);
     });
     const { messages } = await this.db.execProtocol(
-      concat([
-        protocol.serialize.bind({ statement: name, values }),
-        protocol.serialize.describe({ type: 'P' }),
-        protocol.serialize.execute({}),
-        protocol.serialize.sync(),
-      ]),
+      concat([protocol.serialize.bind({ statement: name, values }), protocol.serialize.execute({}), protocol.serialize.sync()]),
     );
-    const result = parse.parseResults(messages, this.db.parsers)[0];
+    // The rows' description was read once when the statement was prepared (it cannot change while it stays
+    // prepared): asking for it again on every call would cost a Describe each time.
+    const result = parse.parseResults(rowDescription ? [rowDescription, ...messages] : messages, this.db.parsers)[0];
     const rows = result?.rows ?? [];
     return { rows, rowCount: result?.affectedRows ?? rows.length, command: commandOf(sql) };
   }
 
-  private async prepare(name: string, sql: string): Promise<number[]> {
+  private async prepare(name: string, sql: string): Promise<Prepared> {
     const oldest = this.prepared.size >= MAX_PREPARED ? this.prepared.keys().next().value : undefined;
     if (oldest !== undefined) this.prepared.delete(oldest);
     const { messages } = await this.db.execProtocol(
@@ -86,9 +92,12 @@ export class PgliteSession {
         protocol.serialize.sync(),
       ]),
     );
-    const types = parse.parseDescribeStatementResults(messages);
-    this.prepared.set(name, types);
-    return types;
+    const prepared: Prepared = {
+      types: parse.parseDescribeStatementResults(messages),
+      rowDescription: messages.find((message): message is RowDescriptionMessage => message.name === 'rowDescription'),
+    };
+    this.prepared.set(name, prepared);
+    return prepared;
   }
 }
 
