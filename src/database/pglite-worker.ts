@@ -11,7 +11,7 @@ import type { WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js
 const port = parentPort!;
 const { dataDir } = workerData as WorkerStart;
 
-/** Answers go out together once per turn of the event loop: one message (and one wake-up of the main thread) for a run of statements. */
+/** Answers go out together once per turn of the event loop: one message, one wake-up of the main thread, per run. */
 let replies: WorkerReply[] = [];
 function post(reply: WorkerReply): void {
   if (replies.length === 0) setImmediate(flush);
@@ -34,12 +34,6 @@ function describe(error: unknown): Extract<WorkerReply, { ok: false }>['error'] 
 
 try {
   const session = new PgliteSession(await PGlite.create({ dataDir }));
-  // One request at a time, in the order posted: PGlite's protocol calls must not overlap, and the main thread relies
-  // on that order (a transaction's statements come after every statement posted before its BEGIN).
-  let tail: Promise<void> = Promise.resolve();
-  port.on('message', (requests: WorkerRequest[]) => {
-    for (const request of requests) tail = tail.then(() => serve(request));
-  });
   const serve = async (request: WorkerRequest): Promise<void> => {
     try {
       if (request.kind === 'close') {
@@ -53,6 +47,12 @@ try {
       post({ id: request.id, ok: false, error: describe(error) });
     }
   };
+  // One request at a time, in the order posted: PGlite's protocol calls must not overlap, and the main thread relies
+  // on that order (a transaction's statements come after every statement posted before its BEGIN).
+  let tail: Promise<void> = Promise.resolve();
+  port.on('message', (requests: WorkerRequest[]) => {
+    for (const request of requests) tail = tail.then(() => serve(request));
+  });
   post({ id: 0, ok: true, result: null });
 } catch (error) {
   post({ id: 0, ok: false, error: describe(error) });
