@@ -1,8 +1,8 @@
 import { DataSource, type EntityManager } from 'typeorm';
-import { PGlite } from '@electric-sql/pglite';
 import { mkdir } from 'node:fs/promises';
 import type { DatabaseConfig } from '../config/config.js';
 import { pglitePoolDriver } from './pglite-pool.js';
+import { PgliteThread } from './pglite-thread.js';
 import { lockDataDir } from './data-dir-lock.js';
 
 /** A transaction handle passed from services to repositories; services never call TypeORM themselves. */
@@ -38,9 +38,9 @@ export async function createDataSource(database: DatabaseConfig, entities: Entit
   }
   await mkdir(database.dataDir, { recursive: true, mode: 0o700 });
   const unlock = await lockDataDir(database.dataDir);
-  let pglite: PGlite;
+  let pglite: PgliteThread;
   try {
-    pglite = await PGlite.create({ dataDir: database.dataDir });
+    pglite = await PgliteThread.open(database.dataDir);
   } catch (error) {
     await unlock();
     throw error;

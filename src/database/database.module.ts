@@ -7,6 +7,12 @@ import type { EntityClasses, Tx } from './data-source.js';
 import { connectAtBoot } from './connect.js';
 import { returnedRows } from './returned-rows.js';
 import type { Statement } from './sql.js';
+import { PgliteConnection, PglitePool, type QueryConfig } from './pglite-pool.js';
+
+/** What `run` sends its statements through: a node-postgres pool or client, or the PGlite pool or its session. */
+interface DirectQueryable {
+  query(config: QueryConfig): Promise<{ rows: unknown[] }>;
+}
 
 export interface DatabaseOptions {
   /**
@@ -32,15 +38,15 @@ export class Database implements OnApplicationShutdown {
   ) {}
 
   /**
-   * Runs a statement on a request's hot path and returns its rows (an UPDATE's or DELETE's RETURNING rows too). On
-   * PostgreSQL it goes straight to node-postgres, skipping TypeORM's per-query work, as a prepared statement (unless
-   * prepared statements are off); on PGlite it takes the ordinary path. Inside `tx` it runs on that transaction's
-   * connection. Fails as TypeORM's queries do, with a QueryFailedError.
+   * Runs a statement on a request's hot path and returns its rows (an UPDATE's or DELETE's RETURNING rows too). It
+   * goes straight to node-postgres (or PGlite's session), skipping TypeORM's per-query work, as a prepared statement
+   * (unless prepared statements are off). Inside `tx` it runs on that transaction's connection. Fails as TypeORM's
+   * queries do, with a QueryFailedError.
    */
   async run<Values, Row>(statement: Statement<Values, Row>, values: Values, tx?: Tx): Promise<Row[]> {
     const sql = statement.text;
     const params = statement.values(values);
-    const connection = this.nodePostgres(tx);
+    const connection = this.direct(tx);
     if (!connection) return returnedRows<Row>(await (tx ?? this.manager).query(sql, params));
     const config = this.options.preparedStatements ? { name: statement.preparedName, text: sql, values: params } : { text: sql, values: params };
     try {
@@ -51,18 +57,18 @@ export class Database implements OnApplicationShutdown {
   }
 
   /**
-   * Where `run` can talk to node-postgres directly: the connection a transaction holds, or the pool outside one.
-   * Null on PGlite, whose pool and connections only look like node-postgres's to TypeORM.
+   * Where `run` can talk to the database directly: the connection a transaction holds, or the pool outside one
+   * (node-postgres's, or the PGlite pool's, which takes the same query configs).
    */
-  private nodePostgres(tx: Tx | undefined): pg.Pool | pg.ClientBase | null {
+  private direct(tx: Tx | undefined): DirectQueryable | null {
     if (tx?.queryRunner) {
       // A released runner's connection is back in the pool, maybe someone else's now: TypeORM's path refuses it.
       if (tx.queryRunner.isReleased) return null;
       const connection: unknown = (tx.queryRunner as { databaseConnection?: unknown }).databaseConnection;
-      return connection instanceof pg.Client ? connection : null;
+      return connection instanceof pg.Client || connection instanceof PgliteConnection ? connection : null;
     }
     const pool: unknown = (this.dataSource.driver as { master?: unknown }).master;
-    return pool instanceof pg.Pool ? pool : null;
+    return pool instanceof pg.Pool || pool instanceof PglitePool ? pool : null;
   }
 
   /**
@@ -153,7 +159,8 @@ export class DatabaseModule {
           provide: Database,
           inject: [DataSource, GATEHOUSE_CONFIG],
           useFactory: (dataSource: DataSource, config: GatehouseConfig) =>
-            new Database(dataSource, { preparedStatements: config.database.kind === 'postgres' && config.database.preparedStatements }),
+            // PGlite is one session of this process's own: nothing in between to lose its prepared statements.
+            new Database(dataSource, { preparedStatements: config.database.kind === 'pglite' || config.database.preparedStatements }),
         },
       ],
       exports: [DataSource, Database],

@@ -1,31 +1,64 @@
-import type { PGlite, Results } from '@electric-sql/pglite';
+import type { PgResult, QueryConfig } from './pglite-session.js';
+import type { PgliteThread } from './pglite-thread.js';
+
+export type { PgResult, QueryConfig } from './pglite-session.js';
 
 const ACQUIRE_TIMEOUT_MS = 30_000;
 
 type Callback = (error: Error | null, result?: PgResult) => void;
-interface PgResult {
-  rows: unknown[];
-  rowCount: number;
-  command: string;
-  fields: Results['fields'];
+
+/** Runs `promise` into a node-postgres-style callback if there is one, else returns it. */
+function settle(promise: Promise<PgResult>, callback: Callback | undefined): Promise<PgResult> | void {
+  if (!callback) return promise;
+  promise.then((result) => callback(null, result), (error: Error) => callback(error));
+}
+
+/** Splits node-postgres's (config, values?, callback?) arguments. */
+function queryArguments(paramsOrCallback: unknown[] | Callback | undefined, callback: Callback | undefined): { params: unknown[] | undefined; cb: Callback | undefined } {
+  return {
+    params: Array.isArray(paramsOrCallback) ? paramsOrCallback : undefined,
+    cb: typeof paramsOrCallback === 'function' ? paramsOrCallback : callback,
+  };
+}
+
+/** The session held by one TypeORM query runner (a transaction), until released. */
+export class PgliteConnection {
+  constructor(private readonly session: PgliteThread) {}
+
+  query(config: string | QueryConfig, params?: unknown[]): Promise<PgResult>;
+  query(config: string | QueryConfig, paramsOrCallback: unknown[] | Callback | undefined, callback?: Callback): Promise<PgResult> | void;
+  query(config: string | QueryConfig, paramsOrCallback?: unknown[] | Callback, callback?: Callback): Promise<PgResult> | void {
+    const { params, cb } = queryArguments(paramsOrCallback, callback);
+    return settle(this.session.query(config, params), cb);
+  }
+
+  on(): this {
+    return this;
+  }
+
+  removeListener(): this {
+    return this;
+  }
 }
 
 /**
- * A node-postgres-shaped pool over one PGlite instance, for TypeORM's `postgres` driver.
+ * A node-postgres-shaped pool over the one PGlite session (in its own thread), for TypeORM's `postgres` driver.
  *
  * PGlite is a single session, so a "connection" here is exclusive use of it: `connect()` waits its turn and
  * `release()` hands it on. That keeps concurrent transactions from interleaving their statements in one session,
  * which a pool that hands out the same session to every caller would do (two concurrent BEGINs share one
  * transaction, and one ROLLBACK undoes both).
  */
-export function pglitePoolDriver(db: PGlite): { Pool: new () => unknown } {
-  let tail: Promise<void> = Promise.resolve();
+export class PglitePool {
+  private tail: Promise<void> = Promise.resolve();
 
-  function acquire(): Promise<() => void> {
+  constructor(private readonly session: PgliteThread) {}
+
+  private acquire(): Promise<() => void> {
     let release!: () => void;
     const next = new Promise<void>((resolve) => (release = resolve));
-    const ready = tail.then(() => release);
-    tail = tail.then(() => next);
+    const ready = this.tail.then(() => release);
+    this.tail = this.tail.then(() => next);
     // A query issued outside its transaction while that transaction holds the session can never run; fail loudly
     // instead of hanging. (On PostgreSQL the same mistake silently escapes the transaction.)
     return new Promise((resolve, reject) => {
@@ -43,72 +76,66 @@ export function pglitePoolDriver(db: PGlite): { Pool: new () => unknown } {
     });
   }
 
-  async function run(sql: string, params: unknown[] | undefined): Promise<PgResult> {
-    const command = (/^\s*(\w+)/.exec(sql)?.[1] ?? '').toUpperCase();
-    if (params && params.length > 0) {
-      const result = await db.query(sql, params);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length, command, fields: result.fields };
-    }
-    const results = await db.exec(sql);
-    const last = results[results.length - 1];
-    return { rows: last?.rows ?? [], rowCount: last?.affectedRows ?? last?.rows.length ?? 0, command, fields: last?.fields ?? [] };
+  on(): this {
+    return this;
   }
 
-  function makeQuery() {
-    return (sql: string, paramsOrCallback?: unknown[] | Callback, callback?: Callback): Promise<PgResult> | void => {
-      const params = Array.isArray(paramsOrCallback) ? paramsOrCallback : undefined;
-      const cb = typeof paramsOrCallback === 'function' ? paramsOrCallback : callback;
-      const promise = run(sql, params);
-      if (!cb) return promise;
-      promise.then((result) => cb(null, result), (error: Error) => cb(error));
-    };
+  connect(callback: (error: Error | null, connection: unknown, release: () => void) => void): void {
+    this.acquire().then(
+      (release) => {
+        let released = false;
+        callback(null, new PgliteConnection(this.session), () => {
+          if (!released) {
+            released = true;
+            release();
+          }
+        });
+      },
+      (error: Error) => callback(error, null, () => undefined),
+    );
   }
 
-  class PglitePool {
-    on(): this {
-      return this;
-    }
+  /**
+   * A one-off query outside any transaction waits until no transaction holds the session; then it is posted to the
+   * database's thread and the session is handed on at once. The thread runs statements in the order posted, so
+   * one-off queries queue up there one behind another (the thread does not wait for the main thread between them),
+   * and a transaction that takes the session next begins after all of them.
+   */
+  query(config: string | QueryConfig, params?: unknown[]): Promise<PgResult>;
+  query(config: string | QueryConfig, paramsOrCallback: unknown[] | Callback | undefined, callback?: Callback): Promise<PgResult> | void;
+  query(config: string | QueryConfig, paramsOrCallback?: unknown[] | Callback, callback?: Callback): Promise<PgResult> | void {
+    const { params, cb } = queryArguments(paramsOrCallback, callback);
+    const promise = this.acquire().then((release) => {
+      try {
+        return this.session.query(config, params);
+      } finally {
+        release();
+      }
+    });
+    return settle(promise, cb);
+  }
 
-    connect(callback: (error: Error | null, connection: unknown, release: () => void) => void): void {
-      acquire().then(
-        (release) => {
-          let released = false;
-          const connection = { query: makeQuery(), on: () => connection, removeListener: () => connection };
-          callback(null, connection, () => {
-            if (!released) {
-              released = true;
-              release();
-            }
-          });
-        },
-        (error: Error) => callback(error, null, () => undefined),
-      );
-    }
-
-    /** A one-off query outside any transaction still waits for exclusive use. */
-    query(sql: string, params?: unknown[] | Callback, callback?: Callback): Promise<PgResult> | void {
-      const cb = typeof params === 'function' ? params : callback;
-      const values = Array.isArray(params) ? params : undefined;
-      const promise = acquire().then(async (release) => {
+  end(callback?: (error: Error | null) => void): void {
+    // Wait for the queue to drain, then close the instance and its thread.
+    void this.acquire()
+      .then(async (release) => {
         try {
-          return await run(sql, values);
+          await this.session.close();
         } finally {
           release();
         }
-      });
-      if (!cb) return promise;
-      promise.then((result) => cb(null, result), (error: Error) => cb(error));
-    }
-
-    end(callback?: (error: Error | null) => void): void {
-      // Wait for the queue to drain, then close the instance.
-      void acquire()
-        .then(async (release) => {
-          await db.close();
-          release();
-        })
-        .then(() => callback?.(null), (error: Error) => callback?.(error));
-    }
+      })
+      .then(() => callback?.(null), (error: Error) => callback?.(error));
   }
-  return { Pool: PglitePool };
+}
+
+/** TypeORM's `driver` option for PGlite: the node-postgres module shape, whose `new Pool()` is this thread's session. */
+export function pglitePoolDriver(thread: PgliteThread): { Pool: new () => PglitePool } {
+  return {
+    Pool: class extends PglitePool {
+      constructor() {
+        super(thread);
+      }
+    },
+  };
 }

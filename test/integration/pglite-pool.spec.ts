@@ -149,3 +149,50 @@ for (const kind of DATABASE_KINDS) {
     });
   });
 }
+
+describe('the embedded database in its worker thread', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await openTestDatabase('pglite');
+  });
+  after(async () => {
+    await db?.close();
+  });
+
+  it('runs a statement off the main thread: timers keep firing while it runs', async () => {
+    let turns = 0;
+    let running = true;
+    const tick = () => {
+      if (!running) return;
+      turns++;
+      setTimeout(tick, 5);
+    };
+    tick();
+    const turnsBefore = turns;
+    await db.dataSource.query('SELECT pg_sleep(0.3)');
+    running = false;
+    // Run in the main thread, PGlite would hold the event loop for the whole statement: no timer in between.
+    assert.ok(turns - turnsBefore >= 2, `the event loop turned ${turns - turnsBefore} times during the statement`);
+  });
+
+  it('begins a transaction after every one-off statement called before it, though those hand the session on at once', async () => {
+    const tag = randomBytes(6).toString('hex');
+    const pool = (db.dataSource.driver as unknown as { master: { query(text: string, values: unknown[]): Promise<unknown> } }).master;
+    const inserts = Array.from({ length: 20 }, (_, i) => pool.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-${String(i).padStart(2, '0')}`]));
+    const seen = db.dataSource.transaction(async (tx) => {
+      const rows = (await tx.query('SELECT count(*)::int AS n FROM users WHERE display_name LIKE $1', [`${tag}%`])) as Array<{ n: number }>;
+      return rows[0]?.n;
+    });
+    await Promise.all(inserts);
+    assert.equal(await seen, 20);
+  });
+
+  it('keeps a failed prepared statement from affecting the next ones', async () => {
+    const pool = (db.dataSource.driver as unknown as { master: { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }> } }).master;
+    await assert.rejects(pool.query({ name: 'broken_statement', text: 'SELECT * FROM no_such_table WHERE id = $1', values: [1] }), (error: Error & { code?: string }) => error.code === '42P01');
+    const first = await pool.query({ name: 'sum_statement', text: 'SELECT $1::int + 1 AS n', values: [41] });
+    const second = await pool.query({ name: 'sum_statement', text: 'SELECT $1::int + 1 AS n', values: [1] });
+    assert.deepEqual([first.rows, second.rows], [[{ n: 42 }], [{ n: 2 }]]);
+  });
+});
