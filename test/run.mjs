@@ -134,10 +134,12 @@ if (pgBin) {
 }
 
 // PGlite's initdb costs several CPU-seconds; the specs copy one empty cluster made here (test/support/pglite-template.ts).
-// A child process makes it, beside the PostgreSQL start below, which blocks this one.
+// A child process makes it, beside the PostgreSQL start below, which blocks this one; only for the tiers that use it.
 const pgliteTemplateDir = mkdtempSync(join(tmpdir(), 'gatehouse-pglite-template-'));
 process.on('exit', () => rmSync(pgliteTemplateDir, { recursive: true, force: true }));
+const needsPglite = files.some((file) => ['e2e', 'integration'].some((tier) => file.startsWith(join(dist, 'test', tier))));
 const pgliteTemplate = new Promise((resolve) => {
+  if (!needsPglite) return resolve(null);
   const cluster = join(pgliteTemplateDir, 'pglite');
   const script = `const { PGlite } = await import('@electric-sql/pglite'); await (await PGlite.create({ dataDir: process.argv[1] })).close();`;
   const maker = spawn(process.execPath, ['--input-type=module', '-e', script, cluster], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
