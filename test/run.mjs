@@ -133,6 +133,20 @@ if (pgBin) {
   env.TEST_POSTGRES_BIN_UNAVAILABLE = 'no PostgreSQL binaries found (apt-get install postgresql)';
 }
 
+// PGlite's initdb costs several CPU-seconds; the specs copy one empty cluster made here (test/support/pglite-template.ts).
+// A child process makes it, beside the PostgreSQL start below, which blocks this one; only for the tiers that use it.
+const pgliteTemplateDir = mkdtempSync(join(tmpdir(), 'gatehouse-pglite-template-'));
+process.on('exit', () => rmSync(pgliteTemplateDir, { recursive: true, force: true }));
+const needsPglite = files.some((file) => ['e2e', 'integration'].some((tier) => file.startsWith(join(dist, 'test', tier))));
+const pgliteTemplate = new Promise((resolve) => {
+  if (!needsPglite) return resolve(null);
+  const cluster = join(pgliteTemplateDir, 'pglite');
+  const script = `const { PGlite } = await import('@electric-sql/pglite'); await (await PGlite.create({ dataDir: process.argv[1] })).close();`;
+  const maker = spawn(process.execPath, ['--input-type=module', '-e', script, cluster], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  maker.on('error', () => resolve(null));
+  maker.on('exit', (code) => resolve(code === 0 ? cluster : null));
+});
+
 let stop = () => {};
 if (!env.TEST_DATABASE_URL) {
   const pg = await startPostgres();
@@ -148,6 +162,11 @@ if (!env.TEST_DATABASE_URL) {
     console.log(`PostgreSQL tier will be skipped: ${pg.reason}`);
   }
 }
+
+const template = await pgliteTemplate;
+// Without it each spec process makes its own.
+if (template) env.TEST_PGLITE_TEMPLATE = template;
+else delete env.TEST_PGLITE_TEMPLATE;
 
 const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-reporter=spec', ...files], { env, stdio: 'inherit', cwd: root });
 const code = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));

@@ -10,6 +10,7 @@ import { eventually, WebhookReceiver } from '../support/audit.js';
 import { adminRequest, spawnGatehouse, waitUntilReady, type GatehouseProcess } from '../support/instances.js';
 import { createTestDatabase, postgresUnavailable } from '../support/postgres.js';
 import { freePort } from '../support/net.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /**
  * Audit delivery when everything goes wrong at once: the webhook receiver is down (connections refused) while events
@@ -173,6 +174,7 @@ describe('audit webhook delivery through a receiver outage and a Gatehouse crash
   it('on the embedded database: the same', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-audit-crash-'));
     folders.push(dataDir);
+    await seedPglite(join(dataDir, 'pglite'));
     await deliverThroughCrash({ label: 'embedded', env: { DATA_DIR: dataDir } });
   });
 });

@@ -10,6 +10,7 @@ import { basicAuthorization, type TestClient } from '../support/flows.js';
 import { adminRequest, spawnGatehouse, waitUntilReady, type GatehouseProcess } from '../support/instances.js';
 import { createTestDatabase, postgresUnavailable } from '../support/postgres.js';
 import { freePort } from '../support/net.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /**
  * A real Gatehouse process is SIGKILLed under refresh load and started again on the same database. Every refresh
@@ -311,6 +312,7 @@ describe('a Gatehouse process killed under refresh load', () => {
   it('on the embedded database: the data folder reopens, every chain continues, and the outbox matches', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-crash-'));
     folders.push(dataDir);
+    await seedPglite(join(dataDir, 'pglite'));
     await crashUnderRefreshLoad({
       label: 'embedded',
       // No ENCRYPTION_KEY: the generated one in DATA_DIR must survive the kill too.

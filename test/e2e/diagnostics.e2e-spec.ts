@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { MAIN_JS } from '../support/processes.js';
 import { adminRequest, spawnGatehouse, waitUntilReady } from '../support/instances.js';
 import { freePort } from '../support/net.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /** What the operator sees of a start that fails: `node main.js` with exactly `env`, run to its exit. */
 function runToExit(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -32,9 +33,11 @@ function runToExit(env: Record<string, string>): Promise<{ code: number | null; 
 const STACK_FRAME = /\n\s+at /;
 
 const dirs: string[] = [];
+/** A new data folder holding an initialised, empty cluster (see pglite-template.ts). */
 async function dataDir(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-diag-'));
   dirs.push(dir);
+  await seedPglite(join(dir, 'pglite'));
   return dir;
 }
 after(async () => {

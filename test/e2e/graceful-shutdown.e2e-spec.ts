@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort, connectionOutcome } from '../support/net.js';
 import { adminRequest, spawnGatehouse, waitUntilReady, type GatehouseProcess } from '../support/instances.js';
 import { mintTokens } from '../support/flows.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /**
  * SIGTERM on the real process (main.js, embedded database): requests in flight finish, new connections are refused,
@@ -76,6 +77,7 @@ describe('graceful shutdown of the server process', { concurrency: true, timeout
 
   async function start(name: string, env: Record<string, string> = {}): Promise<{ instance: GatehouseProcess; dataDir: string; adminToken: string }> {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-shutdown-'));
+    await seedPglite(join(dataDir, 'pglite'));
     const adminToken = randomBytes(24).toString('hex');
     const instance = spawnGatehouse(name, { DATA_DIR: dataDir, PORT: String(await freePort()), HOST: '127.0.0.1', ADMIN_TOKEN: adminToken, LOG_LEVEL: 'info', AUDIT_LOG: 'off', ...env });
     cleanups.push(async () => {

@@ -7,6 +7,7 @@ import { startGatehouse, type DatabaseKind, type RunningGatehouse } from '../sup
 import { postgresUnavailable } from '../support/postgres.js';
 import { assertOAuthError, auditEvents, databaseCounts, postJson, storageHash, type JsonResponse } from '../support/flows.js';
 import { runCli } from '../support/processes.js';
+import { seedPglite } from '../support/pglite-template.js';
 
 /** Initial access tokens (RFC 7591 §3): the admin API and CLI that issue them, and POST /register that spends them. */
 const METADATA = { client_name: 'Fleet client', redirect_uris: ['http://127.0.0.1:40555/callback'], token_endpoint_auth_method: 'none' };
@@ -208,6 +209,7 @@ describe('initial access tokens from the CLI', () => {
   let env: Record<string, string>;
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-iat-cli-'));
+    await seedPglite(join(dataDir, 'pglite'));
     env = { DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
   });
   after(async () => {

@@ -9,6 +9,7 @@ import { auditEvents } from '../support/flows.js';
 import { FakeResourceServer } from '../support/resource-server.js';
 import { InMemoryOAuthProvider } from '../support/sdk-provider.js';
 import { runCli } from '../support/processes.js';
+import { seedPglite } from '../support/pglite-template.js';
 import { newUpstreamUser, UpstreamOidc } from '../fakes/upstream-oidc.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -366,6 +367,7 @@ describe('identity-providers CLI', () => {
 
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-oidc-cli-'));
+    await seedPglite(join(dataDir, 'pglite'));
     upstream = await new UpstreamOidc([{ client_id: 'gatehouse', client_secret: CLIENT_SECRET, redirect_uris: ['http://127.0.0.1:1/login/oidc/corp/callback'] }]).start();
   });
   after(async () => {

@@ -9,6 +9,7 @@ import { ENTITIES } from '../../src/entities.js';
 import { runMigrations } from '../../src/database/migration-runner.js';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { createTestDatabase, postgresUnavailable } from './postgres.js';
+import { seedPglite } from './pglite-template.js';
 import type { DatabaseKind } from './gatehouse.js';
 import { insertParties, type Parties } from '../factories/rows.js';
 
@@ -29,7 +30,7 @@ export interface TestDatabase {
 
 /**
  * An initialised data source on a database nobody else uses: a fresh PostgreSQL database on the test server, or
- * PGlite in a new temporary folder. Migrated unless `migrate: false`. `close()` destroys it and removes the data.
+ * PGlite in a new temporary folder (a copy of an empty, initialised cluster: see pglite-template.ts). Migrated unless `migrate: false`. `close()` destroys it and removes the data.
  */
 export async function openTestDatabase(kind: DatabaseKind, { migrate = true } = {}): Promise<TestDatabase> {
   let config: DatabaseConfig;
@@ -40,8 +41,12 @@ export async function openTestDatabase(kind: DatabaseKind, { migrate = true } = 
     dispose = database.drop;
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-it-'));
-    config = { kind: 'pglite', dataDir: dir };
+    config = { kind: 'pglite', dataDir: join(dir, 'pglite') };
     dispose = () => rm(dir, { recursive: true, force: true });
+    await seedPglite(config.dataDir).catch(async (error: unknown) => {
+      await dispose();
+      throw error;
+    });
   }
   const dataSource = await createDataSource(config, ENTITIES);
   try {

@@ -9,6 +9,7 @@ import { loadConfig, type GatehouseConfig } from '../../src/config/config.js';
 import { createApp } from '../../src/bootstrap.js';
 import { createTestDatabase } from './postgres.js';
 import { freePort } from './net.js';
+import { seedPglite } from './pglite-template.js';
 import type { FakeGithub } from '../fakes/fake-github.js';
 import type { HostResolver } from '../../src/registration/host-resolver.js';
 import type { AuditModuleOptions } from '../../src/audit/audit-options.js';
@@ -76,7 +77,10 @@ function replacer(_key: string, value: unknown): unknown {
   return value instanceof Error ? { message: value.message, stack: value.stack } : value;
 }
 
-/** Starts the real Gatehouse application on a loopback port, on PGlite (temp folder) or a fresh PostgreSQL database. */
+/**
+ * Starts the real Gatehouse application on a loopback port, on PGlite (temp folder holding a copy of an empty,
+ * initialised cluster: see pglite-template.ts) or a fresh PostgreSQL database.
+ */
 export async function startGatehouse(options: StartOptions = {}): Promise<RunningGatehouse> {
   const port = options.port ?? (await freePort());
   const adminToken = randomBytes(24).toString('hex');
@@ -139,7 +143,12 @@ async function createStorage(kind: DatabaseKind): Promise<TestStorage> {
     return { env: { DATABASE_URL: database.url, ENCRYPTION_KEY: randomBytes(32).toString('hex') }, dispose: database.drop };
   }
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
-  return { env: { DATA_DIR: dir }, dispose: () => rm(dir, { recursive: true, force: true }) };
+  const dispose = () => rm(dir, { recursive: true, force: true });
+  await seedPglite(join(dir, 'pglite')).catch(async (error: unknown) => {
+    await dispose();
+    throw error;
+  });
+  return { env: { DATA_DIR: dir }, dispose };
 }
 
 /** Registers a resource server through the admin API and returns it with its one-time secret. */
