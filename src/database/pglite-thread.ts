@@ -55,6 +55,8 @@ export class PgliteThread {
     try {
       await opened;
     } catch (error) {
+      // The caller hears of it from this rejection: the thread's end is expected.
+      thread.closing = true;
       await thread.worker.terminate();
       throw error;
     } finally {
@@ -106,10 +108,18 @@ export class PgliteThread {
     else waiting.reject(Object.assign(new Error(reply.error.message), reply.error.fields, { name: reply.error.name }));
   }
 
-  /** The thread is gone: every awaited answer, and every later request, fails with `error`. */
+  /**
+   * The thread is gone: every awaited answer, and every later request, fails with `error`. Unless it was closing, the
+   * process then ends as on any uncaught error: the database will not come back in this process, and a supervisor's
+   * restart reopens it, where staying up would answer every request with an error.
+   */
   private fail(error: Error): void {
-    this.failure ??= error;
-    for (const waiting of this.pending.values()) waiting.reject(this.failure);
+    if (this.failure) return;
+    this.failure = error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
     this.pending.clear();
+    setImmediate(() => {
+      if (!this.closing) throw error;
+    });
   }
 }

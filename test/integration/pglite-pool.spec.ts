@@ -2,6 +2,11 @@ import { after, before, describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { seedPglite } from '../support/pglite-template.js';
 import { UserEntity } from '../../src/authorization/user.entity.js';
 import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 import { insertUser } from '../factories/rows.js';
@@ -194,5 +199,33 @@ describe('the embedded database in its worker thread', () => {
     const first = await pool.query({ name: 'sum_statement', text: 'SELECT $1::int + 1 AS n', values: [41] });
     const second = await pool.query({ name: 'sum_statement', text: 'SELECT $1::int + 1 AS n', values: [1] });
     assert.deepEqual([first.rows, second.rows], [[{ n: 42 }], [{ n: 2 }]]);
+  });
+
+  it('ends the process when the thread dies, rather than answering every later request with an error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-pglite-thread-'));
+    try {
+      await seedPglite(join(dir, 'pglite'));
+      // The worker is killed from outside, as a crash inside PGlite would end it.
+      const script = `
+        const { PgliteThread } = await import(${JSON.stringify(new URL('../../src/database/pglite-thread.js', import.meta.url).href)});
+        const thread = await PgliteThread.open(${JSON.stringify(join(dir, 'pglite'))});
+        await thread.query('SELECT 1', []);
+        await thread.worker.terminate();
+        setTimeout(() => { console.log('still running'); process.exit(0); }, 5000);
+      `;
+      // A file, not --eval: the worker inherits the process's flags, and --input-type would stop it.
+      const file = join(dir, 'kill-the-thread.mjs');
+      await writeFile(file, script);
+      const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      assert.equal(code, 1, output);
+      assert.match(output, /the embedded database's thread stopped/);
+      assert.doesNotMatch(output, /still running/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
