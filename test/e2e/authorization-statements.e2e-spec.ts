@@ -1,7 +1,7 @@
 import { after, before, describe, it, mock } from 'node:test';
 import { strict as assert } from 'node:assert';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
+import { PgliteThread } from '../../src/database/pglite-thread.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, RequestListener, Server } from 'node:http';
 import { Browser } from '../support/browser.js';
@@ -17,8 +17,8 @@ import { authorizationUrl, postForm, postJson, registerClient, type TestClient }
 /**
  * The statements each request sends, by its X-Request-Id (statements outside any request are not counted), where
  * they leave the process: node-postgres's Client.query (TypeORM's statements and Database.hot's alike, BEGIN and
- * COMMIT included) and PGlite's query/exec. The test's own AsyncLocalStorage, entered around `server`'s request
- * handling (and its request stream's events, whose body parsing runs from the socket's context), follows each
+ * COMMIT included) and the PGlite thread's query (every statement posted to its worker). The test's own
+ * AsyncLocalStorage, entered around `server`'s request handling (and its request stream's events, whose body parsing runs from the socket's context), follows each
  * statement there; Gatehouse itself keeps none (src/common/request-context.middleware.ts).
  */
 function statementLog(server: Server): { byRequest: Map<string, string[]>; stop: () => void } {
@@ -38,7 +38,7 @@ function statementLog(server: Server): { byRequest: Map<string, string[]>; stop:
     const text = typeof statement === 'string' ? statement : (statement as { text?: unknown } | null)?.text;
     if (requestId && typeof text === 'string') byRequest.set(requestId, [...(byRequest.get(requestId) ?? []), text.replace(/\s+/g, ' ').trim().slice(0, 120)]);
   };
-  const spies = [pg.Client.prototype, PGlite.prototype].flatMap((prototype) =>
+  const spies = [pg.Client.prototype, PgliteThread.prototype].flatMap((prototype) =>
     (['query', 'exec'] as const)
       .filter((method) => typeof (prototype as unknown as Record<string, unknown>)[method] === 'function')
       .map((method) => {

@@ -3,7 +3,7 @@ import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { PGlite } from '@electric-sql/pglite';
+import { PgliteThread } from '../../src/database/pglite-thread.js';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
@@ -15,13 +15,13 @@ import { AuditLog } from '../../src/audit/audit-log.js';
 /**
  * What the token paths cost in database round trips, counted where the statements leave the process: node-postgres's
  * Client.query (every statement on PostgreSQL, TypeORM's and the hot ones alike, BEGIN and COMMIT included) and
- * PGlite's query/exec. The app runs without audit delivery, so the only background statements are the record
+ * the PGlite thread's query. The app runs without audit delivery, so the only background statements are the record
  * cache's heartbeat (pg_notify) and its listener connection, which are left out.
  */
 
 interface Sent {
   text: string;
-  /** The prepared statement's name; undefined for an unnamed statement (and on PGlite). */
+  /** The prepared statement's name; undefined for an unnamed statement. */
   name: string | undefined;
 }
 
@@ -35,7 +35,7 @@ const SETTLE_MS = 50;
 async function statementsOf(gatehouse: RunningGatehouse, kind: DatabaseKind, request: () => Promise<JsonResponse>): Promise<{ response: JsonResponse; sent: Sent[] }> {
   const audit = gatehouse.app.get(AuditLog);
   await audit.flushObservations();
-  const spies = kind === 'postgres' ? [mock.method(pg.Client.prototype, 'query')] : [mock.method(PGlite.prototype, 'query'), mock.method(PGlite.prototype, 'exec')];
+  const spies = kind === 'postgres' ? [mock.method(pg.Client.prototype, 'query')] : [mock.method(PgliteThread.prototype, 'query')];
   const calls = (): Array<{ first: unknown; self: unknown }> =>
     spies.flatMap((spy) => (spy.mock.calls as ReadonlyArray<{ arguments: readonly unknown[]; this: unknown }>).map((call) => ({ first: call.arguments[0], self: call.this })));
   try {
