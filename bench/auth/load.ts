@@ -139,20 +139,7 @@ async function flows(load: FlowLoad): Promise<LoadResult> {
     http.close();
   }
   // Flows still running at the deadline are finished and counted; the rate is over the time until the last one ended.
-  const elapsedSeconds = (performance.now() - started) / 1000;
-  durations.sort((a, b) => a - b);
-  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
-  return {
-    perSecond: durations.length / elapsedSeconds,
-    latencyP50Ms: round(at(0.5)),
-    latencyP99Ms: round(at(0.99)),
-    latencyMeanMs: round(durations.reduce((sum, value) => sum + value, 0) / Math.max(1, durations.length)),
-    completed: durations.length,
-    non2xx: errors,
-    errors,
-    timeouts: 0,
-    ...(firstError ? { firstError } : {}),
-  };
+  return flowResult(durations, started, errors, firstError);
 }
 
 /**
@@ -182,19 +169,23 @@ async function sequentialFlows(load: SequentialFlowLoad): Promise<LoadResult> {
   } finally {
     http.close();
   }
+  return { ...flowResult(durations, started, errors, firstError), steps: http.steps() };
+}
+
+/** Rate and latency quantiles of completed flows, the rate over the time from `started` until now. */
+function flowResult(durations: number[], started: number, errors: number, firstError: string | undefined): LoadResult {
   const elapsedSeconds = (performance.now() - started) / 1000;
-  durations.sort((a, b) => a - b);
-  const at = (q: number) => durations[Math.min(durations.length - 1, Math.floor(q * durations.length))] ?? 0;
+  const sorted = [...durations].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return {
-    perSecond: durations.length / elapsedSeconds,
+    perSecond: sorted.length / elapsedSeconds,
     latencyP50Ms: round(at(0.5)),
     latencyP99Ms: round(at(0.99)),
-    latencyMeanMs: round(durations.reduce((sum, value) => sum + value, 0) / Math.max(1, durations.length)),
-    completed: durations.length,
+    latencyMeanMs: round(sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)),
+    completed: sorted.length,
     non2xx: errors,
     errors,
     timeouts: 0,
-    steps: http.steps(),
     ...(firstError ? { firstError } : {}),
   };
 }
