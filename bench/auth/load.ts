@@ -92,6 +92,7 @@ async function refreshLoad(load: RefreshLoad): Promise<LoadResult> {
 /** Flows (each one a new user) until the pool holds `chains` refresh tokens, when it holds fewer than `minimum`. */
 async function prepare(request: PrepareChains): Promise<LoadResult> {
   const pool = poolOf(request.target.issuer);
+  if (request.fresh) pool.length = 0;
   if (pool.length >= request.minimum) return { ...empty(), chains: pool.length };
   const http = new HttpClient(10);
   try {

@@ -97,6 +97,8 @@ export interface PrepareChains {
   /** Top the pool up to this many chains when it holds fewer than `minimum`. */
   chains: number;
   minimum: number;
+  /** Drop the chains made before and make `chains` new ones. */
+  fresh: boolean;
 }
 
 export type LoadRequest = FixedLoad | RefreshLoad | FlowLoad | SequentialFlowLoad | PrepareChains;
