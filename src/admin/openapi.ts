@@ -467,7 +467,7 @@ export const ADMIN_OPENAPI = {
         required: ['schema', 'seq', 'id', 'type', 'time', 'actor', 'outcome', 'data'],
         properties: {
           schema: { const: 1 },
-          seq: { type: 'integer', description: 'Position in the outbox, increasing in commit order' },
+          seq: { type: 'integer', description: 'Position in the outbox; a seq is read only once every smaller one is final, so a cursor skips nothing' },
           id: { type: 'string', format: 'uuid', description: 'Unique; the webhook idempotency key' },
           type: { type: 'string', examples: ['token.issued'] },
           time: { type: 'string', format: 'date-time' },

@@ -46,7 +46,7 @@ class FakeEvents {
     return event;
   }
 
-  async maxSeq(): Promise<number> {
+  async horizon(): Promise<number> {
     return this.rows.length;
   }
 

@@ -65,7 +65,7 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
     if (!this.enabled) return;
     await this.deliveries.forgetAllBut(this.sinks.map((sink) => sink.id));
     for (const sink of this.sinks) await this.deliveries.ensure(sink.id);
-    if (this.sinks.some((sink) => sink.isActive)) this.bootSeq = await this.events.maxSeq();
+    if (this.sinks.some((sink) => sink.isActive)) this.bootSeq = await this.events.horizon();
     this.metrics.setDeliverySource(() => this.deliveries.status());
     for (const sink of this.sinks) this.loops.push(this.run(sink));
   }

@@ -28,7 +28,7 @@ describe('auditedStatement', () => {
 
   it('writes the values the change computes from its gate row, in the statement’s text', () => {
     const { text } = audited.statement;
-    assert.match(text, /ordering AS \(SELECT pg_advisory_xact_lock\(\$\d+\) FROM done\)/);
+    assert.match(text, /appending AS \(SELECT pg_advisory_xact_lock_shared\(\$\d+\) FROM done\)/);
     assert.match(text, /change\.user_id::text/, 'the subject');
     assert.match(text, /change\.scopes::text\[\]/, 'the scopes follow data.scopes');
     assert.match(text, /jsonb_build_object\('scopes', change\.scopes\)/);

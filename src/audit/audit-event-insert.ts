@@ -8,7 +8,10 @@ import { AUDIT_SCHEMA_VERSION, type AuditActor, type AuditEventType, type AuditE
  * the change computes is a column of the change's gate row, named in the statement's text.
  */
 
-/** Serialises event-writing transactions (see AuditLog); distinct from the migration lock. */
+/**
+ * Held shared by every event-writing transaction from just before it draws its seqs until it ends, and taken
+ * exclusively, for a moment, by a reader settling its horizon (AuditEventRepository). Distinct from the migration lock.
+ */
 export const APPEND_LOCK = 7_405_614_213;
 
 export interface NewAuditEvent {
@@ -137,7 +140,7 @@ function eventTuple(n: number, columns: EventColumns): SqlFragment<AuditEventVal
 }
 
 /**
- * `INSERT … SELECT` of events joined with the CTE `ordering` (so the lock is held before any seq is drawn) and with
+ * `INSERT … SELECT` of events joined with the CTE `appending` (so the lock is held before any seq is drawn) and with
  * the change's `gate` row as `change`.
  */
 function insertEvents(shapes: readonly EventColumns[], gate: string): SqlFragment<AuditEventValues> {
@@ -146,7 +149,7 @@ function insertEvents(shapes: readonly EventColumns[], gate: string): SqlFragmen
     ',\n         ',
   );
   return sql`INSERT INTO audit_events (${sqlText(INSERT_COLUMNS)})
-       SELECT v.* FROM ordering, ${sqlText(gate)} AS change, LATERAL (VALUES ${tuples}) AS v(${sqlText(INSERT_COLUMNS)})
+       SELECT v.* FROM appending, ${sqlText(gate)} AS change, LATERAL (VALUES ${tuples}) AS v(${sqlText(INSERT_COLUMNS)})
        RETURNING ${sqlText(COLUMNS)}`;
 }
 
@@ -160,17 +163,17 @@ export interface AppendValues {
 const appended = params<Pick<AppendValues, 'events'>>();
 
 /**
- * Events appended on their own, under the ordering lock (AuditEventRepository.append): one text for any number of
+ * Events appended on their own, under the append lock (AuditEventRepository.append): one text for any number of
  * events, so it is prepared once, and a batch of hundreds binds three values instead of thirteen per event.
  * `WITH ORDINALITY` keeps the order they were given in, which is the order their seq is drawn in.
  */
 export function appendStatement(name: string): Statement<AppendValues, AuditEventRow> {
   return new Statement(
     name,
-    sql`WITH ordering AS (SELECT pg_advisory_xact_lock(${lock}))
+    sql`WITH appending AS (SELECT pg_advisory_xact_lock_shared(${lock}))
        INSERT INTO audit_events (${sqlText(INSERT_COLUMNS)})
        SELECT ${schema}::smallint, ${sqlText(RECORD_COLUMNS.map(([name]) => `e.${name}`).join(', '))}
-         FROM ordering, ROWS FROM (jsonb_to_recordset(${appended.events}::jsonb) AS (${sqlText(RECORD_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', '))}))
+         FROM appending, ROWS FROM (jsonb_to_recordset(${appended.events}::jsonb) AS (${sqlText(RECORD_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', '))}))
               WITH ORDINALITY AS e(${sqlText(RECORD_COLUMNS.map(([name]) => name).join(', '))}, n)
         ORDER BY e.n
        RETURNING ${sqlText(COLUMNS)}`,
@@ -215,8 +218,9 @@ export interface AuditedStatement<Values, Row> {
 /**
  * A change and its events as one statement, so one implicit transaction and one round trip. `change` is CTEs
  * (`WITH a AS (…), b AS (…)`); the change happened when the CTE `gate` yields a row (one at most). The events are
- * written only then, under the ordering lock, taken after the change's own row locks (so the gate must read every
- * CTE that takes a row lock); their computed values are read from the gate's row. Each row of the result is an
+ * written only then, under the append lock, taken after the change's own row locks (so the gate must read every
+ * CTE that takes a row lock: a reader waiting for the lock makes later writers queue behind it, so a writer must not
+ * wait for a row lock while it holds the append lock); their computed values are read from the gate's row. Each row of the result is an
  * event as written, with the gate's row as JSON in `change`.
  */
 export function auditedStatement<Values, Row>(
@@ -226,7 +230,7 @@ export function auditedStatement<Values, Row>(
 ): AuditedStatement<Values, Row> {
   if (audit.events.length === 0) throw new Error(`${name}: an audited statement needs an event: its rows are what says the change happened`);
   const gate = sqlText(audit.gate);
-  const text: SqlFragment<Values & AuditEventValues> = sql`${change}, ordering AS (SELECT pg_advisory_xact_lock(${lock}) FROM ${gate}),
+  const text: SqlFragment<Values & AuditEventValues> = sql`${change}, appending AS (SELECT pg_advisory_xact_lock_shared(${lock}) FROM ${gate}),
        appended AS (${insertEvents(audit.events, audit.gate)})
        SELECT appended.*, to_jsonb(change) AS change FROM appended, ${gate} AS change` as SqlFragment<Values & AuditEventValues>;
   return { statement: new Statement(name, text).returning<AuditedRow>(), change, gate: audit.gate, events: audit.events, row: audit.row };

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
 import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
-import { appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
+import { APPEND_LOCK, appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
 import type { AuditEventFilter } from './audit-filter.js';
 import type { AuditEventV1 } from './audit-schema.js';
 
@@ -20,7 +20,17 @@ export interface AuditFilter extends AuditEventFilter {
 
 export const APPEND = appendStatement('audit_append');
 
-export const MAX_SEQ = statement('audit_max_seq', sql`SELECT coalesce(max(seq), 0)::text AS seq FROM audit_events`).returning<{ seq: string }>();
+const settle = params<{ lock: number }>();
+/**
+ * The horizon: the last seq drawn so far, read before the append lock is taken exclusively, which waits for every
+ * writer that held it then (a writer takes it shared before drawing a seq), so each seq up to it is final. The
+ * lock is the statement's own and ends with it; writers that come meanwhile queue behind it for that moment.
+ */
+export const HORIZON = statement(
+  'audit_horizon',
+  sql`SELECT (CASE WHEN s.is_called THEN s.last_value ELSE s.last_value - 1 END)::text AS seq, pg_advisory_xact_lock(${settle.lock}::bigint)::text AS settled
+        FROM audit_events_seq_seq s`,
+).returning<{ seq: string }>();
 
 const retention = params<{ before: Date; upTo: number; limit: number }>();
 export const DELETE_DELIVERED = statement(
@@ -35,7 +45,7 @@ export const DELETE_DELIVERED = statement(
 export class AuditEventRepository {
   constructor(private readonly database: Database) {}
 
-  /** Inserts events in order, under the lock that makes seq order commit order; returns them as written. */
+  /** Inserts events in order, holding the append lock (see HORIZON); returns them as written. */
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
     const rows = await this.database.run(APPEND, appendValues(events), tx);
@@ -43,7 +53,9 @@ export class AuditEventRepository {
   }
 
   /**
-   * Events matching `filter`, oldest first unless it asks for the newest first.
+   * Events matching `filter`, oldest first unless it asks for the newest first, none beyond the horizon.
+   * Concurrent writers hold the append lock shared, so seqs commit out of order: an event read past the horizon
+   * could be followed by a smaller seq committing later, which a reader paging by seq would skip.
    * Built per call: a filter is any combination of conditions, so there is no one text to prepare or snapshot (one
    * text with `$n IS NULL OR …` for each condition would leave PostgreSQL's generic plan unable to pick the index a
    * given filter needs).
@@ -56,7 +68,8 @@ export class AuditEventRepository {
       return `$${values.length}`;
     };
     if (filter.after !== undefined) where.push(`seq > ${param(filter.after)}::bigint`);
-    if (filter.upTo !== undefined) where.push(`seq <= ${param(filter.upTo)}::bigint`);
+    const horizon = await this.horizon();
+    where.push(`seq <= ${param(filter.upTo === undefined ? horizon : Math.min(filter.upTo, horizon))}::bigint`);
     if (filter.types?.length) {
       const exact = filter.types.filter((type) => !type.endsWith('.*'));
       const prefixes = filter.types.filter((type) => type.endsWith('.*')).map((type) => type.slice(0, -1));
@@ -83,8 +96,9 @@ export class AuditEventRepository {
     return this.find({ after: seq, limit });
   }
 
-  async maxSeq(): Promise<number> {
-    const rows = await runStatement(this.database.manager, MAX_SEQ, {});
+  /** The newest seq below which every event that will ever commit has committed (see HORIZON). */
+  async horizon(): Promise<number> {
+    const rows = await runStatement(this.database.manager, HORIZON, { lock: APPEND_LOCK });
     return Number(rows[0]?.seq ?? 0);
   }
 

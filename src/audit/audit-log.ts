@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
 import { AuditEventRepository } from './audit-event.repository.js';
-import { eventValues, toEvent, type ActorSource, type AuditedChange, type EventColumns, type NewAuditEvent } from './audit-event-insert.js';
+import { eventValues, toEvent, type ActorSource, type AuditedChange, type AuditedRow, type EventColumns, type NewAuditEvent } from './audit-event-insert.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
 import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
@@ -47,11 +47,11 @@ interface Pending {
  * The outbox writer. Features record events inside the transaction that makes the change, so an event exists
  * exactly when its change committed. Delivery to sinks reads this table; features never call sinks.
  *
- * Events are held until the end of the transaction and inserted as its last statements, under a transaction-scoped
- * advisory lock: event-writing transactions therefore commit in `seq` order, so a reader that has seen seq n can
- * never later see a smaller seq commit (without that, concurrent PostgreSQL transactions would commit out of seq
- * order and a seq cursor could skip events). Taking the lock last, after every row lock the transaction needs,
- * also means it cannot take part in a deadlock.
+ * Events are held until the end of the transaction and inserted as its last statements, holding the append lock
+ * shared until the transaction ends. Concurrent transactions therefore commit their seqs out of order, and readers
+ * read only up to the horizon (AuditEventRepository.horizon), below which every seq is final, so that a seq cursor
+ * skips nothing. Writers never wait for one another there, so commits (and their WAL flushes) overlap. Taking the
+ * lock last, after every row lock the transaction needs, keeps it short.
  *
  * The exception: an event that describes no change (recordObservation) has no transaction to join and is written
  * behind, in batches, by a queue flushed at shutdown.
@@ -101,10 +101,12 @@ export class AuditLog implements BeforeApplicationShutdown {
     const created: Pending = { rows: [row], written: [], flushed: false };
     const managed = this.database.beforeCommit(tx, async () => {
       created.flushed = true;
+      // Covers any later append of this transaction too: their seqs are larger.
+      this.database.afterEnd(tx, this.notifier.beginAppend());
       created.written = await this.events.append(tx, created.rows);
     });
     if (!managed) {
-      // A transaction Database did not open (a test, a script): write at once, still under the ordering lock.
+      // A transaction Database did not open (a test, a script): write at once.
       await this.events.append(tx, [row]);
       return;
     }
@@ -136,14 +138,16 @@ export class AuditLog implements BeforeApplicationShutdown {
     await this.observations.close();
   }
 
-  /**
-   * One statement, its own transaction: the ordering lock is taken in it and held until its commit, like a
-   * change's events (see append), so seq order stays commit order.
-   */
+  /** One statement, its own transaction. */
   private async writeObservations(rows: NewAuditEvent[]): Promise<void> {
-    const written = await this.events.append(this.database.manager, rows);
-    this.refusing = false;
-    this.notifier.committed(written);
+    const ended = this.notifier.beginAppend();
+    try {
+      const written = await this.events.append(this.database.manager, rows);
+      this.refusing = false;
+      this.notifier.committed(written);
+    } finally {
+      ended();
+    }
   }
 
   /**
@@ -160,7 +164,13 @@ export class AuditLog implements BeforeApplicationShutdown {
       shapes,
       prepared.map(({ actorSource }) => actorSource),
     );
-    const rows = await this.database.run(statement, { ...change.values, ...values });
+    const ended = this.notifier.beginAppend();
+    let rows: AuditedRow[];
+    try {
+      rows = await this.database.run(statement, { ...change.values, ...values });
+    } finally {
+      ended();
+    }
     const first = rows[0];
     const written = {
       events: rows.map(toEvent).sort((a, b) => a.seq - b.seq),

@@ -14,6 +14,8 @@ export class AuditNotifier {
   private waiters = new Set<() => void>();
   private commitCount = 0;
   private newestSeq = 0;
+  /** For each append of this instance under way, newestSeq when it began: its seqs will be larger. */
+  private readonly appending = new Set<{ readonly after: number }>();
 
   /**
    * How many commits have been announced. A reader that notes it before reading the table and finds it unchanged
@@ -23,9 +25,21 @@ export class AuditNotifier {
     return this.commitCount;
   }
 
-  /** The largest seq announced so far (0 before the first): later commits of this instance have larger ones. */
+  /**
+   * The largest seq announced so far (0 before the first), or less while an append begun earlier is under way:
+   * writers commit out of seq order, so this is the newest seq that every later commit of this instance exceeds.
+   */
   get latestSeq(): number {
-    return this.newestSeq;
+    let seq = this.newestSeq;
+    for (const { after } of this.appending) if (after < seq) seq = after;
+    return seq;
+  }
+
+  /** Called before an append draws its seqs; the returned call, once the append's transaction has ended, either way. */
+  beginAppend(): () => void {
+    const append = { after: this.newestSeq };
+    this.appending.add(append);
+    return () => this.appending.delete(append);
   }
 
   /** Called after a transaction that recorded events has committed. */

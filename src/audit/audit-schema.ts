@@ -53,7 +53,7 @@ export type AuditEventType =
  */
 export interface AuditEventV1 {
   schema: 1;
-  /** Position in the outbox: strictly increasing in commit order. Cursors and the stream's `id:` are seqs. */
+  /** Position in the outbox: read only once every smaller seq is final, so a cursor skips nothing. Cursors and the stream's `id:` are seqs. */
   seq: number;
   /** Unique per event; webhooks send it as the idempotency key. */
   id: string;

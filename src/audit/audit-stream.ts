@@ -60,7 +60,7 @@ export class AuditEventStream {
       throw new InvalidRequest('Last-Event-ID must be the id (seq) of an event this stream sent');
     }
     if (lastEventId !== undefined) return Number(lastEventId);
-    return cursor !== undefined ? Number(cursor) : this.events.maxSeq();
+    return cursor !== undefined ? Number(cursor) : this.events.horizon();
   }
 
   /**

@@ -44,9 +44,9 @@ WITH consumed AS (
          -- Reads every other change (see REFRESH_ROTATION): all row locks before the audit lock.
          SELECT consumed.*, created.subject, created.claims, (SELECT last_used_at FROM used) AS used_at
            FROM consumed, created, (SELECT count(*) FROM refresh) rt
-       ), ordering AS (SELECT pg_advisory_xact_lock($12) FROM exchanged),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($12) FROM exchanged),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, exchanged AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, CASE $17::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $18::text END, $19::text, change.user_id::text, change.resource::text, change.scopes::text[], $20::text, $21::text, $22::text, $23::text, ($24::jsonb || jsonb_build_object('scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, exchanged AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, CASE $17::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $18::text END, $19::text, change.user_id::text, change.resource::text, change.scopes::text[], $20::text, $21::text, $22::text, $23::text, ($24::jsonb || jsonb_build_object('scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, exchanged AS change;
 
@@ -56,9 +56,9 @@ WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AN
          SELECT $2, $3, $4::uuid, $5::uuid, $6::text[], $7, $8, $9::text, $10::text, $11::timestamptz
            FROM completed
          RETURNING code_hash
-       ), ordering AS (SELECT pg_advisory_xact_lock($12) FROM issued),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($12) FROM issued),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, $17::text, $18::text, $19::text, $20::text, $21::text[], $22::text, $23::text, $24::text, $25::text, $26::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, issued AS change, LATERAL (VALUES ($13::smallint, $14::text, $15::timestamptz, $16::text, $17::text, $18::text, $19::text, $20::text, $21::text[], $22::text, $23::text, $24::text, $25::text, $26::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
 
@@ -74,9 +74,9 @@ WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AN
          SELECT $6, $7, $8::uuid, $9::uuid, $10::text[], $11, $12, $13::text, $14::text, $15::timestamptz
            FROM completed WHERE EXISTS (SELECT 1 FROM granted)
          RETURNING code_hash
-       ), ordering AS (SELECT pg_advisory_xact_lock($16) FROM issued),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($16) FROM issued),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($17::smallint, $18::text, $19::timestamptz, $20::text, $21::text, $22::text, $23::text, $24::text, $25::text[], $26::text, $27::text, $28::text, $29::text, $30::jsonb),
+       SELECT v.* FROM appending, issued AS change, LATERAL (VALUES ($17::smallint, $18::text, $19::timestamptz, $20::text, $21::text, $22::text, $23::text, $24::text, $25::text[], $26::text, $27::text, $28::text, $29::text, $30::jsonb),
          ($17::smallint, $31::text, $32::timestamptz, $33::text, $34::text, $35::text, $36::text, $37::text, $38::text[], $39::text, $40::text, $41::text, $42::text, $43::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
@@ -87,9 +87,9 @@ WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AN
          SELECT $4, $5, $6::uuid, $7::uuid, $8::text[], $9, $10, $11::text, $12::text, $13::timestamptz
            FROM completed
          RETURNING code_hash
-       ), ordering AS (SELECT pg_advisory_xact_lock($14) FROM issued),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($14) FROM issued),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($15::smallint, $16::text, $17::timestamptz, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text[], $24::text, $25::text, $26::text, $27::text, $28::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, issued AS change, LATERAL (VALUES ($15::smallint, $16::text, $17::timestamptz, $18::text, $19::text, $20::text, $21::text, $22::text, $23::text[], $24::text, $25::text, $26::text, $27::text, $28::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;
 
@@ -105,9 +105,9 @@ WITH completed AS (UPDATE interactions SET completed_at = now() WHERE id = $1 AN
          SELECT $8, $9, $10::uuid, $11::uuid, $12::text[], $13, $14, $15::text, $16::text, $17::timestamptz
            FROM completed WHERE EXISTS (SELECT 1 FROM granted)
          RETURNING code_hash
-       ), ordering AS (SELECT pg_advisory_xact_lock($18) FROM issued),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($18) FROM issued),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, issued AS change, LATERAL (VALUES ($19::smallint, $20::text, $21::timestamptz, $22::text, $23::text, $24::text, $25::text, $26::text, $27::text[], $28::text, $29::text, $30::text, $31::text, $32::jsonb),
+       SELECT v.* FROM appending, issued AS change, LATERAL (VALUES ($19::smallint, $20::text, $21::timestamptz, $22::text, $23::text, $24::text, $25::text, $26::text, $27::text[], $28::text, $29::text, $30::text, $31::text, $32::jsonb),
          ($19::smallint, $33::text, $34::timestamptz, $35::text, $36::text, $37::text, $38::text, $39::text, $40::text[], $41::text, $42::text, $43::text, $44::text, $45::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, issued AS change;

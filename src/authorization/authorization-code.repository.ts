@@ -160,7 +160,7 @@ export class AuthorizationCodeRepository {
    * The end of an approved interaction as one change, for AuditLog.recordWith: completes the interaction (see
    * completedCte: once, while open, while `guard` holds), records `consent` when given, and inserts the code — all
    * or nothing. The gate `issued` yields a row only when all of it happened; it reads the other CTEs, so that their
-   * row locks are taken before the audit ordering lock. With a consent it writes two events (the consent's and the
+   * row locks are taken before the audit append lock. With a consent it writes two events (the consent's and the
    * code's), without one, the code's.
    */
   issuance(change: { interactionId: string; guard: CompletionGuard | null; consent: GrantedConsent | null; code: NewAuthorizationCode }): AuditedChange<IssuanceValues, null> {

@@ -51,9 +51,9 @@ WITH target AS (
          UPDATE interactions SET user_id = $3::uuid, login_return_hash = $4, external_auth_hash = NULL
            FROM target WHERE interactions.id = $1
          RETURNING interactions.id
-       ), ordering AS (SELECT pg_advisory_xact_lock($5) FROM signed_in),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($5) FROM signed_in),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, signed_in AS change, LATERAL (VALUES ($6::smallint, $7::text, $8::timestamptz, $9::text, $10::text, $11::text, $12::text, $13::text, $14::text[], $15::text, $16::text, $17::text, $18::text, $19::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, signed_in AS change, LATERAL (VALUES ($6::smallint, $7::text, $8::timestamptz, $9::text, $10::text, $11::text, $12::text, $13::text, $14::text[], $15::text, $16::text, $17::text, $18::text, $19::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, signed_in AS change;
 
@@ -73,9 +73,9 @@ WITH target AS (
          UPDATE interactions SET user_id = $5::uuid, login_return_hash = $7, external_auth_hash = NULL
            FROM created WHERE interactions.id = $1
          RETURNING interactions.id
-       ), ordering AS (SELECT pg_advisory_xact_lock($8) FROM signed_in),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($8) FROM signed_in),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, signed_in AS change, LATERAL (VALUES ($9::smallint, $10::text, $11::timestamptz, $12::text, $13::text, $14::text, $15::text, $16::text, $17::text[], $18::text, $19::text, $20::text, $21::text, $22::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, signed_in AS change, LATERAL (VALUES ($9::smallint, $10::text, $11::timestamptz, $12::text, $13::text, $14::text, $15::text, $16::text, $17::text[], $18::text, $19::text, $20::text, $21::text, $22::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, signed_in AS change;
 
@@ -84,9 +84,9 @@ WITH dropped AS (
          UPDATE interactions SET login_return_hash = NULL, user_id = NULL
           WHERE id = $1 AND login_return_hash = $2 AND login_completed_at IS NULL
          RETURNING id
-       ), ordering AS (SELECT pg_advisory_xact_lock($3) FROM dropped),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($3) FROM dropped),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, dropped AS change, LATERAL (VALUES ($4::smallint, $5::text, $6::timestamptz, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text[], $13::text, $14::text, $15::text, $16::text, $17::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, dropped AS change, LATERAL (VALUES ($4::smallint, $5::text, $6::timestamptz, $7::text, $8::text, $9::text, $10::text, $11::text, $12::text[], $13::text, $14::text, $15::text, $16::text, $17::jsonb)) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, dropped AS change;
 

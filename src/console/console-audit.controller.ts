@@ -39,7 +39,7 @@ export class ConsoleAuditController {
     const { operator, reading } = read;
     const { filter, since, until } = reading.selection;
     // The newest seq first, and the table only up to it: the stream starts after it, so no event is shown twice or missed.
-    const upTo = await this.events.maxSeq();
+    const upTo = await this.events.horizon();
     const events = await this.events.find({ ...filter, since, until, upTo, newestFirst: true, limit: AUDIT_TABLE_ROWS });
     const streamUrl = until ? null : `/console/audit/stream?${auditQueryString(reading.form, ['type', 'client_id', 'sub', 'resource', 'outcome'], { cursor: String(upTo) })}`;
     sendConsolePage(res, 200, auditPage(operator, { form: reading.form, events, problem: null, streamUrl }));
@@ -79,7 +79,7 @@ export class ConsoleAuditController {
     if (!read) return;
     const { operator, reading } = read;
     const selection = reading.selection;
-    const upTo = await this.events.maxSeq();
+    const upTo = await this.events.horizon();
     let closed = false;
     res.on('close', () => {
       closed = true;

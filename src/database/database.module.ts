@@ -25,6 +25,7 @@ export interface DatabaseOptions {
 interface TransactionHooks {
   beforeCommit: Array<() => Promise<void>>;
   afterCommit: Array<() => void>;
+  afterEnd: Array<() => void>;
 }
 
 /** Runs work in one transaction; repositories receive the handle. */
@@ -77,7 +78,7 @@ export class Database implements OnApplicationShutdown {
    * then reports the loss itself, so that callers see a database outage and not a bug.
    */
   async transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    const hooks: TransactionHooks = { beforeCommit: [], afterCommit: [] };
+    const hooks: TransactionHooks = { beforeCommit: [], afterCommit: [], afterEnd: [] };
     let connection: pg.ClientBase | null = null;
     let lost: Error | undefined;
     const onLost = (error: Error) => (lost ??= error);
@@ -103,6 +104,7 @@ export class Database implements OnApplicationShutdown {
       throw lost ?? error;
     } finally {
       (connection as pg.ClientBase | null)?.removeListener('error', onLost);
+      for (const hook of hooks.afterEnd) hook();
     }
     for (const hook of hooks.afterCommit) {
       try {
@@ -125,6 +127,13 @@ export class Database implements OnApplicationShutdown {
   afterCommit(tx: Tx, hook: () => void): boolean {
     const hooks = this.hooks.get(tx);
     hooks?.afterCommit.push(hook);
+    return hooks !== undefined;
+  }
+
+  /** Runs `hook` once `tx` has ended, committed or not. False if `tx` is not from transaction(). */
+  afterEnd(tx: Tx, hook: () => void): boolean {
+    const hooks = this.hooks.get(tx);
+    hooks?.afterEnd.push(hook);
     return hooks !== undefined;
   }
 

@@ -29,11 +29,11 @@ WITH retried AS (
          SELECT $8, grant_id, $1, now() + make_interval(secs => refresh_token_ttl) FROM retried
          RETURNING 1
        ), done AS (
-         -- As in the rotation: the token's row lock is taken before the audit ordering lock.
+         -- As in the rotation: the token's row lock is taken before the audit append lock.
          SELECT retried.* FROM retried, (SELECT count(*) FROM successor) s
-       ), ordering AS (SELECT pg_advisory_xact_lock($9) FROM done),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($9) FROM done),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, done AS change, LATERAL (VALUES ($10::smallint, $11::text, $12::timestamptz, $13::text, CASE $14::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $15::text END, $16::text, change.user_id::text, change.resource::text, change.scopes::text[], $17::text, $18::text, $19::text, $20::text, ($21::jsonb || jsonb_build_object('grant_id', change.grant_id, 'scopes', change.scopes, 'retries', change.retries)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, done AS change, LATERAL (VALUES ($10::smallint, $11::text, $12::timestamptz, $13::text, CASE $14::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $15::text END, $16::text, change.user_id::text, change.resource::text, change.scopes::text[], $17::text, $18::text, $19::text, $20::text, ($21::jsonb || jsonb_build_object('grant_id', change.grant_id, 'scopes', change.scopes, 'retries', change.retries)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, done AS change;
 
@@ -58,11 +58,11 @@ WITH rotated AS (
          RETURNING last_used_at
        ), done AS (
          -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
-         -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
-         -- and a transaction holding the client row while it waits for the lock would deadlock with this one.
+         -- before the audit append lock: a CTE nobody reads runs after the main query, that is after the lock,
+         -- and a row lock waited for while holding it would stall every writer queued behind a reader's horizon.
          SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
-       ), ordering AS (SELECT pg_advisory_xact_lock($9) FROM done),
+       ), appending AS (SELECT pg_advisory_xact_lock_shared($9) FROM done),
        appended AS (INSERT INTO audit_events (schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
-       SELECT v.* FROM ordering, done AS change, LATERAL (VALUES ($10::smallint, $11::text, $12::timestamptz, $13::text, CASE $14::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $15::text END, $16::text, change.user_id::text, change.resource::text, change.scopes::text[], $17::text, $18::text, $19::text, $20::text, ($21::jsonb || jsonb_build_object('grant_id', change.grant_id, 'scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
+       SELECT v.* FROM appending, done AS change, LATERAL (VALUES ($10::smallint, $11::text, $12::timestamptz, $13::text, CASE $14::text WHEN 'subject' THEN change.user_id::text WHEN 'resource' THEN change.resource::text ELSE $15::text END, $16::text, change.user_id::text, change.resource::text, change.scopes::text[], $17::text, $18::text, $19::text, $20::text, ($21::jsonb || jsonb_build_object('grant_id', change.grant_id, 'scopes', change.scopes)))) AS v(schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data)
        SELECT appended.*, to_jsonb(change) AS change FROM appended, done AS change;

@@ -166,8 +166,8 @@ export const REFRESH_ROTATION = auditedStatement(
          RETURNING 1
        ), ${clientUseCte(rotation.recordUseOf, 'rotated')}, done AS (
          -- The gate reads every other change to its end, so that all row locks (the client's too) are taken
-         -- before the audit ordering lock: a CTE nobody reads runs after the main query, that is after the lock,
-         -- and a transaction holding the client row while it waits for the lock would deadlock with this one.
+         -- before the audit append lock: a CTE nobody reads runs after the main query, that is after the lock,
+         -- and a row lock waited for while holding it would stall every writer queued behind a reader's horizon.
          SELECT rotated.* FROM rotated, (SELECT count(*) FROM successor) s, (SELECT count(*) FROM used) u
        )`,
   { gate: 'done', events: [REFRESHED], row: rotatedRefreshToken },
@@ -193,7 +193,7 @@ export const REFRESH_RETRY = auditedStatement(
          SELECT ${retry.successorHash}, grant_id, ${retry.tokenHash}, now() + make_interval(secs => refresh_token_ttl) FROM retried
          RETURNING 1
        ), done AS (
-         -- As in the rotation: the token's row lock is taken before the audit ordering lock.
+         -- As in the rotation: the token's row lock is taken before the audit append lock.
          SELECT retried.* FROM retried, (SELECT count(*) FROM successor) s
        )`,
   // The retry's event also says how many retries the token has had now.

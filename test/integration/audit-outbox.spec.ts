@@ -9,20 +9,24 @@ import { AuditNotifier } from '../../src/audit/audit-notifier.js';
 import { MetricsService } from '../../src/metrics/metrics.service.js';
 import type { AuditEventV1 } from '../../src/audit/audit-schema.js';
 import { DATABASE_KINDS, deferred, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
+import { eventually } from '../support/audit.js';
 
 for (const kind of DATABASE_KINDS) {
   describe(`audit outbox (${kind})`, { skip: skipUnless(kind) }, () => {
     let db: TestDatabase;
     let database: Database;
     let audit: AuditLog;
+    let events: AuditEventRepository;
+    let notifier: AuditNotifier;
     const committed: AuditEventV1[] = [];
 
     before(async () => {
       db = await openTestDatabase(kind);
       database = new Database(db.dataSource);
-      const notifier = new AuditNotifier();
-      notifier.onCommitted((events) => committed.push(...events));
-      audit = new AuditLog(database, new AuditEventRepository(database), notifier, new MetricsService());
+      notifier = new AuditNotifier();
+      notifier.onCommitted((written) => committed.push(...written));
+      events = new AuditEventRepository(database);
+      audit = new AuditLog(database, events, notifier, new MetricsService());
       // A constraint checked at COMMIT: the way to make a transaction fail after its events were inserted.
       await db.dataSource.query('CREATE TABLE test_deferred (id integer, CONSTRAINT test_deferred_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)');
     });
@@ -106,6 +110,42 @@ for (const kind of DATABASE_KINDS) {
       const rows = (await db.dataSource.query(`SELECT client_id, seq::int AS seq FROM audit_events WHERE type = 'client.updated' ORDER BY seq`)) as Array<{ client_id: string; seq: number }>;
       assert.deepEqual(rows.map((row) => row.client_id), overlapping ? ['fast', 'slow'] : ['slow', 'fast']);
     });
+
+    if (kind === 'postgres') {
+      // PGlite runs one transaction at a time, so there nothing can be in flight beside another.
+      it('reads no event past one in flight: a seq drawn first but committed last is waited for, not skipped', async () => {
+        const newest = (await db.dataSource.query('SELECT coalesce(max(seq), 0)::int AS seq FROM audit_events')) as Array<{ seq: number }>;
+        const start = newest[0]!.seq;
+        const appended = deferred();
+        const release = deferred();
+        const slow = database.transaction(async (tx) => {
+          await audit.record(tx, { type: 'client.updated', clientId: 'in-flight' });
+          // Runs after the audit flush: the event is inserted (its seq drawn), the transaction still open.
+          database.beforeCommit(tx, async () => {
+            appended.resolve();
+            await release.promise;
+          });
+        });
+        await appended.promise;
+        const announcedBefore = notifier.latestSeq;
+        await database.transaction((tx) => audit.record(tx, { type: 'client.updated', clientId: 'committed-first' }));
+        const raw = (await db.dataSource.query(`SELECT client_id FROM audit_events WHERE seq > $1 ORDER BY seq`, [start])) as Array<{ client_id: string }>;
+        assert.deepEqual(raw.map((row) => row.client_id), ['committed-first'], 'the larger seq is committed, the smaller not yet');
+        assert.equal(notifier.latestSeq, announcedBefore, 'later commits of this instance exceed it, the in-flight one included');
+
+        const reading = events.after(start, 10);
+        // The reader waits for the append lock until the open transaction ends.
+        await eventually(async () => {
+          const rows = (await db.dataSource.query(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)) as Array<{ n: number }>;
+          return rows[0]!.n > 0;
+        }, 'the reader waits for the append lock');
+        release.resolve();
+        await slow;
+        const read = await reading;
+        assert.deepEqual(read.map((event) => event.client_id), ['in-flight', 'committed-first']);
+        assert.equal(notifier.latestSeq, Math.max(...read.map((event) => event.seq)), 'nothing of this instance in flight any more');
+      });
+    }
 
     it('inserts several events of one transaction in the order they were recorded', async () => {
       const events = await database.transaction(async (tx) => {
