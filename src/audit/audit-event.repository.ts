@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
-import { params, runCounting, runStatement, sql, statement } from '../database/sql.js';
+import { params, runCounting, sql, statement } from '../database/sql.js';
 import { APPEND_LOCK, appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
 import type { AuditEventFilter } from './audit-filter.js';
 import type { AuditEventV1 } from './audit-schema.js';
@@ -43,6 +43,10 @@ export const DELETE_DELIVERED = statement(
 /** The outbox table: appends inside a feature's transaction, reads for the query API, the stream and delivery. */
 @Injectable()
 export class AuditEventRepository {
+  /** The horizon being settled, and the one callers that came meanwhile wait for (see horizon). */
+  private settling: Promise<number> | null = null;
+  private next: Promise<number> | null = null;
+
   constructor(private readonly database: Database) {}
 
   /** Inserts events in order, holding the append lock (see HORIZON); returns them as written. */
@@ -96,10 +100,33 @@ export class AuditEventRepository {
     return this.find({ after: seq, limit });
   }
 
-  /** The newest seq below which every event that will ever commit has committed (see HORIZON). */
-  async horizon(): Promise<number> {
-    const rows = await runStatement(this.database.manager, HORIZON, { lock: APPEND_LOCK });
-    return Number(rows[0]?.seq ?? 0);
+  /**
+   * The newest seq up to which every event that will ever commit has committed (see HORIZON). Callers that come
+   * while one is being settled share the next, which starts when it ends: each gets a horizon read after it asked,
+   * and the writers queue behind one reader at a time, however many streams and sinks are reading.
+   */
+  horizon(): Promise<number> {
+    if (this.settling === null) return this.settle();
+    this.next ??= this.settling.then(
+      () => this.settleNext(),
+      () => this.settleNext(),
+    );
+    return this.next;
+  }
+
+  private settleNext(): Promise<number> {
+    this.next = null;
+    return this.settle();
+  }
+
+  private settle(): Promise<number> {
+    const settling = this.database.run(HORIZON, { lock: APPEND_LOCK }).then((rows) => Number(rows[0]?.seq ?? 0));
+    this.settling = settling;
+    const settled = () => {
+      if (this.settling === settling) this.settling = null;
+    };
+    settling.then(settled, settled);
+    return settling;
   }
 
   /** Deletes up to `limit` events older than `before` and not after `upTo` (what every sink has delivered). */
