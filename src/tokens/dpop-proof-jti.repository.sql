@@ -1,6 +1,6 @@
 -- Written by npm run sql:snapshot from src/tokens/dpop-proof-jti.repository.ts: its statements as PostgreSQL receives them.
 
--- dpop_proof_jti_use ($1 jkt, $2 jti, $3 expiresAt)
+-- dpop_proof_jti_use ($1 scope, $2 jti, $3 expiresAt)
 INSERT INTO dpop_proof_jtis (jkt, jti, expires_at) VALUES ($1, $2, $3)
       ON CONFLICT (jkt, jti) DO UPDATE SET expires_at = EXCLUDED.expires_at, used_at = now()
       WHERE dpop_proof_jtis.expires_at < now()
