@@ -10,8 +10,8 @@ UPDATE audit_deliveries SET leased_by = $1, lease_until = now() + ($2::double pr
        RETURNING delivered_seq::text AS seq, attempts,
          greatest(0, coalesce(extract(epoch FROM next_attempt_at - now()) * 1000, 0))::double precision AS wait_ms;
 
--- audit_delivery_ensure ($1 sink)
-INSERT INTO audit_deliveries (sink, delivered_seq) SELECT $1, coalesce(max(seq), 0) FROM audit_events ON CONFLICT (sink) DO NOTHING;
+-- audit_delivery_ensure ($1 sink, $2 seq)
+INSERT INTO audit_deliveries (sink, delivered_seq) VALUES ($1, $2) ON CONFLICT (sink) DO NOTHING;
 
 -- audit_delivery_fail ($1 owner, $2 leaseMs, $3 attempts, $4 retryInMs, $5 error, $6 sink)
 UPDATE audit_deliveries SET leased_by = $1, lease_until = now() + ($2::double precision * interval '1 millisecond'), updated_at = now(), attempts = $3, next_attempt_at = now() + ($4::double precision * interval '1 millisecond'), last_error = $5

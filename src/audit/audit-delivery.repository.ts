@@ -26,7 +26,7 @@ const LEASE = sql`leased_by = ${p.owner}, lease_until = now() + (${p.leaseMs}::d
 
 export const ENSURE = statement(
   'audit_delivery_ensure',
-  sql`INSERT INTO audit_deliveries (sink, delivered_seq) SELECT ${p.sink}, coalesce(max(seq), 0) FROM audit_events ON CONFLICT (sink) DO NOTHING`,
+  sql`INSERT INTO audit_deliveries (sink, delivered_seq) VALUES (${p.sink}, ${p.seq}) ON CONFLICT (sink) DO NOTHING`,
 );
 export const FORGET_ALL_BUT = statement('audit_delivery_forget_all_but', sql`DELETE FROM audit_deliveries WHERE NOT (sink = ANY(${p.sinks}::text[]))`);
 export const CLAIM = statement(
@@ -69,9 +69,12 @@ export const STATUS = statement(
 export class AuditDeliveryRepository {
   constructor(private readonly database: Database) {}
 
-  /** A sink seen for the first time starts at the newest event: it receives what happens from now on. */
-  async ensure(sink: string): Promise<void> {
-    await runStatement(this.database.manager, ENSURE, { sink });
+  /**
+   * A sink seen for the first time starts after `seq`, the audit horizon (AuditEventRepository.horizon): it receives
+   * what happens from now on, and nothing committing meanwhile with a smaller seq is lost.
+   */
+  async ensure(sink: string, seq: number): Promise<void> {
+    await runStatement(this.database.manager, ENSURE, { sink, seq });
   }
 
   /** Forgets sinks no longer configured, so their cursors stop holding back retention. */

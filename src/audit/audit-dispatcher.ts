@@ -64,8 +64,9 @@ export class AuditDispatcher implements OnApplicationBootstrap, BeforeApplicatio
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
     await this.deliveries.forgetAllBut(this.sinks.map((sink) => sink.id));
-    for (const sink of this.sinks) await this.deliveries.ensure(sink.id);
-    if (this.sinks.some((sink) => sink.isActive)) this.bootSeq = await this.events.horizon();
+    const horizon = await this.events.horizon();
+    for (const sink of this.sinks) await this.deliveries.ensure(sink.id, horizon);
+    if (this.sinks.some((sink) => sink.isActive)) this.bootSeq = horizon;
     this.metrics.setDeliverySource(() => this.deliveries.status());
     for (const sink of this.sinks) this.loops.push(this.run(sink));
   }
