@@ -104,16 +104,21 @@ export class Database implements OnApplicationShutdown {
       throw lost ?? error;
     } finally {
       (connection as pg.ClientBase | null)?.removeListener('error', onLost);
-      for (const hook of hooks.afterEnd) hook();
+      this.runHooks(hooks.afterEnd, 'after-end');
     }
-    for (const hook of hooks.afterCommit) {
+    this.runHooks(hooks.afterCommit, 'after-commit');
+    return result;
+  }
+
+  /** Runs hooks that must not change the transaction's outcome: one that throws is logged, and the rest still run. */
+  private runHooks(hooks: ReadonlyArray<() => void>, kind: string): void {
+    for (const hook of hooks) {
       try {
         hook();
       } catch (error) {
-        this.logger.warn({ msg: 'after-commit hook failed' }, error);
+        this.logger.warn({ msg: `${kind} hook failed` }, error);
       }
     }
-    return result;
   }
 
   /** Runs `hook` inside `tx` once its work is done, just before COMMIT. False if `tx` is not from transaction(). */

@@ -10,6 +10,7 @@ import { seedPglite } from '../support/pglite-template.js';
 import { UserEntity } from '../../src/authorization/user.entity.js';
 import { DATABASE_KINDS, openTestDatabase, skipUnless, type TestDatabase } from '../support/database.js';
 import { insertUser } from '../factories/rows.js';
+import { Database } from '../../src/database/database.module.js';
 
 /** Gives every other pending piece of work a chance to run: where statements could interleave, they would. */
 const yieldToOthers = () => sleep(5);
@@ -151,6 +152,33 @@ for (const kind of DATABASE_KINDS) {
       const deleted = await db.dataSource.createQueryBuilder().delete().from(UserEntity).where('display_name LIKE :p', { p: `${tag}%` }).execute();
       assert.equal(deleted.affected, 2);
       assert.deepEqual(await namesLike(tag), []);
+    });
+
+    it('runs after-end hooks whether the transaction commits or rolls back, and a hook that throws changes neither', async () => {
+      const database = new Database(db.dataSource);
+      const tag = randomBytes(6).toString('hex');
+      const ran: string[] = [];
+      const committed = await database.transaction(async (tx) => {
+        await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-kept`]);
+        database.afterEnd(tx, () => {
+          throw new Error('a broken hook');
+        });
+        database.afterEnd(tx, () => ran.push('end after commit'));
+        database.afterCommit(tx, () => ran.push('commit'));
+        return 'the result';
+      });
+      assert.equal(committed, 'the result');
+      await assert.rejects(
+        database.transaction(async (tx) => {
+          await tx.query('INSERT INTO users (display_name) VALUES ($1)', [`${tag}-undone`]);
+          database.afterEnd(tx, () => ran.push('end after rollback'));
+          database.afterCommit(tx, () => ran.push('never'));
+          throw new Error('the work failed');
+        }),
+        /the work failed/,
+      );
+      assert.deepEqual(ran, ['end after commit', 'commit', 'end after rollback']);
+      assert.deepEqual(await namesLike(tag), [`${tag}-kept`]);
     });
   });
 }
