@@ -7,11 +7,10 @@ import { NestFactory } from '@nestjs/core';
 import type { INestApplication } from '@nestjs/common';
 import { McpExampleModule } from '../../examples/mcp-server/app.module.js';
 import { FakeGithub } from '../fakes/fake-github.js';
-import { Browser } from '../support/browser.js';
 import { createResource, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import { freePort } from '../support/net.js';
-import { introspect } from '../support/flows.js';
+import { introspect, oauthCallback } from '../support/flows.js';
 import { DPOP_NONCE_WINDOW_SECONDS, DpopNonces } from '../../src/tokens/dpop-nonce.js';
 
 /**
@@ -80,23 +79,8 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
     }
 
     /** The front channel of the code flow: the authorization request (with `extra` parameters) and the callback's code. */
-    async function obtainCode(client: oauth.Client, extra: Record<string, string> = {}): Promise<{ params: URLSearchParams; verifier: string }> {
-      const verifier = oauth.generateRandomCodeVerifier();
-      const state = oauth.generateRandomState();
-      const url = new URL(as.authorization_endpoint!);
-      url.search = new URLSearchParams({
-        client_id: client.client_id,
-        response_type: 'code',
-        redirect_uri: redirectUri,
-        scope: 'projects:read',
-        state,
-        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        resource: mcpUrl.href,
-        ...extra,
-      }).toString();
-      const callback = await new Browser().authorize(url.href, redirectUri);
-      return { params: oauth.validateAuthResponse(as, client, callback, state), verifier };
+    function obtainCode(client: oauth.Client, extra: Record<string, string> = {}): Promise<{ params: URLSearchParams; verifier: string }> {
+      return oauthCallback(as, client, { redirectUri, scope: 'projects:read', resource: mcpUrl.href, params: extra });
     }
 
     /** The code exchange, with a DPoP proof when `dpop` is given. */
@@ -376,20 +360,7 @@ describe('DPoP server nonces (DPOP_NONCE=required)', () => {
   it('lets oauth4webapi through the code flow and a refresh: one retry for the first nonce, none after', async () => {
     const client = await registerPublic();
     const dpop = oauth.DPoP(client, await oauth.generateKeyPair('ES256'));
-    const verifier = oauth.generateRandomCodeVerifier();
-    const state = oauth.generateRandomState();
-    const url = new URL(as.authorization_endpoint!);
-    url.search = new URLSearchParams({
-      client_id: client.client_id,
-      response_type: 'code',
-      redirect_uri: redirectUri,
-      scope: 'projects:read',
-      state,
-      code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      resource,
-    }).toString();
-    const params = oauth.validateAuthResponse(as, client, await new Browser().authorize(url.href, redirectUri), state);
+    const { params, verifier } = await oauthCallback(as, client, { redirectUri, scope: 'projects:read', resource });
 
     let answered: Response | undefined;
     const exchange = async () => {

@@ -5,8 +5,7 @@ import * as oauth from 'oauth4webapi';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { FakeGithub } from '../fakes/fake-github.js';
 import { clientDocument, FakeClientMetadataHost, FakeDns, fakeDnsWithSystemFallback, TEST_DOMAIN } from '../fakes/client-metadata-host.js';
-import { Browser } from '../support/browser.js';
-import { postForm, type JsonResponse } from '../support/flows.js';
+import { oauthCallback, postForm, type JsonResponse } from '../support/flows.js';
 import { createResource, MemoryLogger, startGatehouse, type DatabaseKind, type RunningGatehouse } from '../support/gatehouse.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import { FakeResourceServer } from '../support/resource-server.js';
@@ -104,21 +103,7 @@ for (const database of ['pglite', 'postgres'] as DatabaseKind[]) {
 
     /** The code flow through the fake GitHub and consent, then the code exchange, with `clientAuth`. */
     async function authorize(client: oauth.Client, clientAuth: oauth.ClientAuth, redirectUri: string): Promise<oauth.TokenEndpointResponse> {
-      const verifier = oauth.generateRandomCodeVerifier();
-      const state = oauth.generateRandomState();
-      const url = new URL(as.authorization_endpoint!);
-      url.search = new URLSearchParams({
-        client_id: client.client_id,
-        response_type: 'code',
-        redirect_uri: redirectUri,
-        scope: 'tools:read tools:execute',
-        state,
-        code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-        resource: mcp.resource,
-      }).toString();
-      const callback = await new Browser().authorize(url.href, redirectUri);
-      const params = oauth.validateAuthResponse(as, client, callback, state);
+      const { params, verifier } = await oauthCallback(as, client, { redirectUri, scope: 'tools:read tools:execute', resource: mcp.resource });
       const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, verifier, {
         ...insecure,
         additionalParameters: { resource: mcp.resource },

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
+import * as oauth from 'oauth4webapi';
 import { Browser, consentForm, type Page } from './browser.js';
 import type { RunningGatehouse } from './gatehouse.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
@@ -171,6 +172,20 @@ export async function obtainCode(gatehouse: Pick<RunningGatehouse, 'url'>, reque
   assert.ok(code, `expected a code at the client, got ${callback.href}`);
   assert.equal(callback.searchParams.get('state'), built.state);
   return { code, verifier: built.pkce.verifier, redirectUri: built.redirectUri, state: built.state, callback, browser };
+}
+
+/**
+ * The front channel of a code flow for an oauth4webapi client: the authorization request (authorizationUrl, with
+ * extra `params`), sign-in and consent in a browser, and the callback as oauth4webapi validates it (state, iss).
+ */
+export async function oauthCallback(
+  as: oauth.AuthorizationServer,
+  client: oauth.Client,
+  request: { redirectUri: string; scope: string; resource: string; params?: Record<string, string> },
+): Promise<{ params: URLSearchParams; verifier: string }> {
+  const built = authorizationUrl(as.issuer, { client: { client_id: client.client_id, redirect_uris: [request.redirectUri] }, ...request });
+  const callback = await new Browser().authorize(built.url, built.redirectUri);
+  return { params: oauth.validateAuthResponse(as, client, callback, built.state), verifier: built.pkce.verifier };
 }
 
 export interface ConsentStep {
