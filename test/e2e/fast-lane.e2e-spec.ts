@@ -215,24 +215,29 @@ function form(params: Record<string, string>): string {
 }
 
 /** Starts a second server on loopback that hands every request to the application's Express instance: the full path. */
-async function fullPathDoor(gatehouse: RunningGatehouse): Promise<{ door: Door; server: Server }> {
+/**
+ * Both ways into `gatehouse`: its own server (the fast lane in front of Express) and a second server that hands
+ * every request straight to Express and Nest, with the same connection handling so that Connection and Keep-Alive
+ * compare too. `close` ends the second and both agents.
+ */
+async function doorsInto(gatehouse: RunningGatehouse): Promise<{ fast: Door; full: Door; close(): Promise<void> }> {
   const express = gatehouse.app.getHttpAdapter().getInstance() as RequestListener;
   const server = createServer(express);
-  // The same connection handling as the application's own server, so Connection and Keep-Alive compare too.
   const own = gatehouse.app.getHttpServer() as Server;
   server.keepAliveTimeout = own.keepAliveTimeout;
   server.headersTimeout = own.headersTimeout;
   server.requestTimeout = own.requestTimeout;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { door: { name: 'full path', url: `http://127.0.0.1:${port}`, agent: new Agent({ keepAlive: true }) }, server };
-}
-
-async function closeDoor(server: Server | undefined, ...doors: Array<Door | undefined>): Promise<void> {
-  for (const door of doors) door?.agent.destroy();
-  if (!server) return;
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const fast: Door = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
+  const full: Door = { name: 'full path', url: `http://127.0.0.1:${port}`, agent: new Agent({ keepAlive: true }) };
+  const close = async () => {
+    fast.agent.destroy();
+    full.agent.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return { fast, full, close };
 }
 
 // ---------------------------------------------------------------------------------------------- the tests
@@ -242,7 +247,7 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
   let resource: TestResource;
   /** Confidential, client_secret_basic: refreshes and introspects. */
   let basicClient: TestClient;
@@ -293,15 +298,14 @@ describe('fast lane (pglite): the same answers, audit and metrics as Express and
         RATE_LIMIT_MINT: '10000/1m',
       },
     });
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     resource = await createResource(gatehouse, { resource: 'https://mcp.example.test/mcp', scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] });
     basicClient = await registerClient(gatehouse, { client_name: 'Basic', token_endpoint_auth_method: 'client_secret_basic' });
     publicClient = await registerClient(gatehouse, { client_name: 'Public' });
   });
 
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
     await github?.stop();
   });
@@ -609,20 +613,19 @@ describe('fast lane (pglite) with tiny rate limits', () => {
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
   let resource: TestResource;
   let client: TestClient;
 
   before(async () => {
     gatehouse = await startGatehouse({ env: { RATE_LIMIT_TOKEN: '2/1m', RATE_LIMIT_DISCOVERY: '2/1m', RATE_LIMIT_INTROSPECT: '2/1m', RATE_LIMIT_MINT: '1000/1m' } });
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     resource = await createResource(gatehouse, { resource: 'https://limited.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
     client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
   });
 
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
   });
 
@@ -676,20 +679,19 @@ describe('fast lane (pglite) with no trusted proxy', () => {
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
   let resource: TestResource;
   let client: TestClient;
 
   before(async () => {
     gatehouse = await startGatehouse();
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     resource = await createResource(gatehouse, { resource: 'https://proxied.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
     client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
   });
 
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
   });
 
@@ -716,20 +718,19 @@ describe('fast lane (pglite) with DPoP nonces required', () => {
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
   let resource: TestResource;
   let client: TestClient;
 
   before(async () => {
     gatehouse = await startGatehouse({ env: { DPOP_NONCE: 'required' } });
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     resource = await createResource(gatehouse, { resource: 'https://nonces.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
     client = await registerClient(gatehouse, { token_endpoint_auth_method: 'client_secret_basic' });
   });
 
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
   });
 
@@ -776,19 +777,18 @@ describe('fast lane (pglite) with no discovery budget: cached documents answered
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
 
   before(async () => {
     // Without a budget to spend and with the document cached, the fast lane answers synchronously (no request
     // context, no promise): a path of its own, held to the same answers here.
     gatehouse = await startGatehouse({ env: { RATE_LIMIT_DISCOVERY: 'off' } });
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     await createResource(gatehouse, { resource: 'https://documents.example.test/mcp', scopes: ['tools:read'], default_scopes: ['tools:read'] });
   });
 
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
   });
 
@@ -824,22 +824,21 @@ describe('fast lane (pglite): the authorization steps — /authorize, the intera
   let gatehouse: RunningGatehouse;
   let fast: Door;
   let full: Door;
-  let fullServer: Server;
+  let closeDoors: (() => Promise<void>) | undefined;
   let resource: TestResource;
   let client: TestClient;
   const PRODUCT = 'https://product.example.test';
 
   before(async () => {
     gatehouse = await startGatehouse({ env: { RATE_LIMIT_AUTHORIZE: '10000/1m', RATE_LIMIT_LOGIN_COMPLETE: '10000/1m' } });
-    fast = { name: 'fast lane', url: gatehouse.url, agent: new Agent({ keepAlive: true }) };
-    ({ door: full, server: fullServer } = await fullPathDoor(gatehouse));
+    ({ fast, full, close: closeDoors } = await doorsInto(gatehouse));
     resource = await createResource(gatehouse, { resource: 'https://mcp.example.test/steps', scopes: ['tools:read', 'tools:execute'], default_scopes: ['tools:read'] });
     const patched = await gatehouse.admin('PATCH', `/admin/resources/${resource.id}`, { login_method: 'external', login_uri: `${PRODUCT}/login`, consent_uri: `${PRODUCT}/consent` });
     assert.equal(patched.status, 200);
     client = await registerClient(gatehouse, { client_name: 'Steps' });
   });
   after(async () => {
-    await closeDoor(fullServer, fast, full);
+    await closeDoors?.();
     await gatehouse?.close();
   });
 
