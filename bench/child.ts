@@ -27,6 +27,8 @@ export interface Measurement {
   latencyP99Ms: number;
   latencyMeanMs: number;
   completed: number;
+  /** How long the load ran, in seconds (autocannon stops at its first one-second sample after the duration). */
+  seconds: number;
   non2xx: number;
   errors: number;
   timeouts: number;
@@ -39,6 +41,7 @@ export function summarise(result: Result): Measurement {
     latencyP99Ms: result.latency.p99,
     latencyMeanMs: result.latency.mean,
     completed: result['2xx'] + result.non2xx,
+    seconds: result.duration,
     non2xx: result.non2xx,
     errors: result.errors,
     timeouts: result.timeouts,

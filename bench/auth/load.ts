@@ -184,6 +184,7 @@ function flowResult(durations: number[], started: number, errors: number, firstE
     latencyP99Ms: round(at(0.99)),
     latencyMeanMs: round(sorted.reduce((sum, value) => sum + value, 0) / Math.max(1, sorted.length)),
     completed: sorted.length,
+    seconds: elapsedSeconds,
     non2xx: errors,
     errors,
     timeouts: 0,
@@ -223,7 +224,7 @@ class TimedHttpClient extends HttpClient {
 }
 
 function empty(): LoadResult {
-  return { perSecond: 0, latencyP50Ms: 0, latencyP99Ms: 0, latencyMeanMs: 0, completed: 0, non2xx: 0, errors: 0, timeouts: 0 };
+  return { perSecond: 0, latencyP50Ms: 0, latencyP99Ms: 0, latencyMeanMs: 0, completed: 0, seconds: 0, non2xx: 0, errors: 0, timeouts: 0 };
 }
 
 function round(value: number): number {
