@@ -28,7 +28,9 @@ const TTL = { AccessToken: 3600, AuthorizationCode: 60, IdToken: 3600, RefreshTo
 async function start(): Promise<number> {
   let adapter: ReturnType<typeof postgresAdapter> | undefined;
   if (config.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10 });
+    // As Gatehouse's pool: 10 connections, idle ones kept for its default DATABASE_POOL_IDLE_S, so that neither side
+    // reconnects at the start of each measurement.
+    const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 10, idleTimeoutMillis: 300_000 });
     await pool.query(ADAPTER_SCHEMA);
     adapter = postgresAdapter(pool);
   }

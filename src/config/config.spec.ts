@@ -134,6 +134,7 @@ describe('loadConfig', () => {
         preparedStatements: true,
         connectTimeoutSeconds: 60,
         queryTimeoutMs: 10_000,
+        poolIdleSeconds: 300,
       });
       assert.ok(config.encryptionKey?.equals(key));
     }
@@ -160,6 +161,18 @@ describe('loadConfig', () => {
     assertConfigError({ ...base, DATABASE_CONNECT_TIMEOUT_S: '3601' }, 'DATABASE_CONNECT_TIMEOUT_S');
     assertConfigError({ ...base, DATABASE_QUERY_TIMEOUT_MS: '99' }, 'DATABASE_QUERY_TIMEOUT_MS');
     assertConfigError({ ...base, DATABASE_QUERY_TIMEOUT_MS: '-1' }, 'DATABASE_QUERY_TIMEOUT_MS');
+  });
+
+  it('keeps idle pooled connections for DATABASE_POOL_IDLE_S (300 by default), naming the variable when it is out of range', () => {
+    const base = { DATABASE_URL: 'postgres://gatehouse@db.internal/gatehouse', ENCRYPTION_KEY: randomBytes(32).toString('hex') };
+    const idleSeconds = (env: Record<string, string>) => {
+      const { database } = loadConfig({ ...base, ...env });
+      return database.kind === 'postgres' ? database.poolIdleSeconds : assert.fail('expected PostgreSQL');
+    };
+    assert.equal(idleSeconds({}), 300);
+    assert.equal(idleSeconds({ DATABASE_POOL_IDLE_S: '30' }), 30);
+    assertConfigError({ ...base, DATABASE_POOL_IDLE_S: '0' }, 'DATABASE_POOL_IDLE_S');
+    assertConfigError({ ...base, DATABASE_POOL_IDLE_S: '86401' }, 'DATABASE_POOL_IDLE_S');
   });
 
   it('rejects a DATABASE_URL that is not postgres://, and a malformed ENCRYPTION_KEY', () => {

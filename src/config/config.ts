@@ -50,6 +50,7 @@ class EnvironmentVariables {
 
   @IsOptional() @IsString() DATABASE_CONNECT_TIMEOUT_S?: string;
   @IsOptional() @IsString() DATABASE_QUERY_TIMEOUT_MS?: string;
+  @IsOptional() @IsString() DATABASE_POOL_IDLE_S?: string;
 
   @IsOptional() @IsString()
   DATA_DIR?: string;
@@ -231,10 +232,12 @@ export interface CimdConfig {
  * `connectTimeoutSeconds`: how long boot keeps retrying an unreachable server before the process exits
  * (DATABASE_CONNECT_TIMEOUT_S). `queryTimeoutMs`: the longest a request waits for a pooled connection and then for
  * one statement's answer (DATABASE_QUERY_TIMEOUT_MS), so an outage answers 503 instead of holding the request; 0
- * means no bound, which only migrations use.
+ * means no bound, which only migrations use. `poolIdleSeconds`: how long a pooled connection stays open unused
+ * (DATABASE_POOL_IDLE_S); one closed sooner makes the next burst after a quiet spell pay for a new connection and
+ * for preparing its statements again.
  */
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; preparedStatements: boolean; connectTimeoutSeconds: number; queryTimeoutMs: number }
+  | { kind: 'postgres'; url: string; preparedStatements: boolean; connectTimeoutSeconds: number; queryTimeoutMs: number; poolIdleSeconds: number }
   | { kind: 'pglite'; dataDir: string };
 
 export interface GatehouseConfig {
@@ -403,6 +406,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         preparedStatements: vars.DATABASE_PREPARED_STATEMENTS !== 'off',
         connectTimeoutSeconds: number('DATABASE_CONNECT_TIMEOUT_S', { fallback: 60, min: 0, max: 3600, unit: 'seconds' }),
         queryTimeoutMs: number('DATABASE_QUERY_TIMEOUT_MS', { fallback: 10_000, min: 100, max: 600_000, unit: 'milliseconds' }),
+        poolIdleSeconds: number('DATABASE_POOL_IDLE_S', { fallback: 300, min: 1, max: 86_400, unit: 'seconds' }),
       }
     : { kind: 'pglite', dataDir: resolve(dataDir, 'pglite') };
 
@@ -726,6 +730,7 @@ const KNOWN_VARIABLES: Record<Variable, true> = {
   DATABASE_PREPARED_STATEMENTS: true,
   DATABASE_CONNECT_TIMEOUT_S: true,
   DATABASE_QUERY_TIMEOUT_MS: true,
+  DATABASE_POOL_IDLE_S: true,
   DATA_DIR: true,
   ADMIN_TOKEN: true,
   GITHUB_CLIENT_ID: true,

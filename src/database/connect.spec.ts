@@ -35,7 +35,7 @@ describe('connectAtBoot with PostgreSQL unreachable', () => {
     };
     const warnings: Array<{ msg: string; attempt: number }> = [];
     const logger: LoggerService = { log() {}, error() {}, warn: (entry: { msg: string; attempt: number }) => warnings.push(entry) };
-    const database = { kind: 'postgres' as const, url: `postgres://gatehouse:hunter2@127.0.0.1:${port}/gatehouse`, preparedStatements: true, connectTimeoutSeconds: 20, queryTimeoutMs: 1000 };
+    const database = { kind: 'postgres' as const, url: `postgres://gatehouse:hunter2@127.0.0.1:${port}/gatehouse`, preparedStatements: true, connectTimeoutSeconds: 20, queryTimeoutMs: 1000, poolIdleSeconds: 10 };
     const failure = await connectAtBoot(database, [], logger, clock).then(
       () => assert.fail('nothing listens there'),
       (error: unknown) => error,

@@ -31,9 +31,11 @@ export async function createDataSource(database: DatabaseConfig, entities: Entit
       applicationName: 'gatehouse',
       // DATABASE_QUERY_TIMEOUT_MS bounds the wait for a pooled connection (connect included) and then for each
       // statement's answer, client-side: a server that is gone or silent costs a request that long, never more.
-      // Keepalive lets the kernel notice a peer that vanished without closing its connections.
+      // Keepalive lets the kernel notice a peer that vanished without closing its connections. Idle connections stay
+      // open for DATABASE_POOL_IDLE_S (node-postgres closes them after 10 s by default), so that a burst after a
+      // quiet spell finds its statements prepared rather than connecting and preparing them again.
       ...(database.queryTimeoutMs > 0 ? { connectTimeoutMS: database.queryTimeoutMs } : {}),
-      extra: { keepAlive: true, ...(database.queryTimeoutMs > 0 ? { query_timeout: database.queryTimeoutMs } : {}) },
+      extra: { keepAlive: true, idleTimeoutMillis: database.poolIdleSeconds * 1000, ...(database.queryTimeoutMs > 0 ? { query_timeout: database.queryTimeoutMs } : {}) },
     });
   }
   await mkdir(database.dataDir, { recursive: true, mode: 0o700 });

@@ -9,6 +9,10 @@ import { referencesVanishedClient } from '../../src/common/exception.filter.js';
 import { DATABASE_KINDS, skipUnless, withDatabaseAndParties, type TestDatabase } from '../support/database.js';
 import type { Parties } from '../factories/rows.js';
 import { DatabaseConnectionLost, isDatabaseUnavailable } from '../../src/common/database-unavailable.js';
+import type { PostgresDriver } from 'typeorm/driver/postgres/PostgresDriver.js';
+import type { DatabaseConfig } from '../../src/config/config.js';
+import { createDataSource } from '../../src/database/data-source.js';
+import { ENTITIES } from '../../src/entities.js';
 
 /** What node-postgres was asked to run while `work` ran: each query's name (undefined: unnamed) and text. */
 async function sentToNodePostgres(work: () => Promise<unknown>): Promise<Array<{ name: string | undefined; text: string }>> {
@@ -149,6 +153,23 @@ for (const kind of DATABASE_KINDS) {
       });
       assert.equal(prepared.length, 1, JSON.stringify(prepared));
       assert.ok(prepared[0]?.name.startsWith('test_standing_'));
+    });
+
+    it('keeps an unused pooled connection open for DATABASE_POOL_IDLE_S, and closes it once that has passed', async () => {
+      const openConnectionsAfterIdling = async (poolIdleSeconds: number): Promise<number> => {
+        assert.equal(db.config.kind, 'postgres');
+        const dataSource = await createDataSource({ ...(db.config as Extract<DatabaseConfig, { kind: 'postgres' }>), poolIdleSeconds }, ENTITIES);
+        await dataSource.initialize();
+        try {
+          await dataSource.query('SELECT 1');
+          await new Promise((resolve) => setTimeout(resolve, 1500));
+          return ((dataSource.driver as PostgresDriver).master as pg.Pool).totalCount;
+        } finally {
+          await dataSource.destroy();
+        }
+      };
+      assert.equal(await openConnectionsAfterIdling(1), 0, 'idle for longer than DATABASE_POOL_IDLE_S: closed');
+      assert.equal(await openConnectionsAfterIdling(300), 1, 'idle for less: still open, its statements still prepared');
     });
 
     it('with prepared statements off (DATABASE_PREPARED_STATEMENTS=off), sends unnamed statements and leaves none prepared', async () => {

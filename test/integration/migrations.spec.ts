@@ -170,7 +170,7 @@ describe('migration runner, two instances on one PostgreSQL database', { skip: p
       const instances: DataSource[] = [];
       try {
         for (let i = 0; i < 2; i++) {
-          const dataSource = await createDataSource({ kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0 }, ENTITIES);
+          const dataSource = await createDataSource({ kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0, poolIdleSeconds: 10 }, ENTITIES);
           await dataSource.initialize();
           instances.push(dataSource);
         }

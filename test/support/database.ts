@@ -37,7 +37,7 @@ export async function openTestDatabase(kind: DatabaseKind, { migrate = true } = 
   let dispose: () => Promise<void>;
   if (kind === 'postgres') {
     const database = await createTestDatabase();
-    config = { kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0 };
+    config = { kind: 'postgres', url: database.url, preparedStatements: true, connectTimeoutSeconds: 0, queryTimeoutMs: 0, poolIdleSeconds: 10 };
     dispose = database.drop;
   } else {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-it-'));
