@@ -11,7 +11,10 @@ export interface AuditFilter extends AuditEventFilter {
   until?: Date;
   /** Only events with a larger seq. */
   after?: number;
-  /** Only events with a seq this large or smaller. */
+  /**
+   * Only events with a seq this large or smaller: a horizon the caller has read (horizon()), so that pages of one
+   * view end at one seq. Without it, find reads a horizon of its own.
+   */
   upTo?: number;
   /** Newest first (the console's table) instead of oldest first. */
   newestFirst?: boolean;
@@ -72,8 +75,7 @@ export class AuditEventRepository {
       return `$${values.length}`;
     };
     if (filter.after !== undefined) where.push(`seq > ${param(filter.after)}::bigint`);
-    const horizon = await this.horizon();
-    where.push(`seq <= ${param(filter.upTo === undefined ? horizon : Math.min(filter.upTo, horizon))}::bigint`);
+    where.push(`seq <= ${param(filter.upTo ?? (await this.horizon()))}::bigint`);
     if (filter.types?.length) {
       const exact = filter.types.filter((type) => !type.endsWith('.*'));
       const prefixes = filter.types.filter((type) => type.endsWith('.*')).map((type) => type.slice(0, -1));

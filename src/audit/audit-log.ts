@@ -5,7 +5,7 @@ import type { RequestContext } from '../common/http.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import type { AuditActorKind, AuditEventData, AuditOutcome } from './audit-event.entity.js';
 import { AuditEventRepository } from './audit-event.repository.js';
-import { eventValues, toEvent, type ActorSource, type AuditedChange, type AuditedRow, type EventColumns, type NewAuditEvent } from './audit-event-insert.js';
+import { eventValues, toEvent, type ActorSource, type AuditedChange, type EventColumns, type NewAuditEvent } from './audit-event-insert.js';
 import { AuditNotifier } from './audit-notifier.js';
 import { defaultActor, defaultOutcome, looksSecret, scrubSecrets, type AuditEventType, type AuditEventV1 } from './audit-schema.js';
 import { WriteBehindQueue, type WriteBehindLimits } from './audit-write-behind.js';
@@ -140,14 +140,9 @@ export class AuditLog implements BeforeApplicationShutdown {
 
   /** One statement, its own transaction. */
   private async writeObservations(rows: NewAuditEvent[]): Promise<void> {
-    const ended = this.notifier.beginAppend();
-    try {
-      const written = await this.events.append(this.database.manager, rows);
-      this.refusing = false;
-      this.notifier.committed(written);
-    } finally {
-      ended();
-    }
+    const written = await this.notifier.whileAppending(() => this.events.append(this.database.manager, rows));
+    this.refusing = false;
+    this.notifier.committed(written);
   }
 
   /**
@@ -164,13 +159,7 @@ export class AuditLog implements BeforeApplicationShutdown {
       shapes,
       prepared.map(({ actorSource }) => actorSource),
     );
-    const ended = this.notifier.beginAppend();
-    let rows: AuditedRow[];
-    try {
-      rows = await this.database.run(statement, { ...change.values, ...values });
-    } finally {
-      ended();
-    }
+    const rows = await this.notifier.whileAppending(() => this.database.run(statement, { ...change.values, ...values }));
     const first = rows[0];
     const written = {
       events: rows.map(toEvent).sort((a, b) => a.seq - b.seq),

@@ -42,6 +42,16 @@ export class AuditNotifier {
     return () => this.appending.delete(append);
   }
 
+  /** Runs `append`, a statement that draws seqs in a transaction of its own, as an append under way (beginAppend). */
+  async whileAppending<T>(append: () => Promise<T>): Promise<T> {
+    const ended = this.beginAppend();
+    try {
+      return await append();
+    } finally {
+      ended();
+    }
+  }
+
   /** Called after a transaction that recorded events has committed. */
   committed(events: readonly AuditEventV1[]): void {
     this.commitCount++;
