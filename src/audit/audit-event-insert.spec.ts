@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { params, sql } from '../database/sql.js';
-import { APPEND_LOCK, auditedStatement, ChangeColumn, eventValues, type NewAuditEvent } from './audit-event-insert.js';
+import { APPEND_LOCK, appendedEvents, auditedStatement, ChangeColumn, eventValues, type NewAuditEvent } from './audit-event-insert.js';
 
 const event = (data: NewAuditEvent['data'] = {}): NewAuditEvent => ({
   type: 'token.refreshed',
@@ -47,5 +47,27 @@ describe('auditedStatement', () => {
   it('refuses events that do not match the statement’s', () => {
     assert.throws(() => eventValues([event(), event()], audited.events), /2 events for a statement that writes 1/);
     assert.throws(() => auditedStatement('no_events', sql`WITH done AS (SELECT 1)`, { gate: 'done', events: [], row: () => null }), /needs an event/);
+  });
+});
+
+describe('appendedEvents', () => {
+  it('pairs the seqs drawn, in ascending order, with the events in the order given, whatever order the rows come in', () => {
+    const given = [event({ n: 1 }), { ...event({ n: 2 }), type: 'grant.revoked' as const }];
+    const written = appendedEvents(given, [
+      { seq: '12', id: 'id-b' },
+      { seq: '9', id: 'id-a' },
+    ]);
+    assert.deepEqual(
+      written.map(({ seq, id, type, data }) => ({ seq, id, type, data })),
+      [
+        { seq: 9, id: 'id-a', type: 'token.refreshed', data: { n: 1 } },
+        { seq: 12, id: 'id-b', type: 'grant.revoked', data: { n: 2 } },
+      ],
+    );
+    assert.equal(written[0]!.time, '1970-01-01T00:00:00.000Z');
+  });
+
+  it('refuses rows that do not match the events', () => {
+    assert.throws(() => appendedEvents([event()], []), /1 events appended, 0 rows returned/);
   });
 });

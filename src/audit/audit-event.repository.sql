@@ -7,7 +7,7 @@ WITH appending AS (SELECT pg_advisory_xact_lock_shared($1))
          FROM appending, ROWS FROM (jsonb_to_recordset($3::jsonb) AS (type text, occurred_at timestamptz, actor_kind text, actor_id text, client_id text, subject text, resource text, scopes text[], ip text, user_agent text, request_id text, outcome text, data jsonb))
               WITH ORDINALITY AS e(type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data, n)
         ORDER BY e.n
-       RETURNING seq, id, schema, type, occurred_at, actor_kind, actor_id, client_id, subject, resource, scopes, ip, user_agent, request_id, outcome, data;
+       RETURNING seq, id;
 
 -- audit_delete_delivered ($1 before, $2 upTo, $3 limit)
 DELETE FROM audit_events WHERE seq IN (

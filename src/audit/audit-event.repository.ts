@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Database } from '../database/database.module.js';
 import type { Tx } from '../database/data-source.js';
 import { params, runCounting, sql, statement } from '../database/sql.js';
-import { APPEND_LOCK, appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
+import { APPEND_LOCK, appendedEvents, appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
 import type { AuditEventFilter } from './audit-filter.js';
 import type { AuditEventV1 } from './audit-schema.js';
 
@@ -55,8 +55,7 @@ export class AuditEventRepository {
   /** Inserts events in order, holding the append lock (see HORIZON); returns them as written. */
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
-    const rows = await this.database.run(APPEND, appendValues(events), tx);
-    return rows.map(toEvent).sort((a, b) => a.seq - b.seq);
+    return appendedEvents(events, await this.database.run(APPEND, appendValues(events), tx));
   }
 
   /**

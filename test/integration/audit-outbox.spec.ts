@@ -159,6 +159,21 @@ for (const kind of DATABASE_KINDS) {
       assert.deepEqual(events[1]!.actor, { kind: 'system', id: null });
     });
 
+    it('announces each event as it reads back: the seq and id drawn for it, with the values recorded', async () => {
+      const [newest] = await events.find({ newestFirst: true, limit: 1 });
+      const from = committed.length;
+      await database.transaction(async (tx) => {
+        await audit.record(tx, { type: 'consent.granted', clientId: 'c', subject: 'u1', scopes: ['a', 'b'], data: { scopes: ['a', 'b'], remembered: true } });
+        await audit.record(tx, { type: 'grant.revoked', clientId: 'c', data: { grant_id: 'g3', reason: 'user' } });
+      });
+      for (const subject of ['u2', 'u3', 'u4']) audit.recordObservation({ type: 'token.introspected', clientId: 'c', subject, resource: 'https://mcp.example.com/', data: { active: true } });
+      await audit.flushObservations();
+      const announced = committed.slice(from);
+      const read = await events.find({ after: newest?.seq ?? 0, limit: 10 });
+      assert.equal(announced.length, 5);
+      assert.deepEqual(announced, read);
+    });
+
     /** A change whose gate yields one row when `happens`: values only it knows (a subject, scopes, an id). */
     const test = params<{ happens: boolean }>();
     const TEST_CHANGE = auditedStatement(
