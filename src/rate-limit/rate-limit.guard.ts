@@ -2,7 +2,7 @@ import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import { InjectThrottlerStorage, type ThrottlerStorage } from '@nestjs/throttler';
 import type { ServerResponse } from 'node:http';
-import { createHash } from 'node:crypto';
+import { sha256 } from '../common/crypto.js';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { TooManyRequests } from '../common/oauth-errors.js';
 import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
@@ -59,7 +59,7 @@ export class RateLimiter {
   /** Spends one request of `tracker`'s budget; throws TooManyRequests (with the headers) when it is spent. */
   private async spend(policy: RateLimitPolicy, { limit, windowMs }: { limit: number; windowMs: number }, tracker: Tracker, req: HttpRequest, res: ServerResponse): Promise<{ remaining: number; reset: number }> {
     // Hashed: counters in a shared store name no client, resource or address.
-    const key = createHash('sha256').update(`${policy}\n${tracker.key}`).digest('base64url');
+    const key = sha256(`${policy}\n${tracker.key}`);
     const { totalHits, timeToExpire, isBlocked, timeToBlockExpire } = await this.storage.increment(key, windowMs, limit, windowMs, policy);
     if (isBlocked) {
       const retryAfter = Math.max(1, timeToBlockExpire);

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { calculateJwkThumbprint, EmbeddedJWK, errors, jwtVerify, type JWK } from 'jose';
+import { sha256 } from '../common/crypto.js';
 import { InvalidDpopProof, UseDpopNonce } from '../common/oauth-errors.js';
 import { DpopProofJtiRepository } from './dpop-proof-jti.repository.js';
 import { DpopNonces } from './dpop-nonce.js';
@@ -90,7 +90,7 @@ export async function checkDpopProof(proof: string, request: DpopRequest): Promi
     throw new InvalidDpopProof(`the DPoP proof's nonce must be a string of 1 to ${MAX_NONCE_LENGTH} characters`);
   }
   if (request.accessToken !== undefined) {
-    const ath = createHash('sha256').update(request.accessToken).digest('base64url');
+    const ath = sha256(request.accessToken);
     if (payload.ath !== ath) throw new InvalidDpopProof("the DPoP proof's ath must be the SHA-256 hash of the access token");
   } else if (payload.ath !== undefined) {
     // Only proofs sent with an access token carry `ath`; one at the token endpoint was made for another request.

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
 import { InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
@@ -46,7 +46,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     if (verifier === undefined) throw new InvalidRequest("missing required parameter 'code_verifier' (PKCE is required)");
     if (!CODE_VERIFIER.test(verifier)) throw new InvalidRequest('code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~');
     const codeHash = sha256(code);
-    const challenge = createHash('sha256').update(verifier).digest('base64url');
+    const challenge = sha256(verifier);
     // A resource that is no URL can match no code: only the diagnosis is left to do.
     const resource = resourceParam === undefined ? null : canonicalResource(resourceParam);
     const exchanged = resourceParam !== undefined && resource === null ? null : await this.exchange(client, codeHash, challenge, redirectUri ?? null, resource, req, dpop?.jkt);
