@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { params, sql } from '../database/sql.js';
-import { APPEND_LOCK, appendedEvents, auditedStatement, ChangeColumn, eventValues, type NewAuditEvent } from './audit-event-insert.js';
+import { APPEND_LOCK, appendedEvents, appendValues, auditedStatement, ChangeColumn, eventValues, type NewAuditEvent } from './audit-event-insert.js';
 
 const event = (data: NewAuditEvent['data'] = {}): NewAuditEvent => ({
   type: 'token.refreshed',
@@ -53,7 +53,7 @@ describe('auditedStatement', () => {
 describe('appendedEvents', () => {
   it('pairs the seqs drawn, in ascending order, with the events in the order given, whatever order the rows come in', () => {
     const given = [event({ n: 1 }), { ...event({ n: 2 }), type: 'grant.revoked' as const }];
-    const written = appendedEvents(given, [
+    const written = appendedEvents(appendValues(given), [
       { seq: '12', id: 'id-b' },
       { seq: '9', id: 'id-a' },
     ]);
@@ -65,9 +65,10 @@ describe('appendedEvents', () => {
       ],
     );
     assert.equal(written[0]!.time, '1970-01-01T00:00:00.000Z');
+    assert.notEqual(written[0]!.data, given[0]!.data, 'objects of their own: what reaches the sinks is not the recorder’s');
   });
 
   it('refuses rows that do not match the events', () => {
-    assert.throws(() => appendedEvents([event()], []), /1 events appended, 0 rows returned/);
+    assert.throws(() => appendedEvents(appendValues([event()]), []), /1 events appended, 0 rows returned/);
   });
 });

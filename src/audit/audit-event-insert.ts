@@ -189,35 +189,64 @@ export function appendStatement(name: string): Statement<AppendValues, AppendedR
 }
 
 /**
- * The events of an append as written: each given event with the seq and id drawn for it. Seqs are drawn in the
- * order the events were given, so the rows in ascending seq order pair with the events in order.
+ * The events of an append as written: the JSON the database was given, read back into objects of their own, each
+ * with the seq and id drawn for it. Seqs are drawn in the order the events were given, so the rows in ascending
+ * seq order pair with the events in order.
  */
-export function appendedEvents(events: readonly NewAuditEvent[], rows: readonly AppendedRow[]): AuditEventV1[] {
-  if (rows.length !== events.length) throw new Error(`${events.length} events appended, ${rows.length} rows returned`);
+export function appendedEvents(values: AppendValues, rows: readonly AppendedRow[]): AuditEventV1[] {
+  const records = JSON.parse(values.events) as AppendRecord[];
+  if (rows.length !== records.length) throw new Error(`${records.length} events appended, ${rows.length} rows returned`);
   const drawn = rows.map((row) => ({ seq: Number(row.seq), id: row.id })).sort((a, b) => a.seq - b.seq);
-  return events.map((event, i) => ({
+  return records.map((record, i) => ({
     schema: AUDIT_SCHEMA_VERSION,
     ...drawn[i]!,
-    type: event.type,
-    time: event.time.toISOString(),
-    actor: event.actor,
-    subject: event.subject,
-    client_id: event.clientId,
-    resource: event.resource,
-    scopes: event.scopes,
-    ip: event.ip,
-    user_agent: event.userAgent,
-    request_id: event.requestId,
-    outcome: event.outcome,
-    data: event.data,
+    type: record.type,
+    time: record.occurred_at,
+    actor: { kind: record.actor_kind, id: record.actor_id },
+    subject: record.subject,
+    client_id: record.client_id,
+    resource: record.resource,
+    scopes: record.scopes,
+    ip: record.ip,
+    user_agent: record.user_agent,
+    request_id: record.request_id,
+    outcome: record.outcome,
+    data: inJsonbKeyOrder(record.data),
   }));
+}
+
+/**
+ * `data` with its keys in the order jsonb keeps them (shorter first, then by their UTF-8 bytes), so that an event
+ * announced from memory serialises to the same text as the event read back from the table. (Its values are flat.)
+ */
+function inJsonbKeyOrder(data: AuditEventData): AuditEventData {
+  const keys = Object.keys(data).map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
+  keys.sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes));
+  return Object.fromEntries(keys.map(({ key }) => [key, data[key]])) as AuditEventData;
+}
+
+/** An event as appendStatement reads it from its JSON (the time as an ISO string). */
+interface AppendRecord {
+  type: AuditEventType;
+  occurred_at: string;
+  actor_kind: AuditActorKind;
+  actor_id: string | null;
+  client_id: string | null;
+  subject: string | null;
+  resource: string | null;
+  scopes: string[] | null;
+  ip: string | null;
+  user_agent: string | null;
+  request_id: string | null;
+  outcome: AuditOutcome;
+  data: AuditEventData;
 }
 
 /** The values of appendStatement's statement for `events`. */
 export function appendValues(events: readonly NewAuditEvent[]): AppendValues {
-  const records = events.map((event) => ({
+  const records = events.map((event): AppendRecord => ({
     type: event.type,
-    occurred_at: event.time,
+    occurred_at: event.time.toISOString(),
     actor_kind: event.actor.kind,
     actor_id: event.actor.id,
     client_id: event.clientId,

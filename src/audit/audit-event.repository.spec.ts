@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import type { Database } from '../database/database.module.js';
 import { AuditEventRepository, HORIZON } from './audit-event.repository.js';
+import { AuditNotifier } from './audit-notifier.js';
 
 /** A database whose horizon statements each wait until the test answers them, in the order they were run. */
 class PendingHorizons {
@@ -22,7 +23,7 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe('AuditEventRepository.horizon', () => {
   it('lets callers that come while one is settled share the next, started only once that one has ended', async () => {
     const db = new PendingHorizons();
-    const events = new AuditEventRepository(db.database);
+    const events = new AuditEventRepository(db.database, new AuditNotifier());
     const first = events.horizon();
     const second = events.horizon();
     const third = events.horizon();
@@ -44,7 +45,7 @@ describe('AuditEventRepository.horizon', () => {
 
   it('still settles for the waiting callers when the one under way fails', async () => {
     const db = new PendingHorizons();
-    const events = new AuditEventRepository(db.database);
+    const events = new AuditEventRepository(db.database, new AuditNotifier());
     const failing = events.horizon();
     const waiting = events.horizon();
     db.asked[0]!.fail(new Error('connection lost'));

@@ -4,6 +4,7 @@ import type { Tx } from '../database/data-source.js';
 import { params, runCounting, sql, statement } from '../database/sql.js';
 import { APPEND_LOCK, appendedEvents, appendStatement, appendValues, COLUMNS, toEvent, type AuditEventRow, type NewAuditEvent } from './audit-event-insert.js';
 import type { AuditEventFilter } from './audit-filter.js';
+import { AuditNotifier } from './audit-notifier.js';
 import type { AuditEventV1 } from './audit-schema.js';
 
 export interface AuditFilter extends AuditEventFilter {
@@ -50,12 +51,16 @@ export class AuditEventRepository {
   private settling: Promise<number> | null = null;
   private next: Promise<number> | null = null;
 
-  constructor(private readonly database: Database) {}
+  constructor(
+    private readonly database: Database,
+    private readonly notifier: AuditNotifier,
+  ) {}
 
   /** Inserts events in order, holding the append lock (see HORIZON); returns them as written. */
   async append(tx: Tx, events: readonly NewAuditEvent[]): Promise<AuditEventV1[]> {
     if (events.length === 0) return [];
-    return appendedEvents(events, await this.database.run(APPEND, appendValues(events), tx));
+    const values = appendValues(events);
+    return appendedEvents(values, await this.database.run(APPEND, values, tx));
   }
 
   /**
@@ -96,9 +101,14 @@ export class AuditEventRepository {
     return rows.map(toEvent);
   }
 
-  /** The next events after `seq`, for delivery and streaming. */
-  after(seq: number, limit: number): Promise<AuditEventV1[]> {
-    return this.find({ after: seq, limit });
+  /**
+   * The next events after `seq`, for delivery and streaming. Up to the horizon, a run of events this instance
+   * committed itself is taken from memory as announced (AuditNotifier.committedAfter), which is the usual case with
+   * one instance: reading them back cost about a third of an introspection's database time, for events in hand.
+   */
+  async after(seq: number, limit: number): Promise<AuditEventV1[]> {
+    const upTo = await this.horizon();
+    return this.notifier.committedAfter(seq, upTo, limit) ?? (await this.find({ after: seq, upTo, limit }));
   }
 
   /**

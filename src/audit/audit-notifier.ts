@@ -4,6 +4,12 @@ import type { AuditEventV1 } from './audit-schema.js';
 export type CommittedListener = (events: readonly AuditEventV1[]) => void;
 
 /**
+ * This instance's committed events held for delivery to read from memory: about five sink batches, some 5 MB at
+ * most. A sink further behind reads the table.
+ */
+const RECENT_EVENTS = 1000;
+
+/**
  * In-process news of committed events: wakes the dispatcher and the SSE streams at once instead of at their next
  * poll, and feeds per-instance metrics. Other instances' events are found by polling.
  */
@@ -16,6 +22,8 @@ export class AuditNotifier {
   private newestSeq = 0;
   /** For each append of this instance under way, newestSeq when it began: its seqs will be larger. */
   private readonly appending = new Set<{ readonly after: number }>();
+  /** The last RECENT_EVENTS events announced, by seq, oldest first. */
+  private readonly recent = new Map<number, AuditEventV1>();
 
   /**
    * How many commits have been announced. A reader that notes it before reading the table and finds it unchanged
@@ -55,7 +63,15 @@ export class AuditNotifier {
   /** Called after a transaction that recorded events has committed. */
   committed(events: readonly AuditEventV1[]): void {
     this.commitCount++;
-    for (const event of events) if (event.seq > this.newestSeq) this.newestSeq = event.seq;
+    for (const event of events) {
+      if (event.seq > this.newestSeq) this.newestSeq = event.seq;
+      freeze(event);
+      this.recent.set(event.seq, event);
+    }
+    for (const seq of this.recent.keys()) {
+      if (this.recent.size <= RECENT_EVENTS) break;
+      this.recent.delete(seq);
+    }
     for (const listener of this.listeners) {
       try {
         listener(events);
@@ -66,6 +82,21 @@ export class AuditNotifier {
     const waiters = this.waiters;
     this.waiters = new Set();
     for (const wake of waiters) wake();
+  }
+
+  /**
+   * The events after `seq` up to `upTo` (a horizon), at most `limit`, when this instance announced every seq of
+   * that run and still holds them; otherwise null, and the table must be read: a seq missing from the run may be
+   * another instance's event, or one drawn by a transaction that rolled back, which only the table can tell apart.
+   */
+  committedAfter(seq: number, upTo: number, limit: number): AuditEventV1[] | null {
+    const run: AuditEventV1[] = [];
+    for (let next = seq + 1; next <= upTo && run.length < limit; next++) {
+      const event = this.recent.get(next);
+      if (!event) return null;
+      run.push(event);
+    }
+    return run;
   }
 
   onCommitted(listener: CommittedListener): () => void {
@@ -115,4 +146,11 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     timer.unref();
     signal?.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Frozen through: one event object reaches every listener, sink and stream, so none may change what the others see. */
+function freeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const member of Object.values(value)) freeze(member);
 }

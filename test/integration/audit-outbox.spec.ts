@@ -25,7 +25,7 @@ for (const kind of DATABASE_KINDS) {
       database = new Database(db.dataSource);
       notifier = new AuditNotifier();
       notifier.onCommitted((written) => committed.push(...written));
-      events = new AuditEventRepository(database);
+      events = new AuditEventRepository(database, notifier);
       audit = new AuditLog(database, events, notifier, new MetricsService());
       // A constraint checked at COMMIT: the way to make a transaction fail after its events were inserted.
       await db.dataSource.query('CREATE TABLE test_deferred (id integer, CONSTRAINT test_deferred_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)');
@@ -163,7 +163,7 @@ for (const kind of DATABASE_KINDS) {
       const [newest] = await events.find({ newestFirst: true, limit: 1 });
       const from = committed.length;
       await database.transaction(async (tx) => {
-        await audit.record(tx, { type: 'consent.granted', clientId: 'c', subject: 'u1', scopes: ['a', 'b'], data: { scopes: ['a', 'b'], remembered: true } });
+        await audit.record(tx, { type: 'consent.granted', clientId: 'c', subject: 'u1', scopes: ['a', 'b'], data: { scopes: ['a', 'b'], remembered: true, é: 'x', ab: 'y', e: 0 } });
         await audit.record(tx, { type: 'grant.revoked', clientId: 'c', data: { grant_id: 'g3', reason: 'user' } });
       });
       for (const subject of ['u2', 'u3', 'u4']) audit.recordObservation({ type: 'token.introspected', clientId: 'c', subject, resource: 'https://mcp.example.com/', data: { active: true } });
@@ -171,7 +171,25 @@ for (const kind of DATABASE_KINDS) {
       const announced = committed.slice(from);
       const read = await events.find({ after: newest?.seq ?? 0, limit: 10 });
       assert.equal(announced.length, 5);
-      assert.deepEqual(announced, read);
+      assert.equal(JSON.stringify(announced), JSON.stringify(read), 'the same text, nested keys in jsonb’s order too');
+    });
+
+    it('after(): a run this instance committed comes from memory; one with another instance’s event, from the table', async () => {
+      const other = new AuditLog(database, new AuditEventRepository(database, new AuditNotifier()), new AuditNotifier(), new MetricsService());
+      const [newest] = await events.find({ newestFirst: true, limit: 1 });
+      const start = newest?.seq ?? 0;
+      const mine = async (subject: string) => database.transaction((tx) => audit.record(tx, { type: 'consent.granted', clientId: 'c', subject, scopes: ['a'], data: { scopes: ['a'] } }));
+      await mine('u1');
+      await mine('u2');
+      await database.transaction((tx) => other.record(tx, { type: 'consent.granted', clientId: 'c', subject: 'elsewhere', scopes: ['a'], data: { scopes: ['a'] } }));
+      await mine('u3');
+      const all = await events.after(start, 10);
+      assert.deepEqual(all.map((event) => event.subject), ['u1', 'u2', 'elsewhere', 'u3'], 'the other instance’s event is not skipped');
+      assert.ok(all.every((event) => !Object.isFrozen(event)), 'read from the table');
+      const last = await events.after(all[2]!.seq, 10);
+      assert.deepEqual(last.map((event) => event.subject), ['u3']);
+      assert.ok(Object.isFrozen(last[0]), 'taken from memory, as announced');
+      assert.deepEqual(last, [all[3]]);
     });
 
     /** A change whose gate yields one row when `happens`: values only it knows (a subject, scopes, an id). */

@@ -47,7 +47,8 @@ for (const kind of DATABASE_KINDS) {
       const database = new Database(db.dataSource);
       refreshTokens = new RefreshTokenRepository(database);
       codes = new AuthorizationCodeRepository(database);
-      events = new AuditLog(database, new AuditEventRepository(database), new AuditNotifier(), new MetricsService());
+      const notifier = new AuditNotifier();
+      events = new AuditLog(database, new AuditEventRepository(database, notifier), notifier, new MetricsService());
       handles = new InteractionHandleRepository(db.dataSource, database);
       parties = await insertParties(db.dataSource);
       if (db.config.kind === 'postgres') {
