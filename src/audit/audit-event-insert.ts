@@ -196,23 +196,8 @@ export function appendStatement(name: string): Statement<AppendValues, AppendedR
 export function appendedEvents(values: AppendValues, rows: readonly AppendedRow[]): AuditEventV1[] {
   const records = JSON.parse(values.events) as AppendRecord[];
   if (rows.length !== records.length) throw new Error(`${records.length} events appended, ${rows.length} rows returned`);
-  const drawn = rows.map((row) => ({ seq: Number(row.seq), id: row.id })).sort((a, b) => a.seq - b.seq);
-  return records.map((record, i) => ({
-    schema: AUDIT_SCHEMA_VERSION,
-    ...drawn[i]!,
-    type: record.type,
-    time: record.occurred_at,
-    actor: { kind: record.actor_kind, id: record.actor_id },
-    subject: record.subject,
-    client_id: record.client_id,
-    resource: record.resource,
-    scopes: record.scopes,
-    ip: record.ip,
-    user_agent: record.user_agent,
-    request_id: record.request_id,
-    outcome: record.outcome,
-    data: inJsonbKeyOrder(record.data),
-  }));
+  const drawn = [...rows].sort((a, b) => Number(a.seq) - Number(b.seq));
+  return records.map((record, i) => toEvent({ ...record, ...drawn[i]!, schema: AUDIT_SCHEMA_VERSION, data: inJsonbKeyOrder(record.data) }));
 }
 
 /**
@@ -225,22 +210,8 @@ function inJsonbKeyOrder(data: AuditEventData): AuditEventData {
   return Object.fromEntries(keys.map(({ key }) => [key, data[key]])) as AuditEventData;
 }
 
-/** An event as appendStatement reads it from its JSON (the time as an ISO string). */
-interface AppendRecord {
-  type: AuditEventType;
-  occurred_at: string;
-  actor_kind: AuditActorKind;
-  actor_id: string | null;
-  client_id: string | null;
-  subject: string | null;
-  resource: string | null;
-  scopes: string[] | null;
-  ip: string | null;
-  user_agent: string | null;
-  request_id: string | null;
-  outcome: AuditOutcome;
-  data: AuditEventData;
-}
+/** An event as appendStatement reads it from its JSON: a row without what the database draws, the time as ISO text. */
+type AppendRecord = Omit<AuditEventRow, 'seq' | 'id' | 'schema' | 'occurred_at' | 'data'> & { occurred_at: string; data: AuditEventData };
 
 /** The values of appendStatement's statement for `events`. */
 export function appendValues(events: readonly NewAuditEvent[]): AppendValues {
