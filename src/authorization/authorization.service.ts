@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { hashMatches, randomToken, safeEqual, sha256 } from '../common/crypto.js';
 import type { HttpRequest } from '../common/http.js';
 import { BrowserError, InvalidRequest, InvalidScope, OAuthError, UnsupportedResponseType } from '../common/oauth-errors.js';
 import { stringParam } from '../common/oauth-body.decorator.js';
@@ -234,7 +234,7 @@ export class AuthorizationService {
       return this.resume(interactionId, req);
     }
     const interaction = validId ? await this.interactions.findById(interactionId) : null;
-    const anotherBrowser = !secret || !interaction || !safeEqual(sha256(secret), interaction.browserHash);
+    const anotherBrowser = !secret || !interaction || !hashMatches(secret, interaction.browserHash);
     if (interaction && returnHash && anotherBrowser && interaction.loginReturnHash && safeEqual(returnHash, interaction.loginReturnHash)) {
       const { resource } = await this.parties(interaction);
       await this.audit.recordWith(this.handles.loginReturnRefusal(interaction.id, returnHash), [
@@ -393,7 +393,7 @@ const VALID_INTERACTION_ID = /^[A-Za-z0-9_-]{32}$/;
 /** `interaction` if it is still open and `secret` (the browser's interaction cookie) is the one it is bound to. */
 function bound(interaction: InteractionEntity | null, secret: string | undefined): InteractionEntity {
   if (!interaction || interaction.completedAt || interaction.expiresAt.getTime() <= Date.now()) throw expiredInteraction();
-  if (!secret || !safeEqual(sha256(secret), interaction.browserHash)) {
+  if (!secret || !hashMatches(secret, interaction.browserHash)) {
     throw new BrowserError(403, 'Sign-in request not recognised', 'This authorization request was started in another browser, or its cookie is missing. Return to the application and start again.');
   }
   return interaction;

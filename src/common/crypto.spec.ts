@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import { strict as assert } from 'node:assert';
 import { createHash, randomBytes } from 'node:crypto';
-import { decrypt, encrypt, hmac, randomToken, safeEqual, SealedValueUnreadable, sha256 } from './crypto.js';
+import { decrypt, digestsEqual, encrypt, hashMatches, hmac, randomToken, safeEqual, SealedValueUnreadable, sha256 } from './crypto.js';
 
 /** Flips one bit of one base64url part of a sealed `iv.body.tag` value. */
 function flipBit(sealed: string, part: 0 | 1 | 2): string {
@@ -41,6 +41,27 @@ describe('hmac', () => {
     assert.equal(hmac(key, 'message'), hmac(Buffer.from(key), 'message'));
     assert.notEqual(hmac(key, 'message'), hmac(key, 'message2'));
     assert.notEqual(hmac(key, 'message'), hmac(randomBytes(32), 'message'));
+  });
+});
+
+describe('hashMatches and digestsEqual', () => {
+  it('match a value to its stored digest only', () => {
+    const secret = randomToken();
+    const stored = sha256(secret);
+    assert.equal(hashMatches(secret, stored), true);
+    assert.equal(hashMatches(secret + 'x', stored), false);
+    assert.equal(hashMatches('', stored), false);
+    assert.equal(hashMatches(secret, ''), false, 'an empty stored digest matches nothing');
+    assert.equal(hashMatches(secret, stored.slice(0, -1)), false, 'nor a damaged one');
+  });
+
+  it('compare digests by their bytes: a character outside ASCII is not read as another', () => {
+    const digest = sha256('x');
+    assert.equal(digestsEqual(digest, `${digest}`), true);
+    // U+0141 truncated to one byte would be 0x41, 'A'.
+    const a = `A${digest.slice(1)}`;
+    assert.equal(digestsEqual(a, `\u0141${digest.slice(1)}`), false);
+    assert.equal(digestsEqual(a, a.toLowerCase()), false);
   });
 });
 

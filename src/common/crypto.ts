@@ -19,6 +19,21 @@ export function hmac(key: Buffer, value: string): string {
   return createHmac('sha256', key).update(value, 'utf8').digest('base64url');
 }
 
+/**
+ * Whether two sha256() digests are equal, in constant time. A digest's length is public (always 43 characters), so
+ * unlike safeEqual nothing is hashed again; a value of another length (an empty or damaged one) matches nothing.
+ */
+export function digestsEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Whether `value` is what `storedHash` (its sha256()) was made from: one hash, compared in constant time. */
+export function hashMatches(value: string, storedHash: string): boolean {
+  return digestsEqual(sha256(value), storedHash);
+}
+
 /** Constant-time string equality; the lengths are compared on digests so they leak nothing either. */
 export function safeEqual(a: string, b: string): boolean {
   const da = hash('sha256', a, 'buffer');

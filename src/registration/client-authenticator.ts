@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { safeEqual, sha256 } from '../common/crypto.js';
+import { hashMatches } from '../common/crypto.js';
 import { InvalidClient, InvalidRequest } from '../common/oauth-errors.js';
 import type { ParsedBody } from '../common/body-parser.js';
 import { contextOf, type HttpRequest, type RequestContext } from '../common/http.js';
@@ -65,7 +65,7 @@ export class ClientAuthenticator {
       throw fail(`client is registered for ${registered} authentication, but the request used ${presented.method}`);
     }
     if (usesClientSecret(presented.method)) {
-      if (!client.secretHash || !safeEqual(sha256(presented.secret ?? ''), client.secretHash)) throw fail('client authentication failed');
+      if (!client.secretHash || !hashMatches(presented.secret ?? '', client.secretHash)) throw fail('client authentication failed');
       // Checked after the secret, so that only the secret's holder learns that it expired.
       if (client.secretExpiresAt && client.secretExpiresAt.getTime() <= Date.now()) {
         throw fail('client secret expired; renew it by updating the registration at its registration_client_uri (RFC 7592)');

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { GATEHOUSE_CONFIG, type CimdConfig, type GatehouseConfig, type RegistrationConfig } from '../config/config.js';
-import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { hashMatches, randomToken, sha256 } from '../common/crypto.js';
 import { AccessDenied, InvalidClientMetadata, InvalidToken, NotFound } from '../common/oauth-errors.js';
 import { Database } from '../database/database.module.js';
 import { RecordCache } from '../database/record-cache.js';
@@ -226,7 +226,7 @@ export class ClientsService {
     const challenge = token ? 'Bearer error="invalid_token"' : 'Bearer';
     const client = token ? await this.repository.findById(clientId) : null;
     // Only dynamic registrations have a configuration endpoint; metadata-document clients are managed by their URL.
-    if (!token || client?.kind !== 'dynamic' || !client.registrationTokenHash || !safeEqual(sha256(token), client.registrationTokenHash)) {
+    if (!token || client?.kind !== 'dynamic' || !client.registrationTokenHash || !hashMatches(token, client.registrationTokenHash)) {
       throw new InvalidToken('a valid registration access token is required').withChallenge(challenge);
     }
     return client;
@@ -250,7 +250,7 @@ export class ClientsService {
   async updateRegistration(client: ClientEntity, input: Record<string, unknown>, context?: RequestContext): Promise<RegisteredClient> {
     if (input.client_id !== client.id) throw new InvalidClientMetadata('client_id in the body must equal the client being updated');
     if (input.client_secret !== undefined) {
-      if (typeof input.client_secret !== 'string' || !client.secretHash || !safeEqual(sha256(input.client_secret), client.secretHash)) {
+      if (typeof input.client_secret !== 'string' || !client.secretHash || !hashMatches(input.client_secret, client.secretHash)) {
         throw new InvalidClientMetadata('client_secret does not match the current secret');
       }
     }

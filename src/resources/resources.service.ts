@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestContext } from '../common/http.js';
-import { randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { digestsEqual, randomToken, sha256 } from '../common/crypto.js';
 import { InvalidRequest, InvalidTarget, NotFound } from '../common/oauth-errors.js';
 import { parseUrl } from '../common/urls.js';
 import { Database } from '../database/database.module.js';
@@ -275,8 +275,8 @@ export class ResourcesService {
  * expires. Both comparisons always run, in constant time, so the answer's timing tells nothing about which matched.
  */
 export function secretMatches(resource: ResourceServerEntity, hash: string, now: Date = new Date()): boolean {
-  const current = safeEqual(hash, resource.registrationSecretHash);
-  const previous = safeEqual(hash, resource.previousRegistrationSecretHash ?? '');
+  const current = digestsEqual(hash, resource.registrationSecretHash);
+  const previous = digestsEqual(hash, resource.previousRegistrationSecretHash ?? '');
   const previousValid = resource.previousRegistrationSecretHash !== null && (resource.previousRegistrationSecretExpiresAt?.getTime() ?? 0) > now.getTime();
   return current || (previous && previousValid);
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { randomToken, safeEqual, sha256 } from '../../common/crypto.js';
+import { digestsEqual, randomToken, safeEqual, sha256 } from '../../common/crypto.js';
 import { InvalidDpopProof, InvalidGrant, InvalidRequest, InvalidTarget } from '../../common/oauth-errors.js';
 import { requiredParam, stringParam } from '../../common/oauth-body.decorator.js';
 import { contextOf, type RequestContext } from '../../common/http.js';
@@ -132,7 +132,7 @@ export class AuthorizationCodeGrant implements GrantHandler {
     if (redirectUri !== undefined && redirectUri !== known.redirectUri) {
       throw new InvalidGrant('redirect_uri does not match the one used in the authorization request');
     }
-    if (!safeEqual(challenge, known.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
+    if (!digestsEqual(challenge, known.codeChallenge)) throw new InvalidGrant('PKCE verification failed: code_verifier does not match code_challenge');
     // RFC 9449 §10: the key named by dpop_jkt must make the proof; without a proof there is no key to compare.
     if (known.dpopJkt !== null) {
       if (proofJkt === undefined) throw new InvalidGrant('authorization code was requested with dpop_jkt: send a DPoP proof by that key');
