@@ -197,7 +197,8 @@ export function appendedEvents(values: AppendValues, rows: readonly AppendedRow[
   const records = JSON.parse(values.events) as AppendRecord[];
   if (rows.length !== records.length) throw new Error(`${records.length} events appended, ${rows.length} rows returned`);
   const drawn = [...rows].sort((a, b) => Number(a.seq) - Number(b.seq));
-  return records.map((record, i) => toEvent({ ...record, ...drawn[i]!, schema: AUDIT_SCHEMA_VERSION, data: inJsonbKeyOrder(record.data) }));
+  // The records are this call's own objects: completed in place into rows (a spread copy took most of this function's time).
+  return records.map((record, i) => toEvent(Object.assign(record, drawn[i]!, { schema: AUDIT_SCHEMA_VERSION, data: inJsonbKeyOrder(record.data) })));
 }
 
 /**
@@ -205,9 +206,17 @@ export function appendedEvents(values: AppendValues, rows: readonly AppendedRow[
  * announced from memory serialises to the same text as the event read back from the table. (Its values are flat.)
  */
 function inJsonbKeyOrder(data: AuditEventData): AuditEventData {
-  const keys = Object.keys(data).map((key) => ({ key, bytes: Buffer.from(key, 'utf8') }));
-  keys.sort((a, b) => a.bytes.length - b.bytes.length || Buffer.compare(a.bytes, b.bytes));
-  return Object.fromEntries(keys.map(({ key }) => [key, data[key]])) as AuditEventData;
+  const keys = Object.keys(data).sort(jsonbKeyOrder);
+  return Object.fromEntries(keys.map((key) => [key, data[key]])) as AuditEventData;
+}
+
+const ASCII = /^[\x00-\x7f]*$/;
+
+function jsonbKeyOrder(a: string, b: string): number {
+  // ASCII keys (every key Gatehouse writes) order by their characters as by their bytes; others by their UTF-8 bytes.
+  if (ASCII.test(a) && ASCII.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  const [x, y] = [Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8')];
+  return x.length - y.length || Buffer.compare(x, y);
 }
 
 /** An event as appendStatement reads it from its JSON: a row without what the database draws, the time as ISO text. */
