@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
-import { hashMatches, randomToken, safeEqual, sha256 } from '../common/crypto.js';
+import { digestsEqual, hashMatches, randomToken, sha256 } from '../common/crypto.js';
 import type { HttpRequest } from '../common/http.js';
 import { BrowserError, InvalidRequest, InvalidScope, OAuthError, UnsupportedResponseType } from '../common/oauth-errors.js';
 import { stringParam } from '../common/oauth-body.decorator.js';
@@ -228,14 +228,15 @@ export class AuthorizationService {
     const validId = VALID_INTERACTION_ID.test(interactionId);
     const secret = this.session.interactionSecret(req);
     const returnHash = typeof ticket === 'string' && LOGIN_TICKET.test(ticket) ? sha256(ticket) : null;
-    if (validId && secret && returnHash && (await this.handles.acceptLogin(interactionId, sha256(secret), returnHash))) {
+    const secretHash = secret ? sha256(secret) : null;
+    if (validId && secretHash && returnHash && (await this.handles.acceptLogin(interactionId, secretHash, returnHash))) {
       // The login counts: go on as the interaction page would in this browser (to consent, or to the client), rather
       // than send the browser there for one more request.
       return this.resume(interactionId, req);
     }
     const interaction = validId ? await this.interactions.findById(interactionId) : null;
-    const anotherBrowser = !secret || !interaction || !hashMatches(secret, interaction.browserHash);
-    if (interaction && returnHash && anotherBrowser && interaction.loginReturnHash && safeEqual(returnHash, interaction.loginReturnHash)) {
+    const anotherBrowser = !secretHash || !interaction || !digestsEqual(secretHash, interaction.browserHash);
+    if (interaction && returnHash && anotherBrowser && interaction.loginReturnHash && digestsEqual(returnHash, interaction.loginReturnHash)) {
       const { resource } = await this.parties(interaction);
       await this.audit.recordWith(this.handles.loginReturnRefusal(interaction.id, returnHash), [
         {
