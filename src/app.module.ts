@@ -5,6 +5,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ENTITIES } from './entities.js';
 import { RecordCacheModule } from './database/record-cache.module.js';
+import { EmbeddedVacuumModule } from './database/embedded-vacuum.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AuditModuleOptions } from './audit/audit-options.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -44,6 +45,7 @@ export class AppModule {
         HostResolverModule.forRoot(options.hostResolver ?? systemHostResolver),
         DatabaseModule.forRoot(ENTITIES),
         RecordCacheModule,
+        EmbeddedVacuumModule,
         MetricsModule,
         AuditModule.forRoot(options.audit),
         KeysModule,
