@@ -5,7 +5,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ENTITIES } from './entities.js';
 import { RecordCacheModule } from './database/record-cache.module.js';
-import { EmbeddedVacuumModule } from './database/embedded-vacuum.js';
+import { EmbeddedVacuumModule } from './database/embedded-vacuum.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import type { AuditModuleOptions } from './audit/audit-options.js';
 import { MetricsModule } from './metrics/metrics.module.js';

@@ -1,5 +1,3 @@
-import { Module } from '@nestjs/common';
-import { GATEHOUSE_CONFIG, type GatehouseConfig } from '../config/config.js';
 import { PeriodicJob } from './housekeeping.js';
 import { TableUpkeepRepository, upkeepOf } from './table-upkeep.repository.js';
 
@@ -32,16 +30,3 @@ export class EmbeddedVacuum extends PeriodicJob {
     if (Object.keys(done).length > 0) this.logger.log({ msg: 'embedded database vacuumed', tables: done, ms: Number(process.hrtime.bigint() - started) / 1e6 });
   }
 }
-
-/** The embedded database's autovacuum (EmbeddedVacuum); on PostgreSQL, autovacuum is the server's. */
-@Module({
-  providers: [
-    TableUpkeepRepository,
-    {
-      provide: EmbeddedVacuum,
-      inject: [TableUpkeepRepository, GATEHOUSE_CONFIG],
-      useFactory: (tables: TableUpkeepRepository, config: GatehouseConfig) => (config.database.kind === 'pglite' ? new EmbeddedVacuum(tables) : null),
-    },
-  ],
-})
-export class EmbeddedVacuumModule {}

@@ -81,7 +81,9 @@ export type Upkeep = 'vacuum and analyze' | 'vacuum' | 'analyze' | null;
 /**
  * What autovacuum would do to this table now (PostgreSQL's relation_needs_vacanalyze, with its settings): VACUUM
  * once its dead rows or its rows inserted since the last VACUUM pass their thresholds, or its oldest unfrozen
- * transaction id grows too old; ANALYZE once enough rows changed since the last.
+ * transaction id grows too old; ANALYZE once enough rows changed since the last. The inserts' threshold is reckoned
+ * over all the rows, as before PostgreSQL 18 (which counts only the pages not yet frozen): an append-only table
+ * waits a little longer for its VACUUM, and the freeze age still bounds it.
  */
 export function upkeepOf(numbers: TableNumbers, settings: UpkeepSettings): Upkeep {
   const rows = Math.max(numbers.reltuples, 0);
