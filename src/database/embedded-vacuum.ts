@@ -22,10 +22,10 @@ export class EmbeddedVacuum extends PeriodicJob {
     const started = process.hrtime.bigint();
     const done: Record<string, string> = {};
     for (const numbers of tables) {
-      const work = upkeepOf(numbers, settings);
-      if (work === null) continue;
-      await this.tables.clean(numbers.table, work);
-      done[numbers.table] = work;
+      const command = upkeepOf(numbers, settings);
+      if (command === null) continue;
+      await this.tables.clean(numbers.table, command);
+      done[numbers.table] = command;
     }
     if (Object.keys(done).length > 0) this.logger.log({ msg: 'embedded database vacuumed', tables: done, ms: Number(process.hrtime.bigint() - started) / 1e6 });
   }

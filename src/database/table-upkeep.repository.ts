@@ -68,15 +68,15 @@ export class TableUpkeepRepository {
     return { settings: settings!, tables: await this.database.run(tableNumbers, {}) };
   }
 
-  /** VACUUM (ANALYZE), VACUUM or ANALYZE of one table, outside any transaction (VACUUM cannot run in one). */
-  async clean(table: string, work: Exclude<Upkeep, null>): Promise<void> {
-    const command = work === 'vacuum and analyze' ? 'VACUUM (ANALYZE)' : work === 'vacuum' ? 'VACUUM' : 'ANALYZE';
+  /** One table's upkeep, outside any transaction (VACUUM cannot run in one). */
+  async clean(table: string, command: UpkeepCommand): Promise<void> {
     // `table` is regclass's text from the catalog (tableNumbers), never a caller's value.
     await this.database.dataSource.query(`${command} ${table}`);
   }
 }
 
-export type Upkeep = 'vacuum and analyze' | 'vacuum' | 'analyze' | null;
+/** The command autovacuum's rule calls for. */
+export type UpkeepCommand = 'VACUUM (ANALYZE)' | 'VACUUM' | 'ANALYZE';
 
 /**
  * What autovacuum would do to this table now (PostgreSQL's relation_needs_vacanalyze, with its settings): VACUUM
@@ -85,7 +85,7 @@ export type Upkeep = 'vacuum and analyze' | 'vacuum' | 'analyze' | null;
  * over all the rows, as before PostgreSQL 18 (which counts only the pages not yet frozen): an append-only table
  * waits a little longer for its VACUUM, and the freeze age still bounds it.
  */
-export function upkeepOf(numbers: TableNumbers, settings: UpkeepSettings): Upkeep {
+export function upkeepOf(numbers: TableNumbers, settings: UpkeepSettings): UpkeepCommand | null {
   const rows = Math.max(numbers.reltuples, 0);
   let deadThreshold = settings.vacuumThreshold + settings.vacuumScaleFactor * rows;
   if (settings.vacuumMaxThreshold >= 0) deadThreshold = Math.min(deadThreshold, settings.vacuumMaxThreshold);
@@ -95,6 +95,6 @@ export function upkeepOf(numbers: TableNumbers, settings: UpkeepSettings): Upkee
     numbers.dead > deadThreshold ||
     (settings.insertThreshold >= 0 && numbers.insertedSinceVacuum > settings.insertThreshold + settings.insertScaleFactor * rows);
   const analyze = numbers.kind !== 't' && !numbers.isStatistics && numbers.modifiedSinceAnalyze > settings.analyzeThreshold + settings.analyzeScaleFactor * rows;
-  if (vacuum) return analyze ? 'vacuum and analyze' : 'vacuum';
-  return analyze ? 'analyze' : null;
+  if (vacuum) return analyze ? 'VACUUM (ANALYZE)' : 'VACUUM';
+  return analyze ? 'ANALYZE' : null;
 }
