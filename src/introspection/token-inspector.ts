@@ -11,6 +11,8 @@ import { GrantsService } from '../tokens/grants.service.js';
 import type { Caller } from './caller-authenticator.js';
 import { pickIdentityClaims, type IdentityClaims } from '../resources/identity-claims.js';
 import type { RequestContext } from '../common/http.js';
+import { MetricsService } from '../metrics/metrics.service.js';
+import { RepeatedAnswers } from './repeated-answers.js';
 
 /** RFC 7662 §2.2. An inactive answer says nothing else, whatever the reason. */
 export type IntrospectionResponse =
@@ -62,23 +64,35 @@ export class TokenInspector {
     private readonly cache: RecordCache,
     private readonly grants: GrantsService,
     private readonly audit: AuditLog,
+    private readonly metrics: MetricsService,
   ) {}
+
+  private readonly repeatedAnswers = new RepeatedAnswers();
 
   /**
    * Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token).
-   * Introspection changes nothing, so its event has no transaction to join: it is written behind.
+   * Introspection changes nothing, so its event has no transaction to join: it is written behind. An answer about
+   * an access token that repeats one recorded for the same caller within the last minute is counted, not recorded
+   * (see RepeatedAnswers); every answer is counted in gatehouse_introspections_total.
    */
   async introspect(caller: Caller, token: string, request?: RequestContext): Promise<IntrospectionResponse> {
     const { response, facts } = await this.inspect(caller, token);
+    const outcome = response.active ? 'active' : 'inactive';
+    this.metrics.introspections.inc({ outcome });
+    const actor = caller.kind === 'client' ? { kind: 'client' as const, id: caller.client.id } : { kind: 'resource' as const, id: caller.resource.resource };
+    const reason = response.active ? null : facts.reason;
+    // Only a verified access token has a jti to tell its answers apart; anything else is rare and recorded every time.
+    const repeats = facts.jti === null ? 0 : this.repeatedAnswers.toRecord(`${actor.kind}\n${actor.id}\n${facts.jti}\n${reason ?? outcome}`);
+    if (repeats === null) return response;
     this.audit.recordObservation({
       type: 'token.introspected',
-      actor: caller.kind === 'client' ? { kind: 'client', id: caller.client.id } : { kind: 'resource', id: caller.resource.resource },
-      outcome: response.active ? 'active' : 'inactive',
+      actor,
+      outcome,
       clientId: facts.clientId,
       subject: facts.subject,
       resource: facts.resource,
       request,
-      data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason: response.active ? null : facts.reason },
+      data: { token_type: facts.tokenType, jti: facts.jti, grant_id: facts.grantId, by: caller.kind, reason, repeats },
     });
     return response;
   }

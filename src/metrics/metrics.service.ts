@@ -37,6 +37,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly introspections = new Counter({
+    name: 'gatehouse_introspections_total',
+    help: 'Introspection answers by outcome (active, inactive); token.introspected records repeats of an answer once a minute',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly auditEvents = new Counter({
     name: 'gatehouse_audit_events_total',
     help: 'Audit events committed by this instance, by type',

@@ -4,6 +4,7 @@ import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import { KeyService } from '../../src/keys/key.service.js';
 import { AuditLog } from '../../src/audit/audit-log.js';
+import { MetricsService } from '../../src/metrics/metrics.service.js';
 import { createResource, startGatehouse, type RunningGatehouse } from '../support/gatehouse.js';
 import { latestSeq } from '../support/audit.js';
 import {
@@ -238,22 +239,34 @@ describe('introspection (pglite)', () => {
       // At least one row is active and one inactive for every caller, so the table cannot pass by answering one way.
       assert.ok(rows.some((row) => row.expected.active === true) && rows.some((row) => row.expected.active === false));
       const before = await databaseCounts(gatehouse);
+      const recordedPerPass: Array<Array<{ outcome: string; jti: string | null; repeats: number }>> = [];
       for (const encoding of ['form', 'json'] as BodyEncoding[]) {
+        const start = await latestSeqAfterFlush();
         for (const row of rows) {
           const response = await introspect(gatehouse, callerCase.caller, row.token, { encoding });
           assertAnswer(response, row.expected, `${callerCase.name}, ${encoding}: ${row.name}`);
           checked++;
         }
+        await gatehouse.app.get(AuditLog).flushObservations();
+        recordedPerPass.push(
+          (await gatehouse.db.query(`SELECT type, outcome, data->>'jti' AS jti, (data->>'repeats')::int AS repeats FROM audit_events WHERE seq > $1 ORDER BY seq`, [start])).map(
+            (event: { type: string; outcome: string; jti: string | null; repeats: number }) => {
+              assert.equal(event.type, 'token.introspected');
+              return { outcome: event.outcome, jti: event.jti, repeats: event.repeats };
+            },
+          ),
+        );
       }
-      // Introspection changes nothing; it only records one token.introspected event per answer, active or not
-      // (written behind; databaseCounts writes what is still queued first).
-      const answers = 2 * rows.length;
-      assert.deepEqual(await databaseCounts(gatehouse), { ...before, audit_events: before.audit_events! + answers }, `${callerCase.name}: introspection writes only its events`);
-      const recorded = (await gatehouse.db.query(`SELECT type, outcome FROM audit_events ORDER BY seq DESC LIMIT $1`, [answers])) as Array<{ type: string; outcome: string }>;
-      assert.deepEqual(
-        recorded.reverse().map((event) => `${event.type}:${event.outcome}`),
-        [...rows, ...rows].map((row) => `token.introspected:${row.expected.active ? 'active' : 'inactive'}`),
-      );
+      // Introspection changes nothing; it only records token.introspected, active or not (written behind). The first
+      // pass records every answer (these tokens are new to this caller); the second repeats each, so it records only
+      // the answers about tokens without a verified jti (refresh tokens, garbage), each saying it repeats nothing.
+      const [first, second] = recordedPerPass as [typeof recordedPerPass[number], typeof recordedPerPass[number]];
+      assert.deepEqual(first.map((event) => event.outcome), rows.map((row) => (row.expected.active ? 'active' : 'inactive')), `${callerCase.name}: one event per first answer`);
+      assert.ok(first.every((event) => event.repeats === 0));
+      const withoutJti = first.filter((event) => event.jti === null);
+      assert.ok(withoutJti.length > 0 && withoutJti.length < first.length, 'the table has answers of both kinds');
+      assert.deepEqual(second, withoutJti, `${callerCase.name}: a repeated answer about an access token is not recorded again`);
+      assert.deepEqual(await databaseCounts(gatehouse), { ...before, audit_events: before.audit_events! + first.length + second.length }, `${callerCase.name}: introspection writes only its events`);
     }
     assert.ok(checked > 100);
   });
@@ -308,14 +321,19 @@ describe('introspection (pglite)', () => {
     assertAnswer(await introspect(gatehouse, { client: basicClient }, minted.refreshToken), await refreshAnswer(minted.refreshToken, minted), 'control');
   });
 
-  it('writes token.introspected behind the answer, with the request’s context, and writes what is queued before the database closes on shutdown', async () => {
-    const minted = await mintTokens(gatehouse, resourceA, { client_id: basicClient.client_id, subject: `behind-${randomUUID()}` });
-    // Earlier tests' introspections may still be queued: written now, they are not counted below.
+  /** The latest seq once every queued observation is written. */
+  async function latestSeqAfterFlush(): Promise<number> {
     await gatehouse.app.get(AuditLog).flushObservations();
-    const start = await latestSeq(gatehouse);
+    return latestSeq(gatehouse);
+  }
+
+  it('writes token.introspected behind the answer, with the request’s context, and writes what is queued before the database closes on shutdown', async () => {
+    const minted = await Promise.all([1, 2, 3].map((n) => mintTokens(gatehouse, resourceA, { client_id: basicClient.client_id, subject: `behind-${n}-${randomUUID()}` })));
+    // Earlier tests' introspections may still be queued: written now, they are not counted below.
+    const start = await latestSeqAfterFlush();
     const answers = await Promise.all(
       [1, 2, 3].map((n) =>
-        postForm(`${gatehouse.url}/introspect`, { token: minted.accessToken }, {
+        postForm(`${gatehouse.url}/introspect`, { token: minted[n - 1]!.accessToken }, {
           authorization: basicAuthorization(resourceA.id, resourceA.registration_secret),
           'x-request-id': `behind-${n}`,
           'user-agent': `Behind/${n}`,
@@ -328,7 +346,32 @@ describe('introspection (pglite)', () => {
     const rows = (await gatehouse.db.query(`SELECT type, request_id, user_agent, data->>'jti' AS jti FROM audit_events WHERE seq > $1 ORDER BY request_id`, [start])) as Array<Record<string, string>>;
     assert.deepEqual(
       rows,
-      [1, 2, 3].map((n) => ({ type: 'token.introspected', request_id: `behind-${n}`, user_agent: `Behind/${n}`, jti: minted.claims.jti })),
+      [1, 2, 3].map((n) => ({ type: 'token.introspected', request_id: `behind-${n}`, user_agent: `Behind/${n}`, jti: minted[n - 1]!.claims.jti })),
     );
+  });
+
+  it('records a repeated answer once a minute with the repeats it left out, and a changed answer at once', async () => {
+    const minted = await mintTokens(gatehouse, resourceA, { client_id: basicClient.client_id, subject: `repeat-${randomUUID()}` });
+    const resourceCaller: TokenCaller = { resource: resourceA, via: 'basic' };
+    const start = await latestSeqAfterFlush();
+    const metric = async (outcome: string) => (await gatehouse.app.get(MetricsService).introspections.get()).values.find((sample) => sample.labels.outcome === outcome)?.value ?? 0;
+    const activeBefore = await metric('active');
+    for (let i = 0; i < 4; i++) assert.equal((await introspect(gatehouse, resourceCaller, minted.accessToken)).body.active, true);
+    // The same token, another caller: its own first answer.
+    assert.equal((await introspect(gatehouse, { client: basicClient }, minted.accessToken)).body.active, true);
+    assert.equal((await revoke(gatehouse, resourceCaller, minted.accessToken)).status, 200);
+    for (let i = 0; i < 2; i++) assert.equal((await introspect(gatehouse, resourceCaller, minted.accessToken)).body.active, false);
+    await gatehouse.app.get(AuditLog).flushObservations();
+    const events = (await gatehouse.db.query(
+      `SELECT actor_kind, outcome, data->>'reason' AS reason, (data->>'repeats')::int AS repeats FROM audit_events WHERE seq > $1 AND type = 'token.introspected' ORDER BY seq`,
+      [start],
+    )) as Array<Record<string, unknown>>;
+    assert.deepEqual(events, [
+      { actor_kind: 'resource', outcome: 'active', reason: null, repeats: 0 },
+      { actor_kind: 'client', outcome: 'active', reason: null, repeats: 0 },
+      { actor_kind: 'resource', outcome: 'inactive', reason: 'revoked', repeats: 0 },
+    ]);
+    // Every answer is counted, recorded or not.
+    assert.equal((await metric('active')) - activeBefore, 5);
   });
 });
