@@ -25,8 +25,8 @@ interface Pending {
  * signing while it runs. Here the two proceed side by side, each on its own core.
  *
  * The worker runs requests one at a time in the order they were posted, so the order in which `query` is called is
- * the order in which statements run in the one session. Requests go out together once per turn of the event loop,
- * answers come back likewise: one message each way for a run of statements, not one per statement.
+ * the order in which statements run in the one session. Requests go out together once per turn of the event loop;
+ * each answer comes back as soon as its statement has run.
  */
 export class PgliteThread {
   private readonly pending = new Map<number, Pending>();
@@ -39,7 +39,7 @@ export class PgliteThread {
 
   private constructor(private readonly worker: Worker) {
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
-    worker.on('message', (replies: WorkerReply[]) => replies.forEach((reply) => this.answer(reply)));
+    worker.on('message', (reply: WorkerReply) => this.answer(reply));
     worker.on('error', (error: Error) => this.fail(new Error(`the embedded database's thread failed: ${error.message}`, { cause: error })));
     worker.on('exit', (code) => this.fail(new Error(`the embedded database's thread stopped (exit code ${code})`)));
     // The thread keeps the process alive only while an answer is awaited, as a socket with a query in flight does.

@@ -11,15 +11,13 @@ import type { WorkerReply, WorkerRequest, WorkerStart } from './pglite-thread.js
 const port = parentPort!;
 const { dataDir } = workerData as WorkerStart;
 
-/** Answers go out together once per turn of the event loop: one message, one wake-up of the main thread, per run. */
-let replies: WorkerReply[] = [];
+/**
+ * Each answer goes out as soon as its statement has run, even with more statements queued behind it, so that the main
+ * thread finishes one request while the next statement runs here (answers held until the queue drained made the two
+ * threads take turns).
+ */
 function post(reply: WorkerReply): void {
-  if (replies.length === 0) setImmediate(flush);
-  replies.push(reply);
-}
-function flush(): void {
-  port.postMessage(replies);
-  replies = [];
+  port.postMessage(reply);
 }
 
 /** An error as plain data: its message, name and PostgreSQL fields (code, detail, constraint, …). */
