@@ -55,6 +55,8 @@ const REFRESH_TOKEN = /^gh_rt_[A-Za-z0-9_-]{43}$/;
  */
 @Injectable()
 export class TokenInspector {
+  private readonly repeatedAnswers = new RepeatedAnswers();
+
   constructor(
     @Inject(GATEHOUSE_CONFIG) private readonly config: GatehouseConfig,
     private readonly database: Database,
@@ -66,8 +68,6 @@ export class TokenInspector {
     private readonly audit: AuditLog,
     private readonly metrics: MetricsService,
   ) {}
-
-  private readonly repeatedAnswers = new RepeatedAnswers();
 
   /**
    * Answers, and records `token.introspected` (active or inactive, with the jti when there is one; never the token).
@@ -81,7 +81,7 @@ export class TokenInspector {
     this.metrics.introspections.inc({ outcome });
     const actor = caller.kind === 'client' ? { kind: 'client' as const, id: caller.client.id } : { kind: 'resource' as const, id: caller.resource.resource };
     const reason = response.active ? null : facts.reason;
-    // Only a verified access token has a jti to tell its answers apart; anything else is rare and recorded every time.
+    // Only a verified access token has a jti to tell its answers apart: any other answer is recorded every time.
     const repeats = facts.jti === null ? 0 : this.repeatedAnswers.toRecord(`${actor.kind}\n${actor.id}\n${facts.jti}\n${reason ?? outcome}`);
     if (repeats === null) return response;
     this.audit.recordObservation({
