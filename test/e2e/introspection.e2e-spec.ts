@@ -350,7 +350,7 @@ describe('introspection (pglite)', () => {
     );
   });
 
-  it('records a repeated answer once a minute with the repeats it left out, and a changed answer at once', async () => {
+  it('records a repeated answer once, another caller’s and a changed answer at once, and counts every answer', async () => {
     const minted = await mintTokens(gatehouse, resourceA, { client_id: basicClient.client_id, subject: `repeat-${randomUUID()}` });
     const resourceCaller: TokenCaller = { resource: resourceA, via: 'basic' };
     const start = await latestSeqAfterFlush();
