@@ -12,8 +12,7 @@ const BODY = JSON.stringify({ issuer: 'http://127.0.0.1', hello: 'world', respon
 /**
  * The ceiling for the metadata document itself: at /document, the very bytes Gatehouse's metadata endpoint sends
  * (BENCH_HELLO_DOCUMENT) with the headers every Gatehouse answer on it carries — a request id, CORS, caching — the
- * cheapest way node:http can write them. What a bigger body and those headers cost, whoever sends them. (The
- * hello-world itself stays the canonical `res.end(body)`.)
+ * cheapest way node:http can write them. What a bigger body and those headers cost, whoever sends them.
  */
 const DOCUMENT = process.env.BENCH_HELLO_DOCUMENT ?? BODY;
 
@@ -23,14 +22,12 @@ const server = createServer((req, res) => {
       .writeHead(200, {
         'x-request-id': randomUUID(),
         'access-control-allow-origin': '*',
-        'access-control-expose-headers': 'WWW-Authenticate, X-Request-Id',
+        'access-control-expose-headers': 'WWW-Authenticate, X-Request-Id, DPoP-Nonce',
         'cache-control': 'public, max-age=60',
         'content-type': 'application/json; charset=utf-8',
         'content-length': Buffer.byteLength(DOCUMENT),
       })
-      // As Gatehouse sends its documents: write, then end (one plain write; end(body) makes it a two-buffer writev).
-      .write(DOCUMENT);
-    res.end();
+      .end(DOCUMENT);
     return;
   }
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) }).end(BODY);
